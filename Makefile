@@ -1,0 +1,15 @@
+GO ?= go
+
+.PHONY: all build test vet fmt demo race scenarios bench
+
+all: build
+
+build:
+	$(GO) build -o bin/recursor ./cmd/recursor
+
+vet:
+	$(GO) vet ./...
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+test: vet
+	$(GO) test -race -count=1 ./...

@@ -1,0 +1,300 @@
+// Package cache owns the resolver's memory: a TTL-aware LRU of RRsets and of
+// negative answers (NXDOMAIN per name, NODATA per name and type), each with
+// the rank of the data (RFC 2181 section 5.4.1) and an absolute expiry. It
+// knows TTLs and ranks, not referrals or iteration. The clock is injected.
+package cache
+
+import (
+	"strings"
+	"sync"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/miekg/dns"
+)
+
+// Rank orders the trustworthiness of cached data (RFC 2181 section 5.4.1).
+// Lower-ranked data never replaces live higher-ranked data.
+type Rank uint8
+
+const (
+	// RankGlue: additional-section data, glue from referrals.
+	RankGlue Rank = iota + 1
+	// RankReferral: authority-section data of a non-authoritative answer,
+	// such as the NS set of a referral (the parent's copy).
+	RankReferral
+	// RankAnswer: answer-section data of a non-authoritative answer.
+	RankAnswer
+	// RankAuthAuthority: authority-section data of an authoritative answer
+	// (the child's own NS set, the SOA of a negative answer).
+	RankAuthAuthority
+	// RankAuthAnswer: answer-section data of an authoritative answer.
+	RankAuthAnswer
+)
+
+func (r Rank) String() string {
+	switch r {
+	case RankGlue:
+		return "glue"
+	case RankReferral:
+		return "referral"
+	case RankAnswer:
+		return "answer"
+	case RankAuthAuthority:
+		return "auth-authority"
+	case RankAuthAnswer:
+		return "auth-answer"
+	}
+	return "unranked"
+}
+
+// Defaults of Config.
+const (
+	DefaultMaxEntries     = 100_000
+	DefaultMaxBytes       = 256 << 20
+	DefaultMaxTTL         = 24 * time.Hour
+	DefaultMaxNegativeTTL = time.Hour
+	// MaxRRsetRecords and MaxRRsetBytes bound one entry: larger RRsets are
+	// answered but not cached, so one hostile zone cannot fill the cache.
+	MaxRRsetRecords = 100
+	MaxRRsetBytes   = 8 << 10
+)
+
+// Config configures a Cache. Every field is optional.
+type Config struct {
+	MaxEntries     int           // entries kept at most (LRU); default DefaultMaxEntries
+	MaxBytes       int64         // estimated bytes kept at most; default DefaultMaxBytes
+	MaxTTL         time.Duration // TTLs are capped to this; default DefaultMaxTTL
+	MaxNegativeTTL time.Duration // negative TTLs are capped to this; default DefaultMaxNegativeTTL
+	MinTTL         time.Duration // TTLs are raised to this; default 0
+	Now            func() time.Time
+}
+
+// Negative says what kind of negative answer an entry holds.
+type Negative uint8
+
+const (
+	Positive Negative = iota
+	NXDomain          // the name does not exist (any type)
+	NoData            // the name exists, the type does not
+)
+
+// Key identifies an entry. Names are canonical: fully qualified, lower case.
+type Key struct {
+	Name  string
+	Type  uint16 // dns.TypeNone for an NXDOMAIN entry
+	Class uint16
+}
+
+// Entry is what Get returns: a copy, with TTLs counted down to now.
+type Entry struct {
+	RRs      []dns.RR // the RRset (Positive), nil for negative entries
+	Negative Negative
+	SOA      *dns.SOA // the zone's SOA for negative entries, when known
+	Rank     Rank
+	TTL      uint32 // seconds left
+}
+
+type entry struct {
+	rrs      []dns.RR
+	negative Negative
+	soa      *dns.SOA
+	rank     Rank
+	expires  time.Time
+	size     int64
+}
+
+// Cache is safe for concurrent use.
+type Cache struct {
+	cfg Config
+	lru *lru.Cache[Key, *entry]
+
+	mu    sync.Mutex // guards bytes and serialises rank checks with writes
+	bytes int64
+}
+
+// New returns an empty cache.
+func New(cfg Config) *Cache {
+	if cfg.MaxEntries <= 0 {
+		cfg.MaxEntries = DefaultMaxEntries
+	}
+	if cfg.MaxBytes <= 0 {
+		cfg.MaxBytes = DefaultMaxBytes
+	}
+	if cfg.MaxTTL <= 0 {
+		cfg.MaxTTL = DefaultMaxTTL
+	}
+	if cfg.MaxNegativeTTL <= 0 {
+		cfg.MaxNegativeTTL = DefaultMaxNegativeTTL
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	c := &Cache{cfg: cfg}
+	// The eviction callback runs with the LRU's lock held, inside Add or
+	// Remove, which we only call with c.mu held: bytes stays consistent.
+	c.lru, _ = lru.NewWithEvict(cfg.MaxEntries, func(_ Key, e *entry) { c.bytes -= e.size })
+	return c
+}
+
+// Canonical returns name fully qualified and in lower case, as keys want.
+func Canonical(name string) string {
+	return strings.ToLower(dns.Fqdn(name))
+}
+
+// Put stores one RRset (records of one owner, type and class) with rank. It
+// returns false when the set was not stored: empty, mixed, too large, zero TTL,
+// or outranked by live data.
+func (c *Cache) Put(rrs []dns.RR, rank Rank) bool {
+	if len(rrs) == 0 || len(rrs) > MaxRRsetRecords {
+		return false
+	}
+	h0 := rrs[0].Header()
+	k := Key{Name: Canonical(h0.Name), Type: h0.Rrtype, Class: h0.Class}
+	ttl := h0.Ttl
+	size := int64(len(k.Name)) + 64
+	for _, rr := range rrs {
+		h := rr.Header()
+		if h.Rrtype != k.Type || h.Class != k.Class || !strings.EqualFold(h.Name, k.Name) {
+			return false
+		}
+		ttl = min(ttl, h.Ttl) // RFC 2181 5.2: an RRset has one TTL
+		size += int64(dns.Len(rr)) + 48
+	}
+	if size > MaxRRsetBytes {
+		return false
+	}
+	d := c.clampTTL(ttl, c.cfg.MaxTTL)
+	if d <= 0 {
+		return false
+	}
+	stored := make([]dns.RR, len(rrs))
+	for i, rr := range rrs {
+		stored[i] = dns.Copy(rr)
+	}
+	e := &entry{rrs: stored, rank: rank, expires: c.cfg.Now().Add(d), size: size}
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.replaceable(k, rank) {
+		return false
+	}
+	c.add(k, e)
+	// Data at the name proves it exists: an NXDOMAIN entry for it is stale.
+	c.lru.Remove(Key{Name: k.Name, Type: dns.TypeNone, Class: k.Class})
+	return true
+}
+
+// PutNegative stores a negative answer for name: NXDomain for every type of
+// the name, NoData for qtype only. Its TTL is the lesser of the SOA's TTL
+// and its MINIMUM field (RFC 2308 section 5), capped by MaxNegativeTTL. A
+// negative answer without SOA is not cached.
+func (c *Cache) PutNegative(name string, qtype, qclass uint16, kind Negative, soa *dns.SOA, rank Rank) bool {
+	if soa == nil || kind == Positive {
+		return false
+	}
+	k := Key{Name: Canonical(name), Type: qtype, Class: qclass}
+	if kind == NXDomain {
+		k.Type = dns.TypeNone
+	}
+	d := c.clampTTL(min(soa.Hdr.Ttl, soa.Minttl), c.cfg.MaxNegativeTTL)
+	if d <= 0 {
+		return false
+	}
+	e := &entry{
+		negative: kind,
+		soa:      dns.Copy(soa).(*dns.SOA),
+		rank:     rank,
+		expires:  c.cfg.Now().Add(d),
+		size:     int64(len(k.Name)+dns.Len(soa)) + 112,
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.replaceable(k, rank) {
+		return false
+	}
+	c.add(k, e)
+	return true
+}
+
+// Get returns the live entry for name and qtype: the RRset, or a negative
+// entry (an NXDOMAIN for the name answers every qtype). The records are
+// copies whose TTLs are the seconds left.
+func (c *Cache) Get(name string, qtype, qclass uint16) (Entry, bool) {
+	name = Canonical(name)
+	now := c.cfg.Now()
+	if e, ok := c.live(Key{Name: name, Type: qtype, Class: qclass}, now); ok {
+		return e.export(now), true
+	}
+	if qtype != dns.TypeNone {
+		if e, ok := c.live(Key{Name: name, Type: dns.TypeNone, Class: qclass}, now); ok {
+			return e.export(now), true
+		}
+	}
+	return Entry{}, false
+}
+
+// Remove drops the entry for key, if any.
+func (c *Cache) Remove(k Key) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.lru.Remove(k)
+}
+
+// Len reports the number of entries, live or expired but not yet evicted.
+func (c *Cache) Len() int { return c.lru.Len() }
+
+// Bytes reports the estimated size of all entries.
+func (c *Cache) Bytes() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.bytes
+}
+
+func (c *Cache) live(k Key, now time.Time) (*entry, bool) {
+	e, ok := c.lru.Get(k)
+	if !ok || !now.Before(e.expires) {
+		return nil, false
+	}
+	return e, true
+}
+
+// replaceable reports whether data of rank may replace what is stored at k.
+func (c *Cache) replaceable(k Key, rank Rank) bool {
+	old, ok := c.lru.Peek(k)
+	return !ok || !c.cfg.Now().Before(old.expires) || rank >= old.rank
+}
+
+func (c *Cache) add(k Key, e *entry) {
+	c.lru.Remove(k) // the eviction callback subtracts the old size
+	c.lru.Add(k, e)
+	c.bytes += e.size
+	for c.bytes > c.cfg.MaxBytes && c.lru.Len() > 1 {
+		c.lru.RemoveOldest()
+	}
+}
+
+func (c *Cache) clampTTL(ttl uint32, maxTTL time.Duration) time.Duration {
+	d := time.Duration(ttl) * time.Second
+	if ttl == 0 {
+		return 0 // TTL 0: use once, never cache (RFC 1035 section 3.2.1)
+	}
+	return min(max(d, c.cfg.MinTTL), maxTTL)
+}
+
+func (e *entry) export(now time.Time) Entry {
+	left := uint32(e.expires.Sub(now) / time.Second)
+	out := Entry{Negative: e.negative, Rank: e.rank, TTL: left}
+	if e.soa != nil {
+		out.SOA = dns.Copy(e.soa).(*dns.SOA)
+		out.SOA.Hdr.Ttl = left
+	}
+	if e.rrs != nil {
+		out.RRs = make([]dns.RR, len(e.rrs))
+		for i, rr := range e.rrs {
+			out.RRs[i] = dns.Copy(rr)
+			out.RRs[i].Header().Ttl = left
+		}
+	}
+	return out
+}

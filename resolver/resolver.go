@@ -1,0 +1,131 @@
+// Package resolver owns the engine: iterative resolution from the root hints
+// down to the authoritative servers, the delegation points and server choice,
+// the upstream transport, and the library API (New, Resolve, NetResolver).
+// It knows no listeners, flags or output formats.
+package resolver
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/recursor-dns/recursor/cache"
+	"github.com/recursor-dns/recursor/roothints"
+)
+
+// Default limits of one client query. They sit close to Unbound's and are
+// documented in the README; each can be changed in Config.Limits.
+const (
+	// DefaultMaxUpstreamQueries: queries sent upstream for one client query,
+	// sub-queries for name server addresses included.
+	DefaultMaxUpstreamQueries = 200
+	// DefaultMaxReferrals: delegations followed for one name (Unbound
+	// allows 130 referrals; real trees are under 10 deep).
+	DefaultMaxReferrals = 30
+	// DefaultMaxCNAMEs: CNAME and DNAME restarts (Unbound: 11).
+	DefaultMaxCNAMEs = 11
+	// DefaultMaxDepth: how deep name server address lookups may nest
+	// (a name server whose name needs a name server that needs ...).
+	DefaultMaxDepth = 7
+	// DefaultMaxGluelessLookups: name server address lookups started for one
+	// client query, and DefaultMaxParallelGlueless of them at a time.
+	DefaultMaxGluelessLookups  = 10
+	DefaultMaxParallelGlueless = 3
+	// DefaultMaxFailures: failed exchanges (timeouts, errors, lame answers)
+	// after which a client query gives up.
+	DefaultMaxFailures = 16
+	// DefaultTimeout: the overall deadline of one client query.
+	DefaultTimeout = 10 * time.Second
+	// DefaultUpstreamPort is where authoritative servers listen.
+	DefaultUpstreamPort = 53
+	// EDNSBufferSize is advertised upstream (the DNS flag day 2020 value).
+	EDNSBufferSize = 1232
+)
+
+// Limits bound the work of one client query. Zero fields take the defaults.
+type Limits struct {
+	MaxUpstreamQueries  int
+	MaxReferrals        int
+	MaxCNAMEs           int
+	MaxDepth            int
+	MaxGluelessLookups  int
+	MaxParallelGlueless int
+	MaxFailures         int
+	Timeout             time.Duration
+}
+
+// Config configures a Resolver. Every field is optional.
+type Config struct {
+	// RootHints: where iteration starts; default the embedded IANA hints.
+	RootHints *roothints.Hints
+	// UpstreamPort: the port of every authoritative server; default 53.
+	// Tests and the sandbox set it to the testnet's port.
+	UpstreamPort uint16
+	// DisableIPv6: never send queries to IPv6 addresses.
+	DisableIPv6 bool
+	// Transport sends queries upstream; default a UDP transport with EDNS0
+	// that retries over TCP when the answer is truncated.
+	Transport Transport
+	// Cache holds what is learned; default a new cache with the same clock.
+	Cache *cache.Cache
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+	// Logger receives per-step debug lines and warnings; nil discards.
+	Logger *slog.Logger
+	// Limits bound each client query.
+	Limits Limits
+}
+
+// Transport is the seam between the engine and the network: it sends m to
+// server and returns the reply and the round-trip time. Implementations
+// check that the reply comes from server and carries m's ID.
+type Transport interface {
+	Exchange(ctx context.Context, m *dns.Msg, server netip.AddrPort) (*dns.Msg, time.Duration, error)
+}
+
+func (cfg *Config) validate() error {
+	l := cfg.Limits
+	for _, f := range []struct {
+		name string
+		v    int
+	}{
+		{"MaxUpstreamQueries", l.MaxUpstreamQueries}, {"MaxReferrals", l.MaxReferrals},
+		{"MaxCNAMEs", l.MaxCNAMEs}, {"MaxDepth", l.MaxDepth},
+		{"MaxGluelessLookups", l.MaxGluelessLookups}, {"MaxParallelGlueless", l.MaxParallelGlueless},
+		{"MaxFailures", l.MaxFailures},
+	} {
+		if f.v < 0 {
+			return fmt.Errorf("resolver: Limits.%s is %d, want 0 (default) or more", f.name, f.v)
+		}
+	}
+	if l.Timeout < 0 {
+		return fmt.Errorf("resolver: Limits.Timeout is %v, want 0 (default) or more", l.Timeout)
+	}
+	if cfg.RootHints != nil && len(cfg.RootHints.Servers) == 0 {
+		return fmt.Errorf("resolver: RootHints has no servers")
+	}
+	return nil
+}
+
+func (l Limits) withDefaults() Limits {
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&l.MaxUpstreamQueries, DefaultMaxUpstreamQueries)
+	def(&l.MaxReferrals, DefaultMaxReferrals)
+	def(&l.MaxCNAMEs, DefaultMaxCNAMEs)
+	def(&l.MaxDepth, DefaultMaxDepth)
+	def(&l.MaxGluelessLookups, DefaultMaxGluelessLookups)
+	def(&l.MaxParallelGlueless, DefaultMaxParallelGlueless)
+	def(&l.MaxFailures, DefaultMaxFailures)
+	if l.Timeout == 0 {
+		l.Timeout = DefaultTimeout
+	}
+	return l
+}
