@@ -78,6 +78,11 @@ type Config struct {
 	Logger *slog.Logger
 	// Limits bound each client query.
 	Limits Limits
+	// DontQuery lists networks never sent a query. Nil means
+	// DefaultDontQuery(): loopback, private and special-purpose ranges. A
+	// non-nil empty slice allows every address (tests and the sandbox,
+	// whose servers live on loopback).
+	DontQuery []netip.Prefix
 }
 
 // Transport is the seam between the engine and the network: it sends m to

@@ -1,0 +1,246 @@
+package resolver
+
+import (
+	"strings"
+
+	"github.com/miekg/dns"
+)
+
+// kind is what a reply from an authoritative server means for the question.
+type kind uint8
+
+const (
+	kindBad      kind = iota // unusable: error rcode, wrong question, garbage
+	kindLame                 // the server is not authoritative for the zone
+	kindAnswer               // the data asked for (maybe after CNAMEs)
+	kindCNAME                // a CNAME/DNAME chain leaving the zone: restart at target
+	kindNXDomain             // the name (or the chain's target) does not exist
+	kindNoData               // the name exists, the type does not
+	kindReferral             // a delegation to a zone below the one asked
+)
+
+func (k kind) String() string {
+	return [...]string{"bad", "lame", "answer", "cname", "nxdomain", "nodata", "referral"}[k]
+}
+
+// reply is a classified, bailiwick-scrubbed reply: only records at or below
+// the zone the server was asked for survive.
+type reply struct {
+	kind   kind
+	why    string   // for kindBad and kindLame
+	aa     bool     // the reply was authoritative
+	rcode  int      // as received
+	chain  []dns.RR // CNAMEs and DNAMEs (each with its synthesised CNAME) followed from qname
+	target string   // the name the chain ends at (qname without a chain)
+	answer []dns.RR // the RRset of target and qtype (kindAnswer)
+	soa    *dns.SOA // the zone's SOA of a negative reply, if given
+	child  string   // the delegated zone (kindReferral, or kindCNAME into a delegation)
+	ns     []dns.RR // the NS set of the delegation
+	glue   []dns.RR // A and AAAA records of the NS names, within the zone
+}
+
+// inZone reports whether name is zone or below it.
+func inZone(name, zone string) bool {
+	return dns.IsSubDomain(zone, name)
+}
+
+func sameName(a, b string) bool { return strings.EqualFold(a, b) }
+
+// classify labels resp, the reply of a server asked as authority for zone
+// about qname and qtype. It is pure: caching and server bookkeeping are
+// the caller's.
+func classify(resp *dns.Msg, zone, qname string, qtype uint16) reply {
+	r := reply{aa: resp.Authoritative, rcode: resp.Rcode, target: qname}
+	if resp.Rcode != dns.RcodeSuccess && resp.Rcode != dns.RcodeNameError {
+		r.kind, r.why = kindBad, "rcode "+dns.RcodeToString[resp.Rcode]
+		return r
+	}
+	if len(resp.Question) != 1 || !sameName(resp.Question[0].Name, qname) || resp.Question[0].Qtype != qtype {
+		r.kind, r.why = kindBad, "question mismatch"
+		return r
+	}
+	answer := scrub(resp.Answer, zone)
+	authority := scrub(resp.Ns, zone)
+
+	// Follow the answer section from qname: the RRset asked for, or CNAMEs
+	// and DNAMEs leading to it. Only data for names on the chain is used.
+	cur := qname
+	for hops := 0; hops <= DefaultMaxCNAMEs; hops++ {
+		if set := rrsetOf(answer, cur, qtype); len(set) > 0 {
+			r.answer, r.target = set, cur
+			break
+		}
+		if qtype != dns.TypeCNAME {
+			if cname := rrsetOf(answer, cur, dns.TypeCNAME); len(cname) > 0 {
+				r.chain = append(r.chain, cname[0])
+				cur = dns.Fqdn(cname[0].(*dns.CNAME).Target)
+				r.target = cur
+				if !inZone(cur, zone) {
+					break // the rest is another zone's business
+				}
+				continue
+			}
+		}
+		if qtype != dns.TypeDNAME {
+			if dname, synth := dnameFor(answer, cur); dname != nil {
+				r.chain = append(r.chain, dname, synth)
+				cur = synth.Target
+				r.target = cur
+				if !inZone(cur, zone) {
+					break
+				}
+				continue
+			}
+		}
+		break
+	}
+	if len(r.answer) > 0 {
+		if !resp.Authoritative && resp.RecursionAvailable {
+			// A recursive server answering from its cache is not an
+			// authority for the zone (a lame hint, for example).
+			r.kind, r.why = kindLame, "non-authoritative answer from a recursive server"
+			r.answer, r.chain = nil, nil
+			return r
+		}
+		r.kind = kindAnswer
+		if qtype == dns.TypeNS {
+			r.glue = glueFor(scrub(resp.Extra, zone), r.answer) // priming, NS queries
+		}
+		return r
+	}
+	r.soa = soaFor(authority, r.target, zone)
+	if len(r.chain) > 0 && !inZone(r.target, zone) {
+		r.kind = kindCNAME
+		return r
+	}
+	if resp.Rcode == dns.RcodeNameError {
+		r.kind = kindNXDomain
+		return r
+	}
+	if r.soa != nil {
+		r.kind = kindNoData
+		return r
+	}
+	if child, ns := referralIn(authority, r.target); ns != nil {
+		switch {
+		case len(child) > len(zone): // strictly below: scrub kept only names in zone
+			r.kind, r.child, r.ns = kindReferral, child, ns
+			r.glue = glueFor(scrub(resp.Extra, zone), ns)
+			if len(r.chain) > 0 {
+				// A CNAME in the zone whose target is delegated away:
+				// restart at the target; the delegation is learned too.
+				r.kind = kindCNAME
+			}
+		case resp.Authoritative:
+			r.kind = kindNoData // some servers put their NS set in a NODATA
+		default:
+			r.kind, r.why = kindLame, "referral to "+child+" from a server for "+zone
+		}
+		return r
+	}
+	if len(r.chain) > 0 {
+		r.kind = kindCNAME // the chain ends in the zone with nothing said of its target
+		return r
+	}
+	if resp.Authoritative {
+		r.kind = kindNoData
+		return r
+	}
+	r.kind, r.why = kindLame, "empty non-authoritative reply"
+	return r
+}
+
+// scrub keeps the records owned by names at or below zone.
+func scrub(rrs []dns.RR, zone string) []dns.RR {
+	var out []dns.RR
+	for _, rr := range rrs {
+		h := rr.Header()
+		if h.Class != dns.ClassINET || h.Rrtype == dns.TypeOPT {
+			continue
+		}
+		if inZone(h.Name, zone) {
+			out = append(out, rr)
+		}
+	}
+	return out
+}
+
+// rrsetOf returns the records of rrs owned by name with type t.
+func rrsetOf(rrs []dns.RR, name string, t uint16) []dns.RR {
+	var out []dns.RR
+	for _, rr := range rrs {
+		if h := rr.Header(); h.Rrtype == t && sameName(h.Name, name) {
+			out = append(out, rr)
+		}
+	}
+	return out
+}
+
+// dnameFor finds a DNAME owned by a proper ancestor of name and returns it
+// with the CNAME it synthesises for name (RFC 6672 section 2.2).
+func dnameFor(rrs []dns.RR, name string) (dns.RR, *dns.CNAME) {
+	for _, rr := range rrs {
+		d, ok := rr.(*dns.DNAME)
+		if !ok || sameName(d.Hdr.Name, name) || !inZone(name, d.Hdr.Name) {
+			continue
+		}
+		prefix := name[:len(name)-len(d.Hdr.Name)]
+		target := prefix + dns.Fqdn(d.Target)
+		if target == "." {
+			target = prefix
+		}
+		if _, ok := dns.IsDomainName(target); !ok || len(target) > 255 {
+			continue
+		}
+		synth := &dns.CNAME{
+			Hdr:    dns.RR_Header{Name: name, Rrtype: dns.TypeCNAME, Class: dns.ClassINET, Ttl: d.Hdr.Ttl},
+			Target: target,
+		}
+		return d, synth
+	}
+	return nil, nil
+}
+
+// soaFor returns the SOA in authority that may speak for name: owned by
+// an ancestor of name (or name itself) within zone.
+func soaFor(authority []dns.RR, name, zone string) *dns.SOA {
+	for _, rr := range authority {
+		if soa, ok := rr.(*dns.SOA); ok && inZone(name, soa.Hdr.Name) && inZone(soa.Hdr.Name, zone) {
+			return soa
+		}
+	}
+	return nil
+}
+
+// referralIn returns the NS set in authority whose owner is an ancestor of
+// name (or name), the deepest such set.
+func referralIn(authority []dns.RR, name string) (string, []dns.RR) {
+	var child string
+	for _, rr := range authority {
+		if ns, ok := rr.(*dns.NS); ok && inZone(name, ns.Hdr.Name) && len(ns.Hdr.Name) > len(child) {
+			child = strings.ToLower(ns.Hdr.Name)
+		}
+	}
+	if child == "" {
+		return "", nil
+	}
+	return child, rrsetOf(authority, child, dns.TypeNS)
+}
+
+// glueFor keeps the A and AAAA records of additional owned by NS names.
+func glueFor(additional, ns []dns.RR) []dns.RR {
+	var out []dns.RR
+	for _, rr := range additional {
+		h := rr.Header()
+		if h.Rrtype != dns.TypeA && h.Rrtype != dns.TypeAAAA {
+			continue
+		}
+		for _, n := range ns {
+			if sameName(h.Name, n.(*dns.NS).Ns) {
+				out = append(out, rr)
+				break
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,181 @@
+package resolver
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/miekg/dns"
+)
+
+func rrs(tb testing.TB, lines ...string) []dns.RR {
+	tb.Helper()
+	var out []dns.RR
+	for _, l := range lines {
+		rr, err := dns.NewRR(l)
+		if err != nil {
+			tb.Fatalf("NewRR(%q): %v", l, err)
+		}
+		out = append(out, rr)
+	}
+	return out
+}
+
+type msgSpec struct {
+	rcode         int
+	aa, ra        bool
+	qname         string
+	qtype         uint16
+	answer, ns    []string
+	extra         []string
+	noQuestion    bool
+	questionOther string
+}
+
+func buildReply(tb testing.TB, s msgSpec) *dns.Msg {
+	tb.Helper()
+	m := new(dns.Msg)
+	q := s.qname
+	if s.questionOther != "" {
+		q = s.questionOther
+	}
+	if !s.noQuestion {
+		m.SetQuestion(q, s.qtype)
+	}
+	m.Response, m.Authoritative, m.RecursionAvailable, m.Rcode = true, s.aa, s.ra, s.rcode
+	m.Answer, m.Ns, m.Extra = rrs(tb, s.answer...), rrs(tb, s.ns...), rrs(tb, s.extra...)
+	return m
+}
+
+func TestClassify(t *testing.T) {
+	soa := "example.com. 300 IN SOA ns1.example.com. host.example.com. 1 7200 3600 1209600 300"
+	tests := []struct {
+		name       string
+		zone       string
+		spec       msgSpec
+		want       kind
+		wantTarget string
+		wantAnswer int
+		wantChain  int
+		wantChild  string
+		wantGlue   int
+	}{
+		{
+			name: "authoritative answer", zone: "example.com.",
+			spec: msgSpec{aa: true, qname: "www.example.com.", qtype: dns.TypeA, answer: []string{"www.example.com. 300 IN A 192.0.2.1", "www.example.com. 300 IN A 192.0.2.2"}},
+			want: kindAnswer, wantTarget: "www.example.com.", wantAnswer: 2,
+		},
+		{
+			name: "out-of-zone answer records are dropped", zone: "example.com.",
+			spec: msgSpec{aa: true, qname: "www.example.com.", qtype: dns.TypeA, answer: []string{"www.example.com. 300 IN A 192.0.2.1", "victim.net. 300 IN A 203.0.113.66"}},
+			want: kindAnswer, wantTarget: "www.example.com.", wantAnswer: 1,
+		},
+		{
+			name: "cname chain within the zone to the answer", zone: "example.com.",
+			spec: msgSpec{aa: true, qname: "a.example.com.", qtype: dns.TypeA, answer: []string{"a.example.com. 300 IN CNAME b.example.com.", "b.example.com. 300 IN CNAME c.example.com.", "c.example.com. 300 IN A 192.0.2.3"}},
+			want: kindAnswer, wantTarget: "c.example.com.", wantAnswer: 1, wantChain: 2,
+		},
+		{
+			name: "cname leaving the zone restarts, the target's data is ignored", zone: "example.com.",
+			spec: msgSpec{aa: true, qname: "a.example.com.", qtype: dns.TypeA, answer: []string{"a.example.com. 300 IN CNAME www.example.net.", "www.example.net. 300 IN A 203.0.113.66"}},
+			want: kindCNAME, wantTarget: "www.example.net.", wantChain: 1,
+		},
+		{
+			name: "dname synthesises a cname", zone: "example.com.",
+			spec: msgSpec{aa: true, qname: "x.old.example.com.", qtype: dns.TypeA, answer: []string{"old.example.com. 300 IN DNAME new.example.org."}},
+			want: kindCNAME, wantTarget: "x.new.example.org.", wantChain: 2,
+		},
+		{
+			name: "nxdomain with soa", zone: "example.com.",
+			spec: msgSpec{aa: true, rcode: dns.RcodeNameError, qname: "nope.example.com.", qtype: dns.TypeA, ns: []string{soa}},
+			want: kindNXDomain, wantTarget: "nope.example.com.",
+		},
+		{
+			name: "nodata with soa", zone: "example.com.",
+			spec: msgSpec{aa: true, qname: "www.example.com.", qtype: dns.TypeAAAA, ns: []string{soa}},
+			want: kindNoData, wantTarget: "www.example.com.",
+		},
+		{
+			name: "referral with in-bailiwick glue", zone: "com.",
+			spec: msgSpec{qname: "www.example.com.", qtype: dns.TypeA,
+				ns:    []string{"example.com. 86400 IN NS ns1.example.com.", "example.com. 86400 IN NS ns.other.net."},
+				extra: []string{"ns1.example.com. 86400 IN A 127.53.1.1", "ns.other.net. 86400 IN A 203.0.113.66"}},
+			want: kindReferral, wantTarget: "www.example.com.", wantChild: "example.com.", wantGlue: 1,
+		},
+		{
+			name: "upward referral is lame", zone: "example.com.",
+			spec: msgSpec{qname: "www.example.com.", qtype: dns.TypeA, ns: []string{". 86400 IN NS a.root-servers.net."}},
+			want: kindLame,
+		},
+		{
+			name: "referral to the same zone is lame", zone: "example.com.",
+			spec: msgSpec{qname: "www.example.com.", qtype: dns.TypeA, ns: []string{"example.com. 86400 IN NS ns1.example.com."}},
+			want: kindLame,
+		},
+		{
+			name: "non-authoritative answer from a recursive server is lame", zone: ".",
+			spec: msgSpec{ra: true, qname: "www.example.com.", qtype: dns.TypeA, answer: []string{"www.example.com. 300 IN A 192.0.2.1"}},
+			want: kindLame,
+		},
+		{
+			name: "empty non-authoritative reply is lame", zone: "example.com.",
+			spec: msgSpec{qname: "www.example.com.", qtype: dns.TypeA},
+			want: kindLame,
+		},
+		{
+			name: "servfail is bad", zone: "example.com.",
+			spec: msgSpec{rcode: dns.RcodeServerFailure, qname: "www.example.com.", qtype: dns.TypeA},
+			want: kindBad,
+		},
+		{
+			name: "refused is bad", zone: "example.com.",
+			spec: msgSpec{rcode: dns.RcodeRefused, qname: "www.example.com.", qtype: dns.TypeA},
+			want: kindBad,
+		},
+		{
+			name: "wrong question is bad", zone: "example.com.",
+			spec: msgSpec{aa: true, qname: "www.example.com.", qtype: dns.TypeA, questionOther: "evil.example.com.", answer: []string{"evil.example.com. 300 IN A 192.0.2.1"}},
+			want: kindBad,
+		},
+		{
+			name: "soa of another zone does not make nodata", zone: "example.com.",
+			spec: msgSpec{qname: "www.example.com.", qtype: dns.TypeA, ns: []string{"example.net. 300 IN SOA ns.example.net. h.example.net. 1 2 3 4 5"}},
+			want: kindLame,
+		},
+		{
+			name: "ns priming answer carries glue", zone: ".",
+			spec: msgSpec{aa: true, qname: ".", qtype: dns.TypeNS, answer: []string{". 518400 IN NS a.root-servers.net."}, extra: []string{"a.root-servers.net. 518400 IN A 127.53.0.1"}},
+			want: kindAnswer, wantTarget: ".", wantAnswer: 1, wantGlue: 1,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := classify(buildReply(t, tc.spec), tc.zone, tc.spec.qname, tc.spec.qtype)
+			if got.kind != tc.want {
+				t.Fatalf("kind = %v (%s), want %v", got.kind, got.why, tc.want)
+			}
+			if tc.wantTarget != "" && !strings.EqualFold(got.target, tc.wantTarget) {
+				t.Errorf("target = %q, want %q", got.target, tc.wantTarget)
+			}
+			if len(got.answer) != tc.wantAnswer {
+				t.Errorf("answer = %v, want %d records", got.answer, tc.wantAnswer)
+			}
+			if len(got.chain) != tc.wantChain {
+				t.Errorf("chain = %v, want %d records", got.chain, tc.wantChain)
+			}
+			if got.child != tc.wantChild {
+				t.Errorf("child = %q, want %q", got.child, tc.wantChild)
+			}
+			if len(got.glue) != tc.wantGlue {
+				t.Errorf("glue = %v, want %d records", got.glue, tc.wantGlue)
+			}
+		})
+	}
+}
+
+func TestParentZone(t *testing.T) {
+	for in, want := range map[string]string{"www.example.com.": "example.com.", "com.": ".", ".": "."} {
+		if got := parentZone(in); got != want {
+			t.Errorf("parentZone(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

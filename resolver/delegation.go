@@ -1,0 +1,425 @@
+package resolver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"sync"
+
+	"github.com/miekg/dns"
+
+	"github.com/recursor-dns/recursor/cache"
+)
+
+// delegation is a zone cut: the zone and its name servers, each with the
+// addresses known for it (none for a glueless server not yet looked up).
+type delegation struct {
+	zone    string
+	servers []nameServer
+}
+
+type nameServer struct {
+	name  string
+	addrs []netip.Addr
+}
+
+// parentZone returns the zone one label above name ("." stays ".").
+func parentZone(name string) string {
+	if name == "." {
+		return "."
+	}
+	i, _ := dns.NextLabel(name, 0)
+	if i >= len(name) {
+		return "."
+	}
+	return name[i:]
+}
+
+// closestDelegation returns the deepest live zone cut the cache knows for
+// qname whose servers can be reached, falling back to the root.
+func (r *Resolver) closestDelegation(ctx context.Context, b *budget, depth int, chainOf *lookupChain, qname string) (delegation, error) {
+	for z := qname; z != "."; z = parentZone(z) {
+		e, ok := r.cache.Get(z, dns.TypeNS, dns.ClassINET)
+		if !ok || e.Negative != cache.Positive {
+			continue
+		}
+		d := r.delegationAt(z, e.RRs, nil)
+		if d.reachable(chainOf) {
+			return d, nil
+		}
+	}
+	return r.rootDelegation(ctx, b)
+}
+
+// delegationAt builds the delegation of zone from its NS records, with the
+// addresses of glue and of the cache.
+func (r *Resolver) delegationAt(zone string, ns []dns.RR, glue []dns.RR) delegation {
+	d := delegation{zone: cache.Canonical(zone)}
+	seen := map[string]bool{}
+	for _, rr := range ns {
+		name := cache.Canonical(rr.(*dns.NS).Ns)
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
+		s := nameServer{name: name}
+		for _, g := range glue {
+			if strings.EqualFold(g.Header().Name, name) {
+				s.addrs = appendAddr(s.addrs, g)
+			}
+		}
+		if len(s.addrs) == 0 {
+			s.addrs = r.cachedAddrs(name)
+		}
+		d.servers = append(d.servers, s)
+	}
+	return d
+}
+
+// reachable reports whether some server has an address, or a name that can
+// be looked up without this delegation's own servers.
+func (d delegation) reachable(chainOf *lookupChain) bool {
+	for _, s := range d.servers {
+		if len(s.addrs) > 0 || !inZone(s.name, d.zone) && !chainOf.has(s.name) {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *Resolver) cachedAddrs(name string) []netip.Addr {
+	var out []netip.Addr
+	types := []uint16{dns.TypeA, dns.TypeAAAA}
+	if r.noIPv6 {
+		types = types[:1]
+	}
+	for _, t := range types {
+		if e, ok := r.cache.Get(name, t, dns.ClassINET); ok {
+			for _, rr := range e.RRs {
+				out = appendAddr(out, rr)
+			}
+		}
+	}
+	return out
+}
+
+func appendAddr(addrs []netip.Addr, rr dns.RR) []netip.Addr {
+	var a netip.Addr
+	switch rr := rr.(type) {
+	case *dns.A:
+		a, _ = netip.AddrFromSlice(rr.A.To4())
+	case *dns.AAAA:
+		a, _ = netip.AddrFromSlice(rr.AAAA.To16())
+	}
+	if !a.IsValid() {
+		return addrs
+	}
+	return append(addrs, a.Unmap())
+}
+
+// rootDelegation returns the root servers: the primed NS set from the cache,
+// priming it first when it is missing or expired (RFC 8109), and the hints
+// themselves when priming fails.
+func (r *Resolver) rootDelegation(ctx context.Context, b *budget) (delegation, error) {
+	if e, ok := r.cache.Get(".", dns.TypeNS, dns.ClassINET); ok && e.Negative == cache.Positive {
+		if d := r.delegationAt(".", e.RRs, nil); d.reachable(nil) {
+			return d, nil
+		}
+	}
+	hints := r.delegationAt(".", r.hints.NS(), r.hints.Glue())
+	_, err, _ := r.flight.Do("\x00prime", func() (any, error) {
+		rep, err := r.ask(ctx, b, 0, nil, hints, ".", dns.TypeNS)
+		if err != nil {
+			return nil, err
+		}
+		if rep.kind != kindAnswer {
+			return nil, fmt.Errorf("priming: %s reply", rep.kind)
+		}
+		r.store(".", ".", dns.TypeNS, rep)
+		return nil, nil
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return delegation{}, err
+		}
+		r.log.Warn("root priming failed, using the hints", "err", err)
+		return hints, nil
+	}
+	if e, ok := r.cache.Get(".", dns.TypeNS, dns.ClassINET); ok && e.Negative == cache.Positive {
+		if d := r.delegationAt(".", e.RRs, nil); d.reachable(nil) {
+			return d, nil
+		}
+	}
+	return hints, nil
+}
+
+// delegationFromReferral builds the child delegation of a referral.
+func (r *Resolver) delegationFromReferral(rep reply) delegation {
+	return r.delegationAt(rep.child, rep.ns, rep.glue)
+}
+
+// candidate is one server address to try for a delegation.
+type candidate struct {
+	ns       string
+	addr     netip.Addr
+	attempts int
+	done     bool // answered unusably (lame, bad): not asked again this query
+}
+
+// ask puts the question to the servers of d until one gives a usable reply
+// (an answer, a CNAME, a negative answer or a referral). Servers without
+// addresses are looked up when the ones with addresses are used up.
+func (r *Resolver) ask(ctx context.Context, b *budget, depth int, chainOf *lookupChain, d delegation, qname string, qtype uint16) (reply, error) {
+	var cands []*candidate
+	var glueless []string
+	for _, s := range d.servers {
+		if len(s.addrs) == 0 {
+			if !chainOf.has(s.name) {
+				glueless = append(glueless, s.name)
+			}
+			continue
+		}
+		for _, a := range s.addrs {
+			if r.allowed(a) {
+				cands = append(cands, &candidate{ns: s.name, addr: a})
+			}
+		}
+	}
+	fail := func(err error) (reply, error) {
+		e := &Error{Zone: d.zone, Err: err}
+		for _, c := range cands {
+			e.Servers = append(e.Servers, netip.AddrPortFrom(c.addr, r.port))
+		}
+		return reply{}, e
+	}
+	var lastWhy string
+	now := r.now()
+	for pass := 0; pass < MaxAttemptsPerAddr; pass++ {
+		r.orderCandidates(cands)
+		for i := 0; ; i++ {
+			if i == len(cands) {
+				if len(glueless) == 0 {
+					break
+				}
+				// Every address known was tried once: look up the
+				// glueless servers, a few at a time.
+				n := min(len(glueless), b.limits.MaxParallelGlueless)
+				found, err := r.lookupServers(ctx, b, depth, chainOf, glueless[:n])
+				glueless = glueless[n:]
+				if err != nil && len(found) == 0 && len(glueless) == 0 && len(cands) == 0 {
+					return fail(err)
+				}
+				cands = append(cands, found...)
+				i--
+				continue
+			}
+			c := cands[i]
+			if c.done || c.attempts > pass {
+				continue
+			}
+			if r.infra.held(c.addr, now) {
+				c.done, lastWhy = true, "held after repeated failures"
+				continue
+			}
+			c.attempts++
+			rep, err := r.exchange(ctx, b, depth, d, c, qname, qtype)
+			switch {
+			case ctx.Err() != nil:
+				return fail(ctx.Err())
+			case errors.Is(err, ErrLimit):
+				return fail(err)
+			case err != nil:
+				lastWhy = err.Error()
+			case rep.kind == kindBad || rep.kind == kindLame:
+				c.done, lastWhy = true, rep.kind.String()+": "+rep.why
+			default:
+				return rep, nil
+			}
+			if int(b.failures.Add(1)) >= b.limits.MaxFailures {
+				return fail(fmt.Errorf("%w: %d failed exchanges", ErrLimit, b.limits.MaxFailures))
+			}
+		}
+	}
+	if len(cands) == 0 && lastWhy == "" {
+		if len(d.servers) > 0 && !d.reachable(chainOf) {
+			return fail(fmt.Errorf("%w: the name servers of %s depend on themselves", ErrLoop, d.zone))
+		}
+		return fail(fmt.Errorf("%w: no usable server address", ErrNoReachableServer))
+	}
+	return fail(fmt.Errorf("%w: last: %s", ErrNoReachableServer, lastWhy))
+}
+
+func (r *Resolver) orderCandidates(cands []*candidate) {
+	addrs := make([]netip.Addr, len(cands))
+	byAddr := make(map[netip.Addr][]*candidate, len(cands))
+	for i, c := range cands {
+		addrs[i] = c.addr
+		byAddr[c.addr] = append(byAddr[c.addr], c)
+	}
+	r.infra.order(addrs)
+	seen := map[netip.Addr]bool{}
+	i := 0
+	for _, a := range addrs {
+		if seen[a] {
+			continue
+		}
+		seen[a] = true
+		for _, c := range byAddr[a] {
+			cands[i] = c
+			i++
+		}
+	}
+}
+
+// lookupServers resolves the addresses of glueless name servers in
+// parallel, as sub-queries sharing the client query's budget.
+func (r *Resolver) lookupServers(ctx context.Context, b *budget, depth int, chainOf *lookupChain, names []string) ([]*candidate, error) {
+	if depth+1 > b.limits.MaxDepth {
+		return nil, fmt.Errorf("%w: name server lookups nested deeper than %d", ErrLimit, b.limits.MaxDepth)
+	}
+	types := []uint16{dns.TypeA, dns.TypeAAAA}
+	if r.noIPv6 {
+		types = types[:1]
+	}
+	var (
+		mu       sync.Mutex
+		found    []*candidate
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	for _, name := range names {
+		if int(b.glueless.Add(1)) > b.limits.MaxGluelessLookups {
+			return found, fmt.Errorf("%w: more than %d name server lookups", ErrLimit, b.limits.MaxGluelessLookups)
+		}
+		for _, t := range types {
+			wg.Go(func() {
+				res, err := r.lookup(ctx, b, depth+1, &lookupChain{name: name, parent: chainOf}, name, t)
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					if firstErr == nil {
+						firstErr = err
+					}
+					return
+				}
+				for _, rr := range res.answer {
+					if rr.Header().Rrtype != t {
+						continue
+					}
+					if a := appendAddr(nil, rr); len(a) == 1 && r.allowed(a[0]) {
+						found = append(found, &candidate{ns: name, addr: a[0]})
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	return found, firstErr
+}
+
+// exchange sends one query to c and classifies the reply. A non-nil error
+// means the server could not be heard (timeout, network error, unusable
+// packet) or the budget ran out.
+func (r *Resolver) exchange(ctx context.Context, b *budget, depth int, d delegation, c *candidate, qname string, qtype uint16) (reply, error) {
+	if int(b.sent.Add(1)) > b.limits.MaxUpstreamQueries {
+		return reply{}, fmt.Errorf("%w: more than %d upstream queries", ErrLimit, b.limits.MaxUpstreamQueries)
+	}
+	server := netip.AddrPortFrom(c.addr, r.port)
+	m := new(dns.Msg)
+	m.Id = dns.Id()
+	m.Question = []dns.Question{{Name: qname, Qtype: qtype, Qclass: dns.ClassINET}}
+	edns := !r.infra.ednsOff(c.addr)
+	if edns {
+		m.SetEdns0(EDNSBufferSize, false)
+	}
+	tctx, cancel := context.WithTimeout(ctx, r.infra.timeout(c.addr))
+	resp, rtt, err := r.transport.Exchange(tctx, m, server)
+	cancel()
+	step := Step{Depth: depth, Qname: qname, Qtype: qtype, Zone: d.zone, NSName: c.ns, Server: server, RTT: rtt, Err: err}
+	trace := traceFrom(ctx)
+	if err != nil {
+		timedOut := errors.Is(err, context.DeadlineExceeded)
+		if ctx.Err() == nil {
+			r.infra.failure(c.addr, timedOut, r.now())
+		}
+		step.Outcome = "error"
+		if timedOut {
+			step.Outcome = "timeout"
+		}
+		r.report(trace, step)
+		return reply{}, fmt.Errorf("%s from %s (%s): %w", step.Outcome, server, c.ns, err)
+	}
+	if edns && (resp.Rcode == dns.RcodeFormatError || resp.Rcode == dns.RcodeNotImplemented) && resp.IsEdns0() == nil {
+		// A server that does not speak EDNS: remember, ask again plainly.
+		r.infra.setNoEDNS(c.addr)
+		step.Outcome = "no EDNS, retrying without"
+		r.report(trace, step)
+		return r.exchange(ctx, b, depth, d, c, qname, qtype)
+	}
+	rep := classify(resp, d.zone, qname, qtype)
+	if rep.kind == kindBad || rep.kind == kindLame {
+		r.infra.failure(c.addr, false, r.now())
+	} else {
+		r.infra.success(c.addr, rtt)
+	}
+	step.Outcome = describe(rep)
+	r.report(trace, step)
+	return rep, nil
+}
+
+func (r *Resolver) report(trace func(Step), s Step) {
+	r.log.Debug("exchange", "qname", s.Qname, "qtype", dns.TypeToString[s.Qtype], "zone", s.Zone,
+		"server", s.Server.String(), "ns", s.NSName, "rtt", s.RTT, "outcome", s.Outcome)
+	if trace != nil {
+		trace(s)
+	}
+}
+
+func describe(rep reply) string {
+	switch rep.kind {
+	case kindReferral:
+		return "referral to " + rep.child
+	case kindCNAME:
+		return "cname to " + rep.target
+	case kindAnswer:
+		if len(rep.chain) > 0 {
+			return fmt.Sprintf("answer (%d records, after %d CNAME/DNAME)", len(rep.answer), len(rep.chain))
+		}
+		return fmt.Sprintf("answer (%d records)", len(rep.answer))
+	case kindBad, kindLame:
+		return rep.kind.String() + ": " + rep.why
+	}
+	return rep.kind.String()
+}
+
+// allowed reports whether queries may be sent to a.
+func (r *Resolver) allowed(a netip.Addr) bool {
+	if !a.IsValid() || a.IsUnspecified() || a.IsMulticast() || r.noIPv6 && a.Is6() {
+		return false
+	}
+	for _, p := range r.dontQuery {
+		if p.Contains(a) {
+			return false
+		}
+	}
+	return true
+}
+
+// DefaultDontQuery lists the networks never queried upstream unless
+// Config.DontQuery says otherwise: loopback, private, shared, link-local,
+// documentation and other special-purpose ranges (as PowerDNS's
+// dont-query), where no public authoritative server lives.
+func DefaultDontQuery() []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range []string{
+		"0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
+		"172.16.0.0/12", "192.0.0.0/24", "192.0.2.0/24", "192.168.0.0/16", "198.18.0.0/15",
+		"198.51.100.0/24", "203.0.113.0/24", "240.0.0.0/4", "255.255.255.255/32",
+		"::/128", "::1/128", "100::/64", "2001:db8::/32", "fc00::/7", "fe80::/10",
+	} {
+		out = append(out, netip.MustParsePrefix(s))
+	}
+	return out
+}

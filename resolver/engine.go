@@ -1,0 +1,360 @@
+package resolver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/miekg/dns"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/recursor-dns/recursor/cache"
+	"github.com/recursor-dns/recursor/roothints"
+)
+
+// Resolver is an iterative resolver. It is safe for concurrent use.
+type Resolver struct {
+	hints     *roothints.Hints
+	port      uint16
+	noIPv6    bool
+	transport Transport
+	cache     *cache.Cache
+	now       func() time.Time
+	log       *slog.Logger
+	limits    Limits
+	dontQuery []netip.Prefix
+	infra     *infra
+	flight    singleflight.Group
+}
+
+// New returns a resolver for cfg. It starts no goroutines.
+func New(cfg Config) (*Resolver, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	r := &Resolver{
+		hints:     cfg.RootHints,
+		port:      cfg.UpstreamPort,
+		noIPv6:    cfg.DisableIPv6,
+		transport: cfg.Transport,
+		cache:     cfg.Cache,
+		now:       cfg.Now,
+		log:       cfg.Logger,
+		limits:    cfg.Limits.withDefaults(),
+		dontQuery: cfg.DontQuery,
+		infra:     newInfra(),
+	}
+	if r.hints == nil {
+		r.hints = roothints.Default()
+	}
+	if r.port == 0 {
+		r.port = DefaultUpstreamPort
+	}
+	if r.transport == nil {
+		r.transport = &NetTransport{}
+	}
+	if r.now == nil {
+		r.now = time.Now
+	}
+	if r.cache == nil {
+		r.cache = cache.New(cache.Config{Now: r.now})
+	}
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
+	}
+	if r.dontQuery == nil {
+		r.dontQuery = DefaultDontQuery()
+	}
+	return r, nil
+}
+
+// Cache returns the resolver's cache.
+func (r *Resolver) Cache() *cache.Cache { return r.cache }
+
+// result is a resolution's outcome, shared by coalesced callers: never
+// modify its slices.
+type result struct {
+	rcode  int
+	answer []dns.RR // CNAME chain then the final RRset
+	ns     []dns.RR // SOA of a negative answer
+}
+
+// Resolve answers name and qtype (class IN) by iteration, from the cache
+// where it can. NXDOMAIN and NODATA are answers (the message's Rcode says
+// which); an error, a *Error, means no answer could be had. The returned
+// message is the caller's to change; its records are shared, not to be
+// changed.
+func (r *Resolver) Resolve(ctx context.Context, name string, qtype uint16) (*dns.Msg, error) {
+	qname, err := checkQuestion(name, qtype)
+	if err != nil {
+		return nil, &Error{Qname: name, Qtype: qtype, Err: err}
+	}
+	if res, ok := r.fromCache(qname, qtype); ok {
+		return res.msg(name, qtype), nil
+	}
+	key := qname + "/" + dns.TypeToString[qtype]
+	ch := r.flight.DoChan(key, func() (any, error) {
+		// The walk belongs to every waiter: it runs on its own deadline
+		// and is not cancelled when the first caller gives up.
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.limits.Timeout)
+		defer cancel()
+		return r.lookup(wctx, newBudget(r.limits), 0, nil, qname, qtype)
+	})
+	select {
+	case <-ctx.Done():
+		return nil, &Error{Qname: qname, Qtype: qtype, Err: ctx.Err()}
+	case res := <-ch:
+		if res.Err != nil {
+			return nil, res.Err
+		}
+		return res.Val.(result).msg(name, qtype), nil
+	}
+}
+
+// ResolveCached answers name and qtype from the cache alone, as for a
+// client query without RD. It reports false when the cache cannot answer.
+func (r *Resolver) ResolveCached(name string, qtype uint16) (*dns.Msg, bool) {
+	qname, err := checkQuestion(name, qtype)
+	if err != nil {
+		return nil, false
+	}
+	res, ok := r.fromCache(qname, qtype)
+	if !ok {
+		return nil, false
+	}
+	return res.msg(name, qtype), true
+}
+
+func (res result) msg(name string, qtype uint16) *dns.Msg {
+	m := new(dns.Msg)
+	m.Question = []dns.Question{{Name: dns.Fqdn(name), Qtype: qtype, Qclass: dns.ClassINET}}
+	m.Response, m.RecursionAvailable = true, true
+	m.Rcode = res.rcode
+	m.Answer, m.Ns = res.answer, res.ns
+	return m
+}
+
+// checkQuestion canonicalises name and rejects questions that cannot be
+// resolved by iteration.
+func checkQuestion(name string, qtype uint16) (string, error) {
+	if _, ok := dns.IsDomainName(name); !ok || len(dns.Fqdn(name)) > 255 {
+		return "", fmt.Errorf("%w: malformed name %q", ErrBadName, name)
+	}
+	switch qtype {
+	case dns.TypeNone, dns.TypeOPT, dns.TypeAXFR, dns.TypeIXFR, dns.TypeANY, dns.TypeMAILA, dns.TypeMAILB, dns.TypeTSIG, dns.TypeTKEY:
+		return "", fmt.Errorf("%w: type %s", ErrBadName, dns.TypeToString[qtype])
+	}
+	return cache.Canonical(name), nil
+}
+
+// budget is the work one client query may cause, shared by its sub-queries.
+type budget struct {
+	limits   Limits
+	sent     atomic.Int32
+	glueless atomic.Int32
+	failures atomic.Int32
+}
+
+func newBudget(l Limits) *budget { return &budget{limits: l} }
+
+// lookupChain lists the names whose resolution led to this one, so a name
+// server whose address depends on itself is noticed.
+type lookupChain struct {
+	name   string
+	parent *lookupChain
+}
+
+func (c *lookupChain) has(name string) bool {
+	for ; c != nil; c = c.parent {
+		if c.name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// fromCache answers qname and qtype from the cache alone, following cached
+// CNAMEs. It reports false when some step of the chain is not cached.
+func (r *Resolver) fromCache(qname string, qtype uint16) (result, bool) {
+	res, next := r.cachedChain(qname, qtype)
+	return res, next == ""
+}
+
+// cachedChain follows qname through cached CNAMEs. When the cache holds the
+// end of the chain, it returns the whole answer and next is "". Otherwise
+// res.answer holds the CNAMEs known and next is the name to resolve.
+func (r *Resolver) cachedChain(qname string, qtype uint16) (res result, next string) {
+	var chain []dns.RR
+	name := qname
+	for hops := 0; hops <= r.limits.MaxCNAMEs; hops++ {
+		if e, ok := r.cache.Get(name, qtype, dns.ClassINET); ok {
+			return cachedResult(chain, e), ""
+		}
+		if qtype == dns.TypeCNAME {
+			break
+		}
+		e, ok := r.cache.Get(name, dns.TypeCNAME, dns.ClassINET)
+		if !ok {
+			break
+		}
+		if e.Negative != cache.Positive {
+			return cachedResult(chain, e), ""
+		}
+		chain = append(chain, e.RRs[0])
+		name = cache.Canonical(e.RRs[0].(*dns.CNAME).Target)
+	}
+	return result{answer: chain}, name
+}
+
+func cachedResult(chain []dns.RR, e cache.Entry) result {
+	res := result{answer: append(chain, e.RRs...)}
+	switch e.Negative {
+	case cache.NXDomain:
+		res.rcode = dns.RcodeNameError
+	}
+	if e.SOA != nil {
+		res.ns = []dns.RR{e.SOA}
+	}
+	return res
+}
+
+// lookup resolves qname and qtype: from the cache, else by iteration,
+// restarting at each CNAME or DNAME target that leaves the zone.
+func (r *Resolver) lookup(ctx context.Context, b *budget, depth int, chainOf *lookupChain, qname string, qtype uint16) (result, error) {
+	var chain []dns.RR
+	name := qname
+	seen := map[string]bool{}
+	for restarts := 0; ; restarts++ {
+		if restarts > b.limits.MaxCNAMEs {
+			return result{}, &Error{Qname: qname, Qtype: qtype, Err: fmt.Errorf("%w: more than %d CNAME hops", ErrLimit, b.limits.MaxCNAMEs)}
+		}
+		if seen[name] {
+			return result{}, &Error{Qname: qname, Qtype: qtype, Err: fmt.Errorf("%w: CNAME chain returns to %s", ErrLoop, name)}
+		}
+		seen[name] = true
+		res, next := r.cachedChain(name, qtype)
+		res.answer = append(chain, res.answer...)
+		if next == "" {
+			return res, nil
+		}
+		if next != name {
+			chain, name = res.answer, next
+			if seen[name] {
+				return result{}, &Error{Qname: qname, Qtype: qtype, Err: fmt.Errorf("%w: CNAME chain returns to %s", ErrLoop, name)}
+			}
+			seen[name] = true
+		}
+		rep, err := r.iterate(ctx, b, depth, chainOf, name, qtype)
+		if err != nil {
+			var re *Error
+			if errors.As(err, &re) {
+				re.Qname, re.Qtype = qname, qtype
+				return result{}, re
+			}
+			return result{}, &Error{Qname: qname, Qtype: qtype, Err: err}
+		}
+		chain = append(chain, rep.chain...)
+		switch rep.kind {
+		case kindCNAME:
+			name = cache.Canonical(rep.target)
+			continue
+		case kindAnswer:
+			return result{answer: append(chain, rep.answer...)}, nil
+		case kindNXDomain:
+			return result{rcode: dns.RcodeNameError, answer: chain, ns: soaRRs(rep.soa)}, nil
+		default: // kindNoData
+			return result{answer: chain, ns: soaRRs(rep.soa)}, nil
+		}
+	}
+}
+
+func soaRRs(soa *dns.SOA) []dns.RR {
+	if soa == nil {
+		return nil
+	}
+	s := *soa
+	s.Hdr.Ttl = min(soa.Hdr.Ttl, soa.Minttl) // RFC 2308 section 3
+	return []dns.RR{&s}
+}
+
+// iterate walks delegations from the closest known zone cut down to a
+// server that answers for qname, and returns its classified reply (never
+// a referral or a lame reply).
+func (r *Resolver) iterate(ctx context.Context, b *budget, depth int, chainOf *lookupChain, qname string, qtype uint16) (reply, error) {
+	d, err := r.closestDelegation(ctx, b, depth, chainOf, qname)
+	if err != nil {
+		return reply{}, err
+	}
+	for referrals := 0; ; referrals++ {
+		if referrals > b.limits.MaxReferrals {
+			return reply{}, &Error{Zone: d.zone, Err: fmt.Errorf("%w: more than %d referrals", ErrLimit, b.limits.MaxReferrals)}
+		}
+		rep, err := r.ask(ctx, b, depth, chainOf, d, qname, qtype)
+		if err != nil {
+			return reply{}, err
+		}
+		r.store(d.zone, qname, qtype, rep)
+		if rep.kind != kindReferral {
+			return rep, nil
+		}
+		d = r.delegationFromReferral(rep)
+	}
+}
+
+// store caches what rep teaches, ranked by where it came from. rep has
+// been scrubbed to the zone the server was asked for.
+func (r *Resolver) store(zone, qname string, qtype uint16, rep reply) {
+	answerRank := cache.RankAnswer
+	if rep.aa {
+		answerRank = cache.RankAuthAnswer
+	}
+	for _, rr := range rep.chain {
+		r.cache.Put([]dns.RR{rr}, answerRank)
+	}
+	if rep.ns != nil {
+		r.cache.Put(rep.ns, cache.RankReferral)
+	}
+	for _, set := range splitRRsets(rep.glue) {
+		r.cache.Put(set, cache.RankGlue)
+	}
+	switch rep.kind {
+	case kindAnswer:
+		r.cache.Put(rep.answer, answerRank)
+	case kindNXDomain, kindNoData:
+		if rep.soa == nil || !inZone(rep.target, zone) {
+			return
+		}
+		neg := cache.NoData
+		if rep.kind == kindNXDomain {
+			neg = cache.NXDomain
+		}
+		rank := cache.RankAnswer
+		if rep.aa {
+			rank = cache.RankAuthAuthority
+		}
+		r.cache.PutNegative(rep.target, qtype, dns.ClassINET, neg, rep.soa, rank)
+	}
+}
+
+// splitRRsets groups records by owner and type.
+func splitRRsets(rrs []dns.RR) [][]dns.RR {
+	var sets [][]dns.RR
+	index := map[cache.Key]int{}
+	for _, rr := range rrs {
+		h := rr.Header()
+		k := cache.Key{Name: strings.ToLower(h.Name), Type: h.Rrtype, Class: h.Class}
+		i, ok := index[k]
+		if !ok {
+			i = len(sets)
+			index[k] = i
+			sets = append(sets, nil)
+		}
+		sets[i] = append(sets[i], rr)
+	}
+	return sets
+}

@@ -1,0 +1,162 @@
+package resolver
+
+import (
+	"math/rand/v2"
+	"net/netip"
+	"slices"
+	"sync"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+)
+
+// Server selection and timeouts (the infrastructure cache). Figures follow
+// Unbound's and RFC 6298's shape: an unknown server gets a generous first
+// timeout, known ones a timeout from their smoothed RTT.
+const (
+	// UnknownServerTimeout is the first timeout for a server never heard from.
+	UnknownServerTimeout = 400 * time.Millisecond
+	MinServerTimeout     = 50 * time.Millisecond
+	MaxServerTimeout     = 2 * time.Second
+	// MaxAttemptsPerAddr: tries of one address within one client query.
+	MaxAttemptsPerAddr = 3
+	// InfraCacheHosts bounds the per-address memory.
+	InfraCacheHosts = 10_000
+	// Failure holding (RFC 9520): after failureHoldAfter consecutive
+	// failures an address is not asked for a while, starting at
+	// minFailureHold and doubling up to maxFailureHold.
+	failureHoldAfter = 3
+	minFailureHold   = time.Second
+	maxFailureHold   = 5 * time.Minute
+	// rttBand: servers whose SRTT is within this of the best are chosen
+	// among at random, so load spreads and new RTTs get measured.
+	rttBand = 100 * time.Millisecond
+)
+
+type hostStats struct {
+	srtt, rttvar time.Duration // zero srtt: never measured
+	rto          time.Duration // current timeout, backed off after timeouts
+	failures     int           // consecutive
+	holdUntil    time.Time
+	noEDNS       bool
+}
+
+// infra remembers, per server address, what talking to it was like.
+type infra struct {
+	mu    sync.Mutex // guards the hostStats values; the LRU locks itself
+	hosts *lru.Cache[netip.Addr, *hostStats]
+}
+
+func newInfra() *infra {
+	h, _ := lru.New[netip.Addr, *hostStats](InfraCacheHosts)
+	return &infra{hosts: h}
+}
+
+func (in *infra) get(a netip.Addr) *hostStats {
+	if s, ok := in.hosts.Get(a); ok {
+		return s
+	}
+	s := &hostStats{}
+	in.hosts.Add(a, s)
+	return s
+}
+
+// timeout is how long to wait for a if asked now.
+func (in *infra) timeout(a netip.Addr) time.Duration {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	s := in.get(a)
+	if s.rto == 0 {
+		return UnknownServerTimeout
+	}
+	return s.rto
+}
+
+// held reports whether a failed so often lately that it is not to be asked.
+func (in *infra) held(a netip.Addr, now time.Time) bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	s, ok := in.hosts.Peek(a)
+	return ok && now.Before(s.holdUntil)
+}
+
+func (in *infra) ednsOff(a netip.Addr) bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	s, ok := in.hosts.Peek(a)
+	return ok && s.noEDNS
+}
+
+func (in *infra) setNoEDNS(a netip.Addr) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.get(a).noEDNS = true
+}
+
+// success records a reply after rtt (RFC 6298 smoothing).
+func (in *infra) success(a netip.Addr, rtt time.Duration) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	s := in.get(a)
+	if s.srtt == 0 {
+		s.srtt, s.rttvar = rtt, rtt/2
+	} else {
+		diff := s.srtt - rtt
+		if diff < 0 {
+			diff = -diff
+		}
+		s.rttvar = (3*s.rttvar + diff) / 4
+		s.srtt = (7*s.srtt + rtt) / 8
+	}
+	s.rto = min(max(s.srtt+4*s.rttvar, MinServerTimeout), MaxServerTimeout)
+	s.failures, s.holdUntil = 0, time.Time{}
+}
+
+// failure records a timeout or an unusable reply at now.
+func (in *infra) failure(a netip.Addr, timedOut bool, now time.Time) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	s := in.get(a)
+	if timedOut {
+		if s.rto == 0 {
+			s.rto = UnknownServerTimeout
+		}
+		s.rto = min(s.rto*3/2, MaxServerTimeout)
+	}
+	s.failures++
+	if s.failures >= failureHoldAfter {
+		hold := minFailureHold << min(s.failures-failureHoldAfter, 12)
+		s.holdUntil = now.Add(min(hold, maxFailureHold))
+	}
+}
+
+// order sorts addrs best first: by SRTT (unknown servers count as
+// UnknownServerTimeout), shuffled within rttBand of each other.
+func (in *infra) order(addrs []netip.Addr) {
+	in.mu.Lock()
+	score := make(map[netip.Addr]time.Duration, len(addrs))
+	for _, a := range addrs {
+		s, ok := in.hosts.Peek(a)
+		switch {
+		case !ok || s.srtt == 0:
+			score[a] = UnknownServerTimeout
+			if ok && s.rto > 0 {
+				score[a] = s.rto
+			}
+		default:
+			score[a] = s.srtt
+		}
+	}
+	in.mu.Unlock()
+	rand.Shuffle(len(addrs), func(i, j int) { addrs[i], addrs[j] = addrs[j], addrs[i] })
+	slices.SortStableFunc(addrs, func(x, y netip.Addr) int {
+		bx, by := score[x]/rttBand, score[y]/rttBand
+		switch {
+		case bx < by:
+			return -1
+		case bx > by:
+			return 1
+		}
+		return 0
+	})
+}

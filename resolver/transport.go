@@ -1,0 +1,167 @@
+package resolver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// NetTransport is the default Transport: UDP from a fresh connected socket
+// (so a random source port, and the kernel drops packets from any other
+// address), falling back to TCP when the answer is truncated or when the
+// server's address sent a reply with the wrong ID (a spoofing attempt).
+type NetTransport struct {
+	// Dialer, when set, opens the sockets (tests bind a source address).
+	Dialer *net.Dialer
+}
+
+var (
+	errMalformed = errors.New("malformed reply")
+	errMismatch  = errors.New("reply does not match the query")
+	// errSpoofSuspect: a reply with the wrong ID arrived from the server's
+	// own address and port; the answer is fetched over TCP instead.
+	errSpoofSuspect = errors.New("reply with wrong ID from the server's address")
+)
+
+var udpBufPool = sync.Pool{New: func() any { b := make([]byte, dns.MaxMsgSize); return &b }}
+
+// Exchange sends m to server and returns the first reply that matches it.
+func (t *NetTransport) Exchange(ctx context.Context, m *dns.Msg, server netip.AddrPort) (*dns.Msg, time.Duration, error) {
+	start := time.Now()
+	wire, err := m.Pack()
+	if err != nil {
+		return nil, 0, fmt.Errorf("pack query: %w", err)
+	}
+	resp, err := t.exchangeUDP(ctx, m, wire, server)
+	if err == nil && resp.Truncated || errors.Is(err, errSpoofSuspect) {
+		resp, err = t.exchangeTCP(ctx, m, wire, server)
+	}
+	return resp, time.Since(start), err
+}
+
+func (t *NetTransport) dialer() *net.Dialer {
+	if t.Dialer != nil {
+		return t.Dialer
+	}
+	return &net.Dialer{}
+}
+
+func (t *NetTransport) exchangeUDP(ctx context.Context, m *dns.Msg, wire []byte, server netip.AddrPort) (*dns.Msg, error) {
+	conn, err := t.dialer().DialContext(ctx, "udp", server.String())
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	if d, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(d)
+	}
+	if _, err := conn.Write(wire); err != nil {
+		return nil, err
+	}
+	bufp := udpBufPool.Get().(*[]byte)
+	defer udpBufPool.Put(bufp)
+	buf := *bufp
+	// Keep reading until a reply matches or the deadline passes: a bad
+	// packet must neither end the wait nor count against the server.
+	for {
+		n, err := conn.Read(buf)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, err
+		}
+		resp, err := parseReply(m, buf[:n])
+		switch {
+		case err == nil:
+			return resp, nil
+		case errors.Is(err, errSpoofSuspect):
+			return nil, err
+		}
+	}
+}
+
+func (t *NetTransport) exchangeTCP(ctx context.Context, m *dns.Msg, wire []byte, server netip.AddrPort) (*dns.Msg, error) {
+	conn, err := t.dialer().DialContext(ctx, "tcp", server.String())
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	if d, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(d)
+	}
+	framed := make([]byte, 2+len(wire))
+	framed[0], framed[1] = byte(len(wire)>>8), byte(len(wire))
+	copy(framed[2:], wire)
+	if _, err := conn.Write(framed); err != nil {
+		return nil, err
+	}
+	dc := &dns.Conn{Conn: conn}
+	raw, err := dc.ReadMsgHeader(nil)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, err
+	}
+	resp, err := parseReply(m, raw)
+	if errors.Is(err, errSpoofSuspect) {
+		err = errMismatch // over TCP a wrong ID is just a broken server
+	}
+	return resp, err
+}
+
+// parseReply unpacks raw and checks it answers q: QR set, same ID, same
+// question (name compared exactly, so 0x20 case randomisation holds).
+func parseReply(q *dns.Msg, raw []byte) (*dns.Msg, error) {
+	if len(raw) < 12 {
+		return nil, errMalformed
+	}
+	if id := uint16(raw[0])<<8 | uint16(raw[1]); id != q.Id {
+		return nil, errSpoofSuspect
+	}
+	resp := new(dns.Msg)
+	if err := resp.Unpack(raw); err != nil {
+		return nil, fmt.Errorf("%w: %v", errMalformed, err)
+	}
+	if !resp.Response || !questionMatches(q, resp) {
+		return nil, errMismatch
+	}
+	return resp, nil
+}
+
+// questionMatches reports whether resp repeats q's question. A reply with no
+// question is accepted only for errors that servers send without one.
+func questionMatches(q, resp *dns.Msg) bool {
+	if len(resp.Question) == 0 {
+		return resp.Rcode == dns.RcodeFormatError || resp.Rcode == dns.RcodeNotImplemented ||
+			resp.Rcode == dns.RcodeRefused || resp.Rcode == dns.RcodeServerFailure
+	}
+	if len(resp.Question) != 1 || len(q.Question) != 1 {
+		return false
+	}
+	a, b := q.Question[0], resp.Question[0]
+	return a.Qtype == b.Qtype && a.Qclass == b.Qclass && (a.Name == b.Name || strings.EqualFold(a.Name, b.Name) && !hasMixedCase(a.Name))
+}
+
+// hasMixedCase reports whether name carries upper-case letters, that is,
+// whether 0x20 randomisation was applied and the case must be echoed.
+func hasMixedCase(name string) bool {
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c >= 'A' && c <= 'Z' {
+			return true
+		}
+	}
+	return false
+}
