@@ -1,0 +1,236 @@
+package cache
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// clock is a settable time source for tests.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newClock() *clock { return &clock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+func mustRRs(tb testing.TB, lines ...string) []dns.RR {
+	tb.Helper()
+	var out []dns.RR
+	for _, l := range lines {
+		rr, err := dns.NewRR(l)
+		if err != nil {
+			tb.Fatalf("NewRR(%q): %v", l, err)
+		}
+		out = append(out, rr)
+	}
+	return out
+}
+
+func soa(tb testing.TB, ttl, minimum uint32) *dns.SOA {
+	tb.Helper()
+	return mustRRs(tb, fmt.Sprintf("example.com. %d IN SOA ns1.example.com. h.example.com. 1 7200 3600 1209600 %d", ttl, minimum))[0].(*dns.SOA)
+}
+
+func TestTTLCountsDownAndExpires(t *testing.T) {
+	clk := newClock()
+	c := New(Config{Now: clk.Now})
+	if !c.Put(mustRRs(t, "www.example.com. 300 IN A 192.0.2.1", "www.example.com. 200 IN A 192.0.2.2"), RankAuthAnswer) {
+		t.Fatal("Put refused a valid RRset")
+	}
+	e, ok := c.Get("WWW.Example.COM", dns.TypeA, dns.ClassINET)
+	if !ok || len(e.RRs) != 2 || e.TTL != 200 {
+		t.Fatalf("Get = %+v, %v; want 2 records with the set's lowest TTL 200", e, ok)
+	}
+	clk.Advance(150 * time.Second)
+	e, _ = c.Get("www.example.com.", dns.TypeA, dns.ClassINET)
+	for _, rr := range e.RRs {
+		if rr.Header().Ttl != 50 {
+			t.Errorf("after 150 s TTL = %d, want 50", rr.Header().Ttl)
+		}
+	}
+	clk.Advance(50 * time.Second)
+	if _, ok := c.Get("www.example.com.", dns.TypeA, dns.ClassINET); ok {
+		t.Error("entry still served at its expiry")
+	}
+}
+
+func TestGetReturnsCopies(t *testing.T) {
+	c := New(Config{})
+	c.Put(mustRRs(t, "www.example.com. 300 IN A 192.0.2.1"), RankAuthAnswer)
+	e, _ := c.Get("www.example.com.", dns.TypeA, dns.ClassINET)
+	e.RRs[0].(*dns.A).A[3] = 99
+	e2, _ := c.Get("www.example.com.", dns.TypeA, dns.ClassINET)
+	if got := e2.RRs[0].(*dns.A).A.String(); got != "192.0.2.1" {
+		t.Errorf("a caller's change reached the cache: %s", got)
+	}
+}
+
+func TestRanking(t *testing.T) {
+	tests := []struct {
+		name     string
+		first    Rank
+		second   Rank
+		replaced bool
+	}{
+		{"glue does not replace an authoritative answer", RankAuthAnswer, RankGlue, false},
+		{"referral does not replace the child's own answer", RankAuthAnswer, RankReferral, false},
+		{"authoritative answer replaces glue", RankGlue, RankAuthAnswer, true},
+		{"same rank replaces (fresher data)", RankAnswer, RankAnswer, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := New(Config{})
+			c.Put(mustRRs(t, "ns1.example.com. 300 IN A 192.0.2.1"), tc.first)
+			got := c.Put(mustRRs(t, "ns1.example.com. 300 IN A 203.0.113.66"), tc.second)
+			e, _ := c.Get("ns1.example.com.", dns.TypeA, dns.ClassINET)
+			addr := e.RRs[0].(*dns.A).A.String()
+			if got != tc.replaced || (addr == "203.0.113.66") != tc.replaced {
+				t.Errorf("Put = %v, cached address %s; want replaced=%v", got, addr, tc.replaced)
+			}
+		})
+	}
+}
+
+func TestLowerRankReplacesExpiredData(t *testing.T) {
+	clk := newClock()
+	c := New(Config{Now: clk.Now})
+	c.Put(mustRRs(t, "ns1.example.com. 10 IN A 192.0.2.1"), RankAuthAnswer)
+	clk.Advance(11 * time.Second)
+	if !c.Put(mustRRs(t, "ns1.example.com. 300 IN A 192.0.2.2"), RankGlue) {
+		t.Error("glue refused although the authoritative entry had expired")
+	}
+}
+
+func TestNegative(t *testing.T) {
+	clk := newClock()
+	c := New(Config{Now: clk.Now, MaxNegativeTTL: time.Hour})
+	if !c.PutNegative("nope.example.com.", dns.TypeA, dns.ClassINET, NXDomain, soa(t, 3600, 300), RankAuthAuthority) {
+		t.Fatal("PutNegative refused")
+	}
+	for _, qt := range []uint16{dns.TypeA, dns.TypeMX, dns.TypeAAAA} {
+		e, ok := c.Get("nope.example.com.", qt, dns.ClassINET)
+		if !ok || e.Negative != NXDomain || e.TTL != 300 || e.SOA == nil || e.SOA.Hdr.Ttl != 300 {
+			t.Errorf("%s: Get = %+v, %v; want NXDOMAIN with TTL min(SOA TTL, MINIMUM) = 300", dns.TypeToString[qt], e, ok)
+		}
+	}
+	c.PutNegative("www.example.com.", dns.TypeAAAA, dns.ClassINET, NoData, soa(t, 60, 300), RankAuthAuthority)
+	if e, ok := c.Get("www.example.com.", dns.TypeAAAA, dns.ClassINET); !ok || e.Negative != NoData || e.TTL != 60 {
+		t.Errorf("NODATA: Get = %+v, %v; want NoData with TTL 60", e, ok)
+	}
+	if _, ok := c.Get("www.example.com.", dns.TypeA, dns.ClassINET); ok {
+		t.Error("NODATA for AAAA answered A")
+	}
+	clk.Advance(300 * time.Second)
+	if _, ok := c.Get("nope.example.com.", dns.TypeA, dns.ClassINET); ok {
+		t.Error("NXDOMAIN served after its TTL")
+	}
+	if c.PutNegative("x.example.com.", dns.TypeA, dns.ClassINET, NXDomain, nil, RankAuthAuthority) {
+		t.Error("a negative answer without SOA was cached")
+	}
+}
+
+func TestDataAtNameClearsNXDomain(t *testing.T) {
+	c := New(Config{})
+	c.PutNegative("new.example.com.", dns.TypeA, dns.ClassINET, NXDomain, soa(t, 3600, 300), RankAuthAuthority)
+	c.Put(mustRRs(t, "new.example.com. 300 IN TXT \"hello\""), RankAuthAnswer)
+	if e, ok := c.Get("new.example.com.", dns.TypeA, dns.ClassINET); ok {
+		t.Errorf("stale NXDOMAIN still served: %+v", e)
+	}
+}
+
+func TestTTLClamps(t *testing.T) {
+	clk := newClock()
+	c := New(Config{Now: clk.Now, MaxTTL: time.Hour, MaxNegativeTTL: 10 * time.Minute, MinTTL: 5 * time.Second})
+	c.Put(mustRRs(t, "a.example.com. 604800 IN A 192.0.2.1"), RankAuthAnswer)
+	c.Put(mustRRs(t, "b.example.com. 1 IN A 192.0.2.1"), RankAuthAnswer)
+	c.PutNegative("c.example.com.", dns.TypeA, dns.ClassINET, NXDomain, soa(t, 86400, 86400), RankAuthAuthority)
+	for _, tc := range []struct {
+		name string
+		want uint32
+	}{{"a.example.com.", 3600}, {"b.example.com.", 5}, {"c.example.com.", 600}} {
+		if e, _ := c.Get(tc.name, dns.TypeA, dns.ClassINET); e.TTL != tc.want {
+			t.Errorf("%s TTL = %d, want %d", tc.name, e.TTL, tc.want)
+		}
+	}
+}
+
+func TestRefusesBadSets(t *testing.T) {
+	c := New(Config{})
+	big := make([]string, MaxRRsetRecords+1)
+	for i := range big {
+		big[i] = fmt.Sprintf("big.example.com. 300 IN A 10.0.%d.%d", i/256, i%256)
+	}
+	for name, set := range map[string][]dns.RR{
+		"empty":        nil,
+		"mixed types":  mustRRs(t, "m.example.com. 300 IN A 192.0.2.1", "m.example.com. 300 IN AAAA 2001:db8::1"),
+		"mixed owners": mustRRs(t, "m.example.com. 300 IN A 192.0.2.1", "n.example.com. 300 IN A 192.0.2.1"),
+		"zero TTL":     mustRRs(t, "z.example.com. 0 IN A 192.0.2.1"),
+		"too many":     mustRRs(t, big...),
+	} {
+		if c.Put(set, RankAuthAnswer) {
+			t.Errorf("%s: Put accepted", name)
+		}
+	}
+	var txt []string
+	for i := range 40 {
+		txt = append(txt, fmt.Sprintf("t.example.com. 300 IN TXT \"%03d%s\"", i, string(make([]byte, 240))))
+	}
+	if c.Put(mustRRs(t, txt...), RankAuthAnswer) {
+		t.Errorf("an RRset of about %d bytes was cached, limit %d", 40*250, MaxRRsetBytes)
+	}
+}
+
+func TestBoundedByEntriesAndBytes(t *testing.T) {
+	c := New(Config{MaxEntries: 100})
+	for i := range 1000 {
+		c.Put(mustRRs(t, fmt.Sprintf("n%d.example.com. 300 IN A 192.0.2.1", i)), RankAuthAnswer)
+	}
+	if c.Len() != 100 {
+		t.Errorf("Len = %d, want 100", c.Len())
+	}
+	if _, ok := c.Get("n999.example.com.", dns.TypeA, dns.ClassINET); !ok {
+		t.Error("the newest entry was evicted")
+	}
+
+	c = New(Config{MaxBytes: 20_000})
+	for i := range 1000 {
+		c.Put(mustRRs(t, fmt.Sprintf("n%d.example.com. 300 IN A 192.0.2.1", i)), RankAuthAnswer)
+	}
+	if b := c.Bytes(); b > 20_000 || c.Len() >= 1000 {
+		t.Errorf("Bytes = %d with %d entries; want at most 20000", b, c.Len())
+	}
+}
+
+func TestConcurrentUse(t *testing.T) {
+	c := New(Config{MaxEntries: 50})
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 500 {
+				name := fmt.Sprintf("n%d.example.com.", (g*500+i)%120)
+				c.Put(mustRRs(t, name+" 300 IN A 192.0.2.1"), RankAuthAnswer)
+				c.Get(name, dns.TypeA, dns.ClassINET)
+			}
+		})
+	}
+	wg.Wait()
+	if c.Len() > 50 {
+		t.Errorf("Len = %d over the bound 50", c.Len())
+	}
+}
