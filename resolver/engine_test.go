@@ -1,0 +1,419 @@
+package resolver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/recursor-dns/recursor/roothints"
+)
+
+// fakeNet is an in-memory Transport: each server address has a handler
+// that builds the reply. It records every query and refuses (failing the
+// test) any address outside loopback.
+type fakeNet struct {
+	tb       testing.TB
+	mu       sync.Mutex
+	handlers map[netip.Addr]func(q *dns.Msg) *dns.Msg
+	log      []string
+	sent     atomic.Int32
+}
+
+func newFakeNet(tb testing.TB) *fakeNet {
+	return &fakeNet{tb: tb, handlers: map[netip.Addr]func(*dns.Msg) *dns.Msg{}}
+}
+
+func (n *fakeNet) handle(addr string, h func(q *dns.Msg) *dns.Msg) {
+	n.handlers[netip.MustParseAddr(addr)] = h
+}
+
+var errFakeTimeout = fmt.Errorf("fake: %w", context.DeadlineExceeded)
+
+func (n *fakeNet) Exchange(ctx context.Context, m *dns.Msg, server netip.AddrPort) (*dns.Msg, time.Duration, error) {
+	if !server.Addr().IsLoopback() {
+		n.tb.Errorf("query to non-loopback address %s", server)
+		return nil, 0, errors.New("non-loopback destination refused")
+	}
+	n.sent.Add(1)
+	n.mu.Lock()
+	n.log = append(n.log, fmt.Sprintf("%s %s %s", server.Addr(), m.Question[0].Name, dns.TypeToString[m.Question[0].Qtype]))
+	h := n.handlers[server.Addr()]
+	n.mu.Unlock()
+	var resp *dns.Msg
+	if h != nil {
+		resp = h(m)
+	}
+	if resp == nil { // silent server: wait for the deadline
+		<-ctx.Done()
+		return nil, 0, ctx.Err()
+	}
+	// Through the wire format, as from a real server.
+	wire, err := resp.Pack()
+	if err != nil {
+		n.tb.Fatalf("pack fake reply: %v", err)
+	}
+	out, err := parseReply(m, wire)
+	return out, time.Millisecond, err
+}
+
+func (n *fakeNet) queries() []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return append([]string(nil), n.log...)
+}
+
+// zoneServer answers from a fixed set of records as the authority for
+// zone, with referrals for delegated children, in the manner of a plain
+// authoritative server.
+func zoneServer(tb testing.TB, zone string, records ...string) func(*dns.Msg) *dns.Msg {
+	all := rrs(tb, records...)
+	return func(q *dns.Msg) *dns.Msg {
+		qn, qt := strings.ToLower(q.Question[0].Name), q.Question[0].Qtype
+		m := new(dns.Msg)
+		m.SetReply(q)
+		if !dns.IsSubDomain(zone, qn) {
+			m.Rcode = dns.RcodeRefused
+			return m
+		}
+		// Delegations below the zone, deepest first.
+		for _, rr := range all {
+			if ns, ok := rr.(*dns.NS); ok && !strings.EqualFold(ns.Hdr.Name, zone) && dns.IsSubDomain(ns.Hdr.Name, qn) {
+				for _, r := range all {
+					if r.Header().Rrtype == dns.TypeNS && strings.EqualFold(r.Header().Name, ns.Hdr.Name) {
+						m.Ns = append(m.Ns, r)
+						for _, g := range all {
+							if g.Header().Rrtype == dns.TypeA && strings.EqualFold(g.Header().Name, r.(*dns.NS).Ns) {
+								m.Extra = append(m.Extra, g)
+							}
+						}
+					}
+				}
+				return m
+			}
+		}
+		m.Authoritative = true
+		exists := false
+		for _, rr := range all {
+			if strings.EqualFold(rr.Header().Name, qn) {
+				exists = true
+				if rr.Header().Rrtype == qt || rr.Header().Rrtype == dns.TypeCNAME {
+					m.Answer = append(m.Answer, rr)
+				}
+			}
+		}
+		if len(m.Answer) == 0 {
+			if !exists {
+				m.Rcode = dns.RcodeNameError
+			}
+			for _, rr := range all {
+				if rr.Header().Rrtype == dns.TypeSOA {
+					m.Ns = append(m.Ns, rr)
+				}
+			}
+		}
+		return m
+	}
+}
+
+func testHints() *roothints.Hints {
+	return &roothints.Hints{TTL: 3600000, Servers: []roothints.Server{{Name: "a.root.lab.", Addrs: []netip.Addr{netip.MustParseAddr("127.53.0.1")}}}}
+}
+
+// standardNet: root on 127.53.0.1, com on 127.53.1.1, example.com on
+// 127.53.2.1 with shop.example.com delegated to 127.53.3.1.
+func standardNet(tb testing.TB) *fakeNet {
+	n := newFakeNet(tb)
+	n.handle("127.53.0.1", zoneServer(tb, ".",
+		". 86400 IN SOA a.root.lab. h.lab. 1 2 3 4 300",
+		". 518400 IN NS a.root.lab.",
+		"a.root.lab. 518400 IN A 127.53.0.1",
+		"com. 172800 IN NS ns.com.",
+		"ns.com. 172800 IN A 127.53.1.1"))
+	n.handle("127.53.1.1", zoneServer(tb, "com.",
+		"com. 900 IN SOA ns.com. h.com. 1 2 3 4 300",
+		"example.com. 172800 IN NS ns1.example.com.",
+		"ns1.example.com. 172800 IN A 127.53.2.1"))
+	n.handle("127.53.2.1", zoneServer(tb, "example.com.",
+		"example.com. 300 IN SOA ns1.example.com. h.example.com. 1 2 3 4 300",
+		"www.example.com. 300 IN A 192.0.2.1",
+		"alias.example.com. 300 IN CNAME www.example.com.",
+		"shop.example.com. 86400 IN NS ns.shop.example.com.",
+		"ns.shop.example.com. 86400 IN A 127.53.3.1"))
+	n.handle("127.53.3.1", zoneServer(tb, "shop.example.com.",
+		"shop.example.com. 300 IN SOA ns.shop.example.com. h.example.com. 1 2 3 4 60",
+		"www.shop.example.com. 300 IN A 192.0.2.7"))
+	return n
+}
+
+func newTestResolver(tb testing.TB, n *fakeNet, mod func(*Config)) *Resolver {
+	tb.Helper()
+	cfg := Config{RootHints: testHints(), Transport: n, DontQuery: []netip.Prefix{}, DisableIPv6: true}
+	if mod != nil {
+		mod(&cfg)
+	}
+	r, err := New(cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return r
+}
+
+func TestIterationFromTheRoot(t *testing.T) {
+	n := standardNet(t)
+	r := newTestResolver(t, n, nil)
+	m, err := r.Resolve(t.Context(), "www.shop.example.com.", dns.TypeA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Rcode != dns.RcodeSuccess || len(m.Answer) != 1 || m.Answer[0].(*dns.A).A.String() != "192.0.2.7" {
+		t.Fatalf("answer = %v", m)
+	}
+	want := []string{
+		"127.53.0.1 . NS", // priming
+		"127.53.0.1 www.shop.example.com. A",
+		"127.53.1.1 www.shop.example.com. A",
+		"127.53.2.1 www.shop.example.com. A",
+		"127.53.3.1 www.shop.example.com. A",
+	}
+	if got := n.queries(); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("upstream queries:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	// The delegations are cached: a sibling name needs one query.
+	before := len(n.queries())
+	if _, err := r.Resolve(t.Context(), "nope.shop.example.com.", dns.TypeA); err != nil {
+		t.Fatal(err)
+	}
+	if got := n.queries()[before:]; len(got) != 1 || got[0] != "127.53.3.1 nope.shop.example.com. A" {
+		t.Errorf("after caching, queries = %v; want one to the shop.example.com server", got)
+	}
+}
+
+func TestAnswersAndNegatives(t *testing.T) {
+	tests := []struct {
+		qname  string
+		qtype  uint16
+		rcode  int
+		answer int
+		soa    bool
+	}{
+		{"www.example.com.", dns.TypeA, dns.RcodeSuccess, 1, false},
+		{"alias.example.com.", dns.TypeA, dns.RcodeSuccess, 2, false},
+		{"nope.example.com.", dns.TypeA, dns.RcodeNameError, 0, true},
+		{"www.example.com.", dns.TypeAAAA, dns.RcodeSuccess, 0, true},
+		{"nope.com.", dns.TypeA, dns.RcodeNameError, 0, true},
+	}
+	r := newTestResolver(t, standardNet(t), nil)
+	for _, tc := range tests {
+		t.Run(tc.qname+"/"+dns.TypeToString[tc.qtype], func(t *testing.T) {
+			for _, pass := range []string{"cold", "cached"} {
+				m, err := r.Resolve(t.Context(), tc.qname, tc.qtype)
+				if err != nil {
+					t.Fatalf("%s: %v", pass, err)
+				}
+				if m.Rcode != tc.rcode || len(m.Answer) != tc.answer || (len(m.Ns) == 1) != tc.soa {
+					t.Errorf("%s: got %s", pass, m)
+				}
+			}
+		})
+	}
+}
+
+func TestNegativeCacheExpires(t *testing.T) {
+	n := standardNet(t)
+	clk := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	r := newTestResolver(t, n, func(c *Config) { c.Now = clk.Now })
+	for range 2 {
+		if _, err := r.Resolve(t.Context(), "nope.example.com.", dns.TypeA); err != nil {
+			t.Fatal(err)
+		}
+	}
+	count := func() int {
+		c := 0
+		for _, q := range n.queries() {
+			if strings.HasSuffix(q, "nope.example.com. A") {
+				c++
+			}
+		}
+		return c
+	}
+	if c := count(); c != 3 { // root, com, example.com once
+		t.Fatalf("queries for the name = %d, want 3 (the second answer from the cache)", c)
+	}
+	m, _ := r.Resolve(t.Context(), "nope.example.com.", dns.TypeA)
+	clk.Advance(299 * time.Second)
+	m2, _ := r.Resolve(t.Context(), "nope.example.com.", dns.TypeA)
+	if m.Ns[0].Header().Ttl != 300 || m2.Ns[0].Header().Ttl != 1 {
+		t.Errorf("negative TTLs %d then %d, want 300 then 1", m.Ns[0].Header().Ttl, m2.Ns[0].Header().Ttl)
+	}
+	clk.Advance(time.Second)
+	r.Resolve(t.Context(), "nope.example.com.", dns.TypeA)
+	if c := count(); c != 4 {
+		t.Errorf("after expiry queries = %d, want 4", c)
+	}
+}
+
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+func TestCoalescing(t *testing.T) {
+	n := standardNet(t)
+	gate := make(chan struct{})
+	inner := n.handlers[netip.MustParseAddr("127.53.3.1")]
+	n.handle("127.53.3.1", func(q *dns.Msg) *dns.Msg {
+		<-gate // hold the walk until every caller is waiting
+		return inner(q)
+	})
+	r := newTestResolver(t, n, nil)
+	var wg sync.WaitGroup
+	errs := make(chan error, 100)
+	for range 100 {
+		wg.Go(func() {
+			m, err := r.Resolve(t.Context(), "www.shop.example.com.", dns.TypeA)
+			if err == nil && len(m.Answer) != 1 {
+				err = fmt.Errorf("answer %v", m.Answer)
+			}
+			errs <- err
+		})
+	}
+	time.Sleep(50 * time.Millisecond) // let the callers queue on the walk
+	close(gate)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	leaf := 0
+	for _, q := range n.queries() {
+		if strings.HasPrefix(q, "127.53.3.1 ") {
+			leaf++
+		}
+	}
+	if leaf != 1 {
+		t.Errorf("100 concurrent identical questions sent %d queries to the leaf server, want 1", leaf)
+	}
+}
+
+func TestBudgetEndsEndlessReferrals(t *testing.T) {
+	n := newFakeNet(t)
+	depth := 0
+	// A hostile root that delegates one label deeper at every query.
+	n.handle("127.53.0.1", func(q *dns.Msg) *dns.Msg {
+		m := new(dns.Msg)
+		m.SetReply(q)
+		qn := q.Question[0].Name
+		if qn == "." {
+			m.Authoritative = true
+			m.Answer = rrs(t, ". 3600 IN NS a.root.lab.")
+			m.Extra = rrs(t, "a.root.lab. 3600 IN A 127.53.0.1")
+			return m
+		}
+		depth++
+		labels := dns.SplitDomainName(qn)
+		zone := strings.Join(labels[max(len(labels)-depth, 0):], ".") + "."
+		m.Ns = rrs(t, zone+" 3600 IN NS ns."+zone)
+		m.Extra = rrs(t, "ns."+zone+" 3600 IN A 127.53.0.1")
+		return m
+	})
+	r := newTestResolver(t, n, nil)
+	_, err := r.Resolve(t.Context(), strings.Repeat("a.", 60)+"lab.", dns.TypeA)
+	if !errors.Is(err, ErrLimit) {
+		t.Fatalf("err = %v, want ErrLimit", err)
+	}
+	if got := int(n.sent.Load()); got != DefaultMaxReferrals+2 { // priming, then referrals+1 asks
+		t.Errorf("%d upstream queries, want %d", got, DefaultMaxReferrals+2)
+	}
+	if code, _ := ExtendedError(err); code != dns.ExtendedErrorCodeOther {
+		t.Errorf("EDE %d, want Other", code)
+	}
+}
+
+func TestDeadServerServfailsWithinDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := standardNet(t)
+		n.handle("127.53.3.1", func(*dns.Msg) *dns.Msg { return nil }) // never answers
+		r := newTestResolver(t, n, nil)
+		start := time.Now()
+		_, err := r.Resolve(t.Context(), "www.shop.example.com.", dns.TypeA)
+		took := time.Since(start)
+		if !errors.Is(err, ErrNoReachableServer) {
+			t.Fatalf("err = %v, want ErrNoReachableServer", err)
+		}
+		if took > 3*time.Second {
+			t.Errorf("SERVFAIL after %v, want within 3 s", took)
+		}
+		code, _ := ExtendedError(err)
+		if code != dns.ExtendedErrorCodeNoReachableAuthority {
+			t.Errorf("EDE = %d, want No Reachable Authority", code)
+		}
+		// The failure is remembered (RFC 9520): asking again fails fast.
+		start = time.Now()
+		r.Resolve(t.Context(), "other.shop.example.com.", dns.TypeA)
+		if took := time.Since(start); took > 100*time.Millisecond {
+			t.Errorf("second query to the dead server took %v, want a fast failure", took)
+		}
+	})
+}
+
+func TestResolveCached(t *testing.T) {
+	r := newTestResolver(t, standardNet(t), nil)
+	if _, ok := r.ResolveCached("www.example.com.", dns.TypeA); ok {
+		t.Fatal("cold cache answered")
+	}
+	r.Resolve(t.Context(), "alias.example.com.", dns.TypeA)
+	m, ok := r.ResolveCached("ALIAS.example.com.", dns.TypeA)
+	if !ok || len(m.Answer) != 2 || m.Question[0].Name != "ALIAS.example.com." {
+		t.Errorf("ResolveCached = %v, %v", m, ok)
+	}
+}
+
+func TestBadQuestions(t *testing.T) {
+	r := newTestResolver(t, standardNet(t), nil)
+	for _, tc := range []struct {
+		name  string
+		qtype uint16
+	}{{"www.example.com.", dns.TypeAXFR}, {"www.example.com.", dns.TypeANY}, {strings.Repeat("a.", 130), dns.TypeA}, {"bad..name.", dns.TypeA}} {
+		if _, err := r.Resolve(t.Context(), tc.name, tc.qtype); !errors.Is(err, ErrBadName) {
+			t.Errorf("%q %s: err = %v, want ErrBadName", tc.name, dns.TypeToString[tc.qtype], err)
+		}
+	}
+}
+
+func TestConfigValidation(t *testing.T) {
+	if _, err := New(Config{Limits: Limits{MaxCNAMEs: -1}}); err == nil {
+		t.Error("negative limit accepted")
+	}
+	if _, err := New(Config{RootHints: &roothints.Hints{}}); err == nil {
+		t.Error("empty root hints accepted")
+	}
+	r, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.allowed(netip.MustParseAddr("198.41.0.4")) || r.allowed(netip.MustParseAddr("127.0.0.1")) || r.allowed(netip.MustParseAddr("10.1.2.3")) {
+		t.Error("default DontQuery list wrong")
+	}
+}
