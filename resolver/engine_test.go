@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"strings"
 	"sync"
@@ -415,5 +416,19 @@ func TestConfigValidation(t *testing.T) {
 	}
 	if !r.allowed(netip.MustParseAddr("198.41.0.4")) || r.allowed(netip.MustParseAddr("127.0.0.1")) || r.allowed(netip.MustParseAddr("10.1.2.3")) {
 		t.Error("default DontQuery list wrong")
+	}
+}
+
+func TestNetResolver(t *testing.T) {
+	r := newTestResolver(t, standardNet(t), nil)
+	nr := r.NetResolver()
+	addrs, err := nr.LookupHost(t.Context(), "alias.example.com.")
+	if err != nil || len(addrs) != 1 || addrs[0] != "192.0.2.1" {
+		t.Fatalf("LookupHost = %v, %v; want [192.0.2.1]", addrs, err)
+	}
+	_, err = nr.LookupHost(t.Context(), "nope.example.com.")
+	var dnsErr *net.DNSError
+	if !errors.As(err, &dnsErr) || !dnsErr.IsNotFound {
+		t.Errorf("LookupHost(nope) err = %v, want not found", err)
 	}
 }
