@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"strings"
 	"sync"
@@ -327,18 +328,30 @@ func (r *Resolver) exchange(ctx context.Context, b *budget, depth int, d delegat
 		return reply{}, fmt.Errorf("%w: more than %d upstream queries", ErrLimit, b.limits.MaxUpstreamQueries)
 	}
 	server := netip.AddrPortFrom(c.addr, r.port)
+	quirks := r.infra.quirks(c.addr)
+	sendName := qname
+	if !r.no0x20 && quirks&quirkNo0x20 == 0 {
+		sendName = randomizeCase(qname)
+	}
 	m := new(dns.Msg)
 	m.Id = dns.Id()
-	m.Question = []dns.Question{{Name: qname, Qtype: qtype, Qclass: dns.ClassINET}}
-	edns := !r.infra.ednsOff(c.addr)
+	m.Question = []dns.Question{{Name: sendName, Qtype: qtype, Qclass: dns.ClassINET}}
+	edns := quirks&quirkNoEDNS == 0
 	if edns {
 		m.SetEdns0(EDNSBufferSize, false)
 	}
 	tctx, cancel := context.WithTimeout(ctx, r.infra.timeout(c.addr))
 	resp, rtt, err := r.transport.Exchange(tctx, m, server)
 	cancel()
-	step := Step{Depth: depth, Qname: qname, Qtype: qtype, Zone: d.zone, NSName: c.ns, Server: server, RTT: rtt, Err: err}
+	step := Step{Depth: depth, Qname: sendName, Qtype: qtype, Zone: d.zone, NSName: c.ns, Server: server, RTT: rtt, Err: err}
 	trace := traceFrom(ctx)
+	if errors.Is(err, errCaseMismatch) && sendName != qname {
+		// The server does not echo 0x20 case: remember, ask plainly.
+		r.infra.addQuirk(c.addr, quirkNo0x20)
+		step.Outcome = "case not echoed, retrying without 0x20"
+		r.report(trace, step)
+		return r.exchange(ctx, b, depth, d, c, qname, qtype)
+	}
 	if err != nil {
 		timedOut := errors.Is(err, context.DeadlineExceeded)
 		if ctx.Err() == nil {
@@ -353,11 +366,12 @@ func (r *Resolver) exchange(ctx context.Context, b *budget, depth int, d delegat
 	}
 	if edns && (resp.Rcode == dns.RcodeFormatError || resp.Rcode == dns.RcodeNotImplemented) && resp.IsEdns0() == nil {
 		// A server that does not speak EDNS: remember, ask again plainly.
-		r.infra.setNoEDNS(c.addr)
+		r.infra.addQuirk(c.addr, quirkNoEDNS)
 		step.Outcome = "no EDNS, retrying without"
 		r.report(trace, step)
 		return r.exchange(ctx, b, depth, d, c, qname, qtype)
 	}
+	restoreCase(resp, sendName, qname)
 	rep := classify(resp, d.zone, qname, qtype)
 	if rep.kind == kindBad || rep.kind == kindLame {
 		r.infra.failure(c.addr, false, r.now())
@@ -422,4 +436,43 @@ func DefaultDontQuery() []netip.Prefix {
 		out = append(out, netip.MustParsePrefix(s))
 	}
 	return out
+}
+
+// randomizeCase flips the letter case of name at random (draft-vixie-dnsext-
+// dns0x20): a spoofed reply must guess the case as well as ID and port.
+func randomizeCase(name string) string {
+	b := []byte(name)
+	bits := rand.Uint64()
+	for i, c := range b {
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' {
+			if bits&1 == 1 {
+				b[i] = c ^ 0x20
+			} else {
+				b[i] = c | 0x20
+			}
+			bits >>= 1
+			if bits == 0 {
+				bits = rand.Uint64()
+			}
+		}
+	}
+	return string(b)
+}
+
+// restoreCase gives the names that repeat the randomised question the
+// case of qname again, so the cache and clients see names as asked.
+func restoreCase(resp *dns.Msg, sent, qname string) {
+	if sent == qname {
+		return
+	}
+	for i := range resp.Question {
+		resp.Question[i].Name = qname
+	}
+	for _, sec := range [][]dns.RR{resp.Answer, resp.Ns, resp.Extra} {
+		for _, rr := range sec {
+			if h := rr.Header(); h.Name == sent {
+				h.Name = qname
+			}
+		}
+	}
 }

@@ -22,6 +22,7 @@ type Resolver struct {
 	hints     *roothints.Hints
 	port      uint16
 	noIPv6    bool
+	no0x20    bool
 	transport Transport
 	cache     *cache.Cache
 	now       func() time.Time
@@ -41,6 +42,7 @@ func New(cfg Config) (*Resolver, error) {
 		hints:     cfg.RootHints,
 		port:      cfg.UpstreamPort,
 		noIPv6:    cfg.DisableIPv6,
+		no0x20:    cfg.Disable0x20,
 		transport: cfg.Transport,
 		cache:     cfg.Cache,
 		now:       cfg.Now,

@@ -25,6 +25,7 @@ type fakeNet struct {
 	mu       sync.Mutex
 	handlers map[netip.Addr]func(q *dns.Msg) *dns.Msg
 	log      []string
+	asked    []string // question names as sent, case kept
 	sent     atomic.Int32
 }
 
@@ -45,7 +46,8 @@ func (n *fakeNet) Exchange(ctx context.Context, m *dns.Msg, server netip.AddrPor
 	}
 	n.sent.Add(1)
 	n.mu.Lock()
-	n.log = append(n.log, fmt.Sprintf("%s %s %s", server.Addr(), m.Question[0].Name, dns.TypeToString[m.Question[0].Qtype]))
+	n.log = append(n.log, fmt.Sprintf("%s %s %s", server.Addr(), strings.ToLower(m.Question[0].Name), dns.TypeToString[m.Question[0].Qtype]))
+	n.asked = append(n.asked, m.Question[0].Name)
 	h := n.handlers[server.Addr()]
 	n.mu.Unlock()
 	var resp *dns.Msg
@@ -430,5 +432,45 @@ func TestNetResolver(t *testing.T) {
 	var dnsErr *net.DNSError
 	if !errors.As(err, &dnsErr) || !dnsErr.IsNotFound {
 		t.Errorf("LookupHost(nope) err = %v, want not found", err)
+	}
+}
+
+func TestCaseRandomisation(t *testing.T) {
+	n := standardNet(t)
+	inner := n.handlers[netip.MustParseAddr("127.53.3.1")]
+	// This server lower-cases the question in its replies.
+	n.handle("127.53.3.1", func(q *dns.Msg) *dns.Msg {
+		m := inner(q)
+		m.Question[0].Name = strings.ToLower(m.Question[0].Name)
+		return m
+	})
+	r := newTestResolver(t, n, nil)
+	m, err := r.Resolve(t.Context(), "www.shop.example.com.", dns.TypeA)
+	if err != nil || len(m.Answer) != 1 {
+		t.Fatalf("Resolve = %v, %v", m, err)
+	}
+	if owner := m.Answer[0].Header().Name; owner != "www.shop.example.com." {
+		t.Errorf("answer owner %q keeps the randomised case", owner)
+	}
+	n.mu.Lock()
+	asked := append([]string(nil), n.asked...)
+	n.mu.Unlock()
+	mixed := 0
+	for _, a := range asked[1:] {
+		if a != strings.ToLower(a) {
+			mixed++
+		}
+	}
+	if mixed < 3 {
+		t.Errorf("questions sent %q: want 0x20 case on the root, com and example.com queries", asked)
+	}
+	if last := asked[len(asked)-1]; last != "www.shop.example.com." {
+		t.Errorf("last query %q: want a plain retry to the server that does not echo case", last)
+	}
+	r.Resolve(t.Context(), "other.shop.example.com.", dns.TypeA)
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if last := n.asked[len(n.asked)-1]; last != "other.shop.example.com." || len(n.asked) != len(asked)+1 {
+		t.Errorf("after learning, queries %q: want one plain query", n.asked[len(asked):])
 	}
 }

@@ -38,8 +38,16 @@ type hostStats struct {
 	rto          time.Duration // current timeout, backed off after timeouts
 	failures     int           // consecutive
 	holdUntil    time.Time
-	noEDNS       bool
+	quirks       quirk
 }
+
+// quirk is something a server gets wrong that we work around.
+type quirk uint8
+
+const (
+	quirkNoEDNS quirk = 1 << iota // answers EDNS queries with FORMERR/NOTIMP or not at all
+	quirkNo0x20                   // does not echo the question's letter case
+)
 
 // infra remembers, per server address, what talking to it was like.
 type infra struct {
@@ -80,17 +88,19 @@ func (in *infra) held(a netip.Addr, now time.Time) bool {
 	return ok && now.Before(s.holdUntil)
 }
 
-func (in *infra) ednsOff(a netip.Addr) bool {
+func (in *infra) quirks(a netip.Addr) quirk {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	s, ok := in.hosts.Peek(a)
-	return ok && s.noEDNS
+	if s, ok := in.hosts.Peek(a); ok {
+		return s.quirks
+	}
+	return 0
 }
 
-func (in *infra) setNoEDNS(a netip.Addr) {
+func (in *infra) addQuirk(a netip.Addr, q quirk) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	in.get(a).noEDNS = true
+	in.get(a).quirks |= q
 }
 
 // success records a reply after rtt (RFC 6298 smoothing).

@@ -67,6 +67,10 @@ type Config struct {
 	UpstreamPort uint16
 	// DisableIPv6: never send queries to IPv6 addresses.
 	DisableIPv6 bool
+	// Disable0x20 turns off letter-case randomisation of upstream
+	// questions (on by default; servers that do not echo the case are
+	// detected and asked without it).
+	Disable0x20 bool
 	// Transport sends queries upstream; default a UDP transport with EDNS0
 	// that retries over TCP when the answer is truncated.
 	Transport Transport

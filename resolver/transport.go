@@ -25,6 +25,9 @@ type NetTransport struct {
 var (
 	errMalformed = errors.New("malformed reply")
 	errMismatch  = errors.New("reply does not match the query")
+	// errCaseMismatch: the reply repeats the question in another letter
+	// case than the 0x20-randomised one sent.
+	errCaseMismatch = errors.New("reply does not echo the question's letter case")
 	// errSpoofSuspect: a reply with the wrong ID arrived from the server's
 	// own address and port; the answer is fetched over TCP instead.
 	errSpoofSuspect = errors.New("reply with wrong ID from the server's address")
@@ -84,7 +87,7 @@ func (t *NetTransport) exchangeUDP(ctx context.Context, m *dns.Msg, wire []byte,
 		switch {
 		case err == nil:
 			return resp, nil
-		case errors.Is(err, errSpoofSuspect):
+		case errors.Is(err, errSpoofSuspect), errors.Is(err, errCaseMismatch):
 			return nil, err
 		}
 	}
@@ -138,6 +141,9 @@ func parseReply(q *dns.Msg, raw []byte) (*dns.Msg, error) {
 	if !resp.Response || !questionMatches(q, resp) {
 		return nil, errMismatch
 	}
+	if len(resp.Question) == 1 && resp.Question[0].Name != q.Question[0].Name {
+		return nil, errCaseMismatch
+	}
 	return resp, nil
 }
 
@@ -152,16 +158,5 @@ func questionMatches(q, resp *dns.Msg) bool {
 		return false
 	}
 	a, b := q.Question[0], resp.Question[0]
-	return a.Qtype == b.Qtype && a.Qclass == b.Qclass && (a.Name == b.Name || strings.EqualFold(a.Name, b.Name) && !hasMixedCase(a.Name))
-}
-
-// hasMixedCase reports whether name carries upper-case letters, that is,
-// whether 0x20 randomisation was applied and the case must be echoed.
-func hasMixedCase(name string) bool {
-	for i := 0; i < len(name); i++ {
-		if c := name[i]; c >= 'A' && c <= 'Z' {
-			return true
-		}
-	}
-	return false
+	return a.Qtype == b.Qtype && a.Qclass == b.Qclass && strings.EqualFold(a.Name, b.Name)
 }
