@@ -23,6 +23,8 @@ type Resolver struct {
 	port      uint16
 	noIPv6    bool
 	no0x20    bool
+	qmin      QNAMEMinimisation
+	qminType  uint16
 	transport Transport
 	cache     *cache.Cache
 	now       func() time.Time
@@ -43,6 +45,8 @@ func New(cfg Config) (*Resolver, error) {
 		port:      cfg.UpstreamPort,
 		noIPv6:    cfg.DisableIPv6,
 		no0x20:    cfg.Disable0x20,
+		qmin:      cfg.QNAMEMinimisation,
+		qminType:  cfg.MinimisedQtype,
 		transport: cfg.Transport,
 		cache:     cfg.Cache,
 		now:       cfg.Now,
@@ -62,6 +66,9 @@ func New(cfg Config) (*Resolver, error) {
 	}
 	if r.now == nil {
 		r.now = time.Now
+	}
+	if r.qminType == 0 {
+		r.qminType = dns.TypeNS
 	}
 	if r.cache == nil {
 		r.cache = cache.New(cache.Config{Now: r.now})
@@ -286,26 +293,79 @@ func soaRRs(soa *dns.SOA) []dns.RR {
 
 // iterate walks delegations from the closest known zone cut down to a
 // server that answers for qname, and returns its classified reply (never
-// a referral or a lame reply).
+// a referral or a lame reply). With QNAME minimisation (RFC 9156) each
+// server is first asked only about the next label below its zone.
 func (r *Resolver) iterate(ctx context.Context, b *budget, depth int, chainOf *lookupChain, qname string, qtype uint16) (reply, error) {
 	d, err := r.closestDelegation(ctx, b, depth, chainOf, qname)
 	if err != nil {
 		return reply{}, err
 	}
-	for referrals := 0; ; referrals++ {
+	minimise := r.qmin != QminOff
+	minimised := 0  // minimised queries sent
+	known := d.zone // the deepest name known to exist on the way to qname
+	for referrals := 0; ; {
 		if referrals > b.limits.MaxReferrals {
 			return reply{}, &Error{Zone: d.zone, Err: fmt.Errorf("%w: more than %d referrals", ErrLimit, b.limits.MaxReferrals)}
 		}
-		rep, err := r.ask(ctx, b, depth, chainOf, d, qname, qtype)
-		if err != nil {
+		askName, askType := qname, qtype
+		if minimise && minimised < MaxMinimisedQueries {
+			if next := childOf(qname, known); next != qname {
+				askName, askType = next, r.qminType
+			}
+		}
+		rep, err := r.ask(ctx, b, depth, chainOf, d, askName, askType)
+		if askName == qname {
+			if err != nil {
+				return reply{}, err
+			}
+			r.store(d.zone, qname, qtype, rep)
+			if rep.kind != kindReferral {
+				return rep, nil
+			}
+			d, known = r.delegationFromReferral(rep), rep.child
+			referrals++
+			continue
+		}
+		minimised++
+		if err != nil && r.qmin == QminStrict {
 			return reply{}, err
 		}
-		r.store(d.zone, qname, qtype, rep)
-		if rep.kind != kindReferral {
-			return rep, nil
+		if err == nil {
+			r.store(d.zone, askName, askType, rep)
 		}
-		d = r.delegationFromReferral(rep)
+		switch {
+		case err != nil && errors.Is(err, ErrLimit), ctx.Err() != nil:
+			return reply{}, err
+		case err == nil && rep.kind == kindReferral:
+			d, known = r.delegationFromReferral(rep), rep.child
+			referrals++
+		case err == nil && rep.kind == kindAnswer && askType == dns.TypeNS:
+			// The same servers serve the child zone too: its own NS set.
+			d, known = r.delegationAt(askName, rep.answer, rep.glue), askName
+		case err == nil && (rep.kind == kindNoData || rep.kind == kindAnswer):
+			known = askName // an empty non-terminal or a name without a cut
+		case err == nil && rep.kind == kindNXDomain && r.qmin == QminStrict:
+			rep.target = qname // nothing exists below a name that does not exist (RFC 8020)
+			return rep, nil
+		default:
+			// Relaxed mode: servers that mishandle minimised questions
+			// (NXDOMAIN for empty non-terminals, errors, timeouts) get
+			// the full question.
+			minimise = false
+		}
 	}
+}
+
+// childOf returns the name one label below zone on the way to qname, or
+// qname itself when it is that name.
+func childOf(qname, zone string) string {
+	labels := dns.CountLabel(zone)
+	idx := dns.Split(qname)
+	n := len(idx) - labels - 1
+	if n <= 0 {
+		return qname
+	}
+	return qname[idx[n]:]
 }
 
 // store caches what rep teaches, ranked by where it came from. rep has

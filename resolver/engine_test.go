@@ -147,6 +147,7 @@ func standardNet(tb testing.TB) *fakeNet {
 	n.handle("127.53.2.1", zoneServer(tb, "example.com.",
 		"example.com. 300 IN SOA ns1.example.com. h.example.com. 1 2 3 4 300",
 		"www.example.com. 300 IN A 192.0.2.1",
+		"a.b.example.com. 300 IN A 192.0.2.9",
 		"alias.example.com. 300 IN CNAME www.example.com.",
 		"shop.example.com. 86400 IN NS ns.shop.example.com.",
 		"ns.shop.example.com. 86400 IN A 127.53.3.1"))
@@ -170,32 +171,69 @@ func newTestResolver(tb testing.TB, n *fakeNet, mod func(*Config)) *Resolver {
 }
 
 func TestIterationFromTheRoot(t *testing.T) {
-	n := standardNet(t)
-	r := newTestResolver(t, n, nil)
-	m, err := r.Resolve(t.Context(), "www.shop.example.com.", dns.TypeA)
-	if err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		mode QNAMEMinimisation
+		want []string
+	}{
+		{QminRelaxed, []string{
+			"127.53.0.1 . NS", // priming (RFC 8109)
+			"127.53.0.1 com. NS",
+			"127.53.1.1 example.com. NS",
+			"127.53.2.1 shop.example.com. NS",
+			"127.53.3.1 www.shop.example.com. A",
+		}},
+		{QminOff, []string{
+			"127.53.0.1 . NS",
+			"127.53.0.1 www.shop.example.com. A",
+			"127.53.1.1 www.shop.example.com. A",
+			"127.53.2.1 www.shop.example.com. A",
+			"127.53.3.1 www.shop.example.com. A",
+		}},
 	}
-	if m.Rcode != dns.RcodeSuccess || len(m.Answer) != 1 || m.Answer[0].(*dns.A).A.String() != "192.0.2.7" {
-		t.Fatalf("answer = %v", m)
+	for _, tc := range tests {
+		t.Run("qmin "+tc.mode.String(), func(t *testing.T) {
+			n := standardNet(t)
+			r := newTestResolver(t, n, func(c *Config) { c.QNAMEMinimisation = tc.mode })
+			m, err := r.Resolve(t.Context(), "www.shop.example.com.", dns.TypeA)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Rcode != dns.RcodeSuccess || len(m.Answer) != 1 || m.Answer[0].(*dns.A).A.String() != "192.0.2.7" {
+				t.Fatalf("answer = %v", m)
+			}
+			if got := n.queries(); strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
+				t.Errorf("upstream queries:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
+			}
+			// The delegations are cached: a sibling name needs one query.
+			before := len(n.queries())
+			if _, err := r.Resolve(t.Context(), "nope.shop.example.com.", dns.TypeA); err != nil {
+				t.Fatal(err)
+			}
+			if got := n.queries()[before:]; len(got) != 1 || got[0] != "127.53.3.1 nope.shop.example.com. A" {
+				t.Errorf("after caching, queries = %v; want one to the shop.example.com server", got)
+			}
+		})
 	}
-	want := []string{
-		"127.53.0.1 . NS", // priming
-		"127.53.0.1 www.shop.example.com. A",
-		"127.53.1.1 www.shop.example.com. A",
-		"127.53.2.1 www.shop.example.com. A",
-		"127.53.3.1 www.shop.example.com. A",
-	}
-	if got := n.queries(); strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("upstream queries:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
-	// The delegations are cached: a sibling name needs one query.
-	before := len(n.queries())
-	if _, err := r.Resolve(t.Context(), "nope.shop.example.com.", dns.TypeA); err != nil {
-		t.Fatal(err)
-	}
-	if got := n.queries()[before:]; len(got) != 1 || got[0] != "127.53.3.1 nope.shop.example.com. A" {
-		t.Errorf("after caching, queries = %v; want one to the shop.example.com server", got)
+}
+
+func TestQNAMEMinimisationEmptyNonTerminal(t *testing.T) {
+	// b.example.com is an empty non-terminal; the fake server, like some
+	// real ones, answers NXDOMAIN for it.
+	tests := []struct {
+		mode  QNAMEMinimisation
+		rcode int
+	}{{QminRelaxed, dns.RcodeSuccess}, {QminStrict, dns.RcodeNameError}}
+	for _, tc := range tests {
+		t.Run(tc.mode.String(), func(t *testing.T) {
+			r := newTestResolver(t, standardNet(t), func(c *Config) { c.QNAMEMinimisation = tc.mode })
+			m, err := r.Resolve(t.Context(), "a.b.example.com.", dns.TypeA)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Rcode != tc.rcode {
+				t.Errorf("rcode %s, want %s", dns.RcodeToString[m.Rcode], dns.RcodeToString[tc.rcode])
+			}
+		})
 	}
 }
 
@@ -232,7 +270,7 @@ func TestAnswersAndNegatives(t *testing.T) {
 func TestNegativeCacheExpires(t *testing.T) {
 	n := standardNet(t)
 	clk := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	r := newTestResolver(t, n, func(c *Config) { c.Now = clk.Now })
+	r := newTestResolver(t, n, func(c *Config) { c.Now, c.QNAMEMinimisation = clk.Now, QminOff })
 	for range 2 {
 		if _, err := r.Resolve(t.Context(), "nope.example.com.", dns.TypeA); err != nil {
 			t.Fatal(err)

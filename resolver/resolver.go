@@ -46,6 +46,41 @@ const (
 	EDNSBufferSize = 1232
 )
 
+// QNAMEMinimisation is a QNAME minimisation mode (RFC 9156).
+type QNAMEMinimisation uint8
+
+const (
+	// QminRelaxed minimises, and falls back to the full name when a server
+	// mishandles a minimised question (the default).
+	QminRelaxed QNAMEMinimisation = iota
+	// QminStrict minimises and trusts the answers: an NXDOMAIN for a
+	// parent name ends the query (RFC 8020).
+	QminStrict
+	// QminOff sends the full name to every server.
+	QminOff
+)
+
+// MaxMinimisedQueries caps the minimised questions of one name (as
+// Unbound's MAX_MINIMISE_COUNT); the rest go out with the full name.
+const MaxMinimisedQueries = 10
+
+// ParseQNAMEMinimisation reads "off", "relaxed" or "strict".
+func ParseQNAMEMinimisation(s string) (QNAMEMinimisation, error) {
+	switch s {
+	case "relaxed", "":
+		return QminRelaxed, nil
+	case "strict":
+		return QminStrict, nil
+	case "off":
+		return QminOff, nil
+	}
+	return 0, fmt.Errorf("QNAME minimisation %q: want off, relaxed or strict", s)
+}
+
+func (m QNAMEMinimisation) String() string {
+	return [...]string{"relaxed", "strict", "off"}[m]
+}
+
 // Limits bound the work of one client query. Zero fields take the defaults.
 type Limits struct {
 	MaxUpstreamQueries  int
@@ -82,6 +117,12 @@ type Config struct {
 	Logger *slog.Logger
 	// Limits bound each client query.
 	Limits Limits
+	// QNAMEMinimisation says how much of the name each server is told
+	// (RFC 9156); the zero value is QminRelaxed.
+	QNAMEMinimisation QNAMEMinimisation
+	// MinimisedQtype is the type of minimised questions; default NS (as
+	// Knot Resolver; Unbound uses A).
+	MinimisedQtype uint16
 	// DontQuery lists networks never sent a query. Nil means
 	// DefaultDontQuery(): loopback, private and special-purpose ranges. A
 	// non-nil empty slice allows every address (tests and the sandbox,
@@ -113,6 +154,9 @@ func (cfg *Config) validate() error {
 	}
 	if l.Timeout < 0 {
 		return fmt.Errorf("resolver: Limits.Timeout is %v, want 0 (default) or more", l.Timeout)
+	}
+	if cfg.QNAMEMinimisation > QminOff {
+		return fmt.Errorf("resolver: unknown QNAMEMinimisation %d", cfg.QNAMEMinimisation)
 	}
 	if cfg.RootHints != nil && len(cfg.RootHints.Servers) == 0 {
 		return fmt.Errorf("resolver: RootHints has no servers")
