@@ -32,6 +32,7 @@ type Resolver struct {
 	limits    Limits
 	dontQuery []netip.Prefix
 	infra     *infra
+	failed    *failCache
 	flight    singleflight.Group
 }
 
@@ -54,6 +55,7 @@ func New(cfg Config) (*Resolver, error) {
 		limits:    cfg.Limits.withDefaults(),
 		dontQuery: cfg.DontQuery,
 		infra:     newInfra(),
+		failed:    newFailCache(),
 	}
 	if r.hints == nil {
 		r.hints = roothints.Default()
@@ -107,12 +109,21 @@ func (r *Resolver) Resolve(ctx context.Context, name string, qtype uint16) (*dns
 		return res.msg(name, qtype), nil
 	}
 	key := qname + "/" + dns.TypeToString[qtype]
+	if err := r.failed.get(key, r.now()); err != nil {
+		return nil, err
+	}
 	ch := r.flight.DoChan(key, func() (any, error) {
 		// The walk belongs to every waiter: it runs on its own deadline
 		// and is not cancelled when the first caller gives up.
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.limits.Timeout)
 		defer cancel()
-		return r.lookup(wctx, newBudget(r.limits), 0, nil, qname, qtype)
+		res, err := r.lookup(wctx, newBudget(r.limits), 0, nil, qname, qtype)
+		if err != nil {
+			r.failed.record(key, err, r.now())
+		} else {
+			r.failed.forget(key)
+		}
+		return res, err
 	})
 	select {
 	case <-ctx.Done():
@@ -386,6 +397,9 @@ func (r *Resolver) store(zone, qname string, qtype uint16, rep reply) {
 	}
 	switch rep.kind {
 	case kindAnswer:
+		if qtype == dns.TypeNS {
+			capToParentTTL(r.cache, rep.target, rep.answer)
+		}
 		r.cache.Put(rep.answer, answerRank)
 	case kindNXDomain, kindNoData:
 		if rep.soa == nil || !inZone(rep.target, zone) {
@@ -400,6 +414,24 @@ func (r *Resolver) store(zone, qname string, qtype uint16, rep reply) {
 			rank = cache.RankAuthAuthority
 		}
 		r.cache.PutNegative(rep.target, qtype, dns.ClassINET, neg, rep.soa, rank)
+	}
+}
+
+// capToParentTTL lowers the TTLs of a zone's own NS set to what is left of
+// the parent's delegation, so a delegation never outlives the TTL the
+// parent gave it (a removed domain stops resolving when the parent's TTL
+// runs out; the "ghost domain" attack).
+func capToParentTTL(c *cache.Cache, zone string, ns []dns.RR) {
+	parent, ok := c.Get(zone, dns.TypeNS, dns.ClassINET)
+	if !ok || parent.Rank != cache.RankReferral {
+		return
+	}
+	for i, rr := range ns {
+		if rr.Header().Ttl > parent.TTL {
+			cp := dns.Copy(rr) // the reply's records may be shared
+			cp.Header().Ttl = parent.TTL
+			ns[i] = cp
+		}
 	}
 }
 
