@@ -166,6 +166,7 @@ type candidate struct {
 	ns       string
 	addr     netip.Addr
 	attempts int
+	timeouts int
 	done     bool // answered unusably (lame, bad): not asked again this query
 }
 
@@ -336,7 +337,9 @@ func (r *Resolver) exchange(ctx context.Context, b *budget, depth int, d delegat
 	m := new(dns.Msg)
 	m.Id = dns.Id()
 	m.Question = []dns.Question{{Name: sendName, Qtype: qtype, Qclass: dns.ClassINET}}
-	edns := quirks&quirkNoEDNS == 0
+	// After two silent tries, the last one goes without EDNS: some
+	// middleboxes and old servers drop what they do not understand.
+	edns := quirks&quirkNoEDNS == 0 && c.timeouts < 2
 	if edns {
 		m.SetEdns0(EDNSBufferSize, false)
 	}
@@ -357,6 +360,9 @@ func (r *Resolver) exchange(ctx context.Context, b *budget, depth int, d delegat
 		if ctx.Err() == nil {
 			r.infra.failure(c.addr, timedOut, r.now())
 		}
+		if timedOut {
+			c.timeouts++
+		}
 		step.Outcome = "error"
 		if timedOut {
 			step.Outcome = "timeout"
@@ -372,6 +378,9 @@ func (r *Resolver) exchange(ctx context.Context, b *budget, depth int, d delegat
 		return r.exchange(ctx, b, depth, d, c, qname, qtype)
 	}
 	restoreCase(resp, sendName, qname)
+	if !edns && quirks&quirkNoEDNS == 0 {
+		r.infra.addQuirk(c.addr, quirkNoEDNS) // silent with EDNS, answers without
+	}
 	rep := classify(resp, d.zone, qname, qtype)
 	if rep.kind == kindBad || rep.kind == kindLame {
 		r.infra.failure(c.addr, false, r.now())

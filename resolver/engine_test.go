@@ -512,3 +512,93 @@ func TestCaseRandomisation(t *testing.T) {
 		t.Errorf("after learning, queries %q: want one plain query", n.asked[len(asked):])
 	}
 }
+
+func contextWithTimeout(t *testing.T, d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(t.Context(), d)
+}
+
+func TestEDNSFallback(t *testing.T) {
+	tests := []struct {
+		name string
+		// reply to a query with EDNS: nil for silence, else an rcode
+		ednsReply func(q *dns.Msg) *dns.Msg
+	}{
+		{"FORMERR", func(q *dns.Msg) *dns.Msg { m := new(dns.Msg); m.SetRcode(q, dns.RcodeFormatError); return m }},
+		{"NOTIMP", func(q *dns.Msg) *dns.Msg { m := new(dns.Msg); m.SetRcode(q, dns.RcodeNotImplemented); return m }},
+		{"silence", func(*dns.Msg) *dns.Msg { return nil }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				n := standardNet(t)
+				inner := n.handlers[netip.MustParseAddr("127.53.3.1")]
+				plain := 0
+				n.handle("127.53.3.1", func(q *dns.Msg) *dns.Msg {
+					if q.IsEdns0() != nil {
+						return tc.ednsReply(q)
+					}
+					plain++
+					return inner(q)
+				})
+				r := newTestResolver(t, n, nil)
+				for _, name := range []string{"www.shop.example.com.", "nope.shop.example.com."} {
+					if _, err := r.Resolve(t.Context(), name, dns.TypeA); err != nil {
+						t.Fatalf("%s: %v", name, err)
+					}
+				}
+				if r.infra.quirks(netip.MustParseAddr("127.53.3.1"))&quirkNoEDNS == 0 {
+					t.Error("the server's lack of EDNS was not remembered")
+				}
+				if plain < 2 {
+					t.Errorf("%d plain queries, want one per name", plain)
+				}
+			})
+		})
+	}
+}
+
+func TestBrokenIPv6PrefersIPv4(t *testing.T) {
+	in := newInfra()
+	v6 := netip.MustParseAddr("::1")
+	v4 := netip.MustParseAddr("127.0.0.1")
+	for range v6BrokenAfter {
+		in.failure(netip.MustParseAddr("::2"), true, time.Now())
+	}
+	for range 20 {
+		addrs := []netip.Addr{v6, v4}
+		in.order(addrs)
+		if addrs[0] != v4 {
+			t.Fatalf("order = %v with IPv6 failing, want IPv4 first", addrs)
+		}
+	}
+	in.success(netip.MustParseAddr("::3"), time.Millisecond)
+	if in.v6Failures != 0 {
+		t.Error("an IPv6 reply did not clear the broken-IPv6 state")
+	}
+}
+
+func TestFailureCacheBacksOff(t *testing.T) {
+	f := newFailCache()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	err := &Error{Err: ErrNoReachableServer}
+	f.record("k", err, now)
+	if f.get("k", now.Add(999*time.Millisecond)) == nil || f.get("k", now.Add(time.Second)) != nil {
+		t.Fatal("first failure not held for exactly 1 s")
+	}
+	now = now.Add(time.Second)
+	f.record("k", err, now)
+	if f.get("k", now.Add(1500*time.Millisecond)) == nil {
+		t.Error("a repeated failure was not held longer")
+	}
+	for range 20 {
+		now = now.Add(time.Second)
+		f.record("k", err, now)
+	}
+	if f.get("k", now.Add(MaxFailureCache)) != nil {
+		t.Error("hold grew past MaxFailureCache")
+	}
+	f.record("ctx", context.Canceled, now)
+	if f.get("ctx", now) != nil {
+		t.Error("a caller's cancellation was cached as a server failure")
+	}
+}

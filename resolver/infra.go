@@ -51,9 +51,16 @@ const (
 
 // infra remembers, per server address, what talking to it was like.
 type infra struct {
-	mu    sync.Mutex // guards the hostStats values; the LRU locks itself
+	mu    sync.Mutex // guards the hostStats values and v6Failures; the LRU locks itself
 	hosts *lru.Cache[netip.Addr, *hostStats]
+	// v6Failures counts IPv6 timeouts since the last IPv6 reply: when
+	// IPv6 is broken on this host, every IPv6 server times out, and
+	// IPv4 servers are then tried first.
+	v6Failures int
 }
+
+// v6BrokenAfter IPv6 timeouts in a row make IPv4 preferred.
+const v6BrokenAfter = 3
 
 func newInfra() *infra {
 	h, _ := lru.New[netip.Addr, *hostStats](InfraCacheHosts)
@@ -120,6 +127,9 @@ func (in *infra) success(a netip.Addr, rtt time.Duration) {
 	}
 	s.rto = min(max(s.srtt+4*s.rttvar, MinServerTimeout), MaxServerTimeout)
 	s.failures, s.holdUntil = 0, time.Time{}
+	if a.Is6() {
+		in.v6Failures = 0
+	}
 }
 
 // failure records a timeout or an unusable reply at now.
@@ -132,6 +142,9 @@ func (in *infra) failure(a netip.Addr, timedOut bool, now time.Time) {
 			s.rto = UnknownServerTimeout
 		}
 		s.rto = min(s.rto*3/2, MaxServerTimeout)
+		if a.Is6() {
+			in.v6Failures++
+		}
 	}
 	s.failures++
 	if s.failures >= failureHoldAfter {
@@ -155,6 +168,9 @@ func (in *infra) order(addrs []netip.Addr) {
 			}
 		default:
 			score[a] = s.srtt
+		}
+		if a.Is6() && in.v6Failures >= v6BrokenAfter {
+			score[a] += MaxServerTimeout
 		}
 	}
 	in.mu.Unlock()

@@ -1,0 +1,176 @@
+package resolver
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// udpServer answers each query on a loopback UDP socket with what
+// respond returns: any number of raw packets, sent in order.
+func udpServer(tb testing.TB, respond func(q *dns.Msg) [][]byte) netip.AddrPort {
+	tb.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { pc.Close() })
+	go func() {
+		buf := make([]byte, 65535)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			q := new(dns.Msg)
+			if q.Unpack(buf[:n]) != nil {
+				continue
+			}
+			for _, pkt := range respond(q) {
+				pc.WriteTo(pkt, from)
+			}
+		}
+	}()
+	return netip.MustParseAddrPort(pc.LocalAddr().String())
+}
+
+func answerFor(tb testing.TB, q *dns.Msg) *dns.Msg {
+	m := new(dns.Msg)
+	m.SetReply(q)
+	m.Authoritative = true
+	m.Answer = rrs(tb, q.Question[0].Name+" 300 IN A 192.0.2.1")
+	return m
+}
+
+func pack(tb testing.TB, m *dns.Msg) []byte {
+	b, err := m.Pack()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
+
+func TestTransportKeepsWaitingPastBadPackets(t *testing.T) {
+	tests := []struct {
+		name string
+		bad  func(q *dns.Msg) []byte
+	}{
+		{"garbage", func(*dns.Msg) []byte { return []byte{0xde, 0xad, 0xbe, 0xef} }},
+		{"truncated header", func(q *dns.Msg) []byte { return pack(t, answerFor(t, q))[:11] }},
+		{"unparsable body", func(q *dns.Msg) []byte { b := pack(t, answerFor(t, q)); return b[:len(b)-3] }},
+		{"other question", func(q *dns.Msg) []byte {
+			m := answerFor(t, q)
+			m.Question[0].Name = "evil.example."
+			return pack(t, m)
+		}},
+		{"query, not a reply", func(q *dns.Msg) []byte { return pack(t, q) }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := udpServer(t, func(q *dns.Msg) [][]byte { return [][]byte{tc.bad(q), pack(t, answerFor(t, q))} })
+			q := new(dns.Msg)
+			q.SetQuestion("www.example.com.", dns.TypeA)
+			ctx, cancel := t.Context(), func() {}
+			defer cancel()
+			resp, _, err := (&NetTransport{}).Exchange(ctx, q, srv)
+			if err != nil || len(resp.Answer) != 1 {
+				t.Fatalf("Exchange = %v, %v; want the real answer after the bad packet", resp, err)
+			}
+		})
+	}
+}
+
+func TestTransportWrongIDMovesToTCP(t *testing.T) {
+	srv := udpServer(t, func(q *dns.Msg) [][]byte {
+		m := answerFor(t, q)
+		m.Id = q.Id ^ 0x5555
+		m.Answer = rrs(t, q.Question[0].Name+" 300 IN A 203.0.113.66") // the spoofer's address
+		return [][]byte{pack(t, m)}
+	})
+	// A TCP listener on the same port gives the true answer.
+	ln, err := net.Listen("tcp", srv.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		dc := &dns.Conn{Conn: c}
+		q, err := dc.ReadMsg()
+		if err != nil {
+			return
+		}
+		dc.WriteMsg(answerFor(t, q))
+	}()
+	q := new(dns.Msg)
+	q.SetQuestion("www.example.com.", dns.TypeA)
+	resp, _, err := (&NetTransport{}).Exchange(t.Context(), q, srv)
+	if err != nil || len(resp.Answer) != 1 || resp.Answer[0].(*dns.A).A.String() != "192.0.2.1" {
+		t.Fatalf("Exchange = %v, %v; want the TCP answer", resp, err)
+	}
+}
+
+func TestTransportTruncatedRetriesOverTCP(t *testing.T) {
+	srv := udpServer(t, func(q *dns.Msg) [][]byte {
+		m := new(dns.Msg)
+		m.SetReply(q)
+		m.Truncated = true
+		return [][]byte{pack(t, m)}
+	})
+	ln, err := net.Listen("tcp", srv.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		dc := &dns.Conn{Conn: c}
+		if q, err := dc.ReadMsg(); err == nil {
+			dc.WriteMsg(answerFor(t, q))
+		}
+	}()
+	q := new(dns.Msg)
+	q.SetQuestion("big.example.com.", dns.TypeA)
+	resp, _, err := (&NetTransport{}).Exchange(t.Context(), q, srv)
+	if err != nil || resp.Truncated || len(resp.Answer) != 1 {
+		t.Fatalf("Exchange = %v, %v; want the full answer over TCP", resp, err)
+	}
+}
+
+func TestTransportCaseMismatch(t *testing.T) {
+	srv := udpServer(t, func(q *dns.Msg) [][]byte {
+		m := answerFor(t, q)
+		m.Question[0].Name = "www.example.com."
+		return [][]byte{pack(t, m)}
+	})
+	q := new(dns.Msg)
+	q.SetQuestion("wWw.ExamPle.com.", dns.TypeA)
+	if _, _, err := (&NetTransport{}).Exchange(t.Context(), q, srv); !errors.Is(err, errCaseMismatch) {
+		t.Fatalf("err = %v, want errCaseMismatch", err)
+	}
+}
+
+func TestTransportSilentServerTimesOut(t *testing.T) {
+	srv := udpServer(t, func(*dns.Msg) [][]byte { return nil })
+	q := new(dns.Msg)
+	q.SetQuestion("www.example.com.", dns.TypeA)
+	ctx, cancel := contextWithTimeout(t, 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, _, err := (&NetTransport{}).Exchange(ctx, q, srv)
+	if err == nil || time.Since(start) > 2*time.Second {
+		t.Fatalf("err = %v after %v, want a timeout near 100ms", err, time.Since(start))
+	}
+}
