@@ -241,6 +241,10 @@ func (c *Cache) Remove(k Key) {
 	c.lru.Remove(k)
 }
 
+// Keys returns the keys of all entries, oldest first (for inspection and
+// tests; it copies the whole key set).
+func (c *Cache) Keys() []Key { return c.lru.Keys() }
+
 // Len reports the number of entries, live or expired but not yet evicted.
 func (c *Cache) Len() int { return c.lru.Len() }
 
