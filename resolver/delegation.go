@@ -65,14 +65,16 @@ func (r *Resolver) delegationAt(zone string, ns []dns.RR, glue []dns.RR) delegat
 			continue
 		}
 		seen[name] = true
-		s := nameServer{name: name}
-		for _, g := range glue {
-			if strings.EqualFold(g.Header().Name, name) {
-				s.addrs = appendAddr(s.addrs, g)
-			}
-		}
+		// The cache first: it holds the best-ranked addresses learned,
+		// this referral's glue among them. The glue given is the fallback
+		// (uncacheable glue, or the root hints).
+		s := nameServer{name: name, addrs: r.cachedAddrs(name)}
 		if len(s.addrs) == 0 {
-			s.addrs = r.cachedAddrs(name)
+			for _, g := range glue {
+				if strings.EqualFold(g.Header().Name, name) && (!r.noIPv6 || g.Header().Rrtype == dns.TypeA) {
+					s.addrs = appendAddr(s.addrs, g)
+				}
+			}
 		}
 		d.servers = append(d.servers, s)
 	}
@@ -125,7 +127,7 @@ func appendAddr(addrs []netip.Addr, rr dns.RR) []netip.Addr {
 // themselves when priming fails.
 func (r *Resolver) rootDelegation(ctx context.Context, b *budget) (delegation, error) {
 	if e, ok := r.cache.Get(".", dns.TypeNS, dns.ClassINET); ok && e.Negative == cache.Positive {
-		if d := r.delegationAt(".", e.RRs, nil); d.reachable(nil) {
+		if d := r.delegationAt(".", e.RRs, r.hints.Glue()); d.reachable(nil) {
 			return d, nil
 		}
 	}
@@ -149,7 +151,7 @@ func (r *Resolver) rootDelegation(ctx context.Context, b *budget) (delegation, e
 		return hints, nil
 	}
 	if e, ok := r.cache.Get(".", dns.TypeNS, dns.ClassINET); ok && e.Negative == cache.Positive {
-		if d := r.delegationAt(".", e.RRs, nil); d.reachable(nil) {
+		if d := r.delegationAt(".", e.RRs, r.hints.Glue()); d.reachable(nil) {
 			return d, nil
 		}
 	}
@@ -196,24 +198,78 @@ func (r *Resolver) ask(ctx context.Context, b *budget, depth int, chainOf *looku
 		}
 		return reply{}, e
 	}
+	// Glueless servers are looked up in the background, a batch at a
+	// time: first when no address is known, then whenever a server fails,
+	// in parallel with trying the next address.
+	lctx, cancelLookups := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() {
+		cancelLookups()
+		wg.Wait()
+	}()
+	type lookupResult struct {
+		found []*candidate
+		err   error
+	}
+	results := make(chan lookupResult, len(glueless)+1)
+	pending := 0
+	var lookupErr error
+	startLookups := func() {
+		if pending > 0 || len(glueless) == 0 {
+			return
+		}
+		n := min(len(glueless), b.limits.MaxParallelGlueless)
+		batch := glueless[:n]
+		glueless = glueless[n:]
+		pending++
+		wg.Go(func() {
+			found, err := r.lookupServers(lctx, b, depth, chainOf, batch)
+			results <- lookupResult{found, err}
+		})
+	}
+	collect := func(block bool) error {
+		for pending > 0 {
+			var res lookupResult
+			if block {
+				select {
+				case res = <-results:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			} else {
+				select {
+				case res = <-results:
+				default:
+					return nil
+				}
+			}
+			pending--
+			cands = append(cands, res.found...)
+			if res.err != nil && lookupErr == nil {
+				lookupErr = res.err
+			}
+			block = false
+		}
+		return nil
+	}
+
 	var lastWhy string
 	now := r.now()
+	if len(cands) == 0 {
+		startLookups()
+	}
 	for pass := 0; pass < MaxAttemptsPerAddr; pass++ {
 		r.orderCandidates(cands)
 		for i := 0; ; i++ {
-			if i == len(cands) {
-				if len(glueless) == 0 {
+			collect(false)
+			if i >= len(cands) {
+				startLookups()
+				if pending == 0 {
 					break
 				}
-				// Every address known was tried once: look up the
-				// glueless servers, a few at a time.
-				n := min(len(glueless), b.limits.MaxParallelGlueless)
-				found, err := r.lookupServers(ctx, b, depth, chainOf, glueless[:n])
-				glueless = glueless[n:]
-				if err != nil && len(found) == 0 && len(glueless) == 0 && len(cands) == 0 {
+				if err := collect(true); err != nil {
 					return fail(err)
 				}
-				cands = append(cands, found...)
 				i--
 				continue
 			}
@@ -242,11 +298,18 @@ func (r *Resolver) ask(ctx context.Context, b *budget, depth int, chainOf *looku
 			if int(b.failures.Add(1)) >= b.limits.MaxFailures {
 				return fail(fmt.Errorf("%w: %d failed exchanges", ErrLimit, b.limits.MaxFailures))
 			}
+			startLookups()
 		}
+	}
+	if len(cands) == 0 && lookupErr != nil && (errors.Is(lookupErr, ErrLimit) || errors.Is(lookupErr, ErrLoop)) {
+		return fail(lookupErr)
 	}
 	if len(cands) == 0 && lastWhy == "" {
 		if len(d.servers) > 0 && !d.reachable(chainOf) {
 			return fail(fmt.Errorf("%w: the name servers of %s depend on themselves", ErrLoop, d.zone))
+		}
+		if lookupErr != nil {
+			return fail(fmt.Errorf("%w: name server addresses: %v", ErrNoReachableServer, lookupErr))
 		}
 		return fail(fmt.Errorf("%w: no usable server address", ErrNoReachableServer))
 	}
@@ -293,7 +356,8 @@ func (r *Resolver) lookupServers(ctx context.Context, b *budget, depth int, chai
 	)
 	for _, name := range names {
 		if int(b.glueless.Add(1)) > b.limits.MaxGluelessLookups {
-			return found, fmt.Errorf("%w: more than %d name server lookups", ErrLimit, b.limits.MaxGluelessLookups)
+			firstErr = fmt.Errorf("%w: more than %d name server lookups", ErrLimit, b.limits.MaxGluelessLookups)
+			break
 		}
 		for _, t := range types {
 			wg.Go(func() {

@@ -324,6 +324,20 @@ func (r *Resolver) iterate(ctx context.Context, b *budget, depth int, chainOf *l
 				askName, askType = next, r.qminType
 			}
 		}
+		if askName != qname {
+			// What the cache knows of the minimised name saves a query.
+			if e, ok := r.cache.Get(askName, askType, dns.ClassINET); ok {
+				switch {
+				case e.Negative != cache.NXDomain:
+					known = askName
+				case r.qmin == QminStrict:
+					return reply{kind: kindNXDomain, target: qname, soa: e.SOA, aa: true}, nil
+				default:
+					minimise = false
+				}
+				continue
+			}
+		}
 		rep, err := r.ask(ctx, b, depth, chainOf, d, askName, askType)
 		if askName == qname {
 			if err != nil {
