@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# make bench: recursor vs Unbound over a generated NSD zone tree, on
+# loopback only. Installs what it lacks (as root), builds the tools, then
+# runs bench/run inside a private network namespace whose only interface is
+# loopback, so no packet can leave this machine. BENCH_QUICK=1 for a short
+# smoke run. Output: the table on stdout and in bench/out/latest.md.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+export PATH="$PATH:/usr/local/go/bin:/usr/sbin:/sbin"
+GO="${GO:-go}"
+
+need=()
+for bin in /usr/sbin/nsd /usr/sbin/unbound /usr/bin/dnsperf /usr/sbin/nft /usr/bin/unshare /usr/bin/taskset /usr/sbin/ip; do
+	[ -x "$bin" ] || need+=("$bin")
+done
+if [ "${#need[@]}" -gt 0 ]; then
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "bench: missing ${need[*]}; as root run: apt-get install -y dnsperf nsd unbound nftables util-linux iproute2" >&2
+		exit 1
+	fi
+	echo "bench: installing dnsperf nsd unbound nftables (missing: ${need[*]})" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get install -y -q dnsperf nsd unbound nftables util-linux iproute2 >/dev/null ||
+		{ apt-get update -q >/dev/null && apt-get install -y -q dnsperf nsd unbound nftables util-linux iproute2 >/dev/null; }
+fi
+if [ "$(id -u)" -ne 0 ]; then
+	echo "bench: needs root (a private network namespace and nftables rules); run it as root" >&2
+	exit 1
+fi
+
+mkdir -p bench/out/bin
+"$GO" build -o bench/out/bin/run ./bench/run
+"$GO" build -o bench/out/bin/delayproxy ./bench/delayproxy
+
+# Our column shows n/a, with the reason, when the server does not build.
+recursor_error=""
+if ! build_log=$(make -s build GO="$GO" 2>&1); then
+	recursor_error="make build failed: $(printf '%s' "$build_log" | tail -n 3 | tr '\n' ' ')"
+	echo "bench: $recursor_error" >&2
+fi
+
+args=(-recursor bin/recursor -recursor-error "$recursor_error" -delayproxy bench/out/bin/delayproxy)
+if [ "${BENCH_QUICK:-0}" = 1 ]; then
+	args+=(-quick)
+fi
+# Bounded: the runner stops itself (9.5 min full, 4 min quick); timeout is
+# the backstop. --kill-child ends the runner if unshare is killed.
+exec timeout -k 10 600 unshare --net --kill-child -- bench/out/bin/run "${args[@]}" "$@"

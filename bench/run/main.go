@@ -1,0 +1,542 @@
+// Command run is make bench's runner: it serves a generated zone tree with
+// NSD on 127.53.x.y, runs Unbound and `recursor serve` one after the other
+// against it, measures both with dnsperf, and prints a side-by-side table
+// with the ratio ours/Unbound. It must run inside a private network
+// namespace whose only interface is loopback; bench/bench.sh arranges that.
+//
+// Every figure is the median of the rounds (3, or 1 with -quick); within a
+// round the two resolvers alternate which goes first. Each session starts a
+// fresh resolver and goes through: cold resolution of never-seen names,
+// AAAA for the same names (to fill the cache) and the RSS after, cache-hit
+// throughput, CPU per cache hit at a fixed rate, and the unloaded latency
+// of cold names through a delaying proxy.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"math"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/recursor-dns/recursor/bench/zonetree"
+)
+
+// Ports inside the private namespace. Nothing else listens there.
+const (
+	nsdPort      = 15353
+	proxyPort    = 15354
+	unboundPort  = 5301
+	recursorPort = 5302
+)
+
+// settings size a run.
+type settings struct {
+	quick       bool
+	rounds      int
+	domains     int           // second-level domains in the tree
+	delayNames  int           // of them, kept out of the cold list for the delay phase
+	hotNames    int           // names of the cache-hit list
+	coldLimit   time.Duration // bound on each cold pass
+	hitSeconds  int
+	cpuSeconds  int
+	cpuRate     int // offered QPS of the CPU-cost run
+	hitClients  int // dnsperf -c for the throughput run
+	hitInFlight int // dnsperf -q for the throughput run
+	delay       time.Duration
+	deadline    time.Duration // the whole run
+}
+
+func settingsFor(quick bool) settings {
+	s := settings{
+		rounds: 3, domains: 50000, delayNames: 20, hotNames: 1000,
+		coldLimit: 25 * time.Second, hitSeconds: 10, cpuSeconds: 10, cpuRate: 20000,
+		hitClients: 4, hitInFlight: 500, delay: 10 * time.Millisecond, deadline: 9*time.Minute + 30*time.Second,
+	}
+	if quick {
+		s.quick = true
+		s.rounds, s.domains, s.coldLimit, s.hitSeconds, s.cpuSeconds = 1, 5000, 15*time.Second, 5, 5
+		s.deadline = 4 * time.Minute
+	}
+	return s
+}
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	recursor, recursorErr string
+	unbound, nsd, dnsperf string
+	proxy                 string
+	out, logs             string
+	keep                  bool
+}
+
+func run() error {
+	var o options
+	quick := flag.Bool("quick", os.Getenv("BENCH_QUICK") == "1", "smoke run: 1 round, 5,000 domains, short phases (default from BENCH_QUICK=1)")
+	flag.StringVar(&o.recursor, "recursor", "bin/recursor", "recursor binary")
+	flag.StringVar(&o.recursorErr, "recursor-error", "", "why the recursor binary could not be built (its column shows n/a)")
+	flag.StringVar(&o.unbound, "unbound", "/usr/sbin/unbound", "Unbound binary")
+	flag.StringVar(&o.nsd, "nsd", "/usr/sbin/nsd", "NSD binary")
+	flag.StringVar(&o.dnsperf, "dnsperf", "/usr/bin/dnsperf", "dnsperf binary")
+	flag.StringVar(&o.proxy, "delayproxy", "bench/out/bin/delayproxy", "delayproxy binary")
+	flag.StringVar(&o.out, "out", "bench/out/latest.md", "where the table is written as well as stdout")
+	flag.StringVar(&o.logs, "logs", "bench/out/logs", "directory for process and dnsperf logs (emptied first)")
+	flag.BoolVar(&o.keep, "keep", false, "keep the generated zone tree")
+	flag.Parse()
+	if flag.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", flag.Args())
+	}
+	s := settingsFor(*quick)
+
+	if err := checkIsolated(); err != nil {
+		return err
+	}
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	ctx, cancelRun := context.WithTimeout(ctx, s.deadline)
+	defer cancelRun()
+
+	b := &bench{s: s, o: o, ps: newProcs()}
+	defer b.ps.stopAll()
+	if err := b.prepare(ctx); err != nil {
+		return err
+	}
+	if !o.keep {
+		defer os.RemoveAll(b.work)
+	}
+	report := b.measure(ctx)
+	text := report.markdown()
+	fmt.Print(text)
+	if err := os.MkdirAll(filepath.Dir(o.out), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(o.out, []byte(text), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "bench: table written to %s; logs in %s\n", o.out, o.logs)
+	return ctx.Err()
+}
+
+// bench holds one run's state.
+type bench struct {
+	s      settings
+	o      options
+	ps     *procs
+	work   string // generated tree and per-session directories
+	tree   *zonetree.Tree
+	hints  string
+	pin    bool // taskset: load on CPU 0, resolver on CPU 1
+	lists  map[string]string
+	clkTck float64
+	logSeq int
+}
+
+func (b *bench) logPath(name string) string {
+	b.logSeq++
+	return filepath.Join(b.o.logs, fmt.Sprintf("%02d-%s.log", b.logSeq, name))
+}
+
+// pinned prefixes argv with taskset when the machine has a CPU to spare.
+func (b *bench) pinned(cpu int, argv []string) []string {
+	if !b.pin {
+		return argv
+	}
+	return append([]string{"taskset", "-c", strconv.Itoa(cpu)}, argv...)
+}
+
+const (
+	loadCPU     = 0 // dnsperf, NSD, the proxy
+	resolverCPU = 1
+)
+
+func (b *bench) prepare(ctx context.Context) error {
+	for _, bin := range []string{b.o.nsd, b.o.dnsperf, b.o.proxy} {
+		if _, err := os.Stat(bin); err != nil {
+			return fmt.Errorf("%s is missing (bench/bench.sh installs and builds it)", bin)
+		}
+	}
+	b.pin = runtime.NumCPU() >= 2
+	b.clkTck = 100
+	if out, _, err := runOutput(ctx, 5*time.Second, []string{"getconf", "CLK_TCK"}); err == nil {
+		if v, err := strconv.ParseFloat(strings.TrimSpace(out), 64); err == nil && v > 0 {
+			b.clkTck = v
+		}
+	}
+	os.RemoveAll(b.o.logs)
+	if err := os.MkdirAll(b.o.logs, 0o755); err != nil {
+		return err
+	}
+	var err error
+	if b.work, err = os.MkdirTemp("", "recursor-bench-"); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "bench: generating %d domains in %s\n", b.s.domains, b.work)
+	if b.tree, err = zonetree.Plan(zonetree.Spec{Domains: b.s.domains, Port: nsdPort}); err != nil {
+		return err
+	}
+	if err := b.tree.Write(b.work); err != nil {
+		return err
+	}
+	b.hints = filepath.Join(b.work, "named.root")
+	if err := b.writeLists(); err != nil {
+		return err
+	}
+	if err := setupLoopback(ctx, nsdPort, []uint16{nsdPort, proxyPort}); err != nil {
+		return fmt.Errorf("loopback setup: %w", err)
+	}
+	for _, l := range b.tree.Layers() {
+		argv := b.pinned(loadCPU, []string{b.o.nsd, "-d", "-c", filepath.Join(b.work, l.Name, "nsd.conf")})
+		if _, err := b.ps.start("nsd-"+l.Name, b.logPath("nsd-"+l.Name), argv); err != nil {
+			return err
+		}
+	}
+	if err := b.waitAuthorities(ctx); err != nil {
+		return err
+	}
+	var routes []string
+	for _, a := range b.tree.Addrs() {
+		routes = append(routes, fmt.Sprintf("%s:%d=%s:%d", a, proxyPort, a, nsdPort))
+	}
+	// The proxy sends from 127.0.0.2, so NSD's replies to it keep their
+	// port: only replies to 127.0.0.1 (the resolvers) are rewritten.
+	if _, err := b.ps.start("delayproxy", b.logPath("delayproxy"), b.pinned(loadCPU, []string{
+		b.o.proxy, "-delay", b.s.delay.String(), "-source", "127.0.0.2", "-map", strings.Join(routes, ","),
+	})); err != nil {
+		return err
+	}
+	return b.waitProxy(ctx)
+}
+
+// writeLists writes the dnsperf input files: cold A names (the domains not
+// kept for the delay phase), AAAA for the same names, and the hot list.
+func (b *bench) writeLists() error {
+	cold := b.s.domains - b.s.delayNames
+	if cold < b.s.hotNames {
+		return fmt.Errorf("%d domains leave too few cold names", b.s.domains)
+	}
+	b.lists = map[string]string{}
+	for _, l := range []struct {
+		name  string
+		n     int
+		qtype string
+	}{{"cold", cold, "A"}, {"aaaa", cold, "AAAA"}, {"hot", b.s.hotNames, "A"}} {
+		var sb strings.Builder
+		for i := range l.n {
+			fmt.Fprintf(&sb, "www.%s %s\n", b.tree.Domains[i], l.qtype)
+		}
+		path := filepath.Join(b.work, l.name+".txt")
+		if err := os.WriteFile(path, []byte(sb.String()), 0o644); err != nil {
+			return err
+		}
+		b.lists[l.name] = path
+	}
+	return nil
+}
+
+// delayName is the i-th name of the delay phase, never in a dnsperf list.
+func (b *bench) delayName(i int) string {
+	return "www." + b.tree.Domains[b.s.domains-b.s.delayNames+i]
+}
+
+// poll asks q of addr until any reply comes or the wait runs out.
+func poll(ctx context.Context, addr string, q *dns.Msg, wait time.Duration) error {
+	return pollFrom(ctx, nil, addr, q, wait)
+}
+
+// pollFrom is poll from a given local address.
+func pollFrom(ctx context.Context, local net.Addr, addr string, q *dns.Msg, wait time.Duration) error {
+	c := &dns.Client{Timeout: time.Second, Dialer: &net.Dialer{LocalAddr: local}}
+	end := time.Now().Add(wait)
+	var last error
+	for time.Now().Before(end) && ctx.Err() == nil {
+		_, _, err := c.ExchangeContext(ctx, q, addr)
+		if err == nil {
+			return nil
+		}
+		last = err
+		select {
+		case <-ctx.Done():
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("no answer from %s within %v: %v", addr, wait, last)
+}
+
+// waitAuthorities waits until every layer answers through the port-53
+// rewrite, the way the resolvers will reach them.
+func (b *bench) waitAuthorities(ctx context.Context) error {
+	last := b.tree.Domains[len(b.tree.Domains)-1]
+	for _, c := range []struct {
+		addr  string
+		qname string
+	}{
+		{b.tree.Root.Servers[0].Addr.String(), "."},
+		{b.tree.TLD.Servers[0].Addr.String(), "com."},
+		{b.tree.Domain.Servers[0].Addr.String(), last},
+	} {
+		q := new(dns.Msg).SetQuestion(c.qname, dns.TypeSOA)
+		if err := poll(ctx, c.addr+":53", q, 60*time.Second); err != nil {
+			return fmt.Errorf("NSD: %w", err)
+		}
+	}
+	return nil
+}
+
+func (b *bench) waitProxy(ctx context.Context) error {
+	// Asked from 127.0.0.3: replies to 127.0.0.1 get their port rewritten.
+	a := b.tree.Root.Servers[0].Addr.String()
+	local := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 3)}
+	return pollFrom(ctx, local, fmt.Sprintf("%s:%d", a, proxyPort), new(dns.Msg).SetQuestion(".", dns.TypeSOA), 20*time.Second)
+}
+
+// measure runs every round and returns the report.
+func (b *bench) measure(ctx context.Context) *report {
+	ours := newRecursor(ctx, b.o.recursor, b.o.recursorErr, b.hints, recursorPort)
+	theirs := newUnbound(b.o.unbound, b.hints, unboundPort)
+	contenders := []contender{theirs, ours}
+	r := newReport(b, contenders)
+	for round := range b.s.rounds {
+		order := []int{0, 1}
+		if round%2 == 1 {
+			order = []int{1, 0}
+		}
+		for _, i := range order {
+			c := contenders[i]
+			if c.unavailable != "" || ctx.Err() != nil {
+				continue
+			}
+			fmt.Fprintf(os.Stderr, "bench: round %d/%d: %s\n", round+1, b.s.rounds, c.name)
+			m, err := b.session(ctx, c, round)
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "bench: %s round %d: %v\n", c.name, round+1, err)
+				r.errors[c.name] = append(r.errors[c.name], fmt.Sprintf("round %d: %v", round+1, err))
+			}
+			r.add(c.name, m)
+		}
+	}
+	if ctx.Err() != nil {
+		r.notes = append(r.notes, fmt.Sprintf("run stopped early: %v", context.Cause(ctx)))
+	}
+	return r
+}
+
+// metrics of one session, by metric id (see rows in report.go).
+type metrics map[string]float64
+
+// session starts a fresh instance of c and measures it. It returns what
+// it measured before any error.
+func (b *bench) session(ctx context.Context, c contender, round int) (metrics, error) {
+	m := metrics{}
+	dir := filepath.Join(b.work, fmt.Sprintf("%s-%d", strings.ToLower(c.name), round+1))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return m, err
+	}
+	argv, err := c.argv(dir)
+	if err != nil {
+		return m, err
+	}
+	p, err := b.ps.start(c.name, b.logPath(strings.ToLower(c.name)), b.pinned(resolverCPU, argv))
+	if err != nil {
+		return m, err
+	}
+	defer b.ps.stop(p, 5*time.Second)
+	addr := fmt.Sprintf("127.0.0.1:%d", c.port)
+	if err := poll(ctx, addr, new(dns.Msg).SetQuestion("bench.", dns.TypeSOA), 20*time.Second); err != nil {
+		if done, werr := p.exited(); done {
+			return m, fmt.Errorf("exited at start (%v); see its log in %s", werr, b.o.logs)
+		}
+		return m, err
+	}
+	alive := func() error {
+		if done, werr := p.exited(); done {
+			return fmt.Errorf("%s exited (%v); see its log in %s", c.name, werr, b.o.logs)
+		}
+		return nil
+	}
+	rssStart, err := rssBytes(p.pid())
+	if err != nil {
+		return m, err
+	}
+	m["rss_start_mb"] = float64(rssStart) / (1 << 20)
+
+	// Cold: never-seen names, 100 in flight, each name once.
+	q0, err := upstreamQueries(ctx)
+	if err != nil {
+		return m, err
+	}
+	cold, err := b.dnsperf(ctx, c, "cold", []string{"-d", b.lists["cold"], "-n", "1", "-q", "100", "-l", secs(b.s.coldLimit), "-v"})
+	if err != nil {
+		return m, err
+	}
+	q1, err := upstreamQueries(ctx)
+	if err != nil {
+		return m, err
+	}
+	answeredA := cold.Rcodes["NOERROR"]
+	m["cold_qps"] = cold.QPS
+	m["cold_p50_ms"] = 1000 * percentile(cold.Latencies, 50)
+	m["cold_p99_ms"] = 1000 * percentile(cold.Latencies, 99)
+	m["cold_answered_pct"] = 100 * ratio(float64(answeredA), float64(cold.Sent))
+	m["cold_upstream_per_name"] = ratio(float64(q1-q0), float64(cold.Completed))
+	if err := alive(); err != nil {
+		return m, err
+	}
+
+	// Memory: AAAA for the same names (one upstream query each), then RSS.
+	aaaa, err := b.dnsperf(ctx, c, "aaaa", []string{"-d", b.lists["aaaa"], "-n", "1", "-q", "100", "-l", secs(b.s.coldLimit)})
+	if err != nil {
+		return m, err
+	}
+	rss, err := rssBytes(p.pid())
+	if err != nil {
+		return m, err
+	}
+	// RRsets learned per name answered: the domain's NS set, the A of its
+	// two name servers, www A; and www AAAA from the second pass.
+	rrsets := 4*answeredA + aaaa.Rcodes["NOERROR"]
+	m["mem_names"] = float64(answeredA + aaaa.Rcodes["NOERROR"])
+	m["mem_rss_mb"] = float64(rss) / (1 << 20)
+	m["mem_bytes_per_rrset"] = ratio(float64(rss-rssStart), float64(rrsets))
+
+	// Cache hits: warm the hot list, then saturate.
+	if _, err := b.dnsperf(ctx, c, "warm", []string{"-d", b.lists["hot"], "-n", "1", "-q", "100", "-l", "20"}); err != nil {
+		return m, err
+	}
+	hit, loadCPU, err := b.dnsperfCPU(ctx, c, "hit", []string{"-d", b.lists["hot"], "-l", strconv.Itoa(b.s.hitSeconds),
+		"-c", strconv.Itoa(b.s.hitClients), "-q", strconv.Itoa(b.s.hitInFlight)})
+	if err != nil {
+		return m, err
+	}
+	m["hit_qps"] = hit.QPS
+	m["hit_loadgen_cpu_pct"] = 100 * ratio(loadCPU.Seconds(), hit.RunTime)
+	m["hit_answered_pct"] = 100 * ratio(float64(hit.Rcodes["NOERROR"]), float64(hit.Sent))
+	if err := alive(); err != nil {
+		return m, err
+	}
+
+	// CPU per cache hit at a fixed offered rate below saturation.
+	t0, err := cpuTicks(p.pid())
+	if err != nil {
+		return m, err
+	}
+	fixed, err := b.dnsperf(ctx, c, "fixed", []string{"-d", b.lists["hot"], "-l", strconv.Itoa(b.s.cpuSeconds),
+		"-Q", strconv.Itoa(b.s.cpuRate), "-q", "200", "-v"})
+	if err != nil {
+		return m, err
+	}
+	t1, err := cpuTicks(p.pid())
+	if err != nil {
+		return m, err
+	}
+	m["hit_cpu_us"] = 1e6 * ratio(float64(t1-t0)/b.clkTck, float64(fixed.Completed))
+	m["fixed_qps"] = fixed.QPS
+	m["hit_p50_ms"] = 1000 * percentile(fixed.Latencies, 50)
+	m["hit_p99_ms"] = 1000 * percentile(fixed.Latencies, 99)
+
+	// Cold latency through the delaying proxy, one name at a time.
+	if err := b.delayPhase(ctx, c, m); err != nil {
+		return m, err
+	}
+	return m, alive()
+}
+
+func (b *bench) delayPhase(ctx context.Context, c contender, m metrics) (err error) {
+	if err := retarget(ctx, proxyPort); err != nil {
+		return err
+	}
+	defer func() {
+		if rerr := retarget(context.WithoutCancel(ctx), nsdPort); rerr != nil && err == nil {
+			err = rerr
+		}
+	}()
+	q0, err := upstreamQueries(ctx)
+	if err != nil {
+		return err
+	}
+	client := &dns.Client{Timeout: 5 * time.Second}
+	addr := fmt.Sprintf("127.0.0.1:%d", c.port)
+	var lat []float64
+	for i := range b.s.delayNames {
+		q := new(dns.Msg).SetQuestion(b.delayName(i), dns.TypeA)
+		start := time.Now()
+		resp, _, err := client.ExchangeContext(ctx, q, addr)
+		elapsed := time.Since(start)
+		if err != nil {
+			return fmt.Errorf("delay phase %s: %w", b.delayName(i), err)
+		}
+		if resp.Rcode != dns.RcodeSuccess || len(resp.Answer) == 0 {
+			return fmt.Errorf("delay phase %s: %s with %d answers", b.delayName(i), dns.RcodeToString[resp.Rcode], len(resp.Answer))
+		}
+		lat = append(lat, elapsed.Seconds())
+	}
+	q1, err := upstreamQueries(ctx)
+	if err != nil {
+		return err
+	}
+	perName := ratio(float64(q1-q0), float64(b.s.delayNames))
+	m["delay_p50_ms"] = 1000 * median(lat)
+	m["delay_upstream_per_name"] = perName
+	m["delay_floor_ms"] = perName * float64(b.s.delay.Milliseconds())
+	return nil
+}
+
+// dnsperf runs dnsperf against c on the load CPU, logs its output and
+// parses it.
+func (b *bench) dnsperf(ctx context.Context, c contender, phase string, args []string) (perfResult, error) {
+	res, _, err := b.dnsperfCPU(ctx, c, phase, args)
+	return res, err
+}
+
+func (b *bench) dnsperfCPU(ctx context.Context, c contender, phase string, args []string) (perfResult, time.Duration, error) {
+	argv := append([]string{b.o.dnsperf, "-s", "127.0.0.1", "-p", strconv.Itoa(int(c.port)), "-t", "5"}, args...)
+	limit := 60 * time.Second
+	for i, a := range args {
+		if a == "-l" && i+1 < len(args) {
+			if n, err := strconv.Atoi(args[i+1]); err == nil {
+				limit = time.Duration(n)*time.Second + 20*time.Second
+			}
+		}
+	}
+	out, cpu, err := runOutput(ctx, limit, b.pinned(loadCPU, argv))
+	logName := b.logPath(strings.ToLower(c.name) + "-dnsperf-" + phase)
+	if werr := os.WriteFile(logName, []byte(out), 0o644); werr != nil && err == nil {
+		err = werr
+	}
+	if err != nil {
+		return perfResult{}, cpu, fmt.Errorf("%s phase: %w", phase, err)
+	}
+	res, err := parseDnsperf(strings.NewReader(out))
+	if err != nil {
+		return res, cpu, fmt.Errorf("%s phase: %w", phase, err)
+	}
+	if res.Completed == 0 {
+		return res, cpu, fmt.Errorf("%s phase: no query completed (see %s)", phase, logName)
+	}
+	return res, cpu, nil
+}
+
+func secs(d time.Duration) string { return strconv.Itoa(int(math.Ceil(d.Seconds()))) }
+
+// ratio is a/b, NaN when b is 0.
+func ratio(a, b float64) float64 {
+	if b == 0 {
+		return math.NaN()
+	}
+	return a / b
+}

@@ -1,0 +1,208 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/recursor-dns/recursor/bench/zonetree"
+)
+
+// row is one line of the table: a metric id from session, its label and
+// how to print it.
+type row struct {
+	id, label, format string
+}
+
+type section struct {
+	title string
+	rows  []row
+}
+
+func sections(s settings) []section {
+	delay := s.delay.String()
+	return []section{
+		{"Cache hits", []row{
+			{"hit_qps", "throughput, QPS (max) ↑", "%.0f"},
+			{"hit_cpu_us", fmt.Sprintf("resolver CPU per query at %d QPS, µs ↓", s.cpuRate), "%.2f"},
+			{"hit_p50_ms", fmt.Sprintf("latency p50 at %d QPS, ms ↓", s.cpuRate), "%.3f"},
+			{"hit_p99_ms", fmt.Sprintf("latency p99 at %d QPS, ms ↓", s.cpuRate), "%.3f"},
+		}},
+		{"Cold resolution (never-seen names, 100 in flight)", []row{
+			{"cold_qps", "throughput, QPS ↑", "%.0f"},
+			{"cold_p50_ms", "latency p50, ms ↓", "%.2f"},
+			{"cold_p99_ms", "latency p99, ms ↓", "%.2f"},
+			{"cold_upstream_per_name", "upstream queries per name ↓", "%.2f"},
+			{"cold_answered_pct", "answered NOERROR, % ↑", "%.2f"},
+		}},
+		{fmt.Sprintf("Cold latency, unloaded, +%s per upstream round trip", delay), []row{
+			{"delay_p50_ms", fmt.Sprintf("median of %d names, ms ↓", s.delayNames), "%.1f"},
+			{"delay_floor_ms", fmt.Sprintf("floor: upstream queries × %s, ms", delay), "%.1f"},
+			{"delay_upstream_per_name", "upstream queries per name ↓", "%.2f"},
+		}},
+		{"Memory", []row{
+			{"rss_start_mb", "RSS at start, MiB ↓", "%.1f"},
+			{"mem_names", "distinct names cached (www A + AAAA)", "%.0f"},
+			{"mem_rss_mb", "RSS after caching them, MiB ↓", "%.1f"},
+			{"mem_bytes_per_rrset", "RSS growth per cached RRset, bytes ↓", "%.0f"},
+		}},
+		{"Checks on the load generator", []row{
+			{"hit_loadgen_cpu_pct", "dnsperf CPU during the throughput run, % of a core", "%.0f"},
+			{"hit_answered_pct", "throughput run answered NOERROR, %", "%.2f"},
+			{"fixed_qps", fmt.Sprintf("achieved QPS of the %d QPS run", s.cpuRate), "%.0f"},
+		}},
+	}
+}
+
+type report struct {
+	b          *bench
+	contenders []contender
+	values     map[string]map[string][]float64 // resolver -> metric -> per-round values
+	errors     map[string][]string
+	notes      []string
+	started    time.Time
+}
+
+func newReport(b *bench, contenders []contender) *report {
+	r := &report{b: b, contenders: contenders, values: map[string]map[string][]float64{},
+		errors: map[string][]string{}, started: time.Now()}
+	for _, c := range contenders {
+		r.values[c.name] = map[string][]float64{}
+	}
+	return r
+}
+
+func (r *report) add(name string, m metrics) {
+	for id, v := range m {
+		r.values[name][id] = append(r.values[name][id], v)
+	}
+}
+
+func (r *report) cell(name, id, format string) (string, float64) {
+	v := median(r.values[name][id])
+	if math.IsNaN(v) {
+		return "n/a", v
+	}
+	return fmt.Sprintf(format, v), v
+}
+
+func (r *report) markdown() string {
+	var b strings.Builder
+	s := r.b.s
+	mode := "full"
+	if s.quick {
+		mode = "quick (BENCH_QUICK=1)"
+	}
+	fmt.Fprintf(&b, "# recursor vs Unbound: make bench, %s\n\n", mode)
+	for _, line := range r.environment() {
+		fmt.Fprintf(&b, "- %s\n", line)
+	}
+	fmt.Fprintf(&b, "- zone tree: root, %d TLDs, %d second-level domains (each with its own ns1/ns2 and in-bailiwick glue), NSD on 127.53.x.y:%d, %d NSD instances\n",
+		len(zonetree.TLDs), s.domains, nsdPort, len(r.b.tree.Layers()))
+	fmt.Fprintf(&b, "- figures: median of %d round(s); the resolvers alternate within each round; each session starts a fresh resolver\n", s.rounds)
+	if r.b.pin {
+		fmt.Fprintf(&b, "- CPUs: resolver pinned to CPU %d; dnsperf, NSD and the delay proxy to CPU %d (taskset)\n", resolverCPU, loadCPU)
+	} else {
+		fmt.Fprintf(&b, "- CPUs: one CPU only, nothing pinned\n")
+	}
+	for _, c := range r.contenders {
+		if c.settings != "" {
+			fmt.Fprintf(&b, "- %s: %s\n", c.name, c.settings)
+		}
+	}
+	fmt.Fprintf(&b, "\n| metric | %s | %s | ours/Unbound |\n|---|---:|---:|---:|\n", r.contenders[0].name, r.contenders[1].name)
+	for _, sec := range sections(s) {
+		fmt.Fprintf(&b, "| **%s** | | | |\n", sec.title)
+		for _, row := range sec.rows {
+			theirs, tv := r.cell(r.contenders[0].name, row.id, row.format)
+			ours, ov := r.cell(r.contenders[1].name, row.id, row.format)
+			q := "n/a"
+			if x := ratio(ov, tv); !math.IsNaN(x) && !math.IsInf(x, 0) {
+				q = fmt.Sprintf("%.2f", x)
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", row.label, theirs, ours, q)
+		}
+	}
+	b.WriteString("\n↑ higher is better, ↓ lower is better. The ratio is ours divided by Unbound's figure.\n")
+	for _, c := range r.contenders {
+		if c.unavailable != "" {
+			fmt.Fprintf(&b, "\n%s: n/a: %s\n", c.name, c.unavailable)
+		}
+		for _, e := range r.errors[c.name] {
+			fmt.Fprintf(&b, "\n%s: %s\n", c.name, e)
+		}
+	}
+	for _, n := range r.notes {
+		fmt.Fprintf(&b, "\nNote: %s\n", n)
+	}
+	if s.rounds > 1 {
+		b.WriteString("\n<details><summary>per-round values</summary>\n\n| metric | " + r.contenders[0].name + " | " + r.contenders[1].name + " |\n|---|---|---|\n")
+		for _, sec := range sections(s) {
+			for _, row := range sec.rows {
+				fmt.Fprintf(&b, "| %s | %s | %s |\n", row.id, r.rounds(r.contenders[0].name, row), r.rounds(r.contenders[1].name, row))
+			}
+		}
+		b.WriteString("\n</details>\n")
+	}
+	fmt.Fprintf(&b, "\nRun took %s.\n", time.Since(r.started).Round(time.Second))
+	return b.String()
+}
+
+func (r *report) rounds(name string, row row) string {
+	var parts []string
+	for _, v := range r.values[name][row.id] {
+		parts = append(parts, fmt.Sprintf(row.format, v))
+	}
+	if len(parts) == 0 {
+		return "n/a"
+	}
+	return strings.Join(parts, " / ")
+}
+
+// environment names the machine and the versions of everything measured.
+func (r *report) environment() []string {
+	ctx := context.Background()
+	first := func(argv ...string) string {
+		out, _, err := runOutput(ctx, 10*time.Second, argv)
+		if err != nil && out == "" {
+			return "unknown"
+		}
+		for _, line := range strings.Split(out, "\n") {
+			if line = strings.TrimSpace(line); line != "" {
+				return line
+			}
+		}
+		return "unknown"
+	}
+	last := func(argv ...string) string {
+		out, _, _ := runOutput(ctx, 10*time.Second, argv)
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		return strings.TrimSpace(lines[len(lines)-1])
+	}
+	return []string{
+		"date: " + time.Now().UTC().Format("2006-01-02 15:04 UTC"),
+		fmt.Sprintf("machine: %d CPUs (nproc), %s, kernel %s", runtime.NumCPU(), cpuModel(), first("uname", "-r")),
+		"unbound: " + first(r.b.o.unbound, "-V"),
+		"nsd: " + first(r.b.o.nsd, "-v"),
+		"dnsperf: " + last(r.b.o.dnsperf, "-h"),
+		"go: " + first("go", "version"),
+		"recursor: " + first("git", "describe", "--always", "--dirty", "--tags"),
+	}
+}
+
+func cpuModel() string {
+	raw, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "unknown CPU"
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown CPU"
+}
