@@ -13,3 +13,8 @@ vet:
 
 test: vet
 	$(GO) test -race -count=1 ./...
+
+# Side-by-side with Unbound over a generated NSD tree, loopback only; root.
+# BENCH_QUICK=1 for a ~1-minute smoke run. Table in bench/out/latest.md.
+bench:
+	GO=$(GO) bash bench/bench.sh
