@@ -121,7 +121,7 @@ func run() error {
 		defer os.RemoveAll(b.work)
 	}
 	report := b.measure(ctx)
-	text := report.markdown()
+	text := report.markdown(report.environment())
 	fmt.Print(text)
 	if err := os.MkdirAll(filepath.Dir(o.out), 0o755); err != nil {
 		return err

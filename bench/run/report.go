@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -90,7 +91,8 @@ func (r *report) cell(name, id, format string) (string, float64) {
 	return fmt.Sprintf(format, v), v
 }
 
-func (r *report) markdown() string {
+// markdown renders the report; env lists the machine and versions.
+func (r *report) markdown(env []string) string {
 	var b strings.Builder
 	s := r.b.s
 	mode := "full"
@@ -98,11 +100,12 @@ func (r *report) markdown() string {
 		mode = "quick (BENCH_QUICK=1)"
 	}
 	fmt.Fprintf(&b, "# recursor vs Unbound: make bench, %s\n\n", mode)
-	for _, line := range r.environment() {
+	for _, line := range env {
 		fmt.Fprintf(&b, "- %s\n", line)
 	}
-	fmt.Fprintf(&b, "- zone tree: root, %d TLDs, %d second-level domains (each with its own ns1/ns2 and in-bailiwick glue), NSD on 127.53.x.y:%d, %d NSD instances\n",
-		len(zonetree.TLDs), s.domains, nsdPort, len(r.b.tree.Layers()))
+	fmt.Fprintf(&b, "- zone tree: root, %d TLDs, %d second-level domains (each with its own ns1/ns2 and in-bailiwick glue); NSD on 127.53.x.y:%d, one instance per layer, rrl-ratelimit 0\n",
+		len(zonetree.TLDs), s.domains, nsdPort)
+	fmt.Fprintf(&b, "- network: a private namespace with loopback only; both resolvers query port 53, which nftables rewrites statelessly to NSD's port (or the delay proxy's) and counts\n")
 	fmt.Fprintf(&b, "- figures: median of %d round(s); the resolvers alternate within each round; each session starts a fresh resolver\n", s.rounds)
 	if r.b.pin {
 		fmt.Fprintf(&b, "- CPUs: resolver pinned to CPU %d; dnsperf, NSD and the delay proxy to CPU %d (taskset)\n", resolverCPU, loadCPU)
@@ -136,7 +139,13 @@ func (r *report) markdown() string {
 			fmt.Fprintf(&b, "\n%s: %s\n", c.name, e)
 		}
 	}
-	for _, n := range r.notes {
+	notes := slices.Clone(r.notes)
+	for _, c := range r.contenders {
+		if v := median(r.values[c.name]["hit_loadgen_cpu_pct"]); v >= 90 {
+			notes = append(notes, fmt.Sprintf("during %s's throughput run dnsperf used %.0f%% of its core: the cache-hit QPS is what one dnsperf core can offer, a floor of %s's capacity; the CPU-per-query row is the better comparison", c.name, v, c.name))
+		}
+	}
+	for _, n := range notes {
 		fmt.Fprintf(&b, "\nNote: %s\n", n)
 	}
 	if s.rounds > 1 {

@@ -1,0 +1,200 @@
+package main
+
+import (
+	"math"
+	"strings"
+	"testing"
+)
+
+const dnsperfVerbose = `DNS Performance Testing Tool
+Version 2.10.0
+
+[Status] Command line: dnsperf -s 127.0.0.1 -p 5301 -d cold.txt -n 1 -q 100 -l 15 -v
+[Status] Sending queries (to 127.0.0.1:5301)
+[Status] Stopping after 15.000000 seconds or 1 run through file
+> NOERROR www.d000000.com. A 0.008773
+> NOERROR www.d000002.bench. A 0.013307
+> SERVFAIL www.d000003.com. A 0.500000
+> T www.d000004.net. A
+[Status] Testing complete (end of file)
+
+Statistics:
+
+  Queries sent:         4
+  Queries completed:    3 (75.00%)
+  Queries lost:         1 (25.00%)
+
+  Response codes:       NOERROR 2 (66.67%), SERVFAIL 1 (33.33%)
+  Average packet size:  request 33, response 49
+  Run time (s):         0.418596
+  Queries per second:   7166.814781
+
+  Average Latency (s):  0.013322 (min 0.000323, max 0.040181)
+  Latency StdDev (s):   0.004068
+`
+
+const dnsperfAllLost = `[Status] Testing complete (end of file)
+
+Statistics:
+
+  Queries sent:         2
+  Queries completed:    0 (0.00%)
+  Queries lost:         2 (100.00%)
+
+  Response codes:       
+  Average packet size:  request 27, response 0
+  Run time (s):         0.001619
+  Queries per second:   0.000000
+`
+
+func TestParseDnsperf(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		in      string
+		want    perfResult
+		wantErr bool
+	}{
+		{
+			name: "verbose with a timeout",
+			in:   dnsperfVerbose,
+			want: perfResult{Sent: 4, Completed: 3, Lost: 1, RunTime: 0.418596, QPS: 7166.814781,
+				Rcodes: map[string]int{"NOERROR": 2, "SERVFAIL": 1}, Latencies: []float64{0.008773, 0.013307, 0.5}},
+		},
+		{
+			name: "all lost",
+			in:   dnsperfAllLost,
+			want: perfResult{Sent: 2, Lost: 2, RunTime: 0.001619, Rcodes: map[string]int{}},
+		},
+		{name: "cut short", in: "> NOERROR a. A 0.1\n[Status] Sending queries\n", wantErr: true},
+		{name: "garbled count", in: strings.Replace(dnsperfVerbose, "Queries sent:         4", "Queries sent:         four", 1), wantErr: true},
+		{name: "empty", in: "", wantErr: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := parseDnsperf(strings.NewReader(tc.in))
+			if tc.wantErr {
+				if err == nil {
+					t.Fatalf("parseDnsperf succeeded, want an error; got %+v", got)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Sent != tc.want.Sent || got.Completed != tc.want.Completed || got.Lost != tc.want.Lost ||
+				got.RunTime != tc.want.RunTime || got.QPS != tc.want.QPS {
+				t.Errorf("counts = %+v, want %+v", got, tc.want)
+			}
+			if len(got.Rcodes) != len(tc.want.Rcodes) {
+				t.Errorf("rcodes = %v, want %v", got.Rcodes, tc.want.Rcodes)
+			}
+			for k, v := range tc.want.Rcodes {
+				if got.Rcodes[k] != v {
+					t.Errorf("rcode %s = %d, want %d", k, got.Rcodes[k], v)
+				}
+			}
+			if len(got.Latencies) != len(tc.want.Latencies) {
+				t.Fatalf("latencies = %v, want %v", got.Latencies, tc.want.Latencies)
+			}
+			for i := range got.Latencies {
+				if got.Latencies[i] != tc.want.Latencies[i] {
+					t.Errorf("latency %d = %v, want %v", i, got.Latencies[i], tc.want.Latencies[i])
+				}
+			}
+		})
+	}
+}
+
+func TestPercentileAndMedian(t *testing.T) {
+	hundred := make([]float64, 100)
+	for i := range hundred {
+		hundred[i] = float64(100 - i) // 100 .. 1, unsorted on purpose
+	}
+	for _, tc := range []struct {
+		name string
+		got  float64
+		want float64
+	}{
+		{"p50 of 1..100", percentile(hundred, 50), 50},
+		{"p99 of 1..100", percentile(hundred, 99), 99},
+		{"p100 of 1..100", percentile(hundred, 100), 100},
+		{"p1 of one value", percentile([]float64{7}, 1), 7},
+		{"median odd", median([]float64{3, 1, 2}), 2},
+		{"median even", median([]float64{4, 1, 3, 2}), 2.5},
+		{"median skips NaN", median([]float64{math.NaN(), 5, 1, 3}), 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.got != tc.want {
+				t.Errorf("got %v, want %v", tc.got, tc.want)
+			}
+		})
+	}
+	if hundred[0] != 100 {
+		t.Error("percentile reordered its input")
+	}
+	for _, v := range []float64{percentile(nil, 50), median(nil), median([]float64{math.NaN()})} {
+		if !math.IsNaN(v) {
+			t.Errorf("empty input gave %v, want NaN", v)
+		}
+	}
+}
+
+func TestParseStatCPU(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		in      string
+		want    int64
+		wantErr bool
+	}{
+		{"plain", "4242 (unbound) S 1 4242 4242 0 -1 4194560 1234 0 0 0 150 37 0 0 20 0 1 0 100 1000 200", 187, false},
+		{"name with spaces and parens", "7 (a) b) c) R 1 7 7 0 -1 0 0 0 0 0 5 6 0 0 20 0 1 0 1 1 1", 11, false},
+		{"no name", "7 a R 1", 0, true},
+		{"too short", "7 (x) R 1 2 3", 0, true},
+		{"not a number", "7 (x) R 1 7 7 0 -1 0 0 0 0 0 x 6 0 0", 0, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := parseStatCPU(tc.in)
+			if (err != nil) != tc.wantErr || got != tc.want {
+				t.Errorf("parseStatCPU = %d, %v; want %d, error %v", got, err, tc.want, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestParseStatusRSS(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		in      string
+		want    int64
+		wantErr bool
+	}{
+		{"present", "Name:\tunbound\nVmPeak:\t  99 kB\nVmRSS:\t   16692 kB\nThreads:\t1\n", 16692 * 1024, false},
+		{"absent (zombie)", "Name:\tunbound\nState:\tZ (zombie)\n", 0, true},
+		{"odd unit", "VmRSS:\t 12 MB\n", 0, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := parseStatusRSS(tc.in)
+			if (err != nil) != tc.wantErr || got != tc.want {
+				t.Errorf("parseStatusRSS = %d, %v; want %d, error %v", got, err, tc.want, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestParseCounters(t *testing.T) {
+	const listed = `table ip bench_upstream {
+	counter upstream_udp {
+		packets 6005 bytes 436358
+	}
+	counter upstream_tcp_syn {
+		packets 3 bytes 180
+	}
+}
+`
+	got, err := parseCounters(listed)
+	if err != nil || got != 6008 {
+		t.Errorf("parseCounters = %d, %v; want 6008", got, err)
+	}
+	if _, err := parseCounters("table ip bench_upstream {\n}\n"); err == nil {
+		t.Error("parseCounters accepted a table without counters")
+	}
+}
