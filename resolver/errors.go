@@ -38,11 +38,11 @@ type Error struct {
 
 func (e *Error) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "resolve %s %s: %v", e.Qname, dns.TypeToString[e.Qtype], e.Err)
+	fmt.Fprintf(&b, "resolve %s %s", e.Qname, dns.TypeToString[e.Qtype])
 	if e.Zone != "" {
-		fmt.Fprintf(&b, " (zone %s", e.Zone)
+		fmt.Fprintf(&b, " at zone %s", e.Zone)
 		if len(e.Servers) > 0 {
-			b.WriteString(", servers")
+			b.WriteString(" (servers")
 			for i, s := range e.Servers {
 				if i == 6 {
 					fmt.Fprintf(&b, " and %d more", len(e.Servers)-i)
@@ -50,9 +50,10 @@ func (e *Error) Error() string {
 				}
 				b.WriteString(" " + s.String())
 			}
+			b.WriteString(")")
 		}
-		b.WriteString(")")
 	}
+	fmt.Fprintf(&b, ": %v", e.Err)
 	return b.String()
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -78,10 +79,7 @@ func (t *NetTransport) exchangeUDP(ctx context.Context, m *dns.Msg, wire []byte,
 	for {
 		n, err := conn.Read(buf)
 		if err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			return nil, err
+			return nil, readError(ctx, err)
 		}
 		resp, err := parseReply(m, buf[:n])
 		switch {
@@ -113,16 +111,25 @@ func (t *NetTransport) exchangeTCP(ctx context.Context, m *dns.Msg, wire []byte,
 	dc := &dns.Conn{Conn: conn}
 	raw, err := dc.ReadMsgHeader(nil)
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, err
+		return nil, readError(ctx, err)
 	}
 	resp, err := parseReply(m, raw)
 	if errors.Is(err, errSpoofSuspect) {
 		err = errMismatch // over TCP a wrong ID is just a broken server
 	}
 	return resp, err
+}
+
+// readError reports a read that hit the deadline as the context's error,
+// so callers see a timeout as context.DeadlineExceeded.
+func readError(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return context.DeadlineExceeded
+	}
+	return err
 }
 
 // parseReply unpacks raw and checks it answers q: QR set, same ID, same
