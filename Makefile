@@ -11,6 +11,18 @@ vet:
 	$(GO) vet ./...
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
+# The main job, offline: resolve a handful of sandbox names by iteration,
+# showing every referral.
+DEMO_NAMES = "www.example.com A" "www.shop.example.com A" "www.example.org A" \
+	"alias.example.com A" "nope.example.com A" "www.all-lame.lab A"
+
+demo: build
+	@for q in $(DEMO_NAMES); do \
+		echo "==> recursor resolve --sandbox --trace $$q"; \
+		./bin/recursor resolve --sandbox --trace $$q || true; \
+		echo; \
+	done
+
 test: vet
 	$(GO) test -race -count=1 ./...
 
