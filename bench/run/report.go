@@ -38,7 +38,7 @@ func sections(s settings) []section {
 			{"cold_p50_ms", "latency p50, ms ↓", "%.2f"},
 			{"cold_p99_ms", "latency p99, ms ↓", "%.2f"},
 			{"cold_upstream_per_name", "upstream queries per name ↓", "%.2f"},
-			{"cold_answered_pct", "answered NOERROR, % ↑", "%.2f"},
+			{"cold_answered_pct", "answered NOERROR, %", "%.2f"},
 		}},
 		{fmt.Sprintf("Cold latency, unloaded, +%s per upstream round trip", delay), []row{
 			{"delay_p50_ms", fmt.Sprintf("median of %d names, ms ↓", s.delayNames), "%.1f"},
@@ -123,9 +123,12 @@ func (r *report) markdown(env []string) string {
 		for _, row := range sec.rows {
 			theirs, tv := r.cell(r.contenders[0].name, row.id, row.format)
 			ours, ov := r.cell(r.contenders[1].name, row.id, row.format)
-			q := "n/a"
-			if x := ratio(ov, tv); !math.IsNaN(x) && !math.IsInf(x, 0) {
-				q = fmt.Sprintf("%.2f", x)
+			q := "" // a ratio means something only for figures with a better direction
+			if strings.ContainsAny(row.label, "↑↓") {
+				q = "n/a"
+				if x := ratio(ov, tv); !math.IsNaN(x) && !math.IsInf(x, 0) {
+					q = fmt.Sprintf("%.2f", x)
+				}
 			}
 			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", row.label, theirs, ours, q)
 		}
