@@ -1,0 +1,206 @@
+package testnet
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/miekg/dns"
+
+	"github.com/recursor-dns/recursor/roothints"
+)
+
+// Mode is how a server behaves.
+type Mode string
+
+// Server modes, as written in network.conf.
+const (
+	// ModeAuth serves its zones as an authoritative server.
+	ModeAuth Mode = "auth"
+	// ModeLame serves no zone and answers REFUSED to every query, as lame
+	// servers of today mostly do (BIND, NSD and Knot refuse names outside
+	// their zones; the upward referral to the root is a relic).
+	ModeLame Mode = "lame"
+	// ModeDead reads queries and never answers, over UDP and TCP.
+	ModeDead Mode = "dead"
+)
+
+// Server is one authoritative server of a sandbox, as network.conf says.
+type Server struct {
+	Name  string     // host name, fully qualified, lower case
+	Addr  netip.Addr // its own loopback address
+	Mode  Mode       //
+	Zones []string   // the zones it serves (ModeAuth only), fully qualified, lower case
+}
+
+// ConfFile is the file of a sandbox directory that lists its servers.
+const ConfFile = "network.conf"
+
+// ZonesDir is the directory, inside a sandbox directory, of the zone files:
+// zones/<zone>.zone, and zones/root.zone for the root.
+const ZonesDir = "zones"
+
+// Limits of a sandbox directory, so a mistaken file costs little.
+const (
+	maxServers      = 1024
+	maxConfBytes    = 1 << 20
+	maxZonesPerHost = 256
+)
+
+// sandbox is a loaded sandbox directory: the servers and their zones.
+type sandbox struct {
+	dir     string
+	servers []Server
+	zones   map[string]*zone // by origin
+	hints   *roothints.Hints
+}
+
+// loadSandbox reads dir/network.conf and every zone file it names.
+func loadSandbox(dir string) (*sandbox, error) {
+	f, err := os.Open(filepath.Join(dir, ConfFile))
+	if err != nil {
+		return nil, fmt.Errorf("testnet: %w", err)
+	}
+	defer f.Close()
+	servers, err := parseConf(io.LimitReader(f, maxConfBytes))
+	if err != nil {
+		return nil, fmt.Errorf("testnet: %s: %w", filepath.Join(dir, ConfFile), err)
+	}
+	sb := &sandbox{dir: dir, servers: servers, zones: map[string]*zone{}}
+	for _, s := range servers {
+		for _, origin := range s.Zones {
+			if sb.zones[origin] != nil {
+				continue
+			}
+			z, err := loadZone(origin, sb.zonePath(origin))
+			if err != nil {
+				return nil, fmt.Errorf("testnet: %w", err)
+			}
+			sb.zones[origin] = z
+		}
+	}
+	if sb.hints, err = sb.rootHints(); err != nil {
+		return nil, fmt.Errorf("testnet: %w", err)
+	}
+	return sb, nil
+}
+
+func (sb *sandbox) zonePath(origin string) string {
+	return filepath.Join(sb.dir, ZonesDir, zoneFileName(origin))
+}
+
+// rootHints names the servers of the root zone, with the TTL of its NS set.
+func (sb *sandbox) rootHints() (*roothints.Hints, error) {
+	root := sb.zones["."]
+	if root == nil {
+		return nil, errors.New("no server serves the root zone")
+	}
+	h := &roothints.Hints{TTL: root.nodes["."].rrsets[dns.TypeNS][0].Header().Ttl}
+	for _, s := range sb.servers {
+		if slices.Contains(s.Zones, ".") {
+			h.Servers = append(h.Servers, roothints.Server{Name: s.Name, Addrs: []netip.Addr{s.Addr}})
+		}
+	}
+	return h, nil
+}
+
+// authority returns what answers as server s.
+func (sb *sandbox) authority(s Server) *authority {
+	a := &authority{lame: s.Mode == ModeLame}
+	for _, origin := range s.Zones {
+		a.zones = append(a.zones, sb.zones[origin])
+	}
+	return a
+}
+
+// parseConf reads network.conf: one server a line, "name address mode
+// [zone ...]"; '#' starts a comment.
+func parseConf(r io.Reader) ([]Server, error) {
+	var (
+		servers []Server
+		names   = map[string]bool{}
+		addrs   = map[netip.Addr]bool{}
+	)
+	sc := bufio.NewScanner(r)
+	for line := 1; sc.Scan(); line++ {
+		text, _, _ := strings.Cut(sc.Text(), "#")
+		fields := strings.Fields(text)
+		if len(fields) == 0 {
+			continue
+		}
+		s, err := parseServer(fields)
+		if err != nil {
+			return nil, fmt.Errorf("line %d: %w", line, err)
+		}
+		if names[s.Name] {
+			return nil, fmt.Errorf("line %d: server %s listed twice", line, s.Name)
+		}
+		if addrs[s.Addr] {
+			return nil, fmt.Errorf("line %d: address %s used twice", line, s.Addr)
+		}
+		if len(servers) == maxServers {
+			return nil, fmt.Errorf("line %d: more than %d servers", line, maxServers)
+		}
+		names[s.Name], addrs[s.Addr] = true, true
+		servers = append(servers, s)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	if len(servers) == 0 {
+		return nil, errors.New("no servers")
+	}
+	return servers, nil
+}
+
+func parseServer(fields []string) (Server, error) {
+	if len(fields) < 3 {
+		return Server{}, errors.New("want: name address mode [zone ...]")
+	}
+	s := Server{Name: canonical(fields[0]), Mode: Mode(fields[2])}
+	if _, ok := dns.IsDomainName(s.Name); !ok || s.Name == "." {
+		return Server{}, fmt.Errorf("bad server name %q", fields[0])
+	}
+	addr, err := netip.ParseAddr(fields[1])
+	if err != nil {
+		return Server{}, fmt.Errorf("server %s: %w", s.Name, err)
+	}
+	// Sandbox servers live on loopback only, so nothing they are told
+	// about can send a packet off this machine.
+	if s.Addr = addr.Unmap(); !s.Addr.IsLoopback() || s.Addr.Zone() != "" {
+		return Server{}, fmt.Errorf("server %s: address %s is not loopback", s.Name, addr)
+	}
+	zones := fields[3:]
+	switch s.Mode {
+	case ModeAuth:
+		if len(zones) == 0 {
+			return Server{}, fmt.Errorf("server %s: auth with no zones", s.Name)
+		}
+	case ModeLame, ModeDead:
+		if len(zones) > 0 {
+			return Server{}, fmt.Errorf("server %s: a %s server serves no zones", s.Name, s.Mode)
+		}
+	default:
+		return Server{}, fmt.Errorf("server %s: mode %q, want auth, lame or dead", s.Name, s.Mode)
+	}
+	if len(zones) > maxZonesPerHost {
+		return Server{}, fmt.Errorf("server %s: more than %d zones", s.Name, maxZonesPerHost)
+	}
+	for _, z := range zones {
+		origin := canonical(z)
+		if _, ok := dns.IsDomainName(origin); !ok || strings.ContainsAny(origin, `/\`) {
+			return Server{}, fmt.Errorf("server %s: bad zone name %q", s.Name, z)
+		}
+		if slices.Contains(s.Zones, origin) {
+			return Server{}, fmt.Errorf("server %s: zone %s listed twice", s.Name, origin)
+		}
+		s.Zones = append(s.Zones, origin)
+	}
+	return s, nil
+}
