@@ -92,7 +92,8 @@ type Entry struct {
 	Negative Negative
 	SOA      *dns.SOA // the zone's SOA for negative entries, when known
 	Rank     Rank
-	TTL      uint32 // seconds left
+	TTL      uint32    // whole seconds left
+	Expires  time.Time // when the entry stops being served
 }
 
 type entry struct {
@@ -288,7 +289,7 @@ func (c *Cache) clampTTL(ttl uint32, maxTTL time.Duration) time.Duration {
 
 func (e *entry) export(now time.Time) Entry {
 	left := uint32(e.expires.Sub(now) / time.Second)
-	out := Entry{Negative: e.negative, Rank: e.rank, TTL: left}
+	out := Entry{Negative: e.negative, Rank: e.rank, TTL: left, Expires: e.expires}
 	if e.soa != nil {
 		out.SOA = dns.Copy(e.soa).(*dns.SOA)
 		out.SOA.Hdr.Ttl = left

@@ -70,17 +70,8 @@ func classify(resp *dns.Msg, zone, qname string, qtype uint16) reply {
 			r.answer, r.target = set, cur
 			break
 		}
-		if qtype != dns.TypeCNAME {
-			if cname := rrsetOf(answer, cur, dns.TypeCNAME); len(cname) > 0 {
-				r.chain = append(r.chain, cname[0])
-				cur = dns.Fqdn(cname[0].(*dns.CNAME).Target)
-				r.target = cur
-				if !inZone(cur, zone) {
-					break // the rest is another zone's business
-				}
-				continue
-			}
-		}
+		// A DNAME above cur wins over any CNAME the server synthesised
+		// from it: we synthesise our own (RFC 6672 section 3.2).
 		if qtype != dns.TypeDNAME {
 			if dname, synth := dnameFor(answer, cur); dname != nil {
 				r.chain = append(r.chain, dname, synth)
@@ -88,6 +79,17 @@ func classify(resp *dns.Msg, zone, qname string, qtype uint16) reply {
 				r.target = cur
 				if !inZone(cur, zone) {
 					break
+				}
+				continue
+			}
+		}
+		if qtype != dns.TypeCNAME {
+			if cname := rrsetOf(answer, cur, dns.TypeCNAME); len(cname) > 0 {
+				r.chain = append(r.chain, cname[0])
+				cur = dns.Fqdn(cname[0].(*dns.CNAME).Target)
+				r.target = cur
+				if !inZone(cur, zone) {
+					break // the rest is another zone's business
 				}
 				continue
 			}

@@ -307,7 +307,11 @@ func soaRRs(soa *dns.SOA) []dns.RR {
 // a referral or a lame reply). With QNAME minimisation (RFC 9156) each
 // server is first asked only about the next label below its zone.
 func (r *Resolver) iterate(ctx context.Context, b *budget, depth int, chainOf *lookupChain, qname string, qtype uint16) (reply, error) {
-	d, err := r.closestDelegation(ctx, b, depth, chainOf, qname)
+	start := qname
+	if qtype == dns.TypeDS && qname != "." {
+		start = parentZone(qname) // the parent side of the cut answers for DS
+	}
+	d, err := r.closestDelegation(ctx, b, depth, chainOf, start)
 	if err != nil {
 		return reply{}, err
 	}
@@ -344,7 +348,7 @@ func (r *Resolver) iterate(ctx context.Context, b *budget, depth int, chainOf *l
 				return reply{}, err
 			}
 			r.store(d.zone, qname, qtype, rep)
-			if rep.kind != kindReferral {
+			if rep.kind != kindReferral || qtype == dns.TypeDS && sameName(rep.child, qname) {
 				return rep, nil
 			}
 			d, known = r.delegationFromReferral(rep), rep.child
@@ -412,7 +416,7 @@ func (r *Resolver) store(zone, qname string, qtype uint16, rep reply) {
 	switch rep.kind {
 	case kindAnswer:
 		if qtype == dns.TypeNS {
-			capToParentTTL(r.cache, rep.target, rep.answer)
+			capToParentTTL(r.cache, rep.target, rep.answer, r.now())
 		}
 		r.cache.Put(rep.answer, answerRank)
 	case kindNXDomain, kindNoData:
@@ -435,15 +439,16 @@ func (r *Resolver) store(zone, qname string, qtype uint16, rep reply) {
 // the parent's delegation, so a delegation never outlives the TTL the
 // parent gave it (a removed domain stops resolving when the parent's TTL
 // runs out; the "ghost domain" attack).
-func capToParentTTL(c *cache.Cache, zone string, ns []dns.RR) {
+func capToParentTTL(c *cache.Cache, zone string, ns []dns.RR, now time.Time) {
 	parent, ok := c.Get(zone, dns.TypeNS, dns.ClassINET)
 	if !ok || parent.Rank != cache.RankReferral {
 		return
 	}
+	left := uint32((parent.Expires.Sub(now) + time.Second - 1) / time.Second) // rounded up
 	for i, rr := range ns {
-		if rr.Header().Ttl > parent.TTL {
+		if rr.Header().Ttl > left {
 			cp := dns.Copy(rr) // the reply's records may be shared
-			cp.Header().Ttl = parent.TTL
+			cp.Header().Ttl = left
 			ns[i] = cp
 		}
 	}
