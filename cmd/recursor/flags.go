@@ -1,0 +1,183 @@
+package main
+
+import (
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	recursor "github.com/recursor-dns/recursor"
+	"github.com/recursor-dns/recursor/cache"
+	"github.com/recursor-dns/recursor/resolver"
+	"github.com/recursor-dns/recursor/roothints"
+	"github.com/recursor-dns/recursor/testnet"
+)
+
+// engineFlags are the flags every command that runs the engine takes.
+type engineFlags struct {
+	rootHints      string
+	upstreamPort   uint16
+	noIPv6         bool
+	sandbox        bool
+	sandboxDir     string
+	dontQuery      []string
+	timeout        time.Duration
+	maxUpstream    int
+	maxCNAMEs      int
+	maxDepth       int
+	cacheEntries   int
+	maxTTL         time.Duration
+	maxNegativeTTL time.Duration
+}
+
+func (f *engineFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&f.rootHints, "root-hints", "", "root hints file in named.root format (default: the embedded IANA hints)")
+	fs.Uint16Var(&f.upstreamPort, "upstream-port", resolver.DefaultUpstreamPort, "port of the authoritative servers")
+	fs.BoolVar(&f.noIPv6, "no-ipv6", false, "never query IPv6 server addresses")
+	fs.BoolVar(&f.sandbox, "sandbox", false, "resolve through the built-in loopback testnet (offline)")
+	fs.StringVar(&f.sandboxDir, "sandbox-dir", "", "with --sandbox: serve this zone tree directory instead of the built-in one")
+	fs.StringSliceVar(&f.dontQuery, "dont-query", nil, "network never queried upstream (repeatable; 'none' clears the default private and special-use list)")
+	fs.DurationVar(&f.timeout, "timeout", resolver.DefaultTimeout, "overall deadline of one query")
+	fs.IntVar(&f.maxUpstream, "max-upstream-queries", resolver.DefaultMaxUpstreamQueries, "upstream queries one client query may cause")
+	fs.IntVar(&f.maxCNAMEs, "max-cnames", resolver.DefaultMaxCNAMEs, "CNAME and DNAME restarts one query may follow")
+	fs.IntVar(&f.maxDepth, "max-depth", resolver.DefaultMaxDepth, "nesting of name server address lookups")
+	fs.IntVar(&f.cacheEntries, "cache-entries", cache.DefaultMaxEntries, "entries the cache keeps at most")
+	fs.DurationVar(&f.maxTTL, "max-ttl", cache.DefaultMaxTTL, "cap on cached TTLs")
+	fs.DurationVar(&f.maxNegativeTTL, "max-negative-ttl", cache.DefaultMaxNegativeTTL, "cap on cached negative TTLs")
+}
+
+// engine is a configured resolver and what must be closed with it.
+type engine struct {
+	resolver *resolver.Resolver
+	network  *testnet.Network // the sandbox, when --sandbox
+}
+
+func (e *engine) Close() {
+	if e.network != nil {
+		e.network.Close()
+	}
+}
+
+// build validates the flags and returns the engine they describe.
+func (f *engineFlags) build(log *slog.Logger) (*engine, error) {
+	for _, v := range []struct {
+		name string
+		n    int
+	}{{"--max-upstream-queries", f.maxUpstream}, {"--max-cnames", f.maxCNAMEs}, {"--max-depth", f.maxDepth}, {"--cache-entries", f.cacheEntries}} {
+		if v.n < 1 {
+			return nil, fmt.Errorf("%s %d: must be at least 1", v.name, v.n)
+		}
+	}
+	for _, v := range []struct {
+		name string
+		d    time.Duration
+	}{{"--timeout", f.timeout}, {"--max-ttl", f.maxTTL}, {"--max-negative-ttl", f.maxNegativeTTL}} {
+		if v.d <= 0 {
+			return nil, fmt.Errorf("%s %v: must be positive", v.name, v.d)
+		}
+	}
+	if f.upstreamPort == 0 {
+		return nil, fmt.Errorf("--upstream-port 0: must be 1 to 65535")
+	}
+	dontQuery, err := parseDontQuery(f.dontQuery)
+	if err != nil {
+		return nil, err
+	}
+	cfg := resolver.Config{
+		UpstreamPort: f.upstreamPort,
+		DisableIPv6:  f.noIPv6,
+		Logger:       log,
+		DontQuery:    dontQuery,
+		Cache: cache.New(cache.Config{
+			MaxEntries: f.cacheEntries, MaxTTL: f.maxTTL, MaxNegativeTTL: f.maxNegativeTTL,
+		}),
+		Limits: resolver.Limits{
+			MaxUpstreamQueries: f.maxUpstream, MaxCNAMEs: f.maxCNAMEs, MaxDepth: f.maxDepth, Timeout: f.timeout,
+		},
+	}
+	if f.rootHints != "" {
+		file, err := os.Open(f.rootHints)
+		if err != nil {
+			return nil, fmt.Errorf("--root-hints: %w", err)
+		}
+		defer file.Close()
+		if cfg.RootHints, err = roothints.Parse(file); err != nil {
+			return nil, fmt.Errorf("--root-hints %s: %w", f.rootHints, err)
+		}
+	}
+	e := &engine{}
+	if f.sandbox {
+		if f.rootHints != "" {
+			return nil, fmt.Errorf("--sandbox and --root-hints: choose one")
+		}
+		if e.network, err = startSandbox(f.sandboxDir, log); err != nil {
+			return nil, err
+		}
+		cfg.RootHints = e.network.RootHints()
+		cfg.UpstreamPort = e.network.Port()
+		if f.dontQuery == nil {
+			cfg.DontQuery = []netip.Prefix{} // the sandbox lives on loopback
+		}
+	}
+	if e.resolver, err = resolver.New(cfg); err != nil {
+		e.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
+// parseDontQuery turns --dont-query values into prefixes: nil keeps the
+// default list, "none" clears it.
+func parseDontQuery(vals []string) ([]netip.Prefix, error) {
+	if vals == nil {
+		return nil, nil
+	}
+	out := []netip.Prefix{}
+	for _, v := range vals {
+		if strings.EqualFold(v, "none") {
+			out = out[:0]
+			continue
+		}
+		p, err := netip.ParsePrefix(v)
+		if err != nil {
+			a, aerr := netip.ParseAddr(v)
+			if aerr != nil {
+				return nil, fmt.Errorf("--dont-query %q: not a CIDR prefix or address", v)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
+// startSandbox serves the sandbox zone tree (dir, or the embedded one) on
+// loopback.
+func startSandbox(dir string, log *slog.Logger) (*testnet.Network, error) {
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "recursor-sandbox-")
+		if err != nil {
+			return nil, fmt.Errorf("sandbox: %w", err)
+		}
+		defer os.RemoveAll(tmp)
+		sub, err := fs.Sub(recursor.Sandbox, "testdata/sandbox")
+		if err != nil {
+			return nil, fmt.Errorf("sandbox: %w", err)
+		}
+		if err := os.CopyFS(tmp, sub); err != nil {
+			return nil, fmt.Errorf("sandbox: %w", err)
+		}
+		dir = tmp
+	}
+	n, err := testnet.Start(testnet.Config{Dir: filepath.Clean(dir), Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
+	return n, nil
+}

@@ -1,0 +1,56 @@
+// Command recursor is an iterative recursive DNS resolver: `recursor
+// resolve` answers one question from the command line, `recursor serve`
+// answers clients on UDP and TCP.
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime/debug"
+
+	"github.com/spf13/cobra"
+)
+
+func main() {
+	if err := newRootCommand().Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "recursor:", err)
+		os.Exit(1)
+	}
+}
+
+func newRootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "recursor",
+		Short:         "An iterative recursive DNS resolver",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(newResolveCommand(), newVersionCommand())
+	for _, extra := range extraCommands {
+		root.AddCommand(extra())
+	}
+	return root
+}
+
+// extraCommands are added by other files of this package (serve).
+var extraCommands []func() *cobra.Command
+
+func newVersionCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		Run: func(cmd *cobra.Command, _ []string) {
+			v := "(devel)"
+			if info, ok := debug.ReadBuildInfo(); ok {
+				v = info.Main.Version
+				for _, s := range info.Settings {
+					if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+						v += " " + s.Value[:12]
+					}
+				}
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), "recursor", v)
+		},
+	}
+}
