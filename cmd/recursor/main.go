@@ -4,6 +4,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"runtime/debug"
@@ -13,10 +14,19 @@ import (
 
 func main() {
 	if err := newRootCommand().Execute(); err != nil {
+		var se silentExit
+		if errors.As(err, &se) {
+			os.Exit(se.code)
+		}
 		fmt.Fprintln(os.Stderr, "recursor:", err)
 		os.Exit(1)
 	}
 }
+
+// silentExit ends the program with code, the output having said why.
+type silentExit struct{ code int }
+
+func (e silentExit) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
 func newRootCommand() *cobra.Command {
 	root := &cobra.Command{

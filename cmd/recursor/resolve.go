@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -135,7 +134,7 @@ func runResolve(ctx context.Context, out io.Writer, r *resolver.Resolver, name s
 			return encErr
 		}
 		if err != nil {
-			os.Exit(2) // the JSON says why; a non-zero status says it failed
+			return silentExit{code: 2} // the JSON says why; the status says it failed
 		}
 		return nil
 	}

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+)
+
+func runCommand(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	cmd := newRootCommand()
+	var out bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&out)
+	cmd.SetArgs(args)
+	cmd.SetContext(t.Context())
+	err := cmd.Execute()
+	return out.String(), err
+}
+
+func TestResolveCommand(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		want    []string // substrings of the output
+		wantErr string   // substring of the error, "" for success
+	}{
+		{"answer", []string{"resolve", "--sandbox", "www.example.com", "A"},
+			[]string{"status: NOERROR", "www.example.com.\t300\tIN\tA\t192.0.2.10", ";; Query time:"}, ""},
+		{"default type A and trace", []string{"resolve", "--sandbox", "--trace", "www.shop.example.com"},
+			[]string{"referral to shop.example.com.", "A -> answer (1 records)", "192.0.2.80"}, ""},
+		{"nxdomain is an answer", []string{"resolve", "--sandbox", "nothing.example.com", "A"},
+			[]string{"status: NXDOMAIN", "AUTHORITY SECTION", "example.com.\t300\tIN\tSOA"}, ""},
+		{"failure names the zone and servers", []string{"resolve", "--sandbox", "www.all-lame.lab"},
+			nil, "at zone all-lame.lab. (servers 127.53.21."},
+		{"unknown type", []string{"resolve", "--sandbox", "example.com", "BOGUS"}, nil, `unknown query type "BOGUS"`},
+		{"bad limit", []string{"resolve", "--sandbox", "--max-cnames", "0", "example.com"}, nil, "--max-cnames 0: must be at least 1"},
+		{"bad dont-query", []string{"resolve", "--dont-query", "10.0.0.0/99", "example.com"}, nil, `--dont-query "10.0.0.0/99"`},
+		{"missing hints file", []string{"resolve", "--root-hints", "/nonexistent/named.root", "example.com"}, nil, "--root-hints: open /nonexistent/named.root"},
+		{"sandbox and hints", []string{"resolve", "--sandbox", "--root-hints", "x", "example.com"}, nil, "--root-hints"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := runCommand(t, tc.args...)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want one containing %q; output:\n%s", err, tc.wantErr, out)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("err = %v; output:\n%s", err, out)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+}
+
+func TestResolveJSON(t *testing.T) {
+	out, err := runCommand(t, "resolve", "--sandbox", "--json", "chain1.example.com", "A")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res jsonResult
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s", err, out)
+	}
+	if res.Status != "NOERROR" || len(res.Answer) != 3 || len(res.Trace) == 0 {
+		t.Errorf("JSON result = %+v", res)
+	}
+	out, err = runCommand(t, "resolve", "--sandbox", "--json", "www.all-lame.lab", "A")
+	var se silentExit
+	if !errors.As(err, &se) || se.code != 2 {
+		t.Fatalf("failure err = %v, want exit status 2", err)
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil || res.Status != "SERVFAIL" || res.EDE == nil || res.EDE.Code != 22 {
+		t.Errorf("failure JSON = %+v (%v)", res, err)
+	}
+}
