@@ -1,11 +1,8 @@
 package resolver_test
 
 import (
-	"bufio"
 	"errors"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,64 +17,13 @@ import (
 
 const sandboxDir = "../testdata/sandbox"
 
-// sandboxCase is one row of testdata/sandbox/CASES.md.
-type sandboxCase struct {
-	name, qname string
-	qtype       uint16
-	rcode       string
-	answer      []string // "owner TTL TYPE data", or "owner TTL TYPE <...>"
-	negative    string   // "zone TTL" or ""
-}
-
-func loadCases(tb testing.TB) []sandboxCase {
+func loadCases(tb testing.TB) []testnet.Case {
 	tb.Helper()
-	f, err := os.Open(filepath.Join(sandboxDir, "CASES.md"))
+	cases, err := testnet.ReadCases(sandboxDir)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	defer f.Close()
-	var cases []sandboxCase
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, "## ") && len(cases) > 0 {
-			break // the table of direct server questions follows
-		}
-		cells := strings.Split(line, "|")
-		if len(cells) != 9 || strings.TrimSpace(cells[1]) == "case" || strings.HasPrefix(strings.TrimSpace(cells[1]), "---") {
-			continue
-		}
-		cell := func(i int) string { return strings.TrimSpace(cells[i]) }
-		qtype, ok := dns.StringToType[cell(3)]
-		if !ok {
-			tb.Fatalf("CASES.md: unknown type %q", cell(3))
-		}
-		c := sandboxCase{name: cell(1), qname: cell(2), qtype: qtype, rcode: cell(4)}
-		if a := cell(5); a != "-" {
-			for _, rr := range strings.Split(a, " ; ") {
-				c.answer = append(c.answer, strings.Join(strings.Fields(rr), " "))
-			}
-		}
-		if n := cell(6); n != "-" {
-			c.negative = n
-		}
-		cases = append(cases, c)
-	}
-	if len(cases) < 30 {
-		tb.Fatalf("CASES.md: only %d cases parsed", len(cases))
-	}
 	return cases
-}
-
-// summarise writes a record as CASES.md does: owner TTL TYPE data.
-func summarise(rr dns.RR, long bool) string {
-	h := rr.Header()
-	head := strings.ToLower(h.Name) + " " + strconv.Itoa(int(h.Ttl)) + " " + dns.TypeToString[h.Rrtype]
-	if long {
-		return head + " <...>"
-	}
-	data := strings.TrimPrefix(rr.String(), h.String())
-	return head + " " + strings.Join(strings.Fields(data), " ")
 }
 
 // newSandboxResolver returns a cold resolver over n whose transport fails
@@ -100,11 +46,11 @@ func newSandboxResolver(tb testing.TB, n *testnet.Network, mod func(*resolver.Co
 	return r
 }
 
-func checkCase(t *testing.T, r *resolver.Resolver, c sandboxCase) {
+func checkCase(t *testing.T, r *resolver.Resolver, c testnet.Case) {
 	start := time.Now()
-	m, err := r.Resolve(t.Context(), c.qname, c.qtype)
+	m, err := r.Resolve(t.Context(), c.Qname, c.Qtype)
 	took := time.Since(start)
-	if c.rcode == "SERVFAIL" {
+	if c.Rcode == dns.RcodeServerFailure {
 		var re *resolver.Error
 		if !errors.As(err, &re) {
 			t.Fatalf("got %v, %v; want an error (SERVFAIL)", m, err)
@@ -117,34 +63,25 @@ func checkCase(t *testing.T, r *resolver.Resolver, c sandboxCase) {
 	if err != nil {
 		t.Fatalf("Resolve: %v", err)
 	}
-	if got := dns.RcodeToString[m.Rcode]; got != c.rcode {
-		t.Errorf("rcode %s, want %s", got, c.rcode)
+	if m.Rcode != c.Rcode {
+		t.Errorf("rcode %s, want %s", dns.RcodeToString[m.Rcode], dns.RcodeToString[c.Rcode])
 	}
-	var got, want []string
+	var got []string
 	for i, rr := range m.Answer {
-		long := i < len(c.answer) && strings.Contains(c.answer[i], "<")
-		got = append(got, summarise(rr, long))
+		got = append(got, testnet.Summarise(rr, i < len(c.Answer) && strings.HasSuffix(c.Answer[i], "<...>")))
 	}
-	for _, w := range c.answer {
-		if strings.Contains(w, "<") {
-			w = w[:strings.Index(w, "<")] + "<...>"
-		}
-		want = append(want, w)
-	}
-	if c.name == "big-txt" {
-		got = slices.Compact(got) // eight TXT records, one RRset
-	}
+	want := slices.Clone(c.Answer)
 	slices.Sort(got)
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
 		t.Errorf("answer:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 	}
-	if c.negative != "" {
+	if c.Negative != "" {
 		if len(m.Ns) != 1 || m.Ns[0].Header().Rrtype != dns.TypeSOA {
-			t.Fatalf("authority %v, want the SOA %s", m.Ns, c.negative)
+			t.Fatalf("authority %v, want the SOA %s", m.Ns, c.Negative)
 		}
-		if g := strings.ToLower(m.Ns[0].Header().Name) + " " + strconv.Itoa(int(m.Ns[0].Header().Ttl)); g != c.negative {
-			t.Errorf("negative SOA %s, want %s", g, c.negative)
+		if g := strings.ToLower(m.Ns[0].Header().Name) + " " + strconv.Itoa(int(m.Ns[0].Header().Ttl)); g != c.Negative {
+			t.Errorf("negative SOA %s, want %s", g, c.Negative)
 		}
 	}
 }
@@ -154,7 +91,7 @@ func TestSandboxCases(t *testing.T) {
 	for _, mode := range []resolver.QNAMEMinimisation{resolver.QminRelaxed, resolver.QminOff} {
 		t.Run("qmin-"+mode.String(), func(t *testing.T) {
 			for _, c := range loadCases(t) {
-				t.Run(c.name, func(t *testing.T) {
+				t.Run(c.Name, func(t *testing.T) {
 					t.Parallel()
 					checkCase(t, newSandboxResolver(t, n, func(cfg *resolver.Config) { cfg.QNAMEMinimisation = mode }), c)
 				})
@@ -210,17 +147,17 @@ func TestSandboxCacheAnswersWithoutQueries(t *testing.T) {
 	r := newSandboxResolver(t, n, nil)
 	cases := loadCases(t)
 	for _, c := range cases {
-		if c.rcode != "SERVFAIL" {
-			r.Resolve(t.Context(), c.qname, c.qtype)
+		if c.Rcode != dns.RcodeServerFailure {
+			r.Resolve(t.Context(), c.Qname, c.Qtype)
 		}
 	}
 	n.ResetQueries()
 	for _, c := range cases {
-		if c.rcode == "SERVFAIL" {
+		if c.Rcode == dns.RcodeServerFailure {
 			continue
 		}
-		if _, err := r.Resolve(t.Context(), c.qname, c.qtype); err != nil {
-			t.Errorf("%s: %v", c.name, err)
+		if _, err := r.Resolve(t.Context(), c.Qname, c.Qtype); err != nil {
+			t.Errorf("%s: %v", c.Name, err)
 		}
 	}
 	if q := n.Queries(); len(q) != 0 {
