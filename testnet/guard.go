@@ -35,19 +35,3 @@ func (g loopbackOnly) Exchange(ctx context.Context, m *dns.Msg, server netip.Add
 	}
 	return g.next.Exchange(ctx, m, server)
 }
-
-// StartTB starts the sandbox in dir for a test and closes it when the test
-// ends.
-func StartTB(tb testing.TB, dir string) *Network {
-	tb.Helper()
-	n, err := Start(Config{Dir: dir})
-	if err != nil {
-		tb.Fatalf("testnet: %v", err)
-	}
-	tb.Cleanup(func() {
-		if err := n.Close(); err != nil {
-			tb.Errorf("testnet: close: %v", err)
-		}
-	})
-	return n
-}

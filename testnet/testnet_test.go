@@ -150,8 +150,10 @@ var directCases = []directCase{
 	},
 }
 
-// checkDirect asks each direct case of a network on its port.
-func checkDirect(t *testing.T, servers []Server, port uint16) {
+// checkDirect asks each direct case of a network on its port. minimal says
+// the servers leave the authority and additional sections of positive
+// answers empty (ours do; NSD fills them).
+func checkDirect(t *testing.T, servers []Server, port uint16, minimal bool) {
 	for _, c := range directCases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
@@ -161,7 +163,7 @@ func checkDirect(t *testing.T, servers []Server, port uint16) {
 					dns.RcodeToString[c.rcode], c.aa)
 			}
 			checkSection(t, "answer", resp.Answer, c.answer)
-			if c.checkSections {
+			if c.checkSections && (minimal || len(c.answer) == 0 || resp.Rcode != dns.RcodeSuccess) {
 				checkSection(t, "authority", resp.Ns, c.ns)
 				checkSection(t, "additional", resp.Extra, c.extra)
 			}
@@ -179,7 +181,7 @@ func checkSection(tb testing.TB, section string, got []dns.RR, want []string) {
 
 func TestDirect(t *testing.T) {
 	n := StartTB(t, sandboxDir)
-	checkDirect(t, n.Servers(), n.Port())
+	checkDirect(t, n.Servers(), n.Port(), true)
 }
 
 func TestEDNSAndTruncation(t *testing.T) {
