@@ -12,6 +12,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/recursor-dns/recursor/resolver"
+	"github.com/recursor-dns/recursor/roothints"
 	"github.com/recursor-dns/recursor/testnet"
 )
 
@@ -26,9 +27,15 @@ func loadCases(tb testing.TB) []testnet.Case {
 	return cases
 }
 
+// sandboxNet is what a resolver needs of the in-process or the NSD network.
+type sandboxNet interface {
+	Port() uint16
+	RootHints() *roothints.Hints
+}
+
 // newSandboxResolver returns a cold resolver over n whose transport fails
 // the test on any non-loopback destination.
-func newSandboxResolver(tb testing.TB, n *testnet.Network, mod func(*resolver.Config)) *resolver.Resolver {
+func newSandboxResolver(tb testing.TB, n sandboxNet, mod func(*resolver.Config)) *resolver.Resolver {
 	tb.Helper()
 	cfg := resolver.Config{
 		RootHints:    n.RootHints(),
@@ -96,6 +103,18 @@ func TestSandboxCases(t *testing.T) {
 					checkCase(t, newSandboxResolver(t, n, func(cfg *resolver.Config) { cfg.QNAMEMinimisation = mode }), c)
 				})
 			}
+		})
+	}
+}
+
+// TestSandboxCasesNSD resolves every case through the same zone tree
+// served by NSD, a real authoritative server, and expects the same answers.
+func TestSandboxCasesNSD(t *testing.T) {
+	n := testnet.StartNSDTB(t, sandboxDir)
+	for _, c := range loadCases(t) {
+		t.Run(c.Name, func(t *testing.T) {
+			t.Parallel()
+			checkCase(t, newSandboxResolver(t, n, nil), c)
 		})
 	}
 }

@@ -1,6 +1,7 @@
 package resolver
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -133,7 +134,10 @@ func readError(ctx context.Context, err error) error {
 }
 
 // parseReply unpacks raw and checks it answers q: QR set, same ID, same
-// question (name compared exactly, so 0x20 case randomisation holds).
+// question, with the letter case of q's name echoed exactly (0x20). The
+// question's name is lower-cased in raw before unpacking, so names that
+// compress against it (owners, and names inside RDATA) do not carry the
+// random case into the cache and to clients.
 func parseReply(q *dns.Msg, raw []byte) (*dns.Msg, error) {
 	if len(raw) < 12 {
 		return nil, errMalformed
@@ -141,6 +145,7 @@ func parseReply(q *dns.Msg, raw []byte) (*dns.Msg, error) {
 	if id := uint16(raw[0])<<8 | uint16(raw[1]); id != q.Id {
 		return nil, errSpoofSuspect
 	}
+	caseEchoed := foldQuestion(raw, q)
 	resp := new(dns.Msg)
 	if err := resp.Unpack(raw); err != nil {
 		return nil, fmt.Errorf("%w: %v", errMalformed, err)
@@ -148,10 +153,34 @@ func parseReply(q *dns.Msg, raw []byte) (*dns.Msg, error) {
 	if !resp.Response || !questionMatches(q, resp) {
 		return nil, errMismatch
 	}
-	if len(resp.Question) == 1 && resp.Question[0].Name != q.Question[0].Name {
+	if !caseEchoed {
 		return nil, errCaseMismatch
 	}
 	return resp, nil
+}
+
+// foldQuestion lower-cases the question name of the reply raw when it is
+// q's name, and reports whether its case was exactly q's.
+func foldQuestion(raw []byte, q *dns.Msg) bool {
+	if len(q.Question) != 1 || raw[4] == 0 && raw[5] == 0 {
+		return true
+	}
+	var buf [256]byte
+	n, err := dns.PackDomainName(q.Question[0].Name, buf[:], 0, nil, false)
+	if err != nil || len(raw) < 12+n {
+		return true
+	}
+	sent, got := buf[:n], raw[12:12+n]
+	if !bytes.EqualFold(sent, got) {
+		return true // another name: the question check rejects it
+	}
+	exact := bytes.Equal(sent, got)
+	for i, c := range got {
+		if c >= 'A' && c <= 'Z' {
+			got[i] = c | 0x20
+		}
+	}
+	return exact
 }
 
 // questionMatches reports whether resp repeats q's question. A reply with no
