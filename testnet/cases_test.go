@@ -187,16 +187,16 @@ type sandboxNet interface {
 func checkCases(t *testing.T, n sandboxNet) {
 	w := &walker{hints: n.RootHints(), port: n.Port()}
 	for _, c := range readCases(t) {
-		t.Run(c.name, func(t *testing.T) {
+		t.Run(c.Name, func(t *testing.T) {
 			t.Parallel()
-			got := w.resolve(t.Context(), c.qname, c.qtype, 0)
-			if got.rcode != c.rcode {
-				t.Errorf("%s %s: rcode %s, want %s", c.qname, dns.TypeToString[c.qtype],
-					dns.RcodeToString[got.rcode], dns.RcodeToString[c.rcode])
+			got := w.resolve(t.Context(), c.Qname, c.Qtype, 0)
+			if got.rcode != c.Rcode {
+				t.Errorf("%s %s: rcode %s, want %s", c.Qname, dns.TypeToString[c.Qtype],
+					dns.RcodeToString[got.rcode], dns.RcodeToString[c.Rcode])
 			}
-			if !matchAnswer(got.answer, c.answer) {
-				t.Errorf("%s %s: answer\n  %s\nwant\n  %s", c.qname, dns.TypeToString[c.qtype],
-					strings.Join(rrStrings(got.answer), "\n  "), strings.Join(c.answer, "\n  "))
+			if !matchAnswer(got.answer, c.Answer) {
+				t.Errorf("%s %s: answer\n  %s\nwant\n  %s", c.Qname, dns.TypeToString[c.Qtype],
+					strings.Join(summaries(got.answer), "\n  "), strings.Join(c.Answer, "\n  "))
 			}
 			var negative string
 			if got.soa != nil && len(got.answer) == 0 || got.rcode == dns.RcodeNameError {
@@ -204,8 +204,8 @@ func checkCases(t *testing.T, n sandboxNet) {
 					negative = fmt.Sprintf("%s %d", canonical(got.soa.Hdr.Name), got.soa.Hdr.Ttl)
 				}
 			}
-			if negative != c.negative {
-				t.Errorf("%s %s: negative SOA %q, want %q", c.qname, dns.TypeToString[c.qtype], negative, c.negative)
+			if negative != c.Negative {
+				t.Errorf("%s %s: negative SOA %q, want %q", c.Qname, dns.TypeToString[c.Qtype], negative, c.Negative)
 			}
 		})
 	}

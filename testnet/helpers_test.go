@@ -5,9 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
-	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -73,16 +71,10 @@ func rrStrings(rrs []dns.RR) []string {
 		if rr.Header().Rrtype == dns.TypeOPT {
 			continue
 		}
-		out = append(out, rrString(rr))
+		out = append(out, Summarise(rr, false))
 	}
 	slices.Sort(out)
 	return out
-}
-
-func rrString(rr dns.RR) string {
-	h := rr.Header()
-	data := strings.TrimPrefix(rr.String(), h.String())
-	return strings.Join([]string{strings.ToLower(h.Name), strconv.FormatUint(uint64(h.Ttl), 10), dns.TypeToString[h.Rrtype], data}, " ")
 }
 
 // isTimeout says whether err is a network timeout.
@@ -103,102 +95,28 @@ func (r *tbRecorder) Errorf(format string, args ...any) {
 
 func (r *tbRecorder) Helper() {}
 
-// readCases parses the table of CASES.md.
-type sandboxCase struct {
-	name     string
-	qname    string
-	qtype    uint16
-	rcode    int
-	answer   []string // "owner ttl TYPE data", data "" for <...>
-	negative string   // "zone ttl" or ""
-}
-
-func readCases(tb testing.TB) []sandboxCase {
+// readCases loads the sandbox's CASES.md.
+func readCases(tb testing.TB) []Case {
 	tb.Helper()
-	data, err := os.ReadFile(sandboxDir + "/CASES.md")
+	cases, err := ReadCases(sandboxDir)
 	if err != nil {
 		tb.Fatal(err)
-	}
-	var cases []sandboxCase
-	inTable := false
-	for line := range strings.Lines(string(data)) {
-		line = strings.TrimSpace(line)
-		if strings.HasPrefix(line, "| case |") {
-			inTable = true
-			continue
-		}
-		if !inTable || strings.HasPrefix(line, "|---") {
-			continue
-		}
-		if !strings.HasPrefix(line, "|") {
-			if len(cases) > 0 {
-				break
-			}
-			continue
-		}
-		cells := strings.Split(strings.Trim(line, "|"), "|")
-		for i := range cells {
-			cells[i] = strings.TrimSpace(cells[i])
-		}
-		if len(cells) != 7 {
-			tb.Fatalf("CASES.md: %q: %d cells, want 7", line, len(cells))
-		}
-		c := sandboxCase{name: cells[0], qname: cells[1]}
-		var ok bool
-		if c.qtype, ok = dns.StringToType[cells[2]]; !ok {
-			tb.Fatalf("CASES.md %s: qtype %q", c.name, cells[2])
-		}
-		if c.rcode, ok = dns.StringToRcode[cells[3]]; !ok {
-			tb.Fatalf("CASES.md %s: rcode %q", c.name, cells[3])
-		}
-		if cells[4] != "-" {
-			for _, text := range strings.Split(cells[4], " ; ") {
-				c.answer = append(c.answer, caseRR(tb, c.name, text))
-			}
-		}
-		if cells[5] != "-" {
-			c.negative = cells[5]
-		}
-		cases = append(cases, c)
-	}
-	if len(cases) == 0 {
-		tb.Fatal("CASES.md: no cases found")
 	}
 	return cases
 }
 
-// caseRR normalises one answer record of CASES.md to rrString's form.
-func caseRR(tb testing.TB, name, text string) string {
-	tb.Helper()
-	if before, _, elided := strings.Cut(text, " <"); elided {
-		return before + " "
-	}
-	f := strings.Fields(text)
-	if len(f) < 4 {
-		tb.Fatalf("CASES.md %s: record %q", name, text)
-	}
-	rr, err := dns.NewRR(f[0] + " " + f[1] + " IN " + strings.Join(f[2:], " "))
-	if err != nil {
-		tb.Fatalf("CASES.md %s: record %q: %v", name, text, err)
-	}
-	return rrString(rr)
-}
-
-// matchAnswer compares an answer section with a case's records, in any order;
-// an elided record matches on owner, TTL and type.
+// matchAnswer compares an answer section with a case's records, in any
+// order; an elided record matches on owner, TTL and type.
 func matchAnswer(got []dns.RR, want []string) bool {
-	gotS := rrStrings(got)
-	if len(gotS) != len(want) {
+	if len(got) != len(want) {
 		return false
 	}
-	used := make([]bool, len(gotS))
+	used := make([]bool, len(got))
 next:
 	for _, w := range want {
-		for i, g := range gotS {
-			if used[i] {
-				continue
-			}
-			if g == w || strings.HasSuffix(w, " ") && strings.HasPrefix(g, w) {
+		elided := strings.HasSuffix(w, " <...>")
+		for i, rr := range got {
+			if !used[i] && Summarise(rr, elided) == w {
 				used[i] = true
 				continue next
 			}
@@ -206,4 +124,12 @@ next:
 		return false
 	}
 	return true
+}
+
+func summaries(rrs []dns.RR) []string {
+	out := make([]string, len(rrs))
+	for i, rr := range rrs {
+		out[i] = Summarise(rr, false)
+	}
+	return out
 }

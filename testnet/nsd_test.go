@@ -56,10 +56,10 @@ func TestNSD(t *testing.T) {
 				t.Parallel()
 				for _, c := range readCases(t) {
 					for _, o := range []ask{{edns: EDNSBufferSize}, {tcp: true}} {
-						want := query(t, o, s.Addr, ours.Port(), c.qname, c.qtype)
-						got := query(t, o, s.Addr, nsd.Port(), c.qname, c.qtype)
+						want := query(t, o, s.Addr, ours.Port(), c.Qname, c.Qtype)
+						got := query(t, o, s.Addr, nsd.Port(), c.Qname, c.Qtype)
 						if diff := replyDiff(got, want); diff != "" {
-							t.Errorf("%s %s tcp=%t: nsd and testnet differ: %s", c.qname, dns.TypeToString[c.qtype], o.tcp, diff)
+							t.Errorf("%s %s tcp=%t: nsd and testnet differ: %s", c.Qname, dns.TypeToString[c.Qtype], o.tcp, diff)
 						}
 					}
 				}

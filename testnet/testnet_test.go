@@ -564,3 +564,79 @@ func TestStartErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestReadCasesErrors(t *testing.T) {
+	const head = "| case | qname | qtype | rcode | answer | negative | exercises |\n|---|---|---|---|---|---|---|\n"
+	tests := []struct {
+		name, text, wantErr string
+	}{
+		{"no table", "# nothing\n", "no cases"},
+		{"short row", head + "| a | b. | A | NOERROR |\n", "want 7"},
+		{"bad qtype", head + "| a | b. | AX | NOERROR | - | - | x |\n", "qtype"},
+		{"bad rcode", head + "| a | b. | A | NOPE | - | - | x |\n", "rcode"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "CASES.md"), []byte(tt.text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, err := ReadCases(dir)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("err %v, want one containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestReadCases(t *testing.T) {
+	cases := readCases(t)
+	byName := map[string]Case{}
+	for _, c := range cases {
+		if _, dup := byName[c.Name]; dup {
+			t.Errorf("case %s listed twice", c.Name)
+		}
+		byName[c.Name] = c
+	}
+	want := Case{
+		Name: "dname", Qname: "www.old.example.com.", Qtype: dns.TypeA, Rcode: dns.RcodeSuccess,
+		Answer: []string{
+			"old.example.com. 3600 DNAME new.example.org.",
+			"www.old.example.com. 3600 CNAME www.new.example.org.",
+			"www.new.example.org. 300 A 198.51.100.21",
+		},
+	}
+	if got := byName["dname"]; !slices.Equal(got.Answer, want.Answer) || got.Qname != want.Qname || got.Qtype != want.Qtype || got.Rcode != want.Rcode {
+		t.Errorf("dname case %+v, want %+v", got, want)
+	}
+	if got := byName["big-txt"].Answer; !slices.Equal(got, []string{"big.example.com. 3600 TXT <...>"}) {
+		t.Errorf("big-txt answer %q, want the data elided", got)
+	}
+	if got := byName["nxdomain"]; got.Rcode != dns.RcodeNameError || got.Negative != "example.com. 300" || got.Answer != nil {
+		t.Errorf("nxdomain case %+v", got)
+	}
+}
+
+func TestSummarise(t *testing.T) {
+	tests := []struct {
+		rr    string
+		elide bool
+		want  string
+	}{
+		{"WWW.Example.COM. 300 IN A 192.0.2.10", false, "www.example.com. 300 A 192.0.2.10"},
+		{"example.com. 3600 IN MX 10 mail.example.com.", false, "example.com. 3600 MX 10 mail.example.com."},
+		{`t.example.com. 60 IN TXT "a" "b"`, false, `t.example.com. 60 TXT "a" "b"`},
+		{`t.example.com. 60 IN TXT "a" "b"`, true, "t.example.com. 60 TXT <...>"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.want, func(t *testing.T) {
+			rr, err := dns.NewRR(tt.rr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := Summarise(rr, tt.elide); got != tt.want {
+				t.Errorf("Summarise(%s) = %q, want %q", tt.rr, got, tt.want)
+			}
+		})
+	}
+}
