@@ -1,0 +1,229 @@
+// Package peertest runs real DNS software next to recursor for tests:
+// Unbound as a reference resolver over the same loopback testnet, and the
+// recursor binary itself as a process. Tests skip, saying why, when a peer
+// is not installed; .ci/run installs them.
+package peertest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/recursor-dns/recursor/roothints"
+)
+
+// LookPath finds a program in PATH or in the sbin directories, where
+// Debian puts daemons such as unbound and nsd.
+func LookPath(name string) (string, bool) {
+	if p, err := exec.LookPath(name); err == nil {
+		return p, true
+	}
+	for _, dir := range []string{"/usr/sbin", "/sbin", "/usr/local/sbin"} {
+		p := filepath.Join(dir, name)
+		if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
+			return p, true
+		}
+	}
+	return "", false
+}
+
+// FreePort returns a port free on 127.0.0.1 for both UDP and TCP, as far
+// as can be known without holding it.
+func FreePort(tb testing.TB) int {
+	tb.Helper()
+	for range 50 {
+		l, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		port := l.LocalAddr().(*net.UDPAddr).Port
+		t, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		l.Close()
+		if err == nil {
+			t.Close()
+			return port
+		}
+	}
+	tb.Fatal("no free port on 127.0.0.1")
+	return 0
+}
+
+// WriteHints writes h to a file in dir and returns its path.
+func WriteHints(tb testing.TB, dir string, h *roothints.Hints) string {
+	tb.Helper()
+	var b bytes.Buffer
+	if _, err := h.WriteTo(&b); err != nil {
+		tb.Fatal(err)
+	}
+	path := filepath.Join(dir, "named.root")
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	return path
+}
+
+// StartUnbound runs Unbound (one thread, validation off, QNAME
+// minimisation on) on 127.0.0.1 with the given root hints, and returns its
+// address. Unbound always asks authoritative servers on port 53, so the
+// network it resolves through must listen there. It skips the test when
+// unbound is not installed.
+func StartUnbound(tb testing.TB, hintsPath string) string {
+	tb.Helper()
+	bin, ok := LookPath("unbound")
+	if !ok {
+		tb.Skip("unbound is not installed (apt-get install unbound; .ci/run does)")
+	}
+	dir := tb.TempDir()
+	port := FreePort(tb)
+	conf := fmt.Sprintf(`server:
+	interface: 127.0.0.1
+	port: %d
+	num-threads: 1
+	do-ip6: no
+	do-not-query-localhost: no
+	module-config: "iterator"
+	root-hints: %q
+	qname-minimisation: yes
+	chroot: ""
+	username: ""
+	directory: %q
+	pidfile: %q
+	use-syslog: no
+	logfile: ""
+	verbosity: 0
+	access-control: 127.0.0.0/8 allow
+	outgoing-port-permit: 1024-65535
+	outgoing-interface: 127.0.0.1
+	minimal-responses: yes
+	val-log-level: 0
+remote-control:
+	control-enable: no
+`, port, hintsPath, dir, filepath.Join(dir, "unbound.pid"))
+	confPath := filepath.Join(dir, "unbound.conf")
+	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	var stderr lockedBuffer
+	cmd := exec.Command(bin, "-d", "-c", confPath)
+	cmd.Stderr = &stderr
+	cmd.Stdout = &stderr
+	if err := cmd.Start(); err != nil {
+		tb.Fatalf("start unbound: %v", err)
+	}
+	tb.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	WaitForDNS(tb, addr, stderr.String)
+	return addr
+}
+
+// WaitForDNS waits until addr answers a DNS query over UDP (any rcode),
+// failing the test after 10 s with the peer's output.
+func WaitForDNS(tb testing.TB, addr string, output func() string) {
+	tb.Helper()
+	c := &dns.Client{Timeout: 200 * time.Millisecond}
+	q := new(dns.Msg)
+	q.SetQuestion("health.invalid.", dns.TypeA)
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, _, err := c.ExchangeContext(context.Background(), q, addr); err == nil {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	tb.Fatalf("%s did not answer within 10 s; output:\n%s", addr, output())
+}
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// RecursorBinary builds cmd/recursor once per test process and returns
+// its path.
+func RecursorBinary(tb testing.TB) string {
+	tb.Helper()
+	buildOnce.Do(func() {
+		out, err := exec.Command("go", "env", "GOMOD").Output()
+		if err != nil {
+			buildErr = fmt.Errorf("go env GOMOD: %w", err)
+			return
+		}
+		root := filepath.Dir(strings.TrimSpace(string(out)))
+		dir, err := os.MkdirTemp("", "recursor-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "recursor")
+		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/recursor")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		tb.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// StartRecursor runs `recursor serve` with args plus a --listen address on
+// a free loopback port, and returns that address once it answers.
+func StartRecursor(tb testing.TB, args ...string) string {
+	tb.Helper()
+	addr := "127.0.0.1:" + strconv.Itoa(FreePort(tb))
+	var out lockedBuffer
+	cmd := exec.Command(RecursorBinary(tb), append([]string{"serve", "--listen", addr}, args...)...)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		tb.Fatalf("start recursor: %v", err)
+	}
+	tb.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			<-done
+			tb.Errorf("recursor serve did not stop within 5 s of SIGTERM; output:\n%s", out.String())
+		}
+	})
+	WaitForDNS(tb, addr, out.String)
+	return addr
+}
+
+// lockedBuffer collects a process's output while tests read it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
