@@ -1,0 +1,386 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"runtime/debug"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/recursor-dns/recursor/resolver"
+)
+
+// headerLen is the fixed DNS header; anything shorter is not answered.
+const headerLen = 12
+
+// errBusy is the SERVFAIL reason when a limit turns a query away.
+var errBusy = errors.New("server busy: too many queries waiting")
+
+// Handle answers one parsed client query, as the listeners do: the access
+// list, the checks, the cache and the engine, EDNS and, over UDP,
+// truncation to the client's buffer. It returns nil when the query gets no
+// answer (a response sent to us, or a UDP query over a limit). The returned
+// message is the caller's; req is not changed.
+func (s *Server) Handle(ctx context.Context, req *dns.Msg, client netip.AddrPort, tcp bool) *dns.Msg {
+	s.stats.queries.Add(1)
+	resp, pending := s.serve(req, client, tcp)
+	if pending != nil {
+		resp = s.resolvePending(ctx, pending)
+	}
+	return resp
+}
+
+// HandlePacket answers one client query in wire format, as the listeners
+// do. The response is packed into buf (grown when too small) and returned;
+// nil means no answer is sent. Bytes that do not parse get FORMERR when
+// their header does, else nothing.
+func (s *Server) HandlePacket(ctx context.Context, query []byte, client netip.AddrPort, tcp bool, buf []byte) []byte {
+	resp, pending := s.servePacket(query, client, tcp)
+	if pending != nil {
+		resp = s.resolvePending(ctx, pending)
+	}
+	if resp == nil {
+		return nil
+	}
+	return s.pack(resp, buf)
+}
+
+// servePacket parses query and serves it as serve does. query may be
+// reused as soon as it returns.
+func (s *Server) servePacket(query []byte, client netip.AddrPort, tcp bool) (*dns.Msg, *query) {
+	s.stats.queries.Add(1)
+	if len(query) < headerLen {
+		s.stats.dropped.Add(1)
+		return nil, nil
+	}
+	req := new(dns.Msg)
+	if err := req.Unpack(query); err != nil {
+		// Unpack sets the header before it reads the body.
+		return s.serveMalformed(req, client, tcp, err), nil
+	}
+	return s.serve(req, client, tcp)
+}
+
+// serveMalformed answers a query whose header parsed but whose body did
+// not: FORMERR without question or EDNS, since neither can be trusted.
+func (s *Server) serveMalformed(hdr *dns.Msg, client netip.AddrPort, tcp bool, err error) *dns.Msg {
+	if hdr.Response {
+		s.stats.dropped.Add(1)
+		return nil
+	}
+	q := &query{req: &dns.Msg{MsgHdr: hdr.MsgHdr}, client: client, tcp: tcp, start: time.Now()}
+	if !s.allowed(client.Addr()) {
+		return s.finish(q, s.refuse(q, dns.ExtendedErrorCodeProhibited, "client not allowed"), false)
+	}
+	s.log.Debug("malformed query", "client", client, "err", err)
+	return s.finish(q, s.errorReply(dns.RcodeFormatError), false)
+}
+
+// query is one client query on its way through the server.
+type query struct {
+	req    *dns.Msg
+	client netip.AddrPort
+	tcp    bool
+	start  time.Time
+	edns   *dns.OPT // the client's OPT record, nil without EDNS
+	ede    *dns.EDNS0_EDE
+}
+
+// serve is the one path of every client query. It runs the checks and the
+// cache and returns the response, or nil to drop the query. When the query
+// needs the engine it returns it as pending instead, holding a limiter
+// slot: the caller runs resolvePending, inline or on a goroutine.
+func (s *Server) serve(req *dns.Msg, client netip.AddrPort, tcp bool) (resp *dns.Msg, pending *query) {
+	q := &query{req: req, client: client, tcp: tcp, start: time.Now()}
+	defer s.recoverQuery(q, &resp)
+	resp, cached, final := s.prepare(q)
+	if final {
+		if resp == nil {
+			s.stats.dropped.Add(1)
+			return nil, nil
+		}
+		if cached {
+			s.stats.cacheHits.Add(1)
+		}
+		return s.finish(q, resp, cached), nil
+	}
+	if !s.limiter.acquire(client.Addr().Unmap()) {
+		if !tcp {
+			// Like Unbound when its request list is full: drop, and the
+			// client retries; an answer would aid reflection floods.
+			s.stats.dropped.Add(1)
+			return nil, nil
+		}
+		return s.finish(q, s.servfail(q, errBusy), false), nil
+	}
+	return nil, q
+}
+
+// resolvePending asks the engine for a query serve returned as pending,
+// and releases its limiter slot.
+func (s *Server) resolvePending(ctx context.Context, q *query) (resp *dns.Msg) {
+	defer s.limiter.release(q.client.Addr().Unmap())
+	defer s.recoverQuery(q, &resp)
+	return s.finish(q, s.resolve(ctx, q), false)
+}
+
+// recoverQuery is the last line of defence: a panic while serving one
+// query is logged and answered SERVFAIL, and the server goes on.
+func (s *Server) recoverQuery(q *query, resp **dns.Msg) {
+	v := recover()
+	if v == nil {
+		return
+	}
+	s.stats.panics.Add(1)
+	s.log.Error("panic serving query", "client", q.client, "panic", v, "stack", string(debug.Stack()))
+	m := s.errorReply(dns.RcodeServerFailure)
+	m.Id, m.Response, m.Opcode, m.RecursionAvailable = q.req.Id, true, q.req.Opcode, true
+	m.RecursionDesired = q.req.RecursionDesired
+	*resp = m
+	defer func() { _ = recover() }() // keep the bare SERVFAIL if finish is what panics
+	q.ede = &dns.EDNS0_EDE{InfoCode: dns.ExtendedErrorCodeOther, ExtraText: "internal error"}
+	*resp = s.finish(q, s.errorReply(dns.RcodeServerFailure), false)
+}
+
+// prepare runs the checks and the cache. final reports whether resp is the
+// answer (nil: drop); otherwise the query needs the engine.
+func (s *Server) prepare(q *query) (resp *dns.Msg, cached, final bool) {
+	req := q.req
+	if req.Response {
+		return nil, false, true // never answer an answer: no loops between servers
+	}
+	opt, ednsOK := clientEDNS(req)
+	if !s.allowed(q.client.Addr()) {
+		if ednsOK && opt != nil && opt.Version() == 0 {
+			q.edns = opt // so the refusal can say why
+		}
+		return s.refuse(q, dns.ExtendedErrorCodeProhibited, "client not allowed"), false, true
+	}
+	if req.Opcode != dns.OpcodeQuery {
+		return s.errorReply(dns.RcodeNotImplemented), false, true
+	}
+	if len(req.Question) != 1 || !ednsOK {
+		return s.errorReply(dns.RcodeFormatError), false, true
+	}
+	q.edns = opt
+	if opt != nil && opt.Version() != 0 {
+		return s.errorReply(dns.RcodeBadVers), false, true // RFC 6891 6.1.3
+	}
+	question := req.Question[0]
+	if question.Qclass != dns.ClassINET {
+		return s.refuse(q, dns.ExtendedErrorCodeNotSupported, "only class IN is served"), false, true
+	}
+	switch t := question.Qtype; {
+	case t == dns.TypeANY:
+		return anyReply(question), false, true
+	case t == dns.TypeAXFR || t == dns.TypeIXFR:
+		return s.refuse(q, dns.ExtendedErrorCodeNotSupported, "zone transfers are not served"), false, true
+	case t == dns.TypeNone || t == dns.TypeOPT:
+		return s.errorReply(dns.RcodeFormatError), false, true
+	case t >= 128 && t <= 254: // the other meta types (RFC 6895 3.1)
+		return s.errorReply(dns.RcodeNotImplemented), false, true
+	}
+	if m, ok := s.backend.ResolveCached(question.Name, question.Qtype); ok && m != nil {
+		return s.fromBackend(m), true, true
+	}
+	if !req.RecursionDesired {
+		// Unbound's default access control refuses non-recursive queries
+		// outright; we answer them from the cache and refuse the rest
+		// (RFC 8914's Not Authoritative says why), rather than pretend to
+		// have no data or walk a delegation we do not hand out.
+		return s.refuse(q, dns.ExtendedErrorCodeNotAuthoritative, "not in cache and recursion not desired"), false, true
+	}
+	return nil, false, false
+}
+
+// resolve asks the engine, within the query timeout.
+func (s *Server) resolve(ctx context.Context, q *query) *dns.Msg {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
+	defer cancel()
+	question := q.req.Question[0]
+	m, err := s.backend.Resolve(ctx, question.Name, question.Qtype)
+	s.stats.resolved.Add(1)
+	if err == nil && m == nil {
+		err = errors.New("backend returned no message")
+	}
+	if err != nil {
+		return s.servfail(q, err)
+	}
+	return s.fromBackend(m)
+}
+
+// fromBackend copies what we send of a backend's message into one of our
+// own, so that patching the header, EDNS and truncation never touch it.
+// Answer and authority slices are shared and only ever re-sliced shorter.
+func (s *Server) fromBackend(m *dns.Msg) *dns.Msg {
+	out := &dns.Msg{Answer: m.Answer, Ns: m.Ns}
+	out.Rcode = m.Rcode
+	for _, rr := range m.Extra {
+		if rr.Header().Rrtype != dns.TypeOPT {
+			out.Extra = append(out.Extra, rr)
+		}
+	}
+	return out
+}
+
+// servfail is the one mapping of an engine error to a response: SERVFAIL
+// with an Extended DNS Error (RFC 8914) saying why.
+func (s *Server) servfail(q *query, err error) *dns.Msg {
+	code, text := resolver.ExtendedError(err)
+	if errors.Is(err, errBusy) {
+		code, text = dns.ExtendedErrorCodeOther, errBusy.Error()
+	}
+	q.ede = &dns.EDNS0_EDE{InfoCode: code, ExtraText: text}
+	s.log.Debug("servfail", "client", q.client, "name", q.req.Question[0].Name, "err", err)
+	return s.errorReply(dns.RcodeServerFailure)
+}
+
+// refuse answers REFUSED with an Extended DNS Error.
+func (s *Server) refuse(q *query, code uint16, text string) *dns.Msg {
+	q.ede = &dns.EDNS0_EDE{InfoCode: code, ExtraText: text}
+	return s.errorReply(dns.RcodeRefused)
+}
+
+func (s *Server) errorReply(rcode int) *dns.Msg {
+	m := new(dns.Msg)
+	m.Rcode = rcode
+	return m
+}
+
+// anyReply answers ANY minimally (RFC 8482 4.2): a synthesised HINFO,
+// without asking the engine.
+func anyReply(question dns.Question) *dns.Msg {
+	m := new(dns.Msg)
+	m.Answer = []dns.RR{&dns.HINFO{
+		Hdr: dns.RR_Header{Name: question.Name, Rrtype: dns.TypeHINFO, Class: dns.ClassINET, Ttl: 3600},
+		Cpu: "RFC8482",
+	}}
+	return m
+}
+
+// clientEDNS returns the query's OPT record. ok is false when EDNS is
+// malformed: more than one OPT, or one outside the additional section or
+// not owned by the root (RFC 6891 6.1.1).
+func clientEDNS(req *dns.Msg) (opt *dns.OPT, ok bool) {
+	for _, rr := range req.Answer {
+		if rr.Header().Rrtype == dns.TypeOPT {
+			return nil, false
+		}
+	}
+	for _, rr := range req.Ns {
+		if rr.Header().Rrtype == dns.TypeOPT {
+			return nil, false
+		}
+	}
+	for _, rr := range req.Extra {
+		o, isOPT := rr.(*dns.OPT)
+		if !isOPT {
+			continue
+		}
+		if opt != nil || o.Hdr.Name != "." {
+			return nil, false
+		}
+		opt = o
+	}
+	return opt, true
+}
+
+// finish makes resp (a message we created) the answer to q: header, the
+// client's question, EDNS, truncation; and logs the query.
+func (s *Server) finish(q *query, resp *dns.Msg, cached bool) *dns.Msg {
+	req := q.req
+	resp.Id = req.Id
+	resp.Response = true
+	resp.Opcode = req.Opcode
+	resp.RecursionDesired = req.RecursionDesired
+	resp.CheckingDisabled = req.CheckingDisabled
+	resp.RecursionAvailable = true
+	resp.Authoritative, resp.AuthenticatedData, resp.Zero, resp.Truncated = false, false, false, false
+	if len(req.Question) == 1 && resp.Rcode != dns.RcodeFormatError {
+		resp.Question = req.Question // the client's case, echoed
+	} else {
+		resp.Question = nil
+	}
+	size := dns.MaxMsgSize
+	if q.edns != nil {
+		opt := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}}
+		opt.SetUDPSize(uint16(s.cfg.MaxUDPSize))
+		if q.edns.Do() {
+			opt.SetDo() // RFC 3225 3: copied, though we do not validate
+		}
+		if q.ede != nil {
+			opt.Option = []dns.EDNS0{q.ede}
+		}
+		resp.Extra = append(resp.Extra[:len(resp.Extra):len(resp.Extra)], opt)
+		if !q.tcp {
+			size = min(max(int(q.edns.UDPSize()), dns.MinMsgSize), s.cfg.MaxUDPSize)
+		}
+	} else if !q.tcp {
+		size = dns.MinMsgSize
+	}
+	resp.Truncate(size)
+	if resp.Rcode == dns.RcodeServerFailure {
+		s.stats.servFail.Add(1)
+	}
+	if s.cfg.LogQueries {
+		s.logQuery(q, resp, cached)
+	}
+	return resp
+}
+
+func (s *Server) logQuery(q *query, resp *dns.Msg, cached bool) {
+	name, qtype := "", ""
+	if len(q.req.Question) == 1 {
+		name, qtype = q.req.Question[0].Name, typeString(q.req.Question[0].Qtype)
+	}
+	proto := "udp"
+	if q.tcp {
+		proto = "tcp"
+	}
+	s.log.LogAttrs(context.Background(), slog.LevelInfo, "query",
+		slog.String("client", q.client.String()),
+		slog.String("proto", proto),
+		slog.String("name", name),
+		slog.String("type", qtype),
+		slog.String("rcode", rcodeString(resp.Rcode)),
+		slog.Duration("duration", time.Since(q.start)),
+		slog.Bool("cached", cached),
+	)
+}
+
+func typeString(t uint16) string {
+	if s, ok := dns.TypeToString[t]; ok {
+		return s
+	}
+	return fmt.Sprintf("TYPE%d", t)
+}
+
+func rcodeString(r int) string {
+	if s, ok := dns.RcodeToString[r]; ok {
+		return s
+	}
+	return fmt.Sprintf("RCODE%d", r)
+}
+
+// pack packs m into buf's capacity, allocating only when it is too small.
+// On failure it packs a SERVFAIL in its place so a
+// client is never left without an answer by a bug.
+func (s *Server) pack(m *dns.Msg, buf []byte) []byte {
+	buf = buf[:cap(buf)]
+	out, err := m.PackBuffer(buf)
+	if err == nil {
+		return out
+	}
+	s.log.Error("cannot pack response", "err", err, "question", m.Question)
+	fail := &dns.Msg{MsgHdr: m.MsgHdr, Question: m.Question}
+	fail.Rcode = dns.RcodeServerFailure
+	out, err = fail.PackBuffer(buf)
+	if err != nil {
+		return nil
+	}
+	return out
+}

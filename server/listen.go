@@ -1,0 +1,199 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"runtime"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// udpReaders is the number of goroutines reading each UDP socket. Each
+// answers cache hits inline, so a few keep every core busy; queries that
+// need the engine move to goroutines bounded by MaxInFlight. (Several
+// sockets per address with SO_REUSEPORT would slot in at listenUDP.)
+func udpReaders() int { return max(2, runtime.GOMAXPROCS(0)) }
+
+// Listen binds UDP and TCP on every Config.Listen address and returns the
+// bound addresses (useful with port 0). Serve calls it when it has not been
+// called; calling it twice is an error.
+func (s *Server) Listen() ([]netip.AddrPort, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.listened {
+		return nil, errors.New("server: Listen called twice")
+	}
+	s.listened = true
+	for _, a := range s.cfg.Listen {
+		ap, _ := parseListen(a) // checked by New
+		udp, tcp, bound, err := listenPair(ap)
+		if err != nil {
+			s.closeListeners()
+			return nil, err
+		}
+		s.udpConns = append(s.udpConns, udp)
+		s.listeners = append(s.listeners, tcp)
+		s.addrs = append(s.addrs, bound)
+	}
+	return s.Addrs(), nil
+}
+
+// Addrs returns the bound addresses (UDP and TCP share each one), or nil
+// before Listen.
+func (s *Server) Addrs() []netip.AddrPort {
+	return append([]netip.AddrPort(nil), s.addrs...)
+}
+
+// listenPair binds UDP and TCP to the same address and port. With port 0
+// the kernel picks the UDP port and TCP must get the same one, which may
+// already be taken: then try again with a new pick.
+func listenPair(ap netip.AddrPort) (*net.UDPConn, *net.TCPListener, netip.AddrPort, error) {
+	const attempts = 10
+	var lastErr error
+	for range attempts {
+		udp, err := listenUDP(ap)
+		if err != nil {
+			return nil, nil, netip.AddrPort{}, bindError("udp", ap, err)
+		}
+		bound := netip.AddrPortFrom(ap.Addr(), udp.LocalAddr().(*net.UDPAddr).AddrPort().Port())
+		tcp, err := net.ListenTCP("tcp", net.TCPAddrFromAddrPort(bound))
+		if err == nil {
+			return udp, tcp, bound, nil
+		}
+		udp.Close()
+		lastErr = bindError("tcp", bound, err)
+		if ap.Port() != 0 {
+			break
+		}
+	}
+	return nil, nil, netip.AddrPort{}, lastErr
+}
+
+// listenUDP binds one UDP socket: the seam where SO_REUSEPORT and one
+// socket per reader would go.
+func listenUDP(ap netip.AddrPort) (*net.UDPConn, error) {
+	return net.ListenUDP("udp", net.UDPAddrFromAddrPort(ap))
+}
+
+// bindError says what to do about the common bind failures.
+func bindError(proto string, ap netip.AddrPort, err error) error {
+	switch {
+	case errors.Is(err, os.ErrPermission) && ap.Port() < 1024:
+		return fmt.Errorf("listen %s %s: permission denied: port %d needs privilege; use another port (e.g. --listen %s) or grant CAP_NET_BIND_SERVICE (setcap cap_net_bind_service=+ep recursor)",
+			proto, ap, ap.Port(), netip.AddrPortFrom(ap.Addr(), 5353))
+	case errors.Is(err, syscall.EADDRINUSE):
+		return fmt.Errorf("listen %s %s: address already in use (another DNS server running?)", proto, ap)
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		return fmt.Errorf("listen %s %s: no such local address", proto, ap)
+	}
+	return fmt.Errorf("listen %s %s: %w", proto, ap, err)
+}
+
+// closeListeners closes every bound socket; s.mu is held.
+func (s *Server) closeListeners() {
+	for _, c := range s.udpConns {
+		c.Close()
+	}
+	for _, l := range s.listeners {
+		l.Close()
+	}
+	s.udpConns, s.listeners, s.addrs = nil, nil, nil
+}
+
+// Serve answers clients on the Listen addresses until ctx is cancelled,
+// then shuts down gracefully: it stops reading, lets in-flight queries
+// finish for up to ShutdownGrace, cancels the rest (their clients get
+// SERVFAIL), closes every socket and returns nil. It returns an error only
+// when it cannot start.
+func (s *Server) Serve(ctx context.Context) error {
+	s.mu.Lock()
+	if s.serving {
+		s.mu.Unlock()
+		return errors.New("server: Serve called twice")
+	}
+	s.serving = true
+	listened := s.listened
+	s.mu.Unlock()
+	if !listened {
+		if _, err := s.Listen(); err != nil {
+			return err
+		}
+	}
+	if len(s.addrs) == 0 {
+		return errors.New("server: nothing to serve: Listen failed earlier")
+	}
+
+	// Queries run on their own context, cancelled only when the grace
+	// period is over, so cancelling ctx lets them finish.
+	queryCtx, cancelQueries := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelQueries()
+
+	var readers sync.WaitGroup
+	for _, c := range s.udpConns {
+		for range udpReaders() {
+			readers.Go(func() { s.readUDP(queryCtx, c) })
+		}
+	}
+	for _, l := range s.listeners {
+		readers.Go(func() { s.acceptTCP(queryCtx, l) })
+	}
+	s.log.Info("serving", "addrs", s.addrs, "allow", s.allow)
+
+	<-ctx.Done()
+	s.log.Info("shutting down", "in_flight", s.limiter.inFlight())
+	s.stopping.Store(true)
+	now := time.Now()
+	for _, c := range s.udpConns {
+		c.SetReadDeadline(now) // wakes the readers; the sockets stay open for replies
+	}
+	for _, l := range s.listeners {
+		l.Close()
+	}
+	s.tcp.stopReading()
+	readers.Wait()
+
+	if !waitTimeout(&s.work, s.cfg.ShutdownGrace) {
+		s.log.Warn("grace period over: cancelling queries", "in_flight", s.limiter.inFlight())
+		cancelQueries()
+		if !waitTimeout(&s.work, s.cfg.ShutdownGrace) {
+			s.log.Warn("queries still running after cancel; closing anyway", "in_flight", s.limiter.inFlight())
+		}
+	}
+	s.tcp.closeAll()
+	s.mu.Lock()
+	for _, c := range s.udpConns {
+		c.Close()
+	}
+	s.mu.Unlock()
+	s.log.Info("stopped")
+	return nil
+}
+
+// waitTimeout waits for wg up to d and reports whether it finished. On
+// timeout its helper goroutine stays until wg is done.
+func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// isTimeout reports a deadline error, which is how readers are woken.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}

@@ -1,0 +1,281 @@
+// Package server owns the port-53 front end: the UDP and TCP listeners, the
+// client access list, EDNS, truncation, the limits that keep a busy or
+// hostile client from starving the others, and the mapping of engine errors
+// to RCODEs. It turns wire queries into calls of a Backend (the resolver)
+// and knows nothing of iteration.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/recursor-dns/recursor/resolver"
+)
+
+// Backend answers questions; *resolver.Resolver is one.
+type Backend interface {
+	// Resolve answers name and qtype, by iteration where needed. An error
+	// means no answer could be had.
+	Resolve(ctx context.Context, name string, qtype uint16) (*dns.Msg, error)
+	// ResolveCached answers from the cache alone; false when it cannot.
+	ResolveCached(name string, qtype uint16) (*dns.Msg, bool)
+}
+
+// Defaults of Config.
+const (
+	DefaultMaxInFlight    = 4096
+	DefaultMaxPerClient   = 1000
+	DefaultMaxUDPSize     = 1232 // DNS flag day 2020
+	DefaultTCPIdleTimeout = 10 * time.Second
+	DefaultMaxTCPConns    = 512
+	DefaultQueryTimeout   = resolver.DefaultTimeout
+	DefaultShutdownGrace  = 2 * time.Second
+)
+
+// DefaultListen is where the server listens when Config.Listen is empty.
+var DefaultListen = []string{"127.0.0.1:53", "[::1]:53"}
+
+// DefaultAllow returns the clients answered when Config.Allow is empty:
+// loopback only, so that a server is never an open resolver by accident.
+func DefaultAllow() []netip.Prefix {
+	return []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+}
+
+// Config configures a Server. Every field but Backend is optional.
+type Config struct {
+	// Backend answers the questions.
+	Backend Backend
+	// Listen lists ADDR:PORT to serve on, UDP and TCP each; default
+	// DefaultListen. Port 0 picks a free port (the same one for UDP and TCP).
+	Listen []string
+	// Allow lists the client networks answered; everyone else gets
+	// REFUSED. Empty means DefaultAllow (loopback only).
+	Allow []netip.Prefix
+	// MaxInFlight caps the client queries waiting for the engine at once.
+	// Beyond it a UDP query is dropped (the client retries) and a TCP
+	// query gets SERVFAIL; cache hits are never capped.
+	MaxInFlight int
+	// MaxPerClient caps the queries one client address has waiting for
+	// the engine, handled as MaxInFlight.
+	MaxPerClient int
+	// MaxUDPSize is the EDNS buffer size we advertise and the largest UDP
+	// response we send; default 1232, at least 512.
+	MaxUDPSize int
+	// TCPIdleTimeout closes a TCP connection that has sent no complete
+	// query for this long and has none outstanding; it also bounds each
+	// write.
+	TCPIdleTimeout time.Duration
+	// MaxTCPConns caps open TCP connections. At the cap the connection
+	// idle longest is closed to make room; with none idle, the new one is.
+	MaxTCPConns int
+	// QueryTimeout bounds the wait for the engine; past it the client gets
+	// SERVFAIL. Default resolver.DefaultTimeout.
+	QueryTimeout time.Duration
+	// ShutdownGrace is how long Serve lets in-flight queries finish after
+	// its context is cancelled before cancelling them.
+	ShutdownGrace time.Duration
+	// Logger receives lifecycle lines and, with LogQueries, one line per
+	// client query; nil discards.
+	Logger *slog.Logger
+	// LogQueries logs every client query at Info: client, name, type,
+	// rcode, duration and whether the cache answered.
+	LogQueries bool
+}
+
+// Server answers DNS clients over UDP and TCP. Handle and HandlePacket may
+// be used without Serve (in-process clients, tests).
+type Server struct {
+	cfg     Config
+	backend Backend
+	log     *slog.Logger
+	allow   []netip.Prefix
+
+	limiter limiter
+	stats   counters
+
+	// Set by Listen, read by Serve and Addrs.
+	mu        sync.Mutex
+	listened  bool
+	serving   bool
+	addrs     []netip.AddrPort
+	udpConns  []*net.UDPConn
+	listeners []*net.TCPListener
+
+	tcp tcpConns
+
+	stopping atomic.Bool
+	work     sync.WaitGroup // async queries and TCP connections
+}
+
+// New checks cfg and returns a Server. It binds nothing and starts no
+// goroutines: see Listen and Serve.
+func New(cfg Config) (*Server, error) {
+	if cfg.Backend == nil {
+		return nil, errors.New("server: Config.Backend is nil")
+	}
+	if len(cfg.Listen) == 0 {
+		cfg.Listen = DefaultListen
+	}
+	for _, a := range cfg.Listen {
+		if _, err := parseListen(a); err != nil {
+			return nil, err
+		}
+	}
+	if len(cfg.Allow) == 0 {
+		cfg.Allow = DefaultAllow()
+	}
+	for _, f := range []struct {
+		name string
+		v    *int
+		def  int
+	}{
+		{"MaxInFlight", &cfg.MaxInFlight, DefaultMaxInFlight},
+		{"MaxPerClient", &cfg.MaxPerClient, DefaultMaxPerClient},
+		{"MaxUDPSize", &cfg.MaxUDPSize, DefaultMaxUDPSize},
+		{"MaxTCPConns", &cfg.MaxTCPConns, DefaultMaxTCPConns},
+	} {
+		if *f.v < 0 {
+			return nil, fmt.Errorf("server: Config.%s is %d, want 0 (default) or more", f.name, *f.v)
+		}
+		if *f.v == 0 {
+			*f.v = f.def
+		}
+	}
+	if cfg.MaxUDPSize < dns.MinMsgSize || cfg.MaxUDPSize > dns.MaxMsgSize {
+		return nil, fmt.Errorf("server: Config.MaxUDPSize is %d, want 512 to 65535", cfg.MaxUDPSize)
+	}
+	for _, f := range []struct {
+		name string
+		v    *time.Duration
+		def  time.Duration
+	}{
+		{"TCPIdleTimeout", &cfg.TCPIdleTimeout, DefaultTCPIdleTimeout},
+		{"QueryTimeout", &cfg.QueryTimeout, DefaultQueryTimeout},
+		{"ShutdownGrace", &cfg.ShutdownGrace, DefaultShutdownGrace},
+	} {
+		if *f.v < 0 {
+			return nil, fmt.Errorf("server: Config.%s is %v, want 0 (default) or more", f.name, *f.v)
+		}
+		if *f.v == 0 {
+			*f.v = f.def
+		}
+	}
+	s := &Server{cfg: cfg, backend: cfg.Backend, log: cfg.Logger}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	for _, p := range cfg.Allow {
+		s.allow = append(s.allow, p.Masked())
+	}
+	s.limiter = limiter{maxInFlight: cfg.MaxInFlight, maxPerClient: cfg.MaxPerClient, perClient: map[netip.Addr]int{}}
+	s.tcp.conns = map[*tcpConn]struct{}{}
+	return s, nil
+}
+
+// parseListen reads ADDR:PORT with a literal IP address.
+func parseListen(s string) (netip.AddrPort, error) {
+	ap, err := netip.ParseAddrPort(s)
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("server: listen address %q: want IP:PORT or [IPv6]:PORT", s)
+	}
+	if ap.Addr().IsUnspecified() {
+		// Replies must leave from the address the query came to; with a
+		// wildcard socket that needs per-packet source selection, which
+		// this server does not do yet. List each address instead.
+		return netip.AddrPort{}, fmt.Errorf("server: listen address %q: wildcard addresses are not supported; list each address to serve on", s)
+	}
+	if ap.Addr().Zone() != "" {
+		return netip.AddrPort{}, fmt.Errorf("server: listen address %q: zones are not supported", s)
+	}
+	return ap, nil
+}
+
+// allowed reports whether client may query us.
+func (s *Server) allowed(client netip.Addr) bool {
+	client = client.Unmap()
+	for _, p := range s.allow {
+		if p.Contains(client) {
+			return true
+		}
+	}
+	return false
+}
+
+// Stats are running totals of a Server.
+type Stats struct {
+	Queries   uint64 // client queries received (parsable or not)
+	CacheHits uint64 // answered from the cache alone
+	Resolved  uint64 // answered after waiting for the engine
+	ServFail  uint64 // answered SERVFAIL
+	Dropped   uint64 // not answered: over a limit, or a response sent to us
+	Panics    uint64 // queries whose handling panicked (a bug)
+	InFlight  int    // queries waiting for the engine now
+	TCPConns  int    // open TCP connections now
+}
+
+type counters struct {
+	queries, cacheHits, resolved, servFail, dropped, panics atomic.Uint64
+}
+
+// Stats returns the running totals.
+func (s *Server) Stats() Stats {
+	st := Stats{
+		Queries:   s.stats.queries.Load(),
+		CacheHits: s.stats.cacheHits.Load(),
+		Resolved:  s.stats.resolved.Load(),
+		ServFail:  s.stats.servFail.Load(),
+		Dropped:   s.stats.dropped.Load(),
+		Panics:    s.stats.panics.Load(),
+	}
+	st.InFlight = s.limiter.inFlight()
+	st.TCPConns = s.tcp.count()
+	return st
+}
+
+// limiter caps the queries waiting for the engine, overall and per client
+// address.
+type limiter struct {
+	maxInFlight  int
+	maxPerClient int
+
+	mu        sync.Mutex
+	total     int
+	perClient map[netip.Addr]int
+}
+
+func (l *limiter) acquire(client netip.Addr) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.total >= l.maxInFlight || l.perClient[client] >= l.maxPerClient {
+		return false
+	}
+	l.total++
+	l.perClient[client]++
+	return true
+}
+
+func (l *limiter) release(client netip.Addr) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.total--
+	if n := l.perClient[client] - 1; n > 0 {
+		l.perClient[client] = n
+	} else {
+		delete(l.perClient, client)
+	}
+}
+
+func (l *limiter) inFlight() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.total
+}
