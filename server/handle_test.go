@@ -135,7 +135,11 @@ func TestHandle(t *testing.T) {
 			false, clientLoopback, want{rcode: dns.RcodeNotImplemented, ede: -1, question: true}},
 		{"UPDATE: NOTIMP", func() *dns.Msg { m := question(nameWWW, dns.TypeSOA); m.Opcode = dns.OpcodeUpdate; return m },
 			false, clientLoopback, want{rcode: dns.RcodeNotImplemented, ede: -1, question: true}},
-		{"class CH: REFUSED", func() *dns.Msg { m := question("version.bind.", dns.TypeTXT); m.Question[0].Qclass = dns.ClassCHAOS; return m },
+		{"class CH: REFUSED", func() *dns.Msg {
+			m := question("version.bind.", dns.TypeTXT)
+			m.Question[0].Qclass = dns.ClassCHAOS
+			return m
+		},
 			false, clientLoopback, want{rcode: dns.RcodeRefused, ede: -1, question: true}},
 		{"AXFR: REFUSED", func() *dns.Msg { return withEDNS(question("example.com.", dns.TypeAXFR), 1232, false) },
 			true, clientLoopback, want{rcode: dns.RcodeRefused, edns: true, ede: int(dns.ExtendedErrorCodeNotSupported), question: true}},

@@ -17,15 +17,15 @@ import (
 
 // Names the fake backend knows.
 const (
-	nameWWW     = "www.example.com."    // A, in the cache
-	nameAlias   = "alias.example.com."  // CNAME to www, resolved
-	nameNope    = "nope.example.com."   // NXDOMAIN with SOA
-	nameMedium  = "medium.example.com." // TXT of ~800 bytes: over 512, under 1232
-	nameBig     = "big.example.com."    // TXT of ~3000 bytes: over 1232
-	nameFail    = "fail.example.com."   // no reachable server
-	nameSlow    = "slow.example.com."   // waits for release (or the context)
-	namePanic   = "panic.example.com."  // the backend panics
-	nameNothing = "nothing.example.com."// nil message, nil error
+	nameWWW     = "www.example.com."     // A, in the cache
+	nameAlias   = "alias.example.com."   // CNAME to www, resolved
+	nameNope    = "nope.example.com."    // NXDOMAIN with SOA
+	nameMedium  = "medium.example.com."  // TXT of ~800 bytes: over 512, under 1232
+	nameBig     = "big.example.com."     // TXT of ~3000 bytes: over 1232
+	nameFail    = "fail.example.com."    // no reachable server
+	nameSlow    = "slow.example.com."    // waits for release (or the context)
+	namePanic   = "panic.example.com."   // the backend panics
+	nameNothing = "nothing.example.com." // nil message, nil error
 )
 
 // fakeBackend answers from fixed messages. It returns the same *dns.Msg
