@@ -44,6 +44,7 @@ func sections(s settings) []section {
 			{"delay_p50_ms", fmt.Sprintf("median of %d names, ms ↓", s.delayNames), "%.1f"},
 			{"delay_floor_ms", fmt.Sprintf("floor: upstream queries × %s, ms", delay), "%.1f"},
 			{"delay_upstream_per_name", "upstream queries per name ↓", "%.2f"},
+			{"delay_failed", "names that failed (timeout, SERVFAIL)", "%.0f"},
 		}},
 		{"Memory", []row{
 			{"rss_start_mb", "RSS at start, MiB ↓", "%.1f"},
@@ -61,6 +62,7 @@ func sections(s settings) []section {
 
 type report struct {
 	b          *bench
+	loadStart  string
 	contenders []contender
 	values     map[string]map[string][]float64 // resolver -> metric -> per-round values
 	errors     map[string][]string
@@ -70,7 +72,7 @@ type report struct {
 
 func newReport(b *bench, contenders []contender) *report {
 	r := &report{b: b, contenders: contenders, values: map[string]map[string][]float64{},
-		errors: map[string][]string{}, started: time.Now()}
+		errors: map[string][]string{}, started: time.Now(), loadStart: loadAverage()}
 	for _, c := range contenders {
 		r.values[c.name] = map[string][]float64{}
 	}
@@ -144,7 +146,7 @@ func (r *report) markdown(env []string) string {
 	}
 	notes := slices.Clone(r.notes)
 	for _, c := range r.contenders {
-		if v := median(r.values[c.name]["hit_loadgen_cpu_pct"]); v >= 90 {
+		if v := median(r.values[c.name]["hit_loadgen_cpu_pct"]); v >= 80 {
 			notes = append(notes, fmt.Sprintf("during %s's throughput run dnsperf used %.0f%% of its core: the cache-hit QPS is what one dnsperf core can offer, a floor of %s's capacity; the CPU-per-query row is the better comparison", c.name, v, c.name))
 		}
 	}
@@ -160,7 +162,8 @@ func (r *report) markdown(env []string) string {
 		}
 		b.WriteString("\n</details>\n")
 	}
-	fmt.Fprintf(&b, "\nRun took %s.\n", time.Since(r.started).Round(time.Second))
+	fmt.Fprintf(&b, "\nRun took %s; load average at start %s, at end %s (other work on the machine skews every figure but CPU per query least).\n",
+		time.Since(r.started).Round(time.Second), r.loadStart, loadAverage())
 	return b.String()
 }
 
@@ -217,4 +220,17 @@ func cpuModel() string {
 		}
 	}
 	return "unknown CPU"
+}
+
+// loadAverage is the 1-minute load average of the machine.
+func loadAverage() string {
+	raw, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(raw))
+	if len(f) == 0 {
+		return "unknown"
+	}
+	return f[0]
 }
