@@ -1,0 +1,286 @@
+package replay
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/recursor-dns/recursor/cache"
+	"github.com/recursor-dns/recursor/resolver"
+	"github.com/recursor-dns/recursor/roothints"
+)
+
+// defaultStart is the clock's start when a file names no date: a fixed
+// moment, so runs repeat.
+var defaultStart = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// rootHintsTTL is the TTL given to the root NS set built from stub-addr.
+const rootHintsTTL = 3600000
+
+// setup is what a file's config section asks for, in our terms.
+type setup struct {
+	start     time.Time
+	rootName  string // Deckard stub-name
+	rootAddrs []netip.Addr
+	noIPv6    bool
+	qmin      *bool // nil: the file does not say
+	no0x20    bool
+	dontQuery []netip.Prefix // never nil: loopback unless do-not-query-localhost: no
+	cache     cache.Config
+	limits    resolver.Limits
+	// unsupported lists what the file asks for and the engine cannot do,
+	// in file order.
+	unsupported []*UnsupportedError
+}
+
+// UnsupportedError says a file asks for something the engine cannot do;
+// the file fails with it rather than pass by accident.
+type UnsupportedError struct {
+	Line   int
+	Key    string
+	Value  string
+	Reason string
+}
+
+func (e *UnsupportedError) Error() string {
+	return fmt.Sprintf("unsupported config %s: %s (line %d): %s", e.Key, e.Value, e.Line, e.Reason)
+}
+
+// ignoredKeys change nothing our engine does (see the scenarios README).
+var ignoredKeys = map[string]bool{
+	"target-fetch-policy": true, "trust-anchor-signaling": true, "fake-sha1": true,
+	"rrset-roundrobin": true, "log-servfail": true, "verbosity": true, "val-log-level": true,
+}
+
+func parseBool(s string) (bool, error) {
+	switch strings.ToLower(s) {
+	case "yes", "on", "true", "1":
+		return true, nil
+	case "no", "off", "false", "0":
+		return false, nil
+	}
+	return false, fmt.Errorf("not a boolean: %q", s)
+}
+
+// configure maps a scenario's config section onto the engine. Keys it
+// cannot honour are listed in setup.unsupported; an error means the
+// section itself is broken.
+func configure(sc *Scenario) (*setup, error) {
+	s := &setup{
+		start:     defaultStart,
+		rootName:  "k.root-servers.net.",
+		dontQuery: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
+		// Unbound does not randomise the query name's case unless told
+		// (use-caps-for-id), and its canned answers do not echo it.
+		no0x20: sc.Dialect == Unbound,
+	}
+	var stubZone string
+	for _, c := range sc.Config {
+		unsupported := func(reason string) *UnsupportedError {
+			return &UnsupportedError{Line: c.Line, Key: c.Key, Value: c.Value, Reason: reason}
+		}
+		bad := func(err error) error {
+			return fmt.Errorf("%s:%d: config %s: %v", sc.Name, c.Line, c.Key, err)
+		}
+		if ignoredKeys[c.Key] || c.Key == "iter-scrub-promiscuous" && c.Value == "no" {
+			continue
+		}
+		switch {
+		case c.Clause == "stub-zone":
+			switch c.Key {
+			case "name":
+				stubZone = dns.CanonicalName(c.Value)
+			case "stub-addr":
+				if stubZone != "." {
+					s.unsupported = append(s.unsupported, unsupported("a stub zone other than the root (the engine has no stub zones)"))
+					continue
+				}
+				a, err := parseStubAddr(c.Value)
+				if err != nil {
+					return nil, bad(err)
+				}
+				s.rootAddrs = append(s.rootAddrs, a)
+			case "stub-prime":
+				// Priming is what the engine does with root hints anyway.
+			default:
+				s.unsupported = append(s.unsupported, unsupported("stub-zone option not mapped"))
+			}
+			continue
+		case c.Clause != "" && c.Clause != "server":
+			s.unsupported = append(s.unsupported, unsupported("clause "+c.Clause+" not mapped"))
+			continue
+		}
+		var err error
+		switch c.Key {
+		case "stub-addr": // Deckard
+			var a netip.Addr
+			if a, err = parseStubAddr(c.Value); err == nil {
+				s.rootAddrs = append(s.rootAddrs, a)
+			}
+		case "stub-name":
+			s.rootName = dns.CanonicalName(c.Value)
+		case "do-ip6":
+			var on bool
+			on, err = parseBool(c.Value)
+			s.noIPv6 = !on
+		case "do-ip4":
+			var on bool
+			if on, err = parseBool(c.Value); err == nil && !on {
+				err = unsupported("the engine cannot turn IPv4 off")
+			}
+		case "query-minimization", "qname-minimisation":
+			var on bool
+			if on, err = parseBool(c.Value); err == nil {
+				s.qmin = &on
+			}
+		case "qname-minimisation-strict":
+			var on bool
+			if on, err = parseBool(c.Value); err == nil && on {
+				err = unsupported("strict QNAME minimisation is not mapped")
+			}
+		case "use-caps-for-id":
+			var on bool
+			if on, err = parseBool(c.Value); err == nil {
+				s.no0x20 = !on
+			}
+		case "harden-glue":
+			var on bool
+			if on, err = parseBool(c.Value); err == nil && !on {
+				err = unsupported("the engine always drops out-of-bailiwick glue")
+			}
+		case "do-not-query-localhost":
+			var on bool
+			if on, err = parseBool(c.Value); err == nil && !on {
+				s.dontQuery = []netip.Prefix{}
+			}
+		case "val-override-date":
+			s.start, err = time.Parse("20060102150405", c.Value)
+		case "val-override-timestamp":
+			var sec int64
+			if sec, err = strconv.ParseInt(c.Value, 10, 64); err == nil {
+				s.start = time.Unix(sec, 0).UTC()
+			}
+		case "features": // Deckard: Knot options, "k = v; k = v"
+			err = s.features(c.Value, func(r string) error { return unsupported(r) })
+		case "cache-max-ttl":
+			s.cache.MaxTTL, err = seconds(c.Value)
+		case "cache-min-ttl":
+			s.cache.MinTTL, err = seconds(c.Value)
+		case "cache-max-negative-ttl":
+			s.cache.MaxNegativeTTL, err = seconds(c.Value)
+		case "max-query-restarts":
+			s.limits.MaxCNAMEs, err = strconv.Atoi(c.Value)
+		case "max-global-quota":
+			s.limits.MaxUpstreamQueries, err = strconv.Atoi(c.Value)
+		case "access-control":
+			f := strings.Fields(c.Value)
+			if len(f) != 2 {
+				return nil, bad(fmt.Errorf("want netblock action"))
+			}
+			switch f[1] {
+			case "allow", "allow_snoop":
+				// The server answers loopback clients, and RD=0 queries
+				// from the cache, as allow_snoop does.
+			default:
+				err = unsupported("access-control action not mapped")
+			}
+		case "module-config":
+			if strings.TrimSpace(c.Value) != "iterator" {
+				err = unsupported("only the iterator module exists (no validator)")
+			}
+		case "prefetch", "serve-expired", "harden-referral-path", "aggressive-nsec":
+			// Options whose "no" is what the engine does.
+			var on bool
+			if on, err = parseBool(c.Value); err == nil && on {
+				err = unsupported("not implemented")
+			}
+		case "minimal-responses":
+			var on bool
+			if on, err = parseBool(c.Value); err == nil && !on {
+				err = unsupported("answers are always minimal (no NS set or glue added)")
+			}
+		case "ede":
+			// The front end always attaches Extended DNS Errors.
+			var on bool
+			if on, err = parseBool(c.Value); err == nil && !on {
+				err = unsupported("Extended DNS Errors cannot be turned off")
+			}
+		case "trust-anchor", "trust-anchor-file", "auto-trust-anchor-file", "domain-insecure":
+			err = unsupported("DNSSEC validation is not implemented")
+		case "private-address", "private-domain":
+			err = unsupported("private-address filtering (DNS rebinding protection) is not implemented")
+		case "local-zone":
+			// "name nodefault" only lifts Unbound's own special-use zones,
+			// which the engine does not have.
+			if f := strings.Fields(c.Value); len(f) != 2 || f[1] != "nodefault" {
+				err = unsupported("local zones are not implemented")
+			}
+		default:
+			err = unsupported("not mapped")
+		}
+		var ue *UnsupportedError
+		if errors.As(err, &ue) {
+			s.unsupported = append(s.unsupported, ue)
+		} else if err != nil {
+			return nil, bad(err)
+		}
+	}
+	if len(s.rootAddrs) == 0 {
+		// Files that never reach upstream (refuse_xfr.rpl) name no root;
+		// Deckard's default stands in.
+		s.rootAddrs = []netip.Addr{netip.MustParseAddr("193.0.14.129")}
+	}
+	return s, nil
+}
+
+// features reads Deckard's Knot options; only the TTL clamps are mapped.
+func (s *setup) features(v string, unsupported func(string) error) error {
+	for _, item := range strings.Split(v, ";") {
+		key, value, _ := strings.Cut(item, "=")
+		key, value = strings.TrimSpace(key), strings.TrimSpace(value)
+		var err error
+		switch key {
+		case "":
+		case "min_ttl":
+			s.cache.MinTTL, err = seconds(value)
+		case "max_ttl":
+			s.cache.MaxTTL, err = seconds(value)
+		default:
+			return unsupported("feature " + key + " not mapped")
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func seconds(v string) (time.Duration, error) {
+	n, err := strconv.ParseUint(v, 10, 32)
+	if err != nil {
+		return 0, err
+	}
+	return time.Duration(n) * time.Second, nil
+}
+
+// parseStubAddr reads "ip" or Unbound's "ip@port"; only port 53 exists on
+// the fake network.
+func parseStubAddr(v string) (netip.Addr, error) {
+	host, port, found := strings.Cut(v, "@")
+	if found && port != "53" {
+		return netip.Addr{}, fmt.Errorf("stub-addr %q: only port 53 is served", v)
+	}
+	return netip.ParseAddr(host)
+}
+
+func (s *setup) hints() *roothints.Hints {
+	return &roothints.Hints{
+		Servers: []roothints.Server{{Name: s.rootName, Addrs: s.rootAddrs}},
+		TTL:     rootHintsTTL,
+	}
+}
