@@ -29,6 +29,9 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 1
 fi
 
+# Trees left behind by runs that were killed (the runner removes its own).
+find "${TMPDIR:-/tmp}" -maxdepth 1 -name 'recursor-bench-*' -mmin +60 -exec rm -rf {} + 2>/dev/null || true
+
 mkdir -p bench/out/bin
 "$GO" build -o bench/out/bin/run ./bench/run
 "$GO" build -o bench/out/bin/delayproxy ./bench/delayproxy
