@@ -30,3 +30,10 @@ test: vet
 # BENCH_QUICK=1 for a ~1-minute smoke run. Table in bench/out/latest.md.
 bench:
 	GO=$(GO) bash bench/bench.sh
+
+# Replays the peer resolvers' .rpl suites (../shared/scenarios/iter) in-process:
+# one PASS/FAIL line per file, then "N passed, M failed". Failures listed in
+# replay/expectations.txt are expected; SCENARIO_FLAGS=-force runs files whose
+# config is unsupported, -events logs every exchange, -update rewrites the list.
+scenarios:
+	cd replay && $(GO) test -count=1 -run '^TestScenarios$$' -args -set iter $(SCENARIO_FLAGS)
