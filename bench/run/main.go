@@ -113,12 +113,14 @@ func run() error {
 	defer cancelRun()
 
 	b := &bench{s: s, o: o, ps: newProcs()}
-	defer b.ps.stopAll()
+	defer func() {
+		b.ps.stopAll()
+		if b.work != "" && !o.keep {
+			os.RemoveAll(b.work)
+		}
+	}()
 	if err := b.prepare(ctx); err != nil {
 		return err
-	}
-	if !o.keep {
-		defer os.RemoveAll(b.work)
 	}
 	report := b.measure(ctx)
 	text := report.markdown(report.environment())
