@@ -21,7 +21,11 @@ func FuzzHandle(f *testing.F) {
 		withEDNS(question(nameBig, dns.TypeTXT), 4096, true),
 		question(nameMedium, dns.TypeTXT),
 		question(nameAlias, dns.TypeANY),
-		func() *dns.Msg { m := withEDNS(question(nameWWW, dns.TypeA), 1232, false); m.IsEdns0().SetVersion(1); return m }(),
+		func() *dns.Msg {
+			m := withEDNS(question(nameWWW, dns.TypeA), 1232, false)
+			m.IsEdns0().SetVersion(1)
+			return m
+		}(),
 		func() *dns.Msg { m := question(nameWWW, dns.TypeA); m.Opcode = dns.OpcodeUpdate; return m }(),
 	}
 	for _, m := range seeds {
