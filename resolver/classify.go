@@ -37,6 +37,7 @@ type reply struct {
 	child  string   // the delegated zone (kindReferral, or kindCNAME into a delegation)
 	ns     []dns.RR // the NS set of the delegation
 	glue   []dns.RR // A and AAAA records of the NS names, within the zone
+	authNS []dns.RR // an answer's or negative answer's NS set in authority (the zone's own)
 }
 
 // inZone reports whether name is zone or below it.
@@ -61,6 +62,17 @@ func classify(resp *dns.Msg, zone, qname string, qtype uint16) reply {
 	}
 	answer := scrub(resp.Answer, zone)
 	authority := scrub(resp.Ns, zone)
+	defer func() {
+		// The zone's own NS set, sent along with an answer: cached (and
+		// its glue) for the next query and for non-minimal responses.
+		if r.kind != kindAnswer && r.kind != kindNoData && r.kind != kindNXDomain || !resp.Authoritative {
+			return
+		}
+		if owner, ns := referralIn(authority, r.target); ns != nil && !(r.kind == kindAnswer && r.target == owner && qtype == dns.TypeNS) {
+			r.authNS = ns
+			r.glue = append(r.glue, glueFor(scrub(resp.Extra, zone), ns)...)
+		}
+	}()
 
 	// Follow the answer section from qname: the RRset asked for, or CNAMEs
 	// and DNAMEs leading to it. Only data for names on the chain is used.

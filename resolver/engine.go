@@ -19,21 +19,22 @@ import (
 
 // Resolver is an iterative resolver. It is safe for concurrent use.
 type Resolver struct {
-	hints     *roothints.Hints
-	port      uint16
-	noIPv6    bool
-	no0x20    bool
-	qmin      QNAMEMinimisation
-	qminType  uint16
-	transport Transport
-	cache     *cache.Cache
-	now       func() time.Time
-	log       *slog.Logger
-	limits    Limits
-	dontQuery []netip.Prefix
-	infra     *infra
-	failed    *failCache
-	flight    singleflight.Group
+	hints      *roothints.Hints
+	port       uint16
+	noIPv6     bool
+	no0x20     bool
+	qmin       QNAMEMinimisation
+	qminType   uint16
+	nonMinimal bool
+	transport  Transport
+	cache      *cache.Cache
+	now        func() time.Time
+	log        *slog.Logger
+	limits     Limits
+	dontQuery  []netip.Prefix
+	infra      *infra
+	failed     *failCache
+	flight     singleflight.Group
 }
 
 // New returns a resolver for cfg. It starts no goroutines.
@@ -42,20 +43,21 @@ func New(cfg Config) (*Resolver, error) {
 		return nil, err
 	}
 	r := &Resolver{
-		hints:     cfg.RootHints,
-		port:      cfg.UpstreamPort,
-		noIPv6:    cfg.DisableIPv6,
-		no0x20:    cfg.Disable0x20,
-		qmin:      cfg.QNAMEMinimisation,
-		qminType:  cfg.MinimisedQtype,
-		transport: cfg.Transport,
-		cache:     cfg.Cache,
-		now:       cfg.Now,
-		log:       cfg.Logger,
-		limits:    cfg.Limits.withDefaults(),
-		dontQuery: cfg.DontQuery,
-		infra:     newInfra(),
-		failed:    newFailCache(),
+		hints:      cfg.RootHints,
+		port:       cfg.UpstreamPort,
+		noIPv6:     cfg.DisableIPv6,
+		no0x20:     cfg.Disable0x20,
+		qmin:       cfg.QNAMEMinimisation,
+		qminType:   cfg.MinimisedQtype,
+		nonMinimal: cfg.NonMinimalResponses,
+		transport:  cfg.Transport,
+		cache:      cfg.Cache,
+		now:        cfg.Now,
+		log:        cfg.Logger,
+		limits:     cfg.Limits.withDefaults(),
+		dontQuery:  cfg.DontQuery,
+		infra:      newInfra(),
+		failed:     newFailCache(),
 	}
 	if r.hints == nil {
 		r.hints = roothints.Default()
@@ -106,7 +108,7 @@ func (r *Resolver) Resolve(ctx context.Context, name string, qtype uint16) (*dns
 		return nil, &Error{Qname: name, Qtype: qtype, Err: err}
 	}
 	if res, ok := r.fromCache(qname, qtype); ok {
-		return res.msg(name, qtype), nil
+		return r.respond(res, name, qtype), nil
 	}
 	key := qname + "/" + dns.TypeToString[qtype]
 	if err := r.failed.get(key, r.now()); err != nil {
@@ -132,7 +134,7 @@ func (r *Resolver) Resolve(ctx context.Context, name string, qtype uint16) (*dns
 		if res.Err != nil {
 			return nil, res.Err
 		}
-		return res.Val.(result).msg(name, qtype), nil
+		return r.respond(res.Val.(result), name, qtype), nil
 	}
 }
 
@@ -147,16 +149,44 @@ func (r *Resolver) ResolveCached(name string, qtype uint16) (*dns.Msg, bool) {
 	if !ok {
 		return nil, false
 	}
-	return res.msg(name, qtype), true
+	return r.respond(res, name, qtype), true
 }
 
-func (res result) msg(name string, qtype uint16) *dns.Msg {
+// respond builds the response message for a result. With non-minimal
+// responses, a positive answer also carries the NS set of the zone it came
+// from and the addresses of those servers, as the cache knows them.
+func (r *Resolver) respond(res result, name string, qtype uint16) *dns.Msg {
 	m := new(dns.Msg)
 	m.Question = []dns.Question{{Name: dns.Fqdn(name), Qtype: qtype, Qclass: dns.ClassINET}}
 	m.Response, m.RecursionAvailable = true, true
 	m.Rcode = res.rcode
 	m.Answer, m.Ns = res.answer, res.ns
+	if r.nonMinimal && res.rcode == dns.RcodeSuccess && len(res.answer) > 0 && qtype != dns.TypeNS {
+		m.Ns, m.Extra = r.zoneNS(res.answer[len(res.answer)-1].Header().Name)
+	}
 	return m
+}
+
+// zoneNS returns the cached NS set of the closest zone cut at or above
+// name, and the cached addresses of its servers.
+func (r *Resolver) zoneNS(name string) (ns, addrs []dns.RR) {
+	for z := cache.Canonical(name); ; z = parentZone(z) {
+		if e, ok := r.cache.Get(z, dns.TypeNS, dns.ClassINET); ok && e.Negative == cache.Positive {
+			ns = e.RRs
+			break
+		}
+		if z == "." {
+			return nil, nil
+		}
+	}
+	for _, rr := range ns {
+		for _, t := range []uint16{dns.TypeA, dns.TypeAAAA} {
+			if e, ok := r.cache.Get(rr.(*dns.NS).Ns, t, dns.ClassINET); ok && e.Negative == cache.Positive {
+				addrs = append(addrs, e.RRs...)
+			}
+		}
+	}
+	return ns, addrs
 }
 
 // checkQuestion canonicalises name and rejects questions that cannot be
@@ -412,6 +442,10 @@ func (r *Resolver) store(zone, qname string, qtype uint16, rep reply) {
 	}
 	for _, set := range splitRRsets(rep.glue) {
 		r.cache.Put(set, cache.RankGlue)
+	}
+	if rep.authNS != nil && rep.aa {
+		capToParentTTL(r.cache, rep.authNS[0].Header().Name, rep.authNS, r.now())
+		r.cache.Put(rep.authNS, cache.RankAuthAuthority)
 	}
 	switch rep.kind {
 	case kindAnswer:

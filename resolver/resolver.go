@@ -123,6 +123,10 @@ type Config struct {
 	// MinimisedQtype is the type of minimised questions; default NS (as
 	// Knot Resolver; Unbound uses A).
 	MinimisedQtype uint16
+	// NonMinimalResponses adds to positive answers the NS set of the zone
+	// and its servers' addresses (Unbound's minimal-responses: no). Off by
+	// default: minimal answers are smaller and leak less.
+	NonMinimalResponses bool
 	// DontQuery lists networks never sent a query. Nil means
 	// DefaultDontQuery(): loopback, private and special-purpose ranges. A
 	// non-nil empty slice allows every address (tests and the sandbox,
