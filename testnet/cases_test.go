@@ -19,6 +19,7 @@ import (
 type walker struct {
 	hints *roothints.Hints
 	port  uint16
+	dead  map[netip.Addr]bool
 }
 
 // walkResult is a resolver's answer: rcode, answer section and, for a
@@ -134,10 +135,15 @@ func (w *walker) nsAddrs(ctx context.Context, resp *dns.Msg, nsset []*dns.NS, de
 }
 
 // askAny asks each server in turn until one gives NOERROR or NXDOMAIN,
-// over UDP with EDNS and again over TCP when truncated.
+// over UDP with EDNS and again over TCP when truncated. The dead server is
+// given up on after silenceTimeout, the others get replyTimeout.
 func (w *walker) askAny(ctx context.Context, servers []netip.Addr, name string, qtype uint16) *dns.Msg {
 	for _, addr := range servers {
-		resp, err := ask{edns: EDNSBufferSize}.exchange(ctx, addr, w.port, name, qtype)
+		timeout := replyTimeout
+		if w.dead[addr] {
+			timeout = silenceTimeout
+		}
+		resp, err := ask{edns: EDNSBufferSize, timeout: timeout}.exchange(ctx, addr, w.port, name, qtype)
 		if err == nil && resp.Truncated {
 			resp, err = ask{tcp: true, edns: EDNSBufferSize}.exchange(ctx, addr, w.port, name, qtype)
 		}
@@ -182,10 +188,14 @@ func chainEnd(answer []dns.RR, name string, qtype uint16) string {
 type sandboxNet interface {
 	Port() uint16
 	RootHints() *roothints.Hints
+	Servers() []Server
 }
 
 func checkCases(t *testing.T, n sandboxNet) {
-	w := &walker{hints: n.RootHints(), port: n.Port()}
+	w := &walker{hints: n.RootHints(), port: n.Port(), dead: map[netip.Addr]bool{}}
+	for _, s := range n.Servers() {
+		w.dead[s.Addr] = s.Mode == ModeDead
+	}
 	for _, c := range readCases(t) {
 		t.Run(c.Name, func(t *testing.T) {
 			t.Parallel()

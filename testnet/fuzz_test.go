@@ -1,6 +1,7 @@
 package testnet
 
 import (
+	"os"
 	"testing"
 
 	"github.com/miekg/dns"
@@ -9,7 +10,7 @@ import (
 // FuzzRespond feeds arbitrary packets to every server of the sandbox: no
 // panic, and every reply packs, keeps the ID and fits the size allowed.
 func FuzzRespond(f *testing.F) {
-	sb, err := loadSandbox(sandboxDir)
+	sb, err := loadSandbox(os.DirFS(sandboxDir))
 	if err != nil {
 		f.Fatal(err)
 	}

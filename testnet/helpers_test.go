@@ -1,6 +1,7 @@
 package testnet
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"net"
@@ -15,15 +16,20 @@ import (
 
 const sandboxDir = "../testdata/sandbox"
 
-// replyTimeout is how long a test waits for a loopback reply; only the
-// dead-server checks ever wait it out.
-const replyTimeout = 300 * time.Millisecond
+// replyTimeout is how long a test waits for a loopback reply: generous, as
+// the machine may be busy. silenceTimeout is how long a check that expects
+// no reply listens (a dead server, an ignored packet).
+const (
+	replyTimeout   = 3 * time.Second
+	silenceTimeout = 300 * time.Millisecond
+)
 
 // ask sends one question to addr:port and returns the reply.
 type ask struct {
-	tcp   bool
-	edns  uint16 // 0: no OPT record
-	ednsV uint8
+	tcp     bool
+	edns    uint16 // 0: no OPT record
+	ednsV   uint8
+	timeout time.Duration // 0: replyTimeout
 }
 
 func (o ask) exchange(ctx context.Context, addr netip.Addr, port uint16, qname string, qtype uint16) (*dns.Msg, error) {
@@ -34,7 +40,7 @@ func (o ask) exchange(ctx context.Context, addr netip.Addr, port uint16, qname s
 		m.SetEdns0(o.edns, false)
 		m.IsEdns0().SetVersion(o.ednsV)
 	}
-	c := &dns.Client{Net: "udp", Timeout: replyTimeout, UDPSize: max(o.edns, dns.MinMsgSize)}
+	c := &dns.Client{Net: "udp", Timeout: cmp.Or(o.timeout, replyTimeout), UDPSize: max(o.edns, dns.MinMsgSize)}
 	if o.tcp {
 		c.Net = "tcp"
 	}

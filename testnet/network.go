@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -28,6 +29,8 @@ import (
 type Config struct {
 	// Dir is the sandbox directory: network.conf and zones/.
 	Dir string
+	// FS, when set, is read instead of Dir (an embedded sandbox, say).
+	FS fs.FS
 	// Port is the port every server listens on; 0 picks a free one.
 	Port uint16
 	// Logger receives a Debug line per query; nil discards.
@@ -79,7 +82,7 @@ type Network struct {
 // Start loads cfg.Dir and serves it: one authoritative server per line of
 // network.conf, each on its own address, all on one port.
 func Start(cfg Config) (*Network, error) {
-	sb, err := loadSandbox(cfg.Dir)
+	sb, err := loadSandbox(sandboxFS(cfg))
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -79,7 +80,7 @@ func StartNSD(cfg Config) (*NSDNetwork, error) {
 	if err != nil {
 		return nil, err
 	}
-	sb, err := loadSandbox(cfg.Dir)
+	sb, err := loadSandbox(sandboxFS(cfg))
 	if err != nil {
 		return nil, err
 	}
@@ -184,7 +185,7 @@ func (n *NSDNetwork) startProc(nsd, dir string, g nsdGroup) (*nsdProc, error) {
 		return nil, fmt.Errorf("testnet: %w", err)
 	}
 	for _, origin := range g.zones {
-		data, err := os.ReadFile(n.sb.zonePath(origin))
+		data, err := fs.ReadFile(n.sb.fsys, n.sb.zonePath(origin))
 		if err != nil {
 			return nil, fmt.Errorf("testnet: %w", err)
 		}

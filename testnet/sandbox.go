@@ -5,9 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/netip"
 	"os"
-	"path/filepath"
+	"path"
 	"slices"
 	"strings"
 
@@ -55,30 +56,39 @@ const (
 
 // sandbox is a loaded sandbox directory: the servers and their zones.
 type sandbox struct {
-	dir     string
+	fsys    fs.FS
 	servers []Server
 	zones   map[string]*zone // by origin
 	hints   *roothints.Hints
 }
 
-// loadSandbox reads dir/network.conf and every zone file it names.
-func loadSandbox(dir string) (*sandbox, error) {
-	f, err := os.Open(filepath.Join(dir, ConfFile))
+// sandboxFS is the file system of cfg: cfg.FS, or else the directory cfg.Dir.
+func sandboxFS(cfg Config) fs.FS {
+	if cfg.FS != nil {
+		return cfg.FS
+	}
+	return os.DirFS(cfg.Dir)
+}
+
+// loadSandbox reads network.conf at the top of fsys and every zone file it
+// names.
+func loadSandbox(fsys fs.FS) (*sandbox, error) {
+	f, err := fsys.Open(ConfFile)
 	if err != nil {
 		return nil, fmt.Errorf("testnet: %w", err)
 	}
 	defer f.Close()
 	servers, err := parseConf(io.LimitReader(f, maxConfBytes))
 	if err != nil {
-		return nil, fmt.Errorf("testnet: %s: %w", filepath.Join(dir, ConfFile), err)
+		return nil, fmt.Errorf("testnet: %s: %w", ConfFile, err)
 	}
-	sb := &sandbox{dir: dir, servers: servers, zones: map[string]*zone{}}
+	sb := &sandbox{fsys: fsys, servers: servers, zones: map[string]*zone{}}
 	for _, s := range servers {
 		for _, origin := range s.Zones {
 			if sb.zones[origin] != nil {
 				continue
 			}
-			z, err := loadZone(origin, sb.zonePath(origin))
+			z, err := loadZone(sb.fsys, origin, sb.zonePath(origin))
 			if err != nil {
 				return nil, fmt.Errorf("testnet: %w", err)
 			}
@@ -91,8 +101,9 @@ func loadSandbox(dir string) (*sandbox, error) {
 	return sb, nil
 }
 
+// zonePath is where origin's master file is in the sandbox's file system.
 func (sb *sandbox) zonePath(origin string) string {
-	return filepath.Join(sb.dir, ZonesDir, zoneFileName(origin))
+	return path.Join(ZonesDir, zoneFileName(origin))
 }
 
 // rootHints names the servers of the root zone, with the TTL of its NS set.

@@ -2,6 +2,7 @@ package testnet
 
 import (
 	"net/netip"
+	"os"
 	"slices"
 	"testing"
 
@@ -18,7 +19,7 @@ var unservedNames = []string{"ns.cycle-a.lab.", "ns.cycle-b.lab."}
 // server that serves the zone (or is meant to fail: lame, dead, unserved),
 // and every served zone is delegated from its parent to its own NS set.
 func TestSandboxConsistent(t *testing.T) {
-	sb, err := loadSandbox(sandboxDir)
+	sb, err := loadSandbox(os.DirFS(sandboxDir))
 	if err != nil {
 		t.Fatal(err)
 	}

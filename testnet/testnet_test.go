@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/miekg/dns"
@@ -287,7 +288,11 @@ func TestBadPackets(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			reply, err := rawUDP(t.Context(), addr, tt.wire)
+			timeout := replyTimeout
+			if tt.rcode < 0 {
+				timeout = silenceTimeout
+			}
+			reply, err := rawUDP(t.Context(), addr, tt.wire, timeout)
 			if tt.rcode < 0 {
 				if !isTimeout(err) {
 					t.Fatalf("got reply %v, err %v; want no reply", reply, err)
@@ -307,14 +312,14 @@ func TestBadPackets(t *testing.T) {
 }
 
 // rawUDP sends bytes and reads one reply.
-func rawUDP(ctx context.Context, addr netip.AddrPort, wire []byte) (*dns.Msg, error) {
+func rawUDP(ctx context.Context, addr netip.AddrPort, wire []byte, timeout time.Duration) (*dns.Msg, error) {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "udp", addr.String())
 	if err != nil {
 		return nil, err
 	}
 	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(replyTimeout))
+	conn.SetDeadline(time.Now().Add(timeout))
 	if _, err := conn.Write(wire); err != nil {
 		return nil, err
 	}
@@ -331,7 +336,7 @@ func TestDeadServer(t *testing.T) {
 	n := StartTB(t, sandboxDir)
 	dead := serverAddr(t, n.Servers(), "ns1.dead.lab.")
 	for _, tcp := range []bool{false, true} {
-		_, err := ask{tcp: tcp, edns: 1232}.exchange(t.Context(), dead, n.Port(), "www.dead.lab.", dns.TypeA)
+		_, err := ask{tcp: tcp, edns: 1232, timeout: silenceTimeout}.exchange(t.Context(), dead, n.Port(), "www.dead.lab.", dns.TypeA)
 		if !isTimeout(err) {
 			t.Errorf("tcp=%t: err %v, want a timeout", tcp, err)
 		}
@@ -519,37 +524,31 @@ func TestStartErrors(t *testing.T) {
 	const rootZone = "$ORIGIN .\n@ 60 IN SOA a.root. hm.root. 1 2 3 4 5\n@ 60 IN NS a.root.\n"
 	tests := []struct {
 		name    string
-		files   map[string]string
+		files   fstest.MapFS
 		wantErr string
 	}{
-		{"no network.conf", nil, "no such file"},
-		{"zone file missing", map[string]string{ConfFile: "a.root. 127.53.0.1 auth .\n"}, "zone .: open"},
-		{"no root server", map[string]string{ConfFile: "a.root. 127.53.0.1 lame\n"}, "no server serves the root zone"},
-		{"bad zone file", map[string]string{
-			ConfFile:                "a.root. 127.53.0.1 auth .\n",
-			ZonesDir + "/root.zone": "$ORIGIN .\n@ 60 IN NS a.root.\n",
+		{"no network.conf", fstest.MapFS{}, "file does not exist"},
+		{"zone file missing", fstest.MapFS{ConfFile: {Data: []byte("a.root. 127.53.0.1 auth .\n")}}, "zone .: open"},
+		{"no root server", fstest.MapFS{ConfFile: {Data: []byte("a.root. 127.53.0.1 lame\n")}}, "no server serves the root zone"},
+		{"bad zone file", fstest.MapFS{
+			ConfFile:                {Data: []byte("a.root. 127.53.0.1 auth .\n")},
+			ZonesDir + "/root.zone": {Data: []byte("$ORIGIN .\n@ 60 IN NS a.root.\n")},
 		}, "no SOA"},
-		{"minimal network starts", map[string]string{
-			ConfFile:                "a.root. 127.53.0.1 auth .\n",
-			ZonesDir + "/root.zone": rootZone,
+		{"minimal network starts", fstest.MapFS{
+			ConfFile:                {Data: []byte("a.root. 127.53.0.1 auth .\n")},
+			ZonesDir + "/root.zone": {Data: []byte(rootZone)},
 		}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := t.TempDir()
-			for name, text := range tt.files {
-				path := filepath.Join(dir, name)
-				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			n, err := Start(Config{Dir: dir})
+			n, err := Start(Config{FS: tt.files})
 			if tt.wantErr == "" {
 				if err != nil {
 					t.Fatal(err)
+				}
+				resp := query(t, ask{}, netip.MustParseAddr("127.53.0.1"), n.Port(), ".", dns.TypeSOA)
+				if !resp.Authoritative || len(resp.Answer) != 1 {
+					t.Errorf("root SOA: %v", resp)
 				}
 				n.Close()
 				return

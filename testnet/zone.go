@@ -3,8 +3,8 @@ package testnet
 import (
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
-	"os"
 	"slices"
 	"strings"
 
@@ -38,9 +38,9 @@ func zoneFileName(origin string) string {
 	return strings.TrimSuffix(origin, ".") + ".zone"
 }
 
-// loadZone reads the master file of origin from path.
-func loadZone(origin, path string) (*zone, error) {
-	f, err := os.Open(path)
+// loadZone reads the master file of origin from path in fsys.
+func loadZone(fsys fs.FS, origin, path string) (*zone, error) {
+	f, err := fsys.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("zone %s: %w", origin, err)
 	}
