@@ -24,15 +24,16 @@ const rootHintsTTL = 3600000
 
 // setup is what a file's config section asks for, in our terms.
 type setup struct {
-	start     time.Time
-	rootName  string // Deckard stub-name
-	rootAddrs []netip.Addr
-	noIPv6    bool
-	qmin      *bool // nil: the file does not say
-	no0x20    bool
-	dontQuery []netip.Prefix // never nil: loopback unless do-not-query-localhost: no
-	cache     cache.Config
-	limits    resolver.Limits
+	start      time.Time
+	rootName   string // Deckard stub-name
+	rootAddrs  []netip.Addr
+	noIPv6     bool
+	qmin       *bool // nil: the file does not say
+	no0x20     bool
+	nonMinimal bool           // minimal-responses: no
+	dontQuery  []netip.Prefix // never nil: loopback unless do-not-query-localhost: no
+	cache      cache.Config
+	limits     resolver.Limits
 	// unsupported lists what the file asks for and the engine cannot do,
 	// in file order.
 	unsupported []*UnsupportedError
@@ -72,12 +73,18 @@ func parseBool(s string) (bool, error) {
 // section itself is broken.
 func configure(sc *Scenario) (*setup, error) {
 	s := &setup{
-		start:     defaultStart,
-		rootName:  "k.root-servers.net.",
-		dontQuery: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
+		start:    defaultStart,
+		rootName: "k.root-servers.net.",
+		// Unbound refuses loopback servers unless do-not-query-localhost
+		// is off; Knot Resolver, which Deckard files are written for,
+		// queries them (its scenarios put root servers on 127.0.0.x).
+		dontQuery: []netip.Prefix{},
 		// Unbound does not randomise the query name's case unless told
 		// (use-caps-for-id), and its canned answers do not echo it.
 		no0x20: sc.Dialect == Unbound,
+	}
+	if sc.Dialect == Unbound {
+		s.dontQuery = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 	}
 	var stubZone string
 	for _, c := range sc.Config {
@@ -201,8 +208,8 @@ func configure(sc *Scenario) (*setup, error) {
 			}
 		case "minimal-responses":
 			var on bool
-			if on, err = parseBool(c.Value); err == nil && !on {
-				err = unsupported("answers are always minimal (no NS set or glue added)")
+			if on, err = parseBool(c.Value); err == nil {
+				s.nonMinimal = !on
 			}
 		case "ede":
 			// The front end always attaches Extended DNS Errors.

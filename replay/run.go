@@ -197,15 +197,16 @@ func newRun(sc *Scenario, s *setup, v Variant, opts Options) (*run, error) {
 		qmin = v.QNAMEMinimisation
 	}
 	rcfg := resolver.Config{
-		RootHints:    s.hints(),
-		UpstreamPort: 53,
-		DisableIPv6:  s.noIPv6,
-		Disable0x20:  s.no0x20,
-		Transport:    r.net,
-		Cache:        cache.New(ccfg),
-		Now:          r.clock.Now,
-		Limits:       s.limits,
-		DontQuery:    s.dontQuery,
+		RootHints:           s.hints(),
+		UpstreamPort:        53,
+		DisableIPv6:         s.noIPv6,
+		Disable0x20:         s.no0x20,
+		NonMinimalResponses: s.nonMinimal,
+		Transport:           r.net,
+		Cache:               cache.New(ccfg),
+		Now:                 r.clock.Now,
+		Limits:              s.limits,
+		DontQuery:           s.dontQuery,
 	}
 	if qmin != nil && !*qmin {
 		rcfg.QNAMEMinimisation = resolver.QminOff
