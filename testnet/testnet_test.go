@@ -410,12 +410,15 @@ func TestCloseIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A TCP connection held open to the dead server must not block Close.
-	conn, err := net.Dial("tcp", netip.AddrPortFrom(serverAddr(t, n.Servers(), "ns1.dead.lab."), n.Port()).String())
-	if err != nil {
-		t.Fatal(err)
+	// TCP connections held open, to the dead server and to a live one,
+	// must not block Close.
+	for _, name := range []string{"ns1.dead.lab.", "ns1.example.com."} {
+		conn, err := net.Dial("tcp", netip.AddrPortFrom(serverAddr(t, n.Servers(), name), n.Port()).String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
 	}
-	defer conn.Close()
 	if err := n.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
