@@ -109,13 +109,9 @@ func classify(resp *dns.Msg, zone, qname string, qtype uint16) reply {
 		break
 	}
 	if len(r.answer) > 0 {
-		if !resp.Authoritative && resp.RecursionAvailable {
-			// A recursive server answering from its cache is not an
-			// authority for the zone (a lame hint, for example).
-			r.kind, r.why = kindLame, "non-authoritative answer from a recursive server"
-			r.answer, r.chain = nil, nil
-			return r
-		}
+		// Non-authoritative answers are used (ranked below authoritative
+		// data): servers that omit AA, or recursive servers in the hints,
+		// still give the data; Knot and Unbound accept them too.
 		r.kind = kindAnswer
 		if qtype == dns.TypeNS {
 			r.glue = glueFor(scrub(resp.Extra, zone), r.answer) // priming, NS queries

@@ -112,9 +112,9 @@ func TestClassify(t *testing.T) {
 			want: kindLame,
 		},
 		{
-			name: "non-authoritative answer from a recursive server is lame", zone: ".",
+			name: "non-authoritative answer is used", zone: "example.com.",
 			spec: msgSpec{ra: true, qname: "www.example.com.", qtype: dns.TypeA, answer: []string{"www.example.com. 300 IN A 192.0.2.1"}},
-			want: kindLame,
+			want: kindAnswer, wantTarget: "www.example.com.", wantAnswer: 1,
 		},
 		{
 			name: "empty non-authoritative reply is lame", zone: "example.com.",
