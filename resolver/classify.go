@@ -152,12 +152,27 @@ func classify(resp *dns.Msg, zone, qname string, qtype uint16) reply {
 		r.kind = kindCNAME // the chain ends in the zone with nothing said of its target
 		return r
 	}
+	if upward := upwardReferral(resp.Ns, zone); upward != "" {
+		r.kind, r.why = kindLame, "upward referral to "+upward
+		return r
+	}
 	if resp.Authoritative {
 		r.kind = kindNoData
 		return r
 	}
 	r.kind, r.why = kindLame, "empty non-authoritative reply"
 	return r
+}
+
+// upwardReferral returns the owner of an NS record in authority that lies
+// above zone: a server that refers us back up is lame, AA bit or not.
+func upwardReferral(authority []dns.RR, zone string) string {
+	for _, rr := range authority {
+		if ns, ok := rr.(*dns.NS); ok && !inZone(ns.Hdr.Name, zone) && inZone(zone, ns.Hdr.Name) {
+			return ns.Hdr.Name
+		}
+	}
+	return ""
 }
 
 // scrub keeps the records owned by names at or below zone.

@@ -107,6 +107,11 @@ func TestClassify(t *testing.T) {
 			want: kindLame,
 		},
 		{
+			name: "authoritative empty reply with an upward referral is lame", zone: "example.com.",
+			spec: msgSpec{aa: true, qname: "example.com.", qtype: dns.TypeAAAA, ns: []string{". 3600 IN NS a.root-servers.net."}},
+			want: kindLame,
+		},
+		{
 			name: "referral to the same zone is lame", zone: "example.com.",
 			spec: msgSpec{qname: "www.example.com.", qtype: dns.TypeA, ns: []string{"example.com. 86400 IN NS ns1.example.com."}},
 			want: kindLame,
