@@ -160,22 +160,15 @@ func parseDontQuery(vals []string) ([]netip.Prefix, error) {
 // startSandbox serves the sandbox zone tree (dir, or the embedded one) on
 // loopback.
 func startSandbox(dir string, log *slog.Logger) (*testnet.Network, error) {
+	cfg := testnet.Config{Dir: filepath.Clean(dir), Logger: log}
 	if dir == "" {
-		tmp, err := os.MkdirTemp("", "recursor-sandbox-")
-		if err != nil {
-			return nil, fmt.Errorf("sandbox: %w", err)
-		}
-		defer os.RemoveAll(tmp)
 		sub, err := fs.Sub(recursor.Sandbox, "testdata/sandbox")
 		if err != nil {
 			return nil, fmt.Errorf("sandbox: %w", err)
 		}
-		if err := os.CopyFS(tmp, sub); err != nil {
-			return nil, fmt.Errorf("sandbox: %w", err)
-		}
-		dir = tmp
+		cfg = testnet.Config{FS: sub, Logger: log}
 	}
-	n, err := testnet.Start(testnet.Config{Dir: filepath.Clean(dir), Logger: log})
+	n, err := testnet.Start(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
