@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/miekg/dns"
@@ -322,7 +323,14 @@ func (s *Server) finish(q *query, resp *dns.Msg, cached bool) *dns.Msg {
 	} else if !q.tcp {
 		size = dns.MinMsgSize
 	}
+	answer, ns := resp.Answer, resp.Ns
 	resp.Truncate(size)
+	if resp.Truncated {
+		// Truncate cuts between records; a partial RRset would be cached
+		// by the client as if whole (RFC 2181 9), so cut between RRsets.
+		resp.Answer = wholeRRsets(answer, len(resp.Answer))
+		resp.Ns = wholeRRsets(ns, len(resp.Ns))
+	}
 	if resp.Rcode == dns.RcodeServerFailure {
 		s.stats.servFail.Add(1)
 	}
@@ -330,6 +338,23 @@ func (s *Server) finish(q *query, resp *dns.Msg, cached bool) *dns.Msg {
 		s.logQuery(q, resp, cached)
 	}
 	return resp
+}
+
+// wholeRRsets returns the first n records of rrs, less the records of an
+// RRset that does not fit whole.
+func wholeRRsets(rrs []dns.RR, n int) []dns.RR {
+	if n >= len(rrs) {
+		return rrs
+	}
+	cut := rrs[n].Header()
+	for n > 0 {
+		h := rrs[n-1].Header()
+		if h.Rrtype != cut.Rrtype || h.Class != cut.Class || !strings.EqualFold(h.Name, cut.Name) {
+			break
+		}
+		n--
+	}
+	return rrs[:n]
 }
 
 func (s *Server) logQuery(q *query, resp *dns.Msg, cached bool) {

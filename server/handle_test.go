@@ -150,12 +150,12 @@ func TestHandle(t *testing.T) {
 		{"qtype OPT: FORMERR", func() *dns.Msg { return question(nameWWW, dns.TypeOPT) },
 			false, clientLoopback, want{rcode: dns.RcodeFormatError, ede: -1, question: false}},
 		{"ANY: minimal HINFO", func() *dns.Msg { return question(nameWWW, dns.TypeANY) }, false, clientLoopback, ok(1, "HINFO")},
-		{"medium TXT over UDP without EDNS: TC", func() *dns.Msg { return question(nameMedium, dns.TypeTXT) },
-			false, clientLoopback, want{rcode: dns.RcodeSuccess, answers: -1, ede: -1, tc: true, question: true}},
+		{"medium TXT over UDP without EDNS: TC, no partial RRset", func() *dns.Msg { return question(nameMedium, dns.TypeTXT) },
+			false, clientLoopback, want{rcode: dns.RcodeSuccess, answers: 0, ede: -1, tc: true, question: true}},
 		{"medium TXT over UDP with EDNS: fits", func() *dns.Msg { return withEDNS(question(nameMedium, dns.TypeTXT), 1232, false) },
 			false, clientLoopback, withOPT(ok(4, "TXT"))},
 		{"big TXT over UDP, client buffer 4096: TC at our 1232", func() *dns.Msg { return withEDNS(question(nameBig, dns.TypeTXT), 4096, false) },
-			false, clientLoopback, want{rcode: dns.RcodeSuccess, answers: -1, edns: true, ede: -1, tc: true, question: true}},
+			false, clientLoopback, want{rcode: dns.RcodeSuccess, answers: 0, edns: true, ede: -1, tc: true, question: true}},
 		{"big TXT over TCP: whole", func() *dns.Msg { return question(nameBig, dns.TypeTXT) }, true, clientLoopback, ok(15, "TXT")},
 	}
 	s, fb := newTestServer(t, Config{})
@@ -198,6 +198,32 @@ func TestHandle(t *testing.T) {
 	fb.checkUnchanged(t)
 	if st := s.Stats(); st.Panics != 1 {
 		t.Errorf("Stats().Panics = %d, want 1 (the panic case)", st.Panics)
+	}
+}
+
+func TestWholeRRsets(t *testing.T) {
+	a := func(name string, typ uint16) dns.RR {
+		return &dns.ANY{Hdr: dns.RR_Header{Name: name, Rrtype: typ, Class: dns.ClassINET}}
+	}
+	chain := []dns.RR{a("x.", dns.TypeCNAME), a("y.", dns.TypeA), a("Y.", dns.TypeA), a("y.", dns.TypeA)}
+	tests := []struct {
+		name    string
+		rrs     []dns.RR
+		n, want int
+	}{
+		{"all fit", chain, 4, 4},
+		{"cut inside the A set", chain, 3, 1},
+		{"cut inside the A set, case differs", chain, 2, 1},
+		{"cut after the CNAME", chain, 1, 1},
+		{"nothing fits", chain, 0, 0},
+		{"different types at one name", []dns.RR{a("y.", dns.TypeA), a("y.", dns.TypeAAAA)}, 1, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := wholeRRsets(tc.rrs, tc.n); len(got) != tc.want {
+				t.Errorf("kept %d records, want %d", len(got), tc.want)
+			}
+		})
 	}
 }
 
