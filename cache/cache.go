@@ -281,10 +281,10 @@ func (c *Cache) add(k Key, e *entry) {
 
 func (c *Cache) clampTTL(ttl uint32, maxTTL time.Duration) time.Duration {
 	d := time.Duration(ttl) * time.Second
-	if ttl == 0 {
+	if ttl == 0 && c.cfg.MinTTL == 0 {
 		return 0 // TTL 0: use once, never cache (RFC 1035 section 3.2.1)
 	}
-	return min(max(d, c.cfg.MinTTL), maxTTL)
+	return min(max(d, c.cfg.MinTTL), maxTTL) // an operator's minimum wins, as in Unbound and Knot
 }
 
 func (e *entry) export(now time.Time) Entry {
