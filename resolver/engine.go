@@ -346,8 +346,9 @@ func (r *Resolver) iterate(ctx context.Context, b *budget, depth int, chainOf *l
 		return reply{}, err
 	}
 	minimise := r.qmin != QminOff
-	minimised := 0  // minimised queries sent
-	known := d.zone // the deepest name known to exist on the way to qname
+	minimised := 0                // minimised queries sent
+	var refetched map[string]bool // zones whose delegation was fetched again from the parent
+	known := d.zone               // the deepest name known to exist on the way to qname
 	for referrals := 0; ; {
 		if referrals > b.limits.MaxReferrals {
 			return reply{}, &Error{Zone: d.zone, Err: fmt.Errorf("%w: more than %d referrals", ErrLimit, b.limits.MaxReferrals)}
@@ -374,6 +375,19 @@ func (r *Resolver) iterate(ctx context.Context, b *budget, depth int, chainOf *l
 		}
 		rep, err := r.ask(ctx, b, depth, chainOf, d, askName, askType)
 		if askName == qname {
+			if err != nil && errors.Is(err, ErrNoReachableServer) && d.zone != "." && !refetched[d.zone] && ctx.Err() == nil {
+				// Every server of a cached delegation failed: its addresses
+				// may be stale. Ask the parent again for the delegation and
+				// fresh glue, once per zone.
+				if refetched == nil {
+					refetched = map[string]bool{}
+				}
+				refetched[d.zone] = true
+				if pd, perr := r.closestDelegation(ctx, b, depth, chainOf, parentZone(d.zone)); perr == nil {
+					d, known = pd, pd.zone
+					continue
+				}
+			}
 			if err != nil {
 				return reply{}, err
 			}
