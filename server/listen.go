@@ -30,7 +30,7 @@ func (s *Server) Listen() ([]netip.AddrPort, error) {
 	}
 	s.listened = true
 	for _, a := range s.cfg.Listen {
-		ap, _ := parseListen(a) // checked by New
+		ap, _ := ParseListen(a) // checked by New
 		udp, tcp, bound, err := listenPair(ap)
 		if err != nil {
 			s.closeListeners()

@@ -126,8 +126,8 @@ func New(cfg Config) (*Server, error) {
 		cfg.Listen = DefaultListen
 	}
 	for _, a := range cfg.Listen {
-		if _, err := parseListen(a); err != nil {
-			return nil, err
+		if _, err := ParseListen(a); err != nil {
+			return nil, fmt.Errorf("server: %w", err)
 		}
 	}
 	if len(cfg.Allow) == 0 {
@@ -181,20 +181,21 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// parseListen reads ADDR:PORT with a literal IP address.
-func parseListen(s string) (netip.AddrPort, error) {
+// ParseListen reads a listen address: IP:PORT or [IPv6]:PORT, with a
+// specific (not wildcard) address.
+func ParseListen(s string) (netip.AddrPort, error) {
 	ap, err := netip.ParseAddrPort(s)
 	if err != nil {
-		return netip.AddrPort{}, fmt.Errorf("server: listen address %q: want IP:PORT or [IPv6]:PORT", s)
+		return netip.AddrPort{}, fmt.Errorf("listen address %q: want IP:PORT or [IPv6]:PORT", s)
 	}
 	if ap.Addr().IsUnspecified() {
 		// Replies must leave from the address the query came to; with a
 		// wildcard socket that needs per-packet source selection, which
 		// this server does not do yet. List each address instead.
-		return netip.AddrPort{}, fmt.Errorf("server: listen address %q: wildcard addresses are not supported; list each address to serve on", s)
+		return netip.AddrPort{}, fmt.Errorf("listen address %q: wildcard addresses are not supported; list each address to serve on", s)
 	}
 	if ap.Addr().Zone() != "" {
-		return netip.AddrPort{}, fmt.Errorf("server: listen address %q: zones are not supported", s)
+		return netip.AddrPort{}, fmt.Errorf("listen address %q: zones are not supported", s)
 	}
 	return ap, nil
 }

@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/recursor-dns/recursor/server"
+)
+
+func init() { extraCommands = append(extraCommands, newServeCommand) }
+
+// serveFlags are the flags of `recursor serve` beyond the engine's.
+type serveFlags struct {
+	config       string
+	listen       []string
+	allow        []string
+	logQueries   bool
+	verbose      bool
+	maxInFlight  int
+	maxPerClient int
+	maxUDPSize   int
+	maxTCPConns  int
+	tcpIdle      time.Duration
+	grace        time.Duration
+}
+
+// register adds the server's own flags; configFile lists them as the
+// [server] section of the config file.
+func (f *serveFlags) register(fs *pflag.FlagSet) {
+	fs.StringArrayVar(&f.listen, "listen", nil, "ADDR:PORT to serve on, UDP and TCP (repeatable; default 127.0.0.1:53 and [::1]:53)")
+	fs.StringArrayVar(&f.allow, "allow", nil, "client network (CIDR or address) allowed to query (repeatable; default loopback only)")
+	fs.BoolVar(&f.logQueries, "log-queries", false, "log one line per client query")
+	fs.BoolVarP(&f.verbose, "verbose", "v", false, "log debug lines (every upstream exchange)")
+	fs.IntVar(&f.maxInFlight, "max-in-flight", server.DefaultMaxInFlight, "client queries waiting for the engine at once; more are dropped (UDP) or get SERVFAIL (TCP)")
+	fs.IntVar(&f.maxPerClient, "max-per-client", server.DefaultMaxPerClient, "queries one client address may have waiting for the engine")
+	fs.IntVar(&f.maxUDPSize, "max-udp-size", server.DefaultMaxUDPSize, "EDNS buffer size advertised and largest UDP answer sent")
+	fs.IntVar(&f.maxTCPConns, "max-tcp-conns", server.DefaultMaxTCPConns, "open TCP connections at most")
+	fs.DurationVar(&f.tcpIdle, "tcp-idle-timeout", server.DefaultTCPIdleTimeout, "close TCP connections idle this long")
+	fs.DurationVar(&f.grace, "shutdown-grace", server.DefaultShutdownGrace, "on SIGINT/SIGTERM, let in-flight queries finish this long")
+}
+
+func newServeCommand() *cobra.Command {
+	var (
+		ef engineFlags
+		sf serveFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Answer DNS clients on UDP and TCP (port 53 by default)",
+		Long: `Serve answers recursive queries from clients on UDP and TCP until SIGINT or
+SIGTERM, then finishes the queries in flight and exits 0. Only loopback
+clients are answered unless --allow says otherwise. Settings may also come
+from a TOML file (--config, see docs/recursor.example.toml); flags given on
+the command line win over the file.`,
+		Example: `  recursor serve --sandbox --listen 127.0.0.1:5353   # then: dig @127.0.0.1 -p 5353 www.example.com
+  recursor serve --listen 192.0.2.1:53 --allow 192.0.2.0/24 --log-queries
+  recursor serve --config /etc/recursor.toml`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if sf.config != "" {
+				if err := loadConfigFile(sf.config, cmd.Flags()); err != nil {
+					return err
+				}
+			}
+			level := slog.LevelInfo
+			if sf.verbose {
+				level = slog.LevelDebug
+			}
+			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+			ctx, stop := signal.NotifyContext(contextOf(cmd), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			return runServe(ctx, &ef, &sf, log)
+		},
+	}
+	cmd.Flags().StringVar(&sf.config, "config", "", "read settings from this TOML file (flags override it)")
+	sf.register(cmd.Flags())
+	ef.register(cmd.Flags())
+	return cmd
+}
+
+func contextOf(cmd *cobra.Command) context.Context {
+	if ctx := cmd.Context(); ctx != nil {
+		return ctx
+	}
+	return context.Background()
+}
+
+// runServe builds the engine and the server and serves until ctx ends.
+func runServe(ctx context.Context, ef *engineFlags, sf *serveFlags, log *slog.Logger) error {
+	allow, err := parseAllow(sf.allow)
+	if err != nil {
+		return err
+	}
+	for _, v := range []struct {
+		name string
+		n    int
+	}{{"--max-in-flight", sf.maxInFlight}, {"--max-per-client", sf.maxPerClient}, {"--max-tcp-conns", sf.maxTCPConns}} {
+		if v.n < 1 {
+			return fmt.Errorf("%s %d: must be at least 1", v.name, v.n)
+		}
+	}
+	if sf.maxUDPSize < 512 || sf.maxUDPSize > 65535 {
+		return fmt.Errorf("--max-udp-size %d: must be 512 to 65535", sf.maxUDPSize)
+	}
+	if sf.tcpIdle <= 0 || sf.grace <= 0 {
+		return fmt.Errorf("--tcp-idle-timeout and --shutdown-grace must be positive")
+	}
+	e, err := ef.build(log)
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	srv, err := server.New(server.Config{
+		Backend:        e.resolver,
+		Listen:         sf.listen,
+		Allow:          allow,
+		MaxInFlight:    sf.maxInFlight,
+		MaxPerClient:   sf.maxPerClient,
+		MaxUDPSize:     sf.maxUDPSize,
+		TCPIdleTimeout: sf.tcpIdle,
+		MaxTCPConns:    sf.maxTCPConns,
+		QueryTimeout:   ef.timeout, // a client never waits longer than the engine works
+		ShutdownGrace:  sf.grace,
+		Logger:         log,
+		LogQueries:     sf.logQueries,
+	})
+	if err != nil {
+		return errors.New(strings.TrimPrefix(err.Error(), "server: "))
+	}
+	if e.network != nil {
+		log.Info("sandbox", "upstream_port", e.network.Port())
+	}
+	return srv.Serve(ctx)
+}
+
+// parseAllow reads --allow values: CIDR prefixes or single addresses.
+func parseAllow(vals []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, v := range vals {
+		p, err := parsePrefixOrAddr(v)
+		if err != nil {
+			return nil, fmt.Errorf("--allow %q: %w", v, err)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+func parsePrefixOrAddr(v string) (netip.Prefix, error) {
+	if p, err := netip.ParsePrefix(v); err == nil {
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(v)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("not a CIDR prefix or address")
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
