@@ -161,32 +161,46 @@ func (r *Resolver) respond(res result, name string, qtype uint16) *dns.Msg {
 	m.Response, m.RecursionAvailable = true, true
 	m.Rcode = res.rcode
 	m.Answer, m.Ns = res.answer, res.ns
-	if r.nonMinimal && res.rcode == dns.RcodeSuccess && len(res.answer) > 0 && qtype != dns.TypeNS {
-		m.Ns, m.Extra = r.zoneNS(res.answer[len(res.answer)-1].Header().Name)
+	if r.nonMinimal && res.rcode == dns.RcodeSuccess && len(res.answer) > 0 {
+		last := res.answer[len(res.answer)-1]
+		if qtype == dns.TypeNS && last.Header().Rrtype == dns.TypeNS {
+			m.Extra = r.glueOf(last.Header().Name, res.answer)
+		} else {
+			m.Ns, m.Extra = r.zoneNS(last.Header().Name)
+		}
 	}
 	return m
 }
 
 // zoneNS returns the cached NS set of the closest zone cut at or above
-// name, and the cached addresses of its servers.
-func (r *Resolver) zoneNS(name string) (ns, addrs []dns.RR) {
+// name, and the cached addresses of its servers inside the zone.
+func (r *Resolver) zoneNS(name string) (ns, glue []dns.RR) {
 	for z := cache.Canonical(name); ; z = parentZone(z) {
 		if e, ok := r.cache.Get(z, dns.TypeNS, dns.ClassINET); ok && e.Negative == cache.Positive {
-			ns = e.RRs
-			break
+			return e.RRs, r.glueOf(z, e.RRs)
 		}
 		if z == "." {
 			return nil, nil
 		}
 	}
+}
+
+// glueOf returns the cached addresses of the servers in ns whose names lie
+// inside zone (as glue would: out-of-zone addresses are another zone's).
+func (r *Resolver) glueOf(zone string, ns []dns.RR) []dns.RR {
+	var out []dns.RR
 	for _, rr := range ns {
+		n, ok := rr.(*dns.NS)
+		if !ok || !inZone(n.Ns, zone) {
+			continue
+		}
 		for _, t := range []uint16{dns.TypeA, dns.TypeAAAA} {
-			if e, ok := r.cache.Get(rr.(*dns.NS).Ns, t, dns.ClassINET); ok && e.Negative == cache.Positive {
-				addrs = append(addrs, e.RRs...)
+			if e, ok := r.cache.Get(n.Ns, t, dns.ClassINET); ok && e.Negative == cache.Positive {
+				out = append(out, e.RRs...)
 			}
 		}
 	}
-	return ns, addrs
+	return out
 }
 
 // checkQuestion canonicalises name and rejects questions that cannot be
