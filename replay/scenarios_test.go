@@ -21,7 +21,7 @@ var (
 	update       = flag.Bool("update", false, "rewrite "+expectationsFile+" from this run's failures")
 	events       = flag.Bool("events", false, "log every harness and engine event of each file")
 	force        = flag.Bool("force", false, "run files whose config the engine does not support, to see what fails next (they still fail)")
-	fileTimeout  = flag.Duration("filetimeout", 30*time.Second, "wall-clock limit of one file; past it the test binary stops with a FAIL line")
+	fileTimeout  = flag.Duration("filetimeout", 10*time.Second, "wall-clock limit of one file; past it the test binary stops with a FAIL line")
 )
 
 // expectationsFile lists the files that do not pass yet, one per line:
@@ -141,9 +141,9 @@ func TestScenarios(t *testing.T) {
 						results = append(results, fileResult{name, reason})
 						mu.Unlock()
 					}()
-					err := parseErr
+					err, events := parseErr, ""
 					if err == nil {
-						err = runFile(t, name, sc, v)
+						err, events = runFile(t, name, sc, v)
 					}
 					reason = ""
 					if err != nil {
@@ -157,7 +157,7 @@ func TestScenarios(t *testing.T) {
 					case reason == "" && listed:
 						t.Errorf("%s now passes: remove it from %s (was: %s)", name, expectationsFile, want)
 					case reason != "" && !listed:
-						t.Errorf("%s fails and is not in %s: %s", name, expectationsFile, reason)
+						t.Errorf("%s fails and is not in %s: %s\n%s", name, expectationsFile, reason, lastLines(events, 60))
 					}
 				})
 			}
@@ -202,7 +202,7 @@ func TestScenarios(t *testing.T) {
 // runFile replays one variant of one file in a synctest bubble, under a
 // wall-clock watchdog: a file that spins instead of finishing stops the
 // test binary with a FAIL line rather than hang it.
-func runFile(t *testing.T, name string, sc *Scenario, v Variant) error {
+func runFile(t *testing.T, name string, sc *Scenario, v Variant) (error, string) {
 	t.Helper()
 	watchdog := time.AfterFunc(*fileTimeout, func() {
 		fmt.Printf("FAIL %s: still running after %v of wall-clock time (the engine spins?)\n", name, *fileTimeout)
@@ -224,5 +224,14 @@ func runFile(t *testing.T, name string, sc *Scenario, v Variant) error {
 	if *events {
 		t.Logf("%s:\n%s", name, log.String())
 	}
-	return err
+	return err, log.String()
+}
+
+// lastLines keeps the end of a run's events for a failure report.
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) <= n {
+		return "events:\n" + strings.Join(lines, "\n")
+	}
+	return fmt.Sprintf("last %d of %d events:\n%s", n, len(lines), strings.Join(lines[len(lines)-n:], "\n"))
 }
