@@ -128,6 +128,7 @@ func (n *network) roundTrip(ctx context.Context, q *dns.Msg, server netip.AddrPo
 	}
 	sq := sentQuery{step: n.step, server: server, tcp: tcp, msg: q}
 	n.sent = append(n.sent, sq)
+	n.log("step %d: sent %s", sq.step, sq)
 	if server.Port() != 53 {
 		n.mu.Unlock()
 		return nil, fmt.Errorf("%s: nothing listens on port %d", server, server.Port())
@@ -142,7 +143,6 @@ func (n *network) roundTrip(ctx context.Context, q *dns.Msg, server netip.AddrPo
 		n.pending = slices.Insert(n.pending, 0, p)
 	}
 	n.mu.Unlock()
-	n.log("step %d: sent %s", sq.step, sq)
 
 	switch {
 	case p != nil:
@@ -231,11 +231,14 @@ func (n *network) deckardAnswer(sq sentQuery) (wire []byte, err error, silent bo
 			}
 			n.fired[e]++
 			if e.adjusts("do_not_answer") {
+				n.log("step %d: range at line %d entry at line %d stays silent to %s", sq.step, rg.Line, e.Line, sq)
 				return nil, nil, true
 			}
+			n.log("step %d: range at line %d entry at line %d answers %s", sq.step, rg.Line, e.Line, sq)
 			wire, err := e.reply(Deckard, sq.msg)
 			return wire, err, false
 		}
+		n.log("step %d: range at line %d has no entry for %s: SERVFAIL", sq.step, rg.Line, sq)
 		return servfail(sq.msg), nil, false
 	}
 	for _, st := range n.sc.Steps {
@@ -245,6 +248,7 @@ func (n *network) deckardAnswer(sq sentQuery) (wire []byte, err error, silent bo
 		if compare(Deckard, st.Entry, sq.msg, sq.tcp) == nil {
 			n.usedReply[st] = true
 			n.fired[st.Entry]++
+			n.log("step %d: REPLY step %d answers %s", sq.step, st.N, sq)
 			if st.Entry.adjusts("do_not_answer") {
 				return nil, nil, true
 			}
@@ -253,6 +257,7 @@ func (n *network) deckardAnswer(sq sentQuery) (wire []byte, err error, silent bo
 		}
 	}
 	n.undefined = append(n.undefined, fmt.Sprintf("step %d: %s", sq.step, sq))
+	n.log("step %d: nothing scripted answers %s: SERVFAIL", sq.step, sq)
 	return servfail(sq.msg), nil, false
 }
 
