@@ -50,8 +50,8 @@ func sameName(a, b string) bool { return strings.EqualFold(a, b) }
 // classify labels resp, the reply of a server asked as authority for zone
 // about qname and qtype. It is pure: caching and server bookkeeping are
 // the caller's.
-func classify(resp *dns.Msg, zone, qname string, qtype uint16) reply {
-	r := reply{aa: resp.Authoritative, rcode: resp.Rcode, target: qname}
+func classify(resp *dns.Msg, zone, qname string, qtype uint16) (r reply) {
+	r = reply{aa: resp.Authoritative, rcode: resp.Rcode, target: qname}
 	if resp.Rcode != dns.RcodeSuccess && resp.Rcode != dns.RcodeNameError {
 		r.kind, r.why = kindBad, "rcode "+dns.RcodeToString[resp.Rcode]
 		return r
@@ -65,7 +65,7 @@ func classify(resp *dns.Msg, zone, qname string, qtype uint16) reply {
 	defer func() {
 		// The zone's own NS set, sent along with an answer: cached (and
 		// its glue) for the next query and for non-minimal responses.
-		if r.kind != kindAnswer && r.kind != kindNoData && r.kind != kindNXDomain || !resp.Authoritative {
+		if r.kind != kindAnswer && r.kind != kindNoData && r.kind != kindNXDomain {
 			return
 		}
 		if owner, ns := referralIn(authority, r.target); ns != nil && !(r.kind == kindAnswer && r.target == owner && qtype == dns.TypeNS) {

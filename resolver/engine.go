@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/miekg/dns"
 	"golang.org/x/sync/singleflight"
 
@@ -34,6 +36,7 @@ type Resolver struct {
 	dontQuery  []netip.Prefix
 	infra      *infra
 	failed     *failCache
+	msgRefs    *lru.Cache[string, *sectionRefs] // non-minimal responses only
 	flight     singleflight.Group
 }
 
@@ -83,6 +86,9 @@ func New(cfg Config) (*Resolver, error) {
 	if r.dontQuery == nil {
 		r.dontQuery = DefaultDontQuery()
 	}
+	if r.nonMinimal {
+		r.msgRefs, _ = lru.New[string, *sectionRefs](cache.DefaultMaxEntries)
+	}
 	return r, nil
 }
 
@@ -95,6 +101,29 @@ type result struct {
 	rcode  int
 	answer []dns.RR // CNAME chain then the final RRset
 	ns     []dns.RR // SOA of a negative answer
+	refs   *sectionRefs
+}
+
+// sectionRefs name what the authoritative reply of an answer carried in
+// its authority and additional sections: the zone's NS set and the
+// addresses of its servers. Non-minimal responses repeat them, read afresh
+// from the cache, as Unbound's message cache does.
+type sectionRefs struct {
+	nsOwner string
+	glue    []string
+}
+
+func refsOf(rep reply) *sectionRefs {
+	if rep.authNS == nil {
+		return nil
+	}
+	refs := &sectionRefs{nsOwner: rep.authNS[0].Header().Name}
+	for _, g := range rep.glue {
+		if name := cache.Canonical(g.Header().Name); !slices.Contains(refs.glue, name) {
+			refs.glue = append(refs.glue, name)
+		}
+	}
+	return refs
 }
 
 // Resolve answers name and qtype (class IN) by iteration, from the cache
@@ -124,6 +153,9 @@ func (r *Resolver) Resolve(ctx context.Context, name string, qtype uint16) (*dns
 			r.failed.record(key, err, r.now())
 		} else {
 			r.failed.forget(key)
+			if r.nonMinimal && res.refs != nil {
+				r.msgRefs.Add(key, res.refs)
+			}
 		}
 		return res, err
 	})
@@ -163,26 +195,33 @@ func (r *Resolver) respond(res result, name string, qtype uint16) *dns.Msg {
 	m.Answer, m.Ns = res.answer, res.ns
 	if r.nonMinimal && res.rcode == dns.RcodeSuccess && len(res.answer) > 0 {
 		last := res.answer[len(res.answer)-1]
-		if qtype == dns.TypeNS && last.Header().Rrtype == dns.TypeNS {
+		refs := res.refs
+		if refs == nil {
+			refs, _ = r.msgRefs.Get(cache.Canonical(name) + "/" + dns.TypeToString[qtype])
+		}
+		switch {
+		case qtype == dns.TypeNS && last.Header().Rrtype == dns.TypeNS:
 			m.Extra = r.glueOf(last.Header().Name, res.answer)
-		} else {
-			m.Ns, m.Extra = r.zoneNS(last.Header().Name)
+		case refs != nil:
+			m.Ns, m.Extra = r.sections(refs)
 		}
 	}
 	return m
 }
 
-// zoneNS returns the cached NS set of the closest zone cut at or above
-// name, and the cached addresses of its servers inside the zone.
-func (r *Resolver) zoneNS(name string) (ns, glue []dns.RR) {
-	for z := cache.Canonical(name); ; z = parentZone(z) {
-		if e, ok := r.cache.Get(z, dns.TypeNS, dns.ClassINET); ok && e.Negative == cache.Positive {
-			return e.RRs, r.glueOf(z, e.RRs)
-		}
-		if z == "." {
-			return nil, nil
+// sections reads the records refs names from the cache.
+func (r *Resolver) sections(refs *sectionRefs) (ns, extra []dns.RR) {
+	if e, ok := r.cache.Get(refs.nsOwner, dns.TypeNS, dns.ClassINET); ok && e.Negative == cache.Positive {
+		ns = e.RRs
+	}
+	for _, name := range refs.glue {
+		for _, t := range []uint16{dns.TypeA, dns.TypeAAAA} {
+			if e, ok := r.cache.Get(name, t, dns.ClassINET); ok && e.Negative == cache.Positive {
+				extra = append(extra, e.RRs...)
+			}
 		}
 	}
+	return ns, extra
 }
 
 // glueOf returns the cached addresses of the servers in ns whose names lie
@@ -328,7 +367,7 @@ func (r *Resolver) lookup(ctx context.Context, b *budget, depth int, chainOf *lo
 			name = cache.Canonical(rep.target)
 			continue
 		case kindAnswer:
-			return result{answer: append(chain, rep.answer...)}, nil
+			return result{answer: append(chain, rep.answer...), refs: refsOf(rep)}, nil
 		case kindNXDomain:
 			return result{rcode: dns.RcodeNameError, answer: chain, ns: soaRRs(rep.soa)}, nil
 		default: // kindNoData
@@ -471,9 +510,13 @@ func (r *Resolver) store(zone, qname string, qtype uint16, rep reply) {
 	for _, set := range splitRRsets(rep.glue) {
 		r.cache.Put(set, cache.RankGlue)
 	}
-	if rep.authNS != nil && rep.aa {
-		capToParentTTL(r.cache, rep.authNS[0].Header().Name, rep.authNS, r.now())
-		r.cache.Put(rep.authNS, cache.RankAuthAuthority)
+	if rep.authNS != nil {
+		rank := cache.RankReferral // authority data of a non-authoritative answer
+		if rep.aa {
+			rank = cache.RankAuthAuthority
+			capToParentTTL(r.cache, rep.authNS[0].Header().Name, rep.authNS, r.now())
+		}
+		r.cache.Put(rep.authNS, rank)
 	}
 	switch rep.kind {
 	case kindAnswer:
