@@ -198,7 +198,7 @@ func (c *Cache) PutNegative(name string, qtype, qclass uint16, kind Negative, so
 	if kind == NXDomain {
 		k.Type = dns.TypeNone
 	}
-	d := c.clampTTL(min(soa.Hdr.Ttl, soa.Minttl), c.cfg.MaxNegativeTTL)
+	d := time.Duration(c.NegativeTTL(soa)) * time.Second
 	if d <= 0 {
 		return false
 	}
@@ -216,6 +216,13 @@ func (c *Cache) PutNegative(name string, qtype, qclass uint16, kind Negative, so
 	}
 	c.add(k, e)
 	return true
+}
+
+// NegativeTTL is how long a negative answer with soa is cached: the lesser
+// of the SOA's TTL and its MINIMUM field (RFC 2308 section 5), within the
+// configured bounds. Zero means not at all.
+func (c *Cache) NegativeTTL(soa *dns.SOA) uint32 {
+	return uint32(c.clampTTL(min(soa.Hdr.Ttl, soa.Minttl), c.cfg.MaxNegativeTTL) / time.Second)
 }
 
 // Get returns the live entry for name and qtype: the RRset, or a negative

@@ -369,19 +369,21 @@ func (r *Resolver) lookup(ctx context.Context, b *budget, depth int, chainOf *lo
 		case kindAnswer:
 			return result{answer: append(chain, rep.answer...), refs: refsOf(rep)}, nil
 		case kindNXDomain:
-			return result{rcode: dns.RcodeNameError, answer: chain, ns: soaRRs(rep.soa)}, nil
+			return result{rcode: dns.RcodeNameError, answer: chain, ns: r.soaRRs(rep.soa)}, nil
 		default: // kindNoData
-			return result{answer: chain, ns: soaRRs(rep.soa)}, nil
+			return result{answer: chain, ns: r.soaRRs(rep.soa)}, nil
 		}
 	}
 }
 
-func soaRRs(soa *dns.SOA) []dns.RR {
+// soaRRs is the authority section of a fresh negative answer: the SOA with
+// the TTL it is cached for (RFC 2308 section 3).
+func (r *Resolver) soaRRs(soa *dns.SOA) []dns.RR {
 	if soa == nil {
 		return nil
 	}
 	s := *soa
-	s.Hdr.Ttl = min(soa.Hdr.Ttl, soa.Minttl) // RFC 2308 section 3
+	s.Hdr.Ttl = r.cache.NegativeTTL(soa)
 	return []dns.RR{&s}
 }
 
@@ -511,7 +513,9 @@ func (r *Resolver) store(zone, qname string, qtype uint16, rep reply) {
 		r.cache.Put(set, cache.RankGlue)
 	}
 	if rep.authNS != nil {
-		rank := cache.RankReferral // authority data of a non-authoritative answer
+		// Authority data of a non-authoritative answer ranks lowest: it
+		// must never replace the parent's delegation (an NS spoof).
+		rank := cache.RankGlue
 		if rep.aa {
 			rank = cache.RankAuthAuthority
 			capToParentTTL(r.cache, rep.authNS[0].Header().Name, rep.authNS, r.now())
