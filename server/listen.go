@@ -40,12 +40,14 @@ func (s *Server) Listen() ([]netip.AddrPort, error) {
 		s.listeners = append(s.listeners, tcp)
 		s.addrs = append(s.addrs, bound)
 	}
-	return s.Addrs(), nil
+	return append([]netip.AddrPort(nil), s.addrs...), nil
 }
 
 // Addrs returns the bound addresses (UDP and TCP share each one), or nil
 // before Listen.
 func (s *Server) Addrs() []netip.AddrPort {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	return append([]netip.AddrPort(nil), s.addrs...)
 }
 

@@ -1,8 +1,3 @@
-// Package server owns the port-53 front end: the UDP and TCP listeners, the
-// client access list, EDNS, truncation, the limits that keep a busy or
-// hostile client from starving the others, and the mapping of engine errors
-// to RCODEs. It turns wire queries into calls of a Backend (the resolver)
-// and knows nothing of iteration.
 package server
 
 import (

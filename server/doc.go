@@ -1,0 +1,47 @@
+// Package server owns the port-53 front end: the UDP and TCP listeners, the
+// client access list, EDNS, truncation, the limits that keep a busy or
+// hostile client from starving the others, and the one mapping of engine
+// errors to RCODEs. It turns wire queries into calls of a Backend (the
+// resolver) and knows nothing of iteration.
+//
+// Every query, from a socket or from an in-process caller (Handle,
+// HandlePacket), takes the same path: checks and the cache inline on the
+// reading goroutine, then, on a cache miss, the engine on a goroutine of its
+// own, bounded by MaxInFlight and MaxPerClient.
+//
+// How queries are answered, and why:
+//
+//   - A message with QR set is never answered (no loops between servers).
+//   - A client outside Config.Allow gets REFUSED with EDE 18 (Prohibited).
+//     The default allows loopback only.
+//   - Bytes shorter than a header get nothing; a parsable header with a bad
+//     body gets FORMERR without question or EDNS. QDCOUNT other than 1, more
+//     than one OPT, or an OPT outside the additional section: FORMERR.
+//   - Opcodes other than QUERY: NOTIMP. EDNS version above 0: BADVERS.
+//   - Class other than IN: REFUSED (EDE 21, Not Supported); we serve only
+//     the Internet class and do not answer CHAOS version queries.
+//   - AXFR and IXFR: REFUSED (EDE 21), as Unbound does. MAILA, MAILB, TKEY,
+//     TSIG and the unassigned meta types: NOTIMP (RFC 6895 3.1). Type 0 and
+//     OPT as the question: FORMERR.
+//   - ANY: one synthesised HINFO "RFC8482" "" (RFC 8482 4.2), without
+//     asking the engine.
+//   - RD clear: answered from the cache alone (ResolveCached). When the
+//     cache cannot answer: REFUSED with EDE 20 (Not Authoritative). Unbound
+//     by default refuses every non-recursive query; we answer what we have,
+//     and do not hand out the cached delegation it gives with allow_snoop.
+//   - An engine error: SERVFAIL with the EDE of resolver.ExtendedError. A
+//     query over a limit is dropped over UDP (the client retries, and an
+//     answer would aid reflection) and gets SERVFAIL over TCP.
+//   - Responses carry RA, the client's RD and CD, and the question exactly as
+//     asked (its case too). EDNS is answered only when the query used it,
+//     with our buffer size (MaxUDPSize, 1232) and the client's DO bit.
+//   - UDP answers larger than the client's buffer (512 without EDNS, else the
+//     lesser of its size and ours) are truncated between RRsets with TC set.
+//   - TCP (RFC 7766): many queries per connection, answered concurrently and
+//     in the order they complete; a connection is closed when it sends no
+//     complete query for TCPIdleTimeout (a slow trickle included) and has
+//     none outstanding. At MaxTCPConns the longest-idle connection gives way.
+//
+// Listen addresses must be specific: a wildcard socket would need the
+// reply's source chosen per packet, which is not done.
+package server
