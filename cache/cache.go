@@ -67,6 +67,7 @@ type Config struct {
 	MaxTTL         time.Duration // TTLs are capped to this; default DefaultMaxTTL
 	MaxNegativeTTL time.Duration // negative TTLs are capped to this; default DefaultMaxNegativeTTL
 	MinTTL         time.Duration // TTLs are raised to this; default 0
+	MinNegativeTTL time.Duration // negative TTLs are raised to this; default 0
 	Now            func() time.Time
 }
 
@@ -222,7 +223,7 @@ func (c *Cache) PutNegative(name string, qtype, qclass uint16, kind Negative, so
 // of the SOA's TTL and its MINIMUM field (RFC 2308 section 5), within the
 // configured bounds. Zero means not at all.
 func (c *Cache) NegativeTTL(soa *dns.SOA) uint32 {
-	return uint32(c.clampTTL(min(soa.Hdr.Ttl, soa.Minttl), c.cfg.MaxNegativeTTL) / time.Second)
+	return uint32(clamp(min(soa.Hdr.Ttl, soa.Minttl), c.cfg.MinNegativeTTL, c.cfg.MaxNegativeTTL) / time.Second)
 }
 
 // Get returns the live entry for name and qtype: the RRset, or a negative
@@ -287,11 +288,15 @@ func (c *Cache) add(k Key, e *entry) {
 }
 
 func (c *Cache) clampTTL(ttl uint32, maxTTL time.Duration) time.Duration {
+	return clamp(ttl, c.cfg.MinTTL, maxTTL)
+}
+
+func clamp(ttl uint32, minTTL, maxTTL time.Duration) time.Duration {
 	d := time.Duration(ttl) * time.Second
-	if ttl == 0 && c.cfg.MinTTL == 0 {
+	if ttl == 0 && minTTL == 0 {
 		return 0 // TTL 0: use once, never cache (RFC 1035 section 3.2.1)
 	}
-	return min(max(d, c.cfg.MinTTL), maxTTL) // an operator's minimum wins, as in Unbound and Knot
+	return min(max(d, minTTL), maxTTL) // an operator's minimum wins, as in Unbound and Knot
 }
 
 func (e *entry) export(now time.Time) Entry {

@@ -180,6 +180,8 @@ func configure(sc *Scenario) (*setup, error) {
 			s.cache.MinTTL, err = seconds(c.Value)
 		case "cache-max-negative-ttl":
 			s.cache.MaxNegativeTTL, err = seconds(c.Value)
+		case "cache-min-negative-ttl":
+			s.cache.MinNegativeTTL, err = seconds(c.Value)
 		case "max-query-restarts":
 			s.limits.MaxCNAMEs, err = strconv.Atoi(c.Value)
 		case "max-global-quota":

@@ -52,6 +52,16 @@ func sameName(a, b string) bool { return strings.EqualFold(a, b) }
 // the caller's.
 func classify(resp *dns.Msg, zone, qname string, qtype uint16) (r reply) {
 	r = reply{aa: resp.Authoritative, rcode: resp.Rcode, target: qname}
+	if resp.Rcode == dns.RcodeYXDomain && len(resp.Question) == 1 && sameName(resp.Question[0].Name, qname) {
+		// A DNAME whose substitution would overflow a name (RFC 6672
+		// section 2.2): the DNAME is the answer, YXDOMAIN the rcode.
+		for _, rr := range scrub(resp.Answer, zone) {
+			if d, ok := rr.(*dns.DNAME); ok && inZone(qname, d.Hdr.Name) && !sameName(qname, d.Hdr.Name) {
+				r.kind, r.chain = kindAnswer, []dns.RR{d}
+				return r
+			}
+		}
+	}
 	if resp.Rcode != dns.RcodeSuccess && resp.Rcode != dns.RcodeNameError {
 		r.kind, r.why = kindBad, "rcode "+dns.RcodeToString[resp.Rcode]
 		return r
@@ -77,7 +87,18 @@ func classify(resp *dns.Msg, zone, qname string, qtype uint16) (r reply) {
 	// Follow the answer section from qname: the RRset asked for, or CNAMEs
 	// and DNAMEs leading to it. Only data for names on the chain is used.
 	cur := qname
-	for hops := 0; hops <= DefaultMaxCNAMEs; hops++ {
+	seen := map[string]bool{strings.ToLower(qname): true}
+	looped := false
+	for hops := 0; hops <= DefaultMaxCNAMEs && !looped; hops++ {
+		if hops > 0 {
+			// The chain came back to a name it passed: the reply is the
+			// loop itself, returned as it stands (as Unbound and Knot do).
+			looped = seen[strings.ToLower(cur)]
+			seen[strings.ToLower(cur)] = true
+			if looped {
+				break
+			}
+		}
 		if set := rrsetOf(answer, cur, qtype); len(set) > 0 {
 			r.answer, r.target = set, cur
 			break
@@ -108,7 +129,7 @@ func classify(resp *dns.Msg, zone, qname string, qtype uint16) (r reply) {
 		}
 		break
 	}
-	if len(r.answer) > 0 {
+	if len(r.answer) > 0 || looped {
 		// Non-authoritative answers are used (ranked below authoritative
 		// data): servers that omit AA, or recursive servers in the hints,
 		// still give the data; Knot and Unbound accept them too.

@@ -367,7 +367,11 @@ func (r *Resolver) lookup(ctx context.Context, b *budget, depth int, chainOf *lo
 			name = cache.Canonical(rep.target)
 			continue
 		case kindAnswer:
-			return result{answer: append(chain, rep.answer...), refs: refsOf(rep)}, nil
+			res := result{answer: append(chain, rep.answer...), refs: refsOf(rep)}
+			if rep.rcode == dns.RcodeYXDomain {
+				res.rcode = dns.RcodeYXDomain
+			}
+			return res, nil
 		case kindNXDomain:
 			return result{rcode: dns.RcodeNameError, answer: chain, ns: r.soaRRs(rep.soa)}, nil
 		default: // kindNoData
