@@ -255,6 +255,7 @@ func (r *Resolver) ask(ctx context.Context, b *budget, depth int, chainOf *looku
 
 	var lastWhy string
 	now := r.now()
+	parentTried := false
 	if len(cands) == 0 {
 		startLookups()
 	}
@@ -300,6 +301,15 @@ func (r *Resolver) ask(ctx context.Context, b *budget, depth int, chainOf *looku
 			}
 			startLookups()
 		}
+		if pass == MaxAttemptsPerAddr-1 && !parentTried {
+			// Every address failed. The parent's glue may still work where
+			// the child's own address records are wrong (Unbound's
+			// parent-side fallback): one more pass over those.
+			parentTried = true
+			if r.addParentGlue(d, &cands) > 0 {
+				pass--
+			}
+		}
 	}
 	if len(cands) == 0 && lookupErr != nil && (errors.Is(lookupErr, ErrLimit) || errors.Is(lookupErr, ErrLoop)) {
 		return fail(lookupErr)
@@ -314,6 +324,27 @@ func (r *Resolver) ask(ctx context.Context, b *budget, depth int, chainOf *looku
 		return fail(fmt.Errorf("%w: no usable server address", ErrNoReachableServer))
 	}
 	return fail(fmt.Errorf("%w: last: %s", ErrNoReachableServer, lastWhy))
+}
+
+// addParentGlue adds to cands the addresses that referrals gave as glue
+// for d's servers, where not among cands already, and reports how many.
+func (r *Resolver) addParentGlue(d delegation, cands *[]*candidate) int {
+	have := map[netip.Addr]bool{}
+	for _, c := range *cands {
+		have[c.addr] = true
+	}
+	added := 0
+	for _, s := range d.servers {
+		addrs, _ := r.parentGlue.Get(s.name)
+		for _, a := range addrs {
+			if !have[a] && r.allowed(a) {
+				have[a] = true
+				*cands = append(*cands, &candidate{ns: s.name, addr: a})
+				added++
+			}
+		}
+	}
+	return added
 }
 
 func (r *Resolver) orderCandidates(cands []*candidate) {

@@ -37,6 +37,7 @@ type Resolver struct {
 	infra      *infra
 	failed     *failCache
 	msgRefs    *lru.Cache[string, *sectionRefs] // non-minimal responses only
+	parentGlue *lru.Cache[string, []netip.Addr] // name server addresses as referrals gave them
 	flight     singleflight.Group
 }
 
@@ -89,6 +90,7 @@ func New(cfg Config) (*Resolver, error) {
 	if r.nonMinimal {
 		r.msgRefs, _ = lru.New[string, *sectionRefs](cache.DefaultMaxEntries)
 	}
+	r.parentGlue, _ = lru.New[string, []netip.Addr](InfraCacheHosts)
 	return r, nil
 }
 
@@ -516,6 +518,9 @@ func (r *Resolver) store(zone, qname string, qtype uint16, rep reply) {
 	for _, set := range splitRRsets(rep.glue) {
 		r.cache.Put(set, cache.RankGlue)
 	}
+	if rep.kind == kindReferral {
+		r.rememberParentGlue(rep.glue)
+	}
 	if rep.authNS != nil {
 		// Authority data of a non-authoritative answer ranks lowest: it
 		// must never replace the parent's delegation (an NS spoof).
@@ -564,6 +569,19 @@ func capToParentTTL(c *cache.Cache, zone string, ns []dns.RR, now time.Time) {
 			cp.Header().Ttl = left
 			ns[i] = cp
 		}
+	}
+}
+
+// rememberParentGlue keeps the addresses a referral gave for its servers,
+// apart from the cache, where the child's own records may replace them.
+func (r *Resolver) rememberParentGlue(glue []dns.RR) {
+	byName := map[string][]netip.Addr{}
+	for _, g := range glue {
+		name := cache.Canonical(g.Header().Name)
+		byName[name] = appendAddr(byName[name], g)
+	}
+	for name, addrs := range byName {
+		r.parentGlue.Add(name, addrs)
 	}
 }
 
