@@ -22,6 +22,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -440,13 +441,13 @@ func (b *bench) session(ctx context.Context, c contender, round int) (metrics, e
 	if _, err := b.dnsperf(ctx, c, "warm", []string{"-d", b.lists["hot"], "-n", "1", "-q", "100", "-l", "20"}); err != nil {
 		return m, err
 	}
-	hit, loadCPU, err := b.dnsperfCPU(ctx, c, "hit", []string{"-d", b.lists["hot"], "-l", strconv.Itoa(b.s.hitSeconds),
+	hit, loadUse, err := b.dnsperfCPU(ctx, c, "hit", []string{"-t", "1", "-d", b.lists["hot"], "-l", strconv.Itoa(b.s.hitSeconds),
 		"-c", strconv.Itoa(b.s.hitClients), "-q", strconv.Itoa(b.s.hitInFlight)})
 	if err != nil {
 		return m, err
 	}
 	m["hit_qps"] = hit.QPS
-	m["hit_loadgen_cpu_pct"] = 100 * ratio(loadCPU.Seconds(), hit.RunTime)
+	m["hit_loadgen_cpu_pct"] = 100 * loadUse
 	m["hit_answered_pct"] = 100 * ratio(float64(hit.Rcodes["NOERROR"]), float64(hit.Sent))
 	if err := alive(); err != nil {
 		return m, err
@@ -457,7 +458,7 @@ func (b *bench) session(ctx context.Context, c contender, round int) (metrics, e
 	if err != nil {
 		return m, err
 	}
-	fixed, err := b.dnsperf(ctx, c, "fixed", []string{"-d", b.lists["hot"], "-l", strconv.Itoa(b.s.cpuSeconds),
+	fixed, err := b.dnsperf(ctx, c, "fixed", []string{"-t", "1", "-d", b.lists["hot"], "-l", strconv.Itoa(b.s.cpuSeconds),
 		"-Q", strconv.Itoa(b.s.cpuRate), "-q", "200", "-v"})
 	if err != nil {
 		return m, err
@@ -530,14 +531,20 @@ func (b *bench) delayPhase(ctx context.Context, c contender, m metrics) (err err
 }
 
 // dnsperf runs dnsperf against c on the load CPU, logs its output and
-// parses it.
+// parses it. args may set -t (the query timeout, default 5 s here).
 func (b *bench) dnsperf(ctx context.Context, c contender, phase string, args []string) (perfResult, error) {
 	res, _, err := b.dnsperfCPU(ctx, c, phase, args)
 	return res, err
 }
 
-func (b *bench) dnsperfCPU(ctx context.Context, c contender, phase string, args []string) (perfResult, time.Duration, error) {
-	argv := append([]string{b.o.dnsperf, "-s", "127.0.0.1", "-p", strconv.Itoa(int(c.port)), "-t", "5"}, args...)
+// dnsperfCPU is dnsperf that also returns the share of one core dnsperf
+// used over its whole life (waiting for late answers included).
+func (b *bench) dnsperfCPU(ctx context.Context, c contender, phase string, args []string) (perfResult, float64, error) {
+	argv := []string{b.o.dnsperf, "-s", "127.0.0.1", "-p", strconv.Itoa(int(c.port))}
+	if !slices.Contains(args, "-t") {
+		argv = append(argv, "-t", "5")
+	}
+	argv = append(argv, args...)
 	limit := 60 * time.Second
 	for i, a := range args {
 		if a == "-l" && i+1 < len(args) {
@@ -546,22 +553,24 @@ func (b *bench) dnsperfCPU(ctx context.Context, c contender, phase string, args 
 			}
 		}
 	}
+	start := time.Now()
 	out, cpu, err := runOutput(ctx, limit, b.pinned(loadCPU, argv))
+	use := ratio(cpu.Seconds(), time.Since(start).Seconds())
 	logName := b.logPath(strings.ToLower(c.name) + "-dnsperf-" + phase)
 	if werr := os.WriteFile(logName, []byte(out), 0o644); werr != nil && err == nil {
 		err = werr
 	}
 	if err != nil {
-		return perfResult{}, cpu, fmt.Errorf("%s phase: %w", phase, err)
+		return perfResult{}, use, fmt.Errorf("%s phase: %w", phase, err)
 	}
 	res, err := parseDnsperf(strings.NewReader(out))
 	if err != nil {
-		return res, cpu, fmt.Errorf("%s phase: %w", phase, err)
+		return res, use, fmt.Errorf("%s phase: %w", phase, err)
 	}
 	if res.Completed == 0 {
-		return res, cpu, fmt.Errorf("%s phase: no query completed (see %s)", phase, logName)
+		return res, use, fmt.Errorf("%s phase: no query completed (see %s)", phase, logName)
 	}
-	return res, cpu, nil
+	return res, use, nil
 }
 
 func secs(d time.Duration) string { return strconv.Itoa(int(math.Ceil(d.Seconds()))) }

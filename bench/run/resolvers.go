@@ -43,8 +43,6 @@ func unboundConf(dir, hints string, port uint16) string {
 	rrset-cache-size: 1024m
 	key-cache-size: 1m
 	neg-cache-size: 1m
-	so-rcvbuf: 4m
-	so-sndbuf: 4m
 	chroot: ""
 	username: ""
 	directory: %q
@@ -107,6 +105,8 @@ func recursorArgs(binary, hints string, port uint16, flags map[string]bool) ([]s
 		{"--no-ipv6", "", "--no-ipv6"},
 		{"--cache-entries", "4000000", "--cache-entries 4000000"},
 		{"--qname-minimisation", "relaxed", "--qname-minimisation relaxed"},
+		// dnsperf is one client address; Unbound has no per-client cap.
+		{"--max-per-client", "4096", "--max-per-client 4096"},
 	}
 	for _, o := range optional {
 		if !flags[o.flag] {
