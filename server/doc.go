@@ -42,6 +42,7 @@
 //     complete query for TCPIdleTimeout (a slow trickle included) and has
 //     none outstanding. At MaxTCPConns the longest-idle connection gives way.
 //
-// Listen addresses must be specific: a wildcard socket would need the
-// reply's source chosen per packet, which is not done.
+// A wildcard listen address (0.0.0.0, ::) serves every local address of its
+// family; on Linux, UDP replies leave from the address each query was sent
+// to (IP_PKTINFO), as clients require.
 package server

@@ -54,7 +54,7 @@ func (s *Server) Addrs() []netip.AddrPort {
 // listenPair binds UDP and TCP to the same address and port. With port 0
 // the kernel picks the UDP port and TCP must get the same one, which may
 // already be taken: then try again with a new pick.
-func listenPair(ap netip.AddrPort) (*net.UDPConn, *net.TCPListener, netip.AddrPort, error) {
+func listenPair(ap netip.AddrPort) (*udpSocket, *net.TCPListener, netip.AddrPort, error) {
 	const attempts = 10
 	var lastErr error
 	for range attempts {
@@ -62,12 +62,12 @@ func listenPair(ap netip.AddrPort) (*net.UDPConn, *net.TCPListener, netip.AddrPo
 		if err != nil {
 			return nil, nil, netip.AddrPort{}, bindError("udp", ap, err)
 		}
-		bound := netip.AddrPortFrom(ap.Addr(), udp.LocalAddr().(*net.UDPAddr).AddrPort().Port())
-		tcp, err := net.ListenTCP("tcp", net.TCPAddrFromAddrPort(bound))
+		bound := netip.AddrPortFrom(ap.Addr(), udp.conn.LocalAddr().(*net.UDPAddr).AddrPort().Port())
+		tcp, err := net.ListenTCP("tcp"+family(ap), net.TCPAddrFromAddrPort(bound))
 		if err == nil {
 			return udp, tcp, bound, nil
 		}
-		udp.Close()
+		udp.conn.Close()
 		lastErr = bindError("tcp", bound, err)
 		if ap.Port() != 0 {
 			break
@@ -76,10 +76,38 @@ func listenPair(ap netip.AddrPort) (*net.UDPConn, *net.TCPListener, netip.AddrPo
 	return nil, nil, netip.AddrPort{}, lastErr
 }
 
+// family is "4" or "6": each socket serves one address family, so that
+// 0.0.0.0 and :: are separate sockets as the user listed them.
+func family(ap netip.AddrPort) string {
+	if ap.Addr().Is4() {
+		return "4"
+	}
+	return "6"
+}
+
+// udpSocket is one bound UDP socket. A wildcard socket learns each query's
+// destination address from the kernel and answers from it, so replies
+// leave from the address the client asked.
+type udpSocket struct {
+	conn     *net.UDPConn
+	wildcard bool
+}
+
 // listenUDP binds one UDP socket: the seam where SO_REUSEPORT and one
 // socket per reader would go.
-func listenUDP(ap netip.AddrPort) (*net.UDPConn, error) {
-	return net.ListenUDP("udp", net.UDPAddrFromAddrPort(ap))
+func listenUDP(ap netip.AddrPort) (*udpSocket, error) {
+	conn, err := net.ListenUDP("udp"+family(ap), net.UDPAddrFromAddrPort(ap))
+	if err != nil {
+		return nil, err
+	}
+	u := &udpSocket{conn: conn, wildcard: ap.Addr().IsUnspecified()}
+	if u.wildcard {
+		if err := enablePacketInfo(conn, ap.Addr().Is4()); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("destination address of queries: %w", err)
+		}
+	}
+	return u, nil
 }
 
 // bindError says what to do about the common bind failures.
@@ -99,7 +127,7 @@ func bindError(proto string, ap netip.AddrPort, err error) error {
 // closeListeners closes every bound socket; s.mu is held.
 func (s *Server) closeListeners() {
 	for _, c := range s.udpConns {
-		c.Close()
+		c.conn.Close()
 	}
 	for _, l := range s.listeners {
 		l.Close()
@@ -151,7 +179,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	s.stopping.Store(true)
 	now := time.Now()
 	for _, c := range s.udpConns {
-		c.SetReadDeadline(now) // wakes the readers; the sockets stay open for replies
+		c.conn.SetReadDeadline(now) // wakes the readers; the sockets stay open for replies
 	}
 	for _, l := range s.listeners {
 		l.Close()
@@ -169,7 +197,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	s.tcp.closeAll()
 	s.mu.Lock()
 	for _, c := range s.udpConns {
-		c.Close()
+		c.conn.Close()
 	}
 	s.mu.Unlock()
 	s.log.Info("stopped")

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -411,8 +412,47 @@ func TestListenSamePortUDPAndTCP(t *testing.T) {
 		t.Fatalf("addrs %v", addrs)
 	}
 	for i, a := range addrs {
-		if a.Port() == 0 || s.udpConns[i].LocalAddr().(*net.UDPAddr).Port != int(a.Port()) || s.listeners[i].Addr().(*net.TCPAddr).Port != int(a.Port()) {
-			t.Errorf("address %d: %v, UDP %v, TCP %v", i, a, s.udpConns[i].LocalAddr(), s.listeners[i].Addr())
+		if a.Port() == 0 || s.udpConns[i].conn.LocalAddr().(*net.UDPAddr).Port != int(a.Port()) || s.listeners[i].Addr().(*net.TCPAddr).Port != int(a.Port()) {
+			t.Errorf("address %d: %v, UDP %v, TCP %v", i, a, s.udpConns[i].conn.LocalAddr(), s.listeners[i].Addr())
 		}
+	}
+}
+
+func TestWildcardListen(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("wildcard sockets need IP_PKTINFO (Linux)")
+	}
+	tests := []struct {
+		listen string
+		to     []string // addresses the client asks, all local
+	}{
+		{"0.0.0.0:0", []string{"127.0.0.1", "127.0.0.2", "127.0.0.53"}},
+		{"[::]:0", []string{"::1"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.listen, func(t *testing.T) {
+			s, _ := newTestServer(t, Config{Listen: []string{tc.listen}})
+			addrs, err := s.Listen()
+			if err != nil {
+				if strings.Contains(tc.listen, "::") {
+					t.Skipf("no IPv6 here: %v", err)
+				}
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(t.Context())
+			done := make(chan error, 1)
+			go func() { done <- s.Serve(ctx) }()
+			defer func() { cancel(); <-done }()
+			for _, to := range tc.to {
+				server := netip.AddrPortFrom(netip.MustParseAddr(to), addrs[0].Port())
+				// The client's socket is connected: a reply from any
+				// other source address than the one asked is discarded.
+				for _, network := range []string{"udp", "tcp"} {
+					if resp := exchange(t, network, server, question(nameWWW, dns.TypeA), netip.Addr{}); resp.Rcode != dns.RcodeSuccess {
+						t.Errorf("%s via %s: %v", network, server, resp)
+					}
+				}
+			}
+		})
 	}
 }

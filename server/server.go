@@ -102,7 +102,7 @@ type Server struct {
 	listened  bool
 	serving   bool
 	addrs     []netip.AddrPort
-	udpConns  []*net.UDPConn
+	udpConns  []*udpSocket
 	listeners []*net.TCPListener
 
 	tcp tcpConns
@@ -176,18 +176,13 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// ParseListen reads a listen address: IP:PORT or [IPv6]:PORT, with a
-// specific (not wildcard) address.
+// ParseListen reads a listen address: IP:PORT or [IPv6]:PORT. The
+// wildcard addresses 0.0.0.0 and :: serve every local address of their
+// family.
 func ParseListen(s string) (netip.AddrPort, error) {
 	ap, err := netip.ParseAddrPort(s)
 	if err != nil {
 		return netip.AddrPort{}, fmt.Errorf("listen address %q: want IP:PORT or [IPv6]:PORT", s)
-	}
-	if ap.Addr().IsUnspecified() {
-		// Replies must leave from the address the query came to; with a
-		// wildcard socket that needs per-packet source selection, which
-		// this server does not do yet. List each address instead.
-		return netip.AddrPort{}, fmt.Errorf("listen address %q: wildcard addresses are not supported; list each address to serve on", s)
 	}
 	if ap.Addr().Zone() != "" {
 		return netip.AddrPort{}, fmt.Errorf("listen address %q: zones are not supported", s)

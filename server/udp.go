@@ -17,18 +17,31 @@ var packBuffers = sync.Pool{New: func() any {
 	return &b
 }}
 
-// readUDP reads queries from c until the server stops. Answers that need
+// readUDP reads queries from u until the server stops. Answers that need
 // no engine are packed into the reader's own buffer and sent at once.
-func (s *Server) readUDP(ctx context.Context, c *net.UDPConn) {
+func (s *Server) readUDP(ctx context.Context, u *udpSocket) {
 	in := make([]byte, dns.MaxMsgSize)
 	out := make([]byte, 0, s.cfg.MaxUDPSize)
 	for {
-		n, from, err := c.ReadFromUDPAddrPort(in)
+		var (
+			n    int
+			from netip.AddrPort
+			sess *dns.SessionUDP // wildcard sockets: the address to answer from
+			err  error
+		)
+		if u.wildcard {
+			n, sess, err = dns.ReadFromSessionUDP(u.conn, in)
+			if err == nil {
+				from = sess.RemoteAddr().(*net.UDPAddr).AddrPort()
+			}
+		} else {
+			n, from, err = u.conn.ReadFromUDPAddrPort(in)
+		}
 		if err != nil {
 			if s.stopping.Load() || errors.Is(err, net.ErrClosed) {
 				return
 			}
-			s.log.Warn("udp read", "addr", c.LocalAddr(), "err", err)
+			s.log.Warn("udp read", "addr", u.conn.LocalAddr(), "err", err)
 			continue
 		}
 		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
@@ -38,23 +51,29 @@ func (s *Server) readUDP(ctx context.Context, c *net.UDPConn) {
 				resp := s.resolvePending(ctx, pending)
 				bp := packBuffers.Get().(*[]byte)
 				*bp = s.pack(resp, (*bp)[:0])
-				s.writeUDP(c, *bp, from)
+				s.writeUDP(u, *bp, from, sess)
 				packBuffers.Put(bp)
 			})
 			continue
 		}
 		if resp != nil {
 			out = s.pack(resp, out[:0])
-			s.writeUDP(c, out, from)
+			s.writeUDP(u, out, from, sess)
 		}
 	}
 }
 
-func (s *Server) writeUDP(c *net.UDPConn, b []byte, to netip.AddrPort) {
+func (s *Server) writeUDP(u *udpSocket, b []byte, to netip.AddrPort, sess *dns.SessionUDP) {
 	if b == nil {
 		return
 	}
-	if _, err := c.WriteToUDPAddrPort(b, to); err != nil && !errors.Is(err, net.ErrClosed) {
+	var err error
+	if sess != nil {
+		_, err = dns.WriteToSessionUDP(u.conn, b, sess)
+	} else {
+		_, err = u.conn.WriteToUDPAddrPort(b, to)
+	}
+	if err != nil && !errors.Is(err, net.ErrClosed) {
 		s.log.Debug("udp write", "client", to, "err", err)
 	}
 }
