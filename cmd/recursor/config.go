@@ -203,7 +203,7 @@ func checkListItem(name, s string) error {
 		if _, err := server.ParseListen(s); err != nil {
 			return err
 		}
-	case "allow":
+	case "allow", "private-address":
 		if _, err := parsePrefixOrAddr(s); err != nil {
 			return fmt.Errorf("%q: %w", s, err)
 		}
