@@ -31,6 +31,8 @@ type setup struct {
 	qmin       *bool // nil: the file does not say
 	no0x20     bool
 	nonMinimal bool           // minimal-responses: no
+	private    []netip.Prefix // private-address
+	privateOK  []string       // private-domain
 	dontQuery  []netip.Prefix // never nil: loopback unless do-not-query-localhost: no
 	cache      cache.Config
 	limits     resolver.Limits
@@ -221,8 +223,13 @@ func configure(sc *Scenario) (*setup, error) {
 			}
 		case "trust-anchor", "trust-anchor-file", "auto-trust-anchor-file", "domain-insecure":
 			err = unsupported("DNSSEC validation is not implemented")
-		case "private-address", "private-domain":
-			err = unsupported("private-address filtering (DNS rebinding protection) is not implemented")
+		case "private-address":
+			var p netip.Prefix
+			if p, err = netip.ParsePrefix(strings.Trim(c.Value, `"`)); err == nil {
+				s.private = append(s.private, p)
+			}
+		case "private-domain":
+			s.privateOK = append(s.privateOK, strings.Trim(c.Value, `"`))
 		case "local-zone":
 			// "name nodefault" only lifts Unbound's own special-use zones,
 			// which the engine does not have.

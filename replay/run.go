@@ -202,6 +202,8 @@ func newRun(sc *Scenario, s *setup, v Variant, opts Options) (*run, error) {
 		DisableIPv6:         s.noIPv6,
 		Disable0x20:         s.no0x20,
 		NonMinimalResponses: s.nonMinimal,
+		PrivateAddress:      s.private,
+		PrivateDomain:       s.privateOK,
 		Transport:           r.net,
 		Cache:               cache.New(ccfg),
 		Now:                 r.clock.Now,

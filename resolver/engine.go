@@ -28,6 +28,8 @@ type Resolver struct {
 	qmin       QNAMEMinimisation
 	qminType   uint16
 	nonMinimal bool
+	private    []netip.Prefix
+	privateOK  []string
 	transport  Transport
 	cache      *cache.Cache
 	now        func() time.Time
@@ -54,6 +56,7 @@ func New(cfg Config) (*Resolver, error) {
 		qmin:       cfg.QNAMEMinimisation,
 		qminType:   cfg.MinimisedQtype,
 		nonMinimal: cfg.NonMinimalResponses,
+		private:    cfg.PrivateAddress,
 		transport:  cfg.Transport,
 		cache:      cfg.Cache,
 		now:        cfg.Now,
@@ -91,6 +94,9 @@ func New(cfg Config) (*Resolver, error) {
 		r.msgRefs, _ = lru.New[string, *sectionRefs](cache.DefaultMaxEntries)
 	}
 	r.parentGlue, _ = lru.New[string, []netip.Addr](InfraCacheHosts)
+	for _, d := range cfg.PrivateDomain {
+		r.privateOK = append(r.privateOK, cache.Canonical(d))
+	}
 	return r, nil
 }
 
@@ -195,14 +201,17 @@ func (r *Resolver) respond(res result, name string, qtype uint16) *dns.Msg {
 	m.Response, m.RecursionAvailable = true, true
 	m.Rcode = res.rcode
 	m.Answer, m.Ns = res.answer, res.ns
-	if r.nonMinimal && res.rcode == dns.RcodeSuccess && len(res.answer) > 0 {
-		last := res.answer[len(res.answer)-1]
+	if r.nonMinimal && res.rcode == dns.RcodeSuccess && len(res.ns) == 0 {
 		refs := res.refs
 		if refs == nil {
 			refs, _ = r.msgRefs.Get(cache.Canonical(name) + "/" + dns.TypeToString[qtype])
 		}
+		var last dns.RR
+		if n := len(res.answer); n > 0 {
+			last = res.answer[n-1]
+		}
 		switch {
-		case qtype == dns.TypeNS && last.Header().Rrtype == dns.TypeNS:
+		case qtype == dns.TypeNS && last != nil && last.Header().Rrtype == dns.TypeNS:
 			m.Extra = r.glueOf(last.Header().Name, res.answer)
 		case refs != nil:
 			m.Ns, m.Extra = r.sections(refs)
@@ -435,6 +444,7 @@ func (r *Resolver) iterate(ctx context.Context, b *budget, depth int, chainOf *l
 			}
 		}
 		rep, err := r.ask(ctx, b, depth, chainOf, d, askName, askType)
+		rep = r.withoutPrivate(rep)
 		if askName == qname {
 			if err != nil && errors.Is(err, ErrNoReachableServer) && d.zone != "." && !refetched[d.zone] && ctx.Err() == nil {
 				// Every server of a cached delegation failed: its addresses
@@ -500,6 +510,42 @@ func childOf(qname, zone string) string {
 		return qname
 	}
 	return qname[idx[n]:]
+}
+
+// withoutPrivate removes from an answer the addresses in the private
+// networks, unless the owner lies in a private domain: a public name must
+// not point into the local network (DNS rebinding).
+func (r *Resolver) withoutPrivate(rep reply) reply {
+	if len(r.private) == 0 || rep.kind != kindAnswer {
+		return rep
+	}
+	var kept []dns.RR
+	for _, rr := range rep.answer {
+		if a := appendAddr(nil, rr); len(a) == 1 && r.isPrivate(a[0]) && !r.inPrivateDomain(rr.Header().Name) {
+			continue
+		}
+		kept = append(kept, rr)
+	}
+	rep.answer = kept
+	return rep
+}
+
+func (r *Resolver) isPrivate(a netip.Addr) bool {
+	for _, p := range r.private {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *Resolver) inPrivateDomain(name string) bool {
+	for _, d := range r.privateOK {
+		if inZone(name, d) {
+			return true
+		}
+	}
+	return false
 }
 
 // store caches what rep teaches, ranked by where it came from. rep has

@@ -602,3 +602,26 @@ func TestFailureCacheBacksOff(t *testing.T) {
 		t.Error("a caller's cancellation was cached as a server failure")
 	}
 }
+
+func TestPrivateAddressFilter(t *testing.T) {
+	n := standardNet(t)
+	inner := n.handlers[netip.MustParseAddr("127.53.2.1")]
+	n.handle("127.53.2.1", func(q *dns.Msg) *dns.Msg {
+		m := inner(q)
+		if strings.EqualFold(q.Question[0].Name, "rebind.example.com.") {
+			m.Rcode, m.Ns = dns.RcodeSuccess, nil
+			m.Answer = rrs(t, "rebind.example.com. 300 IN A 10.1.2.3", "rebind.example.com. 300 IN A 192.0.2.1")
+		}
+		return m
+	})
+	r := newTestResolver(t, n, func(c *Config) {
+		c.PrivateAddress = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	})
+	m, err := r.Resolve(t.Context(), "rebind.example.com.", dns.TypeA)
+	if err != nil || len(m.Answer) != 1 || m.Answer[0].(*dns.A).A.String() != "192.0.2.1" {
+		t.Fatalf("Resolve = %v, %v; want only the public address", m, err)
+	}
+	if e, _ := r.cache.Get("rebind.example.com.", dns.TypeA, dns.ClassINET); len(e.RRs) != 1 {
+		t.Errorf("cached %v, want the public address alone", e.RRs)
+	}
+}

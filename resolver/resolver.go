@@ -127,6 +127,13 @@ type Config struct {
 	// and its servers' addresses (Unbound's minimal-responses: no). Off by
 	// default: minimal answers are smaller and leak less.
 	NonMinimalResponses bool
+	// PrivateAddress lists networks whose addresses are removed from the
+	// A and AAAA records of answers (DNS rebinding protection, as
+	// Unbound's private-address); off by default.
+	PrivateAddress []netip.Prefix
+	// PrivateDomain lists domains whose answers may hold private
+	// addresses all the same (an intranet zone, say).
+	PrivateDomain []string
 	// DontQuery lists networks never sent a query. Nil means
 	// DefaultDontQuery(): loopback, private and special-purpose ranges. A
 	// non-nil empty slice allows every address (tests and the sandbox,

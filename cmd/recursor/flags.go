@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/miekg/dns"
 	"github.com/spf13/pflag"
 
 	recursor "github.com/recursor-dns/recursor"
@@ -27,6 +28,9 @@ type engineFlags struct {
 	sandbox        bool
 	sandboxDir     string
 	dontQuery      []string
+	privateAddr    []string
+	privateDomain  []string
+	qmin           string
 	timeout        time.Duration
 	maxUpstream    int
 	maxCNAMEs      int
@@ -43,6 +47,9 @@ func (f *engineFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.sandbox, "sandbox", false, "resolve through the built-in loopback testnet (offline)")
 	fs.StringVar(&f.sandboxDir, "sandbox-dir", "", "with --sandbox: serve this zone tree directory instead of the built-in one")
 	fs.StringSliceVar(&f.dontQuery, "dont-query", nil, "network never queried upstream (repeatable; 'none' clears the default private and special-use list)")
+	fs.StringSliceVar(&f.privateAddr, "private-address", nil, "remove addresses in this network from answers, against DNS rebinding (repeatable)")
+	fs.StringSliceVar(&f.privateDomain, "private-domain", nil, "domain whose answers may hold private addresses (repeatable)")
+	fs.StringVar(&f.qmin, "qname-minimisation", "relaxed", "QNAME minimisation (RFC 9156): off, relaxed or strict")
 	fs.DurationVar(&f.timeout, "timeout", resolver.DefaultTimeout, "overall deadline of one query")
 	fs.IntVar(&f.maxUpstream, "max-upstream-queries", resolver.DefaultMaxUpstreamQueries, "upstream queries one client query may cause")
 	fs.IntVar(&f.maxCNAMEs, "max-cnames", resolver.DefaultMaxCNAMEs, "CNAME and DNAME restarts one query may follow")
@@ -89,11 +96,31 @@ func (f *engineFlags) build(log *slog.Logger) (*engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	qmin, err := resolver.ParseQNAMEMinimisation(f.qmin)
+	if err != nil {
+		return nil, fmt.Errorf("--qname-minimisation: %w", err)
+	}
+	var private []netip.Prefix
+	for _, v := range f.privateAddr {
+		p, err := netip.ParsePrefix(v)
+		if err != nil {
+			return nil, fmt.Errorf("--private-address %q: not a CIDR prefix", v)
+		}
+		private = append(private, p.Masked())
+	}
+	for _, d := range f.privateDomain {
+		if _, ok := dns.IsDomainName(d); !ok {
+			return nil, fmt.Errorf("--private-domain %q: not a domain name", d)
+		}
+	}
 	cfg := resolver.Config{
-		UpstreamPort: f.upstreamPort,
-		DisableIPv6:  f.noIPv6,
-		Logger:       log,
-		DontQuery:    dontQuery,
+		UpstreamPort:      f.upstreamPort,
+		DisableIPv6:       f.noIPv6,
+		Logger:            log,
+		DontQuery:         dontQuery,
+		QNAMEMinimisation: qmin,
+		PrivateAddress:    private,
+		PrivateDomain:     f.privateDomain,
 		Cache: cache.New(cache.Config{
 			MaxEntries: f.cacheEntries, MaxTTL: f.maxTTL, MaxNegativeTTL: f.maxNegativeTTL,
 		}),
