@@ -134,7 +134,7 @@ func TestOwnScenariosCanFail(t *testing.T) {
 
 func TestUnsupportedConfig(t *testing.T) {
 	text := readFile(t, "testdata/unbound/ranges.rpl")
-	text = strings.Replace(text, "server:\n", "server:\n\tharden-referral-path: yes\n\tprivate-address: 10.0.0.0/8\n", 1)
+	text = strings.Replace(text, "server:\n", "server:\n\tharden-referral-path: yes\n\tdiscard-timeout: 1900\n", 1)
 	sc, err := Parse(strings.NewReader(text), "ranges.rpl", Unbound)
 	if err != nil {
 		t.Fatal(err)
