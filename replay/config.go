@@ -30,7 +30,8 @@ type setup struct {
 	noIPv6     bool
 	qmin       *bool // nil: the file does not say
 	no0x20     bool
-	nonMinimal bool           // minimal-responses: no
+	nonMinimal bool // minimal-responses: no
+	stubs      []resolver.StubZone
 	private    []netip.Prefix // private-address
 	privateOK  []string       // private-domain
 	dontQuery  []netip.Prefix // never nil: loopback unless do-not-query-localhost: no
@@ -70,6 +71,17 @@ func parseBool(s string) (bool, error) {
 	return false, fmt.Errorf("not a boolean: %q", s)
 }
 
+// addStub adds addr to the stub zone named zone.
+func (s *setup) addStub(zone string, addr netip.Addr) {
+	for i := range s.stubs {
+		if s.stubs[i].Zone == zone {
+			s.stubs[i].Addrs = append(s.stubs[i].Addrs, addr)
+			return
+		}
+	}
+	s.stubs = append(s.stubs, resolver.StubZone{Zone: zone, Addrs: []netip.Addr{addr}})
+}
+
 // configure maps a scenario's config section onto the engine. Keys it
 // cannot honour are listed in setup.unsupported; an error means the
 // section itself is broken.
@@ -105,13 +117,13 @@ func configure(sc *Scenario) (*setup, error) {
 			case "name":
 				stubZone = dns.CanonicalName(c.Value)
 			case "stub-addr":
-				if stubZone != "." {
-					s.unsupported = append(s.unsupported, unsupported("a stub zone other than the root (the engine has no stub zones)"))
-					continue
-				}
 				a, err := parseStubAddr(c.Value)
 				if err != nil {
 					return nil, bad(err)
+				}
+				if stubZone != "." {
+					s.addStub(stubZone, a)
+					continue
 				}
 				s.rootAddrs = append(s.rootAddrs, a)
 			case "stub-prime":

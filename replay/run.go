@@ -203,6 +203,7 @@ func newRun(sc *Scenario, s *setup, v Variant, opts Options) (*run, error) {
 		Disable0x20:         s.no0x20,
 		NonMinimalResponses: s.nonMinimal,
 		PrivateAddress:      s.private,
+		StubZones:           s.stubs,
 		PrivateDomain:       s.privateOK,
 		Transport:           r.net,
 		Cache:               cache.New(ccfg),

@@ -42,6 +42,9 @@ func parentZone(name string) string {
 // qname whose servers can be reached, falling back to the root.
 func (r *Resolver) closestDelegation(ctx context.Context, b *budget, depth int, chainOf *lookupChain, qname string) (delegation, error) {
 	for z := qname; z != "."; z = parentZone(z) {
+		if stub, ok := r.stubs[z]; ok {
+			return stub, nil
+		}
 		e, ok := r.cache.Get(z, dns.TypeNS, dns.ClassINET)
 		if !ok || e.Negative != cache.Positive {
 			continue

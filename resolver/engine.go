@@ -30,6 +30,7 @@ type Resolver struct {
 	nonMinimal bool
 	private    []netip.Prefix
 	privateOK  []string
+	stubs      map[string]delegation
 	transport  Transport
 	cache      *cache.Cache
 	now        func() time.Time
@@ -94,6 +95,13 @@ func New(cfg Config) (*Resolver, error) {
 		r.msgRefs, _ = lru.New[string, *sectionRefs](cache.DefaultMaxEntries)
 	}
 	r.parentGlue, _ = lru.New[string, []netip.Addr](InfraCacheHosts)
+	for _, st := range cfg.StubZones {
+		if r.stubs == nil {
+			r.stubs = map[string]delegation{}
+		}
+		zone := cache.Canonical(st.Zone)
+		r.stubs[zone] = delegation{zone: zone, servers: []nameServer{{name: zone, addrs: st.Addrs}}}
+	}
 	for _, d := range cfg.PrivateDomain {
 		r.privateOK = append(r.privateOK, cache.Canonical(d))
 	}

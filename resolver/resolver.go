@@ -46,6 +46,12 @@ const (
 	EDNSBufferSize = 1232
 )
 
+// StubZone is a zone whose authoritative servers are configured.
+type StubZone struct {
+	Zone  string
+	Addrs []netip.Addr
+}
+
 // QNAMEMinimisation is a QNAME minimisation mode (RFC 9156).
 type QNAMEMinimisation uint8
 
@@ -127,6 +133,10 @@ type Config struct {
 	// and its servers' addresses (Unbound's minimal-responses: no). Off by
 	// default: minimal answers are smaller and leak less.
 	NonMinimalResponses bool
+	// StubZones send the queries for names in a zone straight to the
+	// servers given, as a delegation that overrides what the cache knows
+	// of the zone itself (Unbound's stub-zone).
+	StubZones []StubZone
 	// PrivateAddress lists networks whose addresses are removed from the
 	// A and AAAA records of answers (DNS rebinding protection, as
 	// Unbound's private-address); off by default.
@@ -168,6 +178,11 @@ func (cfg *Config) validate() error {
 	}
 	if cfg.QNAMEMinimisation > QminOff {
 		return fmt.Errorf("resolver: unknown QNAMEMinimisation %d", cfg.QNAMEMinimisation)
+	}
+	for _, st := range cfg.StubZones {
+		if _, ok := dns.IsDomainName(st.Zone); !ok || len(st.Addrs) == 0 {
+			return fmt.Errorf("resolver: stub zone %q: want a domain name and at least one address", st.Zone)
+		}
 	}
 	if cfg.RootHints != nil && len(cfg.RootHints.Servers) == 0 {
 		return fmt.Errorf("resolver: RootHints has no servers")
