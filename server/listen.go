@@ -17,7 +17,7 @@ import (
 // answers cache hits inline, so a few keep every core busy; queries that
 // need the engine move to goroutines bounded by MaxInFlight. (Several
 // sockets per address with SO_REUSEPORT would slot in at listenUDP.)
-func udpReaders() int { return max(2, runtime.GOMAXPROCS(0)) }
+func udpReaders() int { return max(1, runtime.GOMAXPROCS(0)) }
 
 // Listen binds UDP and TCP on every Config.Listen address and returns the
 // bound addresses (useful with port 0). Serve calls it when it has not been
