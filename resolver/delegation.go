@@ -390,7 +390,9 @@ func (r *Resolver) lookupServers(ctx context.Context, b *budget, depth int, chai
 	)
 	for _, name := range names {
 		if int(b.glueless.Add(1)) > b.limits.MaxGluelessLookups {
+			mu.Lock()
 			firstErr = fmt.Errorf("%w: more than %d name server lookups", ErrLimit, b.limits.MaxGluelessLookups)
+			mu.Unlock()
 			break
 		}
 		for _, t := range types {
