@@ -81,6 +81,7 @@ func main() {
 
 type options struct {
 	recursor, recursorErr string
+	recursorArgs          string
 	unbound, nsd, dnsperf string
 	proxy                 string
 	out, logs             string
@@ -99,6 +100,7 @@ func run() error {
 	flag.StringVar(&o.out, "out", "bench/out/latest.md", "where the table is written as well as stdout")
 	flag.StringVar(&o.logs, "logs", "bench/out/logs", "directory for process and dnsperf logs (emptied first)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the generated zone tree")
+	flag.StringVar(&o.recursorArgs, "recursor-args", "", "extra flags for `recursor serve`, space-separated (e.g. --verbose while diagnosing)")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", flag.Args())
@@ -330,7 +332,7 @@ func (b *bench) waitProxy(ctx context.Context) error {
 
 // measure runs every round and returns the report.
 func (b *bench) measure(ctx context.Context) *report {
-	ours := newRecursor(ctx, b.o.recursor, b.o.recursorErr, b.hints, recursorPort)
+	ours := newRecursor(ctx, b.o.recursor, b.o.recursorErr, b.hints, recursorPort, strings.Fields(b.o.recursorArgs))
 	theirs := newUnbound(b.o.unbound, b.hints, unboundPort)
 	contenders := []contender{theirs, ours}
 	r := newReport(b, contenders)
@@ -498,6 +500,7 @@ func (b *bench) delayPhase(ctx context.Context, c contender, m metrics) (err err
 	var failures []string
 	for i := range b.s.delayNames {
 		q := new(dns.Msg).SetQuestion(b.delayName(i), dns.TypeA)
+		q.SetEdns0(1232, false) // so that extended errors can come back
 		start := time.Now()
 		resp, _, err := client.ExchangeContext(ctx, q, addr)
 		elapsed := time.Since(start)
@@ -507,7 +510,7 @@ func (b *bench) delayPhase(ctx context.Context, c contender, m metrics) (err err
 		case err != nil:
 			failures = append(failures, fmt.Sprintf("%s: %v", q.Question[0].Name, err))
 		case resp.Rcode != dns.RcodeSuccess || len(resp.Answer) == 0:
-			failures = append(failures, fmt.Sprintf("%s: %s with %d answers", q.Question[0].Name, dns.RcodeToString[resp.Rcode], len(resp.Answer)))
+			failures = append(failures, fmt.Sprintf("%s: %s with %d answers%s", q.Question[0].Name, dns.RcodeToString[resp.Rcode], len(resp.Answer), extendedErrors(resp)))
 		default:
 			lat = append(lat, elapsed.Seconds())
 		}
@@ -571,6 +574,25 @@ func (b *bench) dnsperfCPU(ctx context.Context, c contender, phase string, args 
 		return res, use, fmt.Errorf("%s phase: no query completed (see %s)", phase, logName)
 	}
 	return res, use, nil
+}
+
+// extendedErrors renders the Extended DNS Errors (RFC 8914) of resp, which
+// say why a resolver failed, as " (EDE 22: text)".
+func extendedErrors(resp *dns.Msg) string {
+	opt := resp.IsEdns0()
+	if opt == nil {
+		return ""
+	}
+	var parts []string
+	for _, o := range opt.Option {
+		if ede, ok := o.(*dns.EDNS0_EDE); ok {
+			parts = append(parts, fmt.Sprintf("EDE %d: %s", ede.InfoCode, ede.ExtraText))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, "; ") + ")"
 }
 
 func secs(d time.Duration) string { return strconv.Itoa(int(math.Ceil(d.Seconds()))) }

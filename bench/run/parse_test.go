@@ -4,6 +4,8 @@ import (
 	"math"
 	"strings"
 	"testing"
+
+	"github.com/miekg/dns"
 )
 
 const dnsperfVerbose = `DNS Performance Testing Tool
@@ -196,5 +198,33 @@ func TestParseCounters(t *testing.T) {
 	}
 	if _, err := parseCounters("table ip bench_upstream {\n}\n"); err == nil {
 		t.Error("parseCounters accepted a table without counters")
+	}
+}
+
+func TestExtendedErrors(t *testing.T) {
+	withEDE := func(codes ...uint16) *dns.Msg {
+		m := new(dns.Msg)
+		m.SetEdns0(1232, false)
+		opt := m.IsEdns0()
+		for _, c := range codes {
+			opt.Option = append(opt.Option, &dns.EDNS0_EDE{InfoCode: c, ExtraText: "why"})
+		}
+		return m
+	}
+	for _, tc := range []struct {
+		name string
+		msg  *dns.Msg
+		want string
+	}{
+		{"no EDNS", new(dns.Msg), ""},
+		{"EDNS without EDE", withEDE(), ""},
+		{"one", withEDE(22), " (EDE 22: why)"},
+		{"two", withEDE(22, 23), " (EDE 22: why; EDE 23: why)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := extendedErrors(tc.msg); got != tc.want {
+				t.Errorf("extendedErrors = %q, want %q", got, tc.want)
+			}
+		})
 	}
 }

@@ -122,7 +122,7 @@ func recursorArgs(binary, hints string, port uint16, flags map[string]bool) ([]s
 	return argv, strings.Join(settings, ", "), nil
 }
 
-func newRecursor(ctx context.Context, binary, buildErr, hints string, port uint16) contender {
+func newRecursor(ctx context.Context, binary, buildErr, hints string, port uint16, extra []string) contender {
 	c := contender{name: "recursor", port: port}
 	if buildErr != "" {
 		c.unavailable = buildErr
@@ -141,6 +141,10 @@ func newRecursor(ctx context.Context, binary, buildErr, hints string, port uint1
 	if err != nil {
 		c.unavailable = err.Error()
 		return c
+	}
+	if len(extra) > 0 {
+		argv = append(argv, extra...)
+		settings += ", extra: " + strings.Join(extra, " ")
 	}
 	c.settings = settings
 	c.argv = func(string) ([]string, error) { return argv, nil }
