@@ -1,6 +1,6 @@
 GO ?= go
 
-.PHONY: all build test vet fmt demo race scenarios bench
+.PHONY: all build test vet fmt demo race scenarios bench fuzz
 
 all: build
 
@@ -25,6 +25,21 @@ demo: build
 
 test: vet
 	$(GO) test -race -count=1 ./...
+	$(MAKE) fuzz
+
+# Every native fuzz target, for a bounded time each (seed corpora live in
+# each package's testdata/fuzz). FUZZTIME=2m make fuzz for a longer hunt.
+FUZZTIME ?= 10s
+FUZZ_TARGETS = roothints:FuzzParse resolver:FuzzReply server:FuzzHandle \
+	testnet:FuzzRespond replay:FuzzParse cmd/recursor:FuzzLoadConfig
+
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		if ! grep -qs "^func $$name(" ./$$pkg/*_test.go; then echo "fuzz: $$pkg has no $$name, skipped"; continue; fi; \
+		echo "fuzz: $$pkg $$name for $(FUZZTIME)"; \
+		$(GO) test ./$$pkg -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) || exit 1; \
+	done
 
 # Side-by-side with Unbound over a generated NSD tree, loopback only; root.
 # BENCH_QUICK=1 for a ~1-minute smoke run. Table in bench/out/latest.md.
