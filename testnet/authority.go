@@ -1,6 +1,8 @@
 package testnet
 
 import (
+	"strings"
+
 	"github.com/miekg/dns"
 )
 
@@ -9,23 +11,65 @@ const (
 	// most they send over UDP, whatever the client offers (NSD's default).
 	EDNSBufferSize = 1232
 	// maxChain caps the CNAME and DNAME hops one server follows inside its
-	// own zones, so a loop in the data ends.
+	// own zones, so a loop in the data ends (CNAMEOneHop and CNAMEAllHops
+	// servers use their own caps).
 	maxChain = 8
 )
 
 // authority answers as one authoritative server: from the zones it serves,
-// or REFUSED to everything when it is lame.
+// or REFUSED to everything when it is lame, misbehaving as hostile says.
 type authority struct {
-	zones []*zone
-	lame  bool
+	zones   []*zone
+	lame    bool
+	hostile hostility
 }
 
-// respond builds the reply to req, received over TCP or UDP. req has passed
-// miekg's accept checks (not a response, one question, standard opcodes).
-func (a *authority) respond(req *dns.Msg, tcp bool) *dns.Msg {
+// respond builds what the server sends for req, received over TCP or UDP:
+// raw packets to send first (hostile servers only, UDP only), then resp;
+// a nil resp means the query goes unanswered. req has passed miekg's
+// accept checks (not a response, one question, standard opcodes).
+func (a *authority) respond(req *dns.Msg, tcp bool) (before [][]byte, resp *dns.Msg) {
+	opt, optCount := requestOPT(req)
+	h := a.hostile
+	switch {
+	case opt != nil && h.has(EDNSDrop):
+		return nil, nil
+	case opt != nil && h.has(EDNSFormErr):
+		return nil, formErr(req)
+	case !tcp && h.has(TCPOnly) && len(req.Question) == 1:
+		return nil, tcpOnly(req, opt)
+	}
+	if h.has(No0x20) && len(req.Question) == 1 {
+		req = req.Copy()
+		req.Question[0].Name = strings.ToLower(req.Question[0].Name)
+	}
+	resp = a.honest(req, opt, optCount)
+	if resp.Rcode != dns.RcodeFormatError && len(req.Question) == 1 {
+		switch {
+		case h.has(WrongQuestion):
+			wrongQuestion(resp)
+		case h.has(WrongAnswer):
+			wrongAnswer(resp)
+		}
+		if h.has(Inject) {
+			inject(resp)
+		}
+		if !tcp && h.has(Garbage) {
+			before = append(before, garbagePackets(req)...)
+		}
+		if !tcp && h.has(WrongID) {
+			before = append(before, spoofPacket(req)...)
+		}
+	}
+	resp.Truncate(replySize(opt, tcp))
+	return before, resp
+}
+
+// honest is the reply of a well-behaved server (before truncation), with
+// the NXNS and chain-length behaviours of hostile ones.
+func (a *authority) honest(req *dns.Msg, opt *dns.OPT, optCount int) *dns.Msg {
 	resp := new(dns.Msg)
 	resp.SetReply(req)
-	opt, optCount := requestOPT(req)
 	if optCount > 1 || len(req.Question) != 1 {
 		resp.Rcode = dns.RcodeFormatError
 		return resp
@@ -46,7 +90,6 @@ func (a *authority) respond(req *dns.Msg, tcp bool) *dns.Msg {
 	default:
 		a.resolve(resp, q.Name, q.Qtype)
 	}
-	resp.Truncate(replySize(opt, tcp))
 	return resp
 }
 
@@ -102,7 +145,7 @@ func deepestZone(zones []*zone, qname string, skip *zone) *zone {
 // Owner names in the answer take the case of the name asked.
 func (a *authority) resolve(resp *dns.Msg, qname string, qtype uint16) {
 	name := qname
-	for hop := 0; hop <= maxChain; hop++ {
+	for hop := 0; hop <= a.hostile.chainLimit(); hop++ {
 		z := a.zoneFor(canonical(name), qtype)
 		if z == nil {
 			if hop == 0 {
@@ -145,6 +188,11 @@ func (a *authority) resolve(resp *dns.Msg, qname string, qtype uint16) {
 			resp.Ns = append(resp.Ns, z.negativeSOA())
 			return
 		case kindNXDomain:
+			if hop == 0 && a.hostile.victim != "" && z.origin != canonical(name) {
+				resp.Authoritative = false
+				a.hostile.nxnsReferral(resp, name, z.origin)
+				return
+			}
 			resp.Rcode = dns.RcodeNameError
 			resp.Ns = append(resp.Ns, z.negativeSOA())
 			return

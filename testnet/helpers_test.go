@@ -14,7 +14,10 @@ import (
 	"github.com/miekg/dns"
 )
 
-const sandboxDir = "../testdata/sandbox"
+const (
+	sandboxDir = "../testdata/sandbox"
+	hostileDir = "../testdata/hostile"
+)
 
 // replyTimeout is how long a test waits for a loopback reply: generous, as
 // the machine may be busy. silenceTimeout is how long a check that expects

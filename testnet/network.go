@@ -50,6 +50,7 @@ type Query struct {
 	Qname  string // as received, case kept
 	Qtype  uint16
 	TCP    bool
+	EDNS   bool // the query carried an OPT record
 }
 
 func (q Query) String() string {
@@ -57,7 +58,11 @@ func (q Query) String() string {
 	if q.TCP {
 		proto = "tcp"
 	}
-	return fmt.Sprintf("%s %s %s %s", q.Server, proto, q.Qname, dns.TypeToString[q.Qtype])
+	edns := ""
+	if q.EDNS {
+		edns = " +edns"
+	}
+	return fmt.Sprintf("%s %s %s %s%s", q.Server, proto, q.Qname, dns.TypeToString[q.Qtype], edns)
 }
 
 // Network is a running in-process sandbox.
@@ -117,9 +122,19 @@ func (n *Network) serveAuthority(s Server, a *authority, pc net.PacketConn, l ne
 	handler := dns.HandlerFunc(func(w dns.ResponseWriter, req *dns.Msg) {
 		tcp := w.LocalAddr().Network() == "tcp"
 		if len(req.Question) == 1 {
-			n.record(Query{Server: s.Addr, Qname: req.Question[0].Name, Qtype: req.Question[0].Qtype, TCP: tcp})
+			n.record(Query{Server: s.Addr, Qname: req.Question[0].Name, Qtype: req.Question[0].Qtype, TCP: tcp, EDNS: req.IsEdns0() != nil})
 		}
-		resp := a.respond(req, tcp)
+		before, resp := a.respond(req, tcp)
+		for _, raw := range before {
+			if _, err := w.Write(raw); err != nil {
+				n.logger.Debug("testnet write", "server", s.Name, "err", err)
+			}
+		}
+		if resp == nil {
+			n.logger.Debug("testnet query dropped", "server", s.Name, "addr", s.Addr, "tcp", tcp,
+				"question", questionString(req))
+			return
+		}
 		n.logger.Debug("testnet query", "server", s.Name, "addr", s.Addr, "tcp", tcp,
 			"question", questionString(req), "rcode", dns.RcodeToString[resp.Rcode])
 		if err := w.WriteMsg(resp); err != nil {
@@ -337,7 +352,7 @@ func recordRaw(wire []byte, addr netip.Addr, tcp bool, record func(Query)) {
 	if m.Unpack(wire) != nil || m.Response || len(m.Question) != 1 {
 		return
 	}
-	record(Query{Server: addr, Qname: m.Question[0].Name, Qtype: m.Question[0].Qtype, TCP: tcp})
+	record(Query{Server: addr, Qname: m.Question[0].Name, Qtype: m.Question[0].Qtype, TCP: tcp, EDNS: m.IsEdns0() != nil})
 }
 
 func questionString(m *dns.Msg) string {

@@ -84,6 +84,11 @@ func StartNSD(cfg Config) (*NSDNetwork, error) {
 	if err != nil {
 		return nil, err
 	}
+	for _, s := range sb.servers {
+		if len(s.Behaviours) > 0 {
+			return nil, fmt.Errorf("testnet: server %s: NSD cannot play behaviour %s; use Start", s.Name, s.Behaviours[0])
+		}
+	}
 	logger := cfg.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)

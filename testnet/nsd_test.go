@@ -11,7 +11,8 @@ import (
 	"github.com/miekg/dns"
 )
 
-// TestNSDAcceptsZones runs nsd-checkzone on every zone file of the sandbox.
+// TestNSDAcceptsZones runs nsd-checkzone on every zone file of the sandbox
+// and of the hostile tree: hostile servers misbehave, their zones do not.
 func TestNSDAcceptsZones(t *testing.T) {
 	checkzone, err := exec.LookPath("nsd-checkzone")
 	if err != nil {
@@ -20,16 +21,20 @@ func TestNSDAcceptsZones(t *testing.T) {
 			t.Skip("skipping: nsd-checkzone not installed (Debian package nsd)")
 		}
 	}
-	files, err := filepath.Glob(filepath.Join(sandboxDir, ZonesDir, "*.zone"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no zone files: %v", err)
+	var files []string
+	for _, dir := range []string{sandboxDir, hostileDir} {
+		found, err := filepath.Glob(filepath.Join(dir, ZonesDir, "*.zone"))
+		if err != nil || len(found) == 0 {
+			t.Fatalf("no zone files in %s: %v", dir, err)
+		}
+		files = append(files, found...)
 	}
 	for _, file := range files {
 		origin := strings.TrimSuffix(filepath.Base(file), ".zone") + "."
 		if origin == "root." {
 			origin = "."
 		}
-		t.Run(origin, func(t *testing.T) {
+		t.Run(filepath.Base(filepath.Dir(filepath.Dir(file)))+"/"+origin, func(t *testing.T) {
 			t.Parallel()
 			out, err := exec.CommandContext(t.Context(), checkzone, origin, file).CombinedOutput()
 			if err != nil {

@@ -38,6 +38,11 @@ type Server struct {
 	Addr  netip.Addr // its own loopback address
 	Mode  Mode       //
 	Zones []string   // the zones it serves (ModeAuth only), fully qualified, lower case
+	// Behaviours are how a hostile auth server misbehaves, in the order
+	// network.conf lists them; none for an honest server.
+	Behaviours []Behaviour
+	// NXNSVictim is the zone an NXNS server names its servers under.
+	NXNSVictim string
 }
 
 // ConfFile is the file of a sandbox directory that lists its servers.
@@ -123,15 +128,21 @@ func (sb *sandbox) rootHints() (*roothints.Hints, error) {
 
 // authority returns what answers as server s.
 func (sb *sandbox) authority(s Server) *authority {
-	a := &authority{lame: s.Mode == ModeLame}
+	a := &authority{lame: s.Mode == ModeLame, hostile: hostility{victim: s.NXNSVictim}}
+	if len(s.Behaviours) > 0 {
+		a.hostile.set = map[Behaviour]bool{}
+		for _, b := range s.Behaviours {
+			a.hostile.set[b] = true
+		}
+	}
 	for _, origin := range s.Zones {
 		a.zones = append(a.zones, sb.zones[origin])
 	}
 	return a
 }
 
-// parseConf reads network.conf: one server a line, "name address mode
-// [zone ...]"; '#' starts a comment.
+// parseConf reads network.conf: one server a line, "name address
+// mode[,behaviour...] [zone ...]"; '#' starts a comment.
 func parseConf(r io.Reader) ([]Server, error) {
 	var (
 		servers []Server
@@ -174,7 +185,7 @@ func parseServer(fields []string) (Server, error) {
 	if len(fields) < 3 {
 		return Server{}, errors.New("want: name address mode [zone ...]")
 	}
-	s := Server{Name: canonical(fields[0]), Mode: Mode(fields[2])}
+	s := Server{Name: canonical(fields[0])}
 	if _, ok := dns.IsDomainName(s.Name); !ok || s.Name == "." {
 		return Server{}, fmt.Errorf("bad server name %q", fields[0])
 	}
@@ -187,6 +198,9 @@ func parseServer(fields []string) (Server, error) {
 	if s.Addr = addr.Unmap(); !s.Addr.IsLoopback() || s.Addr.Zone() != "" {
 		return Server{}, fmt.Errorf("server %s: address %s is not loopback", s.Name, addr)
 	}
+	if s.Mode, s.Behaviours, s.NXNSVictim, err = parseMode(fields[2]); err != nil {
+		return Server{}, fmt.Errorf("server %s: %w", s.Name, err)
+	}
 	zones := fields[3:]
 	switch s.Mode {
 	case ModeAuth:
@@ -197,8 +211,6 @@ func parseServer(fields []string) (Server, error) {
 		if len(zones) > 0 {
 			return Server{}, fmt.Errorf("server %s: a %s server serves no zones", s.Name, s.Mode)
 		}
-	default:
-		return Server{}, fmt.Errorf("server %s: mode %q, want auth, lame or dead", s.Name, s.Mode)
 	}
 	if len(zones) > maxZonesPerHost {
 		return Server{}, fmt.Errorf("server %s: more than %d zones", s.Name, maxZonesPerHost)

@@ -9,9 +9,15 @@ import (
 	"github.com/miekg/dns"
 )
 
-// unservedNames are NS targets of the sandbox that no server has, on
-// purpose: the delegation cycle.
-var unservedNames = []string{"ns.cycle-a.lab.", "ns.cycle-b.lab."}
+// consistentTrees are the zone trees that TestSandboxConsistent checks,
+// with the NS targets that no server has on purpose: delegation cycles.
+var consistentTrees = []struct {
+	dir      string
+	unserved []string
+}{
+	{sandboxDir, []string{"ns.cycle-a.lab.", "ns.cycle-b.lab."}},
+	{hostileDir, []string{"ns.cyc1.lab.", "ns.cyc2.lab.", "ns.cyc3.lab."}},
+}
 
 // TestSandboxConsistent checks the zone tree against network.conf, so a typo
 // in either shows up here rather than as a puzzling resolver failure: every
@@ -19,7 +25,13 @@ var unservedNames = []string{"ns.cycle-a.lab.", "ns.cycle-b.lab."}
 // server that serves the zone (or is meant to fail: lame, dead, unserved),
 // and every served zone is delegated from its parent to its own NS set.
 func TestSandboxConsistent(t *testing.T) {
-	sb, err := loadSandbox(os.DirFS(sandboxDir))
+	for _, tree := range consistentTrees {
+		t.Run(tree.dir, func(t *testing.T) { checkConsistent(t, tree.dir, tree.unserved) })
+	}
+}
+
+func checkConsistent(t *testing.T, dir string, unservedNames []string) {
+	sb, err := loadSandbox(os.DirFS(dir))
 	if err != nil {
 		t.Fatal(err)
 	}

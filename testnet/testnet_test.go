@@ -342,8 +342,8 @@ func TestDeadServer(t *testing.T) {
 		}
 	}
 	want := []Query{
-		{Server: dead, Qname: "www.dead.lab.", Qtype: dns.TypeA},
-		{Server: dead, Qname: "www.dead.lab.", Qtype: dns.TypeA, TCP: true},
+		{Server: dead, Qname: "www.dead.lab.", Qtype: dns.TypeA, EDNS: true},
+		{Server: dead, Qname: "www.dead.lab.", Qtype: dns.TypeA, TCP: true, EDNS: true},
 	}
 	if got := n.Queries(); !slices.Equal(got, want) {
 		t.Errorf("queries %v, want %v", got, want)
@@ -361,7 +361,7 @@ func TestQueries(t *testing.T) {
 	want := []Query{
 		{Server: root, Qname: "WWW.example.COM.", Qtype: dns.TypeA},
 		{Server: ns1, Qname: "big.example.com.", Qtype: dns.TypeTXT, TCP: true},
-		{Server: lame, Qname: "www.partly-lame.lab.", Qtype: dns.TypeAAAA},
+		{Server: lame, Qname: "www.partly-lame.lab.", Qtype: dns.TypeAAAA, EDNS: true},
 	}
 	if got := n.Queries(); !slices.Equal(got, want) {
 		t.Errorf("queries\n  %v\nwant\n  %v", got, want)
@@ -370,8 +370,10 @@ func TestQueries(t *testing.T) {
 	if got := n.Queries(); len(got) != 0 {
 		t.Errorf("after ResetQueries: %v", got)
 	}
-	if got, want := want[1].String(), "127.53.10.1 tcp big.example.com. TXT"; got != want {
-		t.Errorf("Query.String() = %q, want %q", got, want)
+	for i, wantString := range map[int]string{1: "127.53.10.1 tcp big.example.com. TXT", 2: "127.53.20.2 udp www.partly-lame.lab. AAAA +edns"} {
+		if got := want[i].String(); got != wantString {
+			t.Errorf("Query.String() = %q, want %q", got, wantString)
+		}
 	}
 }
 
