@@ -10,6 +10,11 @@ import (
 	"github.com/miekg/dns"
 )
 
+// mmsgQuerySize is the receive buffer of each slot of a batched read.
+// Longer datagrams arrive cut (MSG_TRUNC) and are answered FORMERR; real
+// queries are a few hundred bytes.
+const mmsgQuerySize = 4096
+
 // packBuffers holds response buffers for answers written from goroutines
 // other than the reader's.
 var packBuffers = sync.Pool{New: func() any {
@@ -20,6 +25,9 @@ var packBuffers = sync.Pool{New: func() any {
 // readUDP reads queries from u until the server stops. Answers that need
 // no engine are packed into the reader's own buffer and sent at once.
 func (s *Server) readUDP(ctx context.Context, u *udpSocket) {
+	if !u.wildcard && s.readUDPBatch(ctx, u) {
+		return
+	}
 	in := make([]byte, dns.MaxMsgSize)
 	out := make([]byte, 0, s.cfg.MaxUDPSize)
 	for {
