@@ -41,10 +41,18 @@ type mmsgBuffers struct {
 	outIov  [mmsgBatch]syscall.Iovec
 	outAddr [mmsgBatch]syscall.RawSockaddrInet6
 	outData [mmsgBatch][]byte
+
+	// The poller callbacks and their results, made once so that a batch
+	// allocates nothing.
+	recvFn, sendFn func(fd uintptr) bool
+	done           int
+	errno          syscall.Errno
+	sent, toSend   int
 }
 
 func newMmsgBuffers(replySize int) *mmsgBuffers {
 	b := &mmsgBuffers{inData: make([]byte, mmsgBatch*mmsgQuerySize)}
+	b.recvFn, b.sendFn = b.recvmmsg, b.sendmmsg
 	for i := range mmsgBatch {
 		b.inIov[i].Base = &b.inData[i*mmsgQuerySize]
 		b.inIov[i].SetLen(mmsgQuerySize)
@@ -124,21 +132,27 @@ func (b *mmsgBuffers) receive(raw syscall.RawConn) (int, error) {
 		b.in[i].hdr.Iov = &b.inIov[i]
 		b.in[i].hdr.Iovlen = 1
 	}
-	var (
-		n     uintptr
-		errno syscall.Errno
-	)
-	err := raw.Read(func(fd uintptr) bool {
-		n, _, errno = syscall.Syscall6(syscall.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.in[0])), mmsgBatch, syscall.MSG_DONTWAIT, 0, 0)
-		return errno != syscall.EAGAIN
-	})
-	if err != nil {
+	if err := raw.Read(b.recvFn); err != nil {
 		return 0, err
 	}
-	if errno != 0 {
-		return 0, errno
+	if b.errno != 0 {
+		return 0, b.errno
 	}
-	return int(n), nil
+	return b.done, nil
+}
+
+// recvmmsg is the poller callback of receive; it reports false to wait.
+func (b *mmsgBuffers) recvmmsg(fd uintptr) bool {
+	n, _, errno := syscall.Syscall6(syscall.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.in[0])), mmsgBatch, syscall.MSG_DONTWAIT, 0, 0)
+	b.done, b.errno = int(n), errno
+	return errno != syscall.EAGAIN
+}
+
+// sendmmsg is the poller callback of send: it sends b.out[b.sent:b.toSend].
+func (b *mmsgBuffers) sendmmsg(fd uintptr) bool {
+	n, _, errno := syscall.Syscall6(sysSendmmsg, fd, uintptr(unsafe.Pointer(&b.out[b.sent])), uintptr(b.toSend-b.sent), syscall.MSG_DONTWAIT, 0, 0)
+	b.done, b.errno = int(n), errno
+	return errno != syscall.EAGAIN
 }
 
 func (b *mmsgBuffers) setReply(i int, namelen uint32) {
@@ -155,27 +169,20 @@ func (b *mmsgBuffers) setReply(i int, namelen uint32) {
 // A reply the kernel refuses (a vanished client) is skipped.
 func (b *mmsgBuffers) send(raw syscall.RawConn, n int) error {
 	var firstErr error
-	for sent := 0; sent < n; {
-		var (
-			m     uintptr
-			errno syscall.Errno
-		)
-		err := raw.Write(func(fd uintptr) bool {
-			m, _, errno = syscall.Syscall6(sysSendmmsg, fd, uintptr(unsafe.Pointer(&b.out[sent])), uintptr(n-sent), syscall.MSG_DONTWAIT, 0, 0)
-			return errno != syscall.EAGAIN
-		})
-		if err != nil {
+	b.sent, b.toSend = 0, n
+	for b.sent < n {
+		if err := raw.Write(b.sendFn); err != nil {
 			return err
 		}
-		if errno != 0 {
-			// The reply at sent failed on its own; go on with the rest.
+		if b.errno != 0 {
+			// The reply at b.sent failed on its own; go on with the rest.
 			if firstErr == nil {
-				firstErr = errno
+				firstErr = b.errno
 			}
-			sent++
+			b.sent++
 			continue
 		}
-		sent += int(m)
+		b.sent += b.done
 	}
 	return firstErr
 }
