@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/recursor-dns/recursor/resolver"
 )
 
 // fakeRTT is the round trip every fake exchange reports: the files say
@@ -177,8 +179,10 @@ func parseReply(q *dns.Msg, wire []byte) (*dns.Msg, error) {
 	if id := uint16(wire[0])<<8 | uint16(wire[1]); id != q.Id {
 		return nil, fmt.Errorf("%w: ID %d, sent %d", errMismatch, id, q.Id)
 	}
-	resp := new(dns.Msg)
-	if err := resp.Unpack(wire); err != nil {
+	// The engine's own transport unpacks this way: malformed records
+	// are dropped or kept opaque one by one.
+	resp, err := resolver.UnpackReply(wire)
+	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errMalformed, err)
 	}
 	if !resp.Response {

@@ -623,12 +623,18 @@ func parseRR(line string) (dns.RR, error) {
 	// A leading blank would mean "same owner as before" to the zone
 	// parser; in these files every record names its owner.
 	line = strings.TrimSpace(line)
+	if generic, gerr := parseGenericRR(line); gerr == nil {
+		// miekg's parser would cut RDATA that is too long for its type
+		// (an AAAA of 48 bytes) down to size: keep the bytes as written
+		// unless they make a valid record.
+		if typed, ok := fromGeneric(generic.(*dns.RFC3597)); ok {
+			return typed, nil
+		}
+		return generic, nil
+	}
 	rr, err := dns.NewRR(line)
 	if err == nil && rr != nil {
 		return rr, nil
-	}
-	if generic, gerr := parseGenericRR(line); gerr == nil {
-		return generic, nil
 	}
 	if fixed, ok := fixDSAlgorithm(line); ok {
 		if rr, err2 := dns.NewRR(fixed); err2 == nil && rr != nil {

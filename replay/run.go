@@ -255,8 +255,10 @@ func (r *run) ask(step int, wire []byte, tcp bool) (*dns.Msg, error) {
 	if out == nil {
 		return nil, nil
 	}
-	m := new(dns.Msg)
-	if err := m.Unpack(out); err != nil {
+	// Records relayed as received (an SVCB with repeated keys) are kept
+	// opaque, as testbound's own parser keeps them.
+	m, err := resolver.UnpackReply(out)
+	if err != nil {
 		return nil, fmt.Errorf("the server's answer does not unpack: %w", err)
 	}
 	return m, nil

@@ -200,7 +200,12 @@ func TestConfigure(t *testing.T) {
 					t.Errorf("dontQuery %v noIPv6 %v qmin %v", s.dontQuery, s.noIPv6, s.qmin)
 				}
 			}},
-		{name: "stub zone below the root", dialect: Unbound, config: "stub-zone:\n\tname: example.com\n\tstub-addr: 1.2.3.4\n", unsupported: "stub-addr"},
+		{name: "stub zone below the root", dialect: Unbound, config: "stub-zone:\n\tname: example.com\n\tstub-addr: 1.2.3.4\n",
+			check: func(t *testing.T, s *setup) {
+				if len(s.stubs) != 1 || s.stubs[0].Zone != "example.com." || len(s.stubs[0].Addrs) != 1 || len(s.rootAddrs) != 1 || s.rootAddrs[0].String() != "193.0.14.129" {
+					t.Errorf("stubs %+v root %v", s.stubs, s.rootAddrs)
+				}
+			}},
 		{name: "trust anchor", dialect: Deckard, config: "trust-anchor: \". DS 1 2 3 00\"\n", unsupported: "trust-anchor"},
 		{name: "unknown key", dialect: Unbound, config: "server:\n\tfrobnicate: yes\n", unsupported: "frobnicate"},
 		{name: "knot feature", dialect: Deckard, config: "features: something = 1\n", unsupported: "features"},

@@ -394,7 +394,7 @@ func (r *Resolver) lookup(ctx context.Context, b *budget, depth int, chainOf *lo
 		case kindNXDomain:
 			return result{rcode: dns.RcodeNameError, answer: chain, ns: r.soaRRs(rep.soa)}, nil
 		default: // kindNoData
-			return result{answer: chain, ns: r.soaRRs(rep.soa)}, nil
+			return result{answer: chain, ns: r.soaRRs(rep.soa), refs: refsOf(rep)}, nil
 		}
 	}
 }

@@ -146,8 +146,8 @@ func parseReply(q *dns.Msg, raw []byte) (*dns.Msg, error) {
 		return nil, errSpoofSuspect
 	}
 	caseEchoed := foldQuestion(raw, q)
-	resp := new(dns.Msg)
-	if err := resp.Unpack(raw); err != nil {
+	resp, err := UnpackReply(raw)
+	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errMalformed, err)
 	}
 	if !resp.Response || !questionMatches(q, resp) {
