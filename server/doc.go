@@ -42,6 +42,10 @@
 //     complete query for TCPIdleTimeout (a slow trickle included) and has
 //     none outstanding. At MaxTCPConns the longest-idle connection gives way.
 //
+// On 64-bit Linux each UDP reader takes every query waiting with one
+// recvmmsg and sends the cache hits' answers with one sendmmsg; a datagram
+// longer than 4 KB cannot be read whole there and gets FORMERR.
+//
 // A wildcard listen address (0.0.0.0, ::) serves every local address of its
 // family; on Linux, UDP replies leave from the address each query was sent
 // to (IP_PKTINFO), as clients require.

@@ -200,7 +200,9 @@ func (s *Server) Serve(ctx context.Context) error {
 		c.conn.Close()
 	}
 	s.mu.Unlock()
-	s.log.Info("stopped")
+	st := s.Stats()
+	s.log.Info("stopped", "queries", st.Queries, "cache_hits", st.CacheHits, "resolved", st.Resolved,
+		"servfail", st.ServFail, "dropped", st.Dropped)
 	return nil
 }
 
