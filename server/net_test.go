@@ -525,3 +525,20 @@ func TestOversizedUDPQuery(t *testing.T) {
 		t.Errorf("rcode %s, want FORMERR for a datagram longer than %d bytes", rcodeString(resp.Rcode), mmsgQuerySize)
 	}
 }
+
+func TestIPv6Loopback(t *testing.T) {
+	s, _ := newTestServer(t, Config{Listen: []string{"[::1]:0"}})
+	if _, err := s.Listen(); err != nil {
+		t.Skipf("no IPv6 loopback here: %v", err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx) }()
+	defer func() { cancel(); <-done }()
+	for _, network := range []string{"udp", "tcp"} {
+		resp := exchange(t, network, s.Addrs()[0], question(nameAlias, dns.TypeA), netip.Addr{})
+		if resp.Rcode != dns.RcodeSuccess || len(resp.Answer) != 2 {
+			t.Errorf("%s over ::1: %v", network, resp)
+		}
+	}
+}
