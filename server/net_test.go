@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"os"
@@ -540,5 +541,58 @@ func TestIPv6Loopback(t *testing.T) {
 		if resp.Rcode != dns.RcodeSuccess || len(resp.Answer) != 2 {
 			t.Errorf("%s over ::1: %v", network, resp)
 		}
+	}
+}
+
+// TestHostileTraffic throws random and mangled packets at both transports;
+// the server must stay up, answer what has a header, and never panic.
+func TestHostileTraffic(t *testing.T) {
+	s, _ := newTestServer(t, Config{TCPIdleTimeout: time.Second})
+	addr := startServer(t, s)
+	rng := rand.New(rand.NewPCG(1, 2))
+	valid, _ := withEDNS(question(nameWWW, dns.TypeA), 1232, false).Pack()
+	packet := func() []byte {
+		switch rng.IntN(3) {
+		case 0: // random bytes
+			b := make([]byte, rng.IntN(600))
+			for i := range b {
+				b[i] = byte(rng.Uint32())
+			}
+			return b
+		case 1: // a valid query with bytes flipped
+			b := append([]byte{}, valid...)
+			for range 1 + rng.IntN(4) {
+				b[rng.IntN(len(b))] ^= byte(1 + rng.IntN(255))
+			}
+			return b
+		default: // a valid query cut short
+			return append([]byte{}, valid[:rng.IntN(len(valid))]...)
+		}
+	}
+	udp, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer udp.Close()
+	for range 500 {
+		udp.Write(packet())
+	}
+	tcp, err := net.Dial("tcp", addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tcp.Close()
+	go io.Copy(io.Discard, tcp) // whatever comes back
+	for range 100 {
+		b := packet()
+		tcp.Write(append(binary.BigEndian.AppendUint16(nil, uint16(len(b))), b...))
+	}
+	for _, network := range []string{"udp", "tcp"} {
+		if resp := exchange(t, network, addr, question(nameAlias, dns.TypeA), netip.Addr{}); len(resp.Answer) != 2 {
+			t.Errorf("%s after hostile traffic: %v", network, resp)
+		}
+	}
+	if st := s.Stats(); st.Panics != 0 {
+		t.Errorf("%d panics", st.Panics)
 	}
 }
