@@ -28,6 +28,7 @@ func (k kind) String() string {
 type reply struct {
 	kind   kind
 	why    string   // for kindBad and kindLame
+	empty  bool     // kindNoData from an authoritative reply with empty sections
 	aa     bool     // the reply was authoritative
 	rcode  int      // as received
 	chain  []dns.RR // CNAMEs and DNAMEs (each with its synthesised CNAME) followed from qname
@@ -177,8 +178,15 @@ func classify(resp *dns.Msg, zone, qname string, qtype uint16) (r reply) {
 		r.kind, r.why = kindLame, "upward referral to "+upward
 		return r
 	}
-	if resp.Authoritative {
+	if resp.Authoritative && len(resp.Ns) > 0 {
 		r.kind = kindNoData
+		return r
+	}
+	if resp.Authoritative {
+		// Nothing at all, not even an SOA (RFC 2308 section 2.2 asks for
+		// one): the caller asks the other servers first, and takes it
+		// as a NODATA only when none says more (as Unbound does).
+		r.kind, r.empty = kindNoData, true
 		return r
 	}
 	r.kind, r.why = kindLame, "empty non-authoritative reply"

@@ -257,6 +257,7 @@ func (r *Resolver) ask(ctx context.Context, b *budget, depth int, chainOf *looku
 	}
 
 	var lastWhy string
+	var emptyReply *reply // the first empty authoritative reply
 	now := r.now()
 	parentTried := false
 	if len(cands) == 0 {
@@ -296,6 +297,13 @@ func (r *Resolver) ask(ctx context.Context, b *budget, depth int, chainOf *looku
 				lastWhy = err.Error()
 			case rep.kind == kindBad || rep.kind == kindLame:
 				c.done, lastWhy = true, rep.kind.String()+": "+rep.why
+			case rep.empty:
+				// An empty reply: another server may say more.
+				c.done = true
+				if emptyReply == nil {
+					emptyReply = &rep
+				}
+				continue
 			default:
 				return rep, nil
 			}
@@ -313,6 +321,9 @@ func (r *Resolver) ask(ctx context.Context, b *budget, depth int, chainOf *looku
 				pass--
 			}
 		}
+	}
+	if emptyReply != nil {
+		return *emptyReply, nil
 	}
 	if len(cands) == 0 && lookupErr != nil && (errors.Is(lookupErr, ErrLimit) || errors.Is(lookupErr, ErrLoop)) {
 		return fail(lookupErr)

@@ -1,0 +1,95 @@
+package resolver
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/miekg/dns"
+)
+
+// withOverride answers the names in special with fixed replies and the
+// rest with h.
+func withOverride(tb testing.TB, h func(*dns.Msg) *dns.Msg, special map[string]msgSpec) func(*dns.Msg) *dns.Msg {
+	return func(q *dns.Msg) *dns.Msg {
+		qn := strings.ToLower(q.Question[0].Name) + " " + dns.TypeToString[q.Question[0].Qtype]
+		s, ok := special[qn]
+		if !ok {
+			return h(q)
+		}
+		m := buildReply(tb, s)
+		m.Id = q.Id
+		m.Question = q.Question
+		return m
+	}
+}
+
+func TestNonMinimalNoDataCarriesZoneNS(t *testing.T) {
+	// A NODATA that names the zone's NS set instead of its SOA (what is
+	// left when every record of the answer was malformed): non-minimal
+	// responses repeat the NS set and its addresses.
+	n := standardNet(t)
+	n.handle("127.53.2.1", withOverride(t, n.handlers[netip.MustParseAddr("127.53.2.1")], map[string]msgSpec{
+		"empty.example.com. A": {aa: true, qname: "empty.example.com.", qtype: dns.TypeA,
+			ns:    []string{"example.com. 300 IN NS ns1.example.com."},
+			extra: []string{"ns1.example.com. 300 IN A 127.53.2.1"}},
+	}))
+	for _, nonMinimal := range []bool{false, true} {
+		r := newTestResolver(t, n, func(c *Config) { c.NonMinimalResponses = nonMinimal; c.QNAMEMinimisation = QminOff })
+		m, err := r.Resolve(t.Context(), "empty.example.com.", dns.TypeA)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantNS := 0
+		if nonMinimal {
+			wantNS = 1
+		}
+		if m.Rcode != dns.RcodeSuccess || len(m.Answer) != 0 || len(m.Ns) != wantNS {
+			t.Errorf("non-minimal %v: got %v, want NODATA with %d NS", nonMinimal, m, wantNS)
+		}
+	}
+}
+
+func TestEmptyAuthoritativeReplyTriesOtherServers(t *testing.T) {
+	// example.com has two servers; 127.53.2.1 sends an AA reply with every
+	// section empty (no SOA) for www.example.com.
+	empty := map[string]msgSpec{"www.example.com. A": {aa: true, qname: "www.example.com.", qtype: dns.TypeA}}
+	tests := []struct {
+		name       string
+		secondToo  bool // the other server is empty as well
+		wantAnswer int
+	}{
+		{"the other server answers", false, 1},
+		{"every server empty: NODATA", true, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			n := newFakeNet(t)
+			n.handle("127.53.0.1", zoneServer(t, ".",
+				". 518400 IN NS a.root.lab.", "a.root.lab. 518400 IN A 127.53.0.1",
+				"example.com. 172800 IN NS ns1.example.com.", "example.com. 172800 IN NS ns2.example.com.",
+				"ns1.example.com. 172800 IN A 127.53.2.1", "ns2.example.com. 172800 IN A 127.53.2.2"))
+			zone := zoneServer(t, "example.com.",
+				"example.com. 300 IN SOA ns1.example.com. h.example.com. 1 2 3 4 300",
+				"www.example.com. 300 IN A 192.0.2.1")
+			n.handle("127.53.2.1", withOverride(t, zone, empty))
+			second := zone
+			if tc.secondToo {
+				second = withOverride(t, zone, empty)
+			}
+			n.handle("127.53.2.2", second)
+			// Servers are picked at random: fresh resolvers, so the empty
+			// one comes first in some of them.
+			for range 8 {
+				r := newTestResolver(t, n, func(c *Config) { c.QNAMEMinimisation = QminOff })
+				m, err := r.Resolve(t.Context(), "www.example.com.", dns.TypeA)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if m.Rcode != dns.RcodeSuccess || len(m.Answer) != tc.wantAnswer {
+					t.Fatalf("got %v, want NOERROR with %d answers", m, tc.wantAnswer)
+				}
+			}
+		})
+	}
+}
