@@ -347,7 +347,11 @@ func (b *bench) measure(ctx context.Context) *report {
 				continue
 			}
 			fmt.Fprintf(os.Stderr, "bench: round %d/%d: %s\n", round+1, b.s.rounds, c.name)
-			m, err := b.session(ctx, c, round)
+			warn := func(msg string) {
+				fmt.Fprintf(os.Stderr, "bench: %s round %d: %s\n", c.name, round+1, msg)
+				r.errors[c.name] = append(r.errors[c.name], fmt.Sprintf("round %d: %s", round+1, msg))
+			}
+			m, err := b.session(ctx, c, round, warn)
 			if err != nil {
 				fmt.Fprintf(os.Stderr, "bench: %s round %d: %v\n", c.name, round+1, err)
 				r.errors[c.name] = append(r.errors[c.name], fmt.Sprintf("round %d: %v", round+1, err))
@@ -366,7 +370,8 @@ type metrics map[string]float64
 
 // session starts a fresh instance of c and measures it. It returns what
 // it measured before any error.
-func (b *bench) session(ctx context.Context, c contender, round int) (metrics, error) {
+// warn records what went wrong without ending the session.
+func (b *bench) session(ctx context.Context, c contender, round int, warn func(string)) (metrics, error) {
 	m := metrics{}
 	dir := filepath.Join(b.work, fmt.Sprintf("%s-%d", strings.ToLower(c.name), round+1))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -414,6 +419,7 @@ func (b *bench) session(ctx context.Context, c contender, round int) (metrics, e
 		return m, err
 	}
 	answeredA := cold.Rcodes["NOERROR"]
+	warnFailures(warn, "cold A pass", cold)
 	m["cold_qps"] = cold.QPS
 	m["cold_p50_ms"] = 1000 * percentile(cold.Latencies, 50)
 	m["cold_p99_ms"] = 1000 * percentile(cold.Latencies, 99)
@@ -434,6 +440,7 @@ func (b *bench) session(ctx context.Context, c contender, round int) (metrics, e
 	}
 	// RRsets learned per name answered: the domain's NS set, the A of its
 	// two name servers, www A; and www AAAA from the second pass.
+	warnFailures(warn, "AAAA pass", aaaa)
 	rrsets := 4*answeredA + aaaa.Rcodes["NOERROR"]
 	m["mem_names"] = float64(answeredA + aaaa.Rcodes["NOERROR"])
 	m["mem_rss_mb"] = float64(rss) / (1 << 20)
@@ -475,13 +482,13 @@ func (b *bench) session(ctx context.Context, c contender, round int) (metrics, e
 	m["hit_p99_ms"] = 1000 * percentile(fixed.Latencies, 99)
 
 	// Cold latency through the delaying proxy, one name at a time.
-	if err := b.delayPhase(ctx, c, m); err != nil {
+	if err := b.delayPhase(ctx, c, m, warn); err != nil {
 		return m, err
 	}
 	return m, alive()
 }
 
-func (b *bench) delayPhase(ctx context.Context, c contender, m metrics) (err error) {
+func (b *bench) delayPhase(ctx context.Context, c contender, m metrics, warn func(string)) (err error) {
 	if err := retarget(ctx, proxyPort); err != nil {
 		return err
 	}
@@ -520,11 +527,11 @@ func (b *bench) delayPhase(ctx context.Context, c contender, m metrics) (err err
 		return err
 	}
 	m["delay_failed"] = float64(len(failures))
-	if len(failures) > 0 {
-		fmt.Fprintf(os.Stderr, "bench: %s delay phase: %d of %d names failed: %s\n", c.name, len(failures), b.s.delayNames, strings.Join(failures, "; "))
+	if len(failures) > 0 && len(lat) > 0 {
+		warn(fmt.Sprintf("delay phase: %d of %d names failed, first: %s", len(failures), b.s.delayNames, failures[0]))
 	}
 	if len(lat) == 0 {
-		return fmt.Errorf("delay phase: every name failed: %s", strings.Join(failures, "; "))
+		return fmt.Errorf("delay phase: all %d names failed, first: %s", len(failures), failures[0])
 	}
 	perName := ratio(float64(q1-q0), float64(b.s.delayNames))
 	m["delay_p50_ms"] = 1000 * median(lat)
@@ -574,6 +581,25 @@ func (b *bench) dnsperfCPU(ctx context.Context, c contender, phase string, args 
 		return res, use, fmt.Errorf("%s phase: no query completed (see %s)", phase, logName)
 	}
 	return res, use, nil
+}
+
+// warnFailures reports a pass in which more than 1% of the names sent
+// were not answered NOERROR: its figures describe a resolver that failed.
+func warnFailures(warn func(string), pass string, res perfResult) {
+	if res.Sent == 0 || float64(res.Rcodes["NOERROR"]) >= 0.99*float64(res.Sent) {
+		return
+	}
+	var codes []string
+	for code, n := range res.Rcodes {
+		if code != "NOERROR" {
+			codes = append(codes, fmt.Sprintf("%s %d", code, n))
+		}
+	}
+	slices.Sort(codes)
+	if res.Lost > 0 {
+		codes = append(codes, fmt.Sprintf("lost %d", res.Lost))
+	}
+	warn(fmt.Sprintf("%s: only %d of %d names answered NOERROR (%s)", pass, res.Rcodes["NOERROR"], res.Sent, strings.Join(codes, ", ")))
 }
 
 // extendedErrors renders the Extended DNS Errors (RFC 8914) of resp, which

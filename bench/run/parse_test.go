@@ -228,3 +228,28 @@ func TestExtendedErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestWarnFailures(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		res  perfResult
+		want string
+	}{
+		{"all answered", perfResult{Sent: 1000, Rcodes: map[string]int{"NOERROR": 1000}}, ""},
+		{"under 1% failed", perfResult{Sent: 1000, Rcodes: map[string]int{"NOERROR": 991, "SERVFAIL": 9}}, ""},
+		{"many failed", perfResult{Sent: 1000, Lost: 5, Rcodes: map[string]int{"NOERROR": 800, "SERVFAIL": 190, "REFUSED": 5}},
+			"cold: only 800 of 1000 names answered NOERROR (REFUSED 5, SERVFAIL 190, lost 5)"},
+		{"nothing sent", perfResult{Rcodes: map[string]int{}}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			warnFailures(func(s string) { got = append(got, s) }, "cold", tc.res)
+			switch {
+			case tc.want == "" && len(got) > 0:
+				t.Errorf("warned %q, want nothing", got)
+			case tc.want != "" && (len(got) != 1 || got[0] != tc.want):
+				t.Errorf("warned %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
