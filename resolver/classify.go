@@ -130,6 +130,21 @@ func classify(resp *dns.Msg, zone, qname string, qtype uint16) (r reply) {
 		}
 		break
 	}
+	if !looped && len(r.chain) > 0 {
+		// Only the record of the alias asked about is surely the
+		// server's own data; what follows it may come from its cache
+		// (RFC 2181 section 5.4.1). Restart at the first target, as
+		// Unbound does; the rest of the answer is not used.
+		first := r.chain[:1]
+		if _, ok := r.chain[0].(*dns.DNAME); ok {
+			first = r.chain[:2]
+		}
+		r.chain = first
+		r.target = first[len(first)-1].(*dns.CNAME).Target
+		r.answer = nil
+		r.kind = kindCNAME
+		return r
+	}
 	if len(r.answer) > 0 || looped {
 		// Non-authoritative answers are used (ranked below authoritative
 		// data): servers that omit AA, or recursive servers in the hints,

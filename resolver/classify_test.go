@@ -70,9 +70,16 @@ func TestClassify(t *testing.T) {
 			want: kindAnswer, wantTarget: "www.example.com.", wantAnswer: 1,
 		},
 		{
-			name: "cname chain within the zone to the answer", zone: "example.com.",
+			// Only the first CNAME is surely the server's own data (RFC
+			// 2181 section 5.4.1): the rest is asked for again.
+			name: "cname chain within the zone restarts at the first target", zone: "example.com.",
 			spec: msgSpec{aa: true, qname: "a.example.com.", qtype: dns.TypeA, answer: []string{"a.example.com. 300 IN CNAME b.example.com.", "b.example.com. 300 IN CNAME c.example.com.", "c.example.com. 300 IN A 192.0.2.3"}},
-			want: kindAnswer, wantTarget: "c.example.com.", wantAnswer: 1, wantChain: 2,
+			want: kindCNAME, wantTarget: "b.example.com.", wantChain: 1,
+		},
+		{
+			name: "dname restarts at the synthesised target", zone: "example.com.",
+			spec: msgSpec{aa: true, qname: "x.old.example.com.", qtype: dns.TypeA, answer: []string{"old.example.com. 300 IN DNAME new.example.com.", "x.old.example.com. 300 IN CNAME x.new.example.com.", "x.new.example.com. 300 IN A 192.0.2.3"}},
+			want: kindCNAME, wantTarget: "x.new.example.com.", wantChain: 2,
 		},
 		{
 			name: "cname leaving the zone restarts, the target's data is ignored", zone: "example.com.",
