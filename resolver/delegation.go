@@ -496,7 +496,7 @@ func (r *Resolver) exchange(ctx context.Context, b *budget, depth int, d delegat
 	if rep.kind == kindBad || rep.kind == kindLame {
 		r.infra.failure(c.addr, false, r.now())
 	} else {
-		r.infra.success(c.addr, rtt)
+		r.infra.success(c.addr, rtt, r.now())
 	}
 	step.Outcome = describe(rep)
 	r.report(trace, step)

@@ -571,7 +571,7 @@ func TestBrokenIPv6PrefersIPv4(t *testing.T) {
 			t.Fatalf("order = %v with IPv6 failing, want IPv4 first", addrs)
 		}
 	}
-	in.success(netip.MustParseAddr("::3"), time.Millisecond)
+	in.success(netip.MustParseAddr("::3"), time.Millisecond, time.Now())
 	if in.v6Failures != 0 {
 		t.Error("an IPv6 reply did not clear the broken-IPv6 state")
 	}
@@ -623,5 +623,29 @@ func TestPrivateAddressFilter(t *testing.T) {
 	}
 	if e, _ := r.cache.Get("rebind.example.com.", dns.TypeA, dns.ClassINET); len(e.RRs) != 1 {
 		t.Errorf("cached %v, want the public address alone", e.RRs)
+	}
+}
+
+func TestInfraHoldsDeadServersNotBusyOnes(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	busy, dead := netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("127.0.0.2")
+	in := newInfra()
+	in.success(busy, 10*time.Millisecond, now)
+	// A burst of timeouts, as when many queries are in flight to an
+	// overloaded server: it answered a moment ago, so it stays in use.
+	for range 50 {
+		in.failure(busy, true, now.Add(time.Second))
+		in.failure(dead, true, now.Add(time.Second))
+	}
+	if in.held(busy, now.Add(time.Second)) {
+		t.Error("a server that answered a second ago was held")
+	}
+	// A server never heard from is held, and the burst extends the hold
+	// once, not fifty times.
+	if !in.held(dead, now.Add(time.Second)) {
+		t.Fatal("a silent server was not held")
+	}
+	if in.held(dead, now.Add(time.Second+minFailureHold)) {
+		t.Error("a burst of failures held the server longer than the first hold")
 	}
 }

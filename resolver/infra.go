@@ -26,8 +26,11 @@ const (
 	// failures an address is not asked for a while, starting at
 	// minFailureHold and doubling up to maxFailureHold.
 	failureHoldAfter = 3
-	minFailureHold   = time.Second
-	maxFailureHold   = 5 * time.Minute
+	// recentSuccess: a server that answered this recently is not held,
+	// whatever its timeouts (it is overloaded, not gone).
+	recentSuccess  = 2 * time.Second
+	minFailureHold = time.Second
+	maxFailureHold = 5 * time.Minute
 	// rttBand: servers whose SRTT is within this of the best are chosen
 	// among at random, so load spreads and new RTTs get measured.
 	rttBand = 100 * time.Millisecond
@@ -38,6 +41,8 @@ type hostStats struct {
 	rto          time.Duration // current timeout, backed off after timeouts
 	failures     int           // consecutive
 	holdUntil    time.Time
+	holdLevel    int       // holds in a row: each doubles the next
+	lastSuccess  time.Time // when it last answered
 	quirks       quirk
 }
 
@@ -111,7 +116,7 @@ func (in *infra) addQuirk(a netip.Addr, q quirk) {
 }
 
 // success records a reply after rtt (RFC 6298 smoothing).
-func (in *infra) success(a netip.Addr, rtt time.Duration) {
+func (in *infra) success(a netip.Addr, rtt time.Duration, now time.Time) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	s := in.get(a)
@@ -126,7 +131,8 @@ func (in *infra) success(a netip.Addr, rtt time.Duration) {
 		s.srtt = (7*s.srtt + rtt) / 8
 	}
 	s.rto = min(max(s.srtt+4*s.rttvar, MinServerTimeout), MaxServerTimeout)
-	s.failures, s.holdUntil = 0, time.Time{}
+	s.failures, s.holdUntil, s.holdLevel = 0, time.Time{}, 0
+	s.lastSuccess = now
 	if a.Is6() {
 		in.v6Failures = 0
 	}
@@ -147,9 +153,14 @@ func (in *infra) failure(a netip.Addr, timedOut bool, now time.Time) {
 		}
 	}
 	s.failures++
-	if s.failures >= failureHoldAfter {
-		hold := minFailureHold << min(s.failures-failureHoldAfter, 12)
+	// Hold only a server that looks dead, not one that is slow under
+	// load: it failed several times in a row and has not answered
+	// lately. Failures that arrive together (many queries in flight when
+	// it stopped answering) extend the hold once, not once each.
+	if s.failures >= failureHoldAfter && now.Sub(s.lastSuccess) > recentSuccess && !now.Before(s.holdUntil) {
+		hold := minFailureHold << min(s.holdLevel, 12)
 		s.holdUntil = now.Add(min(hold, maxFailureHold))
+		s.holdLevel++
 	}
 }
 
