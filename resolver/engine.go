@@ -224,6 +224,14 @@ func (r *Resolver) respond(res result, name string, qtype uint16) *dns.Msg {
 		case refs != nil:
 			m.Ns, m.Extra = r.sections(refs)
 		}
+		// An RRset appears once in a message: addresses already in the
+		// answer are not repeated as additional data (as Unbound).
+		m.Extra = slices.DeleteFunc(slices.Clone(m.Extra), func(rr dns.RR) bool {
+			h := rr.Header()
+			return slices.ContainsFunc(m.Answer, func(a dns.RR) bool {
+				return a.Header().Rrtype == h.Rrtype && sameName(a.Header().Name, h.Name)
+			})
+		})
 	}
 	return m
 }
@@ -567,6 +575,7 @@ func (r *Resolver) store(zone, qname string, qtype uint16, rep reply) {
 		r.cache.Put([]dns.RR{rr}, answerRank)
 	}
 	if rep.ns != nil {
+		capBelowZone(r.cache, zone, rep.ns, r.now())
 		r.cache.Put(rep.ns, cache.RankReferral)
 	}
 	for _, set := range splitRRsets(rep.glue) {
@@ -583,6 +592,7 @@ func (r *Resolver) store(zone, qname string, qtype uint16, rep reply) {
 			rank = cache.RankAuthAuthority
 			capToParentTTL(r.cache, rep.authNS[0].Header().Name, rep.authNS, r.now())
 		}
+		capBelowZone(r.cache, zone, rep.authNS, r.now())
 		r.cache.Put(rep.authNS, rank)
 	}
 	switch rep.kind {
@@ -616,12 +626,32 @@ func capToParentTTL(c *cache.Cache, zone string, ns []dns.RR, now time.Time) {
 	if !ok || parent.Rank != cache.RankReferral {
 		return
 	}
-	left := uint32((parent.Expires.Sub(now) + time.Second - 1) / time.Second) // rounded up
-	for i, rr := range ns {
-		if rr.Header().Ttl > left {
+	capTTL(ns, parent.Expires.Sub(now))
+}
+
+// capBelowZone lowers the TTLs of an NS set below zone, learned from
+// zone's servers, to what is left of zone's own delegation: a cut below a
+// zone lives no longer than the zone (a subdomain of a removed domain
+// must not keep it alive, iter_ghost_sub).
+func capBelowZone(c *cache.Cache, zone string, ns []dns.RR, now time.Time) {
+	if zone == "." || len(ns) == 0 || sameName(ns[0].Header().Name, zone) {
+		return
+	}
+	e, ok := c.Get(zone, dns.TypeNS, dns.ClassINET)
+	if !ok || e.Negative != cache.Positive {
+		return
+	}
+	capTTL(ns, e.Expires.Sub(now))
+}
+
+// capTTL lowers the TTLs of rrs to left, rounded up to a second.
+func capTTL(rrs []dns.RR, left time.Duration) {
+	secs := uint32((left + time.Second - 1) / time.Second)
+	for i, rr := range rrs {
+		if rr.Header().Ttl > secs {
 			cp := dns.Copy(rr) // the reply's records may be shared
-			cp.Header().Ttl = left
-			ns[i] = cp
+			cp.Header().Ttl = secs
+			rrs[i] = cp
 		}
 	}
 }

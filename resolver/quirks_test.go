@@ -1,11 +1,15 @@
 package resolver
 
 import (
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/recursor-dns/recursor/cache"
 )
 
 // withOverride answers the names in special with fixed replies and the
@@ -91,5 +95,53 @@ func TestEmptyAuthoritativeReplyTriesOtherServers(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestCutBelowZoneLivesNoLongerThanZone(t *testing.T) {
+	now := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name    string
+		zoneTTL uint32 // 0: zone not cached
+		ns      string
+		wantTTL uint32
+	}{
+		{"capped to the zone's time left", 600, "s.example.com. 3600 IN NS s.example.com.", 600},
+		{"shorter TTL kept", 600, "s.example.com. 60 IN NS s.example.com.", 60},
+		{"zone unknown: kept", 0, "s.example.com. 3600 IN NS s.example.com.", 3600},
+		{"the zone's own NS set is not capped here", 600, "example.com. 3600 IN NS ns.example.com.", 3600},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := cache.New(cache.Config{Now: func() time.Time { return now }})
+			if tc.zoneTTL > 0 {
+				c.Put(rrs(t, fmt.Sprintf("example.com. %d IN NS ns.example.com.", tc.zoneTTL)), cache.RankReferral)
+			}
+			ns := rrs(t, tc.ns)
+			capBelowZone(c, "example.com.", ns, now)
+			if got := ns[0].Header().Ttl; got != tc.wantTTL {
+				t.Errorf("TTL %d, want %d", got, tc.wantTTL)
+			}
+		})
+	}
+}
+
+func TestNonMinimalAdditionalSkipsAnswerRRsets(t *testing.T) {
+	// The server of s.example.com is s.example.com itself: its address is
+	// the answer and is not repeated in the additional section.
+	n := standardNet(t)
+	n.handle("127.53.2.1", withOverride(t, n.handlers[netip.MustParseAddr("127.53.2.1")], map[string]msgSpec{
+		"s.example.com. A": {aa: true, qname: "s.example.com.", qtype: dns.TypeA,
+			answer: []string{"s.example.com. 300 IN A 192.0.2.5"},
+			ns:     []string{"example.com. 300 IN NS s.example.com."},
+			extra:  []string{"s.example.com. 300 IN A 192.0.2.5"}},
+	}))
+	r := newTestResolver(t, n, func(c *Config) { c.NonMinimalResponses = true; c.QNAMEMinimisation = QminOff })
+	m, err := r.Resolve(t.Context(), "s.example.com.", dns.TypeA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Answer) != 1 || len(m.Ns) != 1 || len(m.Extra) != 0 {
+		t.Errorf("got %v; want the A in the answer only, with the NS set", m)
 	}
 }
