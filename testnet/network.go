@@ -3,6 +3,9 @@
 // files described by its network.conf. Start runs the servers in process on
 // miekg/dns; StartNSD runs the same tree on Debian's NSD. Both listen on one
 // port shared by every server address and hand out matching root hints.
+// An in-process server can also be hostile: network.conf may give it
+// behaviours (see Behaviour) that poison, flood, loop or break the
+// transport, as testdata/hostile does.
 //
 // Tests of the resolver use it through StartTB, and wrap their transport in
 // LoopbackOnly; `recursor sandbox` uses Start. The engine never imports it.
