@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/miekg/dns"
@@ -74,8 +75,8 @@ var conflicting = [][2]Behaviour{
 
 const (
 	// NXNSReferralSize is how many glueless server names an NXNS referral
-	// carries (the paper's referrals carried up to 135 names under 1.5 kB;
-	// over UDP ours truncate, and the rest come over TCP).
+	// carries: a resolver without a cap would look up every one. Over UDP
+	// the referral truncates, and the whole of it comes over TCP.
 	NXNSReferralSize = 100
 	// maxChainAll is how far a CNAMEAllHops server follows a chain.
 	maxChainAll = 40
@@ -176,7 +177,7 @@ func parseMode(field string) (Mode, []Behaviour, string, error) {
 		name, arg, hasArg := strings.Cut(p, "=")
 		b := Behaviour(name)
 		switch {
-		case !isBehaviour(b):
+		case !slices.Contains(behaviours, b):
 			return "", nil, "", fmt.Errorf("unknown behaviour %q", p)
 		case b == NXNS && !hasArg:
 			return "", nil, "", fmt.Errorf("behaviour nxns needs a victim zone: nxns=<zone>")
@@ -189,30 +190,17 @@ func parseMode(field string) (Mode, []Behaviour, string, error) {
 				return "", nil, "", fmt.Errorf("nxns: bad victim zone %q", arg)
 			}
 		}
-		for _, have := range list {
-			if have == b {
-				return "", nil, "", fmt.Errorf("behaviour %s listed twice", b)
-			}
+		if slices.Contains(list, b) {
+			return "", nil, "", fmt.Errorf("behaviour %s listed twice", b)
 		}
 		list = append(list, b)
 	}
 	for _, c := range conflicting {
-		if contains(list, c[0]) && contains(list, c[1]) {
+		if slices.Contains(list, c[0]) && slices.Contains(list, c[1]) {
 			return "", nil, "", fmt.Errorf("behaviours %s and %s cannot be played together", c[0], c[1])
 		}
 	}
 	return mode, list, victim, nil
-}
-
-func isBehaviour(b Behaviour) bool { return contains(behaviours, b) }
-
-func contains(list []Behaviour, b Behaviour) bool {
-	for _, x := range list {
-		if x == b {
-			return true
-		}
-	}
-	return false
 }
 
 // nxnsReferral delegates the name one label below origin on the way to
