@@ -190,25 +190,35 @@ func (c *Cache) Put(rrs []dns.RR, rank Rank) bool {
 // PutNegative stores a negative answer for name: NXDomain for every type of
 // the name, NoData for qtype only. Its TTL is the lesser of the SOA's TTL
 // and its MINIMUM field (RFC 2308 section 5), capped by MaxNegativeTTL. A
-// negative answer without SOA is not cached.
+// negative answer without SOA has TTL 0: it is cached only for an
+// operator's minimum TTL (MinTTL or MinNegativeTTL, the greater), as
+// Knot Resolver does.
 func (c *Cache) PutNegative(name string, qtype, qclass uint16, kind Negative, soa *dns.SOA, rank Rank) bool {
-	if soa == nil || kind == Positive {
+	if kind == Positive {
 		return false
 	}
 	k := Key{Name: Canonical(name), Type: qtype, Class: qclass}
 	if kind == NXDomain {
 		k.Type = dns.TypeNone
 	}
-	d := time.Duration(c.NegativeTTL(soa)) * time.Second
+	var d time.Duration
+	size := int64(len(k.Name)) + 112
+	if soa != nil {
+		d = time.Duration(c.NegativeTTL(soa)) * time.Second
+		soa = dns.Copy(soa).(*dns.SOA)
+		size += int64(dns.Len(soa))
+	} else {
+		d = clamp(0, max(c.cfg.MinTTL, c.cfg.MinNegativeTTL), c.cfg.MaxNegativeTTL)
+	}
 	if d <= 0 {
 		return false
 	}
 	e := &entry{
 		negative: kind,
-		soa:      dns.Copy(soa).(*dns.SOA),
+		soa:      soa,
 		rank:     rank,
 		expires:  c.cfg.Now().Add(d),
-		size:     int64(len(k.Name)+dns.Len(soa)) + 112,
+		size:     size,
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

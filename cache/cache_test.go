@@ -234,3 +234,37 @@ func TestConcurrentUse(t *testing.T) {
 		t.Errorf("Len = %d over the bound 50", c.Len())
 	}
 }
+
+func TestNegativeWithoutSOA(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+		want time.Duration // 0: not cached
+	}{
+		{"no minimum: not cached", Config{}, 0},
+		{"MinTTL", Config{MinTTL: 5 * time.Second}, 5 * time.Second},
+		{"MinNegativeTTL wins when greater", Config{MinTTL: 5 * time.Second, MinNegativeTTL: 30 * time.Second}, 30 * time.Second},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := newClock()
+			tc.cfg.Now = clk.Now
+			c := New(tc.cfg)
+			stored := c.PutNegative("x.example.com.", dns.TypeA, dns.ClassINET, NoData, nil, RankAuthAuthority)
+			if stored != (tc.want > 0) {
+				t.Fatalf("PutNegative = %v, want %v", stored, tc.want > 0)
+			}
+			if tc.want == 0 {
+				return
+			}
+			e, ok := c.Get("x.example.com.", dns.TypeA, dns.ClassINET)
+			if !ok || e.Negative != NoData || e.SOA != nil || time.Duration(e.TTL)*time.Second != tc.want {
+				t.Fatalf("entry %+v, %v; want NODATA without SOA for %v", e, ok, tc.want)
+			}
+			clk.Advance(tc.want)
+			if _, ok := c.Get("x.example.com.", dns.TypeA, dns.ClassINET); ok {
+				t.Error("served after its minimum TTL")
+			}
+		})
+	}
+}

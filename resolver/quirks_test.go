@@ -145,3 +145,22 @@ func TestNonMinimalAdditionalSkipsAnswerRRsets(t *testing.T) {
 		t.Errorf("got %v; want the A in the answer only, with the NS set", m)
 	}
 }
+
+func TestEmptyNoDataCachedForMinimumTTL(t *testing.T) {
+	empty := map[string]msgSpec{"www.example.com. A": {aa: true, qname: "www.example.com.", qtype: dns.TypeA}}
+	n := standardNet(t)
+	n.handle("127.53.2.1", withOverride(t, n.handlers[netip.MustParseAddr("127.53.2.1")], empty))
+	for _, minTTL := range []time.Duration{0, 5 * time.Second} {
+		c := cache.New(cache.Config{MinTTL: minTTL})
+		r := newTestResolver(t, n, func(cfg *Config) { cfg.QNAMEMinimisation = QminOff; cfg.Cache = c })
+		for range 2 {
+			if m, err := r.Resolve(t.Context(), "www.example.com.", dns.TypeA); err != nil || m.Rcode != dns.RcodeSuccess || len(m.Answer) != 0 {
+				t.Fatalf("got %v, %v; want NODATA", m, err)
+			}
+		}
+		_, cached := c.Get("www.example.com.", dns.TypeA, dns.ClassINET)
+		if cached != (minTTL > 0) {
+			t.Errorf("MinTTL %v: NODATA cached %v", minTTL, cached)
+		}
+	}
+}
