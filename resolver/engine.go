@@ -462,10 +462,11 @@ func (r *Resolver) iterate(ctx context.Context, b *budget, depth int, chainOf *l
 		rep, err := r.ask(ctx, b, depth, chainOf, d, askName, askType)
 		rep = r.withoutPrivate(rep)
 		if askName == qname {
-			if err != nil && errors.Is(err, ErrNoReachableServer) && d.zone != "." && !refetched[d.zone] && ctx.Err() == nil {
+			if err != nil && errors.Is(err, ErrNoReachableServer) && d.zone != "." && !r.isStub(d.zone) && !refetched[d.zone] && ctx.Err() == nil {
 				// Every server of a cached delegation failed: its addresses
 				// may be stale. Ask the parent again for the delegation and
-				// fresh glue, once per zone.
+				// fresh glue, once per zone. A stub zone's servers are
+				// configured: the parent knows nothing better.
 				if refetched == nil {
 					refetched = map[string]bool{}
 				}
@@ -514,6 +515,12 @@ func (r *Resolver) iterate(ctx context.Context, b *budget, depth int, chainOf *l
 			minimise = false
 		}
 	}
+}
+
+// isStub reports whether zone is a configured stub zone.
+func (r *Resolver) isStub(zone string) bool {
+	_, ok := r.stubs[zone]
+	return ok
 }
 
 // childOf returns the name one label below zone on the way to qname, or

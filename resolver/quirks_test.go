@@ -164,3 +164,27 @@ func TestEmptyNoDataCachedForMinimumTTL(t *testing.T) {
 		}
 	}
 }
+
+func TestLameStubZoneIsNotFetchedFromParent(t *testing.T) {
+	// The stub server of example.com refers upward: lame. The configured
+	// servers are all there is; the root is not asked about the name.
+	n := standardNet(t)
+	n.handle("127.53.9.1", func(q *dns.Msg) *dns.Msg {
+		m := new(dns.Msg)
+		m.SetReply(q)
+		m.Ns = rrs(t, "com. 300 IN NS ns.com.")
+		return m
+	})
+	r := newTestResolver(t, n, func(c *Config) {
+		c.QNAMEMinimisation = QminOff
+		c.StubZones = []StubZone{{Zone: "example.com.", Addrs: []netip.Addr{netip.MustParseAddr("127.53.9.1")}}}
+	})
+	if m, err := r.Resolve(t.Context(), "www.example.com.", dns.TypeA); err == nil {
+		t.Fatalf("got %v, want an error", m)
+	}
+	for _, q := range n.queries() {
+		if strings.Contains(q, "www.example.com.") && !strings.HasPrefix(q, "127.53.9.1 ") {
+			t.Errorf("asked another server than the stub's: %s", q)
+		}
+	}
+}
