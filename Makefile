@@ -16,12 +16,22 @@ vet:
 DEMO_NAMES = "www.example.com A" "www.shop.example.com A" "www.example.org A" \
 	"alias.example.com A" "nope.example.com A" "www.all-lame.lab A"
 
+DEMO_PORT ?= 53530
+
 demo: build
 	@for q in $(DEMO_NAMES); do \
 		echo "==> recursor resolve --sandbox --trace $$q"; \
 		./bin/recursor resolve --sandbox --trace $$q || true; \
 		echo; \
 	done
+	@if command -v dig >/dev/null; then \
+		echo "==> recursor serve --sandbox --listen 127.0.0.1:$(DEMO_PORT), asked with dig"; \
+		./bin/recursor serve --sandbox --listen 127.0.0.1:$(DEMO_PORT) & pid=$$!; sleep 1; \
+		for q in "www.example.org A" "chain1.example.com A" "big.example.com TXT +ignore" "big.example.com TXT +short" "www.dead.lab A"; do \
+			echo "--> dig @127.0.0.1 -p $(DEMO_PORT) $$q"; dig @127.0.0.1 -p $(DEMO_PORT) +tries=1 +time=5 $$q | grep -vE '^;; (WHEN|MSG SIZE)|^$$' | cut -c1-120; \
+		done; \
+		kill -TERM $$pid; wait $$pid; \
+	else echo "(dig is not installed: apt-get install bind9-dnsutils to see recursor serve answer it)"; fi
 
 test: vet
 	$(GO) test -race -count=1 ./...
