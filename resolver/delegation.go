@@ -221,6 +221,15 @@ func (r *Resolver) ask(ctx context.Context, b *budget, depth int, chainOf *looku
 		if pending > 0 || len(glueless) == 0 {
 			return
 		}
+		if nx := int(b.nxServers.Load()); nx >= b.limits.MaxNXNameServers {
+			// Name servers that do not exist: an NXNS attack, or a
+			// broken delegation; either way, no more lookups.
+			if lookupErr == nil {
+				lookupErr = fmt.Errorf("%w: %d name servers do not exist", ErrLimit, nx)
+			}
+			glueless = nil
+			return
+		}
 		n := min(len(glueless), b.limits.MaxParallelGlueless)
 		batch := glueless[:n]
 		glueless = glueless[n:]
@@ -399,8 +408,17 @@ func (r *Resolver) lookupServers(ctx context.Context, b *budget, depth int, chai
 		firstErr error
 		wg       sync.WaitGroup
 	)
+	nxNames := map[string]bool{} // names a fresh lookup found not to exist
 	for _, name := range names {
-		if int(b.glueless.Add(1)) > b.limits.MaxGluelessLookups {
+		cached := true
+		for _, t := range types {
+			if _, ok := r.fromCache(name, t); !ok {
+				cached = false
+			}
+		}
+		// Only lookups that go upstream count against the budget: what
+		// the cache knows costs nothing (iter_nxns_cached).
+		if !cached && int(b.glueless.Add(1)) > b.limits.MaxGluelessLookups {
 			mu.Lock()
 			firstErr = fmt.Errorf("%w: more than %d name server lookups", ErrLimit, b.limits.MaxGluelessLookups)
 			mu.Unlock()
@@ -417,6 +435,9 @@ func (r *Resolver) lookupServers(ctx context.Context, b *budget, depth int, chai
 					}
 					return
 				}
+				if !cached && res.rcode == dns.RcodeNameError {
+					nxNames[name] = true
+				}
 				for _, rr := range res.answer {
 					if rr.Header().Rrtype != t {
 						continue
@@ -429,6 +450,7 @@ func (r *Resolver) lookupServers(ctx context.Context, b *budget, depth int, chai
 		}
 	}
 	wg.Wait()
+	b.nxServers.Add(int32(len(nxNames)))
 	return found, firstErr
 }
 

@@ -284,10 +284,11 @@ func checkQuestion(name string, qtype uint16) (string, error) {
 
 // budget is the work one client query may cause, shared by its sub-queries.
 type budget struct {
-	limits   Limits
-	sent     atomic.Int32
-	glueless atomic.Int32
-	failures atomic.Int32
+	limits    Limits
+	sent      atomic.Int32
+	glueless  atomic.Int32
+	nxServers atomic.Int32 // name servers found not to exist
+	failures  atomic.Int32
 }
 
 func newBudget(l Limits) *budget { return &budget{limits: l} }

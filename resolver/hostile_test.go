@@ -206,3 +206,48 @@ func TestDelegationCycleEndsQuickly(t *testing.T) {
 		t.Errorf("10 retries sent %d more queries, want 0", more)
 	}
 }
+
+func TestNonexistentNameServersStopLookups(t *testing.T) {
+	// attack.example.com is delegated to 12 glueless names that do not
+	// exist (example.com answers NXDOMAIN for each).
+	n := standardNet(t)
+	inner := n.handlers[netip.MustParseAddr("127.53.2.1")]
+	n.handle("127.53.2.1", func(q *dns.Msg) *dns.Msg {
+		if !strings.HasSuffix(strings.ToLower(q.Question[0].Name), "attack.example.com.") {
+			return inner(q)
+		}
+		m := new(dns.Msg)
+		m.SetReply(q)
+		for i := range 12 {
+			m.Ns = append(m.Ns, rrs(t, fmt.Sprintf("attack.example.com. 300 IN NS nx%d.example.com.", i))...)
+		}
+		return m
+	})
+	lookedUp := func() map[string]int {
+		out := map[string]int{}
+		for _, q := range n.queries() {
+			if f := strings.Fields(q); strings.HasPrefix(f[1], "nx") {
+				out[f[1]]++
+			}
+		}
+		return out
+	}
+	r := newTestResolver(t, n, func(c *Config) { c.QNAMEMinimisation = QminOff })
+	for i, want := range []int{DefaultMaxNXNameServers, 12} {
+		_, err := r.Resolve(t.Context(), fmt.Sprintf("www%d.attack.example.com.", i), dns.TypeA)
+		if !errors.Is(err, ErrLimit) {
+			t.Fatalf("query %d: err %v, want ErrLimit", i, err)
+		}
+		// The second query skips the names cached as NXDOMAIN and looks
+		// up the rest: the cache does not count against the limit.
+		got := lookedUp()
+		if len(got) != want {
+			t.Errorf("query %d: %d names looked up (%v), want %d", i, len(got), got, want)
+		}
+		for name, count := range got {
+			if count != 1 {
+				t.Errorf("query %d: %s looked up %d times", i, name, count)
+			}
+		}
+	}
+}

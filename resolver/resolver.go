@@ -35,6 +35,10 @@ const (
 	// client query, and DefaultMaxParallelGlueless of them at a time.
 	DefaultMaxGluelessLookups  = 10
 	DefaultMaxParallelGlueless = 3
+	// DefaultMaxNXNameServers: name servers whose lookups come back
+	// NXDOMAIN after which a client query looks up no more (the NXNS
+	// attack; Unbound's MAX_TARGET_NX). Cached answers do not count.
+	DefaultMaxNXNameServers = 6
 	// DefaultMaxFailures: failed exchanges (timeouts, errors, lame answers)
 	// after which a client query gives up.
 	DefaultMaxFailures = 16
@@ -95,6 +99,7 @@ type Limits struct {
 	MaxDepth            int
 	MaxGluelessLookups  int
 	MaxParallelGlueless int
+	MaxNXNameServers    int
 	MaxFailures         int
 	Timeout             time.Duration
 }
@@ -167,6 +172,7 @@ func (cfg *Config) validate() error {
 		{"MaxUpstreamQueries", l.MaxUpstreamQueries}, {"MaxReferrals", l.MaxReferrals},
 		{"MaxCNAMEs", l.MaxCNAMEs}, {"MaxDepth", l.MaxDepth},
 		{"MaxGluelessLookups", l.MaxGluelessLookups}, {"MaxParallelGlueless", l.MaxParallelGlueless},
+		{"MaxNXNameServers", l.MaxNXNameServers},
 		{"MaxFailures", l.MaxFailures},
 	} {
 		if f.v < 0 {
@@ -202,6 +208,7 @@ func (l Limits) withDefaults() Limits {
 	def(&l.MaxDepth, DefaultMaxDepth)
 	def(&l.MaxGluelessLookups, DefaultMaxGluelessLookups)
 	def(&l.MaxParallelGlueless, DefaultMaxParallelGlueless)
+	def(&l.MaxNXNameServers, DefaultMaxNXNameServers)
 	def(&l.MaxFailures, DefaultMaxFailures)
 	if l.Timeout == 0 {
 		l.Timeout = DefaultTimeout
