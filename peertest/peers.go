@@ -115,7 +115,7 @@ remote-control:
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 		tb.Fatal(err)
 	}
-	var stderr lockedBuffer
+	var stderr LockedBuffer
 	cmd := exec.Command(bin, "-d", "-c", confPath)
 	cmd.Stderr = &stderr
 	cmd.Stdout = &stderr
@@ -188,7 +188,7 @@ func RecursorBinary(tb testing.TB) string {
 func StartRecursor(tb testing.TB, args ...string) string {
 	tb.Helper()
 	addr := "127.0.0.1:" + strconv.Itoa(FreePort(tb))
-	var out lockedBuffer
+	var out LockedBuffer
 	cmd := exec.Command(RecursorBinary(tb), append([]string{"serve", "--listen", addr}, args...)...)
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -210,19 +210,20 @@ func StartRecursor(tb testing.TB, args ...string) string {
 	return addr
 }
 
-// lockedBuffer collects a process's output while tests read it.
-type lockedBuffer struct {
+// LockedBuffer collects a process's output while tests read it: a
+// bytes.Buffer safe for one writer and readers at once.
+type LockedBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (l *lockedBuffer) Write(p []byte) (int, error) {
+func (l *LockedBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Write(p)
 }
 
-func (l *lockedBuffer) String() string {
+func (l *LockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()

@@ -2,64 +2,29 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/binary"
 	"io"
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
-	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/recursor-dns/recursor/peertest"
 )
-
-// buildRecursor builds the command into a temporary directory.
-func buildRecursor(t *testing.T) string {
-	t.Helper()
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	bin := filepath.Join(t.TempDir(), "recursor")
-	out, err := exec.Command(goBin, "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// syncBuffer is a bytes.Buffer safe for a writer and a reader at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // servingProcess is `recursor serve` running in the background.
 type servingProcess struct {
 	cmd    *exec.Cmd
 	addr   string // host:port it serves on
-	stderr *syncBuffer
+	stderr *peertest.LockedBuffer
 	done   chan error
 }
 
@@ -75,7 +40,7 @@ func startServe(t *testing.T, bin string, args ...string) *servingProcess {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &servingProcess{cmd: cmd, stderr: &syncBuffer{}, done: make(chan error, 1)}
+	p := &servingProcess{cmd: cmd, stderr: &peertest.LockedBuffer{}, done: make(chan error, 1)}
 	found := make(chan string, 1)
 	go func() {
 		re := regexp.MustCompile(`msg=serving addrs=\[(127\.0\.0\.1:\d+)\]`)
@@ -131,7 +96,7 @@ func TestServeRealClients(t *testing.T) {
 	if len(tools) == 0 {
 		t.Skip("neither dig (bind9-dnsutils) nor kdig (knot-dnsutils) is installed")
 	}
-	bin := buildRecursor(t)
+	bin := peertest.RecursorBinary(t)
 	p := startServe(t, bin, "--sandbox", "--allow", "127.0.0.1/32", "--log-queries")
 	host, port, _ := net.SplitHostPort(p.addr)
 
