@@ -182,16 +182,18 @@ func (r *Resolver) ask(ctx context.Context, b *budget, depth int, chainOf *looku
 	var cands []*candidate
 	var glueless []string
 	for _, s := range d.servers {
-		if len(s.addrs) == 0 {
-			if !chainOf.has(s.name) {
-				glueless = append(glueless, s.name)
-			}
-			continue
-		}
+		usable := 0
 		for _, a := range s.addrs {
 			if r.allowed(a) {
 				cands = append(cands, &candidate{ns: s.name, addr: a})
+				usable++
 			}
+		}
+		// A server with no address we may query (none known, or only
+		// ones we never send to, like ::1 as glue) is looked up: it
+		// may have others.
+		if usable == 0 && !chainOf.has(s.name) {
+			glueless = append(glueless, s.name)
 		}
 	}
 	fail := func(err error) (reply, error) {

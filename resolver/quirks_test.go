@@ -188,3 +188,26 @@ func TestLameStubZoneIsNotFetchedFromParent(t *testing.T) {
 		}
 	}
 }
+
+func TestServerWithOnlyForbiddenGlueIsLookedUp(t *testing.T) {
+	// The root delegates example.org to ns1.example.com with only ::1 as
+	// glue, an address never queried; its A record is elsewhere.
+	n := standardNet(t)
+	n.handle("127.53.0.1", withOverride(t, n.handlers[netip.MustParseAddr("127.53.0.1")], map[string]msgSpec{
+		"www.example.org. A": {qname: "www.example.org.", qtype: dns.TypeA,
+			ns: []string{"example.org. 3600 IN NS ns1.example.com."}, extra: []string{"ns1.example.com. 3600 IN AAAA ::1"}},
+	}))
+	n.handle("127.53.2.1", withOverride(t, n.handlers[netip.MustParseAddr("127.53.2.1")], map[string]msgSpec{
+		"ns1.example.com. A":  {aa: true, qname: "ns1.example.com.", qtype: dns.TypeA, answer: []string{"ns1.example.com. 300 IN A 127.53.2.1"}},
+		"www.example.org. A": {aa: true, qname: "www.example.org.", qtype: dns.TypeA, answer: []string{"www.example.org. 300 IN A 192.0.2.80"}},
+	}))
+	r := newTestResolver(t, n, func(c *Config) {
+		c.QNAMEMinimisation = QminOff
+		c.DisableIPv6 = false
+		c.DontQuery = []netip.Prefix{netip.MustParsePrefix("::1/128")}
+	})
+	m, err := r.Resolve(t.Context(), "www.example.org.", dns.TypeA)
+	if err != nil || len(m.Answer) != 1 {
+		t.Fatalf("got %v, %v; want the answer through the looked-up address", m, err)
+	}
+}
