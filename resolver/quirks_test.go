@@ -198,7 +198,7 @@ func TestServerWithOnlyForbiddenGlueIsLookedUp(t *testing.T) {
 			ns: []string{"example.org. 3600 IN NS ns1.example.com."}, extra: []string{"ns1.example.com. 3600 IN AAAA ::1"}},
 	}))
 	n.handle("127.53.2.1", withOverride(t, n.handlers[netip.MustParseAddr("127.53.2.1")], map[string]msgSpec{
-		"ns1.example.com. A":  {aa: true, qname: "ns1.example.com.", qtype: dns.TypeA, answer: []string{"ns1.example.com. 300 IN A 127.53.2.1"}},
+		"ns1.example.com. A": {aa: true, qname: "ns1.example.com.", qtype: dns.TypeA, answer: []string{"ns1.example.com. 300 IN A 127.53.2.1"}},
 		"www.example.org. A": {aa: true, qname: "www.example.org.", qtype: dns.TypeA, answer: []string{"www.example.org. 300 IN A 192.0.2.80"}},
 	}))
 	r := newTestResolver(t, n, func(c *Config) {
