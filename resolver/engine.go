@@ -41,7 +41,9 @@ type Resolver struct {
 	failed     *failCache
 	msgRefs    *lru.Cache[string, *sectionRefs] // non-minimal responses only
 	parentGlue *lru.Cache[string, []netip.Addr] // name server addresses as referrals gave them
-	flight     singleflight.Group
+	// delegationEnds: when the parent's delegation of each zone runs out
+	delegationEnds *lru.Cache[string, time.Time]
+	flight         singleflight.Group
 }
 
 // New returns a resolver for cfg. It starts no goroutines.
@@ -95,6 +97,7 @@ func New(cfg Config) (*Resolver, error) {
 		r.msgRefs, _ = lru.New[string, *sectionRefs](cache.DefaultMaxEntries)
 	}
 	r.parentGlue, _ = lru.New[string, []netip.Addr](InfraCacheHosts)
+	r.delegationEnds, _ = lru.New[string, time.Time](InfraCacheHosts)
 	for _, st := range cfg.StubZones {
 		if r.stubs == nil {
 			r.stubs = map[string]delegation{}
@@ -585,6 +588,7 @@ func (r *Resolver) store(zone, qname string, qtype uint16, rep reply) {
 	if rep.ns != nil {
 		capBelowZone(r.cache, zone, rep.ns, r.now())
 		r.cache.Put(rep.ns, cache.RankReferral)
+		r.rememberDelegation(rep.ns, r.now())
 	}
 	for _, set := range splitRRsets(rep.glue) {
 		r.cache.Put(set, cache.RankGlue)
@@ -598,7 +602,7 @@ func (r *Resolver) store(zone, qname string, qtype uint16, rep reply) {
 		rank := cache.RankGlue
 		if rep.aa {
 			rank = cache.RankAuthAuthority
-			capToParentTTL(r.cache, rep.authNS[0].Header().Name, rep.authNS, r.now())
+			r.capToParentTTL(rep.authNS[0].Header().Name, rep.authNS, r.now())
 		}
 		capBelowZone(r.cache, zone, rep.authNS, r.now())
 		r.cache.Put(rep.authNS, rank)
@@ -606,7 +610,7 @@ func (r *Resolver) store(zone, qname string, qtype uint16, rep reply) {
 	switch rep.kind {
 	case kindAnswer:
 		if qtype == dns.TypeNS {
-			capToParentTTL(r.cache, rep.target, rep.answer, r.now())
+			r.capToParentTTL(rep.target, rep.answer, r.now())
 		}
 		r.cache.Put(rep.answer, answerRank)
 	case kindNXDomain, kindNoData:
@@ -629,12 +633,30 @@ func (r *Resolver) store(zone, qname string, qtype uint16, rep reply) {
 // the parent's delegation, so a delegation never outlives the TTL the
 // parent gave it (a removed domain stops resolving when the parent's TTL
 // runs out; the "ghost domain" attack).
-func capToParentTTL(c *cache.Cache, zone string, ns []dns.RR, now time.Time) {
-	parent, ok := c.Get(zone, dns.TypeNS, dns.ClassINET)
-	if !ok || parent.Rank != cache.RankReferral {
+func (r *Resolver) capToParentTTL(zone string, ns []dns.RR, now time.Time) {
+	if parent, ok := r.cache.Get(zone, dns.TypeNS, dns.ClassINET); ok && parent.Rank == cache.RankReferral {
+		capTTL(ns, parent.Expires.Sub(now))
 		return
 	}
-	capTTL(ns, parent.Expires.Sub(now))
+	// The child's own NS set replaced the referral in the cache; the
+	// parent's deadline is remembered apart, so that a child that keeps
+	// repeating its NS set (a sold domain whose old servers still run)
+	// cannot extend it (iter_domain_sale).
+	if deadline, ok := r.delegationEnds.Get(cache.Canonical(zone)); ok && deadline.After(now) {
+		capTTL(ns, deadline.Sub(now))
+	}
+}
+
+// rememberDelegation notes when the parent's delegation of a zone ends.
+func (r *Resolver) rememberDelegation(ns []dns.RR, now time.Time) {
+	if len(ns) == 0 {
+		return
+	}
+	ttl := ns[0].Header().Ttl
+	for _, rr := range ns {
+		ttl = min(ttl, rr.Header().Ttl)
+	}
+	r.delegationEnds.Add(cache.Canonical(ns[0].Header().Name), now.Add(time.Duration(ttl)*time.Second))
 }
 
 // capBelowZone lowers the TTLs of an NS set below zone, learned from

@@ -211,3 +211,23 @@ func TestServerWithOnlyForbiddenGlueIsLookedUp(t *testing.T) {
 		t.Fatalf("got %v, %v; want the answer through the looked-up address", m, err)
 	}
 }
+
+func TestChildNSCannotOutliveParentDelegation(t *testing.T) {
+	// The parent delegated example.com for 600 s; the child's own NS set
+	// replaced the referral in the cache. A later NS set from the child,
+	// 300 s on, may live only the 300 s the delegation has left.
+	clk := &fakeClock{now: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)}
+	r := newTestResolver(t, newFakeNet(t), func(c *Config) { c.Now = clk.Now })
+	referral := rrs(t, "example.com. 600 IN NS ns.example.com.")
+	r.cache.Put(referral, cache.RankReferral)
+	r.rememberDelegation(referral, clk.Now())
+	own := rrs(t, "example.com. 600 IN NS ns.example.com.")
+	r.capToParentTTL("example.com.", own, clk.Now())
+	r.cache.Put(own, cache.RankAuthAuthority)
+	clk.Advance(300 * time.Second)
+	again := rrs(t, "example.com. 3600 IN NS ns.example.com.")
+	r.capToParentTTL("example.com.", again, clk.Now())
+	if got := again[0].Header().Ttl; got != 300 {
+		t.Errorf("TTL %d, want 300 (what the parent's delegation has left)", got)
+	}
+}
