@@ -28,7 +28,7 @@ var errBusy = errors.New("server busy: too many queries waiting")
 // message is the caller's; req is not changed.
 func (s *Server) Handle(ctx context.Context, req *dns.Msg, client netip.AddrPort, tcp bool) *dns.Msg {
 	s.stats.queries.Add(1)
-	resp, pending := s.serve(req, client, tcp)
+	resp, pending, _ := s.serve(req, client, tcp)
 	if pending != nil {
 		resp = s.resolvePending(ctx, pending)
 	}
@@ -40,28 +40,36 @@ func (s *Server) Handle(ctx context.Context, req *dns.Msg, client netip.AddrPort
 // nil means no answer is sent. Bytes that do not parse get FORMERR when
 // their header does, else nothing.
 func (s *Server) HandlePacket(ctx context.Context, query []byte, client netip.AddrPort, tcp bool, buf []byte) []byte {
-	resp, pending := s.servePacket(query, client, tcp)
+	if out, ok := s.answerFast(query, client, tcp, buf); ok {
+		return out
+	}
+	resp, pending, cached := s.servePacket(query, client, tcp)
 	if pending != nil {
 		resp = s.resolvePending(ctx, pending)
 	}
 	if resp == nil {
 		return nil
 	}
-	return s.pack(resp, buf)
+	out := s.pack(resp, buf)
+	if cached {
+		s.storeAnswer(query, out)
+	}
+	return out
 }
 
 // servePacket parses query and serves it as serve does. query may be
-// reused as soon as it returns.
-func (s *Server) servePacket(query []byte, client netip.AddrPort, tcp bool) (*dns.Msg, *query) {
+// reused as soon as it returns. cached reports an answer from the engine's
+// cache, which the answer cache may keep.
+func (s *Server) servePacket(query []byte, client netip.AddrPort, tcp bool) (resp *dns.Msg, pending *query, cached bool) {
 	s.stats.queries.Add(1)
 	if len(query) < headerLen {
 		s.stats.dropped.Add(1)
-		return nil, nil
+		return nil, nil, false
 	}
 	req := new(dns.Msg)
 	if err := req.Unpack(query); err != nil {
 		// Unpack sets the header before it reads the body.
-		return s.serveMalformed(req, client, tcp, err), nil
+		return s.serveMalformed(req, client, tcp, err), nil, false
 	}
 	return s.serve(req, client, tcp)
 }
@@ -95,30 +103,30 @@ type query struct {
 // cache and returns the response, or nil to drop the query. When the query
 // needs the engine it returns it as pending instead, holding a limiter
 // slot: the caller runs resolvePending, inline or on a goroutine.
-func (s *Server) serve(req *dns.Msg, client netip.AddrPort, tcp bool) (resp *dns.Msg, pending *query) {
+func (s *Server) serve(req *dns.Msg, client netip.AddrPort, tcp bool) (resp *dns.Msg, pending *query, cached bool) {
 	q := &query{req: req, client: client, tcp: tcp, start: time.Now()}
 	defer s.recoverQuery(q, &resp)
 	resp, cached, final := s.prepare(q)
 	if final {
 		if resp == nil {
 			s.stats.dropped.Add(1)
-			return nil, nil
+			return nil, nil, false
 		}
 		if cached {
 			s.stats.cacheHits.Add(1)
 		}
-		return s.finish(q, resp, cached), nil
+		return s.finish(q, resp, cached), nil, cached
 	}
 	if !s.limiter.acquire(client.Addr().Unmap()) {
 		if !tcp {
 			// Like Unbound when its request list is full: drop, and the
 			// client retries; an answer would aid reflection floods.
 			s.stats.dropped.Add(1)
-			return nil, nil
+			return nil, nil, false
 		}
-		return s.finish(q, s.servfail(q, errBusy), false), nil
+		return s.finish(q, s.servfail(q, errBusy), false), nil, false
 	}
-	return nil, q
+	return nil, q, false
 }
 
 // resolvePending asks the engine for a query serve returned as pending,

@@ -82,8 +82,16 @@ type Config struct {
 	// client query; nil discards.
 	Logger *slog.Logger
 	// LogQueries logs every client query at Info: client, name, type,
-	// rcode, duration and whether the cache answered.
+	// rcode, duration and whether the cache answered. It turns the answer
+	// cache off, so that every query is seen.
 	LogQueries bool
+	// AnswerCacheSize caps the ready-to-send answers kept for questions
+	// the engine's cache answered (see answers.go); default
+	// DefaultAnswerCacheSize, negative turns the answer cache off.
+	AnswerCacheSize int
+	// Now is the clock of the answer cache's TTLs; default time.Now.
+	// Tests inject one, together with the engine's.
+	Now func() time.Time
 }
 
 // Server answers DNS clients over UDP and TCP. Handle and HandlePacket may
@@ -96,6 +104,8 @@ type Server struct {
 
 	limiter limiter
 	stats   counters
+	answers *answerCache // nil when off
+	now     func() time.Time
 
 	// Set by Listen, read by Serve and Addrs.
 	mu        sync.Mutex
@@ -164,7 +174,10 @@ func New(cfg Config) (*Server, error) {
 			*f.v = f.def
 		}
 	}
-	s := &Server{cfg: cfg, backend: cfg.Backend, log: cfg.Logger}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	s := &Server{cfg: cfg, backend: cfg.Backend, log: cfg.Logger, now: cfg.Now, answers: newAnswerCache(cfg.AnswerCacheSize)}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

@@ -171,7 +171,7 @@ func (s *Server) serveTCP(ctx context.Context, c *tcpConn) {
 			return
 		}
 		c.lastQuery.Store(time.Now().UnixNano())
-		resp, pending := s.servePacket(buf, c.client, true)
+		resp, pending, _ := s.servePacket(buf, c.client, true)
 		if pending == nil {
 			if resp != nil && !s.writeTCP(c, resp) {
 				return

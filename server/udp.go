@@ -53,7 +53,11 @@ func (s *Server) readUDP(ctx context.Context, u *udpSocket) {
 			continue
 		}
 		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
-		resp, pending := s.servePacket(in[:n], from, false)
+		if fast, ok := s.answerFast(in[:n], from, false, out); ok {
+			s.writeUDP(u, fast, from, sess)
+			continue
+		}
+		resp, pending, cached := s.servePacket(in[:n], from, false)
 		if pending != nil {
 			s.work.Go(func() {
 				resp := s.resolvePending(ctx, pending)
@@ -66,6 +70,9 @@ func (s *Server) readUDP(ctx context.Context, u *udpSocket) {
 		}
 		if resp != nil {
 			out = s.pack(resp, out[:0])
+			if cached {
+				s.storeAnswer(in[:n], out)
+			}
 			s.writeUDP(u, out, from, sess)
 		}
 	}

@@ -91,7 +91,14 @@ func (s *Server) readUDPBatch(ctx context.Context, u *udpSocket) bool {
 			if b.in[i].hdr.Flags&syscall.MSG_TRUNC != 0 && len(query) > headerLen {
 				query = query[:headerLen] // only the header can be trusted: FORMERR
 			}
-			resp, pending := s.servePacket(query, from, false)
+			if fast, ok := s.answerFast(query, from, false, b.outData[replies][:0]); ok {
+				b.outData[replies] = fast
+				b.outAddr[replies] = b.inAddr[i]
+				b.setReply(replies, b.in[i].hdr.Namelen)
+				replies++
+				continue
+			}
+			resp, pending, cached := s.servePacket(query, from, false)
 			if pending != nil {
 				s.work.Go(func() {
 					resp := s.resolvePending(ctx, pending)
@@ -108,6 +115,9 @@ func (s *Server) readUDPBatch(ctx context.Context, u *udpSocket) bool {
 			out := s.pack(resp, b.outData[replies][:0])
 			if out == nil {
 				continue
+			}
+			if cached {
+				s.storeAnswer(query, out)
 			}
 			b.outData[replies] = out
 			b.outAddr[replies] = b.inAddr[i]

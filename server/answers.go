@@ -1,0 +1,288 @@
+package server
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// The answer cache keeps, for questions the engine's cache answered, the
+// response exactly as the slow path packed it, so that the next identical
+// question costs a map lookup and a copy instead of an unpack, a cache walk
+// and a pack. The engine's RRset cache stays the truth: an answer lives no
+// longer than the shortest TTL it carries, TTLs count down from the moment
+// it was stored, and anything the fast path is not sure of goes the slow
+// way.
+//
+// Entries are keyed by the question's wire bytes, case included: miekg/dns
+// compresses names case-sensitively, so a question in another case packs
+// into different bytes and is a different entry.
+
+// DefaultAnswerCacheSize is the default of Config.AnswerCacheSize.
+const DefaultAnswerCacheSize = 10_000
+
+// optLen is the OPT record we append: root name, type, class, TTL, RDLENGTH.
+const optLen = 11
+
+// header flag bits of the third and fourth header bytes.
+const (
+	flagRD = 0x01 // byte 2
+	flagCD = 0x10 // byte 3
+)
+
+type answerCache struct {
+	max int
+
+	mu      sync.RWMutex
+	entries map[string]*packedAnswer
+}
+
+// packedAnswer is a response without ID, RD, CD and OPT, and where its
+// TTLs are.
+type packedAnswer struct {
+	wire    []byte
+	ttlAt   []uint16 // offsets of the TTL fields in wire
+	ttls    []uint32 // the TTLs as stored
+	minTTL  uint32
+	storedN int64 // when it was stored, as monotonic nanoseconds of the server clock
+}
+
+func newAnswerCache(size int) *answerCache {
+	if size < 0 {
+		return nil
+	}
+	if size == 0 {
+		size = DefaultAnswerCacheSize
+	}
+	return &answerCache{max: size, entries: make(map[string]*packedAnswer)}
+}
+
+// wireQuery is what the fast path needs of a query: where its question
+// ends and its EDNS shape. ok is false for anything but a plain query with
+// one question and at most an empty-option OPT.
+type wireQuery struct {
+	questionEnd int
+	edns        bool
+	do          bool
+	udpSize     int
+}
+
+func parseWireQuery(q []byte) (w wireQuery, ok bool) {
+	if len(q) < headerLen+5 {
+		return w, false
+	}
+	// QR clear, opcode QUERY; QDCOUNT 1, ANCOUNT and NSCOUNT 0, ARCOUNT <= 1.
+	if q[2]&0xf8 != 0 || binary.BigEndian.Uint16(q[4:]) != 1 || binary.BigEndian.Uint16(q[6:]) != 0 || binary.BigEndian.Uint16(q[8:]) != 0 {
+		return w, false
+	}
+	ar := binary.BigEndian.Uint16(q[10:])
+	if ar > 1 {
+		return w, false
+	}
+	off := headerLen
+	for {
+		if off >= len(q) {
+			return w, false
+		}
+		l := int(q[off])
+		if l == 0 {
+			off++
+			break
+		}
+		if l&0xc0 != 0 { // no compression in a question we trust
+			return w, false
+		}
+		off += 1 + l
+		if off-headerLen > 255 {
+			return w, false
+		}
+	}
+	off += 4
+	if off > len(q) {
+		return w, false
+	}
+	w.questionEnd = off
+	if ar == 0 {
+		return w, off == len(q)
+	}
+	// An OPT owned by the root, version 0, no options, ending the message.
+	if len(q)-off != optLen || q[off] != 0 || binary.BigEndian.Uint16(q[off+1:]) != dns.TypeOPT ||
+		q[off+6] != 0 || binary.BigEndian.Uint16(q[off+9:]) != 0 {
+		return w, false
+	}
+	w.edns = true
+	w.udpSize = int(binary.BigEndian.Uint16(q[off+3:]))
+	w.do = q[off+7]&0x80 != 0
+	return w, true
+}
+
+// answerFast answers query from the answer cache into buf. ok is false when
+// the slow path must answer it.
+func (s *Server) answerFast(query []byte, client netip.AddrPort, tcp bool, buf []byte) (out []byte, ok bool) {
+	if s.answers == nil || s.cfg.LogQueries {
+		return nil, false
+	}
+	w, ok := parseWireQuery(query)
+	if !ok || !s.allowed(client.Addr()) {
+		return nil, false
+	}
+	s.answers.mu.RLock()
+	a := s.answers.entries[string(query[headerLen:w.questionEnd])]
+	s.answers.mu.RUnlock()
+	if a == nil {
+		return nil, false
+	}
+	elapsed := s.now().UnixNano() - a.storedN
+	if elapsed < 0 {
+		return nil, false
+	}
+	// Whole seconds gone, rounded up: a TTL we give is never longer than
+	// the one the RRset cache would give.
+	gone := uint32(min((elapsed+int64(time.Second)-1)/int64(time.Second), 1<<32-1))
+	if gone >= a.minTTL {
+		return nil, false
+	}
+	size := dns.MaxMsgSize
+	switch {
+	case tcp:
+	case w.edns:
+		size = min(max(w.udpSize, dns.MinMsgSize), s.cfg.MaxUDPSize)
+	default:
+		size = dns.MinMsgSize
+	}
+	n := len(a.wire)
+	if w.edns {
+		n += optLen
+	}
+	if n > size {
+		return nil, false // the slow path truncates
+	}
+	out = append(buf[:0], a.wire...)
+	out[0], out[1] = query[0], query[1]
+	out[2] |= query[2] & flagRD
+	out[3] |= query[3] & flagCD
+	for i, at := range a.ttlAt {
+		binary.BigEndian.PutUint32(out[at:], a.ttls[i]-gone)
+	}
+	if w.edns {
+		binary.BigEndian.PutUint16(out[10:], binary.BigEndian.Uint16(out[10:])+1)
+		var ttl byte
+		if w.do {
+			ttl = 0x80
+		}
+		out = append(out, 0, 0, byte(dns.TypeOPT), byte(s.cfg.MaxUDPSize>>8), byte(s.cfg.MaxUDPSize), 0, 0, ttl, 0, 0, 0)
+	}
+	s.stats.queries.Add(1)
+	s.stats.cacheHits.Add(1)
+	return out, true
+}
+
+// storeAnswer keeps resp, the packed answer to query that the engine's
+// cache gave, for answerFast. Anything unusual is not kept.
+func (s *Server) storeAnswer(query, resp []byte) {
+	if s.answers == nil {
+		return
+	}
+	w, ok := parseWireQuery(query)
+	if !ok {
+		return
+	}
+	a, ok := packAnswer(resp, query[headerLen:w.questionEnd])
+	if !ok {
+		return
+	}
+	a.storedN = s.now().UnixNano()
+	key := string(query[headerLen:w.questionEnd])
+	c := s.answers
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.entries[key]; !ok && len(c.entries) >= c.max {
+		// Evict one entry at random: map iteration starts anywhere.
+		for k := range c.entries {
+			delete(c.entries, k)
+			break
+		}
+	}
+	c.entries[key] = a
+}
+
+// packAnswer reads a packed response whose question section is question,
+// notes where its TTLs are and drops its OPT. ok is false for responses
+// the fast path must not repeat: truncated, other rcodes, no records, a
+// TTL of zero.
+func packAnswer(resp, question []byte) (*packedAnswer, bool) {
+	if len(resp) < headerLen+len(question) || string(resp[headerLen:headerLen+len(question)]) != string(question) {
+		return nil, false
+	}
+	if resp[2]&0x02 != 0 || binary.BigEndian.Uint16(resp[4:]) != 1 { // TC set, or not one question
+		return nil, false
+	}
+	if rcode := resp[3] & 0x0f; rcode != dns.RcodeSuccess && rcode != dns.RcodeNameError {
+		return nil, false
+	}
+	counts := int(binary.BigEndian.Uint16(resp[6:])) + int(binary.BigEndian.Uint16(resp[8:])) + int(binary.BigEndian.Uint16(resp[10:]))
+	a := &packedAnswer{minTTL: 1<<32 - 1}
+	off := headerLen + len(question)
+	end := len(resp)
+	optSeen := false
+	for i := range counts {
+		start := off
+		var ok bool
+		off, ok = skipName(resp, off)
+		if !ok || off+10 > len(resp) {
+			return nil, false
+		}
+		rrtype := binary.BigEndian.Uint16(resp[off:])
+		ttl := binary.BigEndian.Uint32(resp[off+4:])
+		rdlen := int(binary.BigEndian.Uint16(resp[off+8:]))
+		next := off + 10 + rdlen
+		if next > len(resp) {
+			return nil, false
+		}
+		if rrtype == dns.TypeOPT {
+			if i != counts-1 || next != len(resp) {
+				return nil, false
+			}
+			end, optSeen = start, true
+			break
+		}
+		a.ttlAt = append(a.ttlAt, uint16(off+4))
+		a.ttls = append(a.ttls, ttl)
+		a.minTTL = min(a.minTTL, ttl)
+		off = next
+		if i == counts-1 && next != len(resp) {
+			return nil, false
+		}
+	}
+	if len(a.ttls) == 0 || a.minTTL == 0 || (!optSeen && end != len(resp)) {
+		return nil, false
+	}
+	a.wire = append([]byte(nil), resp[:end]...)
+	a.wire[0], a.wire[1] = 0, 0
+	a.wire[2] &^= flagRD
+	a.wire[3] &^= flagCD
+	if optSeen {
+		binary.BigEndian.PutUint16(a.wire[10:], binary.BigEndian.Uint16(a.wire[10:])-1)
+	}
+	return a, true
+}
+
+// skipName returns the offset after the name at off in msg.
+func skipName(msg []byte, off int) (int, bool) {
+	for n := 0; off < len(msg) && n < 128; n++ {
+		l := int(msg[off])
+		switch {
+		case l == 0:
+			return off + 1, true
+		case l&0xc0 == 0xc0:
+			return off + 2, off+2 <= len(msg)
+		case l&0xc0 != 0:
+			return 0, false
+		}
+		off += 1 + l
+	}
+	return 0, false
+}
