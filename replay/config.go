@@ -31,6 +31,7 @@ type setup struct {
 	qmin       *bool // nil: the file does not say
 	no0x20     bool
 	nonMinimal bool // minimal-responses: no
+	authNS     bool // iter-scrub-promiscuous: no
 	stubs      []resolver.StubZone
 	private    []netip.Prefix // private-address
 	privateOK  []string       // private-domain
@@ -108,7 +109,7 @@ func configure(sc *Scenario) (*setup, error) {
 		bad := func(err error) error {
 			return fmt.Errorf("%s:%d: config %s: %v", sc.Name, c.Line, c.Key, err)
 		}
-		if ignoredKeys[c.Key] || c.Key == "iter-scrub-promiscuous" && c.Value == "no" {
+		if ignoredKeys[c.Key] {
 			continue
 		}
 		switch {
@@ -221,6 +222,14 @@ func configure(sc *Scenario) (*setup, error) {
 			var on bool
 			if on, err = parseBool(c.Value); err == nil && on {
 				err = unsupported("not implemented")
+			}
+		case "iter-scrub-promiscuous":
+			// "yes" (Unbound's default) drops the NS set of an answer's
+			// authority section and its addresses, as the engine does
+			// unless AcceptAuthorityNS keeps them.
+			var on bool
+			if on, err = parseBool(c.Value); err == nil {
+				s.authNS = !on
 			}
 		case "minimal-responses":
 			var on bool

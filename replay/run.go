@@ -202,6 +202,7 @@ func newRun(sc *Scenario, s *setup, v Variant, opts Options) (*run, error) {
 		DisableIPv6:         s.noIPv6,
 		Disable0x20:         s.no0x20,
 		NonMinimalResponses: s.nonMinimal,
+		AcceptAuthorityNS:   s.authNS,
 		PrivateAddress:      s.private,
 		StubZones:           s.stubs,
 		PrivateDomain:       s.privateOK,

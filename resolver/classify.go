@@ -74,8 +74,9 @@ func classify(resp *dns.Msg, zone, qname string, qtype uint16) (r reply) {
 	answer := scrub(resp.Answer, zone)
 	authority := scrub(resp.Ns, zone)
 	defer func() {
-		// The zone's own NS set, sent along with an answer: cached (and
-		// its glue) for the next query and for non-minimal responses.
+		// The zone's own NS set, sent along with an answer: with
+		// Config.AcceptAuthorityNS cached (and its glue) for the next
+		// query and for non-minimal responses; dropped otherwise.
 		if r.kind != kindAnswer && r.kind != kindNoData && r.kind != kindNXDomain {
 			return
 		}

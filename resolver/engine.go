@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"slices"
 	"strings"
@@ -28,6 +29,7 @@ type Resolver struct {
 	qmin       QNAMEMinimisation
 	qminType   uint16
 	nonMinimal bool
+	authNS     bool // keep the authority NS set of answers
 	private    []netip.Prefix
 	privateOK  []string
 	stubs      map[string]delegation
@@ -59,6 +61,7 @@ func New(cfg Config) (*Resolver, error) {
 		qmin:       cfg.QNAMEMinimisation,
 		qminType:   cfg.MinimisedQtype,
 		nonMinimal: cfg.NonMinimalResponses,
+		authNS:     cfg.AcceptAuthorityNS,
 		private:    cfg.PrivateAddress,
 		transport:  cfg.Transport,
 		cache:      cfg.Cache,
@@ -464,7 +467,7 @@ func (r *Resolver) iterate(ctx context.Context, b *budget, depth int, chainOf *l
 			}
 		}
 		rep, err := r.ask(ctx, b, depth, chainOf, d, askName, askType)
-		rep = r.withoutPrivate(rep)
+		rep = r.withoutPrivate(r.withoutAuthorityNS(rep, askType))
 		if askName == qname {
 			if err != nil && errors.Is(err, ErrNoReachableServer) && d.zone != "." && !r.isStub(d.zone) && !refetched[d.zone] && ctx.Err() == nil {
 				// Every server of a cached delegation failed: its addresses
@@ -540,21 +543,68 @@ func childOf(qname, zone string) string {
 }
 
 // withoutPrivate removes from an answer the addresses in the private
-// networks, unless the owner lies in a private domain: a public name must
-// not point into the local network (DNS rebinding).
+// networks (and SVCB and HTTPS records hinting at them), unless the owner
+// lies in a private domain: a public name must not point into the local
+// network (DNS rebinding).
 func (r *Resolver) withoutPrivate(rep reply) reply {
 	if len(r.private) == 0 || rep.kind != kindAnswer {
 		return rep
 	}
 	var kept []dns.RR
 	for _, rr := range rep.answer {
-		if a := appendAddr(nil, rr); len(a) == 1 && r.isPrivate(a[0]) && !r.inPrivateDomain(rr.Header().Name) {
+		if slices.ContainsFunc(addrsIn(rr), r.isPrivate) && !r.inPrivateDomain(rr.Header().Name) {
 			continue
 		}
 		kept = append(kept, rr)
 	}
 	rep.answer = kept
 	return rep
+}
+
+// withoutAuthorityNS drops the NS set an answer carried in its authority
+// section, and the addresses given for it, unless Config.AcceptAuthorityNS
+// keeps them.
+func (r *Resolver) withoutAuthorityNS(rep reply, qtype uint16) reply {
+	if r.authNS || rep.authNS == nil {
+		return rep
+	}
+	rep.authNS = nil
+	var keep []dns.RR
+	if qtype == dns.TypeNS && rep.kind == kindAnswer {
+		keep = glueFor(rep.glue, rep.answer) // the answer's own servers
+	}
+	rep.glue = keep
+	return rep
+}
+
+// addrsIn returns the addresses a record gives: an A or AAAA record's,
+// or an SVCB or HTTPS record's address hints (RFC 9460 section 7.3).
+func addrsIn(rr dns.RR) []netip.Addr {
+	var svcb *dns.SVCB
+	switch rr := rr.(type) {
+	case *dns.SVCB:
+		svcb = rr
+	case *dns.HTTPS:
+		svcb = &rr.SVCB
+	default:
+		return appendAddr(nil, rr)
+	}
+	var out []netip.Addr
+	for _, kv := range svcb.Value {
+		var hints []net.IP
+		switch kv := kv.(type) {
+		case *dns.SVCBIPv4Hint:
+			hints = kv.Hint
+		case *dns.SVCBIPv6Hint:
+			hints = kv.Hint
+		}
+		for _, ip := range hints {
+			if a, ok := netip.AddrFromSlice(ip); ok {
+				out = append(out, a.Unmap())
+			}
+		}
+	}
+	return out
 }
 
 func (r *Resolver) isPrivate(a netip.Addr) bool {

@@ -39,7 +39,7 @@ func TestNonMinimalNoDataCarriesZoneNS(t *testing.T) {
 			extra: []string{"ns1.example.com. 300 IN A 127.53.2.1"}},
 	}))
 	for _, nonMinimal := range []bool{false, true} {
-		r := newTestResolver(t, n, func(c *Config) { c.NonMinimalResponses = nonMinimal; c.QNAMEMinimisation = QminOff })
+		r := newTestResolver(t, n, func(c *Config) { c.NonMinimalResponses = nonMinimal; c.AcceptAuthorityNS = true; c.QNAMEMinimisation = QminOff })
 		m, err := r.Resolve(t.Context(), "empty.example.com.", dns.TypeA)
 		if err != nil {
 			t.Fatal(err)
@@ -136,7 +136,7 @@ func TestNonMinimalAdditionalSkipsAnswerRRsets(t *testing.T) {
 			ns:     []string{"example.com. 300 IN NS s.example.com."},
 			extra:  []string{"s.example.com. 300 IN A 192.0.2.5"}},
 	}))
-	r := newTestResolver(t, n, func(c *Config) { c.NonMinimalResponses = true; c.QNAMEMinimisation = QminOff })
+	r := newTestResolver(t, n, func(c *Config) { c.NonMinimalResponses = true; c.AcceptAuthorityNS = true; c.QNAMEMinimisation = QminOff })
 	m, err := r.Resolve(t.Context(), "s.example.com.", dns.TypeA)
 	if err != nil {
 		t.Fatal(err)
@@ -229,5 +229,52 @@ func TestChildNSCannotOutliveParentDelegation(t *testing.T) {
 	r.capToParentTTL("example.com.", again, clk.Now())
 	if got := again[0].Header().Ttl; got != 300 {
 		t.Errorf("TTL %d, want 300 (what the parent's delegation has left)", got)
+	}
+}
+
+func TestPrivateAddressHintsInSVCB(t *testing.T) {
+	private := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fe80::/10")}
+	r := newTestResolver(t, newFakeNet(t), func(c *Config) { c.PrivateAddress = private; c.PrivateDomain = []string{"example.net"} })
+	tests := []struct {
+		rr   string
+		kept bool
+	}{
+		{"www.example.com. 300 IN SVCB 1 foo.example.com. ipv4hint=192.0.2.1", true},
+		{"www.example.com. 300 IN SVCB 1 foo.example.com. ipv4hint=10.20.30.40", false},
+		{"www.example.com. 300 IN HTTPS 1 . ipv6hint=fe80::15", false},
+		{"www.example.com. 300 IN SVCB 1 foo.example.com. ipv4hint=192.0.2.1,10.20.30.42", false},
+		{"www.example.net. 300 IN SVCB 1 foo.example.net. ipv4hint=10.20.30.40", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.rr, func(t *testing.T) {
+			got := r.withoutPrivate(reply{kind: kindAnswer, answer: rrs(t, tc.rr)})
+			if kept := len(got.answer) == 1; kept != tc.kept {
+				t.Errorf("kept %v, want %v", kept, tc.kept)
+			}
+		})
+	}
+}
+
+func TestAuthorityNSOfAnswers(t *testing.T) {
+	// The server of example.com answers a name in the zone and
+	// names another server for the zone in authority, with an address.
+	n := standardNet(t)
+	n.handle("127.53.2.1", withOverride(t, n.handlers[netip.MustParseAddr("127.53.2.1")], map[string]msgSpec{
+		"x.example.com. A": {aa: true, qname: "x.example.com.", qtype: dns.TypeA,
+			answer: []string{"x.example.com. 300 IN A 192.0.2.9"},
+			ns:     []string{"example.com. 86400 IN NS ns.attacker.example.com."},
+			extra:  []string{"ns.attacker.example.com. 86400 IN A 127.53.66.6"}},
+	}))
+	for _, accept := range []bool{false, true} {
+		r := newTestResolver(t, n, func(c *Config) { c.QNAMEMinimisation = QminOff; c.AcceptAuthorityNS = accept })
+		if _, err := r.Resolve(t.Context(), "x.example.com.", dns.TypeA); err != nil {
+			t.Fatal(err)
+		}
+		e, _ := r.cache.Get("example.com.", dns.TypeNS, dns.ClassINET)
+		_, glue := r.cache.Get("ns.attacker.example.com.", dns.TypeA, dns.ClassINET)
+		replaced := len(e.RRs) == 1 && e.RRs[0].(*dns.NS).Ns == "ns.attacker.example.com."
+		if replaced != accept || glue != accept {
+			t.Errorf("AcceptAuthorityNS %v: NS set replaced %v, address cached %v", accept, replaced, glue)
+		}
 	}
 }

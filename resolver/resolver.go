@@ -138,6 +138,13 @@ type Config struct {
 	// and its servers' addresses (Unbound's minimal-responses: no). Off by
 	// default: minimal answers are smaller and leak less.
 	NonMinimalResponses bool
+	// AcceptAuthorityNS keeps the NS set that servers add to the
+	// authority section of answers and negative answers, with its
+	// addresses: cached, and repeated in non-minimal responses (Unbound's
+	// iter-scrub-promiscuous: no). Off by default: the answer does not
+	// need them, and they are how a server poisons the delegation of a
+	// zone above the name it answers for (iter_scrub_promiscuous).
+	AcceptAuthorityNS bool
 	// StubZones send the queries for names in a zone straight to the
 	// servers given, as a delegation that overrides what the cache knows
 	// of the zone itself (Unbound's stub-zone).
