@@ -197,6 +197,8 @@ func configure(sc *Scenario) (*setup, error) {
 			s.cache.MaxNegativeTTL, err = seconds(c.Value)
 		case "cache-min-negative-ttl":
 			s.cache.MinNegativeTTL, err = seconds(c.Value)
+		case "iter-scrub-ns":
+			s.limits.MaxNSRecords, err = strconv.Atoi(c.Value)
 		case "max-query-restarts":
 			s.limits.MaxCNAMEs, err = strconv.Atoi(c.Value)
 		case "max-global-quota":

@@ -140,6 +140,7 @@ func (r *Resolver) rootDelegation(ctx context.Context, b *budget) (delegation, e
 		if err != nil {
 			return nil, err
 		}
+		rep = r.trimNS(rep, dns.TypeNS)
 		if rep.kind != kindAnswer {
 			return nil, fmt.Errorf("priming: %s reply", rep.kind)
 		}

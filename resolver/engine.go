@@ -215,6 +215,13 @@ func (r *Resolver) respond(res result, name string, qtype uint16) *dns.Msg {
 	m.Response, m.RecursionAvailable = true, true
 	m.Rcode = res.rcode
 	m.Answer, m.Ns = res.answer, res.ns
+	if !r.nonMinimal && qtype == dns.TypeNS && res.rcode == dns.RcodeSuccess && len(res.ns) == 0 {
+		// Even minimal responses give an NS answer its servers'
+		// addresses, as Unbound does: the asker needs them next.
+		if n := len(res.answer); n > 0 && res.answer[n-1].Header().Rrtype == dns.TypeNS {
+			m.Extra = r.glueOf(res.answer[n-1].Header().Name, res.answer)
+		}
+	}
 	if r.nonMinimal && res.rcode == dns.RcodeSuccess && len(res.ns) == 0 {
 		refs := res.refs
 		if refs == nil {
@@ -467,7 +474,7 @@ func (r *Resolver) iterate(ctx context.Context, b *budget, depth int, chainOf *l
 			}
 		}
 		rep, err := r.ask(ctx, b, depth, chainOf, d, askName, askType)
-		rep = r.withoutPrivate(r.withoutAuthorityNS(rep, askType))
+		rep = r.withoutPrivate(r.trimNS(r.withoutAuthorityNS(rep, askType), askType))
 		if askName == qname {
 			if err != nil && errors.Is(err, ErrNoReachableServer) && d.zone != "." && !r.isStub(d.zone) && !refetched[d.zone] && ctx.Err() == nil {
 				// Every server of a cached delegation failed: its addresses
@@ -558,6 +565,26 @@ func (r *Resolver) withoutPrivate(rep reply) reply {
 		kept = append(kept, rr)
 	}
 	rep.answer = kept
+	return rep
+}
+
+// trimNS keeps the first Limits.MaxNSRecords records of each NS set in
+// rep, and the addresses of those servers alone.
+func (r *Resolver) trimNS(rep reply, qtype uint16) reply {
+	max := r.limits.MaxNSRecords
+	if len(rep.ns) <= max && len(rep.authNS) <= max && (qtype != dns.TypeNS || len(rep.answer) <= max) {
+		return rep
+	}
+	rep.ns = rep.ns[:min(len(rep.ns), max)]
+	rep.authNS = rep.authNS[:min(len(rep.authNS), max)]
+	var servers []dns.RR
+	servers = append(servers, rep.ns...)
+	servers = append(servers, rep.authNS...)
+	if qtype == dns.TypeNS && rep.kind == kindAnswer {
+		rep.answer = rep.answer[:min(len(rep.answer), max)]
+		servers = append(servers, rep.answer...)
+	}
+	rep.glue = glueFor(rep.glue, servers)
 	return rep
 }
 

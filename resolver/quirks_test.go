@@ -39,7 +39,11 @@ func TestNonMinimalNoDataCarriesZoneNS(t *testing.T) {
 			extra: []string{"ns1.example.com. 300 IN A 127.53.2.1"}},
 	}))
 	for _, nonMinimal := range []bool{false, true} {
-		r := newTestResolver(t, n, func(c *Config) { c.NonMinimalResponses = nonMinimal; c.AcceptAuthorityNS = true; c.QNAMEMinimisation = QminOff })
+		r := newTestResolver(t, n, func(c *Config) {
+			c.NonMinimalResponses = nonMinimal
+			c.AcceptAuthorityNS = true
+			c.QNAMEMinimisation = QminOff
+		})
 		m, err := r.Resolve(t.Context(), "empty.example.com.", dns.TypeA)
 		if err != nil {
 			t.Fatal(err)
@@ -136,7 +140,11 @@ func TestNonMinimalAdditionalSkipsAnswerRRsets(t *testing.T) {
 			ns:     []string{"example.com. 300 IN NS s.example.com."},
 			extra:  []string{"s.example.com. 300 IN A 192.0.2.5"}},
 	}))
-	r := newTestResolver(t, n, func(c *Config) { c.NonMinimalResponses = true; c.AcceptAuthorityNS = true; c.QNAMEMinimisation = QminOff })
+	r := newTestResolver(t, n, func(c *Config) {
+		c.NonMinimalResponses = true
+		c.AcceptAuthorityNS = true
+		c.QNAMEMinimisation = QminOff
+	})
 	m, err := r.Resolve(t.Context(), "s.example.com.", dns.TypeA)
 	if err != nil {
 		t.Fatal(err)
@@ -276,5 +284,47 @@ func TestAuthorityNSOfAnswers(t *testing.T) {
 		if replaced != accept || glue != accept {
 			t.Errorf("AcceptAuthorityNS %v: NS set replaced %v, address cached %v", accept, replaced, glue)
 		}
+	}
+}
+
+func TestTrimNS(t *testing.T) {
+	r := newTestResolver(t, newFakeNet(t), func(c *Config) { c.Limits.MaxNSRecords = 2 })
+	ns := rrs(t, "sub.example.com. 300 IN NS a.example.com.", "sub.example.com. 300 IN NS b.example.com.", "sub.example.com. 300 IN NS c.example.com.")
+	glue := rrs(t, "a.example.com. 300 IN A 192.0.2.1", "c.example.com. 300 IN A 192.0.2.3", "b.example.com. 300 IN AAAA 2001:db8::2")
+	tests := []struct {
+		name  string
+		rep   reply
+		qtype uint16
+	}{
+		{"referral", reply{kind: kindReferral, ns: ns, glue: glue}, dns.TypeA},
+		{"NS answer", reply{kind: kindAnswer, answer: ns, glue: glue}, dns.TypeNS},
+		{"authority of an answer", reply{kind: kindAnswer, authNS: ns, glue: glue}, dns.TypeA},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := r.trimNS(tc.rep, tc.qtype)
+			if n := len(got.ns) + len(got.authNS) + len(got.answer); n != 2 {
+				t.Errorf("%d NS records kept, want 2", n)
+			}
+			if len(got.glue) != 2 || got.glue[0].Header().Name != "a.example.com." || got.glue[1].Header().Name != "b.example.com." {
+				t.Errorf("glue %v, want the addresses of a and b only", got.glue)
+			}
+		})
+	}
+}
+
+func TestMinimalNSAnswerCarriesGlue(t *testing.T) {
+	n := standardNet(t)
+	n.handle("127.53.0.1", withOverride(t, n.handlers[netip.MustParseAddr("127.53.0.1")], map[string]msgSpec{
+		". NS": {aa: true, qname: ".", qtype: dns.TypeNS,
+			answer: []string{". 518400 IN NS a.root.lab."}, extra: []string{"a.root.lab. 518400 IN A 127.53.0.1"}},
+	}))
+	r := newTestResolver(t, n, nil)
+	m, err := r.Resolve(t.Context(), ".", dns.TypeNS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Answer) != 1 || len(m.Extra) != 1 || m.Extra[0].Header().Name != "a.root.lab." {
+		t.Errorf("got %v; want the NS set and the address of a.root.lab", m)
 	}
 }

@@ -35,6 +35,10 @@ const (
 	// client query, and DefaultMaxParallelGlueless of them at a time.
 	DefaultMaxGluelessLookups  = 10
 	DefaultMaxParallelGlueless = 3
+	// DefaultMaxNSRecords: the NS records of a delegation or NS answer
+	// that are used; the rest, and their addresses, are dropped (as
+	// Unbound's iter-scrub-ns: a long NS set only multiplies lookups).
+	DefaultMaxNSRecords = 20
 	// DefaultMaxNXNameServers: name servers whose lookups come back
 	// NXDOMAIN after which a client query looks up no more (the NXNS
 	// attack; Unbound's MAX_TARGET_NX). Cached answers do not count.
@@ -100,6 +104,7 @@ type Limits struct {
 	MaxGluelessLookups  int
 	MaxParallelGlueless int
 	MaxNXNameServers    int
+	MaxNSRecords        int
 	MaxFailures         int
 	Timeout             time.Duration
 }
@@ -179,7 +184,7 @@ func (cfg *Config) validate() error {
 		{"MaxUpstreamQueries", l.MaxUpstreamQueries}, {"MaxReferrals", l.MaxReferrals},
 		{"MaxCNAMEs", l.MaxCNAMEs}, {"MaxDepth", l.MaxDepth},
 		{"MaxGluelessLookups", l.MaxGluelessLookups}, {"MaxParallelGlueless", l.MaxParallelGlueless},
-		{"MaxNXNameServers", l.MaxNXNameServers},
+		{"MaxNXNameServers", l.MaxNXNameServers}, {"MaxNSRecords", l.MaxNSRecords},
 		{"MaxFailures", l.MaxFailures},
 	} {
 		if f.v < 0 {
@@ -216,6 +221,7 @@ func (l Limits) withDefaults() Limits {
 	def(&l.MaxGluelessLookups, DefaultMaxGluelessLookups)
 	def(&l.MaxParallelGlueless, DefaultMaxParallelGlueless)
 	def(&l.MaxNXNameServers, DefaultMaxNXNameServers)
+	def(&l.MaxNSRecords, DefaultMaxNSRecords)
 	def(&l.MaxFailures, DefaultMaxFailures)
 	if l.Timeout == 0 {
 		l.Timeout = DefaultTimeout
