@@ -152,15 +152,21 @@ func (b *mmsgBuffers) receive(raw syscall.RawConn) (int, error) {
 }
 
 // recvmmsg is the poller callback of receive; it reports false to wait.
+//
+// Both calls pass MSG_DONTWAIT and never block, so they are raw system
+// calls: the runtime's syscall entry would wake sysmon from its deep sleep
+// whenever the server had been idle, a futex wake and a train of 20 µs
+// naps per query at moderate rates (perf: a third of our CPU per cache hit
+// at 20k QPS).
 func (b *mmsgBuffers) recvmmsg(fd uintptr) bool {
-	n, _, errno := syscall.Syscall6(syscall.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.in[0])), mmsgBatch, syscall.MSG_DONTWAIT, 0, 0)
+	n, _, errno := syscall.RawSyscall6(syscall.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.in[0])), mmsgBatch, syscall.MSG_DONTWAIT, 0, 0)
 	b.done, b.errno = int(n), errno
 	return errno != syscall.EAGAIN
 }
 
 // sendmmsg is the poller callback of send: it sends b.out[b.sent:b.toSend].
 func (b *mmsgBuffers) sendmmsg(fd uintptr) bool {
-	n, _, errno := syscall.Syscall6(sysSendmmsg, fd, uintptr(unsafe.Pointer(&b.out[b.sent])), uintptr(b.toSend-b.sent), syscall.MSG_DONTWAIT, 0, 0)
+	n, _, errno := syscall.RawSyscall6(sysSendmmsg, fd, uintptr(unsafe.Pointer(&b.out[b.sent])), uintptr(b.toSend-b.sent), syscall.MSG_DONTWAIT, 0, 0)
 	b.done, b.errno = int(n), errno
 	return errno != syscall.EAGAIN
 }
