@@ -5,9 +5,11 @@
 package cache
 
 import (
+	"encoding/binary"
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/miekg/dns"
@@ -97,19 +99,28 @@ type Entry struct {
 	Expires  time.Time // when the entry stops being served
 }
 
+// entry is stored by value in the LRU's own list element, in wire form:
+// one dns.RR struct per record (header, owner name, slices) cost several
+// times the bytes of the data. Records are unpacked afresh on Get, which
+// hands out copies anyway.
 type entry struct {
-	rrs      []dns.RR
+	owner    string // the owner as learned, case kept; "" when it is the key's name
+	wire     string // positive: each record's RDATA after its 2-byte length; negative: the SOA as a packed RR, or ""
+	expires  int64  // Unix nanoseconds of Config.Now
+	size     int32
 	negative Negative
-	soa      *dns.SOA
 	rank     Rank
-	expires  time.Time
-	size     int64
 }
+
+// entryOverhead estimates the bytes an entry costs besides its names and
+// wire data: the LRU's list element holding key and entry (128) and its
+// map slot; BenchmarkMemoryPerRRset checks the estimate against the heap.
+const entryOverhead = 176
 
 // Cache is safe for concurrent use.
 type Cache struct {
 	cfg Config
-	lru *lru.Cache[Key, *entry]
+	lru *lru.Cache[Key, entry]
 
 	mu    sync.Mutex // guards bytes and serialises rank checks with writes
 	bytes int64
@@ -135,7 +146,7 @@ func New(cfg Config) *Cache {
 	c := &Cache{cfg: cfg}
 	// The eviction callback runs with the LRU's lock held, inside Add or
 	// Remove, which we only call with c.mu held: bytes stays consistent.
-	c.lru, _ = lru.NewWithEvict(cfg.MaxEntries, func(_ Key, e *entry) { c.bytes -= e.size })
+	c.lru, _ = lru.NewWithEvict(cfg.MaxEntries, func(_ Key, e entry) { c.bytes -= int64(e.size) })
 	return c
 }
 
@@ -154,27 +165,31 @@ func (c *Cache) Put(rrs []dns.RR, rank Rank) bool {
 	h0 := rrs[0].Header()
 	k := Key{Name: Canonical(h0.Name), Type: h0.Rrtype, Class: h0.Class}
 	ttl := h0.Ttl
-	size := int64(len(k.Name)) + 64
+	packedLen := 0
 	for _, rr := range rrs {
 		h := rr.Header()
 		if h.Rrtype != k.Type || h.Class != k.Class || !strings.EqualFold(h.Name, k.Name) {
 			return false
 		}
 		ttl = min(ttl, h.Ttl) // RFC 2181 5.2: an RRset has one TTL
-		size += int64(dns.Len(rr)) + 48
+		packedLen += dns.Len(rr)
 	}
-	if size > MaxRRsetBytes {
+	if packedLen > MaxRRsetBytes {
 		return false
 	}
 	d := c.clampTTL(ttl, c.cfg.MaxTTL)
 	if d <= 0 {
 		return false
 	}
-	stored := make([]dns.RR, len(rrs))
-	for i, rr := range rrs {
-		stored[i] = dns.Copy(rr)
+	wire, ok := packRDATA(rrs, packedLen)
+	if !ok {
+		return false
 	}
-	e := &entry{rrs: stored, rank: rank, expires: c.cfg.Now().Add(d), size: size}
+	e := entry{wire: wire, rank: rank, expires: c.cfg.Now().Add(d).UnixNano()}
+	if h0.Name != k.Name {
+		e.owner = h0.Name
+	}
+	e.size = int32(entryOverhead + len(k.Name) + len(e.owner) + len(e.wire))
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -201,24 +216,30 @@ func (c *Cache) PutNegative(name string, qtype, qclass uint16, kind Negative, so
 	if kind == NXDomain {
 		k.Type = dns.TypeNone
 	}
-	var d time.Duration
-	size := int64(len(k.Name)) + 112
+	var (
+		d    time.Duration
+		wire string
+	)
 	if soa != nil {
 		d = time.Duration(c.NegativeTTL(soa)) * time.Second
-		soa = dns.Copy(soa).(*dns.SOA)
-		size += int64(dns.Len(soa))
+		b := make([]byte, dns.Len(soa))
+		n, err := dns.PackRR(dns.Copy(soa), b, 0, nil, false) // PackRR sets Rdlength: not on the caller's
+		if err != nil {
+			return false
+		}
+		wire = string(b[:n])
 	} else {
 		d = clamp(0, max(c.cfg.MinTTL, c.cfg.MinNegativeTTL), c.cfg.MaxNegativeTTL)
 	}
 	if d <= 0 {
 		return false
 	}
-	e := &entry{
+	e := entry{
 		negative: kind,
-		soa:      soa,
+		wire:     wire,
 		rank:     rank,
-		expires:  c.cfg.Now().Add(d),
-		size:     size,
+		expires:  c.cfg.Now().Add(d).UnixNano(),
+		size:     int32(entryOverhead + len(k.Name) + len(wire)),
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -242,12 +263,14 @@ func (c *Cache) NegativeTTL(soa *dns.SOA) uint32 {
 func (c *Cache) Get(name string, qtype, qclass uint16) (Entry, bool) {
 	name = Canonical(name)
 	now := c.cfg.Now()
-	if e, ok := c.live(Key{Name: name, Type: qtype, Class: qclass}, now); ok {
-		return e.export(now), true
+	k := Key{Name: name, Type: qtype, Class: qclass}
+	if e, ok := c.live(k, now); ok {
+		return e.export(k, now)
 	}
 	if qtype != dns.TypeNone {
-		if e, ok := c.live(Key{Name: name, Type: dns.TypeNone, Class: qclass}, now); ok {
-			return e.export(now), true
+		k.Type = dns.TypeNone
+		if e, ok := c.live(k, now); ok {
+			return e.export(k, now)
 		}
 	}
 	return Entry{}, false
@@ -274,10 +297,10 @@ func (c *Cache) Bytes() int64 {
 	return c.bytes
 }
 
-func (c *Cache) live(k Key, now time.Time) (*entry, bool) {
+func (c *Cache) live(k Key, now time.Time) (entry, bool) {
 	e, ok := c.lru.Get(k)
-	if !ok || !now.Before(e.expires) {
-		return nil, false
+	if !ok || now.UnixNano() >= e.expires {
+		return entry{}, false
 	}
 	return e, true
 }
@@ -285,13 +308,13 @@ func (c *Cache) live(k Key, now time.Time) (*entry, bool) {
 // replaceable reports whether data of rank may replace what is stored at k.
 func (c *Cache) replaceable(k Key, rank Rank) bool {
 	old, ok := c.lru.Peek(k)
-	return !ok || !c.cfg.Now().Before(old.expires) || rank >= old.rank
+	return !ok || c.cfg.Now().UnixNano() >= old.expires || rank >= old.rank
 }
 
-func (c *Cache) add(k Key, e *entry) {
+func (c *Cache) add(k Key, e entry) {
 	c.lru.Remove(k) // the eviction callback subtracts the old size
 	c.lru.Add(k, e)
-	c.bytes += e.size
+	c.bytes += int64(e.size)
 	for c.bytes > c.cfg.MaxBytes && c.lru.Len() > 1 {
 		c.lru.RemoveOldest()
 	}
@@ -309,19 +332,71 @@ func clamp(ttl uint32, minTTL, maxTTL time.Duration) time.Duration {
 	return min(max(d, minTTL), maxTTL) // an operator's minimum wins, as in Unbound and Knot
 }
 
-func (e *entry) export(now time.Time) Entry {
-	left := uint32(e.expires.Sub(now) / time.Second)
-	out := Entry{Negative: e.negative, Rank: e.rank, TTL: left, Expires: e.expires}
-	if e.soa != nil {
-		out.SOA = dns.Copy(e.soa).(*dns.SOA)
-		out.SOA.Hdr.Ttl = left
-	}
-	if e.rrs != nil {
-		out.RRs = make([]dns.RR, len(e.rrs))
-		for i, rr := range e.rrs {
-			out.RRs[i] = dns.Copy(rr)
-			out.RRs[i].Header().Ttl = left
+// export unpacks e's records with their TTLs counted down to now. ok is
+// false if they do not unpack, which cannot happen to what Put packed.
+func (e entry) export(k Key, now time.Time) (out Entry, ok bool) {
+	expires := time.Unix(0, e.expires)
+	left := uint32(expires.Sub(now) / time.Second)
+	out = Entry{Negative: e.negative, Rank: e.rank, TTL: left, Expires: expires}
+	// A read-only view: unpacking never writes to the message.
+	wire := unsafe.Slice(unsafe.StringData(e.wire), len(e.wire))
+	if e.negative != Positive {
+		if len(wire) > 0 {
+			rr, _, err := dns.UnpackRR(wire, 0)
+			soa, isSOA := rr.(*dns.SOA)
+			if err != nil || !isSOA {
+				return Entry{}, false
+			}
+			soa.Hdr.Ttl = left
+			out.SOA = soa
 		}
+		return out, true
 	}
-	return out
+	owner := e.owner
+	if owner == "" {
+		owner = k.Name
+	}
+	for off := 0; off < len(wire); {
+		if off+2 > len(wire) {
+			return Entry{}, false
+		}
+		n := int(binary.BigEndian.Uint16(wire[off:]))
+		off += 2
+		if off+n > len(wire) {
+			return Entry{}, false
+		}
+		h := dns.RR_Header{Name: owner, Rrtype: k.Type, Class: k.Class, Ttl: left, Rdlength: uint16(n)}
+		rr, end, err := dns.UnpackRRWithHeader(h, wire[:off+n], off)
+		if err != nil || end != off+n {
+			return Entry{}, false
+		}
+		out.RRs = append(out.RRs, rr)
+		off = end
+	}
+	return out, true
+}
+
+// packRDATA returns the RDATA of rrs, each after its length, uncompressed.
+// size is at least the records' packed length, headers included.
+func packRDATA(rrs []dns.RR, size int) (string, bool) {
+	scratch := make([]byte, size)
+	out := make([]byte, 0, size)
+	for _, rr := range rrs {
+		// PackRR sets Rdlength: never on a record the caller may share.
+		end, err := dns.PackRR(dns.Copy(rr), scratch, 0, nil, false)
+		if err != nil {
+			return "", false
+		}
+		start := 0
+		for scratch[start] != 0 { // the owner name, uncompressed
+			start += 1 + int(scratch[start])
+		}
+		start += 1 + 10 // root label, type, class, TTL, RDLENGTH
+		if start > end || end-start > 0xffff {
+			return "", false
+		}
+		out = binary.BigEndian.AppendUint16(out, uint16(end-start))
+		out = append(out, scratch[start:end]...)
+	}
+	return string(out), true
 }

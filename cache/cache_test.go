@@ -268,3 +268,71 @@ func TestNegativeWithoutSOA(t *testing.T) {
 		})
 	}
 }
+
+// TestRecordsRoundTrip: every kind of record comes back from the wire form
+// as it was stored, owner case included, TTL aside.
+func TestRecordsRoundTrip(t *testing.T) {
+	tests := []struct {
+		name  string
+		lines []string
+	}{
+		{"A", []string{"www.example.com. 300 IN A 192.0.2.1", "www.example.com. 300 IN A 192.0.2.2"}},
+		{"AAAA", []string{"www.example.com. 300 IN AAAA 2001:db8::1"}},
+		{"NS", []string{"example.com. 300 IN NS ns1.example.com.", "example.com. 300 IN NS ns2.example.net."}},
+		{"CNAME owner case", []string{"Alias.Example.COM. 300 IN CNAME www.example.com."}},
+		{"MX", []string{"example.com. 300 IN MX 10 mail.example.com."}},
+		{"TXT", []string{`example.com. 300 IN TXT "v=spf1 -all" "two strings"`, `example.com. 300 IN TXT ""`}},
+		{"SRV", []string{"_sip._udp.example.com. 300 IN SRV 10 20 5060 sip.example.com."}},
+		{"unknown type", []string{`example.com. 300 IN TYPE65400 \# 3 010203`}},
+		{"escaped owner", []string{`a\.b.example.com. 300 IN A 192.0.2.3`}},
+		{"root owner", []string{". 300 IN NS a.root-servers.net."}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := New(Config{Now: newClock().Now})
+			rrs := mustRRs(t, tc.lines...)
+			if !c.Put(rrs, RankAuthAnswer) {
+				t.Fatal("Put refused")
+			}
+			h := rrs[0].Header()
+			e, ok := c.Get(h.Name, h.Rrtype, h.Class)
+			if !ok || len(e.RRs) != len(rrs) {
+				t.Fatalf("Get = %v, %v; want %d records", e.RRs, ok, len(rrs))
+			}
+			for i, rr := range e.RRs {
+				if got, want := rr.String(), rrs[i].String(); got != want {
+					t.Errorf("record %d:\n got %s\nwant %s", i, got, want)
+				}
+			}
+		})
+	}
+}
+
+// TestPutLeavesCallersRecords: records are shared by concurrent callers,
+// so storing them must not write to them (packing sets Rdlength).
+func TestPutLeavesCallersRecords(t *testing.T) {
+	c := New(Config{})
+	rrs := mustRRs(t, "www.example.com. 300 IN A 192.0.2.1")
+	rrs[0].Header().Rdlength = 0
+	soa := soa(t, 300, 300)
+	soa.Hdr.Rdlength = 0
+	c.Put(rrs, RankAuthAnswer)
+	c.PutNegative("nope.example.com.", dns.TypeA, dns.ClassINET, NXDomain, soa, RankAuthAuthority)
+	if rrs[0].Header().Rdlength != 0 || soa.Hdr.Rdlength != 0 {
+		t.Error("Put wrote to the caller's records")
+	}
+	e, ok := c.Get("nope.example.com.", dns.TypeAAAA, dns.ClassINET)
+	if !ok || e.SOA == nil || e.SOA.Serial != soa.Serial || e.SOA.Hdr.Name != soa.Hdr.Name {
+		t.Errorf("Get = %+v, %v; want the NXDOMAIN with its SOA", e, ok)
+	}
+}
+
+// TestBytesEstimate: the estimate of what an entry costs stays near the
+// heap it takes (BenchmarkMemoryPerRRset measures the heap).
+func TestBytesEstimate(t *testing.T) {
+	c := New(Config{})
+	c.Put(mustRRs(t, "www.example.com. 300 IN A 192.0.2.1"), RankAuthAnswer)
+	if got := c.Bytes(); got < 150 || got > 300 {
+		t.Errorf("Bytes = %d for one A record, want 150-300 (its heap cost is near 200)", got)
+	}
+}
