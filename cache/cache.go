@@ -56,6 +56,12 @@ const (
 	DefaultMaxBytes       = 256 << 20
 	DefaultMaxTTL         = 24 * time.Hour
 	DefaultMaxNegativeTTL = time.Hour
+	// NoSOANegativeTTL: how long a negative answer without SOA is kept
+	// (Unbound's NORR_TTL). RFC 2308 section 5 advises against caching
+	// it at all; a few seconds stop the same name server lookups from
+	// being repeated by every query (the NXNS attack) while a broken
+	// answer is soon forgotten.
+	NoSOANegativeTTL = 5 * time.Second
 	// MaxRRsetRecords and MaxRRsetBytes bound one entry: larger RRsets are
 	// answered but not cached, so one hostile zone cannot fill the cache.
 	MaxRRsetRecords = 100
@@ -205,9 +211,8 @@ func (c *Cache) Put(rrs []dns.RR, rank Rank) bool {
 // PutNegative stores a negative answer for name: NXDomain for every type of
 // the name, NoData for qtype only. Its TTL is the lesser of the SOA's TTL
 // and its MINIMUM field (RFC 2308 section 5), capped by MaxNegativeTTL. A
-// negative answer without SOA has TTL 0: it is cached only for an
-// operator's minimum TTL (MinTTL or MinNegativeTTL, the greater), as
-// Knot Resolver does.
+// negative answer without SOA is kept NoSOANegativeTTL, or an operator's
+// minimum TTL (MinTTL or MinNegativeTTL) when greater.
 func (c *Cache) PutNegative(name string, qtype, qclass uint16, kind Negative, soa *dns.SOA, rank Rank) bool {
 	if kind == Positive {
 		return false
@@ -229,7 +234,7 @@ func (c *Cache) PutNegative(name string, qtype, qclass uint16, kind Negative, so
 		}
 		wire = string(b[:n])
 	} else {
-		d = clamp(0, max(c.cfg.MinTTL, c.cfg.MinNegativeTTL), c.cfg.MaxNegativeTTL)
+		d = min(max(NoSOANegativeTTL, c.cfg.MinTTL, c.cfg.MinNegativeTTL), c.cfg.MaxNegativeTTL)
 	}
 	if d <= 0 {
 		return false

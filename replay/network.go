@@ -53,7 +53,27 @@ func questionText(m *dns.Msg) string {
 // range of a later step, a REPLY or a TIMEOUT step).
 type pendingQuery struct {
 	sentQuery
-	done chan exchangeResult // buffered: delivery never blocks
+	done  chan exchangeResult // buffered: delivery never blocks
+	burst int                 // network.delivered when it was sent
+}
+
+// newestIndex is where p goes in the pending list, newest first. The
+// engine sends some queries in parallel (name server lookups), in an
+// order the Go scheduler picks; testbound's single thread has one order.
+// Queries sent since the last answer or timeout count as sent at once,
+// and are ordered by question, so that REPLY and TIMEOUT steps (which
+// take the newest) pick the same query on every run. Called with n.mu
+// held.
+func (n *network) newestIndex(p *pendingQuery) int {
+	key := func(q *pendingQuery) string {
+		return strings.ToLower(questionText(q.msg)) + "/" + q.server.String()
+	}
+	for i, other := range n.pending {
+		if other.burst < p.burst || other.burst == p.burst && key(other) < key(p) {
+			return i
+		}
+	}
+	return len(n.pending)
 }
 
 type exchangeResult struct {
@@ -70,6 +90,7 @@ type network struct {
 	mu        sync.Mutex
 	step      int             // the step number ranges are picked by
 	pending   []*pendingQuery // Unbound: newest first
+	delivered int             // answers and timeouts handed out so far
 	sent      []sentQuery
 	usedReply map[*Step]bool // Deckard: REPLY steps already used
 	fired     map[*Entry]int // times each entry answered
@@ -141,8 +162,8 @@ func (n *network) roundTrip(ctx context.Context, q *dns.Msg, server netip.AddrPo
 	if n.sc.Dialect == Deckard {
 		res.wire, res.err, silent = n.deckardAnswer(sq)
 	} else {
-		p = &pendingQuery{sentQuery: sq, done: make(chan exchangeResult, 1)}
-		n.pending = slices.Insert(n.pending, 0, p)
+		p = &pendingQuery{sentQuery: sq, done: make(chan exchangeResult, 1), burst: n.delivered}
+		n.pending = slices.Insert(n.pending, n.newestIndex(p), p)
 	}
 	n.mu.Unlock()
 
@@ -271,6 +292,7 @@ func (n *network) deliver(p *pendingQuery, e *Entry) {
 	n.fired[e]++
 	wire, err := e.reply(n.sc.Dialect, p.msg)
 	n.removeLocked(p)
+	n.delivered++
 	p.done <- exchangeResult{wire: wire, err: err}
 }
 
@@ -359,6 +381,7 @@ func (n *network) timeoutNewest() error {
 	p := n.pending[0]
 	n.log("step %d: TIMEOUT for %s", n.step, p.sentQuery)
 	n.removeLocked(p)
+	n.delivered++
 	p.done <- exchangeResult{err: context.DeadlineExceeded}
 	return nil
 }

@@ -691,8 +691,8 @@ func (r *Resolver) store(zone, qname string, qtype uint16, rep reply) {
 		}
 		r.cache.Put(rep.answer, answerRank)
 	case kindNXDomain, kindNoData:
-		if rep.soa == nil && !rep.empty || !inZone(rep.target, zone) {
-			return // without an SOA only an empty authoritative reply is kept (for a minimum TTL)
+		if !inZone(rep.target, zone) {
+			return
 		}
 		neg := cache.NoData
 		if rep.kind == kindNXDomain {

@@ -154,21 +154,23 @@ func TestNonMinimalAdditionalSkipsAnswerRRsets(t *testing.T) {
 	}
 }
 
-func TestEmptyNoDataCachedForMinimumTTL(t *testing.T) {
+func TestNegativeWithoutSOACachedBriefly(t *testing.T) {
+	// An empty authoritative NODATA (no SOA) is kept NoSOANegativeTTL,
+	// or the operator's minimum TTL when longer (Knot's min_ttl).
 	empty := map[string]msgSpec{"www.example.com. A": {aa: true, qname: "www.example.com.", qtype: dns.TypeA}}
 	n := standardNet(t)
 	n.handle("127.53.2.1", withOverride(t, n.handlers[netip.MustParseAddr("127.53.2.1")], empty))
-	for _, minTTL := range []time.Duration{0, 5 * time.Second} {
-		c := cache.New(cache.Config{MinTTL: minTTL})
-		r := newTestResolver(t, n, func(cfg *Config) { cfg.QNAMEMinimisation = QminOff; cfg.Cache = c })
-		for range 2 {
-			if m, err := r.Resolve(t.Context(), "www.example.com.", dns.TypeA); err != nil || m.Rcode != dns.RcodeSuccess || len(m.Answer) != 0 {
-				t.Fatalf("got %v, %v; want NODATA", m, err)
-			}
+	for _, minTTL := range []time.Duration{0, 30 * time.Second} {
+		now := func() time.Time { return time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC) }
+		c := cache.New(cache.Config{MinTTL: minTTL, Now: now})
+		r := newTestResolver(t, n, func(cfg *Config) { cfg.QNAMEMinimisation = QminOff; cfg.Cache = c; cfg.Now = now })
+		if m, err := r.Resolve(t.Context(), "www.example.com.", dns.TypeA); err != nil || m.Rcode != dns.RcodeSuccess || len(m.Answer) != 0 {
+			t.Fatalf("got %v, %v; want NODATA", m, err)
 		}
-		_, cached := c.Get("www.example.com.", dns.TypeA, dns.ClassINET)
-		if cached != (minTTL > 0) {
-			t.Errorf("MinTTL %v: NODATA cached %v", minTTL, cached)
+		e, ok := c.Get("www.example.com.", dns.TypeA, dns.ClassINET)
+		want := max(cache.NoSOANegativeTTL, minTTL)
+		if !ok || e.Negative != cache.NoData || time.Duration(e.TTL)*time.Second != want {
+			t.Errorf("MinTTL %v: cached %+v, %v; want NODATA for %v", minTTL, e, ok, want)
 		}
 	}
 }
