@@ -32,6 +32,7 @@ type setup struct {
 	no0x20     bool
 	nonMinimal bool // minimal-responses: no
 	authNS     bool // iter-scrub-promiscuous: no
+	verifyGlue bool // harden-unverified-glue
 	stubs      []resolver.StubZone
 	private    []netip.Prefix // private-address
 	privateOK  []string       // private-domain
@@ -197,6 +198,8 @@ func configure(sc *Scenario) (*setup, error) {
 			s.cache.MaxNegativeTTL, err = seconds(c.Value)
 		case "cache-min-negative-ttl":
 			s.cache.MinNegativeTTL, err = seconds(c.Value)
+		case "harden-unverified-glue":
+			s.verifyGlue, err = parseBool(c.Value)
 		case "iter-scrub-ns":
 			s.limits.MaxNSRecords, err = strconv.Atoi(c.Value)
 		case "max-query-restarts":

@@ -203,6 +203,7 @@ func newRun(sc *Scenario, s *setup, v Variant, opts Options) (*run, error) {
 		Disable0x20:         s.no0x20,
 		NonMinimalResponses: s.nonMinimal,
 		AcceptAuthorityNS:   s.authNS,
+		VerifySiblingGlue:   s.verifyGlue,
 		PrivateAddress:      s.private,
 		StubZones:           s.stubs,
 		PrivateDomain:       s.privateOK,

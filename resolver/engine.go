@@ -30,6 +30,7 @@ type Resolver struct {
 	qminType   uint16
 	nonMinimal bool
 	authNS     bool // keep the authority NS set of answers
+	verifyGlue bool // look up sibling glue
 	private    []netip.Prefix
 	privateOK  []string
 	stubs      map[string]delegation
@@ -62,6 +63,7 @@ func New(cfg Config) (*Resolver, error) {
 		qminType:   cfg.MinimisedQtype,
 		nonMinimal: cfg.NonMinimalResponses,
 		authNS:     cfg.AcceptAuthorityNS,
+		verifyGlue: cfg.VerifySiblingGlue,
 		private:    cfg.PrivateAddress,
 		transport:  cfg.Transport,
 		cache:      cfg.Cache,
@@ -475,6 +477,7 @@ func (r *Resolver) iterate(ctx context.Context, b *budget, depth int, chainOf *l
 		}
 		rep, err := r.ask(ctx, b, depth, chainOf, d, askName, askType)
 		rep = r.withoutPrivate(r.trimNS(r.withoutAuthorityNS(rep, askType), askType))
+		rep = r.withoutSiblingGlue(rep)
 		if askName == qname {
 			if err != nil && errors.Is(err, ErrNoReachableServer) && d.zone != "." && !r.isStub(d.zone) && !refetched[d.zone] && ctx.Err() == nil {
 				// Every server of a cached delegation failed: its addresses
@@ -585,6 +588,26 @@ func (r *Resolver) trimNS(rep reply, qtype uint16) reply {
 		servers = append(servers, rep.answer...)
 	}
 	rep.glue = glueFor(rep.glue, servers)
+	return rep
+}
+
+// withoutSiblingGlue sets aside, with Config.VerifySiblingGlue, the glue
+// of a referral for servers outside the delegated zone: the addresses are
+// looked up, and the glue is kept only as the parent-side fallback.
+func (r *Resolver) withoutSiblingGlue(rep reply) reply {
+	if !r.verifyGlue || rep.kind != kindReferral {
+		return rep
+	}
+	var inside, sibling []dns.RR
+	for _, g := range rep.glue {
+		if inZone(g.Header().Name, rep.child) {
+			inside = append(inside, g)
+		} else {
+			sibling = append(sibling, g)
+		}
+	}
+	r.rememberParentGlue(sibling)
+	rep.glue = inside
 	return rep
 }
 

@@ -330,3 +330,34 @@ func TestMinimalNSAnswerCarriesGlue(t *testing.T) {
 		t.Errorf("got %v; want the NS set and the address of a.root.lab", m)
 	}
 }
+
+func TestVerifySiblingGlue(t *testing.T) {
+	// com delegates sib.com to ns1.example.com, a sibling name, with a
+	// stale address for it; the real one is in example.com.
+	n := standardNet(t)
+	n.handle("127.53.1.1", withOverride(t, n.handlers[netip.MustParseAddr("127.53.1.1")], map[string]msgSpec{
+		"www.sib.com. A": {qname: "www.sib.com.", qtype: dns.TypeA,
+			ns: []string{"sib.com. 3600 IN NS ns1.example.com."}, extra: []string{"ns1.example.com. 3600 IN A 127.53.66.6"}},
+	}))
+	n.handle("127.53.2.1", withOverride(t, n.handlers[netip.MustParseAddr("127.53.2.1")], map[string]msgSpec{
+		"ns1.example.com. A": {aa: true, qname: "ns1.example.com.", qtype: dns.TypeA, answer: []string{"ns1.example.com. 300 IN A 127.53.2.1"}},
+		"www.sib.com. A":     {aa: true, qname: "www.sib.com.", qtype: dns.TypeA, answer: []string{"www.sib.com. 300 IN A 192.0.2.77"}},
+	}))
+	n.handle("127.53.66.6", func(q *dns.Msg) *dns.Msg {
+		m := new(dns.Msg)
+		m.SetReply(q)
+		m.Authoritative = true
+		m.Answer = rrs(t, "www.sib.com. 300 IN A 192.0.2.66")
+		return m
+	})
+	for _, tc := range []struct {
+		verify bool
+		want   string
+	}{{false, "192.0.2.66"}, {true, "192.0.2.77"}} {
+		r := newTestResolver(t, n, func(c *Config) { c.QNAMEMinimisation = QminOff; c.VerifySiblingGlue = tc.verify })
+		m, err := r.Resolve(t.Context(), "www.sib.com.", dns.TypeA)
+		if err != nil || len(m.Answer) != 1 || m.Answer[0].(*dns.A).A.String() != tc.want {
+			t.Errorf("VerifySiblingGlue %v: got %v, %v; want %s", tc.verify, m, err, tc.want)
+		}
+	}
+}

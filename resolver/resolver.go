@@ -150,6 +150,13 @@ type Config struct {
 	// need them, and they are how a server poisons the delegation of a
 	// zone above the name it answers for (iter_scrub_promiscuous).
 	AcceptAuthorityNS bool
+	// VerifySiblingGlue looks up the addresses of a delegation's servers
+	// whose names lie outside the delegated zone (sibling glue) instead
+	// of trusting the addresses the parent gave for them, which are used
+	// only when the lookup fails (Unbound's harden-unverified-glue). Off
+	// by default, as in Unbound: it costs a lookup per such delegation,
+	// and the glue has passed the bailiwick check against the parent.
+	VerifySiblingGlue bool
 	// StubZones send the queries for names in a zone straight to the
 	// servers given, as a delegation that overrides what the cache knows
 	// of the zone itself (Unbound's stub-zone).
