@@ -224,7 +224,9 @@ func newRun(sc *Scenario, s *setup, v Variant, opts Options) (*run, error) {
 	if err != nil {
 		return nil, fmt.Errorf("resolver.New: %w", err)
 	}
-	r.front, err = server.New(server.Config{Backend: res})
+	// The front end's answer cache counts TTLs down on the scenario's
+	// clock, as the engine's cache does.
+	r.front, err = server.New(server.Config{Backend: res, Now: r.clock.Now})
 	if err != nil {
 		return nil, fmt.Errorf("server.New: %w", err)
 	}
