@@ -256,8 +256,8 @@ func dnameFor(rrs []dns.RR, name string) (dns.RR, *dns.CNAME) {
 		}
 		prefix := name[:len(name)-len(d.Hdr.Name)]
 		target := prefix + dns.Fqdn(d.Target)
-		if target == "." {
-			target = prefix
+		if dns.Fqdn(d.Target) == "." {
+			target = prefix // a DNAME to the root: the prefix is the name
 		}
 		if _, ok := dns.IsDomainName(target); !ok || len(target) > 255 {
 			continue

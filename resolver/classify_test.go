@@ -77,6 +77,11 @@ func TestClassify(t *testing.T) {
 			want: kindCNAME, wantTarget: "b.example.com.", wantChain: 1,
 		},
 		{
+			name: "dname to the root", zone: "x.",
+			spec: msgSpec{qname: "shortloop.x.x.", qtype: dns.TypeTXT, answer: []string{"x. 300 IN DNAME .", "shortloop.x.x. 300 IN CNAME shortloop.x."}},
+			want: kindCNAME, wantTarget: "shortloop.x.", wantChain: 2,
+		},
+		{
 			name: "dname restarts at the synthesised target", zone: "example.com.",
 			spec: msgSpec{aa: true, qname: "x.old.example.com.", qtype: dns.TypeA, answer: []string{"old.example.com. 300 IN DNAME new.example.com.", "x.old.example.com. 300 IN CNAME x.new.example.com.", "x.new.example.com. 300 IN A 192.0.2.3"}},
 			want: kindCNAME, wantTarget: "x.new.example.com.", wantChain: 2,

@@ -404,7 +404,13 @@ func (r *Resolver) lookup(ctx context.Context, b *budget, depth int, chainOf *lo
 			}
 			return result{}, &Error{Qname: qname, Qtype: qtype, Err: err}
 		}
-		chain = append(chain, rep.chain...)
+		for _, rr := range rep.chain {
+			// A DNAME met again on the way (each reply repeats it) is
+			// in the answer once: an RRset appears once in a message.
+			if !slices.ContainsFunc(chain, func(have dns.RR) bool { return dns.IsDuplicate(have, rr) }) {
+				chain = append(chain, rr)
+			}
+		}
 		switch rep.kind {
 		case kindCNAME:
 			name = cache.Canonical(rep.target)

@@ -361,3 +361,27 @@ func TestVerifySiblingGlue(t *testing.T) {
 		}
 	}
 }
+
+func TestDNAMEMetTwiceIsAnsweredOnce(t *testing.T) {
+	// d.example.com is a DNAME to example.com: x.d.d.example.com goes
+	// through it twice, and each reply repeats it.
+	dname := "d.example.com. 300 IN DNAME example.com."
+	n := standardNet(t)
+	n.handle("127.53.2.1", withOverride(t, n.handlers[netip.MustParseAddr("127.53.2.1")], map[string]msgSpec{
+		"x.d.d.example.com. A": {aa: true, qname: "x.d.d.example.com.", qtype: dns.TypeA, answer: []string{dname, "x.d.d.example.com. 300 IN CNAME x.d.example.com."}},
+		"x.d.example.com. A":   {aa: true, qname: "x.d.example.com.", qtype: dns.TypeA, answer: []string{dname, "x.d.example.com. 300 IN CNAME x.example.com."}},
+		"x.example.com. A":     {aa: true, qname: "x.example.com.", qtype: dns.TypeA, answer: []string{"x.example.com. 300 IN A 192.0.2.4"}},
+	}))
+	r := newTestResolver(t, n, func(c *Config) { c.QNAMEMinimisation = QminOff })
+	m, err := r.Resolve(t.Context(), "x.d.d.example.com.", dns.TypeA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for _, rr := range m.Answer {
+		types = append(types, dns.TypeToString[rr.Header().Rrtype])
+	}
+	if strings.Join(types, " ") != "DNAME CNAME CNAME A" {
+		t.Errorf("answer %v, want the DNAME once, two CNAMEs and the A record", m.Answer)
+	}
+}
