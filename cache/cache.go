@@ -110,18 +110,22 @@ type Entry struct {
 // times the bytes of the data. Records are unpacked afresh on Get, which
 // hands out copies anyway.
 type entry struct {
-	owner    string // the owner as learned, case kept; "" when it is the key's name
-	wire     string // positive: each record's RDATA after its 2-byte length; negative: the SOA as a packed RR, or ""
-	expires  int64  // Unix nanoseconds of Config.Now
+	// wire holds, for a positive entry, the owner as learned when its case
+	// differs from the key's (ownerLen bytes), then each record's RDATA
+	// after its 2-byte length; for a negative one, the SOA as a packed RR
+	// or nothing.
+	wire     string
+	expires  int64 // Unix nanoseconds of Config.Now
 	size     int32
+	ownerLen uint16
 	negative Negative
 	rank     Rank
 }
 
 // entryOverhead estimates the bytes an entry costs besides its names and
-// wire data: the LRU's list element holding key and entry (128) and its
+// wire data: the LRU's list element holding key and entry (112) and its
 // map slot; BenchmarkMemoryPerRRset checks the estimate against the heap.
-const entryOverhead = 176
+const entryOverhead = 160
 
 // Cache is safe for concurrent use.
 type Cache struct {
@@ -192,10 +196,10 @@ func (c *Cache) Put(rrs []dns.RR, rank Rank) bool {
 		return false
 	}
 	e := entry{wire: wire, rank: rank, expires: c.cfg.Now().Add(d).UnixNano()}
-	if h0.Name != k.Name {
-		e.owner = h0.Name
+	if h0.Name != k.Name && len(h0.Name) <= 0xffff {
+		e.wire, e.ownerLen = h0.Name+wire, uint16(len(h0.Name))
 	}
-	e.size = int32(entryOverhead + len(k.Name) + len(e.owner) + len(e.wire))
+	e.size = int32(entryOverhead + len(k.Name) + len(e.wire))
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -357,11 +361,11 @@ func (e entry) export(k Key, now time.Time) (out Entry, ok bool) {
 		}
 		return out, true
 	}
-	owner := e.owner
-	if owner == "" {
-		owner = k.Name
+	owner := k.Name
+	if e.ownerLen > 0 {
+		owner = e.wire[:e.ownerLen]
 	}
-	for off := 0; off < len(wire); {
+	for off := int(e.ownerLen); off < len(wire); {
 		if off+2 > len(wire) {
 			return Entry{}, false
 		}
