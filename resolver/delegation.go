@@ -415,7 +415,7 @@ func (r *Resolver) lookupServers(ctx context.Context, b *budget, depth int, chai
 	for _, name := range names {
 		cached := true
 		for _, t := range types {
-			if _, ok := r.fromCache(name, t); !ok {
+			if _, next := r.cachedChain(name, t, 0); next != "" {
 				cached = false
 			}
 		}

@@ -324,21 +324,28 @@ func (c *lookupChain) has(name string) bool {
 	return false
 }
 
-// fromCache answers qname and qtype from the cache alone, following cached
-// CNAMEs. It reports false when some step of the chain is not cached.
+// clientRank is the lowest rank of cached data given to clients as an
+// answer: glue (additional-section data) only serves to reach servers
+// (RFC 2181 section 5.4.1); a client asking for it gets it fetched.
+const clientRank = cache.RankReferral
+
+// fromCache answers a client's qname and qtype from the cache alone,
+// following cached CNAMEs. It reports false when some step of the chain
+// is not cached.
 func (r *Resolver) fromCache(qname string, qtype uint16) (result, bool) {
-	res, next := r.cachedChain(qname, qtype)
+	res, next := r.cachedChain(qname, qtype, clientRank)
 	return res, next == ""
 }
 
-// cachedChain follows qname through cached CNAMEs. When the cache holds the
-// end of the chain, it returns the whole answer and next is "". Otherwise
-// res.answer holds the CNAMEs known and next is the name to resolve.
-func (r *Resolver) cachedChain(qname string, qtype uint16) (res result, next string) {
+// cachedChain follows qname through cached CNAMEs, using entries ranked
+// minRank or above. When the cache holds the end of the chain, it returns
+// the whole answer and next is "". Otherwise res.answer holds the CNAMEs
+// known and next is the name to resolve.
+func (r *Resolver) cachedChain(qname string, qtype uint16, minRank cache.Rank) (res result, next string) {
 	var chain []dns.RR
 	name := qname
 	for hops := 0; hops <= r.limits.MaxCNAMEs; hops++ {
-		if e, ok := r.cache.Get(name, qtype, dns.ClassINET); ok {
+		if e, ok := r.cache.Get(name, qtype, dns.ClassINET); ok && e.Rank >= minRank {
 			return cachedResult(chain, e), ""
 		}
 		if qtype == dns.TypeCNAME {
@@ -383,7 +390,11 @@ func (r *Resolver) lookup(ctx context.Context, b *budget, depth int, chainOf *lo
 			return result{}, &Error{Qname: qname, Qtype: qtype, Err: fmt.Errorf("%w: CNAME chain returns to %s", ErrLoop, name)}
 		}
 		seen[name] = true
-		res, next := r.cachedChain(name, qtype)
+		minRank := cache.Rank(0) // name server lookups may use glue
+		if chainOf == nil {
+			minRank = clientRank
+		}
+		res, next := r.cachedChain(name, qtype, minRank)
 		res.answer = append(chain, res.answer...)
 		if next == "" {
 			return res, nil
@@ -723,6 +734,12 @@ func (r *Resolver) store(zone, qname string, qtype uint16, rep reply) {
 		if !inZone(rep.target, zone) {
 			return
 		}
+		if rep.soa == nil && rep.kind == kindNoData && !rep.empty {
+			// A NODATA that gives the zone's NS set instead of its SOA
+			// says little; it is not remembered over what the reply
+			// itself brought (its glue may be the very record asked).
+			return
+		}
 		neg := cache.NoData
 		if rep.kind == kindNXDomain {
 			neg = cache.NXDomain
@@ -748,7 +765,10 @@ func (r *Resolver) capToParentTTL(zone string, ns []dns.RR, now time.Time) {
 	// parent's deadline is remembered apart, so that a child that keeps
 	// repeating its NS set (a sold domain whose old servers still run)
 	// cannot extend it (iter_domain_sale).
-	if deadline, ok := r.delegationEnds.Get(cache.Canonical(zone)); ok && deadline.After(now) {
+	// Once the deadline has passed, the child cannot renew its own
+	// delegation (a reply that arrives just after it, iter_ghost_timewindow):
+	// TTL 0, and the parent is asked again.
+	if deadline, ok := r.delegationEnds.Get(cache.Canonical(zone)); ok {
 		capTTL(ns, deadline.Sub(now))
 	}
 }
@@ -782,7 +802,7 @@ func capBelowZone(c *cache.Cache, zone string, ns []dns.RR, now time.Time) {
 
 // capTTL lowers the TTLs of rrs to left, rounded up to a second.
 func capTTL(rrs []dns.RR, left time.Duration) {
-	secs := uint32((left + time.Second - 1) / time.Second)
+	secs := uint32(max(0, (left+time.Second-1)/time.Second))
 	for i, rr := range rrs {
 		if rr.Header().Ttl > secs {
 			cp := dns.Copy(rr) // the reply's records may be shared

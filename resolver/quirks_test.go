@@ -385,3 +385,58 @@ func TestDNAMEMetTwiceIsAnsweredOnce(t *testing.T) {
 		t.Errorf("answer %v, want the DNAME once, two CNAMEs and the A record", m.Answer)
 	}
 }
+
+func TestGlueIsNotAnAnswer(t *testing.T) {
+	// Resolving www.shop.example.com caches ns.shop.example.com's address
+	// as glue; a client asking for that address gets it fetched.
+	n := standardNet(t)
+	r := newTestResolver(t, n, func(c *Config) { c.QNAMEMinimisation = QminOff })
+	if _, err := r.Resolve(t.Context(), "www.shop.example.com.", dns.TypeA); err != nil {
+		t.Fatal(err)
+	}
+	if e, ok := r.cache.Get("ns.shop.example.com.", dns.TypeA, dns.ClassINET); !ok || e.Rank != cache.RankGlue {
+		t.Fatalf("glue not cached: %+v %v", e, ok)
+	}
+	before := len(n.queries())
+	if _, err := r.Resolve(t.Context(), "ns.shop.example.com.", dns.TypeA); err != nil {
+		t.Fatal(err)
+	}
+	if got := n.queries()[before:]; len(got) != 1 || got[0] != "127.53.3.1 ns.shop.example.com. A" {
+		t.Errorf("queries %v, want one to the shop.example.com server", got)
+	}
+}
+
+func TestExpiredDelegationIsNotRenewedByTheChild(t *testing.T) {
+	clk := &fakeClock{now: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)}
+	r := newTestResolver(t, newFakeNet(t), func(c *Config) { c.Now = clk.Now })
+	r.rememberDelegation(rrs(t, "example.com. 600 IN NS ns.example.com."), clk.Now())
+	clk.Advance(700 * time.Second)
+	own := rrs(t, "example.com. 3600 IN NS ns.example.com.")
+	r.capToParentTTL("example.com.", own, clk.Now())
+	if got := own[0].Header().Ttl; got != 0 {
+		t.Errorf("TTL %d after the parent's delegation ran out, want 0", got)
+	}
+}
+
+func TestNoDataWithoutSOA(t *testing.T) {
+	ns := rrs(t, "example.com. 300 IN NS ns.example.com.")
+	tests := []struct {
+		name   string
+		rep    reply
+		cached bool
+	}{
+		{"empty reply: kept briefly", reply{kind: kindNoData, aa: true, empty: true, target: "ns.example.com."}, true},
+		{"NS set instead of SOA: not kept", reply{kind: kindNoData, aa: true, authNS: ns, target: "ns.example.com."}, false},
+		{"NXDOMAIN without SOA: kept briefly", reply{kind: kindNXDomain, target: "ns.example.com."}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newTestResolver(t, newFakeNet(t), func(c *Config) { c.AcceptAuthorityNS = true })
+			r.store("example.com.", "ns.example.com.", dns.TypeA, tc.rep)
+			e, ok := r.cache.Get("ns.example.com.", dns.TypeA, dns.ClassINET)
+			if cached := ok && e.Negative != cache.Positive; cached != tc.cached {
+				t.Errorf("negative entry cached %v, want %v", cached, tc.cached)
+			}
+		})
+	}
+}
