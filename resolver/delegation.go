@@ -79,7 +79,13 @@ func (r *Resolver) delegationAt(zone string, ns []dns.RR, glue []dns.RR) delegat
 				}
 			}
 		}
+		if len(s.addrs) > MaxAddrsPerNS {
+			s.addrs = s.addrs[:MaxAddrsPerNS]
+		}
 		d.servers = append(d.servers, s)
+		if len(d.servers) == MaxNSConsidered {
+			break
+		}
 	}
 	return d
 }
@@ -463,6 +469,9 @@ func (r *Resolver) lookupServers(ctx context.Context, b *budget, depth int, chai
 func (r *Resolver) exchange(ctx context.Context, b *budget, depth int, d delegation, c *candidate, qname string, qtype uint16) (reply, error) {
 	if int(b.sent.Add(1)) > b.limits.MaxUpstreamQueries {
 		return reply{}, fmt.Errorf("%w: more than %d upstream queries", ErrLimit, b.limits.MaxUpstreamQueries)
+	}
+	if !b.spendOn(qname) {
+		return reply{}, fmt.Errorf("%w: more than %d upstream queries about %s", ErrLimit, DefaultMaxQueriesPerName, qname)
 	}
 	server := netip.AddrPortFrom(c.addr, r.port)
 	quirks := r.infra.quirks(c.addr)

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -304,9 +305,24 @@ type budget struct {
 	glueless  atomic.Int32
 	nxServers atomic.Int32 // name servers found not to exist
 	failures  atomic.Int32
+
+	mu      sync.Mutex     // guards perName
+	perName map[string]int // upstream queries about each name
 }
 
 func newBudget(l Limits) *budget { return &budget{limits: l} }
+
+// spendOn counts an upstream query about name and reports whether it stays
+// within DefaultMaxQueriesPerName.
+func (b *budget) spendOn(name string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.perName == nil {
+		b.perName = map[string]int{}
+	}
+	b.perName[name]++
+	return b.perName[name] <= DefaultMaxQueriesPerName
+}
 
 // lookupChain lists the names whose resolution led to this one, so a name
 // server whose address depends on itself is noticed.

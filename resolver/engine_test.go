@@ -649,3 +649,55 @@ func TestInfraHoldsDeadServersNotBusyOnes(t *testing.T) {
 		t.Error("a burst of failures held the server longer than the first hold")
 	}
 }
+
+func TestDelegationBreadthIsBounded(t *testing.T) {
+	// example.com is delegated to 30 server names with 10 addresses each,
+	// every one of them refusing: only MaxNSConsidered names and
+	// MaxAddrsPerNS addresses of each are ever tried, and no more than
+	// DefaultMaxQueriesPerName questions go out about the name.
+	n := standardNet(t)
+	var ns, glue []string
+	for i := range 30 {
+		name := fmt.Sprintf("ns%d.example.com.", i)
+		ns = append(ns, "example.com. 172800 IN NS "+name)
+		for j := range 10 {
+			addr := fmt.Sprintf("127.54.%d.%d", i, j+1)
+			glue = append(glue, name+" 172800 IN A "+addr)
+			n.handle(addr, func(q *dns.Msg) *dns.Msg {
+				m := new(dns.Msg)
+				m.SetRcode(q, dns.RcodeRefused)
+				return m
+			})
+		}
+	}
+	n.handle("127.53.1.1", zoneServer(t, "com.", append(append([]string{"com. 900 IN SOA ns.com. h.com. 1 2 3 4 300"}, ns...), glue...)...))
+	r := newTestResolver(t, n, func(c *Config) {
+		c.QNAMEMinimisation = QminOff
+		c.Limits.MaxFailures = 1000
+		c.Limits.MaxUpstreamQueries = 1000
+	})
+	_, err := r.Resolve(t.Context(), "www.example.com.", dns.TypeA)
+	if !errors.Is(err, ErrLimit) && !errors.Is(err, ErrNoReachableServer) {
+		t.Fatalf("err = %v, want a limit or unreachable servers", err)
+	}
+	names, addrs, asked := map[string]bool{}, map[string]bool{}, 0
+	for _, q := range n.queries() {
+		f := strings.Fields(q)
+		if !strings.HasPrefix(f[0], "127.54.") || f[1] != "www.example.com." {
+			continue
+		}
+		asked++
+		addrs[f[0]] = true
+		names[strings.Join(strings.Split(f[0], ".")[:3], ".")] = true
+	}
+	if len(names) > MaxNSConsidered {
+		t.Errorf("%d server names asked, want at most %d", len(names), MaxNSConsidered)
+	}
+	if len(addrs) > MaxNSConsidered*MaxAddrsPerNS {
+		t.Errorf("%d addresses asked, want at most %d", len(addrs), MaxNSConsidered*MaxAddrsPerNS)
+	}
+	if asked > DefaultMaxQueriesPerName {
+		t.Errorf("%d questions about the name, want at most %d", asked, DefaultMaxQueriesPerName)
+	}
+	t.Logf("asked %d addresses of %d names, %d questions: %v", len(addrs), len(names), asked, err)
+}

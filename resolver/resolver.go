@@ -43,6 +43,15 @@ const (
 	// NXDOMAIN after which a client query looks up no more (the NXNS
 	// attack; Unbound's MAX_TARGET_NX). Cached answers do not count.
 	DefaultMaxNXNameServers = 6
+	// DefaultMaxQueriesPerName: upstream queries about one name within one
+	// client query (a name asked of server after server, lame or silent).
+	DefaultMaxQueriesPerName = 50
+	// MaxNSConsidered: the servers of one delegation that are used, and
+	// MaxAddrsPerNS: the addresses of one server name that are used. An NS
+	// set of a hundred names, or a name with a hundred addresses, then
+	// amplifies no more than a modest one.
+	MaxNSConsidered = 13
+	MaxAddrsPerNS   = 6
 	// DefaultMaxFailures: failed exchanges (timeouts, errors, lame answers)
 	// after which a client query gives up.
 	DefaultMaxFailures = 16
