@@ -62,7 +62,9 @@ func newAnswerCache(size int) *answerCache {
 
 // wireQuery is what the fast path needs of a query: where its question
 // ends and its EDNS shape. ok is false for anything but a plain query with
-// one question and at most an empty-option OPT.
+// one question and at most an OPT whose options are cookies or padding
+// (which dig and stubs send, which the slow path ignores and which never
+// fail to unpack).
 type wireQuery struct {
 	questionEnd int
 	edns        bool
@@ -108,10 +110,24 @@ func parseWireQuery(q []byte) (w wireQuery, ok bool) {
 	if ar == 0 {
 		return w, off == len(q)
 	}
-	// An OPT owned by the root, version 0, no options, ending the message.
-	if len(q)-off != optLen || q[off] != 0 || binary.BigEndian.Uint16(q[off+1:]) != dns.TypeOPT ||
-		q[off+6] != 0 || binary.BigEndian.Uint16(q[off+9:]) != 0 {
+	// An OPT owned by the root, version 0, ending the message.
+	if len(q)-off < optLen || q[off] != 0 || binary.BigEndian.Uint16(q[off+1:]) != dns.TypeOPT ||
+		q[off+6] != 0 || len(q)-off-optLen != int(binary.BigEndian.Uint16(q[off+9:])) {
 		return w, false
+	}
+	for opt := off + optLen; opt < len(q); {
+		if len(q)-opt < 4 {
+			return w, false
+		}
+		switch binary.BigEndian.Uint16(q[opt:]) {
+		case dns.EDNS0COOKIE, dns.EDNS0PADDING:
+		default:
+			return w, false
+		}
+		opt += 4 + int(binary.BigEndian.Uint16(q[opt+2:]))
+		if opt > len(q) {
+			return w, false
+		}
 	}
 	w.edns = true
 	w.udpSize = int(binary.BigEndian.Uint16(q[off+3:]))

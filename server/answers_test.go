@@ -81,7 +81,10 @@ func TestParseWireQuery(t *testing.T) {
 		{"header only", plain[:headerLen], false, wireQuery{}},
 		{"pointer in qname", set(plain, headerLen, 0xc0), false, wireQuery{}},
 		{"label runs past end", set(plain, headerLen, 60), false, wireQuery{}},
-		{"edns option", withCookie, false, wireQuery{}},
+		{"edns cookie", withCookie, true, wireQuery{questionEnd: len(plain), edns: true, udpSize: 1232}},
+		{"edns cookie cut", withCookie[:len(withCookie)-1], false, wireQuery{}},
+		{"edns cookie longer than the option data", set(withCookie, len(withCookie)-9, 9), false, wireQuery{}},
+		{"edns other option", set(withCookie, len(withCookie)-11, dns.EDNS0NSID), false, wireQuery{}},
 		{"edns version 1", version1, false, wireQuery{}},
 		{"opt not at root", set(edns, len(plain), 1), false, wireQuery{}},
 	}
@@ -105,6 +108,14 @@ var queryShapes = []struct {
 	{"edns 1232", func(n string, t uint16) *dns.Msg { return withEDNS(question(n, t), 1232, false) }, false},
 	{"edns 4096 do", func(n string, t uint16) *dns.Msg { return withEDNS(question(n, t), 4096, true) }, false},
 	{"edns 512", func(n string, t uint16) *dns.Msg { return withEDNS(question(n, t), 512, false) }, false},
+	{"edns cookie, padding", func(n string, t uint16) *dns.Msg {
+		m := withEDNS(question(n, t), 1232, false)
+		m.IsEdns0().Option = []dns.EDNS0{
+			&dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: "0102030405060708"},
+			&dns.EDNS0_PADDING{Padding: make([]byte, 5)},
+		}
+		return m
+	}, false},
 	{"no rd, cd", func(n string, t uint16) *dns.Msg {
 		m := question(n, t)
 		m.RecursionDesired, m.CheckingDisabled = false, true

@@ -47,11 +47,12 @@
 // longer than 4 KB cannot be read whole there and gets FORMERR.
 //
 // A question the engine's cache answered is kept as the packed reply in an
-// answer cache (answers.go) for up to its shortest TTL; the next query
-// with the same question bytes and a plain shape (no EDNS options) is
-// answered by copying it and patching ID, RD, CD, TTLs and OPT, byte for
-// byte what the slow path would send, with no allocation. Anything else,
-// including a reply that would need truncation, takes the slow path.
+// answer cache (answers.go) for up to its shortest TTL. The next query
+// with the same question bytes and a plain shape (EDNS options at most a
+// cookie or padding, which the slow path ignores) is answered by copying
+// it and patching ID, RD, CD, TTLs and OPT: byte for byte what the slow
+// path would send, with no allocation. Anything else, including a reply
+// that would need truncation, takes the slow path.
 //
 // A wildcard listen address (0.0.0.0, ::) serves every local address of its
 // family; on Linux, UDP replies leave from the address each query was sent
