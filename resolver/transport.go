@@ -27,6 +27,9 @@ type NetTransport struct {
 var (
 	errMalformed = errors.New("malformed reply")
 	errMismatch  = errors.New("reply does not match the query")
+	// errOversized: a UDP reply filled the read buffer, larger than the
+	// buffer size we advertised; it is fetched over TCP instead.
+	errOversized = errors.New("UDP reply larger than advertised")
 	// errCaseMismatch: the reply repeats the question in another letter
 	// case than the 0x20-randomised one sent.
 	errCaseMismatch = errors.New("reply does not echo the question's letter case")
@@ -35,7 +38,13 @@ var (
 	errSpoofSuspect = errors.New("reply with wrong ID from the server's address")
 )
 
-var udpBufPool = sync.Pool{New: func() any { b := make([]byte, dns.MaxMsgSize); return &b }}
+// udpReadSize is the read buffer of an upstream UDP reply. We advertise
+// EDNSBufferSize (1232); a larger datagram fills the buffer and is taken as
+// truncated, so the answer is fetched over TCP. Small buffers keep pooled
+// memory low when many queries are in flight.
+const udpReadSize = 4096
+
+var udpBufPool = sync.Pool{New: func() any { b := make([]byte, udpReadSize); return &b }}
 
 // Exchange sends m to server and returns the first reply that matches it.
 func (t *NetTransport) Exchange(ctx context.Context, m *dns.Msg, server netip.AddrPort) (*dns.Msg, time.Duration, error) {
@@ -45,7 +54,7 @@ func (t *NetTransport) Exchange(ctx context.Context, m *dns.Msg, server netip.Ad
 		return nil, 0, fmt.Errorf("pack query: %w", err)
 	}
 	resp, err := t.exchangeUDP(ctx, m, wire, server)
-	if err == nil && resp.Truncated || errors.Is(err, errSpoofSuspect) {
+	if err == nil && resp.Truncated || errors.Is(err, errSpoofSuspect) || errors.Is(err, errOversized) {
 		resp, err = t.exchangeTCP(ctx, m, wire, server)
 	}
 	return resp, time.Since(start), err
@@ -81,6 +90,9 @@ func (t *NetTransport) exchangeUDP(ctx context.Context, m *dns.Msg, wire []byte,
 		n, err := conn.Read(buf)
 		if err != nil {
 			return nil, readError(ctx, err)
+		}
+		if n == len(buf) {
+			return nil, errOversized
 		}
 		resp, err := parseReply(m, buf[:n])
 		switch {

@@ -2,6 +2,7 @@ package resolver
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"testing"
@@ -172,5 +173,39 @@ func TestTransportSilentServerTimesOut(t *testing.T) {
 	_, _, err := (&NetTransport{}).Exchange(ctx, q, srv)
 	if err == nil || time.Since(start) > 2*time.Second {
 		t.Fatalf("err = %v after %v, want a timeout near 100ms", err, time.Since(start))
+	}
+}
+
+func TestTransportOversizedUDPMovesToTCP(t *testing.T) {
+	big := func(q *dns.Msg) *dns.Msg {
+		m := answerFor(t, q)
+		for i := range 300 {
+			m.Answer = append(m.Answer, rrs(t, fmt.Sprintf("%s 300 IN A 10.0.%d.%d", q.Question[0].Name, i/250, i%250))...)
+		}
+		return m
+	}
+	// A server that ignores our EDNS buffer and sends 5 KB over UDP.
+	srv := udpServer(t, func(q *dns.Msg) [][]byte { return [][]byte{pack(t, big(q))} })
+	ln, err := net.Listen("tcp", srv.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		dc := &dns.Conn{Conn: c}
+		if q, err := dc.ReadMsg(); err == nil {
+			dc.WriteMsg(big(q))
+		}
+	}()
+	q := new(dns.Msg)
+	q.SetQuestion("big.example.com.", dns.TypeA)
+	resp, _, err := (&NetTransport{}).Exchange(t.Context(), q, srv)
+	if err != nil || len(resp.Answer) != 301 {
+		t.Fatalf("Exchange = %d records, %v; want the whole answer over TCP", len(resp.Answer), err)
 	}
 }
