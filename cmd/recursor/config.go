@@ -92,11 +92,16 @@ func parseConfig(data string) ([]setting, error) {
 			}
 			tables[k[0]] = table
 		case 2:
+			if known[k[0]] == nil {
+				return nil, fmt.Errorf("%s: unknown section [%s]: want [server] or [resolver]", k.String(), k[0])
+			}
 			fv := &flagValue{fs: known[k[0]], name: k[1]}
 			if err := md.PrimitiveDecode(tables[k[0]][k[1]], fv); err != nil {
 				return nil, configError(err)
 			}
 			out = append(out, setting{key: k.String(), flag: k[1], values: fv.values})
+		default:
+			return nil, fmt.Errorf("%s: nested tables are not settings: want keys of [server] or [resolver]", k.String())
 		}
 	}
 	return out, nil

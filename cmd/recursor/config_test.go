@@ -87,6 +87,8 @@ max-in-flight = 10
 `, []string{"--listen", "127.0.0.1:9999"}, map[string]string{"listen": "[127.0.0.1:9999]", "max-in-flight": "10"}, ""},
 		{"empty file", "", nil, map[string]string{"max-udp-size": "1232"}, ""},
 		{"unknown key", "[server]\nlisten = [\"127.0.0.1:53\"]\nlisten-port = 53\n", nil, nil, `:3: server.listen-port: unknown key "listen-port" in [server]`},
+		{"subtable of an unknown section", "[s.x]\n", nil, nil, `s.x: unknown section [s]: want [server] or [resolver]`},
+		{"nested table", "[server.listen.deeper]\nx = 1\n", nil, nil, `nested tables are not settings`},
 		{"key in the wrong section", "[resolver]\n\nallow = [\"10.0.0.0/8\"]\n", nil, nil, `:3: resolver.allow: unknown key "allow" in [resolver]`},
 		{"unknown section", "[srv]\nlisten = []\n", nil, nil, `:1: srv: unknown section`},
 		{"top-level key", "listen = [\"127.0.0.1:53\"]\n", nil, nil, `:1: listen: unknown section or top-level key`},
