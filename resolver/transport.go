@@ -67,17 +67,29 @@ func (t *NetTransport) dialer() *net.Dialer {
 	return &net.Dialer{}
 }
 
-func (t *NetTransport) exchangeUDP(ctx context.Context, m *dns.Msg, wire []byte, server netip.AddrPort) (*dns.Msg, error) {
-	conn, err := t.dialer().DialContext(ctx, "udp", server.String())
+// dial connects to server and ties the connection's deadline to ctx: it
+// ends at ctx's deadline, or at once when ctx is cancelled. done closes it.
+func (t *NetTransport) dial(ctx context.Context, network string, server netip.AddrPort) (conn net.Conn, done func(), err error) {
+	conn, err = t.dialer().DialContext(ctx, network, server.String())
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	defer conn.Close()
-	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
 	if d, ok := ctx.Deadline(); ok {
 		conn.SetDeadline(d)
 	}
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	return conn, func() {
+		stop()
+		conn.Close()
+	}, nil
+}
+
+func (t *NetTransport) exchangeUDP(ctx context.Context, m *dns.Msg, wire []byte, server netip.AddrPort) (*dns.Msg, error) {
+	conn, done, err := t.dial(ctx, "udp", server)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	if _, err := conn.Write(wire); err != nil {
 		return nil, err
 	}
@@ -105,16 +117,11 @@ func (t *NetTransport) exchangeUDP(ctx context.Context, m *dns.Msg, wire []byte,
 }
 
 func (t *NetTransport) exchangeTCP(ctx context.Context, m *dns.Msg, wire []byte, server netip.AddrPort) (*dns.Msg, error) {
-	conn, err := t.dialer().DialContext(ctx, "tcp", server.String())
+	conn, done, err := t.dial(ctx, "tcp", server)
 	if err != nil {
 		return nil, err
 	}
-	defer conn.Close()
-	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
-	if d, ok := ctx.Deadline(); ok {
-		conn.SetDeadline(d)
-	}
+	defer done()
 	framed := make([]byte, 2+len(wire))
 	framed[0], framed[1] = byte(len(wire)>>8), byte(len(wire))
 	copy(framed[2:], wire)

@@ -39,6 +39,27 @@ func udpServer(tb testing.TB, respond func(q *dns.Msg) [][]byte) netip.AddrPort 
 	return netip.MustParseAddrPort(pc.LocalAddr().String())
 }
 
+// tcpServer answers one query over TCP on addr with respond.
+func tcpServer(tb testing.TB, addr netip.AddrPort, respond func(q *dns.Msg) *dns.Msg) {
+	tb.Helper()
+	ln, err := net.Listen("tcp", addr.String())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { ln.Close() })
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		dc := &dns.Conn{Conn: c}
+		if q, err := dc.ReadMsg(); err == nil {
+			dc.WriteMsg(respond(q))
+		}
+	}()
+}
+
 func answerFor(tb testing.TB, q *dns.Msg) *dns.Msg {
 	m := new(dns.Msg)
 	m.SetReply(q)
@@ -93,24 +114,7 @@ func TestTransportWrongIDMovesToTCP(t *testing.T) {
 		return [][]byte{pack(t, m)}
 	})
 	// A TCP listener on the same port gives the true answer.
-	ln, err := net.Listen("tcp", srv.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		dc := &dns.Conn{Conn: c}
-		q, err := dc.ReadMsg()
-		if err != nil {
-			return
-		}
-		dc.WriteMsg(answerFor(t, q))
-	}()
+	tcpServer(t, srv, func(q *dns.Msg) *dns.Msg { return answerFor(t, q) })
 	q := new(dns.Msg)
 	q.SetQuestion("www.example.com.", dns.TypeA)
 	resp, _, err := (&NetTransport{}).Exchange(t.Context(), q, srv)
@@ -126,22 +130,7 @@ func TestTransportTruncatedRetriesOverTCP(t *testing.T) {
 		m.Truncated = true
 		return [][]byte{pack(t, m)}
 	})
-	ln, err := net.Listen("tcp", srv.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		dc := &dns.Conn{Conn: c}
-		if q, err := dc.ReadMsg(); err == nil {
-			dc.WriteMsg(answerFor(t, q))
-		}
-	}()
+	tcpServer(t, srv, func(q *dns.Msg) *dns.Msg { return answerFor(t, q) })
 	q := new(dns.Msg)
 	q.SetQuestion("big.example.com.", dns.TypeA)
 	resp, _, err := (&NetTransport{}).Exchange(t.Context(), q, srv)
@@ -186,22 +175,7 @@ func TestTransportOversizedUDPMovesToTCP(t *testing.T) {
 	}
 	// A server that ignores our EDNS buffer and sends 5 KB over UDP.
 	srv := udpServer(t, func(q *dns.Msg) [][]byte { return [][]byte{pack(t, big(q))} })
-	ln, err := net.Listen("tcp", srv.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		dc := &dns.Conn{Conn: c}
-		if q, err := dc.ReadMsg(); err == nil {
-			dc.WriteMsg(big(q))
-		}
-	}()
+	tcpServer(t, srv, big)
 	q := new(dns.Msg)
 	q.SetQuestion("big.example.com.", dns.TypeA)
 	resp, _, err := (&NetTransport{}).Exchange(t.Context(), q, srv)
