@@ -40,8 +40,9 @@ test: vet
 # Every native fuzz target, for a bounded time each (seed corpora live in
 # each package's testdata/fuzz). FUZZTIME=2m make fuzz for a longer hunt.
 FUZZTIME ?= 10s
-FUZZ_TARGETS = roothints:FuzzParse resolver:FuzzReply server:FuzzHandle \
-	testnet:FuzzRespond replay:FuzzParse cmd/recursor:FuzzLoadConfig
+FUZZ_TARGETS = roothints:FuzzParse resolver:FuzzReply resolver:FuzzUnpackReply \
+	server:FuzzHandle server:FuzzAnswerFast testnet:FuzzRespond testnet:FuzzParseConf \
+	replay:FuzzParse cmd/recursor:FuzzLoadConfig
 
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \

@@ -20,8 +20,8 @@ func FuzzLoadConfig(f *testing.F) {
 	f.Add("[server]\nbogus = 1\n")
 	f.Add("[resolver]\nmax-ttl = \"forever\"\n")
 	f.Add("listen = 5\n[[server]]\n")
-	sections := configSections()
 	f.Fuzz(func(t *testing.T, data string) {
+		sections := configSections() // fresh flags: no state carried between inputs
 		settings, err := parseConfig(data)
 		if err != nil {
 			if strings.TrimSpace(err.Error()) == "" {
