@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -151,6 +152,9 @@ func (f *engineFlags) build(log *slog.Logger) (*engine, error) {
 		if f.dontQuery == nil {
 			cfg.DontQuery = []netip.Prefix{} // the sandbox lives on loopback
 		}
+		// And it stays there: whatever a zone file says, no query of the
+		// sandbox leaves the machine.
+		cfg.Transport = loopbackOnly{next: &resolver.NetTransport{}}
 	}
 	if e.resolver, err = resolver.New(cfg); err != nil {
 		e.Close()
@@ -200,4 +204,14 @@ func startSandbox(dir string, log *slog.Logger) (*testnet.Network, error) {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
 	return n, nil
+}
+
+// loopbackOnly refuses to send queries anywhere but loopback addresses.
+type loopbackOnly struct{ next resolver.Transport }
+
+func (l loopbackOnly) Exchange(ctx context.Context, m *dns.Msg, server netip.AddrPort) (*dns.Msg, time.Duration, error) {
+	if !server.Addr().Unmap().IsLoopback() {
+		return nil, 0, fmt.Errorf("sandbox: %s is not a loopback address: not sent", server)
+	}
+	return l.next.Exchange(ctx, m, server)
 }

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/miekg/dns"
 )
 
 func runCommand(t *testing.T, args ...string) (string, error) {
@@ -81,5 +84,12 @@ func TestResolveJSON(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(out), &res); err != nil || res.Status != "SERVFAIL" || res.EDE == nil || res.EDE.Code != 22 {
 		t.Errorf("failure JSON = %+v (%v)", res, err)
+	}
+}
+
+func TestSandboxTransportStaysOnLoopback(t *testing.T) {
+	var tr loopbackOnly
+	if _, _, err := tr.Exchange(t.Context(), new(dns.Msg), netip.MustParseAddrPort("192.0.2.1:53")); err == nil || !strings.Contains(err.Error(), "not a loopback address") {
+		t.Fatalf("err = %v, want a refusal", err)
 	}
 }
