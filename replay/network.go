@@ -396,13 +396,6 @@ func (n *network) pendingList() []string {
 	return out
 }
 
-// sentSince returns the outgoing queries from index i on.
-func (n *network) sentSince(i int) []sentQuery {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return slices.Clone(n.sent[min(i, len(n.sent)):])
-}
-
 // unfired returns the MANDATORY entries that never answered.
 func (n *network) unfired() []*Entry {
 	n.mu.Lock()

@@ -328,21 +328,6 @@ func (r *run) deckard() error {
 	return nil
 }
 
-func sentText(sent []sentQuery) string {
-	if len(sent) == 0 {
-		return "nothing"
-	}
-	var parts []string
-	for i, s := range sent {
-		if i == 8 {
-			parts = append(parts, fmt.Sprintf("and %d more", len(sent)-i))
-			break
-		}
-		parts = append(parts, s.String())
-	}
-	return "[" + strings.Join(parts, ", ") + "]"
-}
-
 // unbound replays by testbound's event loop: between events the engine
 // runs until it waits for the network; then, in this order, a
 // CHECK_OUT_QUERY step takes a matching pending query, a CHECK_ANSWER step

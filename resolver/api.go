@@ -2,13 +2,8 @@ package resolver
 
 import (
 	"context"
-	"errors"
 	"net/netip"
 	"time"
-
-	"github.com/miekg/dns"
-
-	"github.com/recursor-dns/recursor/cache"
 )
 
 // Step is one upstream exchange, reported to a trace function as it happens.
@@ -38,8 +33,3 @@ func traceFrom(ctx context.Context) func(Step) {
 	fn, _ := ctx.Value(traceKey{}).(func(Step))
 	return fn
 }
-
-var errUnimplemented = errors.New("not implemented yet")
-
-var _ = cache.New
-var _ = dns.TypeA

@@ -102,10 +102,9 @@ func TestHostileReferralGlue(t *testing.T) {
 	assertNoCanary(t, r)
 }
 
-func TestNXNSAttackIsBounded(t *testing.T) {
-	n := standardNet(t)
-	// example.com delegates attack.example.com to 100 glueless names
-	// under victim.lab, each of which would need a lookup.
+// delegateAttack makes the example.com server delegate attack.example.com
+// to count glueless server names made from nameFormat.
+func delegateAttack(t *testing.T, n *fakeNet, count int, nameFormat string) {
 	inner := n.handlers[netip.MustParseAddr("127.53.2.1")]
 	n.handle("127.53.2.1", func(q *dns.Msg) *dns.Msg {
 		if !strings.HasSuffix(strings.ToLower(q.Question[0].Name), "attack.example.com.") {
@@ -113,11 +112,18 @@ func TestNXNSAttackIsBounded(t *testing.T) {
 		}
 		m := new(dns.Msg)
 		m.SetReply(q)
-		for i := range 100 {
-			m.Ns = append(m.Ns, rrs(t, fmt.Sprintf("attack.example.com. 300 IN NS ns%d.victim.lab.", i))...)
+		for i := range count {
+			m.Ns = append(m.Ns, rrs(t, "attack.example.com. 300 IN NS "+fmt.Sprintf(nameFormat, i))...)
 		}
 		return m
 	})
+}
+
+func TestNXNSAttackIsBounded(t *testing.T) {
+	n := standardNet(t)
+	// example.com delegates attack.example.com to 100 glueless names
+	// under victim.lab, each of which would need a lookup.
+	delegateAttack(t, n, 100, "ns%d.victim.lab.")
 	r := newTestResolver(t, n, nil)
 	_, err := r.Resolve(t.Context(), "www.attack.example.com.", dns.TypeA)
 	if err == nil {
@@ -211,18 +217,7 @@ func TestNonexistentNameServersStopLookups(t *testing.T) {
 	// attack.example.com is delegated to 12 glueless names that do not
 	// exist (example.com answers NXDOMAIN for each).
 	n := standardNet(t)
-	inner := n.handlers[netip.MustParseAddr("127.53.2.1")]
-	n.handle("127.53.2.1", func(q *dns.Msg) *dns.Msg {
-		if !strings.HasSuffix(strings.ToLower(q.Question[0].Name), "attack.example.com.") {
-			return inner(q)
-		}
-		m := new(dns.Msg)
-		m.SetReply(q)
-		for i := range 12 {
-			m.Ns = append(m.Ns, rrs(t, fmt.Sprintf("attack.example.com. 300 IN NS nx%d.example.com.", i))...)
-		}
-		return m
-	})
+	delegateAttack(t, n, 12, "nx%d.example.com.")
 	lookedUp := func() map[string]int {
 		out := map[string]int{}
 		for _, q := range n.queries() {
