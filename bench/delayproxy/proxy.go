@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"runtime"
 	"sync"
 	"time"
 )
@@ -36,19 +37,34 @@ func (p *Proxy) timeout() time.Duration {
 	return 5 * time.Second
 }
 
-// wait blocks for the delay, or until ctx ends (then it reports false).
-func (p *Proxy) wait(ctx context.Context) bool {
-	if p.Delay <= 0 {
-		return ctx.Err() == nil
+// timerSlack is how late a Go timer may fire here: the runtime's poller
+// sleeps in whole milliseconds, so a 10 ms timer alone held queries for
+// 10.5-11.7 ms, and the bench's floor (round trips × delay) was off by up
+// to a millisecond per round trip for every resolver.
+const timerSlack = 2 * time.Millisecond
+
+// waitUntil blocks until deadline, or until ctx ends (then it reports
+// false). It sleeps on a timer to timerSlack before the deadline and
+// spins, yielding, for the rest, which puts the release within a few
+// microseconds of the deadline. The spin costs at most timerSlack of CPU
+// per message: the delay phase sends one query at a time.
+func waitUntil(ctx context.Context, deadline time.Time) bool {
+	if d := time.Until(deadline) - timerSlack; d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return false
+		}
 	}
-	t := time.NewTimer(p.Delay)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
+	for time.Now().Before(deadline) {
+		if ctx.Err() != nil {
+			return false
+		}
+		runtime.Gosched()
 	}
+	return ctx.Err() == nil
 }
 
 func (p *Proxy) dial(ctx context.Context, network string, upstream netip.AddrPort) (net.Conn, error) {
@@ -80,19 +96,22 @@ func (p *Proxy) ServeUDP(ctx context.Context, pc net.PacketConn, upstream netip.
 			}
 			return err
 		}
-		wg.Go(func() { p.forwardUDP(ctx, pc, client, buf[:n], upstream) })
+		release := time.Now().Add(p.Delay)
+		wg.Go(func() { p.forwardUDP(ctx, pc, client, buf[:n], upstream, release) })
 	}
 }
 
-func (p *Proxy) forwardUDP(ctx context.Context, pc net.PacketConn, client net.Addr, query []byte, upstream netip.AddrPort) {
-	if !p.wait(ctx) {
-		return
-	}
+// forwardUDP sends query upstream at release (its arrival plus the delay;
+// the socket is set up while it waits) and relays the reply.
+func (p *Proxy) forwardUDP(ctx context.Context, pc net.PacketConn, client net.Addr, query []byte, upstream netip.AddrPort, release time.Time) {
 	conn, err := p.dial(ctx, "udp", upstream)
 	if err != nil {
 		return
 	}
 	defer conn.Close()
+	if !waitUntil(ctx, release) {
+		return
+	}
 	conn.SetDeadline(time.Now().Add(p.timeout()))
 	if _, err := conn.Write(query); err != nil {
 		return
@@ -142,7 +161,7 @@ func (p *Proxy) relayTCP(ctx context.Context, client net.Conn, upstream netip.Ad
 	for {
 		client.SetReadDeadline(time.Now().Add(p.timeout()))
 		query, err := readFrame(client)
-		if err != nil || !p.wait(ctx) {
+		if err != nil || !waitUntil(ctx, time.Now().Add(p.Delay)) {
 			return
 		}
 		if server == nil {
