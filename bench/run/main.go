@@ -101,11 +101,16 @@ func run() error {
 	flag.StringVar(&o.logs, "logs", "bench/out/logs", "directory for process and dnsperf logs (emptied first)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the generated zone tree")
 	flag.StringVar(&o.recursorArgs, "recursor-args", "", "extra flags for `recursor serve`, space-separated (e.g. --verbose while diagnosing)")
+	delay := flag.Duration("delay", 10*time.Millisecond, "delay the proxy adds to every upstream round trip in the cold-latency phase (0 shows each resolver's own overhead)")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", flag.Args())
 	}
+	if *delay < 0 || *delay > time.Second {
+		return fmt.Errorf("-delay %v: want 0 to 1s", *delay)
+	}
 	s := settingsFor(*quick)
+	s.delay = *delay
 
 	if err := checkIsolated(); err != nil {
 		return err
@@ -536,7 +541,7 @@ func (b *bench) delayPhase(ctx context.Context, c contender, m metrics, warn fun
 	perName := ratio(float64(q1-q0), float64(b.s.delayNames))
 	m["delay_p50_ms"] = 1000 * median(lat)
 	m["delay_upstream_per_name"] = perName
-	m["delay_floor_ms"] = perName * float64(b.s.delay.Milliseconds())
+	m["delay_floor_ms"] = perName * float64(b.s.delay) / float64(time.Millisecond)
 	return nil
 }
 
