@@ -67,10 +67,23 @@ func (t *NetTransport) dialer() *net.Dialer {
 	return &net.Dialer{}
 }
 
+// conn is what an exchange needs of a socket: net.Conn, or udpSocket.
+type conn interface {
+	Read([]byte) (int, error)
+	Write([]byte) (int, error)
+	SetDeadline(time.Time) error
+	Close() error
+}
+
 // dial connects to server and ties the connection's deadline to ctx: it
 // ends at ctx's deadline, or at once when ctx is cancelled. done closes it.
-func (t *NetTransport) dial(ctx context.Context, network string, server netip.AddrPort) (conn net.Conn, done func(), err error) {
-	conn, err = t.dialer().DialContext(ctx, network, server.String())
+// UDP without a Dialer takes the raw-socket path (udpSocket).
+func (t *NetTransport) dial(ctx context.Context, network string, server netip.AddrPort) (conn conn, done func(), err error) {
+	if network == "udp" && t.Dialer == nil {
+		conn, err = openUDP(server)
+	} else {
+		conn, err = t.dialer().DialContext(ctx, network, server.String())
+	}
 	if err != nil {
 		return nil, nil, err
 	}
@@ -128,7 +141,7 @@ func (t *NetTransport) exchangeTCP(ctx context.Context, m *dns.Msg, wire []byte,
 	if _, err := conn.Write(framed); err != nil {
 		return nil, err
 	}
-	dc := &dns.Conn{Conn: conn}
+	dc := &dns.Conn{Conn: conn.(net.Conn)}
 	raw, err := dc.ReadMsgHeader(nil)
 	if err != nil {
 		return nil, readError(ctx, err)

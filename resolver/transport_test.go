@@ -1,6 +1,7 @@
 package resolver
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -14,10 +15,15 @@ import (
 // udpServer answers each query on a loopback UDP socket with what
 // respond returns: any number of raw packets, sent in order.
 func udpServer(tb testing.TB, respond func(q *dns.Msg) [][]byte) netip.AddrPort {
+	return udpServerOn(tb, "127.0.0.1:0", respond)
+}
+
+// udpServerOn is udpServer on a given loopback address.
+func udpServerOn(tb testing.TB, addr string, respond func(q *dns.Msg) [][]byte) netip.AddrPort {
 	tb.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	pc, err := net.ListenPacket("udp", addr)
 	if err != nil {
-		tb.Fatal(err)
+		tb.Skipf("no UDP socket on %s: %v", addr, err)
 	}
 	tb.Cleanup(func() { pc.Close() })
 	go func() {
@@ -90,6 +96,7 @@ func TestTransportKeepsWaitingPastBadPackets(t *testing.T) {
 			return pack(t, m)
 		}},
 		{"query, not a reply", func(q *dns.Msg) []byte { return pack(t, q) }},
+		{"empty datagram", func(*dns.Msg) []byte { return []byte{} }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -103,6 +110,45 @@ func TestTransportKeepsWaitingPastBadPackets(t *testing.T) {
 				t.Fatalf("Exchange = %v, %v; want the real answer after the bad packet", resp, err)
 			}
 		})
+	}
+}
+
+// The raw-socket path (no Dialer) and the net.Dialer path both exchange
+// over IPv4 and IPv6 loopback.
+func TestTransportBothPathsBothFamilies(t *testing.T) {
+	for _, addr := range []string{"127.0.0.1:0", "[::1]:0"} {
+		for _, tr := range []*NetTransport{{}, {Dialer: &net.Dialer{}}} {
+			t.Run(fmt.Sprintf("%s/dialer=%v", addr, tr.Dialer != nil), func(t *testing.T) {
+				srv := udpServerOn(t, addr, func(q *dns.Msg) [][]byte { return [][]byte{pack(t, answerFor(t, q))} })
+				for range 3 {
+					q := new(dns.Msg)
+					q.SetQuestion("www.example.com.", dns.TypeA)
+					resp, _, err := tr.Exchange(t.Context(), q, srv)
+					if err != nil || len(resp.Answer) != 1 {
+						t.Fatalf("Exchange = %v, %v; want the answer", resp, err)
+					}
+				}
+			})
+		}
+	}
+}
+
+// An ICMP port unreachable ends the exchange at once instead of waiting
+// for the deadline.
+func TestTransportClosedPortFailsFast(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := netip.MustParseAddrPort(pc.LocalAddr().String())
+	pc.Close()
+	q := new(dns.Msg)
+	q.SetQuestion("www.example.com.", dns.TypeA)
+	ctx, cancel := contextWithTimeout(t, 30*time.Second)
+	defer cancel()
+	_, _, err = (&NetTransport{}).Exchange(ctx, q, srv)
+	if err == nil || errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want connection refused", err)
 	}
 }
 
