@@ -2,6 +2,11 @@
 // negative answers (NXDOMAIN per name, NODATA per name and type), each with
 // the rank of the data (RFC 2181 section 5.4.1) and an absolute expiry. It
 // knows TTLs and ranks, not referrals or iteration. The clock is injected.
+//
+// Entries live in a store of the package's own (store.go): fixed-size slots
+// in chunked arrays, an intrusive LRU list and a pointer-free hash index,
+// with one allocation per entry, so that a cached RRset costs about 110
+// bytes of heap and the garbage collector has one pointer per entry to scan.
 package cache
 
 import (
@@ -11,7 +16,6 @@ import (
 	"time"
 	"unsafe"
 
-	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/miekg/dns"
 )
 
@@ -105,35 +109,12 @@ type Entry struct {
 	Expires  time.Time // when the entry stops being served
 }
 
-// entry is stored by value in the LRU's own list element, in wire form:
-// one dns.RR struct per record (header, owner name, slices) cost several
-// times the bytes of the data. Records are unpacked afresh on Get, which
-// hands out copies anyway.
-type entry struct {
-	// wire holds, for a positive entry, the owner as learned when its case
-	// differs from the key's (ownerLen bytes), then each record's RDATA
-	// after its 2-byte length; for a negative one, the SOA as a packed RR
-	// or nothing.
-	wire     string
-	expires  int64 // Unix nanoseconds of Config.Now
-	size     int32
-	ownerLen uint16
-	negative Negative
-	rank     Rank
-}
-
-// entryOverhead estimates the bytes an entry costs besides its names and
-// wire data: the LRU's list element holding key and entry (112) and its
-// map slot; BenchmarkMemoryPerRRset checks the estimate against the heap.
-const entryOverhead = 160
-
 // Cache is safe for concurrent use.
 type Cache struct {
 	cfg Config
-	lru *lru.Cache[Key, entry]
 
-	mu    sync.Mutex // guards bytes and serialises rank checks with writes
-	bytes int64
+	mu sync.Mutex // guards s
+	s  *store
 }
 
 // New returns an empty cache.
@@ -153,11 +134,7 @@ func New(cfg Config) *Cache {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	c := &Cache{cfg: cfg}
-	// The eviction callback runs with the LRU's lock held, inside Add or
-	// Remove, which we only call with c.mu held: bytes stays consistent.
-	c.lru, _ = lru.NewWithEvict(cfg.MaxEntries, func(_ Key, e entry) { c.bytes -= int64(e.size) })
-	return c
+	return &Cache{cfg: cfg, s: newStore(cfg.MaxEntries, cfg.MaxBytes, nil)}
 }
 
 // Canonical returns name fully qualified and in lower case, as keys want.
@@ -184,31 +161,38 @@ func (c *Cache) Put(rrs []dns.RR, rank Rank) bool {
 		ttl = min(ttl, h.Ttl) // RFC 2181 5.2: an RRset has one TTL
 		packedLen += dns.Len(rr)
 	}
-	if packedLen > MaxRRsetBytes {
+	if packedLen > MaxRRsetBytes || len(k.Name) > 0xffff {
 		return false
 	}
 	d := c.clampTTL(ttl, c.cfg.MaxTTL)
 	if d <= 0 {
 		return false
 	}
-	wire, ok := packRDATA(rrs, packedLen)
+	owner := ""
+	if h0.Name != k.Name && len(h0.Name) <= 0xffff {
+		owner = h0.Name
+	}
+	data, ok := packEntry(k.Name, owner, rrs, packedLen)
 	if !ok {
 		return false
 	}
-	e := entry{wire: wire, rank: rank, expires: c.cfg.Now().Add(d).UnixNano()}
-	if h0.Name != k.Name && len(h0.Name) <= 0xffff {
-		e.wire, e.ownerLen = h0.Name+wire, uint16(len(h0.Name))
+	e := entry{
+		data:     data,
+		expires:  c.cfg.Now().Add(d).UnixNano(),
+		nameLen:  uint16(len(k.Name)),
+		ownerLen: uint16(len(owner)),
+		typ:      k.Type,
+		class:    k.Class,
+		rank:     rank,
 	}
-	e.size = int32(entryOverhead + len(k.Name) + len(e.wire))
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.replaceable(k, rank) {
+	if !c.s.put(e, c.cfg.Now().UnixNano()) {
 		return false
 	}
-	c.add(k, e)
 	// Data at the name proves it exists: an NXDOMAIN entry for it is stale.
-	c.lru.Remove(Key{Name: k.Name, Type: dns.TypeNone, Class: k.Class})
+	c.s.remove(k.Name, dns.TypeNone, k.Class)
 	return true
 }
 
@@ -221,22 +205,24 @@ func (c *Cache) PutNegative(name string, qtype, qclass uint16, kind Negative, so
 	if kind == Positive {
 		return false
 	}
-	k := Key{Name: Canonical(name), Type: qtype, Class: qclass}
-	if kind == NXDomain {
-		k.Type = dns.TypeNone
+	name = Canonical(name)
+	if len(name) > 0xffff {
+		return false
 	}
-	var (
-		d    time.Duration
-		wire string
-	)
+	if kind == NXDomain {
+		qtype = dns.TypeNone
+	}
+	var d time.Duration
+	data := name
 	if soa != nil {
 		d = time.Duration(c.NegativeTTL(soa)) * time.Second
-		b := make([]byte, dns.Len(soa))
-		n, err := dns.PackRR(dns.Copy(soa), b, 0, nil, false) // PackRR sets Rdlength: not on the caller's
+		b := make([]byte, len(name)+dns.Len(soa))
+		copy(b, name)
+		n, err := dns.PackRR(dns.Copy(soa), b, len(name), nil, false) // PackRR sets Rdlength: not on the caller's
 		if err != nil {
 			return false
 		}
-		wire = string(b[:n])
+		data = unsafe.String(unsafe.SliceData(b), n) // b is not written again
 	} else {
 		d = min(max(NoSOANegativeTTL, c.cfg.MinTTL, c.cfg.MinNegativeTTL), c.cfg.MaxNegativeTTL)
 	}
@@ -244,19 +230,17 @@ func (c *Cache) PutNegative(name string, qtype, qclass uint16, kind Negative, so
 		return false
 	}
 	e := entry{
-		negative: kind,
-		wire:     wire,
-		rank:     rank,
+		data:     data,
 		expires:  c.cfg.Now().Add(d).UnixNano(),
-		size:     int32(entryOverhead + len(k.Name) + len(wire)),
+		nameLen:  uint16(len(name)),
+		typ:      qtype,
+		class:    qclass,
+		negative: kind,
+		rank:     rank,
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.replaceable(k, rank) {
-		return false
-	}
-	c.add(k, e)
-	return true
+	return c.s.put(e, c.cfg.Now().UnixNano())
 }
 
 // NegativeTTL is how long a negative answer with soa is cached: the lesser
@@ -272,61 +256,45 @@ func (c *Cache) NegativeTTL(soa *dns.SOA) uint32 {
 func (c *Cache) Get(name string, qtype, qclass uint16) (Entry, bool) {
 	name = Canonical(name)
 	now := c.cfg.Now()
-	k := Key{Name: name, Type: qtype, Class: qclass}
-	if e, ok := c.live(k, now); ok {
-		return e.export(k, now)
+	c.mu.Lock()
+	e, ok := c.s.get(name, qtype, qclass, now.UnixNano())
+	if !ok && qtype != dns.TypeNone {
+		e, ok = c.s.get(name, dns.TypeNone, qclass, now.UnixNano())
 	}
-	if qtype != dns.TypeNone {
-		k.Type = dns.TypeNone
-		if e, ok := c.live(k, now); ok {
-			return e.export(k, now)
-		}
+	c.mu.Unlock()
+	if !ok {
+		return Entry{}, false
 	}
-	return Entry{}, false
+	return e.export(now) // e.data is immutable: no lock needed
 }
 
 // Remove drops the entry for key, if any.
 func (c *Cache) Remove(k Key) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.lru.Remove(k)
+	c.s.remove(k.Name, k.Type, k.Class)
 }
 
 // Keys returns the keys of all entries, oldest first (for inspection and
 // tests; it copies the whole key set).
-func (c *Cache) Keys() []Key { return c.lru.Keys() }
+func (c *Cache) Keys() []Key {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.s.keys()
+}
 
 // Len reports the number of entries, live or expired but not yet evicted.
-func (c *Cache) Len() int { return c.lru.Len() }
+func (c *Cache) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.s.count
+}
 
 // Bytes reports the estimated size of all entries.
 func (c *Cache) Bytes() int64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.bytes
-}
-
-func (c *Cache) live(k Key, now time.Time) (entry, bool) {
-	e, ok := c.lru.Get(k)
-	if !ok || now.UnixNano() >= e.expires {
-		return entry{}, false
-	}
-	return e, true
-}
-
-// replaceable reports whether data of rank may replace what is stored at k.
-func (c *Cache) replaceable(k Key, rank Rank) bool {
-	old, ok := c.lru.Peek(k)
-	return !ok || c.cfg.Now().UnixNano() >= old.expires || rank >= old.rank
-}
-
-func (c *Cache) add(k Key, e entry) {
-	c.lru.Remove(k) // the eviction callback subtracts the old size
-	c.lru.Add(k, e)
-	c.bytes += int64(e.size)
-	for c.bytes > c.cfg.MaxBytes && c.lru.Len() > 1 {
-		c.lru.RemoveOldest()
-	}
+	return c.s.bytes
 }
 
 func (c *Cache) clampTTL(ttl uint32, maxTTL time.Duration) time.Duration {
@@ -343,12 +311,13 @@ func clamp(ttl uint32, minTTL, maxTTL time.Duration) time.Duration {
 
 // export unpacks e's records with their TTLs counted down to now. ok is
 // false if they do not unpack, which cannot happen to what Put packed.
-func (e entry) export(k Key, now time.Time) (out Entry, ok bool) {
+func (e entry) export(now time.Time) (out Entry, ok bool) {
 	expires := time.Unix(0, e.expires)
 	left := uint32(expires.Sub(now) / time.Second)
 	out = Entry{Negative: e.negative, Rank: e.rank, TTL: left, Expires: expires}
+	name, rest := e.data[:e.nameLen], e.data[e.nameLen:]
 	// A read-only view: unpacking never writes to the message.
-	wire := unsafe.Slice(unsafe.StringData(e.wire), len(e.wire))
+	wire := unsafe.Slice(unsafe.StringData(rest), len(rest))
 	if e.negative != Positive {
 		if len(wire) > 0 {
 			rr, _, err := dns.UnpackRR(wire, 0)
@@ -361,9 +330,9 @@ func (e entry) export(k Key, now time.Time) (out Entry, ok bool) {
 		}
 		return out, true
 	}
-	owner := k.Name
+	owner := name
 	if e.ownerLen > 0 {
-		owner = e.wire[:e.ownerLen]
+		owner = rest[:e.ownerLen]
 	}
 	for off := int(e.ownerLen); off < len(wire); {
 		if off+2 > len(wire) {
@@ -374,7 +343,7 @@ func (e entry) export(k Key, now time.Time) (out Entry, ok bool) {
 		if off+n > len(wire) {
 			return Entry{}, false
 		}
-		h := dns.RR_Header{Name: owner, Rrtype: k.Type, Class: k.Class, Ttl: left, Rdlength: uint16(n)}
+		h := dns.RR_Header{Name: owner, Rrtype: e.typ, Class: e.class, Ttl: left, Rdlength: uint16(n)}
 		rr, end, err := dns.UnpackRRWithHeader(h, wire[:off+n], off)
 		if err != nil || end != off+n {
 			return Entry{}, false
@@ -385,27 +354,46 @@ func (e entry) export(k Key, now time.Time) (out Entry, ok bool) {
 	return out, true
 }
 
-// packRDATA returns the RDATA of rrs, each after its length, uncompressed.
-// size is at least the records' packed length, headers included.
-func packRDATA(rrs []dns.RR, size int) (string, bool) {
+// packEntry returns the data string of a positive entry: name, then owner
+// (which may be empty), then the RDATA of rrs, each after its length,
+// uncompressed. size is at least the records' packed length, headers
+// included. The string is the entry's one allocation, of its exact size.
+func packEntry(name, owner string, rrs []dns.RR, size int) (string, bool) {
 	scratch := make([]byte, size)
-	out := make([]byte, 0, size)
+	end, rdata := 0, 0
 	for _, rr := range rrs {
 		// PackRR sets Rdlength: never on a record the caller may share.
-		end, err := dns.PackRR(dns.Copy(rr), scratch, 0, nil, false)
-		if err != nil {
+		cp := dns.Copy(rr)
+		n, err := dns.PackRR(cp, scratch, end, nil, false)
+		if err != nil || n <= end {
 			return "", false
 		}
-		start := 0
-		for scratch[start] != 0 { // the owner name, uncompressed
-			start += 1 + int(scratch[start])
-		}
-		start += 1 + 10 // root label, type, class, TTL, RDLENGTH
-		if start > end || end-start > 0xffff {
-			return "", false
-		}
-		out = binary.BigEndian.AppendUint16(out, uint16(end-start))
-		out = append(out, scratch[start:end]...)
+		rdata += 2 + int(cp.Header().Rdlength)
+		end = n
 	}
-	return string(out), true
+	out := make([]byte, 0, len(name)+len(owner)+rdata)
+	out = append(out, name...)
+	out = append(out, owner...)
+	for off := 0; off < end; {
+		for scratch[off] != 0 { // the owner name, uncompressed
+			off += 1 + int(scratch[off])
+			if off >= end {
+				return "", false
+			}
+		}
+		off += 1 + 8 // root label, type, class, TTL
+		if off+2 > end {
+			return "", false
+		}
+		n := int(binary.BigEndian.Uint16(scratch[off:]))
+		if off+2+n > end {
+			return "", false
+		}
+		out = append(out, scratch[off:off+2+n]...) // RDLENGTH and RDATA
+		off += 2 + n
+	}
+	if len(out) != cap(out) {
+		return "", false
+	}
+	return unsafe.String(unsafe.SliceData(out), len(out)), true // out is not written again
 }

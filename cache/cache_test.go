@@ -330,7 +330,7 @@ func TestPutLeavesCallersRecords(t *testing.T) {
 func TestBytesEstimate(t *testing.T) {
 	c := New(Config{})
 	c.Put(mustRRs(t, "www.example.com. 300 IN A 192.0.2.1"), RankAuthAnswer)
-	if got := c.Bytes(); got < 150 || got > 300 {
-		t.Errorf("Bytes = %d for one A record, want 150-300 (its heap cost is near 200)", got)
+	if got := c.Bytes(); got < 80 || got > 160 {
+		t.Errorf("Bytes = %d for one A record, want 80-160 (its heap cost is near 100)", got)
 	}
 }
