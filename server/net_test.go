@@ -505,6 +505,51 @@ func TestUDPBurst(t *testing.T) {
 	}
 }
 
+// Queries one at a time make every batched read short, so the reader
+// waits in the poller without a last recvmmsg: a lost wakeup would leave a
+// query unanswered here. Bursts of sizes around the batch follow.
+func TestUDPOneAtATimeThenBursts(t *testing.T) {
+	s, _ := newTestServer(t, Config{})
+	addr := startServer(t, s)
+	conn, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetReadBuffer(1 << 20)
+	buf := make([]byte, 65535)
+	id := uint16(0)
+	exchange := func(n int) {
+		t.Helper()
+		for range n {
+			id++
+			m := question(nameWWW, dns.TypeA)
+			m.Id = id
+			b, _ := m.Pack()
+			if _, err := conn.Write(b); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for got := 0; got < n; got++ {
+			conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+			k, err := conn.Read(buf)
+			if err != nil {
+				t.Fatalf("burst of %d ending at ID %d: %d answered: %v", n, id, got, err)
+			}
+			if k < 12 {
+				t.Fatalf("short reply of %d bytes", k)
+			}
+		}
+	}
+	for range 300 {
+		exchange(1)
+	}
+	const batch = 32 // mmsgBatch on 64-bit Linux
+	for _, n := range []int{batch - 1, batch, batch + 1, 2 * batch, 1, 1} {
+		exchange(n)
+	}
+}
+
 func TestOversizedUDPQuery(t *testing.T) {
 	s, _ := newTestServer(t, Config{})
 	addr := startServer(t, s)
