@@ -415,7 +415,15 @@ func (b *bench) session(ctx context.Context, c contender, round int, warn func(s
 	if err != nil {
 		return m, err
 	}
+	coldTicks0, err := cpuTicks(p.pid())
+	if err != nil {
+		return m, err
+	}
 	cold, err := b.dnsperf(ctx, c, "cold", []string{"-d", b.lists["cold"], "-n", "1", "-q", "100", "-l", secs(b.s.coldLimit), "-v"})
+	if err != nil {
+		return m, err
+	}
+	coldTicks1, err := cpuTicks(p.pid())
 	if err != nil {
 		return m, err
 	}
@@ -424,6 +432,7 @@ func (b *bench) session(ctx context.Context, c contender, round int, warn func(s
 		return m, err
 	}
 	answeredA := cold.Rcodes["NOERROR"]
+	m["cold_cpu_us"] = 1e6 * ratio(float64(coldTicks1-coldTicks0)/b.clkTck, float64(cold.Completed))
 	warnFailures(warn, "cold A pass", cold)
 	m["cold_qps"] = cold.QPS
 	m["cold_p50_ms"] = 1000 * percentile(cold.Latencies, 50)
