@@ -41,12 +41,58 @@ type reply struct {
 	authNS []dns.RR // an answer's or negative answer's NS set in authority (the zone's own)
 }
 
-// inZone reports whether name is zone or below it.
+// inZone reports whether name is zone or below it, for fully qualified
+// names in presentation format, as dns.IsSubDomain does, without its
+// allocations (it ran a dozen times per resolution): zone must be a suffix
+// of name, case aside, that starts at a label boundary, a dot that is not
+// escaped.
 func inZone(name, zone string) bool {
-	return dns.IsSubDomain(zone, name)
+	if zone == "." {
+		return true
+	}
+	cut := len(name) - len(zone)
+	if cut < 0 || !asciiEqualFold(name[cut:], zone) {
+		return false
+	}
+	if cut == 0 {
+		return true
+	}
+	if name[cut-1] != '.' {
+		return false
+	}
+	slashes := 0
+	for i := cut - 2; i >= 0 && name[i] == '\\'; i-- {
+		slashes++
+	}
+	return slashes%2 == 0
 }
 
-func sameName(a, b string) bool { return strings.EqualFold(a, b) }
+// asciiEqualFold compares DNS names as RFC 4343 does: ASCII letters
+// without case, every other byte exactly (strings.EqualFold would take two
+// invalid UTF-8 bytes as the same rune).
+func asciiEqualFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if x == y {
+			continue
+		}
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+func sameName(a, b string) bool { return asciiEqualFold(a, b) }
 
 // classify labels resp, the reply of a server asked as authority for zone
 // about qname and qtype. It is pure: caching and server bookkeeping are

@@ -196,3 +196,51 @@ func TestParentZone(t *testing.T) {
 		}
 	}
 }
+
+func TestInZone(t *testing.T) {
+	for _, tc := range []struct {
+		name, zone string
+		want       bool
+	}{
+		{"www.example.com.", "example.com.", true},
+		{"example.com.", "example.com.", true},
+		{"WWW.Example.COM.", "example.com.", true},
+		{"www.example.com.", ".", true},
+		{".", ".", true},
+		{"notexample.com.", "example.com.", false},
+		{"com.", "example.com.", false},
+		{"example.com.", "www.example.com.", false},
+		{`a\.example.com.`, "example.com.", false}, // the label "a.example", then com
+		{`a\.example.com.`, "com.", true},
+		{`www.a\.example.com.`, `a\.example.com.`, true},
+		{`wwwa\.example.com.`, `a\.example.com.`, false},
+		{`x\\.example.com.`, "example.com.", true}, // a label `x\`, then example
+		{`x\.example.com.`, `example.com.`, false},
+		{`example\.com.`, "com.", false}, // one label "example.com" under the root
+		{`example\.com.`, "example.com.", false},
+	} {
+		if got := inZone(tc.name, tc.zone); got != tc.want {
+			t.Errorf("inZone(%q, %q) = %v, want %v", tc.name, tc.zone, got, tc.want)
+		}
+	}
+}
+
+// inZone must agree with dns.IsSubDomain on every pair of valid names.
+func FuzzInZone(f *testing.F) {
+	for _, s := range [][2]string{
+		{"www.example.com.", "example.com."}, {`a\.b.c.`, `b.c.`}, {`a\\.b.c.`, `b.c.`},
+		{`x\046y.com.`, `y.com.`}, {"A.B.", "b."}, {".", "."},
+	} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, name, zone string) {
+		for _, n := range []string{name, zone} {
+			if _, ok := dns.IsDomainName(n); !ok || !dns.IsFqdn(n) {
+				return
+			}
+		}
+		if got, want := inZone(name, zone), dns.IsSubDomain(zone, name); got != want {
+			t.Fatalf("inZone(%q, %q) = %v, dns.IsSubDomain says %v", name, zone, got, want)
+		}
+	})
+}
