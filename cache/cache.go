@@ -176,9 +176,10 @@ func (c *Cache) Put(rrs []dns.RR, rank Rank) bool {
 	if !ok {
 		return false
 	}
+	now := c.cfg.Now().UnixNano()
 	e := entry{
 		data:     data,
-		expires:  c.cfg.Now().Add(d).UnixNano(),
+		expires:  now + int64(d),
 		nameLen:  uint16(len(k.Name)),
 		ownerLen: uint16(len(owner)),
 		typ:      k.Type,
@@ -188,7 +189,7 @@ func (c *Cache) Put(rrs []dns.RR, rank Rank) bool {
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.s.put(e, c.cfg.Now().UnixNano()) {
+	if !c.s.put(e, now) {
 		return false
 	}
 	// Data at the name proves it exists: an NXDOMAIN entry for it is stale.
@@ -229,9 +230,10 @@ func (c *Cache) PutNegative(name string, qtype, qclass uint16, kind Negative, so
 	if d <= 0 {
 		return false
 	}
+	now := c.cfg.Now().UnixNano()
 	e := entry{
 		data:     data,
-		expires:  c.cfg.Now().Add(d).UnixNano(),
+		expires:  now + int64(d),
 		nameLen:  uint16(len(name)),
 		typ:      qtype,
 		class:    qclass,
@@ -240,7 +242,7 @@ func (c *Cache) PutNegative(name string, qtype, qclass uint16, kind Negative, so
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.s.put(e, c.cfg.Now().UnixNano())
+	return c.s.put(e, now)
 }
 
 // NegativeTTL is how long a negative answer with soa is cached: the lesser
