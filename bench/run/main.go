@@ -43,30 +43,31 @@ const (
 
 // settings size a run.
 type settings struct {
-	quick       bool
-	rounds      int
-	domains     int           // second-level domains in the tree
-	delayNames  int           // of them, kept out of the cold list for the delay phase
-	hotNames    int           // names of the cache-hit list
-	coldLimit   time.Duration // bound on each cold pass
-	hitSeconds  int
-	cpuSeconds  int
-	cpuRate     int // offered QPS of the CPU-cost run
-	hitClients  int // dnsperf -c for the throughput run
-	hitInFlight int // dnsperf -q for the throughput run
-	delay       time.Duration
-	deadline    time.Duration // the whole run
+	quick           bool
+	rounds          int
+	domains         int           // second-level domains in the tree
+	delayNames      int           // of them, kept out of the cold list for the delay phase
+	hotNames        int           // names of the cache-hit list
+	coldLimit       time.Duration // bound on each cold pass
+	hitSeconds      int
+	cpuSlices       int // alternating slices of the CPU-cost run, per resolver
+	cpuSliceSeconds int
+	cpuRate         int // offered QPS of the CPU-cost run
+	hitClients      int // dnsperf -c for the throughput run
+	hitInFlight     int // dnsperf -q for the throughput run
+	delay           time.Duration
+	deadline        time.Duration // the whole run
 }
 
 func settingsFor(quick bool) settings {
 	s := settings{
-		rounds: 3, domains: 50000, delayNames: 20, hotNames: 1000,
-		coldLimit: 25 * time.Second, hitSeconds: 10, cpuSeconds: 10, cpuRate: 20000,
+		rounds: 3, domains: 50000, delayNames: 100, hotNames: 1000,
+		coldLimit: 25 * time.Second, hitSeconds: 10, cpuSlices: 5, cpuSliceSeconds: 2, cpuRate: 20000,
 		hitClients: 4, hitInFlight: 500, delay: 10 * time.Millisecond, deadline: 9*time.Minute + 30*time.Second,
 	}
 	if quick {
 		s.quick = true
-		s.rounds, s.domains, s.coldLimit, s.hitSeconds, s.cpuSeconds = 1, 5000, 15*time.Second, 5, 5
+		s.rounds, s.domains, s.coldLimit, s.hitSeconds, s.cpuSlices, s.delayNames = 1, 5000, 15*time.Second, 5, 3, 20
 		s.deadline = 4 * time.Minute
 	}
 	return s
@@ -346,22 +347,33 @@ func (b *bench) measure(ctx context.Context) *report {
 		if round%2 == 1 {
 			order = []int{1, 0}
 		}
+		var alive []live
 		for _, i := range order {
 			c := contenders[i]
 			if c.unavailable != "" || ctx.Err() != nil {
 				continue
 			}
 			fmt.Fprintf(os.Stderr, "bench: round %d/%d: %s\n", round+1, b.s.rounds, c.name)
-			warn := func(msg string) {
-				fmt.Fprintf(os.Stderr, "bench: %s round %d: %s\n", c.name, round+1, msg)
-				r.errors[c.name] = append(r.errors[c.name], fmt.Sprintf("round %d: %s", round+1, msg))
-			}
-			m, err := b.session(ctx, c, round, warn)
+			warn := r.warner(c.name, round)
+			m, p, err := b.session(ctx, c, round, warn)
 			if err != nil {
-				fmt.Fprintf(os.Stderr, "bench: %s round %d: %v\n", c.name, round+1, err)
-				r.errors[c.name] = append(r.errors[c.name], fmt.Sprintf("round %d: %v", round+1, err))
+				warn(err.Error())
 			}
-			r.add(c.name, m)
+			if p != nil {
+				alive = append(alive, live{c, p, m})
+			} else {
+				r.add(c.name, m)
+			}
+		}
+		// Both resolvers still run, warmed: CPU per cache hit in
+		// alternating slices, so that both meet the same machine.
+		if ctx.Err() == nil && len(alive) > 0 {
+			fmt.Fprintf(os.Stderr, "bench: round %d/%d: CPU per cache hit, alternating\n", round+1, b.s.rounds)
+			b.pairedHits(ctx, alive, func(name string) func(string) { return r.warner(name, round) })
+		}
+		for _, l := range alive {
+			b.ps.stop(l.p, 5*time.Second)
+			r.add(l.c.name, l.m)
 		}
 	}
 	if ctx.Err() != nil {
@@ -373,30 +385,43 @@ func (b *bench) measure(ctx context.Context) *report {
 // metrics of one session, by metric id (see rows in report.go).
 type metrics map[string]float64
 
+// live is a resolver left running by its session, with its metrics.
+type live struct {
+	c contender
+	p *proc
+	m metrics
+}
+
 // session starts a fresh instance of c and measures it. It returns what
-// it measured before any error.
+// it measured before any error, and the resolver, still running and
+// warmed, when the session went through (the caller stops it).
 // warn records what went wrong without ending the session.
-func (b *bench) session(ctx context.Context, c contender, round int, warn func(string)) (metrics, error) {
-	m := metrics{}
+func (b *bench) session(ctx context.Context, c contender, round int, warn func(string)) (m metrics, kept *proc, err error) {
+	m = metrics{}
 	dir := filepath.Join(b.work, fmt.Sprintf("%s-%d", strings.ToLower(c.name), round+1))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return m, err
+		return m, nil, err
 	}
 	argv, err := c.argv(dir)
 	if err != nil {
-		return m, err
+		return m, nil, err
 	}
 	p, err := b.ps.start(c.name, b.logPath(strings.ToLower(c.name)), b.pinned(resolverCPU, argv))
 	if err != nil {
-		return m, err
+		return m, nil, err
 	}
-	defer b.ps.stop(p, 5*time.Second)
+	defer func() {
+		if err != nil {
+			b.ps.stop(p, 5*time.Second)
+			kept = nil
+		}
+	}()
 	addr := fmt.Sprintf("127.0.0.1:%d", c.port)
 	if err := poll(ctx, addr, new(dns.Msg).SetQuestion("bench.", dns.TypeSOA), 20*time.Second); err != nil {
 		if done, werr := p.exited(); done {
-			return m, fmt.Errorf("exited at start (%v); see its log in %s", werr, b.o.logs)
+			return m, nil, fmt.Errorf("exited at start (%v); see its log in %s", werr, b.o.logs)
 		}
-		return m, err
+		return m, nil, err
 	}
 	alive := func() error {
 		if done, werr := p.exited(); done {
@@ -406,30 +431,30 @@ func (b *bench) session(ctx context.Context, c contender, round int, warn func(s
 	}
 	rssStart, err := rssBytes(p.pid())
 	if err != nil {
-		return m, err
+		return m, nil, err
 	}
 	m["rss_start_mb"] = float64(rssStart) / (1 << 20)
 
 	// Cold: never-seen names, 100 in flight, each name once.
 	q0, err := upstreamQueries(ctx)
 	if err != nil {
-		return m, err
+		return m, nil, err
 	}
 	coldTicks0, err := cpuTicks(p.pid())
 	if err != nil {
-		return m, err
+		return m, nil, err
 	}
 	cold, err := b.dnsperf(ctx, c, "cold", []string{"-d", b.lists["cold"], "-n", "1", "-q", "100", "-l", secs(b.s.coldLimit), "-v"})
 	if err != nil {
-		return m, err
+		return m, nil, err
 	}
 	coldTicks1, err := cpuTicks(p.pid())
 	if err != nil {
-		return m, err
+		return m, nil, err
 	}
 	q1, err := upstreamQueries(ctx)
 	if err != nil {
-		return m, err
+		return m, nil, err
 	}
 	answeredA := cold.Rcodes["NOERROR"]
 	m["cold_cpu_us"] = 1e6 * ratio(float64(coldTicks1-coldTicks0)/b.clkTck, float64(cold.Completed))
@@ -440,17 +465,17 @@ func (b *bench) session(ctx context.Context, c contender, round int, warn func(s
 	m["cold_answered_pct"] = 100 * ratio(float64(answeredA), float64(cold.Sent))
 	m["cold_upstream_per_name"] = ratio(float64(q1-q0), float64(cold.Completed))
 	if err := alive(); err != nil {
-		return m, err
+		return m, nil, err
 	}
 
 	// Memory: AAAA for the same names (one upstream query each), then RSS.
 	aaaa, err := b.dnsperf(ctx, c, "aaaa", []string{"-d", b.lists["aaaa"], "-n", "1", "-q", "100", "-l", secs(b.s.coldLimit)})
 	if err != nil {
-		return m, err
+		return m, nil, err
 	}
 	rss, err := rssBytes(p.pid())
 	if err != nil {
-		return m, err
+		return m, nil, err
 	}
 	// RRsets learned per name answered: the domain's NS set, the A of its
 	// two name servers, www A; and www AAAA from the second pass.
@@ -462,44 +487,80 @@ func (b *bench) session(ctx context.Context, c contender, round int, warn func(s
 
 	// Cache hits: warm the hot list, then saturate.
 	if _, err := b.dnsperf(ctx, c, "warm", []string{"-d", b.lists["hot"], "-n", "1", "-q", "100", "-l", "20"}); err != nil {
-		return m, err
+		return m, nil, err
 	}
 	hit, loadUse, err := b.dnsperfCPU(ctx, c, "hit", []string{"-t", "1", "-d", b.lists["hot"], "-l", strconv.Itoa(b.s.hitSeconds),
 		"-c", strconv.Itoa(b.s.hitClients), "-q", strconv.Itoa(b.s.hitInFlight)})
 	if err != nil {
-		return m, err
+		return m, nil, err
 	}
 	m["hit_qps"] = hit.QPS
 	m["hit_loadgen_cpu_pct"] = 100 * loadUse
 	m["hit_answered_pct"] = 100 * ratio(float64(hit.Rcodes["NOERROR"]), float64(hit.Sent))
 	if err := alive(); err != nil {
-		return m, err
+		return m, nil, err
 	}
-
-	// CPU per cache hit at a fixed offered rate below saturation.
-	t0, err := cpuTicks(p.pid())
-	if err != nil {
-		return m, err
-	}
-	fixed, err := b.dnsperf(ctx, c, "fixed", []string{"-t", "1", "-d", b.lists["hot"], "-l", strconv.Itoa(b.s.cpuSeconds),
-		"-Q", strconv.Itoa(b.s.cpuRate), "-q", "200", "-v"})
-	if err != nil {
-		return m, err
-	}
-	t1, err := cpuTicks(p.pid())
-	if err != nil {
-		return m, err
-	}
-	m["hit_cpu_us"] = 1e6 * ratio(float64(t1-t0)/b.clkTck, float64(fixed.Completed))
-	m["fixed_qps"] = fixed.QPS
-	m["hit_p50_ms"] = 1000 * percentile(fixed.Latencies, 50)
-	m["hit_p99_ms"] = 1000 * percentile(fixed.Latencies, 99)
 
 	// Cold latency through the delaying proxy, one name at a time.
 	if err := b.delayPhase(ctx, c, m, warn); err != nil {
-		return m, err
+		return m, nil, err
 	}
-	return m, alive()
+	if err := alive(); err != nil {
+		return m, nil, err
+	}
+	return m, p, nil
+}
+
+// pairedHits measures CPU per cache hit at a fixed offered rate below
+// saturation, from utime+stime in /proc/PID/stat per answered query, in
+// short slices that alternate between the resolvers. Load from elsewhere
+// on a shared machine comes and goes over minutes; slices a few seconds
+// apart see the same of it, which one phase per session did not.
+func (b *bench) pairedHits(ctx context.Context, alive []live, warner func(string) func(string)) {
+	type sums struct {
+		ticks     int64
+		completed int
+		qps       []float64
+		latencies []float64
+		failed    bool
+	}
+	acc := make([]sums, len(alive))
+	for slice := range b.s.cpuSlices {
+		for i, l := range alive {
+			if ctx.Err() != nil || acc[i].failed {
+				continue
+			}
+			t0, err := cpuTicks(l.p.pid())
+			var res perfResult
+			if err == nil {
+				res, err = b.dnsperf(ctx, l.c, fmt.Sprintf("fixed-%d", slice+1), []string{"-t", "1", "-d", b.lists["hot"],
+					"-l", strconv.Itoa(b.s.cpuSliceSeconds), "-Q", strconv.Itoa(b.s.cpuRate), "-q", "200", "-v"})
+			}
+			var t1 int64
+			if err == nil {
+				t1, err = cpuTicks(l.p.pid())
+			}
+			if err != nil {
+				warner(l.c.name)(fmt.Sprintf("CPU per cache hit, slice %d: %v", slice+1, err))
+				acc[i].failed = true
+				continue
+			}
+			acc[i].ticks += t1 - t0
+			acc[i].completed += res.Completed
+			acc[i].qps = append(acc[i].qps, res.QPS)
+			acc[i].latencies = append(acc[i].latencies, res.Latencies...)
+		}
+	}
+	for i, l := range alive {
+		a := acc[i]
+		if a.failed || a.completed == 0 {
+			continue
+		}
+		l.m["hit_cpu_us"] = 1e6 * ratio(float64(a.ticks)/b.clkTck, float64(a.completed))
+		l.m["fixed_qps"] = median(a.qps)
+		l.m["hit_p50_ms"] = 1000 * percentile(a.latencies, 50)
+		l.m["hit_p99_ms"] = 1000 * percentile(a.latencies, 99)
+	}
 }
 
 func (b *bench) delayPhase(ctx context.Context, c contender, m metrics, warn func(string)) (err error) {

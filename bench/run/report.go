@@ -80,6 +80,15 @@ func newReport(b *bench, contenders []contender) *report {
 	return r
 }
 
+// warner returns what records a problem of name's in round without
+// ending anything: it goes to stderr and under the table.
+func (r *report) warner(name string, round int) func(string) {
+	return func(msg string) {
+		fmt.Fprintf(os.Stderr, "bench: %s round %d: %s\n", name, round+1, msg)
+		r.errors[name] = append(r.errors[name], fmt.Sprintf("round %d: %s", round+1, msg))
+	}
+}
+
 func (r *report) add(name string, m metrics) {
 	for id, v := range m {
 		r.values[name][id] = append(r.values[name][id], v)
