@@ -370,6 +370,10 @@ func (b *bench) measure(ctx context.Context) *report {
 		if ctx.Err() == nil && len(alive) > 0 {
 			fmt.Fprintf(os.Stderr, "bench: round %d/%d: CPU per cache hit, alternating\n", round+1, b.s.rounds)
 			b.pairedHits(ctx, alive, func(name string) func(string) { return r.warner(name, round) })
+			fmt.Fprintf(os.Stderr, "bench: round %d/%d: cold latency with delay, alternating\n", round+1, b.s.rounds)
+			if err := b.pairedDelay(ctx, alive, round, func(name string) func(string) { return r.warner(name, round) }); err != nil {
+				r.notes = append(r.notes, fmt.Sprintf("round %d: delay phase: %v", round+1, err))
+			}
 		}
 		for _, l := range alive {
 			b.ps.stop(l.p, 5*time.Second)
@@ -501,10 +505,6 @@ func (b *bench) session(ctx context.Context, c contender, round int, warn func(s
 		return m, nil, err
 	}
 
-	// Cold latency through the delaying proxy, one name at a time.
-	if err := b.delayPhase(ctx, c, m, warn); err != nil {
-		return m, nil, err
-	}
 	if err := alive(); err != nil {
 		return m, nil, err
 	}
@@ -563,7 +563,12 @@ func (b *bench) pairedHits(ctx context.Context, alive []live, warner func(string
 	}
 }
 
-func (b *bench) delayPhase(ctx context.Context, c contender, m metrics, warn func(string)) (err error) {
+// pairedDelay measures the unloaded latency of cold resolutions through
+// the delaying proxy. Each never-seen name goes to every resolver in turn,
+// the first one alternating from name to name, so that the resolvers meet
+// the same moments of the machine; the authoritative servers' counter is
+// read around each query, to count each resolver's upstream queries.
+func (b *bench) pairedDelay(ctx context.Context, alive []live, round int, warner func(string) func(string)) (err error) {
 	if err := retarget(ctx, proxyPort); err != nil {
 		return err
 	}
@@ -572,46 +577,54 @@ func (b *bench) delayPhase(ctx context.Context, c contender, m metrics, warn fun
 			err = rerr
 		}
 	}()
-	q0, err := upstreamQueries(ctx)
+	client := &dns.Client{Timeout: 5 * time.Second}
+	lat := make([][]float64, len(alive))
+	failures := make([][]string, len(alive))
+	upstream := make([]int64, len(alive))
+	before, err := upstreamQueries(ctx)
 	if err != nil {
 		return err
 	}
-	client := &dns.Client{Timeout: 5 * time.Second}
-	addr := fmt.Sprintf("127.0.0.1:%d", c.port)
-	var lat []float64
-	var failures []string
 	for i := range b.s.delayNames {
-		q := new(dns.Msg).SetQuestion(b.delayName(i), dns.TypeA)
-		q.SetEdns0(1232, false) // so that extended errors can come back
-		start := time.Now()
-		resp, _, err := client.ExchangeContext(ctx, q, addr)
-		elapsed := time.Since(start)
-		switch {
-		case ctx.Err() != nil:
-			return ctx.Err()
-		case err != nil:
-			failures = append(failures, fmt.Sprintf("%s: %v", q.Question[0].Name, err))
-		case resp.Rcode != dns.RcodeSuccess || len(resp.Answer) == 0:
-			failures = append(failures, fmt.Sprintf("%s: %s with %d answers%s", q.Question[0].Name, dns.RcodeToString[resp.Rcode], len(resp.Answer), extendedErrors(resp)))
-		default:
-			lat = append(lat, elapsed.Seconds())
+		for k := range alive {
+			j := (k + i + round) % len(alive)
+			l := alive[j]
+			q := new(dns.Msg).SetQuestion(b.delayName(i), dns.TypeA)
+			q.SetEdns0(1232, false) // so that extended errors can come back
+			start := time.Now()
+			resp, _, err := client.ExchangeContext(ctx, q, fmt.Sprintf("127.0.0.1:%d", l.c.port))
+			elapsed := time.Since(start)
+			switch {
+			case ctx.Err() != nil:
+				return ctx.Err()
+			case err != nil:
+				failures[j] = append(failures[j], fmt.Sprintf("%s: %v", q.Question[0].Name, err))
+			case resp.Rcode != dns.RcodeSuccess || len(resp.Answer) == 0:
+				failures[j] = append(failures[j], fmt.Sprintf("%s: %s with %d answers%s", q.Question[0].Name, dns.RcodeToString[resp.Rcode], len(resp.Answer), extendedErrors(resp)))
+			default:
+				lat[j] = append(lat[j], elapsed.Seconds())
+			}
+			after, err := upstreamQueries(ctx)
+			if err != nil {
+				return err
+			}
+			upstream[j] += after - before
+			before = after
 		}
 	}
-	q1, err := upstreamQueries(ctx)
-	if err != nil {
-		return err
+	for j, l := range alive {
+		l.m["delay_failed"] = float64(len(failures[j]))
+		if len(failures[j]) > 0 {
+			warner(l.c.name)(fmt.Sprintf("delay phase: %d of %d names failed, first: %s", len(failures[j]), b.s.delayNames, failures[j][0]))
+		}
+		if len(lat[j]) == 0 {
+			continue
+		}
+		perName := ratio(float64(upstream[j]), float64(b.s.delayNames))
+		l.m["delay_p50_ms"] = 1000 * median(lat[j])
+		l.m["delay_upstream_per_name"] = perName
+		l.m["delay_floor_ms"] = perName * float64(b.s.delay) / float64(time.Millisecond)
 	}
-	m["delay_failed"] = float64(len(failures))
-	if len(failures) > 0 && len(lat) > 0 {
-		warn(fmt.Sprintf("delay phase: %d of %d names failed, first: %s", len(failures), b.s.delayNames, failures[0]))
-	}
-	if len(lat) == 0 {
-		return fmt.Errorf("delay phase: all %d names failed, first: %s", len(failures), failures[0])
-	}
-	perName := ratio(float64(q1-q0), float64(b.s.delayNames))
-	m["delay_p50_ms"] = 1000 * median(lat)
-	m["delay_upstream_per_name"] = perName
-	m["delay_floor_ms"] = perName * float64(b.s.delay) / float64(time.Millisecond)
 	return nil
 }
 
