@@ -79,7 +79,7 @@ type conn interface {
 // ends at ctx's deadline, or at once when ctx is cancelled. done closes it.
 // UDP without a Dialer takes the raw-socket path (udpSocket).
 func (t *NetTransport) dial(ctx context.Context, network string, server netip.AddrPort) (conn conn, done func(), err error) {
-	if network == "udp" && t.Dialer == nil {
+	if network == "udp" && t.Dialer == nil && rawUDP {
 		conn, err = openUDP(server)
 	} else {
 		conn, err = t.dialer().DialContext(ctx, network, server.String())

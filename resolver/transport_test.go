@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
+	"runtime/debug"
 	"testing"
 	"time"
 
@@ -227,5 +229,39 @@ func TestTransportOversizedUDPMovesToTCP(t *testing.T) {
 	resp, _, err := (&NetTransport{}).Exchange(t.Context(), q, srv)
 	if err != nil || len(resp.Answer) != 301 {
 		t.Fatalf("Exchange = %d records, %v; want the whole answer over TCP", len(resp.Answer), err)
+	}
+}
+
+// Sockets are closed from goroutines of their own after each exchange:
+// none may be left open once they have run.
+func TestTransportClosesItsSockets(t *testing.T) {
+	fds := func() int {
+		entries, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Skipf("no /proc/self/fd: %v", err)
+		}
+		return len(entries)
+	}
+	// No collection, so that no os.File finalizer closes what we forgot.
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	srv := udpServer(t, func(q *dns.Msg) [][]byte { return [][]byte{pack(t, answerFor(t, q))} })
+	q := new(dns.Msg)
+	q.SetQuestion("www.example.com.", dns.TypeA)
+	tr := &NetTransport{}
+	if _, _, err := tr.Exchange(t.Context(), q, srv); err != nil {
+		t.Fatal(err)
+	}
+	before := fds()
+	for range 300 {
+		if _, _, err := tr.Exchange(t.Context(), q, srv); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for fds() > before+2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d file descriptors open after 300 exchanges, %d before", fds(), before)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -91,6 +91,9 @@ func family(ap netip.AddrPort) string {
 type udpSocket struct {
 	conn     *net.UDPConn
 	wildcard bool
+	// raw and is4 serve writeRaw: the socket's fd, and its family.
+	raw syscall.RawConn
+	is4 bool
 }
 
 // listenUDP binds one UDP socket: the seam where SO_REUSEPORT and one
@@ -100,7 +103,11 @@ func listenUDP(ap netip.AddrPort) (*udpSocket, error) {
 	if err != nil {
 		return nil, err
 	}
-	u := &udpSocket{conn: conn, wildcard: ap.Addr().IsUnspecified()}
+	u := &udpSocket{conn: conn, wildcard: ap.Addr().IsUnspecified(), is4: family(ap) == "4"}
+	if u.raw, err = conn.SyscallConn(); err != nil {
+		conn.Close()
+		return nil, err
+	}
 	if u.wildcard {
 		if err := enablePacketInfo(conn, ap.Addr().Is4()); err != nil {
 			conn.Close()

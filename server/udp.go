@@ -83,9 +83,11 @@ func (s *Server) writeUDP(u *udpSocket, b []byte, to netip.AddrPort, sess *dns.S
 		return
 	}
 	var err error
-	if sess != nil {
+	switch {
+	case sess != nil:
 		_, err = dns.WriteToSessionUDP(u.conn, b, sess)
-	} else {
+	case writeRaw(u, b, to, &err):
+	default:
 		_, err = u.conn.WriteToUDPAddrPort(b, to)
 	}
 	if err != nil && !errors.Is(err, net.ErrClosed) {

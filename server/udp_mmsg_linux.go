@@ -8,6 +8,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"os"
 	"runtime"
 	"syscall"
 	"unsafe"
@@ -235,4 +236,38 @@ func sockaddrToAddrPort(sa *syscall.RawSockaddrInet6, namelen uint32) (netip.Add
 		return netip.AddrPortFrom(a, port(sa.Port)), namelen >= syscall.SizeofSockaddrInet6
 	}
 	return netip.AddrPort{}, false
+}
+
+// writeRaw sends b to the client at to with a raw sendto, as the batched
+// path does, and reports whether it could (the socket's family must be
+// to's); err is set to the outcome. Answers that needed the engine go out
+// this way: net's WriteTo enters the runtime's syscall path, which wakes
+// sysmon from its deep sleep right before the answer leaves.
+func writeRaw(u *udpSocket, b []byte, to netip.AddrPort, err *error) bool {
+	if len(b) == 0 || u.is4 != to.Addr().Is4() {
+		return false
+	}
+	var sa syscall.RawSockaddrInet6
+	salen := uintptr(syscall.SizeofSockaddrInet6)
+	port := (*[2]byte)(unsafe.Pointer(&sa.Port))
+	port[0], port[1] = byte(to.Port()>>8), byte(to.Port())
+	if u.is4 {
+		sa4 := (*syscall.RawSockaddrInet4)(unsafe.Pointer(&sa))
+		sa4.Family, sa4.Addr, salen = syscall.AF_INET, to.Addr().As4(), syscall.SizeofSockaddrInet4
+	} else {
+		sa.Family, sa.Addr = syscall.AF_INET6, to.Addr().As16()
+	}
+	var errno syscall.Errno
+	werr := u.raw.Write(func(fd uintptr) bool {
+		_, _, errno = syscall.RawSyscall6(syscall.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)),
+			syscall.MSG_DONTWAIT, uintptr(unsafe.Pointer(&sa)), salen)
+		return errno != syscall.EAGAIN && errno != syscall.EINTR
+	})
+	switch {
+	case werr != nil:
+		*err = werr
+	case errno != 0:
+		*err = os.NewSyscallError("sendto", errno)
+	}
+	return true
 }

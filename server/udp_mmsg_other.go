@@ -2,8 +2,14 @@
 
 package server
 
-import "context"
+import (
+	"context"
+	"net/netip"
+)
 
 // readUDPBatch is implemented for 64-bit Linux only; elsewhere each query
 // takes its own system calls.
 func (s *Server) readUDPBatch(context.Context, *udpSocket) bool { return false }
+
+// writeRaw is implemented for 64-bit Linux only.
+func writeRaw(*udpSocket, []byte, netip.AddrPort, *error) bool { return false }
