@@ -84,6 +84,7 @@ type options struct {
 	recursor, recursorErr string
 	recursorArgs          string
 	unbound, nsd, dnsperf string
+	baseline              string
 	proxy                 string
 	out, logs             string
 	keep                  bool
@@ -95,6 +96,7 @@ func run() error {
 	flag.StringVar(&o.recursor, "recursor", "bin/recursor", "recursor binary")
 	flag.StringVar(&o.recursorErr, "recursor-error", "", "why the recursor binary could not be built (its column shows n/a)")
 	flag.StringVar(&o.unbound, "unbound", "/usr/sbin/unbound", "Unbound binary")
+	flag.StringVar(&o.baseline, "baseline", "", "another recursor binary to run in Unbound's place, to compare two builds of ours side by side")
 	flag.StringVar(&o.nsd, "nsd", "/usr/sbin/nsd", "NSD binary")
 	flag.StringVar(&o.dnsperf, "dnsperf", "/usr/bin/dnsperf", "dnsperf binary")
 	flag.StringVar(&o.proxy, "delayproxy", "bench/out/bin/delayproxy", "delayproxy binary")
@@ -340,6 +342,10 @@ func (b *bench) waitProxy(ctx context.Context) error {
 func (b *bench) measure(ctx context.Context) *report {
 	ours := newRecursor(ctx, b.o.recursor, b.o.recursorErr, b.hints, recursorPort, strings.Fields(b.o.recursorArgs))
 	theirs := newUnbound(b.o.unbound, b.hints, unboundPort)
+	if b.o.baseline != "" {
+		theirs = newRecursor(ctx, b.o.baseline, "", b.hints, unboundPort, strings.Fields(b.o.recursorArgs))
+		theirs.name = "baseline"
+	}
 	contenders := []contender{theirs, ours}
 	r := newReport(b, contenders)
 	for round := range b.s.rounds {
