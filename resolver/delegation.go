@@ -214,17 +214,15 @@ func (r *Resolver) ask(ctx context.Context, b *budget, depth int, chainOf *looku
 	// Glueless servers are looked up in the background, a batch at a
 	// time: first when no address is known, then whenever a server fails,
 	// in parallel with trying the next address.
-	lctx, cancelLookups := context.WithCancel(ctx)
-	var wg sync.WaitGroup
+	// Their state is made with the first batch: most delegations come
+	// with glue, and then ask allocates none of it.
+	var gl *glueLookups
 	defer func() {
-		cancelLookups()
-		wg.Wait()
+		if gl != nil {
+			gl.cancel()
+			gl.wg.Wait()
+		}
 	}()
-	type lookupResult struct {
-		found []*candidate
-		err   error
-	}
-	results := make(chan lookupResult, len(glueless)+1)
 	pending := 0
 	var lookupErr error
 	startLookups := func() {
@@ -240,27 +238,32 @@ func (r *Resolver) ask(ctx context.Context, b *budget, depth int, chainOf *looku
 			glueless = nil
 			return
 		}
+		if gl == nil {
+			gl = &glueLookups{results: make(chan glueResult, len(glueless)+1)}
+			gl.ctx, gl.cancel = context.WithCancel(ctx)
+		}
 		n := min(len(glueless), b.limits.MaxParallelGlueless)
 		batch := glueless[:n]
 		glueless = glueless[n:]
 		pending++
-		wg.Go(func() {
-			found, err := r.lookupServers(lctx, b, depth, chainOf, batch)
-			results <- lookupResult{found, err}
+		g := gl
+		g.wg.Go(func() {
+			found, err := r.lookupServers(g.ctx, b, depth, chainOf, batch)
+			g.results <- glueResult{found, err}
 		})
 	}
 	collect := func(block bool) error {
 		for pending > 0 {
-			var res lookupResult
+			var res glueResult
 			if block {
 				select {
-				case res = <-results:
+				case res = <-gl.results:
 				case <-ctx.Done():
 					return ctx.Err()
 				}
 			} else {
 				select {
-				case res = <-results:
+				case res = <-gl.results:
 				default:
 					return nil
 				}
@@ -276,7 +279,8 @@ func (r *Resolver) ask(ctx context.Context, b *budget, depth int, chainOf *looku
 	}
 
 	var lastWhy string
-	var emptyReply *reply // the first empty authoritative reply
+	var emptyReply reply // the first empty authoritative reply, when haveEmpty
+	haveEmpty := false
 	now := r.now()
 	parentTried := false
 	if len(cands) == 0 {
@@ -319,8 +323,8 @@ func (r *Resolver) ask(ctx context.Context, b *budget, depth int, chainOf *looku
 			case rep.empty:
 				// An empty reply: another server may say more.
 				c.done = true
-				if emptyReply == nil {
-					emptyReply = &rep
+				if !haveEmpty {
+					emptyReply, haveEmpty = rep, true
 				}
 				continue
 			default:
@@ -341,8 +345,8 @@ func (r *Resolver) ask(ctx context.Context, b *budget, depth int, chainOf *looku
 			}
 		}
 	}
-	if emptyReply != nil {
-		return *emptyReply, nil
+	if haveEmpty {
+		return emptyReply, nil
 	}
 	if len(cands) == 0 && lookupErr != nil && (errors.Is(lookupErr, ErrLimit) || errors.Is(lookupErr, ErrLoop)) {
 		return fail(lookupErr)
@@ -462,6 +466,19 @@ func (r *Resolver) lookupServers(ctx context.Context, b *budget, depth int, chai
 	wg.Wait()
 	b.nxServers.Add(int32(len(nxNames)))
 	return found, firstErr
+}
+
+// glueLookups are the background lookups of one ask's glueless servers.
+type glueLookups struct {
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	results chan glueResult
+}
+
+type glueResult struct {
+	found []*candidate
+	err   error
 }
 
 // exchange sends one query to c and classifies the reply. A non-nil error
