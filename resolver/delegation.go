@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/miekg/dns"
 
@@ -506,9 +507,18 @@ func (r *Resolver) exchange(ctx context.Context, b *budget, depth int, d delegat
 	if edns {
 		m.SetEdns0(EDNSBufferSize, false)
 	}
-	tctx, cancel := context.WithTimeout(ctx, r.infra.timeout(c.addr))
-	resp, rtt, err := r.transport.Exchange(tctx, m, server)
-	cancel()
+	var (
+		resp *dns.Msg
+		rtt  time.Duration
+		err  error
+	)
+	if nt, ok := r.transport.(*NetTransport); ok {
+		resp, rtt, err = nt.exchangeWithin(ctx, m, server, r.infra.timeout(c.addr))
+	} else {
+		tctx, cancel := context.WithTimeout(ctx, r.infra.timeout(c.addr))
+		resp, rtt, err = r.transport.Exchange(tctx, m, server)
+		cancel()
+	}
 	step := Step{Depth: depth, Qname: sendName, Qtype: qtype, Zone: d.zone, NSName: c.ns, Server: server, RTT: rtt, Err: err}
 	trace := traceFrom(ctx)
 	if errors.Is(err, errCaseMismatch) && sendName != qname {

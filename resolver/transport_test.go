@@ -265,3 +265,28 @@ func TestTransportClosesItsSockets(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// The engine's per-server timeout reaches NetTransport as a limit, not a
+// context: a silent server still ends the exchange at the limit, over UDP
+// and, on the Dialer path, the same.
+func TestTransportLimitEndsSilentExchange(t *testing.T) {
+	srv := udpServer(t, func(*dns.Msg) [][]byte { return nil })
+	for _, tr := range []*NetTransport{{}, {Dialer: &net.Dialer{}}} {
+		q := new(dns.Msg)
+		q.SetQuestion("www.example.com.", dns.TypeA)
+		start := time.Now()
+		_, _, err := tr.exchangeWithin(t.Context(), q, srv, 100*time.Millisecond)
+		if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 3*time.Second {
+			t.Fatalf("dialer=%v: err = %v after %v, want a timeout near 100ms", tr.Dialer != nil, err, time.Since(start))
+		}
+	}
+	// A context deadline sooner than the limit wins.
+	ctx, cancel := contextWithTimeout(t, 50*time.Millisecond)
+	defer cancel()
+	q := new(dns.Msg)
+	q.SetQuestion("www.example.com.", dns.TypeA)
+	start := time.Now()
+	if _, _, err := (&NetTransport{}).exchangeWithin(ctx, q, srv, time.Hour); !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 3*time.Second {
+		t.Fatalf("err = %v after %v, want the context's deadline", err, time.Since(start))
+	}
+}
