@@ -307,22 +307,39 @@ type budget struct {
 	nxServers atomic.Int32 // name servers found not to exist
 	failures  atomic.Int32
 
-	mu      sync.Mutex     // guards perName
-	perName map[string]int // upstream queries about each name
+	mu sync.Mutex // guards perName
+	// perName counts upstream queries about each name. A walk asks about
+	// a handful of names, so a scan of a slice, first in the budget's own
+	// array, costs less than a map (which was 5% of a cold resolution's
+	// allocated bytes); MaxUpstreamQueries bounds its length.
+	perName []nameCount
+	names   [6]nameCount
 }
 
-func newBudget(l Limits) *budget { return &budget{limits: l} }
+type nameCount struct {
+	name string
+	n    int
+}
+
+func newBudget(l Limits) *budget {
+	b := &budget{limits: l}
+	b.perName = b.names[:0]
+	return b
+}
 
 // spendOn counts an upstream query about name and reports whether it stays
 // within DefaultMaxQueriesPerName.
 func (b *budget) spendOn(name string) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.perName == nil {
-		b.perName = map[string]int{}
+	for i := range b.perName {
+		if b.perName[i].name == name {
+			b.perName[i].n++
+			return b.perName[i].n <= DefaultMaxQueriesPerName
+		}
 	}
-	b.perName[name]++
-	return b.perName[name] <= DefaultMaxQueriesPerName
+	b.perName = append(b.perName, nameCount{name, 1})
+	return 1 <= DefaultMaxQueriesPerName
 }
 
 // lookupChain lists the names whose resolution led to this one, so a name
