@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"runtime"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -109,17 +110,24 @@ func (p *Proxy) forwardUDP(ctx context.Context, pc net.PacketConn, client net.Ad
 		return
 	}
 	defer conn.Close()
+	sc, ok := conn.(syscall.Conn)
+	if !ok {
+		return
+	}
+	reply := make([]byte, maxMessage)
 	if !waitUntil(ctx, release) {
 		return
 	}
 	conn.SetDeadline(time.Now().Add(p.timeout()))
-	if _, err := conn.Write(query); err != nil {
+	if err := rawWrite(sc, query); err != nil {
 		return
 	}
-	reply := make([]byte, maxMessage)
-	n, err := conn.Read(reply)
+	n, err := rawRead(sc, reply)
 	if err != nil {
 		return // the client times out, as it would with a lost packet
+	}
+	if to, ok := client.(*net.UDPAddr); ok && rawSendTo(pc.(syscall.Conn), reply[:n], to.AddrPort()) == nil {
+		return
 	}
 	pc.WriteTo(reply[:n], client)
 }
