@@ -461,15 +461,23 @@ func TestWildcardListen(t *testing.T) {
 // TestUDPBurst sends many queries before reading any answer, so the server
 // finds several waiting per read (recvmmsg on Linux) and answers hits and
 // misses alike.
-func TestUDPBurst(t *testing.T) {
+// udpClient starts a test server and returns a UDP socket connected to
+// it, with room for bursts of answers.
+func udpClient(t *testing.T) *net.UDPConn {
+	t.Helper()
 	s, _ := newTestServer(t, Config{})
 	addr := startServer(t, s)
 	conn, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(addr))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
+	t.Cleanup(func() { conn.Close() })
 	conn.SetReadBuffer(1 << 20)
+	return conn
+}
+
+func TestUDPBurst(t *testing.T) {
+	conn := udpClient(t)
 	// Rounds of 40 stay well inside the server's default socket buffer,
 	// so nothing is lost even when the machine is busy.
 	const rounds, perRound = 5, 40
@@ -509,14 +517,7 @@ func TestUDPBurst(t *testing.T) {
 // waits in the poller without a last recvmmsg: a lost wakeup would leave a
 // query unanswered here. Bursts of sizes around the batch follow.
 func TestUDPOneAtATimeThenBursts(t *testing.T) {
-	s, _ := newTestServer(t, Config{})
-	addr := startServer(t, s)
-	conn, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(addr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetReadBuffer(1 << 20)
+	conn := udpClient(t)
 	buf := make([]byte, 65535)
 	id := uint16(0)
 	exchange := func(n int) {
