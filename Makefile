@@ -16,7 +16,9 @@ vet:
 DEMO_NAMES = "www.example.com A" "www.shop.example.com A" "www.example.org A" \
 	"alias.example.com A" "nope.example.com A" "www.all-lame.lab A"
 
-DEMO_PORT ?= 53530
+# Below Linux's ephemeral range (32768-60999): a port in it can be held in
+# TIME_WAIT by some earlier outgoing TCP connection, which fails the listen.
+DEMO_PORT ?= 25353
 
 demo: build
 	@for q in $(DEMO_NAMES); do \
