@@ -3,6 +3,7 @@ package cache
 import (
 	"hash/maphash"
 	"math"
+	"sort"
 )
 
 // The store keeps the cache's entries in few, mostly pointer-free objects,
@@ -11,9 +12,17 @@ import (
 //   - slots: fixed-size structs in chunks of chunkSize, linked into an
 //     intrusive LRU list by slot number. Chunks are never copied (the first
 //     grows up to chunkSize) and freed slots are reused, so churn at a fixed
-//     bound never grows them. A slot's one pointer is its data string.
+//     bound never grows them. Slots hold no pointer.
+//   - data: each entry's bytes (see entry.data) in a cell of the arena,
+//     large byte chunks carved into cells of a few size classes, with a free
+//     list per class.
 //   - index: map from a 64-bit hash of the key to a slot number. Neither
 //     holds a pointer, so the collector never scans the map.
+//
+// Nothing of the store holds a pointer but the few chunk headers, so the
+// collector's mark phase does not grow with the cache. With one string per
+// entry it did, and a cache of 250,000 RRsets stretched every mark phase
+// of a filling cache into a stall that the cold-resolution p99 showed.
 //
 // The slot keeps its key, and a lookup whose slot holds another key (a
 // hash collision) is a miss: a key is never answered with another key's
@@ -23,6 +32,7 @@ import (
 type store struct {
 	hash       func(name string, typ, class uint16) uint64
 	index      map[uint64]uint32
+	arena      arena
 	chunks     [][]slot // slot i is chunks[i>>chunkBits][i&chunkMask]; slot 0 is the list's head
 	free       uint32   // first free slot, linked through next; 0: none
 	count      int      // entries in the list
@@ -43,13 +53,14 @@ const (
 // entry is one cached RRset or negative answer, in wire form: one dns.RR
 // struct per record (header, owner name, slices) costs several times the
 // bytes of the data. Records are unpacked afresh on Get, which hands out
-// copies anyway.
+// copies anyway. It is what goes into and comes out of the store, which
+// keeps it as a slot and a cell.
 type entry struct {
 	// data is the key's canonical name (nameLen bytes), then for a positive
 	// entry the owner as learned when its case differs from the key's
 	// (ownerLen bytes) and each record's RDATA after its 2-byte length; for
-	// a negative one, the SOA as a packed RR or nothing. It is immutable:
-	// readers may use it after the store's lock is released.
+	// a negative one, the SOA as a packed RR or nothing. What get returns
+	// is a copy: readers may use it after the store's lock is released.
 	data     string
 	expires  int64 // Unix nanoseconds of Config.Now
 	nameLen  uint16
@@ -60,25 +71,54 @@ type entry struct {
 	rank     Rank
 }
 
-// slot is an entry and its links in the LRU list (towards the head: next
-// is more recent); a free slot's next is the next free slot.
+// slot is an entry without its data, which is in the arena's cell ref,
+// with the key's hash and its links in the LRU list (towards the head:
+// next is more recent); a free slot's next is the next free slot.
 type slot struct {
-	entry
-	prev, next uint32
+	hash     uint64
+	expires  int64
+	ref      cell
+	dataLen  uint32
+	nameLen  uint16
+	ownerLen uint16
+	typ      uint16
+	class    uint16
+	negative Negative
+	rank     Rank
+	prev     uint32
+	next     uint32
 }
 
-// entryOverhead estimates the bytes an entry costs besides its data
-// string: its slot (48) and its share of the index (a 16-byte map slot and
-// control byte at the map's load), plus the data allocation's rounding up
-// to a size class. BenchmarkMemoryPerRRset checks it against the heap.
+// entryOverhead estimates the bytes an entry costs besides its data: its
+// slot (48) and its share of the index (a 16-byte map slot and control
+// byte at the map's load), plus the data's rounding up to its cell's
+// size. BenchmarkMemoryPerRRset checks it against the heap.
 const entryOverhead = 80
 
 func (e *entry) name() string { return e.data[:e.nameLen] }
 
 func (e *entry) size() int64 { return entryOverhead + int64(len(e.data)) }
 
-func (e *entry) is(name string, typ, class uint16) bool {
-	return e.typ == typ && e.class == class && e.name() == name
+func (sl *slot) size() int64 { return entryOverhead + int64(sl.dataLen) }
+
+// is reports whether sl holds the key; name is compared in the arena.
+func (s *store) is(sl *slot, name string, typ, class uint16) bool {
+	return sl.typ == typ && sl.class == class && int(sl.nameLen) == len(name) &&
+		string(s.arena.bytes(sl.ref, int(sl.nameLen))) == name
+}
+
+// entryAt copies slot sl and its data out of the store.
+func (s *store) entryAt(sl *slot) entry {
+	return entry{
+		data:     string(s.arena.bytes(sl.ref, int(sl.dataLen))),
+		expires:  sl.expires,
+		nameLen:  sl.nameLen,
+		ownerLen: sl.ownerLen,
+		typ:      sl.typ,
+		class:    sl.class,
+		negative: sl.negative,
+		rank:     sl.rank,
+	}
 }
 
 // newStore returns an empty store. hash nil means maphash with a random
@@ -110,7 +150,7 @@ func (s *store) at(i uint32) *slot { return &s.chunks[i>>chunkBits][i&chunkMask]
 // lookup returns the slot holding the key, or 0.
 func (s *store) lookup(name string, typ, class uint16) uint32 {
 	i, ok := s.index[s.hash(name, typ, class)]
-	if !ok || !s.at(i).is(name, typ, class) {
+	if !ok || !s.is(s.at(i), name, typ, class) {
 		return 0
 	}
 	return i
@@ -129,7 +169,7 @@ func (s *store) get(name string, typ, class uint16, now int64) (entry, bool) {
 	}
 	s.unlink(sl)
 	s.pushFront(i, sl)
-	return sl.entry, true
+	return s.entryAt(sl), true
 }
 
 // put stores e as the most recently used entry, unless live data of a
@@ -139,7 +179,7 @@ func (s *store) put(e entry, now int64) bool {
 	h := s.hash(e.name(), e.typ, e.class)
 	if i, ok := s.index[h]; ok {
 		old := s.at(i)
-		if old.is(e.name(), e.typ, e.class) && now < old.expires && e.rank < old.rank {
+		if s.is(old, e.name(), e.typ, e.class) && now < old.expires && e.rank < old.rank {
 			return false
 		}
 		s.drop(i) // the key's old entry, or another key's whose hash is the same
@@ -149,7 +189,19 @@ func (s *store) put(e entry, now int64) bool {
 	}
 	i := s.alloc()
 	sl := s.at(i)
-	sl.entry = e
+	*sl = slot{
+		hash:     h,
+		expires:  e.expires,
+		ref:      s.arena.alloc(len(e.data)),
+		dataLen:  uint32(len(e.data)),
+		nameLen:  e.nameLen,
+		ownerLen: e.ownerLen,
+		typ:      e.typ,
+		class:    e.class,
+		negative: e.negative,
+		rank:     e.rank,
+	}
+	copy(s.arena.bytes(sl.ref, len(e.data)), e.data)
 	s.pushFront(i, sl)
 	s.index[h] = i
 	s.count++
@@ -172,7 +224,7 @@ func (s *store) keys() []Key {
 	out := make([]Key, 0, s.count)
 	for i := s.at(0).prev; i != 0; {
 		sl := s.at(i)
-		out = append(out, Key{Name: sl.name(), Type: sl.typ, Class: sl.class})
+		out = append(out, Key{Name: string(s.arena.bytes(sl.ref, int(sl.nameLen))), Type: sl.typ, Class: sl.class})
 		i = sl.prev
 	}
 	return out
@@ -182,11 +234,12 @@ func (s *store) keys() []Key {
 func (s *store) drop(i uint32) {
 	sl := s.at(i)
 	s.unlink(sl)
-	delete(s.index, s.hash(sl.name(), sl.typ, sl.class))
+	delete(s.index, sl.hash)
 	s.count--
 	s.bytes -= sl.size()
-	sl.entry = entry{} // lets the data go
-	sl.next, s.free = s.free, i
+	s.arena.free(sl.ref, int(sl.dataLen))
+	*sl = slot{next: s.free}
+	s.free = i
 }
 
 // alloc returns a free slot, taking a new one when none was freed. Appends
@@ -216,4 +269,79 @@ func (s *store) pushFront(i uint32, sl *slot) {
 	sl.prev, sl.next = 0, head.next
 	s.at(head.next).prev = i
 	head.next = i
+}
+
+// The arena holds the entries' data in chunks of arenaChunk bytes, carved
+// into cells whose sizes are classes a few percent apart; a freed cell
+// goes on its class's free list for the next entry of that class. Chunks
+// hold no pointers: the collector never looks inside them.
+type arena struct {
+	chunks [][]byte
+	used   int      // bytes taken in the last chunk
+	spare  [][]cell // freed cells, by class
+}
+
+// cell names an arena cell: chunk number, then offset in cellAlign units.
+type cell uint32
+
+const (
+	arenaChunk = 64 << 10
+	cellAlign  = 16
+	cellShift  = 12 // bits of the offset, in cellAlign units, in a cell
+)
+
+// cellSizes are the classes: every 16 bytes to 256, every 64 to 1024,
+// every 256 to the chunk's size. An entry's data is at most
+// MaxRRsetBytes plus two names, well within a chunk.
+var cellSizes = func() []int {
+	var sizes []int
+	for n := cellAlign; n <= arenaChunk; {
+		sizes = append(sizes, n)
+		switch {
+		case n < 256:
+			n += 16
+		case n < 1024:
+			n += 64
+		default:
+			n += 256
+		}
+	}
+	return sizes
+}()
+
+func classOf(n int) int { return sort.SearchInts(cellSizes, max(n, 1)) }
+
+// alloc returns a cell of at least n bytes (n at most arenaChunk).
+func (a *arena) alloc(n int) cell {
+	c := classOf(n)
+	if c < len(a.spare) {
+		if list := a.spare[c]; len(list) > 0 {
+			ref := list[len(list)-1]
+			a.spare[c] = list[:len(list)-1]
+			return ref
+		}
+	}
+	size := cellSizes[c]
+	if len(a.chunks) == 0 || a.used+size > arenaChunk {
+		a.chunks = append(a.chunks, make([]byte, arenaChunk))
+		a.used = 0
+	}
+	ref := cell((len(a.chunks)-1)<<cellShift | a.used/cellAlign)
+	a.used += size
+	return ref
+}
+
+// free returns the cell of n bytes that alloc gave.
+func (a *arena) free(ref cell, n int) {
+	c := classOf(n)
+	for len(a.spare) <= c {
+		a.spare = append(a.spare, nil)
+	}
+	a.spare[c] = append(a.spare[c], ref)
+}
+
+// bytes is the cell's first n bytes.
+func (a *arena) bytes(ref cell, n int) []byte {
+	off := int(ref&(1<<cellShift-1)) * cellAlign
+	return a.chunks[ref>>cellShift][off : off+n]
 }

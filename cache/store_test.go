@@ -40,17 +40,37 @@ func checkStore(tb testing.TB, s *store) {
 	var bytes int64
 	for _, i := range fwd {
 		sl := s.at(i)
-		if j, ok := s.index[s.hash(sl.name(), sl.typ, sl.class)]; !ok || j != i {
-			tb.Fatalf("slot %d (%q) indexed as %d, %v", i, sl.name(), j, ok)
+		name := string(s.arena.bytes(sl.ref, int(sl.nameLen)))
+		if sl.hash != s.hash(name, sl.typ, sl.class) {
+			tb.Fatalf("slot %d (%q) keeps a hash not its key's", i, name)
+		}
+		if j, ok := s.index[sl.hash]; !ok || j != i {
+			tb.Fatalf("slot %d (%q) indexed as %d, %v", i, name, j, ok)
 		}
 		bytes += sl.size()
 	}
 	if bytes != s.bytes {
 		tb.Fatalf("bytes = %d, entries sum to %d", s.bytes, bytes)
 	}
+	// Every arena cell is either one live entry's or spare, never both.
+	owner := map[cell]uint32{}
+	for _, i := range fwd {
+		ref := s.at(i).ref
+		if j, dup := owner[ref]; dup {
+			tb.Fatalf("slots %d and %d share cell %#x", j, i, ref)
+		}
+		owner[ref] = i
+	}
+	for c, list := range s.arena.spare {
+		for _, ref := range list {
+			if j, live := owner[ref]; live {
+				tb.Fatalf("cell %#x of slot %d is also spare in class %d", ref, j, c)
+			}
+		}
+	}
 	free := 0
 	for i := s.free; i != 0; i = s.at(i).next {
-		if s.at(i).data != "" {
+		if s.at(i).dataLen != 0 {
 			tb.Fatalf("free slot %d keeps its data", i)
 		}
 		if free++; free > slotsTaken(s) {
@@ -420,4 +440,52 @@ func FuzzStore(f *testing.F) {
 			checkStore(t, s)
 		}
 	})
+}
+
+// Churn of entries of one size at a fixed bound reuses cells: the arena
+// stops growing once the bound is reached.
+func TestArenaReusesCells(t *testing.T) {
+	s := newStore(1000, 1<<40, nil)
+	put := func(i int) {
+		name := fmt.Sprintf("n%07d.example.", i)
+		if !s.put(testEntry(name, dns.TypeA, strings.Repeat("x", 40), 1<<62, RankAnswer), 0) {
+			t.Fatalf("put %s refused", name)
+		}
+	}
+	for i := range 1000 {
+		put(i)
+	}
+	chunks := len(s.arena.chunks)
+	for i := 1000; i < 200_000; i++ {
+		put(i)
+	}
+	checkStore(t, s)
+	if len(s.arena.chunks) != chunks {
+		t.Errorf("arena grew from %d to %d chunks under churn at a fixed bound", chunks, len(s.arena.chunks))
+	}
+}
+
+// The largest entry a Put can make fits a cell, and every class's cell
+// fits in a chunk at any offset alloc gives.
+func TestCellSizes(t *testing.T) {
+	largest := MaxRRsetBytes + 2*255 + 2*MaxRRsetRecords
+	if c := classOf(largest); c >= len(cellSizes) || cellSizes[c] < largest {
+		t.Fatalf("no cell class for %d bytes", largest)
+	}
+	for i, n := range cellSizes {
+		if n%cellAlign != 0 || n > arenaChunk || i > 0 && n <= cellSizes[i-1] {
+			t.Fatalf("cell size %d at %d: not aligned, too large or out of order", n, i)
+		}
+	}
+	var a arena
+	for _, n := range []int{1, 16, 17, 255, 257, 1000, 5000, largest, 16, 1} {
+		ref := a.alloc(n)
+		b := a.bytes(ref, n)
+		for j := range b {
+			b[j] = 0xAB
+		}
+		if off := int(ref&(1<<cellShift-1)) * cellAlign; off+cellSizes[classOf(n)] > arenaChunk {
+			t.Fatalf("cell of %d bytes at offset %d runs past the chunk", n, off)
+		}
+	}
 }
