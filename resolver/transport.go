@@ -72,15 +72,9 @@ func (t *NetTransport) exchangeWithin(ctx context.Context, m *dns.Msg, server ne
 	return resp, time.Since(start), err
 }
 
-func (t *NetTransport) dialer() *net.Dialer {
-	if t.Dialer != nil {
-		return t.Dialer
-	}
-	return &net.Dialer{}
-}
-
-// conn is what an exchange needs of a socket: net.Conn, or udpSocket.
-type conn interface {
+// exchangeConn is what an exchange needs of a socket: net.Conn, or
+// udpSocket.
+type exchangeConn interface {
 	Read([]byte) (int, error)
 	Write([]byte) (int, error)
 	SetDeadline(time.Time) error
@@ -90,11 +84,14 @@ type conn interface {
 // dial connects to server; the connection ends at deadline (unless zero),
 // or at once when ctx is cancelled. done closes it. UDP without a Dialer
 // takes the raw-socket path (udpSocket).
-func (t *NetTransport) dial(ctx context.Context, deadline time.Time, network string, server netip.AddrPort) (conn conn, done func(), err error) {
+func (t *NetTransport) dial(ctx context.Context, deadline time.Time, network string, server netip.AddrPort) (conn exchangeConn, done func(), err error) {
 	if network == "udp" && t.Dialer == nil && rawUDP {
 		conn, err = openUDP(server)
 	} else {
-		d := *t.dialer()
+		var d net.Dialer // a copy: the deadline is this exchange's
+		if t.Dialer != nil {
+			d = *t.Dialer
+		}
 		if !deadline.IsZero() && (d.Deadline.IsZero() || deadline.Before(d.Deadline)) {
 			d.Deadline = deadline
 		}

@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"time"
 	"unsafe"
+
+	"github.com/recursor-dns/recursor/internal/sockaddr"
 )
 
 // rawUDP says openUDP is implemented here.
@@ -32,25 +34,15 @@ type udpSocket struct {
 
 // openUDP connects a new socket to server; the kernel binds it to a random
 // ephemeral port on connect.
-func openUDP(server netip.AddrPort) (conn, error) {
-	var sa syscall.RawSockaddrInet6 // room for either family
-	family, salen := syscall.AF_INET6, uintptr(syscall.SizeofSockaddrInet6)
-	port := (*[2]byte)(unsafe.Pointer(&sa.Port)) // network byte order
-	port[0], port[1] = byte(server.Port()>>8), byte(server.Port())
-	if addr := server.Addr().Unmap(); addr.Is4() {
-		family, salen = syscall.AF_INET, syscall.SizeofSockaddrInet4
-		sa4 := (*syscall.RawSockaddrInet4)(unsafe.Pointer(&sa))
-		sa4.Family, sa4.Addr = syscall.AF_INET, addr.As4()
-	} else {
-		sa.Family, sa.Addr = syscall.AF_INET6, addr.As16()
-	}
-	fd, err := syscall.Socket(family, syscall.SOCK_DGRAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, syscall.IPPROTO_UDP)
+func openUDP(server netip.AddrPort) (exchangeConn, error) {
+	sa := sockaddr.From(server)
+	fd, err := syscall.Socket(sa.Family(), syscall.SOCK_DGRAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, syscall.IPPROTO_UDP)
 	if err != nil {
 		return nil, os.NewSyscallError("socket", err)
 	}
 	// A UDP connect only sets the peer (and binds a random port): it
 	// never blocks.
-	if _, _, errno := syscall.RawSyscall(syscall.SYS_CONNECT, uintptr(fd), uintptr(unsafe.Pointer(&sa)), salen); errno != 0 {
+	if _, _, errno := syscall.RawSyscall(syscall.SYS_CONNECT, uintptr(fd), sa.Ptr(), sa.Len()); errno != 0 {
 		syscall.Close(fd)
 		return nil, os.NewSyscallError("connect", errno)
 	}

@@ -11,6 +11,6 @@ import (
 // upstream UDP goes through net.Dialer.
 const rawUDP = false
 
-func openUDP(netip.AddrPort) (conn, error) {
+func openUDP(netip.AddrPort) (exchangeConn, error) {
 	return nil, errors.New("raw UDP sockets are implemented on Linux only")
 }

@@ -91,7 +91,8 @@ func family(ap netip.AddrPort) string {
 type udpSocket struct {
 	conn     *net.UDPConn
 	wildcard bool
-	// raw and is4 serve writeRaw: the socket's fd, and its family.
+	// raw is the socket for raw system calls (the batched reader and
+	// writeRaw); is4, its family.
 	raw syscall.RawConn
 	is4 bool
 }

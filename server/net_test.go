@@ -304,15 +304,23 @@ func TestTCPConnCap(t *testing.T) {
 	}
 }
 
-func TestGracefulShutdown(t *testing.T) {
-	s, fb := newTestServer(t, Config{ShutdownGrace: time.Minute})
+// serveUntilCancelled serves s until cancel, for the tests of shutdown;
+// served receives what Serve returns.
+func serveUntilCancelled(t *testing.T, s *Server) (addrs []netip.AddrPort, cancel context.CancelFunc, served <-chan error) {
+	t.Helper()
 	addrs, err := s.Listen()
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(t.Context())
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(ctx) }()
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx) }()
+	return addrs, cancel, done
+}
+
+func TestGracefulShutdown(t *testing.T) {
+	s, fb := newTestServer(t, Config{ShutdownGrace: time.Minute})
+	addrs, cancel, served := serveUntilCancelled(t, s)
 
 	answers := make(chan *dns.Msg, 2)
 	for _, network := range []string{"udp", "tcp"} {
@@ -355,13 +363,7 @@ func TestGracefulShutdown(t *testing.T) {
 
 func TestShutdownGraceCancelsQueries(t *testing.T) {
 	s, fb := newTestServer(t, Config{ShutdownGrace: 50 * time.Millisecond})
-	addrs, err := s.Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(ctx) }()
+	addrs, cancel, served := serveUntilCancelled(t, s)
 	answer := make(chan *dns.Msg, 1)
 	go func() {
 		c := &dns.Client{Net: "tcp", Timeout: 30 * time.Second}

@@ -12,6 +12,8 @@ import (
 	"runtime"
 	"syscall"
 	"unsafe"
+
+	"github.com/recursor-dns/recursor/internal/sockaddr"
 )
 
 // Batched UDP I/O: one recvmmsg reads every query waiting on the socket (up
@@ -68,10 +70,7 @@ func (s *Server) readUDPBatch(ctx context.Context, u *udpSocket) bool {
 	if sysSendmmsg == 0 {
 		return false
 	}
-	raw, err := u.conn.SyscallConn()
-	if err != nil {
-		return false
-	}
+	raw := u.raw
 	b := newMmsgBuffers(s.cfg.MaxUDPSize)
 	// The whole loop runs inside one raw.Read callback, which reports
 	// false to wait in the poller. Each new raw.Read clears the socket's
@@ -247,20 +246,11 @@ func writeRaw(u *udpSocket, b []byte, to netip.AddrPort, err *error) bool {
 	if len(b) == 0 || u.is4 != to.Addr().Is4() {
 		return false
 	}
-	var sa syscall.RawSockaddrInet6
-	salen := uintptr(syscall.SizeofSockaddrInet6)
-	port := (*[2]byte)(unsafe.Pointer(&sa.Port))
-	port[0], port[1] = byte(to.Port()>>8), byte(to.Port())
-	if u.is4 {
-		sa4 := (*syscall.RawSockaddrInet4)(unsafe.Pointer(&sa))
-		sa4.Family, sa4.Addr, salen = syscall.AF_INET, to.Addr().As4(), syscall.SizeofSockaddrInet4
-	} else {
-		sa.Family, sa.Addr = syscall.AF_INET6, to.Addr().As16()
-	}
+	sa := sockaddr.From(to)
 	var errno syscall.Errno
 	werr := u.raw.Write(func(fd uintptr) bool {
 		_, _, errno = syscall.RawSyscall6(syscall.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)),
-			syscall.MSG_DONTWAIT, uintptr(unsafe.Pointer(&sa)), salen)
+			syscall.MSG_DONTWAIT, sa.Ptr(), sa.Len())
 		return errno != syscall.EAGAIN && errno != syscall.EINTR
 	})
 	switch {

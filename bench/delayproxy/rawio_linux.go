@@ -5,6 +5,8 @@ import (
 	"os"
 	"syscall"
 	"unsafe"
+
+	"github.com/recursor-dns/recursor/internal/sockaddr"
 )
 
 // The proxy's system calls on the path of a held query are raw. Through
@@ -39,13 +41,10 @@ func rawSendTo(c syscall.Conn, b []byte, to netip.AddrPort) error {
 	if !to.Addr().Unmap().Is4() {
 		return syscall.EAFNOSUPPORT
 	}
-	var sa syscall.RawSockaddrInet4
-	sa.Family, sa.Addr = syscall.AF_INET, to.Addr().Unmap().As4()
-	p := (*[2]byte)(unsafe.Pointer(&sa.Port))
-	p[0], p[1] = byte(to.Port()>>8), byte(to.Port())
+	sa := sockaddr.From(to)
 	return rawCall(c, false, func(fd uintptr) syscall.Errno {
 		_, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, fd, uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)),
-			0, uintptr(unsafe.Pointer(&sa)), syscall.SizeofSockaddrInet4)
+			0, sa.Ptr(), sa.Len())
 		return e
 	})
 }

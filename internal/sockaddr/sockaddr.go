@@ -1,0 +1,45 @@
+//go:build linux
+
+// Package sockaddr owns the raw socket addresses that recursor's raw
+// system calls (connect, sendto) take, so that the byte order and the
+// family's length are written once.
+package sockaddr
+
+import (
+	"net/netip"
+	"syscall"
+	"unsafe"
+)
+
+// Raw is a socket address as the kernel reads it, room for either family.
+type Raw struct {
+	sa  syscall.RawSockaddrInet6
+	len uintptr
+}
+
+// From encodes ap: AF_INET for an IPv4 (or IPv4-mapped) address, AF_INET6
+// otherwise.
+func From(ap netip.AddrPort) Raw {
+	var r Raw
+	port := (*[2]byte)(unsafe.Pointer(&r.sa.Port)) // network byte order
+	port[0], port[1] = byte(ap.Port()>>8), byte(ap.Port())
+	if addr := ap.Addr().Unmap(); addr.Is4() {
+		sa4 := (*syscall.RawSockaddrInet4)(unsafe.Pointer(&r.sa))
+		sa4.Family, sa4.Addr = syscall.AF_INET, addr.As4()
+		r.len = syscall.SizeofSockaddrInet4
+	} else {
+		r.sa.Family, r.sa.Addr = syscall.AF_INET6, addr.As16()
+		r.len = syscall.SizeofSockaddrInet6
+	}
+	return r
+}
+
+// Family is AF_INET or AF_INET6.
+func (r *Raw) Family() int { return int(r.sa.Family) }
+
+// Ptr points at the address, for a system call's argument; r must stay
+// alive across the call.
+func (r *Raw) Ptr() uintptr { return uintptr(unsafe.Pointer(&r.sa)) }
+
+// Len is the address's length for its family, the next argument.
+func (r *Raw) Len() uintptr { return r.len }
