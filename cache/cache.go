@@ -18,6 +18,7 @@ import (
 	"unsafe"
 
 	"github.com/miekg/dns"
+	"github.com/recursor-dns/recursor/internal/dnsname"
 )
 
 // Rank orders the trustworthiness of cached data (RFC 2181 section 5.4.1).
@@ -140,7 +141,7 @@ func New(cfg Config) *Cache {
 
 // Canonical returns name fully qualified and in lower case, as keys want.
 func Canonical(name string) string {
-	return strings.ToLower(dns.Fqdn(name))
+	return dnsname.Lower(dns.Fqdn(name))
 }
 
 // Put stores one RRset (records of one owner, type and class) with rank. It

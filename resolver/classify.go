@@ -1,9 +1,8 @@
 package resolver
 
 import (
-	"strings"
-
 	"github.com/miekg/dns"
+	"github.com/recursor-dns/recursor/internal/dnsname"
 )
 
 // kind is what a reply from an authoritative server means for the question.
@@ -135,14 +134,14 @@ func classify(resp *dns.Msg, zone, qname string, qtype uint16) (r reply) {
 	// Follow the answer section from qname: the RRset asked for, or CNAMEs
 	// and DNAMEs leading to it. Only data for names on the chain is used.
 	cur := qname
-	seen := map[string]bool{strings.ToLower(qname): true}
+	seen := map[string]bool{dnsname.Lower(qname): true}
 	looped := false
 	for hops := 0; hops <= DefaultMaxCNAMEs && !looped; hops++ {
 		if hops > 0 {
 			// The chain came back to a name it passed: the reply is the
 			// loop itself, returned as it stands (as Unbound and Knot do).
-			looped = seen[strings.ToLower(cur)]
-			seen[strings.ToLower(cur)] = true
+			looped = seen[dnsname.Lower(cur)]
+			seen[dnsname.Lower(cur)] = true
 			if looped {
 				break
 			}
@@ -334,7 +333,7 @@ func referralIn(authority []dns.RR, name string) (string, []dns.RR) {
 	var child string
 	for _, rr := range authority {
 		if ns, ok := rr.(*dns.NS); ok && inZone(name, ns.Hdr.Name) && len(ns.Hdr.Name) > len(child) {
-			child = strings.ToLower(ns.Hdr.Name)
+			child = dnsname.Lower(ns.Hdr.Name)
 		}
 	}
 	if child == "" {

@@ -8,13 +8,13 @@ import (
 	"net"
 	"net/netip"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/miekg/dns"
+	"github.com/recursor-dns/recursor/internal/dnsname"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/recursor-dns/recursor/cache"
@@ -108,11 +108,12 @@ func New(cfg Config) (*Resolver, error) {
 		if r.stubs == nil {
 			r.stubs = map[string]delegation{}
 		}
-		zone := cache.Canonical(st.Zone)
+		zone, _ := dnsname.Canonical(st.Zone) // validate checked it
 		r.stubs[zone] = delegation{zone: zone, servers: []nameServer{{name: zone, addrs: st.Addrs}}}
 	}
 	for _, d := range cfg.PrivateDomain {
-		r.privateOK = append(r.privateOK, cache.Canonical(d))
+		d, _ = dnsname.Canonical(d) // validate checked it
+		r.privateOK = append(r.privateOK, d)
 	}
 	return r, nil
 }
@@ -229,7 +230,8 @@ func (r *Resolver) respond(res result, name string, qtype uint16) *dns.Msg {
 	if r.nonMinimal && res.rcode == dns.RcodeSuccess && len(res.ns) == 0 {
 		refs := res.refs
 		if refs == nil {
-			refs, _ = r.msgRefs.Get(cache.Canonical(name) + "/" + dns.TypeToString[qtype])
+			qname, _ := dnsname.Canonical(name) // checkQuestion passed it
+			refs, _ = r.msgRefs.Get(qname + "/" + dns.TypeToString[qtype])
 		}
 		var last dns.RR
 		if n := len(res.answer); n > 0 {
@@ -289,14 +291,15 @@ func (r *Resolver) glueOf(zone string, ns []dns.RR) []dns.RR {
 // checkQuestion canonicalises name and rejects questions that cannot be
 // resolved by iteration.
 func checkQuestion(name string, qtype uint16) (string, error) {
-	if _, ok := dns.IsDomainName(name); !ok || len(dns.Fqdn(name)) > 255 {
+	qname, err := dnsname.Canonical(name)
+	if err != nil || len(qname) > 255 {
 		return "", fmt.Errorf("%w: malformed name %q", ErrBadName, name)
 	}
 	switch qtype {
 	case dns.TypeNone, dns.TypeOPT, dns.TypeAXFR, dns.TypeIXFR, dns.TypeANY, dns.TypeMAILA, dns.TypeMAILB, dns.TypeTSIG, dns.TypeTKEY:
 		return "", fmt.Errorf("%w: type %s", ErrBadName, dns.TypeToString[qtype])
 	}
-	return cache.Canonical(name), nil
+	return qname, nil
 }
 
 // budget is the work one client query may cause, shared by its sub-queries.
@@ -865,7 +868,7 @@ func splitRRsets(rrs []dns.RR) [][]dns.RR {
 	index := map[cache.Key]int{}
 	for _, rr := range rrs {
 		h := rr.Header()
-		k := cache.Key{Name: strings.ToLower(h.Name), Type: h.Rrtype, Class: h.Class}
+		k := cache.Key{Name: dnsname.Lower(h.Name), Type: h.Rrtype, Class: h.Class}
 		i, ok := index[k]
 		if !ok {
 			i = len(sets)

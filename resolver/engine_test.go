@@ -429,6 +429,20 @@ func TestResolveCached(t *testing.T) {
 	if !ok || len(m.Answer) != 2 || m.Question[0].Name != "ALIAS.example.com." {
 		t.Errorf("ResolveCached = %v, %v", m, ok)
 	}
+	// \065 is A: one name however it is spelled, as on the wire.
+	if _, ok := r.ResolveCached(`\065LIAS.example.com.`, dns.TypeA); !ok {
+		t.Error(`\065LIAS.example.com. missed the cache entry of alias.example.com.`)
+	}
+	// A raw byte that is not ASCII is asked as \DDD, the spelling the
+	// reply echoes (sent raw, the reply did not match the query), and
+	// stays distinct from its neighbours: strings.ToLower would have
+	// folded both to U+FFFD and shared one key.
+	if m, err := r.Resolve(t.Context(), "A\xff.example.com.", dns.TypeA); err != nil || m.Rcode != dns.RcodeNameError {
+		t.Fatalf("A\\255.example.com.: %v, %v; want NXDOMAIN", m, err)
+	}
+	if _, ok := r.ResolveCached("A\xfe.example.com.", dns.TypeA); ok {
+		t.Error("A\\254.example.com. answered from the entry of A\\255.example.com.")
+	}
 }
 
 func TestBadQuestions(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/recursor-dns/recursor/internal/dnsname"
 
 	"github.com/recursor-dns/recursor/cache"
 	"github.com/recursor-dns/recursor/roothints"
@@ -214,8 +215,13 @@ func (cfg *Config) validate() error {
 		return fmt.Errorf("resolver: unknown QNAMEMinimisation %d", cfg.QNAMEMinimisation)
 	}
 	for _, st := range cfg.StubZones {
-		if _, ok := dns.IsDomainName(st.Zone); !ok || len(st.Addrs) == 0 {
+		if _, err := dnsname.Canonical(st.Zone); err != nil || len(st.Addrs) == 0 {
 			return fmt.Errorf("resolver: stub zone %q: want a domain name and at least one address", st.Zone)
+		}
+	}
+	for _, d := range cfg.PrivateDomain {
+		if _, err := dnsname.Canonical(d); err != nil {
+			return fmt.Errorf("resolver: private domain %q: %w", d, err)
 		}
 	}
 	if cfg.RootHints != nil && len(cfg.RootHints.Servers) == 0 {

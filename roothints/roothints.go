@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/miekg/dns"
+	"github.com/recursor-dns/recursor/internal/dnsname"
 )
 
 //go:embed named.root
@@ -65,7 +66,10 @@ func Parse(r io.Reader) (*Hints, error) {
 	)
 	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
 		h := rr.Header()
-		owner := strings.ToLower(h.Name)
+		owner, err := dnsname.Canonical(h.Name)
+		if err != nil {
+			return nil, fmt.Errorf("roothints: owner %q: %w", h.Name, err)
+		}
 		if h.Class != dns.ClassINET {
 			return nil, fmt.Errorf("roothints: %s: class %s, want IN", owner, dns.ClassToString[h.Class])
 		}
@@ -74,7 +78,10 @@ func Parse(r io.Reader) (*Hints, error) {
 			if owner != "." {
 				return nil, fmt.Errorf("roothints: NS record for %q, want only the root", owner)
 			}
-			name := strings.ToLower(dns.Fqdn(rr.Ns))
+			name, err := dnsname.Canonical(rr.Ns)
+			if err != nil {
+				return nil, fmt.Errorf("roothints: NS %q: %w", rr.Ns, err)
+			}
 			if _, dup := addrs[name]; !dup {
 				if len(order) == MaxServers {
 					return nil, fmt.Errorf("roothints: more than %d servers", MaxServers)

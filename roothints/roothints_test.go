@@ -95,12 +95,33 @@ func TestParseLimits(t *testing.T) {
 	}
 }
 
+// TestParseNamesWithRawBytes: a byte that is not ASCII is part of a name,
+// never folded into another (strings.ToLower made both of these a\uFFFD.),
+// and names come out as a reply would spell them.
+func TestParseNamesWithRawBytes(t *testing.T) {
+	h, err := Parse(strings.NewReader(". 1 NS A\xff.\n. 1 NS a\xfe.\nA\xff. 1 A 127.0.0.1\na\xfe. 1 A 127.0.0.2\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h.Servers) != 2 || h.Servers[0].Name != `a\255.` || h.Servers[1].Name != `a\254.` {
+		t.Fatalf("servers = %+v, want a\\255. and a\\254.", h.Servers)
+	}
+	var buf bytes.Buffer
+	if _, err := h.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Parse(&buf); err != nil {
+		t.Fatalf("re-parse of %q: %v", buf.String(), err)
+	}
+}
+
 // FuzzParse: no input may panic, and whatever parses must survive a round
 // trip through WriteTo.
 func FuzzParse(f *testing.F) {
 	f.Add(string(embedded))
 	f.Add(". 3600 NS a.root.lab.\na.root.lab. 3600 A 127.53.0.1\n")
 	f.Add("$ORIGIN .\n@ 1 NS x.\nx. 1 AAAA ::ffff:1.2.3.4\n")
+	f.Add(". 1 NS A\xff.\nA\xff. 1 A 1.2.3.4\n")
 	f.Fuzz(func(t *testing.T, in string) {
 		h, err := Parse(strings.NewReader(in))
 		if err != nil {

@@ -1,9 +1,8 @@
 package testnet
 
 import (
-	"strings"
-
 	"github.com/miekg/dns"
+	"github.com/recursor-dns/recursor/internal/dnsname"
 )
 
 const (
@@ -41,7 +40,7 @@ func (a *authority) respond(req *dns.Msg, tcp bool) (before [][]byte, resp *dns.
 	}
 	if h.has(No0x20) && len(req.Question) == 1 {
 		req = req.Copy()
-		req.Question[0].Name = strings.ToLower(req.Question[0].Name)
+		req.Question[0].Name = dnsname.Lower(req.Question[0].Name)
 	}
 	resp = a.honest(req, opt, optCount)
 	if resp.Rcode != dns.RcodeFormatError && len(req.Question) == 1 {

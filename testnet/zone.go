@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/miekg/dns"
+	"github.com/recursor-dns/recursor/internal/dnsname"
 )
 
 // maxZoneFileBytes bounds what one zone file may cost to load.
@@ -198,7 +199,7 @@ func sortedTypes(n *node) []uint16 {
 }
 
 // canonical returns name fully qualified and in lower case.
-func canonical(name string) string { return strings.ToLower(dns.Fqdn(name)) }
+func canonical(name string) string { return dnsname.Lower(dns.Fqdn(name)) }
 
 func trimRoot(name string) string {
 	if name == "." {
