@@ -35,12 +35,15 @@ demo: build
 		kill -TERM $$pid; wait $$pid; \
 	else echo "(dig is not installed: apt-get install bind9-dnsutils to see recursor serve answer it)"; fi
 
+# Every fuzz target's seed corpus and saved crashers (testdata/fuzz) run
+# here as plain tests. The random hunt is make fuzz, kept out of make test so
+# that a test run, and CI, gives the same verdict on the same tree.
 test: vet
 	$(GO) test -race -count=1 ./...
-	$(MAKE) fuzz
 
-# Every native fuzz target, for a bounded time each (seed corpora live in
-# each package's testdata/fuzz). FUZZTIME=2m make fuzz for a longer hunt.
+# Every native fuzz target, hunting for a bounded time each; a crasher it
+# finds is written to the package's testdata/fuzz, commit it with the fix.
+# FUZZTIME=2m make fuzz for a longer hunt.
 # A run that fails only with "context deadline exceeded" and no failing
 # input is the Go fuzzer's own shutdown racing its deadline: it runs once
 # more; a real crasher fails at once.
