@@ -156,7 +156,6 @@ type bench struct {
 	hints  string
 	pin    bool // taskset: load on CPU 0, resolver on CPU 1
 	lists  map[string]string
-	clkTck float64
 	logSeq int
 }
 
@@ -185,12 +184,6 @@ func (b *bench) prepare(ctx context.Context) error {
 		}
 	}
 	b.pin = runtime.NumCPU() >= 2
-	b.clkTck = 100
-	if out, _, err := runOutput(ctx, 5*time.Second, []string{"getconf", "CLK_TCK"}); err == nil {
-		if v, err := strconv.ParseFloat(strings.TrimSpace(out), 64); err == nil && v > 0 {
-			b.clkTck = v
-		}
-	}
 	os.RemoveAll(b.o.logs)
 	if err := os.MkdirAll(b.o.logs, 0o755); err != nil {
 		return err
@@ -450,7 +443,7 @@ func (b *bench) session(ctx context.Context, c contender, round int, warn func(s
 	if err != nil {
 		return m, nil, err
 	}
-	coldTicks0, err := cpuTicks(p.pid())
+	coldCPU0, err := readThreadCPU(p.pid())
 	if err != nil {
 		return m, nil, err
 	}
@@ -458,7 +451,11 @@ func (b *bench) session(ctx context.Context, c contender, round int, warn func(s
 	if err != nil {
 		return m, nil, err
 	}
-	coldTicks1, err := cpuTicks(p.pid())
+	coldCPU1, err := readThreadCPU(p.pid())
+	if err != nil {
+		return m, nil, err
+	}
+	coldCPU, err := coldCPU1.since(coldCPU0)
 	if err != nil {
 		return m, nil, err
 	}
@@ -467,7 +464,7 @@ func (b *bench) session(ctx context.Context, c contender, round int, warn func(s
 		return m, nil, err
 	}
 	answeredA := cold.Rcodes["NOERROR"]
-	m["cold_cpu_us"] = 1e6 * ratio(float64(coldTicks1-coldTicks0)/b.clkTck, float64(cold.Completed))
+	m["cold_cpu_us"] = ratio(float64(coldCPU.Nanoseconds())/1e3, float64(cold.Completed))
 	warnFailures(warn, "cold A pass", cold)
 	m["cold_qps"] = cold.QPS
 	m["cold_p50_ms"] = 1000 * percentile(cold.Latencies, 50)
@@ -518,13 +515,13 @@ func (b *bench) session(ctx context.Context, c contender, round int, warn func(s
 }
 
 // pairedHits measures CPU per cache hit at a fixed offered rate below
-// saturation, from utime+stime in /proc/PID/stat per answered query, in
+// saturation, from the threads' run time in /proc per answered query, in
 // short slices that alternate between the resolvers. Load from elsewhere
 // on a shared machine comes and goes over minutes; slices a few seconds
 // apart see the same of it, which one phase per session did not.
 func (b *bench) pairedHits(ctx context.Context, alive []live, warner func(string) func(string)) {
 	type sums struct {
-		ticks     int64
+		cpu       time.Duration
 		completed int
 		qps       []float64
 		latencies []float64
@@ -536,22 +533,25 @@ func (b *bench) pairedHits(ctx context.Context, alive []live, warner func(string
 			if ctx.Err() != nil || acc[i].failed {
 				continue
 			}
-			t0, err := cpuTicks(l.p.pid())
+			t0, err := readThreadCPU(l.p.pid())
 			var res perfResult
 			if err == nil {
 				res, err = b.dnsperf(ctx, l.c, fmt.Sprintf("fixed-%d", slice+1), []string{"-t", "1", "-d", b.lists["hot"],
 					"-l", strconv.Itoa(b.s.cpuSliceSeconds), "-Q", strconv.Itoa(b.s.cpuRate), "-q", "200", "-v"})
 			}
-			var t1 int64
+			var used time.Duration
 			if err == nil {
-				t1, err = cpuTicks(l.p.pid())
+				var t1 threadCPU
+				if t1, err = readThreadCPU(l.p.pid()); err == nil {
+					used, err = t1.since(t0)
+				}
 			}
 			if err != nil {
 				warner(l.c.name)(fmt.Sprintf("CPU per cache hit, slice %d: %v", slice+1, err))
 				acc[i].failed = true
 				continue
 			}
-			acc[i].ticks += t1 - t0
+			acc[i].cpu += used
 			acc[i].completed += res.Completed
 			acc[i].qps = append(acc[i].qps, res.QPS)
 			acc[i].latencies = append(acc[i].latencies, res.Latencies...)
@@ -562,7 +562,7 @@ func (b *bench) pairedHits(ctx context.Context, alive []live, warner func(string
 		if a.failed || a.completed == 0 {
 			continue
 		}
-		l.m["hit_cpu_us"] = 1e6 * ratio(float64(a.ticks)/b.clkTck, float64(a.completed))
+		l.m["hit_cpu_us"] = ratio(float64(a.cpu.Nanoseconds())/1e3, float64(a.completed))
 		l.m["fixed_qps"] = median(a.qps)
 		l.m["hit_p50_ms"] = 1000 * percentile(a.latencies, 50)
 		l.m["hit_p99_ms"] = 1000 * percentile(a.latencies, 99)

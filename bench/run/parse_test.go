@@ -2,6 +2,7 @@ package main
 
 import (
 	"math"
+	"os"
 	"strings"
 	"testing"
 
@@ -140,25 +141,25 @@ func TestPercentileAndMedian(t *testing.T) {
 	}
 }
 
-func TestParseStatCPU(t *testing.T) {
-	for _, tc := range []struct {
-		name    string
-		in      string
-		want    int64
-		wantErr bool
-	}{
-		{"plain", "4242 (unbound) S 1 4242 4242 0 -1 4194560 1234 0 0 0 150 37 0 0 20 0 1 0 100 1000 200", 187, false},
-		{"name with spaces and parens", "7 (a) b) c) R 1 7 7 0 -1 0 0 0 0 0 5 6 0 0 20 0 1 0 1 1 1", 11, false},
-		{"no name", "7 a R 1", 0, true},
-		{"too short", "7 (x) R 1 2 3", 0, true},
-		{"not a number", "7 (x) R 1 7 7 0 -1 0 0 0 0 0 x 6 0 0", 0, true},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := parseStatCPU(tc.in)
-			if (err != nil) != tc.wantErr || got != tc.want {
-				t.Errorf("parseStatCPU = %d, %v; want %d, error %v", got, err, tc.want, tc.wantErr)
-			}
-		})
+func TestThreadCPU(t *testing.T) {
+	if ns, err := parseSchedstat("123456789 2000 17\n"); err != nil || ns != 123456789 {
+		t.Errorf("parseSchedstat = %d, %v; want 123456789", ns, err)
+	}
+	for _, bad := range []string{"", "x 1 2"} {
+		if _, err := parseSchedstat(bad); err == nil {
+			t.Errorf("parseSchedstat(%q) accepted", bad)
+		}
+	}
+	before := threadCPU{1: 1000, 2: 500}
+	if d, err := (threadCPU{1: 4000, 2: 500, 3: 250}).since(before); err != nil || d != 3250 {
+		t.Errorf("since = %v, %v; want 3.25µs (one thread grew, one started)", d, err)
+	}
+	if _, err := (threadCPU{1: 4000}).since(before); err == nil {
+		t.Error("a thread that ended was not reported")
+	}
+	self, err := readThreadCPU(os.Getpid())
+	if err != nil || len(self) == 0 {
+		t.Fatalf("readThreadCPU(self) = %v, %v", self, err)
 	}
 }
 
