@@ -128,6 +128,13 @@ type result struct {
 	answer []dns.RR // CNAME chain then the final RRset
 	ns     []dns.RR // SOA of a negative answer
 	refs   *sectionRefs
+	// loop: answer is a CNAME chain from the cache that comes back to a
+	// name it passed, answered as it stands. A client's repeat of a loop
+	// that one reply held gets it with no upstream query; a loop built
+	// from several replies failed the first time (ErrLoop), and the
+	// failure cache answers its repeats, so fromCache leaves it alone
+	// (once that entry expires, the cached loop is answered as it stands).
+	loop bool
 }
 
 // sectionRefs name what the authoritative reply of an answer carried in
@@ -368,10 +375,10 @@ const clientRank = cache.RankReferral
 
 // fromCache answers a client's qname and qtype from the cache alone,
 // following cached CNAMEs. It reports false when some step of the chain
-// is not cached.
+// is not cached, or the chain loops.
 func (r *Resolver) fromCache(qname string, qtype uint16) (result, bool) {
 	res, next := r.cachedChain(qname, qtype, clientRank)
-	return res, next == ""
+	return res, next == "" && !res.loop
 }
 
 // cachedChain follows qname through cached CNAMEs, using entries ranked
@@ -397,6 +404,9 @@ func (r *Resolver) cachedChain(qname string, qtype uint16, minRank cache.Rank) (
 		}
 		chain = append(chain, e.RRs[0])
 		name = cache.Canonical(e.RRs[0].(*dns.CNAME).Target)
+		if slices.ContainsFunc(chain, func(rr dns.RR) bool { return sameName(rr.Header().Name, name) }) {
+			return result{answer: chain, loop: true}, ""
+		}
 	}
 	return result{answer: chain}, name
 }
