@@ -21,7 +21,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -183,7 +182,9 @@ func (b *bench) prepare(ctx context.Context) error {
 			return fmt.Errorf("%s is missing (bench/bench.sh installs and builds it)", bin)
 		}
 	}
-	b.pin = runtime.NumCPU() >= 2
+	// Online CPUs, not runtime.NumCPU: bench.sh starts the runner pinned
+	// to the load CPU, and NumCPU counts only the CPUs it may use.
+	b.pin = onlineCPUs() >= 2
 	os.RemoveAll(b.o.logs)
 	if err := os.MkdirAll(b.o.logs, 0o755); err != nil {
 		return err

@@ -141,6 +141,19 @@ func TestPercentileAndMedian(t *testing.T) {
 	}
 }
 
+func TestCountCPUList(t *testing.T) {
+	for list, want := range map[string]int{"0": 1, "0-1": 2, "0,2-3": 3, "0-3,6,8-9": 7} {
+		if n, err := countCPUList(list); err != nil || n != want {
+			t.Errorf("countCPUList(%q) = %d, %v; want %d", list, n, err, want)
+		}
+	}
+	for _, bad := range []string{"", "a", "3-1", "0-"} {
+		if _, err := countCPUList(bad); err == nil {
+			t.Errorf("countCPUList(%q) accepted", bad)
+		}
+	}
+}
+
 func TestThreadCPU(t *testing.T) {
 	if ns, err := parseSchedstat("123456789 2000 17\n"); err != nil || ns != 123456789 {
 		t.Errorf("parseSchedstat = %d, %v; want 123456789", ns, err)

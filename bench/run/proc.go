@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -206,6 +207,40 @@ func (t threadCPU) since(earlier threadCPU) (time.Duration, error) {
 		}
 	}
 	return time.Duration(ns), nil
+}
+
+// onlineCPUs counts the machine's online CPUs from sysfs ("0-1", "0,2-3"),
+// or falls back to those this process may run on.
+func onlineCPUs() int {
+	raw, err := os.ReadFile("/sys/devices/system/cpu/online")
+	if err != nil {
+		return runtime.NumCPU()
+	}
+	n, err := countCPUList(strings.TrimSpace(string(raw)))
+	if err != nil || n == 0 {
+		return runtime.NumCPU()
+	}
+	return n
+}
+
+// countCPUList counts the CPUs of a kernel CPU list such as "0-3,6".
+func countCPUList(list string) (int, error) {
+	n := 0
+	for _, part := range strings.Split(list, ",") {
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err := strconv.Atoi(lo)
+		if err != nil {
+			return 0, fmt.Errorf("cpu list %q: %w", list, err)
+		}
+		b := a
+		if isRange {
+			if b, err = strconv.Atoi(hi); err != nil || b < a {
+				return 0, fmt.Errorf("cpu list %q: bad range %q", list, part)
+			}
+		}
+		n += b - a + 1
+	}
+	return n, nil
 }
 
 // rssBytes reads VmRSS from /proc/PID/status.
