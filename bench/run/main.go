@@ -592,6 +592,12 @@ func (b *bench) pairedDelay(ctx context.Context, alive []live, round int, warner
 	if err != nil {
 		return err
 	}
+	// Each query's latency, for comparing the resolvers name by name.
+	var perQuery strings.Builder
+	perQuery.WriteString("name\tresolver\tms\tupstream\n")
+	defer func() {
+		os.WriteFile(b.logPath(fmt.Sprintf("delay-round-%d", round+1)), []byte(perQuery.String()), 0o644)
+	}()
 	for i := range b.s.delayNames {
 		for k := range alive {
 			j := (k + i + round) % len(alive)
@@ -616,6 +622,7 @@ func (b *bench) pairedDelay(ctx context.Context, alive []live, round int, warner
 				return err
 			}
 			upstream[j] += after - before
+			fmt.Fprintf(&perQuery, "%s\t%s\t%.3f\t%d\n", q.Question[0].Name, l.c.name, 1000*elapsed.Seconds(), after-before)
 			before = after
 		}
 	}
