@@ -81,6 +81,12 @@ type exchangeConn interface {
 	Close() error
 }
 
+// writeReader is an exchangeConn that sends a query and reads the first
+// datagram back in one go (udpSocket), a system call fewer.
+type writeReader interface {
+	WriteRead(query, reply []byte) (int, error)
+}
+
 // dial connects to server; the connection ends at deadline (unless zero),
 // or at once when ctx is cancelled. done closes it. UDP without a Dialer
 // takes the raw-socket path (udpSocket).
@@ -116,16 +122,18 @@ func (t *NetTransport) exchangeUDP(ctx context.Context, deadline time.Time, m *d
 		return nil, err
 	}
 	defer done()
-	if _, err := conn.Write(wire); err != nil {
-		return nil, err
-	}
 	bufp := udpBufPool.Get().(*[]byte)
 	defer udpBufPool.Put(bufp)
 	buf := *bufp
+	var n int
+	if wr, ok := conn.(writeReader); ok {
+		n, err = wr.WriteRead(wire, buf)
+	} else if _, err = conn.Write(wire); err == nil {
+		n, err = conn.Read(buf)
+	}
 	// Keep reading until a reply matches or the deadline passes: a bad
 	// packet must neither end the wait nor count against the server.
-	for {
-		n, err := conn.Read(buf)
+	for ; ; n, err = conn.Read(buf) {
 		if err != nil {
 			return nil, readError(ctx, err)
 		}

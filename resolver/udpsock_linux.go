@@ -103,6 +103,40 @@ func (s *udpSocket) Read(b []byte) (int, error) {
 	return n, err
 }
 
+// WriteRead sends query and waits for the first datagram back, in one
+// poller session: the read readiness is reset before the send, so the
+// reply's arrival is never missed, and no read is tried before the send
+// could have been answered. A Write then a Read costs one more system call
+// per upstream query: the Read's first try, which all but always finds
+// nothing yet (EAGAIN).
+func (s *udpSocket) WriteRead(query, b []byte) (int, error) {
+	var n int
+	var ioErr error
+	sent := false
+	err := s.raw.Read(func(fd uintptr) bool {
+		if !sent {
+			sent = true
+			if _, ioErr = rawIO(syscall.SYS_WRITE, fd, query); ioErr != nil {
+				ioErr = os.NewSyscallError("write", ioErr)
+				return true
+			}
+			return false // wait for the reply
+		}
+		n, ioErr = rawIO(syscall.SYS_READ, fd, b)
+		if ioErr == syscall.EAGAIN {
+			return false
+		}
+		if ioErr != nil {
+			ioErr = os.NewSyscallError("read", ioErr)
+		}
+		return true
+	})
+	if err == nil {
+		err = ioErr
+	}
+	return n, err
+}
+
 // rawIO reads or writes b on the non-blocking fd with a raw system call,
 // retrying on EINTR.
 func rawIO(call, fd uintptr, b []byte) (int, error) {
