@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -210,7 +209,7 @@ func (r *report) environment() []string {
 	}
 	return []string{
 		"date: " + time.Now().UTC().Format("2006-01-02 15:04 UTC"),
-		fmt.Sprintf("machine: %d CPUs (nproc), %s, kernel %s", runtime.NumCPU(), cpuModel(), first("uname", "-r")),
+		fmt.Sprintf("machine: %d CPUs online, %s, kernel %s", onlineCPUs(), cpuModel(), first("uname", "-r")),
 		"unbound: " + first(r.b.o.unbound, "-V"),
 		"nsd: " + first(r.b.o.nsd, "-v"),
 		"dnsperf: " + last(r.b.o.dnsperf, "-h"),
