@@ -639,10 +639,21 @@ func TestHostileTraffic(t *testing.T) {
 		b := packet()
 		tcp.Write(append(binary.BigEndian.AppendUint16(nil, uint16(len(b))), b...))
 	}
-	for _, network := range []string{"udp", "tcp"} {
-		if resp := exchange(t, network, addr, question(nameAlias, dns.TypeA), netip.Addr{}); len(resp.Answer) != 2 {
-			t.Errorf("%s after hostile traffic: %v", network, resp)
+	// 500 datagrams at once can overflow the socket's receive buffer, and
+	// a query lost with them is not the server's fault: UDP gets the
+	// retries a stub resolver makes.
+	for try := 1; ; try++ {
+		c := &dns.Client{Net: "udp", Timeout: 2 * time.Second, UDPSize: 65535}
+		resp, _, err := c.Exchange(question(nameAlias, dns.TypeA), addr.String())
+		if err == nil && len(resp.Answer) == 2 {
+			break
 		}
+		if try == 3 {
+			t.Fatalf("udp after hostile traffic, %d tries: %v, %v", try, resp, err)
+		}
+	}
+	if resp := exchange(t, "tcp", addr, question(nameAlias, dns.TypeA), netip.Addr{}); len(resp.Answer) != 2 {
+		t.Errorf("tcp after hostile traffic: %v", resp)
 	}
 	if st := s.Stats(); st.Panics != 0 {
 		t.Errorf("%d panics", st.Panics)
