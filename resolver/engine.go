@@ -402,13 +402,37 @@ func (r *Resolver) cachedChain(qname string, qtype uint16, minRank cache.Rank) (
 		if e.Negative != cache.Positive {
 			return cachedResult(chain, e), ""
 		}
-		chain = append(chain, e.RRs[0])
-		name = cache.Canonical(e.RRs[0].(*dns.CNAME).Target)
-		if slices.ContainsFunc(chain, func(rr dns.RR) bool { return sameName(rr.Header().Name, name) }) {
+		cname := e.RRs[0].(*dns.CNAME)
+		if d := r.cachedDNAME(name, cname, minRank); d != nil && !slices.ContainsFunc(chain, func(rr dns.RR) bool { return dns.IsDuplicate(rr, d) }) {
+			chain = append(chain, d)
+		}
+		chain = append(chain, cname)
+		name = cache.Canonical(cname.Target)
+		if slices.ContainsFunc(chain, func(rr dns.RR) bool { return rr.Header().Rrtype == dns.TypeCNAME && sameName(rr.Header().Name, name) }) {
 			return result{answer: chain, loop: true}, ""
 		}
 	}
 	return result{answer: chain}, name
+}
+
+// cachedDNAME returns the cached DNAME that synthesised cname, if one is
+// cached: a repeat answered from the cache then carries the DNAME before
+// its CNAME, as the authoritative reply did (RFC 6672 section 3.1), and
+// DNAME-aware clients see the redirection rather than a lone CNAME. It
+// asks the cache once per ancestor of name, and only when a CNAME is
+// followed.
+func (r *Resolver) cachedDNAME(name string, cname *dns.CNAME, minRank cache.Rank) dns.RR {
+	for off, end := dns.NextLabel(name, 0); !end; off, end = dns.NextLabel(name, off) {
+		e, ok := r.cache.Get(name[off:], dns.TypeDNAME, dns.ClassINET)
+		if !ok || e.Rank < minRank || e.Negative != cache.Positive {
+			continue
+		}
+		if d, synth := dnameFor(e.RRs, name); d != nil && sameName(synth.Target, cname.Target) {
+			return d
+		}
+		return nil // the closest DNAME is the one that applies
+	}
+	return nil
 }
 
 func cachedResult(chain []dns.RR, e cache.Entry) result {

@@ -183,3 +183,33 @@ func TestSandboxCacheAnswersWithoutQueries(t *testing.T) {
 		t.Errorf("warm cache still sent %d queries: %v", len(q), q)
 	}
 }
+
+// A repeat answered from the cache carries the DNAME before its
+// synthesised CNAME, as the first answer did (the cache keeps the two as
+// separate RRsets).
+func TestSandboxCachedDNAME(t *testing.T) {
+	n := testnet.StartTB(t, sandboxDir)
+	r := newSandboxResolver(t, n, nil)
+	types := func(m *dns.Msg) (out []string) {
+		for _, rr := range m.Answer {
+			out = append(out, dns.TypeToString[rr.Header().Rrtype])
+		}
+		return out
+	}
+	first, err := r.Resolve(t.Context(), "www.old.example.com.", dns.TypeA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.ResetQueries()
+	again, err := r.Resolve(t.Context(), "www.old.example.com.", dns.TypeA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"DNAME", "CNAME", "A"}
+	if !slices.Equal(types(first), want) || !slices.Equal(types(again), want) {
+		t.Errorf("answers: first %v, repeat %v; want %v both times", types(first), types(again), want)
+	}
+	if q := n.Queries(); len(q) != 0 {
+		t.Errorf("the repeat sent %d queries: %v", len(q), q)
+	}
+}
