@@ -2,6 +2,7 @@ package cache
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -192,6 +193,24 @@ func TestRefusesBadSets(t *testing.T) {
 	if c.Put(mustRRs(t, txt...), RankAuthAnswer) {
 		t.Errorf("an RRset of about %d bytes was cached, limit %d", 40*250, MaxRRsetBytes)
 	}
+}
+
+// TestRefusesHugeNegative: PutNegative takes names of up to 64 KB, which
+// with a SOA make an entry larger than any arena cell; it is refused, not
+// a panic in the arena.
+func TestRefusesHugeNegative(t *testing.T) {
+	c := New(Config{})
+	name := strings.Repeat("a", 65500) + "."
+	if c.PutNegative(name, dns.TypeA, dns.ClassINET, NXDomain, soa(t, 300, 300), RankAuthAuthority) {
+		t.Error("PutNegative accepted an entry larger than the arena's chunk")
+	}
+	if _, ok := c.Get(name, dns.TypeA, dns.ClassINET); ok {
+		t.Error("the refused entry is served")
+	}
+	if !c.PutNegative("nx.example.", dns.TypeA, dns.ClassINET, NXDomain, soa(t, 300, 300), RankAuthAuthority) || c.Len() != 1 {
+		t.Errorf("a normal entry after the refused one: Len %d", c.Len())
+	}
+	checkStore(t, c.s)
 }
 
 func TestBoundedByEntriesAndBytes(t *testing.T) {

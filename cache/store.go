@@ -173,9 +173,13 @@ func (s *store) get(name string, typ, class uint16, now int64) (entry, bool) {
 }
 
 // put stores e as the most recently used entry, unless live data of a
-// higher rank holds its key (RFC 2181 section 5.4.1). It evicts the least
-// recently used entries to stay within the bounds, the new one aside.
+// higher rank holds its key (RFC 2181 section 5.4.1) or e is larger than
+// an arena cell can be. It evicts the least recently used entries to stay
+// within the bounds, the new one aside.
 func (s *store) put(e entry, now int64) bool {
+	if len(e.data) > arenaChunk {
+		return false // a name of up to 64 KB and a SOA (PutNegative)
+	}
 	h := s.hash(e.name(), e.typ, e.class)
 	if i, ok := s.index[h]; ok {
 		old := s.at(i)
@@ -291,8 +295,9 @@ const (
 )
 
 // cellSizes are the classes: every 16 bytes to 256, every 64 to 1024,
-// every 256 to the chunk's size. An entry's data is at most
-// MaxRRsetBytes plus two names, well within a chunk.
+// every 256 to the chunk's size. A positive entry's data is at most
+// MaxRRsetBytes plus two names, well within a chunk; put refuses larger
+// data, which only a negative entry's 64 KB name can make.
 var cellSizes = func() []int {
 	var sizes []int
 	for n := cellAlign; n <= arenaChunk; {
