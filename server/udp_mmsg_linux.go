@@ -94,6 +94,12 @@ func (s *Server) readUDPBatch(ctx context.Context, u *udpSocket) bool {
 			if n < mmsgBatch {
 				return false
 			}
+			// Shutdown wakes readers with a read deadline, which only
+			// the poller's wait sees; under a flood the socket never
+			// drains and the wait never comes.
+			if s.stopping.Load() {
+				return true
+			}
 		}
 	}
 	for {
