@@ -191,6 +191,9 @@ func (s *store) put(e entry, now int64) bool {
 	if s.count >= s.maxEntries {
 		s.drop(s.at(0).prev)
 	}
+	if s.arena.wasteful(len(e.data)) {
+		s.compact()
+	}
 	i := s.alloc()
 	sl := s.at(i)
 	*sl = slot{
@@ -246,6 +249,19 @@ func (s *store) drop(i uint32) {
 	s.free = i
 }
 
+// compact moves every entry's data into a fresh arena, leaving the spare
+// cells of the old one to the collector.
+func (s *store) compact() {
+	var a arena
+	for i := s.at(0).next; i != 0; i = s.at(i).next {
+		sl := s.at(i)
+		ref := a.alloc(int(sl.dataLen))
+		copy(a.bytes(ref, int(sl.dataLen)), s.arena.bytes(sl.ref, int(sl.dataLen)))
+		sl.ref = ref
+	}
+	s.arena = a
+}
+
 // alloc returns a free slot, taking a new one when none was freed. Appends
 // stay within a chunk's capacity: slots never move.
 func (s *store) alloc() uint32 {
@@ -279,9 +295,15 @@ func (s *store) pushFront(i uint32, sl *slot) {
 // into cells whose sizes are classes a few percent apart; a freed cell
 // goes on its class's free list for the next entry of that class. Chunks
 // hold no pointers: the collector never looks inside them.
+//
+// A spare cell serves its class only, so entries of one size after
+// another would leave every class its peak of cells: the store compacts
+// the arena (copies the live cells into a new one) when it would grow
+// while less than half of it is in use.
 type arena struct {
 	chunks [][]byte
 	used   int      // bytes taken in the last chunk
+	live   int      // bytes of the cells given out and not freed
 	spare  [][]cell // freed cells, by class
 }
 
@@ -316,9 +338,20 @@ var cellSizes = func() []int {
 
 func classOf(n int) int { return sort.SearchInts(cellSizes, max(n, 1)) }
 
+// wasteful reports whether alloc(n) would take a new chunk while the
+// cells in use fill less than half of the arena, two chunks aside.
+func (a *arena) wasteful(n int) bool {
+	c := classOf(n)
+	if c < len(a.spare) && len(a.spare[c]) > 0 || len(a.chunks) > 0 && a.used+cellSizes[c] <= arenaChunk {
+		return false
+	}
+	return len(a.chunks)*arenaChunk > 2*a.live+2*arenaChunk
+}
+
 // alloc returns a cell of at least n bytes (n at most arenaChunk).
 func (a *arena) alloc(n int) cell {
 	c := classOf(n)
+	a.live += cellSizes[c]
 	if c < len(a.spare) {
 		if list := a.spare[c]; len(list) > 0 {
 			ref := list[len(list)-1]
@@ -339,6 +372,7 @@ func (a *arena) alloc(n int) cell {
 // free returns the cell of n bytes that alloc gave.
 func (a *arena) free(ref cell, n int) {
 	c := classOf(n)
+	a.live -= cellSizes[c]
 	for len(a.spare) <= c {
 		a.spare = append(a.spare, nil)
 	}

@@ -54,12 +54,17 @@ func checkStore(tb testing.TB, s *store) {
 	}
 	// Every arena cell is either one live entry's or spare, never both.
 	owner := map[cell]uint32{}
+	live := 0
 	for _, i := range fwd {
+		live += cellSizes[classOf(int(s.at(i).dataLen))]
 		ref := s.at(i).ref
 		if j, dup := owner[ref]; dup {
 			tb.Fatalf("slots %d and %d share cell %#x", j, i, ref)
 		}
 		owner[ref] = i
+	}
+	if live != s.arena.live {
+		tb.Fatalf("arena counts %d bytes of cells in use, entries hold %d", s.arena.live, live)
 	}
 	for c, list := range s.arena.spare {
 		for _, ref := range list {
@@ -487,5 +492,38 @@ func TestCellSizes(t *testing.T) {
 		if off := int(ref&(1<<cellShift-1)) * cellAlign; off+cellSizes[classOf(n)] > arenaChunk {
 			t.Fatalf("cell of %d bytes at offset %d runs past the chunk", n, off)
 		}
+	}
+}
+
+// TestArenaBoundedAcrossSizes: spare cells of one class serve no other, so
+// a cache refilled with entries of one size after another (a zone of
+// RRsets of growing size, queried in turn) kept every class's cells: the
+// arena grew to tens of times MaxBytes. It must stay within a small factor.
+func TestArenaBoundedAcrossSizes(t *testing.T) {
+	const maxBytes = 1 << 20
+	s := newStore(1<<30, maxBytes, nil)
+	var tags []string // by entry number
+	for size := 16; size <= MaxRRsetBytes; size += size/8 + 16 {
+		// Half the bound per size: entries of the sizes before stay, and
+		// must keep their data through the arena's compactions.
+		tag := strings.Repeat(string(rune('a'+len(tags)%26)), size)
+		for range maxBytes / 2 / (size + entryOverhead) {
+			name := fmt.Sprintf("n%07d.example.", len(tags))
+			tags = append(tags, tag)
+			if !s.put(testEntry(name, dns.TypeTXT, tag, 1<<62, RankAnswer), 0) {
+				t.Fatalf("put %s refused", name)
+			}
+		}
+		checkStore(t, s)
+		for _, k := range s.keys() {
+			var i int
+			fmt.Sscanf(k.Name, "n%07d.", &i)
+			if e, ok := s.get(k.Name, k.Type, k.Class, 0); !ok || e.data != k.Name+tags[i] {
+				t.Fatalf("size %d: %s: %.40q..., %v", size, k.Name, e.data, ok)
+			}
+		}
+	}
+	if got := len(s.arena.chunks) * arenaChunk; got > 3*maxBytes {
+		t.Errorf("arena holds %d KB for at most %d KB of entries", got>>10, maxBytes>>10)
 	}
 }
