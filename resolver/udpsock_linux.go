@@ -42,7 +42,7 @@ func openUDP(server netip.AddrPort) (exchangeConn, error) {
 	}
 	// A UDP connect only sets the peer (and binds a random port): it
 	// never blocks.
-	if _, _, errno := syscall.RawSyscall(syscall.SYS_CONNECT, uintptr(fd), sa.Ptr(), sa.Len()); errno != 0 {
+	if _, _, errno := syscall.RawSyscall(syscall.SYS_CONNECT, uintptr(fd), uintptr(sa.Ptr()), sa.Len()); errno != 0 {
 		syscall.Close(fd)
 		return nil, os.NewSyscallError("connect", errno)
 	}

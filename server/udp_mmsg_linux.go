@@ -256,7 +256,7 @@ func writeRaw(u *udpSocket, b []byte, to netip.AddrPort, err *error) bool {
 	var errno syscall.Errno
 	werr := u.raw.Write(func(fd uintptr) bool {
 		_, _, errno = syscall.RawSyscall6(syscall.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)),
-			syscall.MSG_DONTWAIT, sa.Ptr(), sa.Len())
+			syscall.MSG_DONTWAIT, uintptr(sa.Ptr()), sa.Len())
 		return errno != syscall.EAGAIN && errno != syscall.EINTR
 	})
 	switch {

@@ -44,7 +44,7 @@ func rawSendTo(c syscall.Conn, b []byte, to netip.AddrPort) error {
 	sa := sockaddr.From(to)
 	return rawCall(c, false, func(fd uintptr) syscall.Errno {
 		_, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, fd, uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)),
-			0, sa.Ptr(), sa.Len())
+			0, uintptr(sa.Ptr()), sa.Len())
 		return e
 	})
 }

@@ -37,9 +37,13 @@ func From(ap netip.AddrPort) Raw {
 // Family is AF_INET or AF_INET6.
 func (r *Raw) Family() int { return int(r.sa.Family) }
 
-// Ptr points at the address, for a system call's argument; r must stay
-// alive across the call.
-func (r *Raw) Ptr() uintptr { return uintptr(unsafe.Pointer(&r.sa)) }
+// Ptr points at the address. Convert it to uintptr in the system call's
+// argument list itself, as in syscall.RawSyscall(SYS_CONNECT, fd,
+// uintptr(sa.Ptr()), sa.Len()): only there does the compiler keep r alive
+// and in place for the call (unsafe.Pointer rule 4). A uintptr made
+// earlier would point at a variable the compiler may keep on a goroutine
+// stack, which moves when the stack grows.
+func (r *Raw) Ptr() unsafe.Pointer { return unsafe.Pointer(&r.sa) }
 
 // Len is the address's length for its family, the next argument.
 func (r *Raw) Len() uintptr { return r.len }
