@@ -12,7 +12,6 @@ package cache
 
 import (
 	"encoding/binary"
-	"strings"
 	"sync"
 	"time"
 	"unsafe"
@@ -157,7 +156,7 @@ func (c *Cache) Put(rrs []dns.RR, rank Rank) bool {
 	packedLen := 0
 	for _, rr := range rrs {
 		h := rr.Header()
-		if h.Rrtype != k.Type || h.Class != k.Class || !strings.EqualFold(h.Name, k.Name) {
+		if h.Rrtype != k.Type || h.Class != k.Class || !dnsname.EqualFold(h.Name, k.Name) {
 			return false
 		}
 		ttl = min(ttl, h.Ttl) // RFC 2181 5.2: an RRset has one TTL

@@ -2,6 +2,7 @@ package cache
 
 import (
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -179,8 +180,13 @@ func TestRefusesBadSets(t *testing.T) {
 		"empty":        nil,
 		"mixed types":  mustRRs(t, "m.example.com. 300 IN A 192.0.2.1", "m.example.com. 300 IN AAAA 2001:db8::1"),
 		"mixed owners": mustRRs(t, "m.example.com. 300 IN A 192.0.2.1", "n.example.com. 300 IN A 192.0.2.1"),
-		"zero TTL":     mustRRs(t, "z.example.com. 0 IN A 192.0.2.1"),
-		"too many":     mustRRs(t, big...),
+		// Owners fold in ASCII only: the Kelvin sign is not k.
+		"kelvin sign": {
+			&dns.A{Hdr: dns.RR_Header{Name: "k.example.com.", Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 300}, A: net.IPv4(192, 0, 2, 1)},
+			&dns.A{Hdr: dns.RR_Header{Name: "\u212a.example.com.", Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 300}, A: net.IPv4(192, 0, 2, 2)},
+		},
+		"zero TTL": mustRRs(t, "z.example.com. 0 IN A 192.0.2.1"),
+		"too many": mustRRs(t, big...),
 	} {
 		if c.Put(set, RankAuthAnswer) {
 			t.Errorf("%s: Put accepted", name)

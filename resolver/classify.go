@@ -50,7 +50,7 @@ func inZone(name, zone string) bool {
 		return true
 	}
 	cut := len(name) - len(zone)
-	if cut < 0 || !asciiEqualFold(name[cut:], zone) {
+	if cut < 0 || !dnsname.EqualFold(name[cut:], zone) {
 		return false
 	}
 	if cut == 0 {
@@ -66,32 +66,7 @@ func inZone(name, zone string) bool {
 	return slashes%2 == 0
 }
 
-// asciiEqualFold compares DNS names as RFC 4343 does: ASCII letters
-// without case, every other byte exactly (strings.EqualFold would take two
-// invalid UTF-8 bytes as the same rune).
-func asciiEqualFold(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if x == y {
-			continue
-		}
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
-}
-
-func sameName(a, b string) bool { return asciiEqualFold(a, b) }
+func sameName(a, b string) bool { return dnsname.EqualFold(a, b) }
 
 // classify labels resp, the reply of a server asked as authority for zone
 // about qname and qtype. It is pure: caching and server bookkeeping are

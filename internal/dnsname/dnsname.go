@@ -36,6 +36,31 @@ func Lower(s string) string {
 	return string(b)
 }
 
+// EqualFold compares names as RFC 4343 does: ASCII letters without case,
+// every other byte exactly (strings.EqualFold would also fold Unicode,
+// and take two invalid UTF-8 bytes as the same rune).
+func EqualFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if x == y {
+			continue
+		}
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
 // Canonical returns name in the spelling of the package comment. Names
 // typed by a person or read from a file may hold raw bytes, or escapes
 // such as \065 that a packet never shows; Canonical gives them the form

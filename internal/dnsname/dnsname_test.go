@@ -32,6 +32,24 @@ func TestLowerDoesNotCopyLowerCase(t *testing.T) {
 	}
 }
 
+func TestEqualFold(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want bool
+	}{
+		{"Example.COM.", "example.com.", true},
+		{"a.", "b.", false},
+		{"a.", "a..", false},
+		{"\u212a.", "k.", false}, // the Kelvin sign is not K
+		{"\xff.", "\xfe.", false},
+		{"\xc3\x84.", "\xc3\xa4.", false}, // Ä and ä: only ASCII folds
+	} {
+		if got := EqualFold(tc.a, tc.b); got != tc.want {
+			t.Errorf("EqualFold(%q, %q) = %v, want %v", tc.a, tc.b, got, tc.want)
+		}
+	}
+}
+
 func TestCanonical(t *testing.T) {
 	for in, want := range map[string]string{
 		"Example.COM":     "example.com.",
