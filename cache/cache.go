@@ -17,6 +17,7 @@ import (
 	"unsafe"
 
 	"github.com/miekg/dns"
+
 	"github.com/recursor-dns/recursor/internal/dnsname"
 )
 

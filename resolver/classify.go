@@ -2,6 +2,7 @@ package resolver
 
 import (
 	"github.com/miekg/dns"
+
 	"github.com/recursor-dns/recursor/internal/dnsname"
 )
 

@@ -14,10 +14,10 @@ import (
 
 	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/miekg/dns"
-	"github.com/recursor-dns/recursor/internal/dnsname"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/recursor-dns/recursor/cache"
+	"github.com/recursor-dns/recursor/internal/dnsname"
 	"github.com/recursor-dns/recursor/roothints"
 )
 

@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
-	"github.com/recursor-dns/recursor/internal/dnsname"
 
 	"github.com/recursor-dns/recursor/cache"
+	"github.com/recursor-dns/recursor/internal/dnsname"
 	"github.com/recursor-dns/recursor/roothints"
 )
 

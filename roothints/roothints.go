@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/miekg/dns"
+
 	"github.com/recursor-dns/recursor/internal/dnsname"
 )
 

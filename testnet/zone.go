@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/miekg/dns"
+
 	"github.com/recursor-dns/recursor/internal/dnsname"
 )
 
