@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -36,6 +37,7 @@ type setup struct {
 	stubs      []resolver.StubZone
 	private    []netip.Prefix // private-address
 	privateOK  []string       // private-domain
+	noDefault  []string       // local-zone: name nodefault, for our local zones
 	dontQuery  []netip.Prefix // never nil: loopback unless do-not-query-localhost: no
 	cache      cache.Config
 	limits     resolver.Limits
@@ -257,10 +259,15 @@ func configure(sc *Scenario) (*setup, error) {
 		case "private-domain":
 			s.privateOK = append(s.privateOK, strings.Trim(c.Value, `"`))
 		case "local-zone":
-			// "name nodefault" only lifts Unbound's own special-use zones,
-			// which the engine does not have.
-			if f := strings.Fields(c.Value); len(f) != 2 || f[1] != "nodefault" {
-				err = unsupported("local zones are not implemented")
+			// "name nodefault" lifts a built-in special-use zone; zones of
+			// Unbound's that the engine does not have need nothing.
+			f := strings.Fields(strings.ReplaceAll(c.Value, `"`, ""))
+			if len(f) != 2 || f[1] != "nodefault" {
+				err = unsupported("local zones other than the built-in ones are not implemented")
+				break
+			}
+			if z := dns.CanonicalName(f[0]); slices.Contains(resolver.DefaultLocalZones(), z) {
+				s.noDefault = append(s.noDefault, z)
 			}
 		default:
 			err = unsupported("not mapped")

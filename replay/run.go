@@ -207,6 +207,7 @@ func newRun(sc *Scenario, s *setup, v Variant, opts Options) (*run, error) {
 		PrivateAddress:      s.private,
 		StubZones:           s.stubs,
 		PrivateDomain:       s.privateOK,
+		NoDefaultZones:      s.noDefault,
 		Transport:           r.net,
 		Cache:               cache.New(ccfg),
 		Now:                 r.clock.Now,

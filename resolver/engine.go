@@ -35,16 +35,20 @@ type Resolver struct {
 	private    []netip.Prefix
 	privateOK  []string
 	stubs      map[string]delegation
-	transport  Transport
-	cache      *cache.Cache
-	now        func() time.Time
-	log        *slog.Logger
-	limits     Limits
-	dontQuery  []netip.Prefix
-	infra      *infra
-	failed     *failCache
-	msgRefs    *lru.Cache[string, *sectionRefs] // non-minimal responses only
-	parentGlue *lru.Cache[string, []netip.Addr] // name server addresses as referrals gave them
+	// noLocalZones and localZonesOff: Config.DisableLocalZones and
+	// NoDefaultZones, canonical.
+	noLocalZones  bool
+	localZonesOff []string
+	transport     Transport
+	cache         *cache.Cache
+	now           func() time.Time
+	log           *slog.Logger
+	limits        Limits
+	dontQuery     []netip.Prefix
+	infra         *infra
+	failed        *failCache
+	msgRefs       *lru.Cache[string, *sectionRefs] // non-minimal responses only
+	parentGlue    *lru.Cache[string, []netip.Addr] // name server addresses as referrals gave them
 	// delegationEnds: when the parent's delegation of each zone runs out
 	delegationEnds *lru.Cache[string, time.Time]
 	flight         singleflight.Group
@@ -115,6 +119,11 @@ func New(cfg Config) (*Resolver, error) {
 		d, _ = dnsname.Canonical(d) // validate checked it
 		r.privateOK = append(r.privateOK, d)
 	}
+	r.noLocalZones = cfg.DisableLocalZones
+	for _, z := range cfg.NoDefaultZones {
+		z, _ = dnsname.Canonical(z) // validate checked it
+		r.localZonesOff = append(r.localZonesOff, z)
+	}
 	return r, nil
 }
 
@@ -169,6 +178,9 @@ func (r *Resolver) Resolve(ctx context.Context, name string, qtype uint16) (*dns
 	if err != nil {
 		return nil, &Error{Qname: name, Qtype: qtype, Err: err}
 	}
+	if z := r.localZoneOf(qname); z != "" {
+		return r.respond(localAnswer(z, qname, qtype), name, qtype), nil
+	}
 	if res, ok := r.fromCache(qname, qtype); ok {
 		return r.respond(res, name, qtype), nil
 	}
@@ -210,6 +222,9 @@ func (r *Resolver) ResolveCached(name string, qtype uint16) (*dns.Msg, bool) {
 	qname, err := checkQuestion(name, qtype)
 	if err != nil {
 		return nil, false
+	}
+	if z := r.localZoneOf(qname); z != "" {
+		return r.respond(localAnswer(z, qname, qtype), name, qtype), true
 	}
 	res, ok := r.fromCache(qname, qtype)
 	if !ok {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/miekg/dns"
@@ -167,6 +168,15 @@ type Config struct {
 	// by default, as in Unbound: it costs a lookup per such delegation,
 	// and the glue has passed the bailiwick check against the parent.
 	VerifySiblingGlue bool
+	// DisableLocalZones sends queries for special-use names (localhost.,
+	// test., invalid., onion., the private and loopback reverse zones;
+	// DefaultLocalZones lists them) upstream like any other, instead of
+	// answering them locally (RFC 6761, RFC 6303). For a test network
+	// that serves such names; a stub zone inside one already wins.
+	DisableLocalZones bool
+	// NoDefaultZones turns single zones of DefaultLocalZones off, as
+	// Unbound's "local-zone: name nodefault".
+	NoDefaultZones []string
 	// StubZones send the queries for names in a zone straight to the
 	// servers given, as a delegation that overrides what the cache knows
 	// of the zone itself (Unbound's stub-zone).
@@ -217,6 +227,11 @@ func (cfg *Config) validate() error {
 	for _, st := range cfg.StubZones {
 		if _, err := dnsname.Canonical(st.Zone); err != nil || len(st.Addrs) == 0 {
 			return fmt.Errorf("resolver: stub zone %q: want a domain name and at least one address", st.Zone)
+		}
+	}
+	for _, z := range cfg.NoDefaultZones {
+		if c, err := dnsname.Canonical(z); err != nil || !slices.Contains(localZones, c) {
+			return fmt.Errorf("resolver: NoDefaultZones: %q is not one of DefaultLocalZones", z)
 		}
 	}
 	for _, d := range cfg.PrivateDomain {

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 
 	recursor "github.com/recursor-dns/recursor"
 	"github.com/recursor-dns/recursor/cache"
+	"github.com/recursor-dns/recursor/internal/dnsname"
 	"github.com/recursor-dns/recursor/resolver"
 	"github.com/recursor-dns/recursor/roothints"
 	"github.com/recursor-dns/recursor/testnet"
@@ -31,6 +33,8 @@ type engineFlags struct {
 	dontQuery      []string
 	privateAddr    []string
 	privateDomain  []string
+	noLocalZones   bool
+	noDefaultZones []string
 	qmin           string
 	timeout        time.Duration
 	maxUpstream    int
@@ -50,6 +54,8 @@ func (f *engineFlags) register(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&f.dontQuery, "dont-query", nil, "network never queried upstream (repeatable; 'none' clears the default private and special-use list)")
 	fs.StringSliceVar(&f.privateAddr, "private-address", nil, "remove addresses in this network from answers, against DNS rebinding (repeatable)")
 	fs.StringSliceVar(&f.privateDomain, "private-domain", nil, "domain whose answers may hold private addresses (repeatable)")
+	fs.BoolVar(&f.noLocalZones, "no-local-zones", false, "send special-use names (localhost., test., invalid., private reverse zones) upstream instead of answering them locally")
+	fs.StringSliceVar(&f.noDefaultZones, "no-default-zone", nil, "do not answer this built-in local zone locally, e.g. 10.in-addr.arpa (repeatable)")
 	fs.StringVar(&f.qmin, "qname-minimisation", "relaxed", "QNAME minimisation (RFC 9156): off, relaxed or strict")
 	fs.DurationVar(&f.timeout, "timeout", resolver.DefaultTimeout, "overall deadline of one query")
 	fs.IntVar(&f.maxUpstream, "max-upstream-queries", resolver.DefaultMaxUpstreamQueries, "upstream queries one client query may cause")
@@ -109,6 +115,11 @@ func (f *engineFlags) build(log *slog.Logger) (*engine, error) {
 		}
 		private = append(private, p.Masked())
 	}
+	for _, z := range f.noDefaultZones {
+		if c, err := dnsname.Canonical(z); err != nil || !slices.Contains(resolver.DefaultLocalZones(), c) {
+			return nil, fmt.Errorf("--no-default-zone %q: not a built-in local zone (they are: %s)", z, strings.Join(resolver.DefaultLocalZones()[:6], ", ")+", and private reverse zones")
+		}
+	}
 	for _, d := range f.privateDomain {
 		if _, ok := dns.IsDomainName(d); !ok {
 			return nil, fmt.Errorf("--private-domain %q: not a domain name", d)
@@ -122,6 +133,8 @@ func (f *engineFlags) build(log *slog.Logger) (*engine, error) {
 		QNAMEMinimisation: qmin,
 		PrivateAddress:    private,
 		PrivateDomain:     f.privateDomain,
+		DisableLocalZones: f.noLocalZones,
+		NoDefaultZones:    f.noDefaultZones,
 		Cache: cache.New(cache.Config{
 			MaxEntries: f.cacheEntries, MaxTTL: f.maxTTL, MaxNegativeTTL: f.maxNegativeTTL,
 		}),

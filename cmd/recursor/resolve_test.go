@@ -41,6 +41,11 @@ func TestResolveCommand(t *testing.T) {
 		{"unknown type", []string{"resolve", "--sandbox", "example.com", "BOGUS"}, nil, `unknown query type "BOGUS"`},
 		{"bad limit", []string{"resolve", "--sandbox", "--max-cnames", "0", "example.com"}, nil, "--max-cnames 0: must be at least 1"},
 		{"bad dont-query", []string{"resolve", "--dont-query", "10.0.0.0/99", "example.com"}, nil, `--dont-query "10.0.0.0/99"`},
+		{"special-use name answered locally", []string{"resolve", "--sandbox", "localhost", "AAAA"},
+			[]string{"status: NOERROR", "localhost.\t3600\tIN\tAAAA\t::1"}, ""},
+		{"private reverse zone answered locally", []string{"resolve", "--sandbox", "4.3.2.10.in-addr.arpa", "PTR"},
+			[]string{"status: NXDOMAIN", "10.in-addr.arpa.\t3600\tIN\tSOA\tlocalhost. nobody.invalid."}, ""},
+		{"bad no-default-zone", []string{"resolve", "--sandbox", "--no-default-zone", "example.com", "example.com"}, nil, `--no-default-zone "example.com": not a built-in local zone`},
 		{"missing hints file", []string{"resolve", "--root-hints", "/nonexistent/named.root", "example.com"}, nil, "--root-hints: open /nonexistent/named.root"},
 		{"sandbox and hints", []string{"resolve", "--sandbox", "--root-hints", "x", "example.com"}, nil, "--root-hints"},
 	}
