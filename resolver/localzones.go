@@ -4,6 +4,7 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/miekg/dns"
 )
@@ -55,7 +56,7 @@ func DefaultLocalZones() []string { return slices.Clone(localZones) }
 
 // localZoneOf returns the local zone that holds qname, or "".
 func (r *Resolver) localZoneOf(qname string) string {
-	if r.noLocalZones {
+	if r.noLocalZones || !underLocalTLD(qname) {
 		return ""
 	}
 	for _, z := range localZones {
@@ -111,4 +112,17 @@ func localAnswer(z, qname string, qtype uint16) result {
 		return result{ns: []dns.RR{soa}}
 	}
 	return result{answer: answer}
+}
+
+// underLocalTLD reports whether name's top-level label is one that local
+// zones live under, so that other names cost one comparison, not a scan of
+// the zones.
+func underLocalTLD(name string) bool {
+	name = strings.TrimSuffix(name, ".")
+	tld := name[strings.LastIndexByte(name, '.')+1:]
+	switch tld {
+	case "localhost", "invalid", "test", "onion", "arpa":
+		return true
+	}
+	return false
 }
