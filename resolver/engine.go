@@ -35,20 +35,18 @@ type Resolver struct {
 	private    []netip.Prefix
 	privateOK  []string
 	stubs      map[string]delegation
-	// noLocalZones and localZonesOff: Config.DisableLocalZones and
-	// NoDefaultZones, canonical.
-	noLocalZones  bool
-	localZonesOff []string
-	transport     Transport
-	cache         *cache.Cache
-	now           func() time.Time
-	log           *slog.Logger
-	limits        Limits
-	dontQuery     []netip.Prefix
-	infra         *infra
-	failed        *failCache
-	msgRefs       *lru.Cache[string, *sectionRefs] // non-minimal responses only
-	parentGlue    *lru.Cache[string, []netip.Addr] // name server addresses as referrals gave them
+	// localZones: the default local zones but those Config turned off
+	localZones []string
+	transport  Transport
+	cache      *cache.Cache
+	now        func() time.Time
+	log        *slog.Logger
+	limits     Limits
+	dontQuery  []netip.Prefix
+	infra      *infra
+	failed     *failCache
+	msgRefs    *lru.Cache[string, *sectionRefs] // non-minimal responses only
+	parentGlue *lru.Cache[string, []netip.Addr] // name server addresses as referrals gave them
 	// delegationEnds: when the parent's delegation of each zone runs out
 	delegationEnds *lru.Cache[string, time.Time]
 	flight         singleflight.Group
@@ -119,10 +117,17 @@ func New(cfg Config) (*Resolver, error) {
 		d, _ = dnsname.Canonical(d) // validate checked it
 		r.privateOK = append(r.privateOK, d)
 	}
-	r.noLocalZones = cfg.DisableLocalZones
-	for _, z := range cfg.NoDefaultZones {
-		z, _ = dnsname.Canonical(z) // validate checked it
-		r.localZonesOff = append(r.localZonesOff, z)
+	if !cfg.DisableLocalZones {
+		var off []string
+		for _, z := range cfg.NoDefaultZones {
+			z, _ = dnsname.Canonical(z) // validate checked it
+			off = append(off, z)
+		}
+		for _, z := range localZones {
+			if !slices.Contains(off, z) {
+				r.localZones = append(r.localZones, z)
+			}
+		}
 	}
 	return r, nil
 }
@@ -178,9 +183,6 @@ func (r *Resolver) Resolve(ctx context.Context, name string, qtype uint16) (*dns
 	if err != nil {
 		return nil, &Error{Qname: name, Qtype: qtype, Err: err}
 	}
-	if z := r.localZoneOf(qname); z != "" {
-		return r.respond(localAnswer(z, qname, qtype), name, qtype), nil
-	}
 	if res, ok := r.fromCache(qname, qtype); ok {
 		return r.respond(res, name, qtype), nil
 	}
@@ -222,9 +224,6 @@ func (r *Resolver) ResolveCached(name string, qtype uint16) (*dns.Msg, bool) {
 	qname, err := checkQuestion(name, qtype)
 	if err != nil {
 		return nil, false
-	}
-	if z := r.localZoneOf(qname); z != "" {
-		return r.respond(localAnswer(z, qname, qtype), name, qtype), true
 	}
 	res, ok := r.fromCache(qname, qtype)
 	if !ok {
@@ -388,10 +387,14 @@ func (c *lookupChain) has(name string) bool {
 // (RFC 2181 section 5.4.1); a client asking for it gets it fetched.
 const clientRank = cache.RankReferral
 
-// fromCache answers a client's qname and qtype from the cache alone,
-// following cached CNAMEs. It reports false when some step of the chain
-// is not cached, or the chain loops.
+// fromCache answers a client's qname and qtype without a query: from the
+// local zones, else from the cache alone, following cached CNAMEs. It
+// reports false when some step of the chain is not cached, or the chain
+// loops.
 func (r *Resolver) fromCache(qname string, qtype uint16) (result, bool) {
+	if z := r.localZoneOf(qname); z != "" {
+		return localAnswer(z, qname, qtype), true
+	}
 	res, next := r.cachedChain(qname, qtype, clientRank)
 	return res, next == "" && !res.loop
 }

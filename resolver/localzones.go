@@ -56,11 +56,11 @@ func DefaultLocalZones() []string { return slices.Clone(localZones) }
 
 // localZoneOf returns the local zone that holds qname, or "".
 func (r *Resolver) localZoneOf(qname string) string {
-	if r.noLocalZones || !underLocalTLD(qname) {
+	if len(r.localZones) == 0 || !underLocalTLD(qname) {
 		return ""
 	}
-	for _, z := range localZones {
-		if !inZone(qname, z) || slices.Contains(r.localZonesOff, z) {
+	for _, z := range r.localZones {
+		if !inZone(qname, z) {
 			continue
 		}
 		for stub := range r.stubs {

@@ -59,13 +59,7 @@ func (s *Server) readUDP(ctx context.Context, u *udpSocket) {
 		}
 		resp, pending, cached := s.servePacket(in[:n], from, false)
 		if pending != nil {
-			s.work.Go(func() {
-				resp := s.resolvePending(ctx, pending)
-				bp := packBuffers.Get().(*[]byte)
-				*bp = s.pack(resp, (*bp)[:0])
-				s.writeUDP(u, *bp, from, sess)
-				packBuffers.Put(bp)
-			})
+			s.answerLater(ctx, u, pending, from, sess)
 			continue
 		}
 		if resp != nil {
@@ -76,6 +70,18 @@ func (s *Server) readUDP(ctx context.Context, u *udpSocket) {
 			s.writeUDP(u, out, from, sess)
 		}
 	}
+}
+
+// answerLater resolves q on a goroutine of its own and sends the answer to
+// the client at to (from the address sess names, on a wildcard socket).
+func (s *Server) answerLater(ctx context.Context, u *udpSocket, q *query, to netip.AddrPort, sess *dns.SessionUDP) {
+	s.work.Go(func() {
+		resp := s.resolvePending(ctx, q)
+		bp := packBuffers.Get().(*[]byte)
+		*bp = s.pack(resp, (*bp)[:0])
+		s.writeUDP(u, *bp, to, sess)
+		packBuffers.Put(bp)
+	})
 }
 
 func (s *Server) writeUDP(u *udpSocket, b []byte, to netip.AddrPort, sess *dns.SessionUDP) {

@@ -137,13 +137,7 @@ func (s *Server) answerBatch(ctx context.Context, u *udpSocket, raw syscall.RawC
 		}
 		resp, pending, cached := s.servePacket(query, from, false)
 		if pending != nil {
-			s.work.Go(func() {
-				resp := s.resolvePending(ctx, pending)
-				bp := packBuffers.Get().(*[]byte)
-				*bp = s.pack(resp, (*bp)[:0])
-				s.writeUDP(u, *bp, from, nil)
-				packBuffers.Put(bp)
-			})
+			s.answerLater(ctx, u, pending, from, nil)
 			continue
 		}
 		if resp == nil {
