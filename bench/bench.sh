@@ -35,6 +35,7 @@ find "${TMPDIR:-/tmp}" -maxdepth 1 -name 'recursor-bench-*' -mmin +60 -exec rm -
 mkdir -p bench/out/bin
 "$GO" build -o bench/out/bin/run ./bench/run
 "$GO" build -o bench/out/bin/delayproxy ./bench/delayproxy
+"$GO" build -o bench/out/bin/floor ./bench/floor
 
 # Our column shows n/a, with the reason, when the server does not build.
 recursor_error=""

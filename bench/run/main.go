@@ -38,6 +38,7 @@ const (
 	proxyPort    = 15354
 	unboundPort  = 5301
 	recursorPort = 5302
+	floorPort    = 5303
 )
 
 // settings size a run.
@@ -85,6 +86,7 @@ type options struct {
 	unbound, nsd, dnsperf string
 	baseline              string
 	proxy                 string
+	floor                 string
 	out, logs             string
 	keep                  bool
 }
@@ -99,6 +101,7 @@ func run() error {
 	flag.StringVar(&o.nsd, "nsd", "/usr/sbin/nsd", "NSD binary")
 	flag.StringVar(&o.dnsperf, "dnsperf", "/usr/bin/dnsperf", "dnsperf binary")
 	flag.StringVar(&o.proxy, "delayproxy", "bench/out/bin/delayproxy", "delayproxy binary")
+	flag.StringVar(&o.floor, "floor", "bench/out/bin/floor", "floor binary, measured beside the resolvers for CPU per cache hit (empty: skip)")
 	flag.StringVar(&o.out, "out", "bench/out/latest.md", "where the table is written as well as stdout")
 	flag.StringVar(&o.logs, "logs", "bench/out/logs", "directory for process and dnsperf logs (emptied first)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the generated zone tree")
@@ -369,7 +372,20 @@ func (b *bench) measure(ctx context.Context) *report {
 		// alternating slices, so that both meet the same machine.
 		if ctx.Err() == nil && len(alive) > 0 {
 			fmt.Fprintf(os.Stderr, "bench: round %d/%d: CPU per cache hit, alternating\n", round+1, b.s.rounds)
-			b.pairedHits(ctx, alive, func(name string) func(string) { return r.warner(name, round) })
+			hits := alive
+			floor, err := b.startFloor(ctx)
+			if err != nil {
+				r.notes = append(r.notes, fmt.Sprintf("round %d: floor: %v", round+1, err))
+			} else if floor != nil {
+				hits = append(slices.Clip(alive), live{contender{name: "floor", port: floorPort}, floor, metrics{}})
+			}
+			b.pairedHits(ctx, hits, func(name string) func(string) { return r.warner(name, round) })
+			if floor != nil {
+				b.ps.stop(floor, 5*time.Second)
+				if v, ok := hits[len(hits)-1].m["hit_cpu_us"]; ok {
+					r.floorCPU = append(r.floorCPU, v)
+				}
+			}
 			fmt.Fprintf(os.Stderr, "bench: round %d/%d: cold latency with delay, alternating\n", round+1, b.s.rounds)
 			if err := b.pairedDelay(ctx, alive, round, func(name string) func(string) { return r.warner(name, round) }); err != nil {
 				r.notes = append(r.notes, fmt.Sprintf("round %d: delay phase: %v", round+1, err))
@@ -384,6 +400,27 @@ func (b *bench) measure(ctx context.Context) *report {
 		r.notes = append(r.notes, fmt.Sprintf("run stopped early: %v", context.Cause(ctx)))
 	}
 	return r
+}
+
+// startFloor starts bench/floor on the resolver's CPU and waits until it
+// answers; nil, nil when there is no floor binary to run.
+func (b *bench) startFloor(ctx context.Context) (*proc, error) {
+	if b.o.floor == "" {
+		return nil, nil
+	}
+	if _, err := os.Stat(b.o.floor); err != nil {
+		return nil, err
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", floorPort)
+	p, err := b.ps.start("floor", b.logPath("floor"), b.pinned(resolverCPU, []string{b.o.floor, "-listen", addr}))
+	if err != nil {
+		return nil, err
+	}
+	if err := poll(ctx, addr, new(dns.Msg).SetQuestion("www.example.", dns.TypeA), 10*time.Second); err != nil {
+		b.ps.stop(p, 5*time.Second)
+		return nil, err
+	}
+	return p, nil
 }
 
 // metrics of one session, by metric id (see rows in report.go).

@@ -68,6 +68,8 @@ type report struct {
 	errors     map[string][]string
 	notes      []string
 	started    time.Time
+	// floorCPU is bench/floor's CPU per cache hit, a round each.
+	floorCPU []float64
 }
 
 func newReport(b *bench, contenders []contender) *report {
@@ -154,6 +156,15 @@ func (r *report) markdown(env []string) string {
 		}
 	}
 	notes := slices.Clone(r.notes)
+	if floor := median(r.floorCPU); !math.IsNaN(floor) {
+		line := fmt.Sprintf("Go floor: bench/floor, a Go responder that reads and writes as recursor does (recvmmsg and sendmmsg through the Go poller) but does no DNS work, used %.2f µs per query in the same CPU slices", floor)
+		for _, c := range r.contenders {
+			if v := median(r.values[c.name]["hit_cpu_us"]); v > 0 {
+				line += fmt.Sprintf("; %.2f of %s's", floor/v, c.name)
+			}
+		}
+		notes = append(notes, line)
+	}
 	for _, c := range r.contenders {
 		if v := median(r.values[c.name]["hit_loadgen_cpu_pct"]); v >= 80 {
 			notes = append(notes, fmt.Sprintf("during %s's throughput run dnsperf used %.0f%% of its core: the cache-hit QPS is what one dnsperf core can offer, a floor of %s's capacity; the CPU-per-query row is the better comparison", c.name, v, c.name))
