@@ -205,7 +205,9 @@ func ParseListen(s string) (netip.AddrPort, error) {
 
 // allowed reports whether client may query us.
 func (s *Server) allowed(client netip.Addr) bool {
-	client = client.Unmap()
+	// A prefix never contains a zoned address: fe80::1%eth0 is matched
+	// as fe80::1.
+	client = client.Unmap().WithZone("")
 	for _, p := range s.allow {
 		if p.Contains(client) {
 			return true

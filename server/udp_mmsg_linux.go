@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
+	"strconv"
 	"syscall"
 	"unsafe"
 
@@ -232,6 +233,11 @@ func sockaddrToAddrPort(sa *syscall.RawSockaddrInet6, namelen uint32) (netip.Add
 		return netip.AddrPortFrom(netip.AddrFrom4(sa4.Addr), port(sa4.Port)), namelen >= syscall.SizeofSockaddrInet4
 	case syscall.AF_INET6:
 		a := netip.AddrFrom16(sa.Addr).Unmap()
+		if sa.Scope_id != 0 && a.Is6() {
+			// A link-local client: answers that wait for the
+			// engine go out with sendto, which needs the scope.
+			a = a.WithZone(strconv.FormatUint(uint64(sa.Scope_id), 10))
+		}
 		return netip.AddrPortFrom(a, port(sa.Port)), namelen >= syscall.SizeofSockaddrInet6
 	}
 	return netip.AddrPort{}, false

@@ -6,7 +6,9 @@
 package sockaddr
 
 import (
+	"net"
 	"net/netip"
+	"strconv"
 	"syscall"
 	"unsafe"
 )
@@ -29,9 +31,28 @@ func From(ap netip.AddrPort) Raw {
 		r.len = syscall.SizeofSockaddrInet4
 	} else {
 		r.sa.Family, r.sa.Addr = syscall.AF_INET6, addr.As16()
+		r.sa.Scope_id = scopeID(addr.Zone())
 		r.len = syscall.SizeofSockaddrInet6
 	}
 	return r
+}
+
+// scopeID is the interface index a zone names: a link-local address
+// means nothing without it. Zones come as the kernel's index in decimal
+// (from a received datagram) or as an interface name (from net); one that
+// names no interface gives 0, and the kernel refuses a link-local
+// destination without a scope.
+func scopeID(zone string) uint32 {
+	if zone == "" {
+		return 0
+	}
+	if n, err := strconv.ParseUint(zone, 10, 32); err == nil {
+		return uint32(n)
+	}
+	if ifi, err := net.InterfaceByName(zone); err == nil {
+		return uint32(ifi.Index)
+	}
+	return 0
 }
 
 // Family is AF_INET or AF_INET6.

@@ -3,6 +3,7 @@
 package sockaddr
 
 import (
+	"net"
 	"net/netip"
 	"syscall"
 	"testing"
@@ -36,6 +37,27 @@ func TestFrom(t *testing.T) {
 		}
 		if got != ap.Addr().Unmap() {
 			t.Errorf("%s: address %s", tc.in, got)
+		}
+	}
+}
+
+func TestFromScope(t *testing.T) {
+	lo, err := net.InterfaceByName("lo")
+	if err != nil {
+		t.Skip("no interface named lo:", err)
+	}
+	for _, tc := range []struct {
+		in   string
+		want uint32
+	}{
+		{"[fe80::1%7]:53", 7},
+		{"[fe80::1%lo]:53", uint32(lo.Index)},
+		{"[fe80::1]:53", 0},
+		{"[fe80::1%no-such-interface]:53", 0},
+	} {
+		r := From(netip.MustParseAddrPort(tc.in))
+		if r.sa.Scope_id != tc.want {
+			t.Errorf("%s: scope %d, want %d", tc.in, r.sa.Scope_id, tc.want)
 		}
 	}
 }
