@@ -77,7 +77,7 @@ const (
 // Config configures a Cache. Every field is optional.
 type Config struct {
 	MaxEntries     int           // entries kept at most (LRU); default DefaultMaxEntries
-	MaxBytes       int64         // estimated bytes kept at most; default DefaultMaxBytes
+	MaxBytes       int64         // estimated bytes kept at most; default DefaultMaxBytes, at most 16 GB (more is taken as 16 GB)
 	MaxTTL         time.Duration // TTLs are capped to this; default DefaultMaxTTL
 	MaxNegativeTTL time.Duration // negative TTLs are capped to this; default DefaultMaxNegativeTTL
 	MinTTL         time.Duration // TTLs are raised to this; default 0

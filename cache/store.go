@@ -134,6 +134,7 @@ func newStore(maxEntries int, maxBytes int64, hash func(name string, typ, class 
 		}
 	}
 	maxEntries = min(max(maxEntries, 1), maxSlots)
+	maxBytes = min(maxBytes, maxStoreBytes)
 	return &store{
 		hash: hash,
 		// Never more than maxEntries+1 slots: the first chunk need not grow
@@ -193,6 +194,9 @@ func (s *store) put(e entry, now int64) bool {
 	}
 	if s.arena.wasteful(len(e.data)) {
 		s.compact()
+	}
+	if s.arena.full(len(e.data)) {
+		return false // unreachable within maxStoreBytes; a wrapped cell would corrupt another entry
 	}
 	i := s.alloc()
 	sl := s.at(i)
@@ -310,6 +314,15 @@ type arena struct {
 // cell names an arena cell: chunk number, then offset in cellAlign units.
 type cell uint32
 
+// arenaChunkLimit is how many chunks a cell can name (a variable for the
+// tests). maxStoreBytes keeps the arena well within it: the arena holds at
+// most about 2.5 times the bytes budget (a cell rounds its data up by up
+// to a quarter, and compaction waits until half the arena is spare), and
+// 2^20 chunks of 64 KB are 64 GB.
+var arenaChunkLimit = 1 << (32 - cellShift)
+
+const maxStoreBytes = 16 << 30
+
 const (
 	arenaChunk = 64 << 10
 	cellAlign  = 16
@@ -338,14 +351,22 @@ var cellSizes = func() []int {
 
 func classOf(n int) int { return sort.SearchInts(cellSizes, max(n, 1)) }
 
+// needsChunk reports whether alloc(n) would take a new chunk.
+func (a *arena) needsChunk(n int) bool {
+	c := classOf(n)
+	return !(c < len(a.spare) && len(a.spare[c]) > 0 || len(a.chunks) > 0 && a.used+cellSizes[c] <= arenaChunk)
+}
+
 // wasteful reports whether alloc(n) would take a new chunk while the
 // cells in use fill less than half of the arena, two chunks aside.
 func (a *arena) wasteful(n int) bool {
-	c := classOf(n)
-	if c < len(a.spare) && len(a.spare[c]) > 0 || len(a.chunks) > 0 && a.used+cellSizes[c] <= arenaChunk {
-		return false
-	}
-	return len(a.chunks)*arenaChunk > 2*a.live+2*arenaChunk
+	return a.needsChunk(n) && len(a.chunks)*arenaChunk > 2*a.live+2*arenaChunk
+}
+
+// full reports whether alloc(n) would need a chunk beyond those a cell can
+// name.
+func (a *arena) full(n int) bool {
+	return a.needsChunk(n) && len(a.chunks) >= arenaChunkLimit
 }
 
 // alloc returns a cell of at least n bytes (n at most arenaChunk).

@@ -527,3 +527,35 @@ func TestArenaBoundedAcrossSizes(t *testing.T) {
 		t.Errorf("arena holds %d KB for at most %d KB of entries", got>>10, maxBytes>>10)
 	}
 }
+
+// A cell names its chunk in 20 bits: the store must refuse an entry rather
+// than take a chunk no cell can name, which would wrap onto chunk 0 and
+// overwrite live entries.
+func TestArenaChunkLimit(t *testing.T) {
+	if s := newStore(10, 1<<50, nil); s.maxBytes != maxStoreBytes {
+		t.Errorf("maxBytes %d, want it capped at %d", s.maxBytes, maxStoreBytes)
+	}
+	defer func(n int) { arenaChunkLimit = n }(arenaChunkLimit)
+	arenaChunkLimit = 3
+	s := newStore(100_000, 1<<40, nil)
+	data := strings.Repeat("x", 4000)
+	stored := 0
+	for i := range 100 {
+		if s.put(testEntry(fmt.Sprintf("n%03d.example.", i), dns.TypeTXT, data, 1<<62, RankAnswer), 0) {
+			stored++
+		}
+	}
+	if len(s.arena.chunks) > arenaChunkLimit {
+		t.Fatalf("arena has %d chunks, limit %d", len(s.arena.chunks), arenaChunkLimit)
+	}
+	if stored == 0 || stored == 100 {
+		t.Fatalf("%d of 100 entries stored; want the limit to stop some", stored)
+	}
+	checkStore(t, s)
+	for i := range stored {
+		name := fmt.Sprintf("n%03d.example.", i)
+		if e, ok := s.get(name, dns.TypeTXT, dns.ClassINET, 0); !ok || !strings.HasSuffix(e.data, data) {
+			t.Fatalf("%s: lost or changed after the arena filled", name)
+		}
+	}
+}
