@@ -135,6 +135,11 @@ func TestReportMarkdown(t *testing.T) {
 		r.add("recursor", metrics{"hit_qps": v, "hit_loadgen_cpu_pct": 95})
 	}
 	r.add("Unbound", metrics{"cold_qps": 1000})
+	for _, v := range []float64{20, 10} {
+		r.add("Unbound", metrics{"hit_cpu_us": v})
+	}
+	r.add("recursor", metrics{"hit_cpu_us": 12})
+	r.floorCPU = []float64{12, 9, 10}
 	r.errors["recursor"] = []string{"round 1: exited"}
 	out := r.markdown([]string{"date: today"})
 	for _, want := range []string{
@@ -142,8 +147,10 @@ func TestReportMarkdown(t *testing.T) {
 		"| throughput, QPS ↑ | 1000 | n/a | n/a |",       // one side missing
 		"- date: today",
 		"recursor: round 1: exited",
-		"100 / 300 / 200",  // per-round values
-		"dnsperf used 95%", // saturation note for recursor only
+		"100 / 300 / 200",       // per-round values
+		"dnsperf used 95%",      // saturation note for recursor only
+		"Go floor: bench/floor", // the floor's median against each median
+		"used 10.00 µs per query in the same CPU slices; 0.67 of Unbound's; 0.83 of recursor's",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
@@ -152,7 +159,8 @@ func TestReportMarkdown(t *testing.T) {
 	if strings.Contains(out, "during Unbound's throughput run") {
 		t.Errorf("report flags an unsaturated run:\n%s", out)
 	}
-	if again := r.markdown(nil); strings.Count(again, "dnsperf used") != 1 {
+	r.floorCPU = nil
+	if again := r.markdown(nil); strings.Count(again, "dnsperf used") != 1 || strings.Contains(again, "Go floor") {
 		t.Errorf("rendering twice repeats notes:\n%s", again)
 	}
 }
