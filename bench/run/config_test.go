@@ -159,8 +159,18 @@ func TestReportMarkdown(t *testing.T) {
 	if strings.Contains(out, "during Unbound's throughput run") {
 		t.Errorf("report flags an unsaturated run:\n%s", out)
 	}
+	if strings.Contains(out, "quick run:") {
+		t.Errorf("a full run carries the quick run's note:\n%s", out)
+	}
 	r.floorCPU = nil
 	if again := r.markdown(nil); strings.Count(again, "dnsperf used") != 1 || strings.Contains(again, "Go floor") {
 		t.Errorf("rendering twice repeats notes:\n%s", again)
+	}
+}
+
+func TestReportQuickNote(t *testing.T) {
+	r := newReport(&bench{s: settingsFor(true)}, []contender{{name: "Unbound"}, {name: "recursor"}})
+	if out := r.markdown(nil); !strings.Contains(out, "quick run: with this few names cached, RSS per RRset") {
+		t.Errorf("a quick run's report does not warn about RSS per RRset:\n%s", out)
 	}
 }
