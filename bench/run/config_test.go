@@ -140,6 +140,7 @@ func TestReportMarkdown(t *testing.T) {
 	}
 	r.add("recursor", metrics{"hit_cpu_us": 12})
 	r.floorCPU = []float64{12, 9, 10}
+	r.warner("floor", 1)("CPU per cache hit, slice 2: exited")
 	r.errors["recursor"] = []string{"round 1: exited"}
 	out := r.markdown([]string{"date: today"})
 	for _, want := range []string{
@@ -150,6 +151,7 @@ func TestReportMarkdown(t *testing.T) {
 		"100 / 300 / 200",       // per-round values
 		"dnsperf used 95%",      // saturation note for recursor only
 		"Go floor: bench/floor", // the floor's median against each median
+		"floor: round 2: CPU per cache hit, slice 2: exited",
 		"used 10.00 µs per query in the same CPU slices; 0.67 of Unbound's; 0.83 of recursor's",
 	} {
 		if !strings.Contains(out, want) {

@@ -159,6 +159,9 @@ func (r *report) markdown(env []string) string {
 	if s.quick {
 		notes = append(notes, "quick run: with this few names cached, RSS per RRset is mostly each process's fixed growth (allocator arenas, first cache chunks); quote the full run's figure")
 	}
+	for _, e := range r.errors["floor"] { // the floor is no column: its problems go with the notes
+		notes = append(notes, "floor: "+e)
+	}
 	if floor := median(r.floorCPU); !math.IsNaN(floor) {
 		line := fmt.Sprintf("Go floor: bench/floor, a Go responder that reads and writes as recursor does (recvmmsg and sendmmsg through the Go poller) but does no DNS work, used %.2f µs per query in the same CPU slices", floor)
 		for _, c := range r.contenders {
