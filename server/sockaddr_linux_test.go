@@ -7,6 +7,8 @@ import (
 	"syscall"
 	"testing"
 	"unsafe"
+
+	"github.com/recursor-dns/recursor/internal/sockaddr"
 )
 
 // A link-local client's scope must survive the trip from the kernel's
@@ -20,12 +22,12 @@ func TestLinkLocalClient(t *testing.T) {
 	port := (*[2]byte)(unsafe.Pointer(&sa.Port))
 	port[0], port[1] = 0x14, 0xe9 // 5353
 
-	from, ok := sockaddrToAddrPort(&sa, syscall.SizeofSockaddrInet6)
+	from, ok := sockaddr.ToAddrPort(&sa, syscall.SizeofSockaddrInet6)
 	if !ok || from != netip.MustParseAddrPort("[fe80::1%3]:5353") {
-		t.Fatalf("sockaddrToAddrPort = %v, %v; want [fe80::1%%3]:5353", from, ok)
+		t.Fatalf("sockaddr.ToAddrPort = %v, %v; want [fe80::1%%3]:5353", from, ok)
 	}
 	sa.Scope_id = 0
-	if from, _ := sockaddrToAddrPort(&sa, syscall.SizeofSockaddrInet6); from.Addr().Zone() != "" {
+	if from, _ := sockaddr.ToAddrPort(&sa, syscall.SizeofSockaddrInet6); from.Addr().Zone() != "" {
 		t.Errorf("no scope: got zone %q", from.Addr().Zone())
 	}
 

@@ -4,16 +4,14 @@ package server
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"net"
 	"net/netip"
 	"os"
-	"runtime"
-	"strconv"
 	"syscall"
 	"unsafe"
 
+	"github.com/recursor-dns/recursor/internal/mmsg"
 	"github.com/recursor-dns/recursor/internal/sockaddr"
 )
 
@@ -26,22 +24,13 @@ const (
 	mmsgBatch = 32
 )
 
-var sysSendmmsg = map[string]uintptr{"amd64": 307, "arm64": 269}[runtime.GOARCH]
-
-// mmsghdr is struct mmsghdr of <sys/socket.h> on 64-bit Linux.
-type mmsghdr struct {
-	hdr syscall.Msghdr
-	len uint32
-	_   [4]byte
-}
-
 // mmsgBuffers are one reader's batch: the receive slots and the replies.
 type mmsgBuffers struct {
-	in      [mmsgBatch]mmsghdr
+	in      [mmsgBatch]mmsg.Hdr
 	inIov   [mmsgBatch]syscall.Iovec
 	inAddr  [mmsgBatch]syscall.RawSockaddrInet6 // big enough for either family
 	inData  []byte                              // mmsgBatch slots of mmsgQuerySize
-	out     [mmsgBatch]mmsghdr
+	out     [mmsgBatch]mmsg.Hdr
 	outIov  [mmsgBatch]syscall.Iovec
 	outAddr [mmsgBatch]syscall.RawSockaddrInet6
 	outData [mmsgBatch][]byte
@@ -68,7 +57,7 @@ func newMmsgBuffers(replySize int) *mmsgBuffers {
 // readUDPBatch serves u with recvmmsg and sendmmsg. It returns false, having
 // read nothing, when the socket does not allow it.
 func (s *Server) readUDPBatch(ctx context.Context, u *udpSocket) bool {
-	if sysSendmmsg == 0 {
+	if mmsg.SysSendmmsg == 0 {
 		return false
 	}
 	raw := u.raw
@@ -121,18 +110,18 @@ func (s *Server) readUDPBatch(ctx context.Context, u *udpSocket) bool {
 func (s *Server) answerBatch(ctx context.Context, u *udpSocket, raw syscall.RawConn, b *mmsgBuffers, n int) {
 	replies := 0
 	for i := range n {
-		from, ok := sockaddrToAddrPort(&b.inAddr[i], b.in[i].hdr.Namelen)
+		from, ok := sockaddr.ToAddrPort(&b.inAddr[i], b.in[i].Msghdr.Namelen)
 		if !ok {
 			continue
 		}
-		query := b.inData[i*mmsgQuerySize : i*mmsgQuerySize+int(b.in[i].len)]
-		if b.in[i].hdr.Flags&syscall.MSG_TRUNC != 0 && len(query) > headerLen {
+		query := b.inData[i*mmsgQuerySize : i*mmsgQuerySize+int(b.in[i].Len)]
+		if b.in[i].Msghdr.Flags&syscall.MSG_TRUNC != 0 && len(query) > headerLen {
 			query = query[:headerLen] // only the header can be trusted: FORMERR
 		}
 		if fast, ok := s.answerFast(query, from, false, b.outData[replies][:0]); ok {
 			b.outData[replies] = fast
 			b.outAddr[replies] = b.inAddr[i]
-			b.setReply(replies, b.in[i].hdr.Namelen)
+			b.setReply(replies, b.in[i].Msghdr.Namelen)
 			replies++
 			continue
 		}
@@ -153,7 +142,7 @@ func (s *Server) answerBatch(ctx context.Context, u *udpSocket, raw syscall.RawC
 		}
 		b.outData[replies] = out
 		b.outAddr[replies] = b.inAddr[i]
-		b.setReply(replies, b.in[i].hdr.Namelen)
+		b.setReply(replies, b.in[i].Msghdr.Namelen)
 		replies++
 	}
 	if replies > 0 {
@@ -173,11 +162,11 @@ func (s *Server) answerBatch(ctx context.Context, u *udpSocket, raw syscall.RawC
 // cache hit at 20k QPS).
 func (b *mmsgBuffers) recvmmsg(fd uintptr) (int, syscall.Errno) {
 	for i := range mmsgBatch {
-		b.in[i] = mmsghdr{}
-		b.in[i].hdr.Name = (*byte)(unsafe.Pointer(&b.inAddr[i]))
-		b.in[i].hdr.Namelen = uint32(unsafe.Sizeof(b.inAddr[i]))
-		b.in[i].hdr.Iov = &b.inIov[i]
-		b.in[i].hdr.Iovlen = 1
+		b.in[i] = mmsg.Hdr{}
+		b.in[i].Msghdr.Name = (*byte)(unsafe.Pointer(&b.inAddr[i]))
+		b.in[i].Msghdr.Namelen = uint32(unsafe.Sizeof(b.inAddr[i]))
+		b.in[i].Msghdr.Iov = &b.inIov[i]
+		b.in[i].Msghdr.Iovlen = 1
 	}
 	n, _, errno := syscall.RawSyscall6(syscall.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.in[0])), mmsgBatch, syscall.MSG_DONTWAIT, 0, 0)
 	return int(n), errno
@@ -185,7 +174,7 @@ func (b *mmsgBuffers) recvmmsg(fd uintptr) (int, syscall.Errno) {
 
 // sendmmsg is the poller callback of send: it sends b.out[b.sent:b.toSend].
 func (b *mmsgBuffers) sendmmsg(fd uintptr) bool {
-	n, _, errno := syscall.RawSyscall6(sysSendmmsg, fd, uintptr(unsafe.Pointer(&b.out[b.sent])), uintptr(b.toSend-b.sent), syscall.MSG_DONTWAIT, 0, 0)
+	n, _, errno := syscall.RawSyscall6(mmsg.SysSendmmsg, fd, uintptr(unsafe.Pointer(&b.out[b.sent])), uintptr(b.toSend-b.sent), syscall.MSG_DONTWAIT, 0, 0)
 	b.done, b.errno = int(n), errno
 	return errno != syscall.EAGAIN
 }
@@ -193,11 +182,11 @@ func (b *mmsgBuffers) sendmmsg(fd uintptr) bool {
 func (b *mmsgBuffers) setReply(i int, namelen uint32) {
 	b.outIov[i].Base = &b.outData[i][0]
 	b.outIov[i].SetLen(len(b.outData[i]))
-	b.out[i] = mmsghdr{}
-	b.out[i].hdr.Name = (*byte)(unsafe.Pointer(&b.outAddr[i]))
-	b.out[i].hdr.Namelen = namelen
-	b.out[i].hdr.Iov = &b.outIov[i]
-	b.out[i].hdr.Iovlen = 1
+	b.out[i] = mmsg.Hdr{}
+	b.out[i].Msghdr.Name = (*byte)(unsafe.Pointer(&b.outAddr[i]))
+	b.out[i].Msghdr.Namelen = namelen
+	b.out[i].Msghdr.Iov = &b.outIov[i]
+	b.out[i].Msghdr.Iovlen = 1
 }
 
 // send writes the first n replies, in as many sendmmsg calls as it takes.
@@ -220,27 +209,6 @@ func (b *mmsgBuffers) send(raw syscall.RawConn, n int) error {
 		b.sent += b.done
 	}
 	return firstErr
-}
-
-// sockaddrToAddrPort reads the sender's address as the kernel wrote it.
-func sockaddrToAddrPort(sa *syscall.RawSockaddrInet6, namelen uint32) (netip.AddrPort, bool) {
-	port := func(p uint16) uint16 {
-		return binary.BigEndian.Uint16((*[2]byte)(unsafe.Pointer(&p))[:])
-	}
-	switch sa.Family {
-	case syscall.AF_INET:
-		sa4 := (*syscall.RawSockaddrInet4)(unsafe.Pointer(sa))
-		return netip.AddrPortFrom(netip.AddrFrom4(sa4.Addr), port(sa4.Port)), namelen >= syscall.SizeofSockaddrInet4
-	case syscall.AF_INET6:
-		a := netip.AddrFrom16(sa.Addr).Unmap()
-		if sa.Scope_id != 0 && a.Is6() {
-			// A link-local client: answers that wait for the
-			// engine go out with sendto, which needs the scope.
-			a = a.WithZone(strconv.FormatUint(uint64(sa.Scope_id), 10))
-		}
-		return netip.AddrPortFrom(a, port(sa.Port)), namelen >= syscall.SizeofSockaddrInet6
-	}
-	return netip.AddrPort{}, false
 }
 
 // writeRaw sends b to the client at to with a raw sendto, as the batched

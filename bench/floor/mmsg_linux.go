@@ -3,9 +3,10 @@
 package main
 
 import (
-	"runtime"
 	"syscall"
 	"unsafe"
+
+	"github.com/recursor-dns/recursor/internal/mmsg"
 )
 
 const (
@@ -13,20 +14,12 @@ const (
 	querySize = 4096
 )
 
-var sysSendmmsg = map[string]uintptr{"amd64": 307, "arm64": 269}[runtime.GOARCH]
-
-type mmsghdr struct {
-	hdr syscall.Msghdr
-	len uint32
-	_   [4]byte
-}
-
 type buffers struct {
-	in   [batch]mmsghdr
+	in   [batch]mmsg.Hdr
 	iov  [batch]syscall.Iovec
 	addr [batch]syscall.RawSockaddrInet6
 	data [batch][querySize]byte
-	out  [batch]mmsghdr
+	out  [batch]mmsg.Hdr
 	oiov [batch]syscall.Iovec
 }
 
@@ -51,13 +44,13 @@ func serve(raw syscall.RawConn) error {
 
 func (b *buffers) recv(fd uintptr) (int, syscall.Errno) {
 	for i := range batch {
-		b.in[i] = mmsghdr{}
+		b.in[i] = mmsg.Hdr{}
 		b.iov[i].Base = &b.data[i][0]
 		b.iov[i].SetLen(querySize)
-		b.in[i].hdr.Name = (*byte)(unsafe.Pointer(&b.addr[i]))
-		b.in[i].hdr.Namelen = uint32(unsafe.Sizeof(b.addr[i]))
-		b.in[i].hdr.Iov = &b.iov[i]
-		b.in[i].hdr.Iovlen = 1
+		b.in[i].Msghdr.Name = (*byte)(unsafe.Pointer(&b.addr[i]))
+		b.in[i].Msghdr.Namelen = uint32(unsafe.Sizeof(b.addr[i]))
+		b.in[i].Msghdr.Iov = &b.iov[i]
+		b.in[i].Msghdr.Iovlen = 1
 	}
 	n, _, errno := syscall.RawSyscall6(syscall.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.in[0])), batch, syscall.MSG_DONTWAIT, 0, 0)
 	return int(n), errno
@@ -68,21 +61,21 @@ func (b *buffers) recv(fd uintptr) (int, syscall.Errno) {
 func (b *buffers) answer(fd uintptr, n int) {
 	out := 0
 	for i := range n {
-		size := int(b.in[i].len)
-		if b.in[i].hdr.Flags&syscall.MSG_TRUNC != 0 || !reply(b.data[i][:size]) {
+		size := int(b.in[i].Len)
+		if b.in[i].Msghdr.Flags&syscall.MSG_TRUNC != 0 || !reply(b.data[i][:size]) {
 			continue
 		}
 		b.oiov[out].Base = &b.data[i][0]
 		b.oiov[out].SetLen(size)
-		b.out[out] = mmsghdr{}
-		b.out[out].hdr.Name = (*byte)(unsafe.Pointer(&b.addr[i]))
-		b.out[out].hdr.Namelen = b.in[i].hdr.Namelen
-		b.out[out].hdr.Iov = &b.oiov[out]
-		b.out[out].hdr.Iovlen = 1
+		b.out[out] = mmsg.Hdr{}
+		b.out[out].Msghdr.Name = (*byte)(unsafe.Pointer(&b.addr[i]))
+		b.out[out].Msghdr.Namelen = b.in[i].Msghdr.Namelen
+		b.out[out].Msghdr.Iov = &b.oiov[out]
+		b.out[out].Msghdr.Iovlen = 1
 		out++
 	}
 	for sent := 0; sent < out; {
-		m, _, errno := syscall.RawSyscall6(sysSendmmsg, fd, uintptr(unsafe.Pointer(&b.out[sent])), uintptr(out-sent), syscall.MSG_DONTWAIT, 0, 0)
+		m, _, errno := syscall.RawSyscall6(mmsg.SysSendmmsg, fd, uintptr(unsafe.Pointer(&b.out[sent])), uintptr(out-sent), syscall.MSG_DONTWAIT, 0, 0)
 		if errno != 0 || m == 0 {
 			sent++ // that reply failed (a vanished client, a full buffer): skip it
 			continue

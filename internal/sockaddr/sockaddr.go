@@ -1,8 +1,8 @@
 //go:build linux
 
 // Package sockaddr owns the raw socket addresses that recursor's raw
-// system calls (connect, sendto) take, so that the byte order and the
-// family's length are written once.
+// system calls take (connect, sendto) and give (recvmmsg), so that the
+// byte order, the family's length and the IPv6 scope are written once.
 package sockaddr
 
 import (
@@ -35,6 +35,29 @@ func From(ap netip.AddrPort) Raw {
 		r.len = syscall.SizeofSockaddrInet6
 	}
 	return r
+}
+
+// ToAddrPort reads an address as the kernel wrote it (recvmmsg's sender),
+// and reports false when namelen is short for its family. An IPv6 scope
+// comes back as the zone, the interface index in decimal, which From
+// turns back into the scope: a link-local client can then be answered.
+func ToAddrPort(sa *syscall.RawSockaddrInet6, namelen uint32) (netip.AddrPort, bool) {
+	port := func(p uint16) uint16 {
+		b := (*[2]byte)(unsafe.Pointer(&p)) // network byte order
+		return uint16(b[0])<<8 | uint16(b[1])
+	}
+	switch sa.Family {
+	case syscall.AF_INET:
+		sa4 := (*syscall.RawSockaddrInet4)(unsafe.Pointer(sa))
+		return netip.AddrPortFrom(netip.AddrFrom4(sa4.Addr), port(sa4.Port)), namelen >= syscall.SizeofSockaddrInet4
+	case syscall.AF_INET6:
+		a := netip.AddrFrom16(sa.Addr).Unmap()
+		if sa.Scope_id != 0 && a.Is6() {
+			a = a.WithZone(strconv.FormatUint(uint64(sa.Scope_id), 10))
+		}
+		return netip.AddrPortFrom(a, port(sa.Port)), namelen >= syscall.SizeofSockaddrInet6
+	}
+	return netip.AddrPort{}, false
 }
 
 // scopeID is the interface index a zone names: a link-local address
