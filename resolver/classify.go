@@ -1,5 +1,8 @@
 package resolver
 
+// Classification, pure: what a server's reply means for the question it
+// was asked (answer, CNAME, referral, NXDOMAIN, NODATA, lame, bad).
+
 import (
 	"github.com/miekg/dns"
 
@@ -239,21 +242,6 @@ func upwardReferral(authority []dns.RR, zone string) string {
 		}
 	}
 	return ""
-}
-
-// scrub keeps the records owned by names at or below zone.
-func scrub(rrs []dns.RR, zone string) []dns.RR {
-	var out []dns.RR
-	for _, rr := range rrs {
-		h := rr.Header()
-		if h.Class != dns.ClassINET || h.Rrtype == dns.TypeOPT {
-			continue
-		}
-		if inZone(h.Name, zone) {
-			out = append(out, rr)
-		}
-	}
-	return out
 }
 
 // rrsetOf returns the records of rrs owned by name with type t.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
 	"github.com/recursor-dns/recursor/roothints"
 )
 
