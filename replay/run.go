@@ -254,7 +254,7 @@ func (r *run) ask(step int, wire []byte, tcp bool) (*dns.Msg, error) {
 	defer cancel()
 	ctx = resolver.WithTrace(ctx, func(s resolver.Step) {
 		r.opts.Log("query of step %d: engine: depth %d %s %s zone %s server %s: %s %v", step, s.Depth, s.Qname,
-			dns.TypeToString[s.Qtype], s.Zone, s.Server, s.Outcome, s.Err)
+			dns.TypeToString[s.Qtype], s.Zone, s.Server, s.Detail, s.Err)
 	})
 	out := r.front.HandlePacket(ctx, wire, clientAddr, tcp, nil)
 	if out == nil {

@@ -2,6 +2,7 @@ package resolver
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"time"
 )
@@ -14,11 +15,53 @@ type Step struct {
 	Zone    string         // the zone the server was asked as authority for
 	NSName  string         // the server's name ("" when only its address is known)
 	Server  netip.AddrPort // where the query went
-	TCP     bool           // the exchange used TCP
+	TCP     bool           // the reply came over TCP
 	RTT     time.Duration  //
-	Outcome string         // what came back: "answer", "referral to com.", "nxdomain", "timeout", ...
-	Err     error          // the transport's error, if any
+	Outcome Outcome        // what the exchange came to, as server selection sees it
+	Detail  string         // what came back: "referral to com.", "nxdomain", "rcode REFUSED", ...
+	Err     error          // why the exchange failed, if it did
 }
+
+// Outcome is what one upstream exchange came to. Server selection is told
+// every outcome and acts on it (see infra.report): a timeout backs off the
+// address, a refusal or lameness passes the server over for that zone
+// alone, a malformed reply counts against the server.
+type Outcome uint8
+
+const (
+	OutcomeAnswered     Outcome = iota // a usable reply: answer, CNAME, referral, NXDOMAIN, NODATA
+	OutcomeTimeout                     // no reply in time
+	OutcomeNetError                    // the network said no (unreachable, connection refused)
+	OutcomeRefused                     // rcode REFUSED
+	OutcomeServfail                    // rcode SERVFAIL, or another error rcode
+	OutcomeLame                        // not authoritative for the zone: upward or sideways referral, NOTAUTH, empty non-authoritative reply
+	OutcomeEDNS                        // FORMERR, NOTIMP or BADVERS: trouble with EDNS or the query's form
+	OutcomeCaseMismatch                // the reply did not echo the question's 0x20 letter case
+	OutcomeMalformed                   // a reply that breaks the rules: unparsable, wrong question, bad counts
+)
+
+func (o Outcome) String() string {
+	names := [...]string{"answered", "timeout", "network error", "refused", "servfail", "lame", "edns trouble", "case mismatch", "malformed"}
+	if int(o) < len(names) {
+		return names[o]
+	}
+	return "unknown"
+}
+
+// ServerError is why one server gave no usable reply: the outcome, the
+// server, and the cause (the transport's error or what the reply said).
+type ServerError struct {
+	Outcome Outcome
+	Server  netip.AddrPort
+	NSName  string
+	Err     error
+}
+
+func (e *ServerError) Error() string {
+	return fmt.Sprintf("%s from %s (%s): %v", e.Outcome, e.Server, e.NSName, e.Err)
+}
+
+func (e *ServerError) Unwrap() error { return e.Err }
 
 type traceKey struct{}
 

@@ -73,9 +73,9 @@ func inZone(name, zone string) bool {
 func sameName(a, b string) bool { return dnsname.EqualFold(a, b) }
 
 // classify labels resp, the reply of a server asked as authority for zone
-// about qname and qtype. It is pure: caching and server bookkeeping are
-// the caller's.
-func classify(resp *dns.Msg, zone, qname string, qtype uint16) (r reply) {
+// about qname and qtype, following at most maxChain CNAMEs and DNAMEs in
+// its answer. It is pure: caching and server bookkeeping are the caller's.
+func classify(resp *dns.Msg, zone, qname string, qtype uint16, maxChain int) (r reply) {
 	r = reply{aa: resp.Authoritative, rcode: resp.Rcode, target: qname}
 	if resp.Rcode == dns.RcodeYXDomain && len(resp.Question) == 1 && sameName(resp.Question[0].Name, qname) {
 		// A DNAME whose substitution would overflow a name (RFC 6672
@@ -115,7 +115,7 @@ func classify(resp *dns.Msg, zone, qname string, qtype uint16) (r reply) {
 	cur := qname
 	seen := map[string]bool{dnsname.Lower(qname): true}
 	looped := false
-	for hops := 0; hops <= DefaultMaxCNAMEs && !looped; hops++ {
+	for hops := 0; hops <= maxChain && !looped; hops++ {
 		if hops > 0 {
 			// The chain came back to a name it passed: the reply is the
 			// loop itself, returned as it stands (as Unbound and Knot do).

@@ -166,7 +166,7 @@ func TestClassify(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := classify(buildReply(t, tc.spec), tc.zone, tc.spec.qname, tc.spec.qtype)
+			got := classify(buildReply(t, tc.spec), tc.zone, tc.spec.qname, tc.spec.qtype, DefaultMaxCNAMEs)
 			if got.kind != tc.want {
 				t.Fatalf("kind = %v (%s), want %v", got.kind, got.why, tc.want)
 			}

@@ -115,6 +115,7 @@ type Limits struct {
 	MaxNXNameServers    int
 	MaxNSRecords        int
 	MaxFailures         int
+	MaxQueriesPerName   int
 	Timeout             time.Duration
 }
 
@@ -210,7 +211,7 @@ func (cfg *Config) validate() error {
 		{"MaxCNAMEs", l.MaxCNAMEs}, {"MaxDepth", l.MaxDepth},
 		{"MaxGluelessLookups", l.MaxGluelessLookups}, {"MaxParallelGlueless", l.MaxParallelGlueless},
 		{"MaxNXNameServers", l.MaxNXNameServers}, {"MaxNSRecords", l.MaxNSRecords},
-		{"MaxFailures", l.MaxFailures},
+		{"MaxFailures", l.MaxFailures}, {"MaxQueriesPerName", l.MaxQueriesPerName},
 	} {
 		if f.v < 0 {
 			return fmt.Errorf("resolver: Limits.%s is %d, want 0 (default) or more", f.name, f.v)
@@ -258,6 +259,7 @@ func (l Limits) withDefaults() Limits {
 	def(&l.MaxNXNameServers, DefaultMaxNXNameServers)
 	def(&l.MaxNSRecords, DefaultMaxNSRecords)
 	def(&l.MaxFailures, DefaultMaxFailures)
+	def(&l.MaxQueriesPerName, DefaultMaxQueriesPerName)
 	if l.Timeout == 0 {
 		l.Timeout = DefaultTimeout
 	}

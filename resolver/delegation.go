@@ -115,7 +115,7 @@ func parentZone(name string) string {
 
 // closestDelegation returns the deepest live zone cut the cache knows for
 // qname whose servers can be reached, falling back to the root.
-func (r *Resolver) closestDelegation(ctx context.Context, b *budget, depth int, chainOf *lookupChain, qname string) (delegation, error) {
+func (r *Resolver) closestDelegation(ctx context.Context, q *query, qname string) (delegation, error) {
 	for z := qname; z != "."; z = parentZone(z) {
 		if stub, ok := r.stubs[z]; ok {
 			return stub, nil
@@ -125,11 +125,11 @@ func (r *Resolver) closestDelegation(ctx context.Context, b *budget, depth int, 
 			continue
 		}
 		d := r.delegationAt(z, e.RRs, nil)
-		if d.reachable(chainOf) {
+		if d.reachable(q) {
 			return d, nil
 		}
 	}
-	return r.rootDelegation(ctx, b)
+	return r.rootDelegation(ctx, q)
 }
 
 // delegationAt builds the delegation of zone from its NS records, with the
@@ -166,10 +166,10 @@ func (r *Resolver) delegationAt(zone string, ns []dns.RR, glue []dns.RR) delegat
 }
 
 // reachable reports whether some server has an address, or a name that can
-// be looked up without this delegation's own servers.
-func (d delegation) reachable(chainOf *lookupChain) bool {
+// be looked up for q without this delegation's own servers.
+func (d delegation) reachable(q *query) bool {
 	for _, s := range d.servers {
-		if len(s.addrs) > 0 || !inZone(s.name, d.zone) && !chainOf.has(s.name) {
+		if len(s.addrs) > 0 || !inZone(s.name, d.zone) && !q.looksUp(s.name) {
 			return true
 		}
 	}
@@ -209,7 +209,7 @@ func appendAddr(addrs []netip.Addr, rr dns.RR) []netip.Addr {
 // rootDelegation returns the root servers: the primed NS set from the cache,
 // priming it first when it is missing or expired (RFC 8109), and the hints
 // themselves when priming fails.
-func (r *Resolver) rootDelegation(ctx context.Context, b *budget) (delegation, error) {
+func (r *Resolver) rootDelegation(ctx context.Context, q *query) (delegation, error) {
 	if e, ok := r.cache.Get(".", dns.TypeNS, dns.ClassINET); ok && e.Negative == cache.Positive {
 		if d := r.delegationAt(".", e.RRs, r.hints.Glue()); d.reachable(nil) {
 			return d, nil
@@ -217,7 +217,8 @@ func (r *Resolver) rootDelegation(ctx context.Context, b *budget) (delegation, e
 	}
 	hints := r.delegationAt(".", r.hints.NS(), r.hints.Glue())
 	_, err, _ := r.flight.Do("\x00prime", func() (any, error) {
-		rep, err := r.ask(ctx, b, 0, nil, hints, ".", dns.TypeNS)
+		prime := &query{qname: ".", qtype: dns.TypeNS, budget: q.budget}
+		rep, err := r.ask(ctx, prime, hints, ".", dns.TypeNS)
 		if err != nil {
 			return nil, err
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/recursor-dns/recursor/cache"
 	"github.com/recursor-dns/recursor/roothints"
 )
 
@@ -488,6 +490,19 @@ func TestNetResolver(t *testing.T) {
 	}
 }
 
+// askedOf returns the question names sent to addr, case kept.
+func (n *fakeNet) askedOf(addr string) []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var out []string
+	for i, l := range n.log {
+		if strings.HasPrefix(l, addr+" ") {
+			out = append(out, n.asked[i])
+		}
+	}
+	return out
+}
+
 func TestCaseRandomisation(t *testing.T) {
 	n := standardNet(t)
 	inner := n.handlers[netip.MustParseAddr("127.53.3.1")]
@@ -497,7 +512,8 @@ func TestCaseRandomisation(t *testing.T) {
 		m.Question[0].Name = strings.ToLower(m.Question[0].Name)
 		return m
 	})
-	r := newTestResolver(t, n, nil)
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	r := newTestResolver(t, n, func(c *Config) { c.Now = func() time.Time { return now } })
 	m, err := r.Resolve(t.Context(), "www.shop.example.com.", dns.TypeA)
 	if err != nil || len(m.Answer) != 1 {
 		t.Fatalf("Resolve = %v, %v", m, err)
@@ -506,25 +522,71 @@ func TestCaseRandomisation(t *testing.T) {
 		t.Errorf("answer owner %q keeps the randomised case", owner)
 	}
 	n.mu.Lock()
-	asked := append([]string(nil), n.asked...)
-	n.mu.Unlock()
 	mixed := 0
-	for _, a := range asked[1:] {
-		if a != strings.ToLower(a) {
+	for i, a := range n.asked {
+		if !strings.HasPrefix(n.log[i], "127.53.3.1 ") && a != strings.ToLower(a) {
 			mixed++
 		}
 	}
-	if mixed < 3 {
-		t.Errorf("questions sent %q: want 0x20 case on the root, com and example.com queries", asked)
+	n.mu.Unlock()
+	if mixed == 0 {
+		t.Errorf("queries %q: want 0x20 case on the way down", n.queries())
 	}
-	if last := asked[len(asked)-1]; last != "www.shop.example.com." {
-		t.Errorf("last query %q: want a plain retry to the server that does not echo case", last)
+	// One mismatch may be a spoof: asked again in random case, then twice
+	// plainly. The third name's mismatch marks the server.
+	names := []string{"www.shop.example.com.", "a.shop.example.com.", "b.shop.example.com."}
+	for i, name := range names {
+		if i > 0 {
+			r.Resolve(t.Context(), name, dns.TypeA)
+		}
+		got := n.askedOf("127.53.3.1")
+		got = got[len(got)-4:]
+		if got[0] == name || got[1] == name || got[2] != name || got[3] != name {
+			t.Errorf("%s asked as %q: want twice in random case, then twice plainly", name, got)
+		}
 	}
+	before := len(n.askedOf("127.53.3.1"))
 	r.Resolve(t.Context(), "other.shop.example.com.", dns.TypeA)
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if last := n.asked[len(n.asked)-1]; last != "other.shop.example.com." || len(n.asked) != len(asked)+1 {
-		t.Errorf("after learning, queries %q: want one plain query", n.asked[len(asked):])
+	if got := n.askedOf("127.53.3.1")[before:]; !slices.Equal(got, []string{"other.shop.example.com."}) {
+		t.Errorf("after %d mismatches, queries %q: want one plain query", CaseMismatchesToMark, got)
+	}
+	// The mark expires with the server's infra entry.
+	now = now.Add(InfraHostTTL)
+	before = len(n.askedOf("127.53.3.1"))
+	r.Resolve(t.Context(), "later.shop.example.com.", dns.TypeA)
+	if got := n.askedOf("127.53.3.1")[before:]; len(got) == 0 || got[0] == "later.shop.example.com." {
+		t.Errorf("after the infra entry expired, queries %q: want 0x20 case again", got)
+	}
+}
+
+// A reply in the wrong case from a server that echoes case (a spoof that
+// guessed ID and port) must not switch 0x20 off for that server.
+func TestCaseMismatchOnceKeeps0x20(t *testing.T) {
+	n := standardNet(t)
+	inner := n.handlers[netip.MustParseAddr("127.53.3.1")]
+	var spoofed atomic.Bool
+	n.handle("127.53.3.1", func(q *dns.Msg) *dns.Msg {
+		m := inner(q)
+		if !spoofed.Swap(true) {
+			m.Question[0].Name = strings.ToUpper(m.Question[0].Name)
+		}
+		return m
+	})
+	r := newTestResolver(t, n, nil)
+	if m, err := r.Resolve(t.Context(), "www.shop.example.com.", dns.TypeA); err != nil || len(m.Answer) != 1 {
+		t.Fatalf("Resolve = %v, %v", m, err)
+	}
+	got := n.askedOf("127.53.3.1")
+	if len(got) != 2 || got[1] == "www.shop.example.com." {
+		t.Errorf("queries %q: want the spoofed one and one more in random case", got)
+	}
+	for range 2 * CaseMismatchesToMark {
+		spoofed.Store(false)
+		r.cache.Remove(cache.Key{Name: "www.shop.example.com.", Type: dns.TypeA, Class: dns.ClassINET})
+		r.Resolve(t.Context(), "www.shop.example.com.", dns.TypeA)
+	}
+	if r.infra.quirks(netip.MustParseAddr("127.53.3.1"), time.Now())&quirkNo0x20 != 0 {
+		t.Error("mismatches that a reply in the right case followed marked the server as not echoing case")
 	}
 }
 
@@ -561,7 +623,7 @@ func TestEDNSFallback(t *testing.T) {
 						t.Fatalf("%s: %v", name, err)
 					}
 				}
-				if r.infra.quirks(netip.MustParseAddr("127.53.3.1"))&quirkNoEDNS == 0 {
+				if r.infra.quirks(netip.MustParseAddr("127.53.3.1"), time.Now())&quirkNoEDNS == 0 {
 					t.Error("the server's lack of EDNS was not remembered")
 				}
 				if plain < 2 {
@@ -581,7 +643,7 @@ func TestBrokenIPv6PrefersIPv4(t *testing.T) {
 	}
 	for range 20 {
 		addrs := []netip.Addr{v6, v4}
-		in.order(addrs)
+		in.order(addrs, time.Now())
 		if addrs[0] != v4 {
 			t.Fatalf("order = %v with IPv6 failing, want IPv4 first", addrs)
 		}

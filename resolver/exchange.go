@@ -1,8 +1,9 @@
 package resolver
 
 // One upstream exchange: the query built (0x20 case, EDNS), sent through
-// the Transport, its EDNS and case fallbacks, the dont-query rule, and the
-// step reported to traces and debug logs.
+// the Transport, the reply classified and its outcome told to server
+// selection (infra.report), the EDNS and 0x20 fallbacks, the dont-query
+// rule, and the step reported to traces and debug logs.
 
 import (
 	"context"
@@ -11,25 +12,93 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/miekg/dns"
 )
 
-// exchange sends one query to c and classifies the reply. A non-nil error
-// means the server could not be heard (timeout, network error, unusable
-// packet) or the budget ran out.
-func (r *Resolver) exchange(ctx context.Context, b *budget, depth int, d delegation, c *candidate, qname string, qtype uint16) (reply, error) {
+// errNoEDNS: a server answered an EDNS query FORMERR or NOTIMP without an
+// OPT record: it does not speak EDNS, and is asked again without.
+var errNoEDNS = errors.New("EDNS not understood")
+
+// exchange asks c, a server of d, about qname and qtype and classifies
+// the reply. The outcome has been told to server selection. The error is
+// a *ServerError when the server gave no usable reply, or wraps ErrLimit
+// when the budget ran out.
+func (r *Resolver) exchange(ctx context.Context, q *query, d delegation, c *candidate, qname string, qtype uint16) (reply, Outcome, error) {
+	use0x20 := !r.no0x20 && r.infra.quirks(c.addr, r.now())&quirkNo0x20 == 0
+	rep, o, err := r.exchangeOnce(ctx, q, d, c, qname, qtype, use0x20)
+	switch {
+	case errors.Is(err, errNoEDNS):
+		// A server that does not speak EDNS: it is remembered
+		// (exchangeOnce), and asked again plainly.
+		return r.exchangeOnce(ctx, q, d, c, qname, qtype, use0x20)
+	case o == OutcomeCaseMismatch:
+		return r.afterCaseMismatch(ctx, q, d, c, qname, qtype)
+	}
+	return rep, o, err
+}
+
+// afterCaseMismatch follows a reply that did not echo the question's 0x20
+// case. It may be a spoof that guessed ID and port but not the case, or a
+// server that does not keep case; one such reply must not switch the
+// protection off. The server is asked again with a fresh case, ID and
+// port: a reply that echoes it settles the question. Another mismatch
+// counts against the address (CaseMismatchesToMark of them and it is
+// asked plainly until its infra entry expires), and the question goes out
+// twice more without 0x20, each with a fresh ID and port; the reply is
+// used only when both agree.
+func (r *Resolver) afterCaseMismatch(ctx context.Context, q *query, d delegation, c *candidate, qname string, qtype uint16) (reply, Outcome, error) {
+	rep, o, err := r.exchangeOnce(ctx, q, d, c, qname, qtype, true)
+	if o != OutcomeCaseMismatch {
+		return rep, o, err
+	}
+	r.infra.caseMismatch(c.addr, r.now())
+	first, o, err := r.exchangeOnce(ctx, q, d, c, qname, qtype, false)
+	if o != OutcomeAnswered {
+		return first, o, err
+	}
+	second, o, err := r.exchangeOnce(ctx, q, d, c, qname, qtype, false)
+	if o != OutcomeAnswered {
+		return second, o, err
+	}
+	if !agree(first, second) {
+		r.infra.report(c.addr, d.zone, OutcomeMalformed, 0, r.now())
+		return reply{}, OutcomeCaseMismatch, &ServerError{Outcome: OutcomeCaseMismatch, Server: r.serverOf(c), NSName: c.ns,
+			Err: errors.New("the case was not echoed and two replies without 0x20 disagree")}
+	}
+	return first, OutcomeAnswered, nil
+}
+
+// agree reports whether two classified replies say the same thing.
+func agree(a, b reply) bool {
+	sameSet := func(x, y []dns.RR) bool {
+		return len(x) == len(y) && !slices.ContainsFunc(x, func(rr dns.RR) bool {
+			return !slices.ContainsFunc(y, func(o dns.RR) bool { return dns.IsDuplicate(rr, o) })
+		})
+	}
+	return a.kind == b.kind && a.rcode == b.rcode && sameName(a.target, b.target) && sameName(a.child, b.child) &&
+		sameSet(a.answer, b.answer) && sameSet(a.chain, b.chain) && sameSet(a.ns, b.ns)
+}
+
+func (r *Resolver) serverOf(c *candidate) netip.AddrPort { return netip.AddrPortFrom(c.addr, r.port) }
+
+// exchangeOnce sends one query to c, with or without 0x20, and classifies
+// and reports what came of it.
+func (r *Resolver) exchangeOnce(ctx context.Context, q *query, d delegation, c *candidate, qname string, qtype uint16, use0x20 bool) (reply, Outcome, error) {
+	b := q.budget
 	if int(b.sent.Add(1)) > b.limits.MaxUpstreamQueries {
-		return reply{}, fmt.Errorf("%w: more than %d upstream queries", ErrLimit, b.limits.MaxUpstreamQueries)
+		return reply{}, 0, fmt.Errorf("%w: more than %d upstream queries", ErrLimit, b.limits.MaxUpstreamQueries)
 	}
 	if !b.spendOn(qname) {
-		return reply{}, fmt.Errorf("%w: more than %d upstream queries about %s", ErrLimit, DefaultMaxQueriesPerName, qname)
+		return reply{}, 0, fmt.Errorf("%w: more than %d upstream queries about %s", ErrLimit, b.limits.MaxQueriesPerName, qname)
 	}
-	server := netip.AddrPortFrom(c.addr, r.port)
-	quirks := r.infra.quirks(c.addr)
+	now := r.now()
+	server := r.serverOf(c)
+	quirks := r.infra.quirks(c.addr, now)
 	sendName := qname
-	if !r.no0x20 && quirks&quirkNo0x20 == 0 {
+	if use0x20 {
 		sendName = randomizeCase(qname)
 	}
 	m := new(dns.Msg)
@@ -41,64 +110,86 @@ func (r *Resolver) exchange(ctx context.Context, b *budget, depth int, d delegat
 	if edns {
 		m.SetEdns0(EDNSBufferSize, false)
 	}
-	var (
-		resp *dns.Msg
-		rtt  time.Duration
-		err  error
-	)
-	if nt, ok := r.transport.(*NetTransport); ok {
-		resp, rtt, err = nt.exchangeWithin(ctx, m, server, r.infra.timeout(c.addr))
-	} else {
-		tctx, cancel := context.WithTimeout(ctx, r.infra.timeout(c.addr))
-		resp, rtt, err = r.transport.Exchange(tctx, m, server)
-		cancel()
-	}
-	step := Step{Depth: depth, Qname: sendName, Qtype: qtype, Zone: d.zone, NSName: c.ns, Server: server, RTT: rtt, Err: err}
-	trace := traceFrom(ctx)
-	if errors.Is(err, errCaseMismatch) && sendName != qname {
-		// The server does not echo 0x20 case: remember, ask plainly.
-		r.infra.addQuirk(c.addr, quirkNo0x20)
-		step.Outcome = "case not echoed, retrying without 0x20"
-		r.report(ctx, trace, step)
-		return r.exchange(ctx, b, depth, d, c, qname, qtype)
-	}
-	if err != nil {
-		timedOut := errors.Is(err, context.DeadlineExceeded)
-		if ctx.Err() == nil {
-			r.infra.failure(c.addr, timedOut, r.now())
-		}
-		if timedOut {
+	resp, rtt, tcp, err := r.send(ctx, m, server, r.infra.timeout(c.addr, now))
+	var rep reply
+	var o Outcome
+	switch {
+	case err != nil:
+		o = transportOutcome(err)
+		if o == OutcomeTimeout {
 			c.timeouts++
 		}
-		step.Outcome = "error"
-		if timedOut {
-			step.Outcome = "timeout"
+	case edns && (resp.Rcode == dns.RcodeFormatError || resp.Rcode == dns.RcodeNotImplemented) && resp.IsEdns0() == nil:
+		r.infra.addQuirk(c.addr, quirkNoEDNS, now)
+		o, err = OutcomeEDNS, fmt.Errorf("%w: rcode %s", errNoEDNS, dns.RcodeToString[resp.Rcode])
+	default:
+		restoreCase(resp, sendName, qname)
+		rep = classify(resp, d.zone, qname, qtype, b.limits.MaxCNAMEs)
+		if o = outcomeOf(rep); o != OutcomeAnswered {
+			err = errors.New(rep.why)
+		} else if !edns && quirks&quirkNoEDNS == 0 {
+			r.infra.addQuirk(c.addr, quirkNoEDNS, now) // silent with EDNS, answers without
 		}
-		r.report(ctx, trace, step)
-		return reply{}, fmt.Errorf("%s from %s (%s): %w", step.Outcome, server, c.ns, err)
 	}
-	if edns && (resp.Rcode == dns.RcodeFormatError || resp.Rcode == dns.RcodeNotImplemented) && resp.IsEdns0() == nil {
-		// A server that does not speak EDNS: remember, ask again plainly.
-		r.infra.addQuirk(c.addr, quirkNoEDNS)
-		step.Outcome = "no EDNS, retrying without"
-		r.report(ctx, trace, step)
-		return r.exchange(ctx, b, depth, d, c, qname, qtype)
+	if ctx.Err() == nil && o != OutcomeCaseMismatch {
+		// A mismatch is counted once confirmed (afterCaseMismatch).
+		r.infra.report(c.addr, d.zone, o, rtt, r.now())
 	}
-	restoreCase(resp, sendName, qname)
-	if !edns && quirks&quirkNoEDNS == 0 {
-		r.infra.addQuirk(c.addr, quirkNoEDNS) // silent with EDNS, answers without
+	if err != nil {
+		err = &ServerError{Outcome: o, Server: server, NSName: c.ns, Err: err}
 	}
-	rep := classify(resp, d.zone, qname, qtype)
-	if rep.kind == kindBad || rep.kind == kindLame {
-		r.infra.failure(c.addr, false, r.now())
-	} else {
-		r.infra.success(c.addr, rtt, r.now())
+	if trace := traceFrom(ctx); r.reporting(ctx, trace) {
+		r.report(ctx, trace, Step{Depth: q.depth, Qname: sendName, Qtype: qtype, Zone: d.zone, NSName: c.ns, Server: server,
+			TCP: tcp, RTT: rtt, Outcome: o, Detail: describe(rep, o, err), Err: err})
 	}
-	if r.reporting(ctx, trace) {
-		step.Outcome = describe(rep)
-		r.report(ctx, trace, step)
+	return rep, o, err
+}
+
+// send is the exchange through the Transport, ended after timeout.
+// NetTransport takes the timeout without a derived context and its timer.
+func (r *Resolver) send(ctx context.Context, m *dns.Msg, server netip.AddrPort, timeout time.Duration) (*dns.Msg, time.Duration, bool, error) {
+	if nt, ok := r.transport.(*NetTransport); ok {
+		resp, rtt, err := nt.exchangeWithin(ctx, m, server, timeout)
+		return resp, rtt, false, err
 	}
-	return rep, nil
+	tctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	resp, rtt, err := r.transport.Exchange(tctx, m, server)
+	return resp, rtt, false, err
+}
+
+// transportOutcome is the outcome of an exchange the transport failed.
+func transportOutcome(err error) Outcome {
+	switch {
+	case errors.Is(err, errCaseMismatch):
+		return OutcomeCaseMismatch
+	case errors.Is(err, context.DeadlineExceeded):
+		return OutcomeTimeout
+	case errors.Is(err, errMalformed), errors.Is(err, errMismatch):
+		return OutcomeMalformed
+	}
+	return OutcomeNetError
+}
+
+// outcomeOf is the outcome of a classified reply.
+func outcomeOf(rep reply) Outcome {
+	switch rep.kind {
+	case kindLame:
+		return OutcomeLame
+	case kindBad:
+		switch rep.rcode {
+		case dns.RcodeRefused:
+			return OutcomeRefused
+		case dns.RcodeNotAuth:
+			return OutcomeLame
+		case dns.RcodeFormatError, dns.RcodeNotImplemented, dns.RcodeBadVers:
+			return OutcomeEDNS
+		case dns.RcodeSuccess, dns.RcodeNameError:
+			return OutcomeMalformed // the wrong question
+		}
+		return OutcomeServfail
+	}
+	return OutcomeAnswered
 }
 
 // reporting says whether anyone takes the steps: a trace, or debug logs.
@@ -113,13 +204,21 @@ func (r *Resolver) report(ctx context.Context, trace func(Step), s Step) {
 		return
 	}
 	r.log.Debug("exchange", "qname", s.Qname, "qtype", dns.TypeToString[s.Qtype], "zone", s.Zone,
-		"server", s.Server.String(), "ns", s.NSName, "rtt", s.RTT, "outcome", s.Outcome)
+		"server", s.Server.String(), "ns", s.NSName, "rtt", s.RTT, "tcp", s.TCP, "outcome", s.Outcome.String(), "detail", s.Detail)
 	if trace != nil {
 		trace(s)
 	}
 }
 
-func describe(rep reply) string {
+// describe says what an exchange came to, for traces and logs.
+func describe(rep reply, o Outcome, err error) string {
+	if o != OutcomeAnswered {
+		var se *ServerError
+		if errors.As(err, &se) {
+			err = se.Err
+		}
+		return fmt.Sprintf("%s: %v", o, err)
+	}
 	switch rep.kind {
 	case kindReferral:
 		return "referral to " + rep.child
@@ -130,8 +229,6 @@ func describe(rep reply) string {
 			return fmt.Sprintf("answer (%d records, after %d CNAME/DNAME)", len(rep.answer), len(rep.chain))
 		}
 		return fmt.Sprintf("answer (%d records)", len(rep.answer))
-	case kindBad, kindLame:
-		return rep.kind.String() + ": " + rep.why
 	}
 	return rep.kind.String()
 }

@@ -42,7 +42,7 @@ func FuzzReply(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rep := classify(resp, zone, qname, resp.Question[0].Qtype)
+		rep := classify(resp, zone, qname, resp.Question[0].Qtype, DefaultMaxCNAMEs)
 		r.store(zone, qname, resp.Question[0].Qtype, rep)
 		for _, k := range r.cache.Keys() {
 			if !inZone(k.Name, zone) {

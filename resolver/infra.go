@@ -34,6 +34,24 @@ const (
 	// rttBand: servers whose SRTT is within this of the best are chosen
 	// among at random, so load spreads and new RTTs get measured.
 	rttBand = 100 * time.Millisecond
+	// InfraHostTTL: what is known of an address (RTT, holds, quirks,
+	// zones it is lame for) is forgotten this long after it was first
+	// learned, as Unbound's infra-host-ttl, so a server that mended its
+	// ways is tried afresh.
+	InfraHostTTL = 15 * time.Minute
+	// LameHold: a server that refused a zone or was lame for it is not
+	// asked about that zone again for this long while its other servers
+	// answer; other zones on the same address are unaffected.
+	LameHold = InfraHostTTL
+	// ServfailHold: the same for a server that answered SERVFAIL, which
+	// is more often passing (a zone being loaded, a backend down).
+	ServfailHold = 30 * time.Second
+	// CaseMismatchesToMark: replies that did not echo the 0x20 case, each
+	// confirmed by two plain queries that agreed, after which an address
+	// is asked without 0x20 until its entry expires.
+	CaseMismatchesToMark = 3
+	// maxZoneMarks bounds the zones remembered per address.
+	maxZoneMarks = 8
 )
 
 type hostStats struct {
@@ -44,6 +62,17 @@ type hostStats struct {
 	holdLevel    int       // holds in a row: each doubles the next
 	lastSuccess  time.Time // when it last answered
 	quirks       quirk
+	created      time.Time // the entry is forgotten InfraHostTTL after
+	// caseMismatches counts confirmed replies that did not echo the
+	// question's case; CaseMismatchesToMark of them set quirkNo0x20.
+	caseMismatches int
+	zoneMarks      []zoneMark // zones it refused, was lame or failed for
+}
+
+// zoneMark: an address is passed over for zone until a time.
+type zoneMark struct {
+	zone  string
+	until time.Time
 }
 
 // quirk is something a server gets wrong that we work around.
@@ -72,21 +101,31 @@ func newInfra() *infra {
 	return &infra{hosts: h}
 }
 
-func (in *infra) get(a netip.Addr) *hostStats {
-	if s, ok := in.hosts.Get(a); ok {
+// get returns a's entry, made afresh when missing or expired.
+func (in *infra) get(a netip.Addr, now time.Time) *hostStats {
+	if s, ok := in.hosts.Get(a); ok && now.Sub(s.created) < InfraHostTTL {
 		return s
 	}
-	s := &hostStats{}
+	s := &hostStats{created: now}
 	in.hosts.Add(a, s)
 	return s
 }
 
+// peek returns a's live entry without touching the LRU order.
+func (in *infra) peek(a netip.Addr, now time.Time) (*hostStats, bool) {
+	s, ok := in.hosts.Peek(a)
+	if !ok || now.Sub(s.created) >= InfraHostTTL {
+		return nil, false
+	}
+	return s, true
+}
+
 // timeout is how long to wait for a if asked now.
-func (in *infra) timeout(a netip.Addr) time.Duration {
+func (in *infra) timeout(a netip.Addr, now time.Time) time.Duration {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	s := in.get(a)
-	if s.rto == 0 {
+	s, ok := in.peek(a, now)
+	if !ok || s.rto == 0 {
 		return UnknownServerTimeout
 	}
 	return s.rto
@@ -96,30 +135,99 @@ func (in *infra) timeout(a netip.Addr) time.Duration {
 func (in *infra) held(a netip.Addr, now time.Time) bool {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	s, ok := in.hosts.Peek(a)
+	s, ok := in.peek(a, now)
 	return ok && now.Before(s.holdUntil)
 }
 
-func (in *infra) quirks(a netip.Addr) quirk {
+func (in *infra) quirks(a netip.Addr, now time.Time) quirk {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	if s, ok := in.hosts.Peek(a); ok {
+	if s, ok := in.peek(a, now); ok {
 		return s.quirks
 	}
 	return 0
 }
 
-func (in *infra) addQuirk(a netip.Addr, q quirk) {
+func (in *infra) addQuirk(a netip.Addr, q quirk, now time.Time) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	in.get(a).quirks |= q
+	in.get(a, now).quirks |= q
+}
+
+// caseMismatch counts a confirmed reply of a's that did not echo the
+// question's case, and reports whether a is now asked without 0x20. One
+// mismatch proves little: an off-path spoofer who guessed ID and port
+// but not the case sends one too.
+func (in *infra) caseMismatch(a netip.Addr, now time.Time) bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	s := in.get(a, now)
+	s.caseMismatches++
+	if s.caseMismatches >= CaseMismatchesToMark {
+		s.quirks |= quirkNo0x20
+	}
+	return s.quirks&quirkNo0x20 != 0
+}
+
+// markZone passes a over for zone until until.
+func (in *infra) markZone(a netip.Addr, zone string, until, now time.Time) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	s := in.get(a, now)
+	for i, m := range s.zoneMarks {
+		if m.zone == zone {
+			s.zoneMarks[i].until = until
+			return
+		}
+	}
+	if len(s.zoneMarks) == maxZoneMarks {
+		s.zoneMarks = slices.Delete(s.zoneMarks, 0, 1) // the oldest
+	}
+	s.zoneMarks = append(s.zoneMarks, zoneMark{zone, until})
+}
+
+// markedFor reports whether a is passed over for zone at now.
+func (in *infra) markedFor(a netip.Addr, zone string, now time.Time) bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	s, ok := in.peek(a, now)
+	if !ok {
+		return false
+	}
+	for _, m := range s.zoneMarks {
+		if m.zone == zone {
+			return now.Before(m.until)
+		}
+	}
+	return false
+}
+
+// report tells the infra cache what asking a about zone came to: the
+// selector's policy for each outcome lives here.
+func (in *infra) report(a netip.Addr, zone string, o Outcome, rtt time.Duration, now time.Time) {
+	switch o {
+	case OutcomeAnswered, OutcomeEDNS:
+		in.success(a, rtt, now)
+	case OutcomeTimeout:
+		in.failure(a, true, now) // backs the timeout off; holds a dead address
+	case OutcomeNetError, OutcomeMalformed, OutcomeCaseMismatch:
+		in.failure(a, false, now) // counts against the server
+	case OutcomeRefused, OutcomeLame:
+		// The server is up but not for this zone: other zones on the
+		// same address must not suffer.
+		in.success(a, rtt, now)
+		in.markZone(a, zone, now.Add(LameHold), now)
+	case OutcomeServfail:
+		in.success(a, rtt, now)
+		in.markZone(a, zone, now.Add(ServfailHold), now)
+	}
 }
 
 // success records a reply after rtt (RFC 6298 smoothing).
 func (in *infra) success(a netip.Addr, rtt time.Duration, now time.Time) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	s := in.get(a)
+	s := in.get(a, now)
 	if s.srtt == 0 {
 		s.srtt, s.rttvar = rtt, rtt/2
 	} else {
@@ -142,7 +250,7 @@ func (in *infra) success(a netip.Addr, rtt time.Duration, now time.Time) {
 func (in *infra) failure(a netip.Addr, timedOut bool, now time.Time) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	s := in.get(a)
+	s := in.get(a, now)
 	if timedOut {
 		if s.rto == 0 {
 			s.rto = UnknownServerTimeout
@@ -166,11 +274,11 @@ func (in *infra) failure(a netip.Addr, timedOut bool, now time.Time) {
 
 // order sorts addrs best first: by SRTT (unknown servers count as
 // UnknownServerTimeout), shuffled within rttBand of each other.
-func (in *infra) order(addrs []netip.Addr) {
+func (in *infra) order(addrs []netip.Addr, now time.Time) {
 	in.mu.Lock()
 	score := make(map[netip.Addr]time.Duration, len(addrs))
 	for _, a := range addrs {
-		s, ok := in.hosts.Peek(a)
+		s, ok := in.peek(a, now)
 		switch {
 		case !ok || s.srtt == 0:
 			score[a] = UnknownServerTimeout

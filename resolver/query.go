@@ -37,30 +37,50 @@ func newBudget(l Limits) *budget {
 }
 
 // spendOn counts an upstream query about name and reports whether it stays
-// within DefaultMaxQueriesPerName.
+// within Limits.MaxQueriesPerName.
 func (b *budget) spendOn(name string) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for i := range b.perName {
 		if b.perName[i].name == name {
 			b.perName[i].n++
-			return b.perName[i].n <= DefaultMaxQueriesPerName
+			return b.perName[i].n <= b.limits.MaxQueriesPerName
 		}
 	}
 	b.perName = append(b.perName, nameCount{name, 1})
-	return 1 <= DefaultMaxQueriesPerName
+	return 1 <= b.limits.MaxQueriesPerName
 }
 
-// lookupChain lists the names whose resolution led to this one, so a name
-// server whose address depends on itself is noticed.
-type lookupChain struct {
-	name   string
-	parent *lookupChain
+// query is one question on the walk: the client's, or a lookup of a name
+// server's address made for another query, its parent (as Knot Resolver's
+// kr_query). The queries of one client question share one budget.
+type query struct {
+	qname  string
+	qtype  uint16
+	depth  int    // 0 for the client's question, the parent's + 1 for a lookup
+	parent *query // nil for the client's question
+	budget *budget
 }
 
-func (c *lookupChain) has(name string) bool {
-	for ; c != nil; c = c.parent {
-		if c.name == name {
+// newQuery is a client's question, with a fresh budget.
+func newQuery(qname string, qtype uint16, l Limits) *query {
+	return &query{qname: qname, qtype: qtype, budget: newBudget(l)}
+}
+
+// lookup is the query for a name server's address that q needs.
+func (q *query) lookup(name string, qtype uint16) *query {
+	return &query{qname: name, qtype: qtype, depth: q.depth + 1, parent: q, budget: q.budget}
+}
+
+// isLookup reports whether q looks up a name server's address.
+func (q *query) isLookup() bool { return q.parent != nil }
+
+// looksUp reports whether name is being looked up on the way to q: a name
+// server whose address lookup needs that very address is a loop. q may
+// be nil (no lookups on the way).
+func (q *query) looksUp(name string) bool {
+	for c := q; c != nil && c.parent != nil; c = c.parent {
+		if c.qname == name {
 			return true
 		}
 	}

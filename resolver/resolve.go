@@ -76,7 +76,7 @@ func (r *Resolver) Resolve(ctx context.Context, name string, qtype uint16) (*dns
 		// and is not cancelled when the first caller gives up.
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.limits.Timeout)
 		defer cancel()
-		res, err := r.lookup(wctx, newBudget(r.limits), 0, nil, qname, qtype)
+		res, err := r.lookup(wctx, newQuery(qname, qtype, r.limits))
 		if err != nil {
 			r.failed.record(key, err, r.now())
 		} else {

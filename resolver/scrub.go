@@ -12,6 +12,14 @@ import (
 	"github.com/miekg/dns"
 )
 
+// scrubbed is rep, a reply to a question of type qtype, without what
+// configuration keeps out: the authority NS set, NS records past the
+// limit, private addresses in public names, sibling glue.
+func (r *Resolver) scrubbed(rep reply, qtype uint16) reply {
+	rep = r.withoutPrivate(r.trimNS(r.withoutAuthorityNS(rep, qtype), qtype))
+	return r.withoutSiblingGlue(rep)
+}
+
 // withoutPrivate removes from an answer the addresses in the private
 // networks (and SVCB and HTTPS records hinting at them), unless the owner
 // lies in a private domain: a public name must not point into the local

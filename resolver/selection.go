@@ -1,15 +1,19 @@
 package resolver
 
 // Server selection: which address of a delegation to ask next, by
-// smoothed RTT (infra.go), with failure holds, glueless name server
-// lookups in parallel, and the parent-side glue as a last resort.
+// smoothed RTT (infra.go), passing over held addresses and servers marked
+// lame for the zone, with glueless name server lookups in parallel and
+// the parent-side glue as a last resort. Every exchange's outcome reaches
+// the infra cache (exchange.go), which is where the policy lives.
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sync"
+	"time"
 
 	"github.com/miekg/dns"
 )
@@ -20,187 +24,261 @@ type candidate struct {
 	addr     netip.Addr
 	attempts int
 	timeouts int
-	done     bool // answered unusably (lame, bad): not asked again this query
+	done     bool // answered unusably (lame, refused, malformed): not asked again this query
 }
 
 // ask puts the question to the servers of d until one gives a usable reply
 // (an answer, a CNAME, a negative answer or a referral). Servers without
 // addresses are looked up when the ones with addresses are used up.
-func (r *Resolver) ask(ctx context.Context, b *budget, depth int, chainOf *lookupChain, d delegation, qname string, qtype uint16) (reply, error) {
-	var cands []*candidate
-	var glueless []string
-	for _, s := range d.servers {
+func (r *Resolver) ask(ctx context.Context, q *query, d delegation, qname string, qtype uint16) (reply, error) {
+	s := r.newSelection(ctx, q, d)
+	defer s.close()
+	for {
+		c, err := s.next(ctx)
+		if err != nil {
+			return reply{}, s.fail(err)
+		}
+		if c == nil {
+			return s.exhausted()
+		}
+		rep, o, err := r.exchange(ctx, q, d, c, qname, qtype)
+		switch {
+		case ctx.Err() != nil:
+			return reply{}, s.fail(ctx.Err())
+		case errors.Is(err, ErrLimit):
+			return reply{}, s.fail(err)
+		case o == OutcomeAnswered && rep.empty:
+			s.keepEmpty(c, rep) // another server may say more
+			continue
+		case o == OutcomeAnswered:
+			return rep, nil
+		}
+		if err := s.failed(ctx, c, o, err); err != nil {
+			return reply{}, s.fail(err)
+		}
+	}
+}
+
+// selection is the state of one ask: the candidates, the glueless
+// servers still to look up, and what the failures said.
+type selection struct {
+	r     *Resolver
+	q     *query
+	d     delegation
+	now   time.Time
+	cands []*candidate
+	// glueless: servers with no address we may query, to look up.
+	glueless []string
+	// lookups run in the background, a batch at a time; made with the
+	// first batch (most delegations come with glue).
+	lookups   *glueLookups
+	pending   int
+	lookupErr error
+	lastErr   error  // the last server's failure, cause kept
+	empty     *reply // the first empty authoritative reply
+	pass      int    // passes over the candidates, up to MaxAttemptsPerAddr
+	i         int    // the next candidate of this pass
+	// parentTried: the parent's glue was added for a last pass.
+	parentTried bool
+}
+
+func (r *Resolver) newSelection(ctx context.Context, q *query, d delegation) *selection {
+	s := &selection{r: r, q: q, d: d, now: r.now()}
+	for _, ns := range d.servers {
 		usable := 0
-		for _, a := range s.addrs {
+		for _, a := range ns.addrs {
 			if r.allowed(a) {
-				cands = append(cands, &candidate{ns: s.name, addr: a})
+				s.cands = append(s.cands, &candidate{ns: ns.name, addr: a})
 				usable++
 			}
 		}
 		// A server with no address we may query (none known, or only
 		// ones we never send to, like ::1 as glue) is looked up: it
 		// may have others.
-		if usable == 0 && !chainOf.has(s.name) {
-			glueless = append(glueless, s.name)
+		if usable == 0 && !q.looksUp(ns.name) {
+			s.glueless = append(s.glueless, ns.name)
 		}
 	}
-	fail := func(err error) (reply, error) {
-		e := &Error{Zone: d.zone, Err: err}
-		for _, c := range cands {
-			e.Servers = append(e.Servers, netip.AddrPortFrom(c.addr, r.port))
-		}
-		return reply{}, e
+	if len(s.cands) == 0 {
+		s.startLookups(ctx)
 	}
-	// Glueless servers are looked up in the background, a batch at a
-	// time: first when no address is known, then whenever a server fails,
-	// in parallel with trying the next address.
-	// Their state is made with the first batch: most delegations come
-	// with glue, and then ask allocates none of it.
-	var gl *glueLookups
-	defer func() {
-		if gl != nil {
-			gl.cancel()
-			gl.wg.Wait()
-		}
-	}()
-	pending := 0
-	var lookupErr error
-	startLookups := func() {
-		if pending > 0 || len(glueless) == 0 {
-			return
-		}
-		if nx := int(b.nxServers.Load()); nx >= b.limits.MaxNXNameServers {
-			// Name servers that do not exist: an NXNS attack, or a
-			// broken delegation; either way, no more lookups.
-			if lookupErr == nil {
-				lookupErr = fmt.Errorf("%w: %d name servers do not exist", ErrLimit, nx)
-			}
-			glueless = nil
-			return
-		}
-		if gl == nil {
-			gl = &glueLookups{results: make(chan glueResult, len(glueless)+1)}
-			gl.ctx, gl.cancel = context.WithCancel(ctx)
-		}
-		n := min(len(glueless), b.limits.MaxParallelGlueless)
-		batch := glueless[:n]
-		glueless = glueless[n:]
-		pending++
-		g := gl
-		g.wg.Go(func() {
-			found, err := r.lookupServers(g.ctx, b, depth, chainOf, batch)
-			g.results <- glueResult{found, err}
-		})
-	}
-	collect := func(block bool) error {
-		for pending > 0 {
-			var res glueResult
-			if block {
-				select {
-				case res = <-gl.results:
-				case <-ctx.Done():
-					return ctx.Err()
-				}
-			} else {
-				select {
-				case res = <-gl.results:
-				default:
-					return nil
-				}
-			}
-			pending--
-			cands = append(cands, res.found...)
-			if res.err != nil && lookupErr == nil {
-				lookupErr = res.err
-			}
-			block = false
-		}
-		return nil
-	}
+	r.orderCandidates(s.cands, d.zone, s.now)
+	return s
+}
 
-	var lastWhy string
-	var emptyReply reply // the first empty authoritative reply, when haveEmpty
-	haveEmpty := false
-	now := r.now()
-	parentTried := false
-	if len(cands) == 0 {
-		startLookups()
-	}
-	for pass := 0; pass < MaxAttemptsPerAddr; pass++ {
-		r.orderCandidates(cands)
-		for i := 0; ; i++ {
-			collect(false)
-			if i >= len(cands) {
-				startLookups()
-				if pending == 0 {
-					break
-				}
-				if err := collect(true); err != nil {
-					return fail(err)
-				}
-				i--
-				continue
-			}
-			c := cands[i]
-			if c.done || c.attempts > pass {
-				continue
-			}
-			if r.infra.held(c.addr, now) {
-				c.done, lastWhy = true, "held after repeated failures"
-				continue
-			}
-			c.attempts++
-			rep, err := r.exchange(ctx, b, depth, d, c, qname, qtype)
-			switch {
-			case ctx.Err() != nil:
-				return fail(ctx.Err())
-			case errors.Is(err, ErrLimit):
-				return fail(err)
-			case err != nil:
-				lastWhy = err.Error()
-			case rep.kind == kindBad || rep.kind == kindLame:
-				c.done, lastWhy = true, rep.kind.String()+": "+rep.why
-			case rep.empty:
-				// An empty reply: another server may say more.
-				c.done = true
-				if !haveEmpty {
-					emptyReply, haveEmpty = rep, true
+// next returns the candidate to ask next, nil when every one is used up.
+func (s *selection) next(ctx context.Context) (*candidate, error) {
+	for s.pass < MaxAttemptsPerAddr {
+		s.collect()
+		if s.i >= len(s.cands) {
+			s.startLookups(ctx)
+			if s.pending > 0 {
+				if err := s.await(ctx); err != nil {
+					return nil, err
 				}
 				continue
-			default:
-				return rep, nil
 			}
-			if int(b.failures.Add(1)) >= b.limits.MaxFailures {
-				return fail(fmt.Errorf("%w: %d failed exchanges", ErrLimit, b.limits.MaxFailures))
-			}
-			startLookups()
+			s.endPass()
+			continue
 		}
-		if pass == MaxAttemptsPerAddr-1 && !parentTried {
-			// Every address failed. The parent's glue may still work where
-			// the child's own address records are wrong (Unbound's
-			// parent-side fallback): one more pass over those.
-			parentTried = true
-			if r.addParentGlue(d, &cands) > 0 {
-				pass--
-			}
+		c := s.cands[s.i]
+		s.i++
+		if c.done || c.attempts > s.pass {
+			continue
+		}
+		if s.r.infra.held(c.addr, s.now) {
+			c.done = true
+			s.lastErr = &ServerError{Outcome: OutcomeTimeout, Server: s.r.serverOf(c), NSName: c.ns, Err: errHeld}
+			continue
+		}
+		c.attempts++
+		return c, nil
+	}
+	return nil, nil
+}
+
+// errHeld: an address is held after repeated failures (RFC 9520).
+var errHeld = errors.New("held after repeated failures")
+
+// endPass starts the next pass over the candidates. After the last, the
+// parent's glue may still work where the child's own address records are
+// wrong (Unbound's parent-side fallback): one more pass over those.
+func (s *selection) endPass() {
+	s.pass++
+	if s.pass == MaxAttemptsPerAddr && !s.parentTried {
+		s.parentTried = true
+		if s.r.addParentGlue(s.d, &s.cands) > 0 {
+			s.pass--
 		}
 	}
-	if haveEmpty {
-		return emptyReply, nil
+	s.r.orderCandidates(s.cands, s.d.zone, s.now)
+	s.i = 0
+}
+
+// failed notes a server's failure: servers that answered unusably are not
+// asked again, and more glueless servers are looked up meanwhile. It
+// returns an error when the query's failure budget is spent.
+func (s *selection) failed(ctx context.Context, c *candidate, o Outcome, err error) error {
+	if o != OutcomeTimeout && o != OutcomeNetError {
+		c.done = true
 	}
-	if len(cands) == 0 && lookupErr != nil && (errors.Is(lookupErr, ErrLimit) || errors.Is(lookupErr, ErrLoop)) {
-		return fail(lookupErr)
+	s.lastErr = err
+	b := s.q.budget
+	if int(b.failures.Add(1)) >= b.limits.MaxFailures {
+		return fmt.Errorf("%w: %d failed exchanges", ErrLimit, b.limits.MaxFailures)
 	}
-	if len(cands) == 0 && lastWhy == "" {
-		if len(d.servers) > 0 && !d.reachable(chainOf) {
-			return fail(fmt.Errorf("%w: the name servers of %s depend on themselves", ErrLoop, d.zone))
+	s.startLookups(ctx)
+	return nil
+}
+
+func (s *selection) keepEmpty(c *candidate, rep reply) {
+	c.done = true
+	if s.empty == nil {
+		s.empty = &rep
+	}
+}
+
+// fail is err as the error of asking d, with the servers tried.
+func (s *selection) fail(err error) error {
+	e := &Error{Zone: s.d.zone, Err: err}
+	for _, c := range s.cands {
+		e.Servers = append(e.Servers, s.r.serverOf(c))
+	}
+	return e
+}
+
+// exhausted ends an ask whose candidates are all used up.
+func (s *selection) exhausted() (reply, error) {
+	if s.empty != nil {
+		return *s.empty, nil
+	}
+	if len(s.cands) == 0 && s.lookupErr != nil && (errors.Is(s.lookupErr, ErrLimit) || errors.Is(s.lookupErr, ErrLoop)) {
+		return reply{}, s.fail(s.lookupErr)
+	}
+	if len(s.cands) == 0 && s.lastErr == nil {
+		if len(s.d.servers) > 0 && !s.d.reachable(s.q) {
+			return reply{}, s.fail(fmt.Errorf("%w: the name servers of %s depend on themselves", ErrLoop, s.d.zone))
 		}
-		if lookupErr != nil {
-			return fail(fmt.Errorf("%w: name server addresses: %v", ErrNoReachableServer, lookupErr))
+		if s.lookupErr != nil {
+			return reply{}, s.fail(fmt.Errorf("%w: name server addresses: %w", ErrNoReachableServer, s.lookupErr))
 		}
-		return fail(fmt.Errorf("%w: no usable server address", ErrNoReachableServer))
+		return reply{}, s.fail(fmt.Errorf("%w: no usable server address", ErrNoReachableServer))
 	}
-	return fail(fmt.Errorf("%w: last: %s", ErrNoReachableServer, lastWhy))
+	if s.lastErr == nil {
+		return reply{}, s.fail(fmt.Errorf("%w: every server failed", ErrNoReachableServer))
+	}
+	return reply{}, s.fail(fmt.Errorf("%w: last: %w", ErrNoReachableServer, s.lastErr))
+}
+
+// startLookups starts the next batch of glueless lookups, unless one is
+// running or none is left.
+func (s *selection) startLookups(ctx context.Context) {
+	if s.pending > 0 || len(s.glueless) == 0 {
+		return
+	}
+	b := s.q.budget
+	if nx := int(b.nxServers.Load()); nx >= b.limits.MaxNXNameServers {
+		// Name servers that do not exist: an NXNS attack, or a
+		// broken delegation; either way, no more lookups.
+		if s.lookupErr == nil {
+			s.lookupErr = fmt.Errorf("%w: %d name servers do not exist", ErrLimit, nx)
+		}
+		s.glueless = nil
+		return
+	}
+	if s.lookups == nil {
+		s.lookups = &glueLookups{results: make(chan glueResult, len(s.glueless)+1)}
+		s.lookups.ctx, s.lookups.cancel = context.WithCancel(ctx)
+	}
+	n := min(len(s.glueless), b.limits.MaxParallelGlueless)
+	batch := s.glueless[:n]
+	s.glueless = s.glueless[n:]
+	s.pending++
+	g := s.lookups
+	g.wg.Go(func() {
+		found, err := s.r.lookupServers(g.ctx, s.q, batch)
+		g.results <- glueResult{found, err}
+	})
+}
+
+// collect takes the results of finished lookups, without waiting.
+func (s *selection) collect() {
+	for s.pending > 0 {
+		select {
+		case res := <-s.lookups.results:
+			s.take(res)
+		default:
+			return
+		}
+	}
+}
+
+// await waits for one batch of lookups, then takes any others finished.
+func (s *selection) await(ctx context.Context) error {
+	select {
+	case res := <-s.lookups.results:
+		s.take(res)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	s.collect()
+	return nil
+}
+
+func (s *selection) take(res glueResult) {
+	s.pending--
+	s.cands = append(s.cands, res.found...)
+	if res.err != nil && s.lookupErr == nil {
+		s.lookupErr = res.err
+	}
+}
+
+// close stops the lookups still running and waits for them.
+func (s *selection) close() {
+	if s.lookups != nil {
+		s.lookups.cancel()
+		s.lookups.wg.Wait()
+	}
 }
 
 // addParentGlue adds to cands the addresses that referrals gave as glue
@@ -224,14 +302,30 @@ func (r *Resolver) addParentGlue(d delegation, cands *[]*candidate) int {
 	return added
 }
 
-func (r *Resolver) orderCandidates(cands []*candidate) {
+// orderCandidates sorts cands best first: by the infra cache's order of
+// their addresses, and those marked lame, refusing or failing for zone
+// after all the others, so they are asked only when no other server
+// answers.
+func (r *Resolver) orderCandidates(cands []*candidate, zone string, now time.Time) {
 	addrs := make([]netip.Addr, len(cands))
 	byAddr := make(map[netip.Addr][]*candidate, len(cands))
 	for i, c := range cands {
 		addrs[i] = c.addr
 		byAddr[c.addr] = append(byAddr[c.addr], c)
 	}
-	r.infra.order(addrs)
+	r.infra.order(addrs, now)
+	var marked map[netip.Addr]bool
+	for _, a := range addrs {
+		if r.infra.markedFor(a, zone, now) {
+			if marked == nil {
+				marked = map[netip.Addr]bool{}
+			}
+			marked[a] = true
+		}
+	}
+	if marked != nil {
+		slices.SortStableFunc(addrs, func(x, y netip.Addr) int { return cmpBool(marked[x], marked[y]) })
+	}
 	seen := map[netip.Addr]bool{}
 	i := 0
 	for _, a := range addrs {
@@ -246,10 +340,19 @@ func (r *Resolver) orderCandidates(cands []*candidate) {
 	}
 }
 
-// lookupServers resolves the addresses of glueless name servers in
-// parallel, as sub-queries sharing the client query's budget.
-func (r *Resolver) lookupServers(ctx context.Context, b *budget, depth int, chainOf *lookupChain, names []string) ([]*candidate, error) {
-	if depth+1 > b.limits.MaxDepth {
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
+}
+
+func (r *Resolver) lookupServers(ctx context.Context, q *query, names []string) ([]*candidate, error) {
+	b := q.budget
+	if q.depth+1 > b.limits.MaxDepth {
 		return nil, fmt.Errorf("%w: name server lookups nested deeper than %d", ErrLimit, b.limits.MaxDepth)
 	}
 	types := []uint16{dns.TypeA, dns.TypeAAAA}
@@ -280,7 +383,7 @@ func (r *Resolver) lookupServers(ctx context.Context, b *budget, depth int, chai
 		}
 		for _, t := range types {
 			wg.Go(func() {
-				res, err := r.lookup(ctx, b, depth+1, &lookupChain{name: name, parent: chainOf}, name, t)
+				res, err := r.lookup(ctx, q.lookup(name, t))
 				mu.Lock()
 				defer mu.Unlock()
 				if err != nil {

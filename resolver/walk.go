@@ -16,25 +16,28 @@ import (
 	"github.com/recursor-dns/recursor/cache"
 )
 
-// lookup resolves qname and qtype: from the cache, else by iteration,
-// restarting at each CNAME or DNAME target that leaves the zone.
-func (r *Resolver) lookup(ctx context.Context, b *budget, depth int, chainOf *lookupChain, qname string, qtype uint16) (result, error) {
+// lookup resolves q: from the cache, else by iteration, restarting at
+// each CNAME or DNAME target that leaves the zone.
+func (r *Resolver) lookup(ctx context.Context, q *query) (result, error) {
 	var chain []dns.RR
-	name := qname
+	name := q.qname
 	seen := map[string]bool{}
+	loop := func(name string) error {
+		return &Error{Qname: q.qname, Qtype: q.qtype, Err: fmt.Errorf("%w: CNAME chain returns to %s", ErrLoop, name)}
+	}
+	minRank := clientRank
+	if q.isLookup() {
+		minRank = 0 // name server lookups may use glue
+	}
 	for restarts := 0; ; restarts++ {
-		if restarts > b.limits.MaxCNAMEs {
-			return result{}, &Error{Qname: qname, Qtype: qtype, Err: fmt.Errorf("%w: more than %d CNAME hops", ErrLimit, b.limits.MaxCNAMEs)}
+		if restarts > q.budget.limits.MaxCNAMEs {
+			return result{}, &Error{Qname: q.qname, Qtype: q.qtype, Err: fmt.Errorf("%w: more than %d CNAME hops", ErrLimit, q.budget.limits.MaxCNAMEs)}
 		}
 		if seen[name] {
-			return result{}, &Error{Qname: qname, Qtype: qtype, Err: fmt.Errorf("%w: CNAME chain returns to %s", ErrLoop, name)}
+			return result{}, loop(name)
 		}
 		seen[name] = true
-		minRank := cache.Rank(0) // name server lookups may use glue
-		if chainOf == nil {
-			minRank = clientRank
-		}
-		res, next := r.cachedChain(name, qtype, minRank)
+		res, next := r.cachedChain(name, q.qtype, minRank)
 		res.answer = append(chain, res.answer...)
 		if next == "" {
 			return res, nil
@@ -42,18 +45,18 @@ func (r *Resolver) lookup(ctx context.Context, b *budget, depth int, chainOf *lo
 		if next != name {
 			chain, name = res.answer, next
 			if seen[name] {
-				return result{}, &Error{Qname: qname, Qtype: qtype, Err: fmt.Errorf("%w: CNAME chain returns to %s", ErrLoop, name)}
+				return result{}, loop(name)
 			}
 			seen[name] = true
 		}
-		rep, err := r.iterate(ctx, b, depth, chainOf, name, qtype)
+		rep, err := r.iterate(ctx, q, name)
 		if err != nil {
 			var re *Error
 			if errors.As(err, &re) {
-				re.Qname, re.Qtype = qname, qtype
+				re.Qname, re.Qtype = q.qname, q.qtype
 				return result{}, re
 			}
-			return result{}, &Error{Qname: qname, Qtype: qtype, Err: err}
+			return result{}, &Error{Qname: q.qname, Qtype: q.qtype, Err: err}
 		}
 		for _, rr := range rep.chain {
 			// A DNAME met again on the way (each reply repeats it) is
@@ -62,122 +65,156 @@ func (r *Resolver) lookup(ctx context.Context, b *budget, depth int, chainOf *lo
 				chain = append(chain, rr)
 			}
 		}
-		switch rep.kind {
-		case kindCNAME:
+		if rep.kind == kindCNAME {
 			name = cache.Canonical(rep.target)
 			continue
-		case kindAnswer:
-			res := result{answer: append(chain, rep.answer...), refs: refsOf(rep)}
-			if rep.rcode == dns.RcodeYXDomain {
-				res.rcode = dns.RcodeYXDomain
+		}
+		return r.resultOf(rep, chain), nil
+	}
+}
+
+// resultOf is the result of a final reply (an answer, NXDOMAIN or NODATA)
+// at the end of chain.
+func (r *Resolver) resultOf(rep reply, chain []dns.RR) result {
+	switch rep.kind {
+	case kindAnswer:
+		res := result{answer: append(chain, rep.answer...), refs: refsOf(rep)}
+		if rep.rcode == dns.RcodeYXDomain {
+			res.rcode = dns.RcodeYXDomain
+		}
+		return res
+	case kindNXDomain:
+		return result{rcode: dns.RcodeNameError, answer: chain, ns: r.soaRRs(rep.soa)}
+	default: // kindNoData
+		return result{answer: chain, ns: r.soaRRs(rep.soa), refs: refsOf(rep)}
+	}
+}
+
+// descent is where an iteration stands on its way down to qname.
+type descent struct {
+	d         delegation
+	known     string // the deepest name known to exist on the way to qname
+	minimise  bool   // still sending minimised questions
+	minimised int    // minimised questions sent
+	referrals int
+	refetched map[string]bool // zones whose delegation was fetched again from the parent
+}
+
+// iterate walks delegations from the closest known zone cut down to a
+// server that answers for qname (q's type), and returns its classified
+// reply (never a referral or a lame reply). With QNAME minimisation
+// (RFC 9156) each server is first asked only about the next label below
+// its zone.
+func (r *Resolver) iterate(ctx context.Context, q *query, qname string) (reply, error) {
+	start := qname
+	if q.qtype == dns.TypeDS && qname != "." {
+		start = parentZone(qname) // the parent side of the cut answers for DS
+	}
+	d, err := r.closestDelegation(ctx, q, start)
+	if err != nil {
+		return reply{}, err
+	}
+	at := &descent{d: d, known: d.zone, minimise: r.qmin != QminOff}
+	for {
+		if at.referrals > q.budget.limits.MaxReferrals {
+			return reply{}, &Error{Zone: at.d.zone, Err: fmt.Errorf("%w: more than %d referrals", ErrLimit, q.budget.limits.MaxReferrals)}
+		}
+		askName, askType := qname, q.qtype
+		if at.minimise && at.minimised < MaxMinimisedQueries {
+			if next := childOf(qname, at.known); next != qname {
+				askName, askType = next, r.qminType
 			}
-			return res, nil
-		case kindNXDomain:
-			return result{rcode: dns.RcodeNameError, answer: chain, ns: r.soaRRs(rep.soa)}, nil
-		default: // kindNoData
-			return result{answer: chain, ns: r.soaRRs(rep.soa), refs: refsOf(rep)}, nil
+		}
+		if askName == qname {
+			rep, done, err := r.askFull(ctx, q, at, qname)
+			if done || err != nil {
+				return rep, err
+			}
+			continue
+		}
+		if rep, done, err := r.askMinimised(ctx, q, at, qname, askName, askType); done || err != nil {
+			return rep, err
 		}
 	}
 }
 
-// iterate walks delegations from the closest known zone cut down to a
-// server that answers for qname, and returns its classified reply (never
-// a referral or a lame reply). With QNAME minimisation (RFC 9156) each
-// server is first asked only about the next label below its zone.
-func (r *Resolver) iterate(ctx context.Context, b *budget, depth int, chainOf *lookupChain, qname string, qtype uint16) (reply, error) {
-	start := qname
-	if qtype == dns.TypeDS && qname != "." {
-		start = parentZone(qname) // the parent side of the cut answers for DS
+// askFull puts the full question to at's servers. It reports done with
+// the final reply, or moves at down a referral (or up to the parent, when
+// every server of a cached delegation failed).
+func (r *Resolver) askFull(ctx context.Context, q *query, at *descent, qname string) (rep reply, done bool, err error) {
+	rep, err = r.ask(ctx, q, at.d, qname, q.qtype)
+	rep = r.scrubbed(rep, q.qtype)
+	if err != nil && errors.Is(err, ErrNoReachableServer) && at.d.zone != "." && !r.isStub(at.d.zone) && !at.refetched[at.d.zone] && ctx.Err() == nil {
+		// Every server of a cached delegation failed: its addresses
+		// may be stale. Ask the parent again for the delegation and
+		// fresh glue, once per zone. A stub zone's servers are
+		// configured: the parent knows nothing better.
+		if at.refetched == nil {
+			at.refetched = map[string]bool{}
+		}
+		at.refetched[at.d.zone] = true
+		if pd, perr := r.closestDelegation(ctx, q, parentZone(at.d.zone)); perr == nil {
+			at.d, at.known = pd, pd.zone
+			return reply{}, false, nil
+		}
 	}
-	d, err := r.closestDelegation(ctx, b, depth, chainOf, start)
 	if err != nil {
-		return reply{}, err
+		return reply{}, true, err
 	}
-	minimise := r.qmin != QminOff
-	minimised := 0                // minimised queries sent
-	var refetched map[string]bool // zones whose delegation was fetched again from the parent
-	known := d.zone               // the deepest name known to exist on the way to qname
-	for referrals := 0; ; {
-		if referrals > b.limits.MaxReferrals {
-			return reply{}, &Error{Zone: d.zone, Err: fmt.Errorf("%w: more than %d referrals", ErrLimit, b.limits.MaxReferrals)}
-		}
-		askName, askType := qname, qtype
-		if minimise && minimised < MaxMinimisedQueries {
-			if next := childOf(qname, known); next != qname {
-				askName, askType = next, r.qminType
-			}
-		}
-		if askName != qname {
-			// What the cache knows of the minimised name saves a query.
-			if e, ok := r.cache.Get(askName, askType, dns.ClassINET); ok {
-				switch {
-				case e.Negative != cache.NXDomain:
-					known = askName
-				case r.qmin == QminStrict:
-					return reply{kind: kindNXDomain, target: qname, soa: e.SOA, aa: true}, nil
-				default:
-					minimise = false
-				}
-				continue
-			}
-		}
-		rep, err := r.ask(ctx, b, depth, chainOf, d, askName, askType)
-		rep = r.withoutPrivate(r.trimNS(r.withoutAuthorityNS(rep, askType), askType))
-		rep = r.withoutSiblingGlue(rep)
-		if askName == qname {
-			if err != nil && errors.Is(err, ErrNoReachableServer) && d.zone != "." && !r.isStub(d.zone) && !refetched[d.zone] && ctx.Err() == nil {
-				// Every server of a cached delegation failed: its addresses
-				// may be stale. Ask the parent again for the delegation and
-				// fresh glue, once per zone. A stub zone's servers are
-				// configured: the parent knows nothing better.
-				if refetched == nil {
-					refetched = map[string]bool{}
-				}
-				refetched[d.zone] = true
-				if pd, perr := r.closestDelegation(ctx, b, depth, chainOf, parentZone(d.zone)); perr == nil {
-					d, known = pd, pd.zone
-					continue
-				}
-			}
-			if err != nil {
-				return reply{}, err
-			}
-			r.store(d.zone, qname, qtype, rep)
-			if rep.kind != kindReferral || qtype == dns.TypeDS && sameName(rep.child, qname) {
-				return rep, nil
-			}
-			d, known = r.delegationFromReferral(rep), rep.child
-			referrals++
-			continue
-		}
-		minimised++
-		if err != nil && r.qmin == QminStrict {
-			return reply{}, err
-		}
-		if err == nil {
-			r.store(d.zone, askName, askType, rep)
-		}
+	r.store(at.d.zone, qname, q.qtype, rep)
+	if rep.kind != kindReferral || q.qtype == dns.TypeDS && sameName(rep.child, qname) {
+		return rep, true, nil
+	}
+	at.d, at.known = r.delegationFromReferral(rep), rep.child
+	at.referrals++
+	return reply{}, false, nil
+}
+
+// askMinimised asks at's servers about askName, a name on the way to
+// qname, and moves at down by what the reply says of it. What the cache
+// knows of askName saves the query.
+func (r *Resolver) askMinimised(ctx context.Context, q *query, at *descent, qname, askName string, askType uint16) (rep reply, done bool, err error) {
+	if e, ok := r.cache.Get(askName, askType, dns.ClassINET); ok {
 		switch {
-		case err != nil && errors.Is(err, ErrLimit), ctx.Err() != nil:
-			return reply{}, err
-		case err == nil && rep.kind == kindReferral:
-			d, known = r.delegationFromReferral(rep), rep.child
-			referrals++
-		case err == nil && rep.kind == kindAnswer && askType == dns.TypeNS:
-			// The same servers serve the child zone too: its own NS set.
-			d, known = r.delegationAt(askName, rep.answer, rep.glue), askName
-		case err == nil && (rep.kind == kindNoData || rep.kind == kindAnswer):
-			known = askName // an empty non-terminal or a name without a cut
-		case err == nil && rep.kind == kindNXDomain && r.qmin == QminStrict:
-			rep.target = qname // nothing exists below a name that does not exist (RFC 8020)
-			return rep, nil
+		case e.Negative != cache.NXDomain:
+			at.known = askName
+		case r.qmin == QminStrict:
+			return reply{kind: kindNXDomain, target: qname, soa: e.SOA, aa: true}, true, nil
 		default:
-			// Relaxed mode: servers that mishandle minimised questions
-			// (NXDOMAIN for empty non-terminals, errors, timeouts) get
-			// the full question.
-			minimise = false
+			at.minimise = false
 		}
+		return reply{}, false, nil
 	}
+	rep, err = r.ask(ctx, q, at.d, askName, askType)
+	rep = r.scrubbed(rep, askType)
+	at.minimised++
+	if err != nil && r.qmin == QminStrict {
+		return reply{}, true, err
+	}
+	if err == nil {
+		r.store(at.d.zone, askName, askType, rep)
+	}
+	switch {
+	case err != nil && errors.Is(err, ErrLimit), ctx.Err() != nil:
+		return reply{}, true, err
+	case err == nil && rep.kind == kindReferral:
+		at.d, at.known = r.delegationFromReferral(rep), rep.child
+		at.referrals++
+	case err == nil && rep.kind == kindAnswer && askType == dns.TypeNS:
+		// The same servers serve the child zone too: its own NS set.
+		at.d, at.known = r.delegationAt(askName, rep.answer, rep.glue), askName
+	case err == nil && (rep.kind == kindNoData || rep.kind == kindAnswer):
+		at.known = askName // an empty non-terminal or a name without a cut
+	case err == nil && rep.kind == kindNXDomain && r.qmin == QminStrict:
+		rep.target = qname // nothing exists below a name that does not exist (RFC 8020)
+		return rep, true, nil
+	default:
+		// Relaxed mode: servers that mishandle minimised questions
+		// (NXDOMAIN for empty non-terminals, errors, timeouts) get
+		// the full question.
+		at.minimise = false
+	}
+	return reply{}, false, nil
 }
 
 // isStub reports whether zone is a configured stub zone.

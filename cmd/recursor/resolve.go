@@ -84,7 +84,9 @@ type jsonStep struct {
 	Qname   string  `json:"qname"`
 	Qtype   string  `json:"qtype"`
 	RTTms   float64 `json:"rtt_ms"`
-	Outcome string  `json:"outcome"`
+	TCP     bool    `json:"tcp,omitempty"`
+	Outcome string  `json:"outcome"` // answered, timeout, refused, lame, ...
+	Detail  string  `json:"detail"`  // what came back: "referral to com.", ...
 }
 
 func runResolve(ctx context.Context, out io.Writer, r *resolver.Resolver, name string, qtype uint16, trace, asJSON bool) error {
@@ -100,13 +102,18 @@ func runResolve(ctx context.Context, out io.Writer, r *resolver.Resolver, name s
 			mu.Lock()
 			defer mu.Unlock()
 			js := jsonStep{Depth: s.Depth, Zone: s.Zone, NS: s.NSName, Server: s.Server.String(), Qname: s.Qname,
-				Qtype: dns.TypeToString[s.Qtype], RTTms: ms(s.RTT), Outcome: s.Outcome}
+				Qtype: dns.TypeToString[s.Qtype], RTTms: ms(s.RTT), TCP: s.TCP,
+				Outcome: s.Outcome.String(), Detail: s.Detail}
 			if asJSON {
 				steps = append(steps, js)
 				return
 			}
-			fmt.Fprintf(out, ";; %s%-22s %-26s %-20s %s %s -> %s (%.1f ms)\n", strings.Repeat("  ", s.Depth),
-				s.Zone, "@"+s.NSName, s.Server, s.Qname, js.Qtype, s.Outcome, js.RTTms)
+			via := ""
+			if s.TCP {
+				via = ", tcp"
+			}
+			fmt.Fprintf(out, ";; %s%-22s %-26s %-20s %s %s -> %s (%.1f ms%s)\n", strings.Repeat("  ", s.Depth),
+				s.Zone, "@"+s.NSName, s.Server, s.Qname, js.Qtype, s.Detail, js.RTTms, via)
 		})
 	}
 	start := time.Now()
