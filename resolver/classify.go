@@ -4,6 +4,8 @@ package resolver
 // was asked (answer, CNAME, referral, NXDOMAIN, NODATA, lame, bad).
 
 import (
+	"slices"
+
 	"github.com/miekg/dns"
 
 	"github.com/recursor-dns/recursor/internal/dnsname"
@@ -20,10 +22,11 @@ const (
 	kindNXDomain             // the name (or the chain's target) does not exist
 	kindNoData               // the name exists, the type does not
 	kindReferral             // a delegation to a zone below the one asked
+	kindCached               // not a reply: the walk found its answer in the cache
 )
 
 func (k kind) String() string {
-	return [...]string{"bad", "lame", "answer", "cname", "nxdomain", "nodata", "referral"}[k]
+	return [...]string{"bad", "lame", "answer", "cname", "nxdomain", "nodata", "referral", "cached"}[k]
 }
 
 // reply is a classified, bailiwick-scrubbed reply: only records at or below
@@ -42,6 +45,16 @@ type reply struct {
 	ns     []dns.RR // the NS set of the delegation
 	glue   []dns.RR // A and AAAA records of the NS names, within the zone
 	authNS []dns.RR // an answer's or negative answer's NS set in authority (the zone's own)
+}
+
+// clone returns rep with slices of its own.
+func (rep reply) clone() reply {
+	rep.chain = slices.Clone(rep.chain)
+	rep.answer = slices.Clone(rep.answer)
+	rep.ns = slices.Clone(rep.ns)
+	rep.glue = slices.Clone(rep.glue)
+	rep.authNS = slices.Clone(rep.authNS)
+	return rep
 }
 
 // inZone reports whether name is zone or below it, for fully qualified

@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -215,8 +216,13 @@ func (r *Resolver) rootDelegation(ctx context.Context, q *query) (delegation, er
 			return d, nil
 		}
 	}
-	hints := r.delegationAt(".", r.hints.NS(), r.hints.Glue())
-	_, err, _ := r.flight.Do("\x00prime", func() (any, error) {
+	hints, err := r.queryableHints()
+	if err != nil {
+		return delegation{}, err
+	}
+	// Only hints with addresses are asked: the priming query never looks
+	// a server up, which would lead back here and wait on its own flight.
+	ch := r.flight.DoChan("\x00prime", func() (any, error) {
 		prime := &query{qname: ".", qtype: dns.TypeNS, budget: q.budget}
 		rep, err := r.ask(ctx, prime, hints, ".", dns.TypeNS)
 		if err != nil {
@@ -229,6 +235,12 @@ func (r *Resolver) rootDelegation(ctx context.Context, q *query) (delegation, er
 		r.store(".", ".", dns.TypeNS, rep)
 		return nil, nil
 	})
+	select {
+	case <-ctx.Done():
+		return delegation{}, &Error{Zone: ".", Err: ctx.Err()}
+	case res := <-ch:
+		err = res.Err
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return delegation{}, err
@@ -241,6 +253,32 @@ func (r *Resolver) rootDelegation(ctx context.Context, q *query) (delegation, er
 			return d, nil
 		}
 	}
+	return hints, nil
+}
+
+// queryableHints is the root hints' delegation, with only the servers
+// that have an address we may query; an error says why none has.
+func (r *Resolver) queryableHints() (delegation, error) {
+	hints := r.delegationAt(".", r.hints.NS(), r.hints.Glue())
+	var usable []nameServer
+	var excluded []string
+	for _, s := range hints.servers {
+		if slices.ContainsFunc(s.addrs, r.allowed) {
+			usable = append(usable, s)
+			continue
+		}
+		for _, a := range s.addrs {
+			excluded = append(excluded, a.String())
+		}
+	}
+	if len(usable) == 0 {
+		why := "every root server address is excluded by dont-query"
+		if r.noIPv6 {
+			why += " or by IPv6 being off"
+		}
+		return delegation{}, &Error{Zone: ".", Err: fmt.Errorf("%w: %s: %s", ErrNoReachableServer, why, strings.Join(excluded, " "))}
+	}
+	hints.servers = usable
 	return hints, nil
 }
 

@@ -38,9 +38,14 @@ type Error struct {
 
 func (e *Error) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "resolve %s %s", e.Qname, dns.TypeToString[e.Qtype])
+	if e.Qname != "" {
+		fmt.Fprintf(&b, "resolve %s %s", e.Qname, dns.TypeToString[e.Qtype])
+	}
 	if e.Zone != "" {
-		fmt.Fprintf(&b, " at zone %s", e.Zone)
+		if b.Len() > 0 {
+			b.WriteString(" ")
+		}
+		fmt.Fprintf(&b, "at zone %s", e.Zone)
 		if len(e.Servers) > 0 {
 			b.WriteString(" (servers")
 			for i, s := range e.Servers {
@@ -53,7 +58,10 @@ func (e *Error) Error() string {
 			b.WriteString(")")
 		}
 	}
-	fmt.Fprintf(&b, ": %v", e.Err)
+	if b.Len() > 0 {
+		b.WriteString(": ")
+	}
+	fmt.Fprintf(&b, "%v", e.Err)
 	return b.String()
 }
 

@@ -47,7 +47,8 @@ type Resolver struct {
 	parentGlue *lru.Cache[string, []netip.Addr] // name server addresses as referrals gave them
 	// delegationEnds: when the parent's delegation of each zone runs out
 	delegationEnds *lru.Cache[string, time.Time]
-	flight         singleflight.Group
+	flight         singleflight.Group // client questions, and root priming
+	asks           singleflight.Group // questions to a zone's servers (ask)
 }
 
 // New returns a resolver for cfg. It starts no goroutines.

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -211,5 +212,40 @@ func TestSandboxCachedDNAME(t *testing.T) {
 	}
 	if q := n.Queries(); len(q) != 0 {
 		t.Errorf("the repeat sent %d queries: %v", len(q), q)
+	}
+}
+
+// One resolution asks each question of each zone once: the parallel
+// lookups of a glueless delegation's servers share the questions they
+// have in common (net. NS at the root, dns-host.net. NS at net.) and take
+// addresses from the glue a shared referral brought.
+func TestSandboxAsksEachQuestionOnce(t *testing.T) {
+	n := testnet.StartTB(t, sandboxDir)
+	for range 5 {
+		r := newSandboxResolver(t, n, nil)
+		var mu sync.Mutex
+		var got []string
+		ctx := resolver.WithTrace(t.Context(), func(s resolver.Step) {
+			mu.Lock()
+			defer mu.Unlock()
+			got = append(got, s.Zone+" "+strings.ToLower(s.Qname)+" "+dns.TypeToString[s.Qtype])
+		})
+		if _, err := r.Resolve(ctx, "www.example.org.", dns.TypeA); err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(got)
+		want := []string{
+			". . NS",
+			". net. NS",
+			". org. NS",
+			"dns-host.net. ns1.dns-host.net. AAAA",
+			"dns-host.net. ns2.dns-host.net. AAAA",
+			"example.org. www.example.org. A",
+			"net. dns-host.net. NS",
+			"org. example.org. NS",
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("exchanges (sorted):\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+		}
 	}
 }

@@ -12,10 +12,13 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/recursor-dns/recursor/internal/dnsname"
 )
 
 // candidate is one server address to try for a delegation.
@@ -30,7 +33,58 @@ type candidate struct {
 // ask puts the question to the servers of d until one gives a usable reply
 // (an answer, a CNAME, a negative answer or a referral). Servers without
 // addresses are looked up when the ones with addresses are used up.
+//
+// The same question to the same zone is sent once at a time: concurrent
+// walks (the parallel address lookups of one client query, or other
+// clients' queries) wait for the first and share its reply. Only a
+// delegation whose servers all have addresses is shared this way: its
+// ask waits on nothing but the network, so no walk can come to wait on
+// its own flight, however the zones' name servers depend on each other.
 func (r *Resolver) ask(ctx context.Context, q *query, d delegation, qname string, qtype uint16) (reply, error) {
+	if !r.addressed(d) {
+		return r.askServers(ctx, q, d, qname, qtype)
+	}
+	key := d.zone + "\x00" + dnsname.Lower(qname) + "\x00" + strconv.Itoa(int(qtype))
+	ch := r.asks.DoChan(key, func() (any, error) {
+		// The ask is every waiter's: a leader whose walk is called off
+		// (its lookup no longer needed) must not fail the others.
+		actx := context.WithoutCancel(ctx)
+		if deadline, ok := ctx.Deadline(); ok {
+			var cancel context.CancelFunc
+			actx, cancel = context.WithDeadline(actx, deadline)
+			defer cancel()
+		}
+		rep, err := r.askServers(actx, q, d, qname, qtype)
+		return rep, err
+	})
+	select {
+	case <-ctx.Done():
+		return reply{}, &Error{Zone: d.zone, Err: ctx.Err()}
+	case res := <-ch:
+		rep, _ := res.Val.(reply)
+		if !res.Shared {
+			return rep, res.Err
+		}
+		if errors.Is(res.Err, ErrLimit) || errors.Is(res.Err, context.DeadlineExceeded) {
+			// The leader's budget or deadline ran out, not this walk's.
+			return r.askServers(ctx, q, d, qname, qtype)
+		}
+		return rep.clone(), res.Err // each walk may change its slices (TTL caps)
+	}
+}
+
+// addressed reports whether every server of d has an address we may query.
+func (r *Resolver) addressed(d delegation) bool {
+	for _, ns := range d.servers {
+		if !slices.ContainsFunc(ns.addrs, r.allowed) {
+			return false
+		}
+	}
+	return len(d.servers) > 0
+}
+
+// askServers is ask, unshared.
+func (r *Resolver) askServers(ctx context.Context, q *query, d delegation, qname string, qtype uint16) (reply, error) {
 	s := r.newSelection(ctx, q, d)
 	defer s.close()
 	for {

@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/recursor-dns/recursor/roothints"
 )
 
 // feedbackNet: alpha. is served by 127.53.10.2 and, in name only, by
@@ -180,5 +183,33 @@ func TestErrorKeepsServerCause(t *testing.T) {
 	}
 	if se.Outcome != OutcomeRefused && se.Outcome != OutcomeServfail {
 		t.Errorf("last server's outcome %v, want refused or servfail", se.Outcome)
+	}
+}
+
+// When no root hint address may be queried, resolution fails at once
+// with an error that says so: it used to hang, the priming query looking
+// the root servers up through itself.
+func TestNoQueryableRootHint(t *testing.T) {
+	v6hints := &roothints.Hints{TTL: 3600000, Servers: []roothints.Server{{Name: "a.root.lab.", Addrs: []netip.Addr{netip.MustParseAddr("::1")}}}}
+	for _, tc := range []struct {
+		name string
+		mod  func(*Config)
+	}{
+		{"loopback hints, default dont-query", func(c *Config) { c.DontQuery = nil }},
+		{"IPv6-only hints, IPv6 off", func(c *Config) { c.RootHints = v6hints; c.DisableIPv6 = true }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := standardNet(t)
+			r := newTestResolver(t, n, tc.mod)
+			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+			defer cancel()
+			_, err := r.Resolve(ctx, "www.example.com.", dns.TypeA)
+			if !errors.Is(err, ErrNoReachableServer) || !strings.Contains(err.Error(), "every root server address is excluded") {
+				t.Fatalf("err %v, want ErrNoReachableServer: every root server address is excluded", err)
+			}
+			if q := n.queries(); len(q) != 0 {
+				t.Errorf("queries sent: %v", q)
+			}
+		})
 	}
 }

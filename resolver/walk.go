@@ -65,9 +65,16 @@ func (r *Resolver) lookup(ctx context.Context, q *query) (result, error) {
 				chain = append(chain, rr)
 			}
 		}
-		if rep.kind == kindCNAME {
+		switch rep.kind {
+		case kindCNAME:
 			name = cache.Canonical(rep.target)
 			continue
+		case kindCached:
+			if res, next := r.cachedChain(name, q.qtype, minRank); next == "" {
+				res.answer = append(chain, res.answer...)
+				return res, nil
+			}
+			return result{}, &Error{Qname: q.qname, Qtype: q.qtype, Err: fmt.Errorf("%w: %s left the cache", ErrNoReachableServer, name)}
 		}
 		return r.resultOf(rep, chain), nil
 	}
@@ -142,6 +149,13 @@ func (r *Resolver) iterate(ctx context.Context, q *query, qname string) (reply, 
 // the final reply, or moves at down a referral (or up to the parent, when
 // every server of a cached delegation failed).
 func (r *Resolver) askFull(ctx context.Context, q *query, at *descent, qname string) (rep reply, done bool, err error) {
+	if q.isLookup() && at.referrals > 0 {
+		// A lookup of a server's address may find it in the glue of a
+		// referral met on the way, its own or a parallel walk's.
+		if _, next := r.cachedChain(qname, q.qtype, 0); next == "" {
+			return reply{kind: kindCached, target: qname}, true, nil
+		}
+	}
 	rep, err = r.ask(ctx, q, at.d, qname, q.qtype)
 	rep = r.scrubbed(rep, q.qtype)
 	if err != nil && errors.Is(err, ErrNoReachableServer) && at.d.zone != "." && !r.isStub(at.d.zone) && !at.refetched[at.d.zone] && ctx.Err() == nil {
@@ -176,6 +190,13 @@ func (r *Resolver) askFull(ctx context.Context, q *query, at *descent, qname str
 func (r *Resolver) askMinimised(ctx context.Context, q *query, at *descent, qname, askName string, askType uint16) (rep reply, done bool, err error) {
 	if e, ok := r.cache.Get(askName, askType, dns.ClassINET); ok {
 		switch {
+		case e.Negative == cache.Positive && askType == dns.TypeNS:
+			// A zone cut, learned by a walk running beside this one:
+			// go down to it.
+			if d := r.delegationAt(askName, e.RRs, nil); d.reachable(q) {
+				at.d = d
+			}
+			at.known = askName
 		case e.Negative != cache.NXDomain:
 			at.known = askName
 		case r.qmin == QminStrict:
