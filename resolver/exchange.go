@@ -110,7 +110,11 @@ func (r *Resolver) exchangeOnce(ctx context.Context, q *query, d delegation, c *
 	if edns {
 		m.SetEdns0(EDNSBufferSize, false)
 	}
-	resp, rtt, tcp, err := r.send(ctx, m, server, r.infra.timeout(c.addr, now))
+	timeout := r.infra.timeout(c.addr, now)
+	if left := c.deadline.Sub(now); !c.deadline.IsZero() && left < timeout {
+		timeout = max(left, MinServerTimeout)
+	}
+	resp, rtt, tcp, err := r.send(ctx, m, server, timeout)
 	var rep reply
 	var o Outcome
 	switch {

@@ -2,6 +2,7 @@ package resolver
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -34,7 +35,8 @@ func newFailCache() *failCache {
 	return &failCache{entries: c}
 }
 
-// get returns the error of a live failure for key.
+// get returns the error of a live failure for key. It may be shared: do
+// not change it.
 func (f *failCache) get(key string, now time.Time) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -64,3 +66,17 @@ func (f *failCache) forget(key string) {
 	defer f.mu.Unlock()
 	f.entries.Remove(key)
 }
+
+// zoneDown returns, while the servers of zone are remembered as failed
+// (Resolver.deadZones), the error that says so. Each call makes a new
+// *Error: callers fill in their question.
+func (f *failCache) zoneDown(zone string, now time.Time) error {
+	err := f.get(zone, now)
+	if err == nil {
+		return nil
+	}
+	return &Error{Zone: zone, Err: fmt.Errorf("%w (failed lately, not asked again yet): %w", errZoneDown, err)}
+}
+
+// errZoneDown marks a failure answered from Resolver.deadZones.
+var errZoneDown = errors.New("every server of the zone failed")

@@ -42,7 +42,10 @@ type Resolver struct {
 	limits     Limits
 	dontQuery  []netip.Prefix
 	infra      *infra
-	failed     *failCache
+	failed     *failCache // client questions that failed lately
+	// deadZones: zones whose every server failed lately; their names
+	// are failed at once, without a query, until the hold ends.
+	deadZones  *failCache
 	msgRefs    *lru.Cache[string, *sectionRefs] // non-minimal responses only
 	parentGlue *lru.Cache[string, []netip.Addr] // name server addresses as referrals gave them
 	// delegationEnds: when the parent's delegation of each zone runs out
@@ -75,6 +78,7 @@ func New(cfg Config) (*Resolver, error) {
 		dontQuery:  cfg.DontQuery,
 		infra:      newInfra(),
 		failed:     newFailCache(),
+		deadZones:  newFailCache(),
 	}
 	if r.hints == nil {
 		r.hints = roothints.Default()

@@ -28,7 +28,16 @@ type candidate struct {
 	attempts int
 	timeouts int
 	done     bool // answered unusably (lame, refused, malformed): not asked again this query
+	// deadline: the end of the ask's time (AskTimeBudget); the exchange
+	// waits no longer.
+	deadline time.Time
 }
+
+// AskTimeBudget is how long one question may go from server to server of
+// a delegation before the delegation counts as unreachable: a zone whose
+// every address is dead, however many, fails within it rather than at
+// the query's overall deadline.
+const AskTimeBudget = 2 * time.Second
 
 // ask puts the question to the servers of d until one gives a usable reply
 // (an answer, a CNAME, a negative answer or a referral). Servers without
@@ -41,6 +50,9 @@ type candidate struct {
 // ask waits on nothing but the network, so no walk can come to wait on
 // its own flight, however the zones' name servers depend on each other.
 func (r *Resolver) ask(ctx context.Context, q *query, d delegation, qname string, qtype uint16) (reply, error) {
+	if err := r.deadZones.zoneDown(d.zone, r.now()); err != nil {
+		return reply{}, err
+	}
 	if !r.addressed(d) {
 		return r.askServers(ctx, q, d, qname, qtype)
 	}
@@ -119,7 +131,7 @@ type selection struct {
 	r     *Resolver
 	q     *query
 	d     delegation
-	now   time.Time
+	now   time.Time // when the ask began
 	cands []*candidate
 	// glueless: servers with no address we may query, to look up.
 	glueless []string
@@ -129,6 +141,7 @@ type selection struct {
 	pending   int
 	lookupErr error
 	lastErr   error  // the last server's failure, cause kept
+	heard     bool   // some server replied, if unusably
 	empty     *reply // the first empty authoritative reply
 	pass      int    // passes over the candidates, up to MaxAttemptsPerAddr
 	i         int    // the next candidate of this pass
@@ -163,6 +176,10 @@ func (r *Resolver) newSelection(ctx context.Context, q *query, d delegation) *se
 // next returns the candidate to ask next, nil when every one is used up.
 func (s *selection) next(ctx context.Context) (*candidate, error) {
 	for s.pass < MaxAttemptsPerAddr {
+		if s.lastErr != nil && !s.r.now().Before(s.now.Add(AskTimeBudget)) {
+			s.lastErr = fmt.Errorf("no usable reply within %v: %w", AskTimeBudget, s.lastErr)
+			return nil, nil
+		}
 		s.collect()
 		if s.i >= len(s.cands) {
 			s.startLookups(ctx)
@@ -186,6 +203,7 @@ func (s *selection) next(ctx context.Context) (*candidate, error) {
 			continue
 		}
 		c.attempts++
+		c.deadline = s.now.Add(AskTimeBudget)
 		return c, nil
 	}
 	return nil, nil
@@ -215,6 +233,7 @@ func (s *selection) endPass() {
 func (s *selection) failed(ctx context.Context, c *candidate, o Outcome, err error) error {
 	if o != OutcomeTimeout && o != OutcomeNetError {
 		c.done = true
+		s.heard = true
 	}
 	s.lastErr = err
 	b := s.q.budget
@@ -261,8 +280,15 @@ func (s *selection) exhausted() (reply, error) {
 	if s.lastErr == nil {
 		return reply{}, s.fail(fmt.Errorf("%w: every server failed", ErrNoReachableServer))
 	}
+	if !s.heard {
+		return reply{}, s.fail(fmt.Errorf("%w: %w: last: %w", ErrNoReachableServer, errNoReply, s.lastErr))
+	}
 	return reply{}, s.fail(fmt.Errorf("%w: last: %w", ErrNoReachableServer, s.lastErr))
 }
+
+// errNoReply: every server of a delegation was silent or unreachable; no
+// reply came at all. Such a zone is remembered as down (deadZones).
+var errNoReply = errors.New("no server replied")
 
 // startLookups starts the next batch of glueless lookups, unless one is
 // running or none is left.

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 
 	"github.com/miekg/dns"
@@ -158,18 +159,16 @@ func (r *Resolver) askFull(ctx context.Context, q *query, at *descent, qname str
 	}
 	rep, err = r.ask(ctx, q, at.d, qname, q.qtype)
 	rep = r.scrubbed(rep, q.qtype)
-	if err != nil && errors.Is(err, ErrNoReachableServer) && at.d.zone != "." && !r.isStub(at.d.zone) && !at.refetched[at.d.zone] && ctx.Err() == nil {
-		// Every server of a cached delegation failed: its addresses
-		// may be stale. Ask the parent again for the delegation and
-		// fresh glue, once per zone. A stub zone's servers are
-		// configured: the parent knows nothing better.
-		if at.refetched == nil {
-			at.refetched = map[string]bool{}
-		}
-		at.refetched[at.d.zone] = true
-		if pd, perr := r.closestDelegation(ctx, q, parentZone(at.d.zone)); perr == nil {
-			at.d, at.known = pd, pd.zone
+	if r.zoneFailed(ctx, at.d.zone, err) {
+		// Every server of the delegation failed: its addresses may be
+		// stale. Ask the parent for it again, once, and try the servers
+		// it names if any are new; else the zone is remembered as down.
+		if d, ok := r.refetch(ctx, q, at, qname, errors.Is(err, errNoReply)); ok {
+			at.d, at.known = d, d.zone
 			return reply{}, false, nil
+		}
+		if errors.Is(err, errNoReply) {
+			r.deadZones.record(at.d.zone, err, r.now())
 		}
 	}
 	if err != nil {
@@ -182,6 +181,61 @@ func (r *Resolver) askFull(ctx context.Context, q *query, at *descent, qname str
 	at.d, at.known = r.delegationFromReferral(rep), rep.child
 	at.referrals++
 	return reply{}, false, nil
+}
+
+// zoneFailed reports whether err says that every server of zone failed
+// just now (not earlier: then the zone was not asked), for a zone that a
+// parent delegates (not the root, nor a stub zone).
+func (r *Resolver) zoneFailed(ctx context.Context, zone string, err error) bool {
+	return err != nil && errors.Is(err, ErrNoReachableServer) && !errors.Is(err, errZoneDown) &&
+		zone != "." && !r.isStub(zone) && ctx.Err() == nil
+}
+
+// refetch asks the parent of a failed zone for its delegation again, at
+// most once per descent and once per hold of the zone's failure: the
+// question is the zone's NS set when minimising (RFC 9156), never the
+// client's name. It reports the delegation when it names an address that
+// was not tried, or when the servers replied, if unusably.
+func (r *Resolver) refetch(ctx context.Context, q *query, at *descent, qname string, silent bool) (delegation, bool) {
+	zone := at.d.zone
+	if at.refetched[zone] || r.deadZones.get(zone, r.now()) != nil {
+		return delegation{}, false
+	}
+	if at.refetched == nil {
+		at.refetched = map[string]bool{}
+	}
+	at.refetched[zone] = true
+	pd, err := r.closestDelegation(ctx, q, parentZone(zone))
+	if err != nil {
+		return delegation{}, false
+	}
+	// Minimised, the parent is asked for the zone's NS set alone; without
+	// minimisation, the question as the walk put it.
+	askName, askType := zone, dns.TypeNS
+	if r.qmin == QminOff {
+		askName, askType = qname, q.qtype
+	}
+	rep, err := r.ask(ctx, q, pd, askName, askType)
+	rep = r.scrubbed(rep, askType)
+	if err != nil || rep.kind != kindReferral || !sameName(rep.child, zone) {
+		return delegation{}, false
+	}
+	r.store(pd.zone, askName, askType, rep)
+	d := r.delegationFromReferral(rep)
+	tried := map[netip.Addr]bool{}
+	for _, s := range at.d.servers {
+		for _, a := range s.addrs {
+			tried[a] = true
+		}
+	}
+	for _, s := range d.servers {
+		if len(s.addrs) == 0 || slices.ContainsFunc(s.addrs, func(a netip.Addr) bool { return !tried[a] }) {
+			return d, true
+		}
+	}
+	// The same addresses: worth another try only if they replied (a
+	// server may mend, a SERVFAIL pass); silent ones stay silent.
+	return d, !silent
 }
 
 // askMinimised asks at's servers about askName, a name on the way to
