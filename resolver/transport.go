@@ -201,7 +201,7 @@ func parseReply(q *dns.Msg, raw []byte) (*dns.Msg, error) {
 	caseEchoed := foldQuestion(raw, q)
 	resp, err := UnpackReply(raw)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errMalformed, err)
+		return nil, fmt.Errorf("%w: %w", errMalformed, err)
 	}
 	if !resp.Response || !questionMatches(q, resp) {
 		return nil, errMismatch
