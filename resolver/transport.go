@@ -186,11 +186,12 @@ func readError(ctx context.Context, err error) error {
 	return err
 }
 
-// parseReply unpacks raw and checks it answers q: QR set, same ID, same
-// question, with the letter case of q's name echoed exactly (0x20). The
-// question's name is lower-cased in raw before unpacking, so names that
-// compress against it (owners, and names inside RDATA) do not carry the
-// random case into the cache and to clients.
+// parseReply unpacks raw and checks it answers q: same ID, well formed
+// (checkFraming, checkReply: QR set, q's opcode, ...), same question,
+// with the letter case of q's name echoed exactly (0x20). The question's
+// name is lower-cased in raw before unpacking, so names that compress
+// against it (owners, and names inside RDATA) do not carry the random
+// case into the cache and to clients.
 func parseReply(q *dns.Msg, raw []byte) (*dns.Msg, error) {
 	if len(raw) < 12 {
 		return nil, errMalformed
@@ -203,7 +204,10 @@ func parseReply(q *dns.Msg, raw []byte) (*dns.Msg, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errMalformed, err)
 	}
-	if !resp.Response || !questionMatches(q, resp) {
+	if err := checkReply(q, resp); err != nil {
+		return nil, err
+	}
+	if !questionMatches(q, resp) {
 		return nil, errMismatch
 	}
 	if !caseEchoed {
