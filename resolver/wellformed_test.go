@@ -218,15 +218,51 @@ func pacedServer(tb testing.TB, gap time.Duration, first, second func(q *dns.Msg
 	return netip.MustParseAddrPort(pc.LocalAddr().String())
 }
 
-// tcpRawServer answers one query over TCP on addr with the message respond
-// returns, as raw bytes behind a length.
-func tcpRawServer(tb testing.TB, addr netip.AddrPort, respond func(q *dns.Msg) []byte) {
+// truncatingServer answers every query on loopback UDP with an empty,
+// truncated reply, and one query over TCP on the same port with the
+// message respond returns, as raw bytes behind a length. The TCP listener
+// is opened first, on a free port, so that the UDP socket has the port
+// too.
+func truncatingServer(tb testing.TB, respond func(q *dns.Msg) []byte) netip.AddrPort {
 	tb.Helper()
-	ln, err := net.Listen("tcp", addr.String())
-	if err != nil {
-		tb.Skipf("no TCP listener on %s: %v", addr, err)
+	var (
+		ln net.Listener
+		pc net.PacketConn
+	)
+	for range 20 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			tb.Skipf("no TCP listener on loopback: %v", err)
+		}
+		if pc, err = net.ListenPacket("udp", l.Addr().String()); err == nil {
+			ln = l
+			break
+		}
+		l.Close()
 	}
-	tb.Cleanup(func() { ln.Close() })
+	if ln == nil {
+		tb.Fatal("no loopback port free for both UDP and TCP")
+	}
+	tb.Cleanup(func() { ln.Close(); pc.Close() })
+	go func() {
+		buf := make([]byte, 65535)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			q := new(dns.Msg)
+			if q.Unpack(buf[:n]) != nil {
+				continue
+			}
+			m := new(dns.Msg)
+			m.SetReply(q)
+			m.Truncated = true
+			if raw, err := m.Pack(); err == nil {
+				pc.WriteTo(raw, from)
+			}
+		}
+	}()
 	go func() {
 		c, err := ln.Accept()
 		if err != nil {
@@ -238,6 +274,7 @@ func tcpRawServer(tb testing.TB, addr netip.AddrPort, respond func(q *dns.Msg) [
 			dc.Write(respond(q))
 		}
 	}()
+	return netip.MustParseAddrPort(pc.LocalAddr().String())
 }
 
 // Over real sockets, a malformed reply sent first with the right ID and
@@ -266,17 +303,11 @@ func TestTransportSkipsMalformedReplies(t *testing.T) {
 func TestTransportTCPMalformedFails(t *testing.T) {
 	for _, s := range malformedShapes {
 		t.Run(s.name, func(t *testing.T) {
-			srv := udpServer(t, func(q *dns.Msg) [][]byte {
-				m := new(dns.Msg)
-				m.SetReply(q)
-				m.Truncated = true
-				return [][]byte{pack(t, m)}
-			})
-			tcpRawServer(t, srv, func(q *dns.Msg) []byte { return s.pack(t, q) })
+			srv := truncatingServer(t, func(q *dns.Msg) []byte { return s.pack(t, q) })
 			q := plainQuery("www.example.com.", dns.TypeA)
-			resp, _, err := (&NetTransport{}).Exchange(t.Context(), q, srv)
-			if !errors.Is(err, errMalformed) {
-				t.Fatalf("Exchange = %v, %v; want errMalformed", resp, err)
+			resp, _, tcp, err := (&NetTransport{}).ExchangeTimed(t.Context(), q, srv, 0)
+			if !errors.Is(err, errMalformed) || !tcp {
+				t.Fatalf("ExchangeTimed = %v, tcp %v, %v; want errMalformed over TCP", resp, tcp, err)
 			}
 		})
 	}
