@@ -19,6 +19,7 @@ import (
 // (so a random source port, and the kernel drops packets from any other
 // address), falling back to TCP when the answer is truncated or when the
 // server's address sent a reply with the wrong ID (a spoofing attempt).
+// It is a TimedTransport.
 type NetTransport struct {
 	// Dialer, when set, opens the sockets (tests bind a source address).
 	Dialer *net.Dialer
@@ -46,30 +47,80 @@ const udpReadSize = 4096
 
 var udpBufPool = sync.Pool{New: func() any { b := make([]byte, udpReadSize); return &b }}
 
-// Exchange sends m to server and returns the first reply that matches it.
-func (t *NetTransport) Exchange(ctx context.Context, m *dns.Msg, server netip.AddrPort) (*dns.Msg, time.Duration, error) {
-	return t.exchangeWithin(ctx, m, server, 0)
+// TimedTransport is what a Transport may add: the engine's per-server
+// timeout as a duration, not a derived context (context.WithTimeout for
+// every upstream query cost a tenth of a cold resolution's allocated
+// bytes), and whether TCP carried the reply (Step.TCP). The engine calls
+// every transport through exchangeVia, which uses it when present. Its
+// types are the standard library's and miekg/dns's only, so wrappers in
+// other packages (testnet.LoopbackOnly) implement it by forwarding.
+type TimedTransport interface {
+	// ExchangeTimed is Exchange, ended also timeout after it starts when
+	// timeout is positive. tcp reports that the reply, or the error,
+	// came from an exchange over TCP.
+	ExchangeTimed(ctx context.Context, m *dns.Msg, server netip.AddrPort, timeout time.Duration) (resp *dns.Msg, rtt time.Duration, tcp bool, err error)
 }
 
-// exchangeWithin is Exchange, ended also limit after it starts (when
-// limit is positive): the engine's per-server timeout, without deriving a
-// context and its timer for every upstream query (a tenth of a cold
-// resolution's allocated bytes).
-func (t *NetTransport) exchangeWithin(ctx context.Context, m *dns.Msg, server netip.AddrPort, limit time.Duration) (*dns.Msg, time.Duration, error) {
+// exchangeVia sends m to server through t within timeout (when positive)
+// and ctx: by ExchangeTimed when t has it, else by Exchange under a
+// context with the timeout. tcp is false when t cannot tell. Every reply,
+// whatever transport brought it, must pass checkReply; one that does not
+// is an error wrapping errMalformed.
+func exchangeVia(ctx context.Context, t Transport, m *dns.Msg, server netip.AddrPort, timeout time.Duration) (resp *dns.Msg, rtt time.Duration, tcp bool, err error) {
+	if tt, ok := t.(TimedTransport); ok {
+		resp, rtt, tcp, err = tt.ExchangeTimed(ctx, m, server, timeout)
+	} else if timeout > 0 {
+		tctx, cancel := context.WithTimeout(ctx, timeout)
+		resp, rtt, err = t.Exchange(tctx, m, server)
+		cancel()
+	} else {
+		resp, rtt, err = t.Exchange(ctx, m, server)
+	}
+	if err != nil {
+		return nil, rtt, tcp, err
+	}
+	if resp == nil {
+		return nil, rtt, tcp, fmt.Errorf("%w: the transport returned neither a reply nor an error", errMalformed)
+	}
+	if err := checkReply(m, resp); err != nil {
+		return nil, rtt, tcp, err
+	}
+	return resp, rtt, tcp, nil
+}
+
+// Exchange sends m to server and returns the first reply that matches it.
+func (t *NetTransport) Exchange(ctx context.Context, m *dns.Msg, server netip.AddrPort) (*dns.Msg, time.Duration, error) {
+	resp, rtt, _, err := t.ExchangeTimed(ctx, m, server, 0)
+	return resp, rtt, err
+}
+
+// ExchangeTimed implements TimedTransport: Exchange, ended also timeout
+// after it starts, without deriving a context and its timer; tcp is true
+// when the answer was fetched over TCP (truncated, oversized, or a
+// spoofing suspect over UDP).
+func (t *NetTransport) ExchangeTimed(ctx context.Context, m *dns.Msg, server netip.AddrPort, timeout time.Duration) (resp *dns.Msg, rtt time.Duration, tcp bool, err error) {
 	start := time.Now()
 	deadline, _ := ctx.Deadline()
-	if end := start.Add(limit); limit > 0 && (deadline.IsZero() || end.Before(deadline)) {
+	if end := start.Add(timeout); timeout > 0 && (deadline.IsZero() || end.Before(deadline)) {
 		deadline = end
 	}
 	wire, err := m.Pack()
 	if err != nil {
-		return nil, 0, fmt.Errorf("pack query: %w", err)
+		return nil, 0, false, fmt.Errorf("pack query: %w", err)
 	}
-	resp, err := t.exchangeUDP(ctx, deadline, m, wire, server)
+	resp, err = t.exchangeUDP(ctx, deadline, m, wire, server)
 	if err == nil && resp.Truncated || errors.Is(err, errSpoofSuspect) || errors.Is(err, errOversized) {
+		tcp = true
 		resp, err = t.exchangeTCP(ctx, deadline, m, wire, server)
 	}
-	return resp, time.Since(start), err
+	return resp, time.Since(start), tcp, err
+}
+
+// exchangeWithin is ExchangeTimed without tcp, for the engine's exchange
+// until it calls exchangeVia; then it goes.
+func (t *NetTransport) exchangeWithin(ctx context.Context, m *dns.Msg, server netip.AddrPort, limit time.Duration) (*dns.Msg, time.Duration, error) {
+	resp, rtt, _, err := t.ExchangeTimed(ctx, m, server, limit)
+	return resp, rtt, err
 }
 
 // exchangeConn is what an exchange needs of a socket: net.Conn, or
@@ -186,11 +237,12 @@ func readError(ctx context.Context, err error) error {
 	return err
 }
 
-// parseReply unpacks raw and checks it answers q: QR set, same ID, same
-// question, with the letter case of q's name echoed exactly (0x20). The
-// question's name is lower-cased in raw before unpacking, so names that
-// compress against it (owners, and names inside RDATA) do not carry the
-// random case into the cache and to clients.
+// parseReply unpacks raw and checks it answers q: same ID, well formed
+// (checkFraming, checkReply: QR set, q's opcode, ...), same question,
+// with the letter case of q's name echoed exactly (0x20). The question's
+// name is lower-cased in raw before unpacking, so names that compress
+// against it (owners, and names inside RDATA) do not carry the random
+// case into the cache and to clients.
 func parseReply(q *dns.Msg, raw []byte) (*dns.Msg, error) {
 	if len(raw) < 12 {
 		return nil, errMalformed
@@ -201,9 +253,12 @@ func parseReply(q *dns.Msg, raw []byte) (*dns.Msg, error) {
 	caseEchoed := foldQuestion(raw, q)
 	resp, err := UnpackReply(raw)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errMalformed, err)
+		return nil, fmt.Errorf("%w: %w", errMalformed, err)
 	}
-	if !resp.Response || !questionMatches(q, resp) {
+	if err := checkReply(q, resp); err != nil {
+		return nil, err
+	}
+	if !questionMatches(q, resp) {
 		return nil, errMismatch
 	}
 	if !caseEchoed {

@@ -275,7 +275,7 @@ func TestTransportLimitEndsSilentExchange(t *testing.T) {
 		q := new(dns.Msg)
 		q.SetQuestion("www.example.com.", dns.TypeA)
 		start := time.Now()
-		_, _, err := tr.exchangeWithin(t.Context(), q, srv, 100*time.Millisecond)
+		_, _, _, err := tr.ExchangeTimed(t.Context(), q, srv, 100*time.Millisecond)
 		if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 3*time.Second {
 			t.Fatalf("dialer=%v: err = %v after %v, want a timeout near 100ms", tr.Dialer != nil, err, time.Since(start))
 		}
@@ -286,7 +286,7 @@ func TestTransportLimitEndsSilentExchange(t *testing.T) {
 	q := new(dns.Msg)
 	q.SetQuestion("www.example.com.", dns.TypeA)
 	start := time.Now()
-	if _, _, err := (&NetTransport{}).exchangeWithin(ctx, q, srv, time.Hour); !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 3*time.Second {
+	if _, _, _, err := (&NetTransport{}).ExchangeTimed(ctx, q, srv, time.Hour); !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 3*time.Second {
 		t.Fatalf("err = %v after %v, want the context's deadline", err, time.Since(start))
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"fmt"
 
 	"github.com/miekg/dns"
 )
@@ -13,9 +14,16 @@ import (
 // record by record (as Unbound scrubs such records one at a time): a
 // record of a type with a fixed-size RDATA or with names that may be
 // compressed is dropped, any other malformed record (an SVCB with
-// repeated keys, say) is kept as it came, in RFC 3597 form. A broken
-// header, question or record framing is still an error.
+// repeated keys, say) is kept as it came, in RFC 3597 form. That is all
+// the tolerance: a broken header, question or record framing is an
+// error, and so are header counts that disagree with the records present
+// (too many, or bytes left after the last counted one), which miekg/dns
+// lets pass, and an OPT record whose RDATA does not unpack (it carries
+// the upper bits of the RCODE: without it a BADVERS reads as NOERROR).
 func UnpackReply(raw []byte) (*dns.Msg, error) {
+	if err := checkFraming(raw); err != nil {
+		return nil, err
+	}
 	m := new(dns.Msg)
 	err := m.Unpack(raw)
 	if err == nil {
@@ -78,7 +86,7 @@ func unpackTolerant(raw []byte) (*dns.Msg, error) {
 
 // unpackOneRR reads the record at off. It returns a nil record (and no
 // error) for a record to drop, and an error when the framing itself is
-// broken.
+// broken or the record is an OPT that does not unpack.
 func unpackOneRR(raw []byte, off int) (dns.RR, int, error) {
 	name, off, err := dns.UnpackDomainName(raw, off)
 	if err != nil || off+10 > len(raw) {
@@ -101,6 +109,9 @@ func unpackOneRR(raw []byte, off int) (dns.RR, int, error) {
 	if err == nil {
 		return rr, end, nil
 	}
+	if h.Rrtype == dns.TypeOPT {
+		return nil, 0, fmt.Errorf("OPT record: %w", err)
+	}
 	if strictRdata[h.Rrtype] {
 		return nil, end, nil
 	}
@@ -113,7 +124,7 @@ func unpackOneRR(raw []byte, off int) (dns.RR, int, error) {
 var strictRdata = map[uint16]bool{
 	dns.TypeA: true, dns.TypeAAAA: true, dns.TypeNS: true, dns.TypeMD: true, dns.TypeMF: true,
 	dns.TypeCNAME: true, dns.TypeSOA: true, dns.TypeMB: true, dns.TypeMG: true, dns.TypeMR: true,
-	dns.TypePTR: true, dns.TypeMINFO: true, dns.TypeMX: true, dns.TypeDNAME: true, dns.TypeOPT: true,
+	dns.TypePTR: true, dns.TypeMINFO: true, dns.TypeMX: true, dns.TypeDNAME: true,
 	dns.TypeSRV: true, dns.TypeNAPTR: true, dns.TypeRP: true, dns.TypeAFSDB: true, dns.TypeRT: true,
 	dns.TypePX: true, dns.TypeKX: true,
 }
