@@ -13,7 +13,6 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"slices"
-	"time"
 
 	"github.com/miekg/dns"
 )
@@ -114,7 +113,7 @@ func (r *Resolver) exchangeOnce(ctx context.Context, q *query, d delegation, c *
 	if left := c.deadline.Sub(now); !c.deadline.IsZero() && left < timeout {
 		timeout = max(left, MinServerTimeout)
 	}
-	resp, rtt, tcp, err := r.send(ctx, m, server, timeout)
+	resp, rtt, tcp, err := exchangeVia(ctx, r.transport, m, server, timeout)
 	var rep reply
 	var o Outcome
 	switch {
@@ -147,19 +146,6 @@ func (r *Resolver) exchangeOnce(ctx context.Context, q *query, d delegation, c *
 			TCP: tcp, RTT: rtt, Outcome: o, Detail: describe(rep, o, err), Err: err})
 	}
 	return rep, o, err
-}
-
-// send is the exchange through the Transport, ended after timeout.
-// NetTransport takes the timeout without a derived context and its timer.
-func (r *Resolver) send(ctx context.Context, m *dns.Msg, server netip.AddrPort, timeout time.Duration) (*dns.Msg, time.Duration, bool, error) {
-	if nt, ok := r.transport.(*NetTransport); ok {
-		resp, rtt, err := nt.exchangeWithin(ctx, m, server, timeout)
-		return resp, rtt, false, err
-	}
-	tctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	resp, rtt, err := r.transport.Exchange(tctx, m, server)
-	return resp, rtt, false, err
 }
 
 // transportOutcome is the outcome of an exchange the transport failed.

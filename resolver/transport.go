@@ -116,12 +116,6 @@ func (t *NetTransport) ExchangeTimed(ctx context.Context, m *dns.Msg, server net
 	return resp, time.Since(start), tcp, err
 }
 
-// exchangeWithin is ExchangeTimed without tcp, for the engine's exchange
-// until it calls exchangeVia; then it goes.
-func (t *NetTransport) exchangeWithin(ctx context.Context, m *dns.Msg, server netip.AddrPort, limit time.Duration) (*dns.Msg, time.Duration, error) {
-	resp, rtt, _, err := t.ExchangeTimed(ctx, m, server, limit)
-	return resp, rtt, err
-}
 
 // exchangeConn is what an exchange needs of a socket: net.Conn, or
 // udpSocket.

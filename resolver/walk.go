@@ -168,7 +168,7 @@ func (r *Resolver) askFull(ctx context.Context, q *query, at *descent, qname str
 			return reply{}, false, nil
 		}
 		if errors.Is(err, errNoReply) {
-			r.deadZones.record(at.d.zone, err, r.now())
+			r.deadZones.record(at.d.zone, detached(err), r.now())
 		}
 	}
 	if err != nil {
@@ -181,6 +181,18 @@ func (r *Resolver) askFull(ctx context.Context, q *query, at *descent, qname str
 	at.d, at.known = r.delegationFromReferral(rep), rep.child
 	at.referrals++
 	return reply{}, false, nil
+}
+
+// detached is a copy of err that the walk may not change: lookup fills
+// in the question of the *Error it returns, and a remembered error is
+// read by other walks.
+func detached(err error) error {
+	var e *Error
+	if !errors.As(err, &e) {
+		return err
+	}
+	cp := *e
+	return &cp
 }
 
 // zoneFailed reports whether err says that every server of zone failed
