@@ -116,7 +116,6 @@ func (t *NetTransport) ExchangeTimed(ctx context.Context, m *dns.Msg, server net
 	return resp, time.Since(start), tcp, err
 }
 
-
 // exchangeConn is what an exchange needs of a socket: net.Conn, or
 // udpSocket.
 type exchangeConn interface {
