@@ -57,34 +57,6 @@ func (rep reply) clone() reply {
 	return rep
 }
 
-// inZone reports whether name is zone or below it, for fully qualified
-// names in presentation format, as dns.IsSubDomain does, without its
-// allocations (it ran a dozen times per resolution): zone must be a suffix
-// of name, case aside, that starts at a label boundary, a dot that is not
-// escaped.
-func inZone(name, zone string) bool {
-	if zone == "." {
-		return true
-	}
-	cut := len(name) - len(zone)
-	if cut < 0 || !dnsname.EqualFold(name[cut:], zone) {
-		return false
-	}
-	if cut == 0 {
-		return true
-	}
-	if name[cut-1] != '.' {
-		return false
-	}
-	slashes := 0
-	for i := cut - 2; i >= 0 && name[i] == '\\'; i-- {
-		slashes++
-	}
-	return slashes%2 == 0
-}
-
-func sameName(a, b string) bool { return dnsname.EqualFold(a, b) }
-
 // classify labels resp, the reply of a server asked as authority for zone
 // about qname and qtype, following at most maxChain CNAMEs and DNAMEs in
 // its answer. It is pure: caching and server bookkeeping are the caller's.
@@ -125,49 +97,8 @@ func classify(resp *dns.Msg, zone, qname string, qtype uint16, maxChain int) (r 
 
 	// Follow the answer section from qname: the RRset asked for, or CNAMEs
 	// and DNAMEs leading to it. Only data for names on the chain is used.
-	cur := qname
-	seen := map[string]bool{dnsname.Lower(qname): true}
-	looped := false
-	for hops := 0; hops <= maxChain && !looped; hops++ {
-		if hops > 0 {
-			// The chain came back to a name it passed: the reply is the
-			// loop itself, returned as it stands (as Unbound and Knot do).
-			looped = seen[dnsname.Lower(cur)]
-			seen[dnsname.Lower(cur)] = true
-			if looped {
-				break
-			}
-		}
-		if set := rrsetOf(answer, cur, qtype); len(set) > 0 {
-			r.answer, r.target = set, cur
-			break
-		}
-		// A DNAME above cur wins over any CNAME the server synthesised
-		// from it: we synthesise our own (RFC 6672 section 3.2).
-		if qtype != dns.TypeDNAME {
-			if dname, synth := dnameFor(answer, cur); dname != nil {
-				r.chain = append(r.chain, dname, synth)
-				cur = synth.Target
-				r.target = cur
-				if !inZone(cur, zone) {
-					break
-				}
-				continue
-			}
-		}
-		if qtype != dns.TypeCNAME {
-			if cname := rrsetOf(answer, cur, dns.TypeCNAME); len(cname) > 0 {
-				r.chain = append(r.chain, cname[0])
-				cur = dns.Fqdn(cname[0].(*dns.CNAME).Target)
-				r.target = cur
-				if !inZone(cur, zone) {
-					break // the rest is another zone's business
-				}
-				continue
-			}
-		}
-		break
-	}
+	var looped bool
+	r.chain, r.target, r.answer, looped = followAnswer(answer, zone, qname, qtype, maxChain)
 	if !looped && len(r.chain) > 0 {
 		// Only the record of the alias asked about is surely the
 		// server's own data; what follows it may come from its cache
@@ -193,6 +124,13 @@ func classify(resp *dns.Msg, zone, qname string, qtype uint16, maxChain int) (r 
 		}
 		return r
 	}
+	return withoutAnswer(r, resp, authority, zone)
+}
+
+// withoutAnswer labels a reply whose answer section held neither the data
+// nor a chain leaving the zone: a negative answer, a referral, or a lame
+// or empty reply. r carries what the answer section gave.
+func withoutAnswer(r reply, resp *dns.Msg, authority []dns.RR, zone string) reply {
 	r.soa = soaFor(authority, r.target, zone)
 	if len(r.chain) > 0 && !inZone(r.target, zone) {
 		r.kind = kindCNAME
@@ -244,6 +182,55 @@ func classify(resp *dns.Msg, zone, qname string, qtype uint16, maxChain int) (r 
 	}
 	r.kind, r.why = kindLame, "empty non-authoritative reply"
 	return r
+}
+
+// followAnswer follows answer, scrubbed to zone, from qname: to the RRset
+// of qtype, or along CNAMEs and DNAMEs (each DNAME with the CNAME it
+// synthesises), at most maxChain of them, stopping where the chain
+// leaves the zone. looped: the chain came back to a name it passed.
+func followAnswer(answer []dns.RR, zone, qname string, qtype uint16, maxChain int) (chain []dns.RR, target string, set []dns.RR, looped bool) {
+	cur := qname
+	target = qname
+	seen := map[string]bool{dnsname.Lower(qname): true}
+	for hops := 0; hops <= maxChain; hops++ {
+		if hops > 0 {
+			// The chain came back to a name it passed: the reply is the
+			// loop itself, returned as it stands (as Unbound and Knot do).
+			if seen[dnsname.Lower(cur)] {
+				return chain, target, set, true
+			}
+			seen[dnsname.Lower(cur)] = true
+		}
+		if s := rrsetOf(answer, cur, qtype); len(s) > 0 {
+			return chain, cur, s, false
+		}
+		// A DNAME above cur wins over any CNAME the server synthesised
+		// from it: we synthesise our own (RFC 6672 section 3.2).
+		if qtype != dns.TypeDNAME {
+			if dname, synth := dnameFor(answer, cur); dname != nil {
+				chain = append(chain, dname, synth)
+				cur = synth.Target
+				target = cur
+				if !inZone(cur, zone) {
+					break
+				}
+				continue
+			}
+		}
+		if qtype != dns.TypeCNAME {
+			if cname := rrsetOf(answer, cur, dns.TypeCNAME); len(cname) > 0 {
+				chain = append(chain, cname[0])
+				cur = dns.Fqdn(cname[0].(*dns.CNAME).Target)
+				target = cur
+				if !inZone(cur, zone) {
+					break // the rest is another zone's business
+				}
+				continue
+			}
+		}
+		break
+	}
+	return chain, target, set, false
 }
 
 // upwardReferral returns the owner of an NS record in authority that lies

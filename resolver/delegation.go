@@ -15,6 +15,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/recursor-dns/recursor/cache"
+	"github.com/recursor-dns/recursor/internal/dnsname"
 )
 
 // capToParentTTL lowers the TTLs of a zone's own NS set to what is left of
@@ -286,3 +287,52 @@ func (r *Resolver) queryableHints() (delegation, error) {
 func (r *Resolver) delegationFromReferral(rep reply) delegation {
 	return r.delegationAt(rep.child, rep.ns, rep.glue)
 }
+
+// addParentGlue adds to cands the addresses that referrals gave as glue
+// for d's servers, where not among cands already, and reports how many.
+func (r *Resolver) addParentGlue(d delegation, cands *[]*candidate) int {
+	have := map[netip.Addr]bool{}
+	for _, c := range *cands {
+		have[c.addr] = true
+	}
+	added := 0
+	for _, s := range d.servers {
+		addrs, _ := r.parentGlue.Get(s.name)
+		for _, a := range addrs {
+			if !have[a] && r.allowed(a) {
+				have[a] = true
+				*cands = append(*cands, &candidate{ns: s.name, addr: a})
+				added++
+			}
+		}
+	}
+	return added
+}
+
+// inZone reports whether name is zone or below it, for fully qualified
+// names in presentation format, as dns.IsSubDomain does, without its
+// allocations (it ran a dozen times per resolution): zone must be a suffix
+// of name, case aside, that starts at a label boundary, a dot that is not
+// escaped.
+func inZone(name, zone string) bool {
+	if zone == "." {
+		return true
+	}
+	cut := len(name) - len(zone)
+	if cut < 0 || !dnsname.EqualFold(name[cut:], zone) {
+		return false
+	}
+	if cut == 0 {
+		return true
+	}
+	if name[cut-1] != '.' {
+		return false
+	}
+	slashes := 0
+	for i := cut - 2; i >= 0 && name[i] == '\\'; i-- {
+		slashes++
+	}
+	return slashes%2 == 0
+}
+
+func sameName(a, b string) bool { return dnsname.EqualFold(a, b) }
