@@ -206,18 +206,13 @@ type netCase struct {
 
 	// A repeat of the question within the TTLs is answered from the cache
 	// (or the failure cache) with no upstream query, unless repeatQueries
-	// says how many it may send. repeatBug skips that check.
+	// says how many it may send.
 	repeatQueries int
-	repeatBug     string
 
-	bug   string // an engine bug: the case is skipped until fixed
 	check func(t *testing.T, e *hostileEnv, first outcome)
 }
 
 func (c netCase) run(t *testing.T) {
-	if c.bug != "" {
-		t.Skip("engine bug: " + c.bug)
-	}
 	t.Parallel()
 	e := newHostileEnv(t)
 	qtype := c.qtype
@@ -266,9 +261,6 @@ func (c netCase) run(t *testing.T) {
 		c.check(t, e, first)
 	}
 	t.Run("repeat", func(t *testing.T) {
-		if c.repeatBug != "" {
-			t.Skip("engine bug: " + c.repeatBug)
-		}
 		again := e.resolve(t, "repeat", c.qname, qtype)
 		if len(again.queries) > c.repeatQueries {
 			t.Errorf("repeat sent %d upstream queries, want at most %d:\n  %s", len(again.queries), c.repeatQueries, queryList(again.queries))
