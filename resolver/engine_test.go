@@ -18,13 +18,15 @@ import (
 
 	"github.com/recursor-dns/recursor/cache"
 	"github.com/recursor-dns/recursor/roothints"
+	"github.com/recursor-dns/recursor/testnet"
 )
 
 // fakeNet is an in-memory Transport: each server address has a handler
-// that builds the reply. It records every query and refuses (failing the
-// test) any address outside loopback.
+// that builds the reply. It records every query; testnet.LoopbackOnly
+// refuses (failing the test) any address outside loopback.
 type fakeNet struct {
 	tb       testing.TB
+	guard    testnet.Exchanger // LoopbackOnly in front of serve
 	mu       sync.Mutex
 	handlers map[netip.Addr]func(q *dns.Msg) *dns.Msg
 	log      []string
@@ -33,7 +35,16 @@ type fakeNet struct {
 }
 
 func newFakeNet(tb testing.TB) *fakeNet {
-	return &fakeNet{tb: tb, handlers: map[netip.Addr]func(*dns.Msg) *dns.Msg{}}
+	n := &fakeNet{tb: tb, handlers: map[netip.Addr]func(*dns.Msg) *dns.Msg{}}
+	n.guard = testnet.LoopbackOnly(tb, exchangeFunc(n.serve))
+	return n
+}
+
+// exchangeFunc is a function that is a Transport.
+type exchangeFunc func(ctx context.Context, m *dns.Msg, server netip.AddrPort) (*dns.Msg, time.Duration, error)
+
+func (f exchangeFunc) Exchange(ctx context.Context, m *dns.Msg, server netip.AddrPort) (*dns.Msg, time.Duration, error) {
+	return f(ctx, m, server)
 }
 
 func (n *fakeNet) handle(addr string, h func(q *dns.Msg) *dns.Msg) {
@@ -43,10 +54,11 @@ func (n *fakeNet) handle(addr string, h func(q *dns.Msg) *dns.Msg) {
 var errFakeTimeout = fmt.Errorf("fake: %w", context.DeadlineExceeded)
 
 func (n *fakeNet) Exchange(ctx context.Context, m *dns.Msg, server netip.AddrPort) (*dns.Msg, time.Duration, error) {
-	if !server.Addr().IsLoopback() {
-		n.tb.Errorf("query to non-loopback address %s", server)
-		return nil, 0, errors.New("non-loopback destination refused")
-	}
+	return n.guard.Exchange(ctx, m, server)
+}
+
+// serve answers a query that passed the guard.
+func (n *fakeNet) serve(ctx context.Context, m *dns.Msg, server netip.AddrPort) (*dns.Msg, time.Duration, error) {
 	n.sent.Add(1)
 	n.mu.Lock()
 	n.log = append(n.log, fmt.Sprintf("%s %s %s", server.Addr(), strings.ToLower(m.Question[0].Name), dns.TypeToString[m.Question[0].Qtype]))
@@ -74,6 +86,32 @@ func (n *fakeNet) queries() []string {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return append([]string(nil), n.log...)
+}
+
+// errorRecorder is a testing.TB that records Errorf calls instead of
+// failing.
+type errorRecorder struct {
+	testing.TB
+	errors []string
+}
+
+func (r *errorRecorder) Errorf(format string, args ...any) {
+	r.errors = append(r.errors, fmt.Sprintf(format, args...))
+}
+
+func (r *errorRecorder) Helper() {}
+
+// TestFakeNetLoopbackOnly: a query the fake network is asked to send off
+// loopback fails the test and reaches no handler.
+func TestFakeNetLoopbackOnly(t *testing.T) {
+	rec := &errorRecorder{TB: t}
+	n := newFakeNet(rec)
+	n.handle("192.0.2.1", func(q *dns.Msg) *dns.Msg { return new(dns.Msg).SetReply(q) })
+	q := new(dns.Msg).SetQuestion("example.com.", dns.TypeA)
+	resp, _, err := n.Exchange(t.Context(), q, netip.MustParseAddrPort("192.0.2.1:53"))
+	if err == nil || resp != nil || n.sent.Load() != 0 || len(n.queries()) != 0 || len(rec.errors) != 1 {
+		t.Errorf("got %v, %v, %d sent, test errors %q; want an error, nothing sent, one test error", resp, err, n.sent.Load(), rec.errors)
+	}
 }
 
 // zoneServer answers from a fixed set of records as the authority for

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"testing"
 	"time"
 
 	"github.com/miekg/dns"
@@ -19,12 +18,12 @@ type Exchanger interface {
 
 // LoopbackOnly wraps next so that a query to any address outside
 // 127.0.0.0/8 and ::1 fails the test and returns an error, unsent.
-func LoopbackOnly(tb testing.TB, next Exchanger) Exchanger {
+func LoopbackOnly(tb TB, next Exchanger) Exchanger {
 	return loopbackOnly{tb: tb, next: next}
 }
 
 type loopbackOnly struct {
-	tb   testing.TB
+	tb   TB
 	next Exchanger
 }
 

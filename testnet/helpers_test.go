@@ -19,6 +19,9 @@ const (
 	hostileDir = "../testdata/hostile"
 )
 
+// testing.TB has every method of TB, so tests hand t to the helpers.
+var _ TB = testing.TB(nil)
+
 // replyTimeout is how long a test waits for a loopback reply: generous, as
 // the machine may be busy. silenceTimeout is how long a check that expects
 // no reply listens (a dead server, an ignored packet).

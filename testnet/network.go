@@ -40,8 +40,13 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// MaxLoggedQueries bounds the query log; later queries are not logged.
-const MaxLoggedQueries = 1 << 20
+// MaxLoggedQueries bounds the query log: it keeps the first
+// MaxLoggedQueries queries since the start or the last ResetQueries, and
+// only counts the later ones (QueryCount). A test's resolution sends tens;
+// `recursor serve --sandbox` may pass millions and reads none. The log
+// holds at most some 1.2 MB (a name is at most 255 bytes), a few hundred
+// kilobytes with names of usual length.
+const MaxLoggedQueries = 4096
 
 // bindAttempts is how often Start tries fresh ports when one is taken on
 // some server address.
@@ -83,8 +88,9 @@ type Network struct {
 	closeOnce sync.Once
 	closeErr  error
 
-	mu      sync.Mutex // guards the query log
-	queries []Query
+	mu      sync.Mutex // guards the query log and count
+	queries []Query    // the first MaxLoggedQueries
+	count   int        // every query, logged or not
 }
 
 // Start loads cfg.Dir and serves it: one authoritative server per line of
@@ -170,24 +176,34 @@ func (n *Network) RootHints() *roothints.Hints { return cloneHints(n.sb.hints) }
 // Servers lists the servers as network.conf describes them.
 func (n *Network) Servers() []Server { return cloneServers(n.sb.servers) }
 
-// Queries returns every query received since the start or the last
-// ResetQueries, in the order they arrived.
+// Queries returns the queries received since the start or the last
+// ResetQueries, in the order they arrived: all of them, unless more than
+// MaxLoggedQueries came (QueryCount says how many).
 func (n *Network) Queries() []Query {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return slices.Clone(n.queries)
 }
 
-// ResetQueries empties the query log.
+// QueryCount returns how many queries were received since the start or
+// the last ResetQueries, logged or not.
+func (n *Network) QueryCount() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.count
+}
+
+// ResetQueries empties the query log and zeroes the count.
 func (n *Network) ResetQueries() {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	n.queries = nil
+	n.queries, n.count = nil, 0
 }
 
 func (n *Network) record(q Query) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	n.count++
 	if len(n.queries) < MaxLoggedQueries {
 		n.queries = append(n.queries, q)
 	}

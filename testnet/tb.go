@@ -1,13 +1,21 @@
 package testnet
 
-import (
-	"errors"
-	"testing"
-)
+import "errors"
+
+// TB is the part of testing.TB that this package's helpers use, so that a
+// binary importing testnet for its sandbox does not link package testing.
+// A *testing.T, *testing.B or *testing.F is one.
+type TB interface {
+	Helper()
+	Errorf(format string, args ...any)
+	Fatalf(format string, args ...any)
+	Skipf(format string, args ...any)
+	Cleanup(func())
+}
 
 // StartTB starts the in-process sandbox in dir for a test and closes it
 // when the test ends.
-func StartTB(tb testing.TB, dir string) *Network {
+func StartTB(tb TB, dir string) *Network {
 	tb.Helper()
 	n, err := Start(Config{Dir: dir})
 	if err != nil {
@@ -23,7 +31,7 @@ func StartTB(tb testing.TB, dir string) *Network {
 
 // StartNSDTB starts the sandbox in dir on NSD for a test, and closes it when
 // the test ends. It skips the test when nsd is not installed.
-func StartNSDTB(tb testing.TB, dir string) *NSDNetwork {
+func StartNSDTB(tb TB, dir string) *NSDNetwork {
 	tb.Helper()
 	n, err := StartNSD(Config{Dir: dir})
 	if errors.Is(err, ErrNSDNotFound) {

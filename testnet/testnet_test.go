@@ -2,6 +2,7 @@ package testnet
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"testing/fstest"
 	"time"
+	"unsafe"
 
 	"github.com/miekg/dns"
 )
@@ -374,6 +376,37 @@ func TestQueries(t *testing.T) {
 		if got := want[i].String(); got != wantString {
 			t.Errorf("Query.String() = %q, want %q", got, wantString)
 		}
+	}
+}
+
+// TestQueryLogBounded: however many queries pass, the log keeps the first
+// MaxLoggedQueries in little memory and counts them all.
+func TestQueryLogBounded(t *testing.T) {
+	var n Network
+	const total = 100_000 // a few seconds of serve --sandbox under load
+	name := func(i int) string { return fmt.Sprintf("q%d.example.", i) }
+	for i := range total {
+		n.record(Query{Server: netip.MustParseAddr("127.53.0.1"), Qname: name(i), Qtype: dns.TypeA})
+	}
+	got := n.Queries()
+	if want := min(total, MaxLoggedQueries); len(got) != want || got[0].Qname != name(0) || got[len(got)-1].Qname != name(want-1) {
+		t.Errorf("logged %d queries, %v to %v; want the first %d", len(got), got[0], got[len(got)-1], want)
+	}
+	if c := n.QueryCount(); c != total {
+		t.Errorf("QueryCount %d, want %d", c, total)
+	}
+	// What the log holds on to: its array and the names.
+	size := cap(n.queries) * int(unsafe.Sizeof(Query{}))
+	for _, q := range n.queries {
+		size += len(q.Qname)
+	}
+	if size > 1<<20 {
+		t.Errorf("the log holds %d bytes after %d queries, want at most 1 MiB", size, total)
+	}
+	n.ResetQueries()
+	n.record(Query{Qname: "after.example."})
+	if got, c := n.Queries(), n.QueryCount(); len(got) != 1 || got[0].Qname != "after.example." || c != 1 {
+		t.Errorf("after ResetQueries: %v, count %d; want the one new query", got, c)
 	}
 }
 
