@@ -54,32 +54,21 @@ func (r *Resolver) ask(ctx context.Context, q *query, d delegation, qname string
 		return r.askServers(ctx, q, d, qname, qtype)
 	}
 	key := d.zone + "\x00" + dnsname.Lower(qname) + "\x00" + strconv.Itoa(int(qtype))
-	ch := r.asks.DoChan(key, func() (any, error) {
-		// The ask is every waiter's: a leader whose walk is called off
-		// (its lookup no longer needed) must not fail the others.
-		actx := context.WithoutCancel(ctx)
-		if deadline, ok := ctx.Deadline(); ok {
-			var cancel context.CancelFunc
-			actx, cancel = context.WithDeadline(actx, deadline)
-			defer cancel()
-		}
-		rep, err := r.askServers(actx, q, d, qname, qtype)
-		return rep, err
+	// Do, not DoChan: the leader asks on its own goroutine and context,
+	// with no timer of its own; a follower waits at most the leader's
+	// AskTimeBudget and exchange timeouts.
+	v, err, shared := r.asks.Do(key, func() (any, error) {
+		return r.askServers(ctx, q, d, qname, qtype)
 	})
-	select {
-	case <-ctx.Done():
-		return reply{}, &Error{Zone: d.zone, Err: ctx.Err()}
-	case res := <-ch:
-		rep, _ := res.Val.(reply)
-		if !res.Shared {
-			return rep, res.Err
-		}
-		if errors.Is(res.Err, ErrLimit) || errors.Is(res.Err, context.DeadlineExceeded) {
-			// The leader's budget or deadline ran out, not this walk's.
-			return r.askServers(ctx, q, d, qname, qtype)
-		}
-		return rep.clone(), res.Err // each walk may change its slices (TTL caps)
+	rep, _ := v.(reply)
+	if !shared {
+		return rep, err
 	}
+	if ctx.Err() == nil && (errors.Is(err, ErrLimit) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+		// The leader's budget or context ran out, not this walk's.
+		return r.askServers(ctx, q, d, qname, qtype)
+	}
+	return rep.clone(), err // each walk may change its slices (TTL caps)
 }
 
 // addressed reports whether every server of d has an address we may query.
