@@ -46,9 +46,9 @@ const (
 	// ServfailHold: the same for a server that answered SERVFAIL, which
 	// is more often passing (a zone being loaded, a backend down).
 	ServfailHold = 30 * time.Second
-	// CaseMismatchesToMark: replies that did not echo the 0x20 case, each
-	// confirmed by two plain queries that agreed, after which an address
-	// is asked without 0x20 until its entry expires.
+	// CaseMismatchesToMark: questions whose reply twice in a row did not
+	// echo the 0x20 case (a fresh case the second time), after which an
+	// address is asked without 0x20 until its entry expires.
 	CaseMismatchesToMark = 3
 	// maxZoneMarks bounds the zones remembered per address.
 	maxZoneMarks = 8
@@ -154,11 +154,11 @@ func (in *infra) addQuirk(a netip.Addr, q quirk, now time.Time) {
 	in.get(a, now).quirks |= q
 }
 
-// caseMismatch counts a confirmed reply of a's that did not echo the
-// question's case, and reports whether a is now asked without 0x20. One
+// caseMismatch counts a question of a's whose reply twice did not echo
+// its case; CaseMismatchesToMark of them and a is asked without 0x20. One
 // mismatch proves little: an off-path spoofer who guessed ID and port
 // but not the case sends one too.
-func (in *infra) caseMismatch(a netip.Addr, now time.Time) bool {
+func (in *infra) caseMismatch(a netip.Addr, now time.Time) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	s := in.get(a, now)
@@ -166,7 +166,6 @@ func (in *infra) caseMismatch(a netip.Addr, now time.Time) bool {
 	if s.caseMismatches >= CaseMismatchesToMark {
 		s.quirks |= quirkNo0x20
 	}
-	return s.quirks&quirkNo0x20 != 0
 }
 
 // markZone passes a over for zone until until.

@@ -57,18 +57,22 @@ func (r *Resolver) ask(ctx context.Context, q *query, d delegation, qname string
 	// Do, not DoChan: the leader asks on its own goroutine and context,
 	// with no timer of its own; a follower waits at most the leader's
 	// AskTimeBudget and exchange timeouts.
+	led := false
 	v, err, shared := r.asks.Do(key, func() (any, error) {
+		led = true
 		return r.askServers(ctx, q, d, qname, qtype)
 	})
 	rep, _ := v.(reply)
 	if !shared {
 		return rep, err
 	}
-	if ctx.Err() == nil && (errors.Is(err, ErrLimit) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+	if !led && ctx.Err() == nil && (errors.Is(err, ErrLimit) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
 		// The leader's budget or context ran out, not this walk's.
 		return r.askServers(ctx, q, d, qname, qtype)
 	}
-	return rep.clone(), err // each walk may change its slices (TTL caps)
+	// Every walk that got the reply, the leader too, takes slices of its
+	// own: storing the reply caps TTLs in place, while the others read.
+	return rep.clone(), err
 }
 
 // addressed reports whether every server of d has an address we may query.

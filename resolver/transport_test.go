@@ -27,6 +27,17 @@ func udpServerOn(tb testing.TB, addr string, respond func(q *dns.Msg) [][]byte) 
 	if err != nil {
 		tb.Skipf("no UDP socket on %s: %v", addr, err)
 	}
+	serveUDP(tb, pc, func(q *dns.Msg, send func([]byte)) {
+		for _, pkt := range respond(q) {
+			send(pkt)
+		}
+	})
+	return netip.MustParseAddrPort(pc.LocalAddr().String())
+}
+
+// serveUDP hands each query that arrives on pc to handle, with a function
+// that sends a packet back to its sender, until the test ends.
+func serveUDP(tb testing.TB, pc net.PacketConn, handle func(q *dns.Msg, send func([]byte))) {
 	tb.Cleanup(func() { pc.Close() })
 	go func() {
 		buf := make([]byte, 65535)
@@ -39,12 +50,9 @@ func udpServerOn(tb testing.TB, addr string, respond func(q *dns.Msg) [][]byte) 
 			if q.Unpack(buf[:n]) != nil {
 				continue
 			}
-			for _, pkt := range respond(q) {
-				pc.WriteTo(pkt, from)
-			}
+			handle(q, func(pkt []byte) { pc.WriteTo(pkt, from) })
 		}
 	}()
-	return netip.MustParseAddrPort(pc.LocalAddr().String())
 }
 
 // tcpServer answers one query over TCP on addr with respond.

@@ -54,8 +54,11 @@ func (r *Resolver) lookup(ctx context.Context, q *query) (result, error) {
 		if err != nil {
 			var re *Error
 			if errors.As(err, &re) {
-				re.Qname, re.Qtype = q.qname, q.qtype
-				return result{}, re
+				// A copy: the error may be shared (a remembered dead
+				// zone's, another walk's).
+				named := *re
+				named.Qname, named.Qtype = q.qname, q.qtype
+				return result{}, &named
 			}
 			return result{}, &Error{Qname: q.qname, Qtype: q.qtype, Err: err}
 		}
@@ -168,7 +171,7 @@ func (r *Resolver) askFull(ctx context.Context, q *query, at *descent, qname str
 			return reply{}, false, nil
 		}
 		if errors.Is(err, errNoReply) {
-			r.deadZones.record(at.d.zone, detached(err), r.now())
+			r.deadZones.record(at.d.zone, err, r.now())
 		}
 	}
 	if err != nil {
@@ -181,18 +184,6 @@ func (r *Resolver) askFull(ctx context.Context, q *query, at *descent, qname str
 	at.d, at.known = r.delegationFromReferral(rep), rep.child
 	at.referrals++
 	return reply{}, false, nil
-}
-
-// detached is a copy of err that the walk may not change: lookup fills
-// in the question of the *Error it returns, and a remembered error is
-// read by other walks.
-func detached(err error) error {
-	var e *Error
-	if !errors.As(err, &e) {
-		return err
-	}
-	cp := *e
-	return &cp
 }
 
 // zoneFailed reports whether err says that every server of zone failed

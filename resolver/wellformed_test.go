@@ -198,23 +198,11 @@ func pacedServer(tb testing.TB, gap time.Duration, first, second func(q *dns.Msg
 	if err != nil {
 		tb.Skipf("no UDP socket on loopback: %v", err)
 	}
-	tb.Cleanup(func() { pc.Close() })
-	go func() {
-		buf := make([]byte, 65535)
-		for {
-			n, from, err := pc.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			q := new(dns.Msg)
-			if q.Unpack(buf[:n]) != nil {
-				continue
-			}
-			pc.WriteTo(first(q), from)
-			later := second(q)
-			time.AfterFunc(gap, func() { pc.WriteTo(later, from) })
-		}
-	}()
+	serveUDP(tb, pc, func(q *dns.Msg, send func([]byte)) {
+		send(first(q))
+		later := second(q)
+		time.AfterFunc(gap, func() { send(later) })
+	})
 	return netip.MustParseAddrPort(pc.LocalAddr().String())
 }
 
@@ -243,26 +231,15 @@ func truncatingServer(tb testing.TB, respond func(q *dns.Msg) []byte) netip.Addr
 	if ln == nil {
 		tb.Fatal("no loopback port free for both UDP and TCP")
 	}
-	tb.Cleanup(func() { ln.Close(); pc.Close() })
-	go func() {
-		buf := make([]byte, 65535)
-		for {
-			n, from, err := pc.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			q := new(dns.Msg)
-			if q.Unpack(buf[:n]) != nil {
-				continue
-			}
-			m := new(dns.Msg)
-			m.SetReply(q)
-			m.Truncated = true
-			if raw, err := m.Pack(); err == nil {
-				pc.WriteTo(raw, from)
-			}
+	tb.Cleanup(func() { ln.Close() })
+	serveUDP(tb, pc, func(q *dns.Msg, send func([]byte)) {
+		m := new(dns.Msg)
+		m.SetReply(q)
+		m.Truncated = true
+		if raw, err := m.Pack(); err == nil {
+			send(raw)
 		}
-	}()
+	})
 	go func() {
 		c, err := ln.Accept()
 		if err != nil {

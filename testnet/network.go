@@ -8,7 +8,8 @@
 // transport, as testdata/hostile does.
 //
 // Tests of the resolver use it through StartTB, and wrap their transport in
-// LoopbackOnly; `recursor sandbox` uses Start. The engine never imports it.
+// LoopbackOnly; the commands' --sandbox flag uses Start. The engine never
+// imports it.
 package testnet
 
 import (
