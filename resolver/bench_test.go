@@ -126,3 +126,17 @@ func (n coldNet) ExchangeTimed(ctx context.Context, q *dns.Msg, server netip.Add
 	resp, rtt, err := n.Exchange(ctx, q, server)
 	return resp, rtt, false, err
 }
+
+// BenchmarkUnpackReply unpacks a referral with glue, the commonest reply
+// on the way down.
+func BenchmarkUnpackReply(b *testing.B) {
+	raw := pack(b, buildReply(b, msgSpec{qname: "www.example.com.", qtype: dns.TypeA,
+		ns:    []string{"example.com. 172800 IN NS ns1.example.com.", "example.com. 172800 IN NS ns2.example.com."},
+		extra: []string{"ns1.example.com. 172800 IN A 192.0.2.1", "ns2.example.com. 172800 IN A 192.0.2.2", "ns1.example.com. 172800 IN AAAA 2001:db8::1"}}))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := UnpackReply(raw); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

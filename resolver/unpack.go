@@ -5,12 +5,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/miekg/dns"
 )
 
 // UnpackReply unpacks an upstream reply. A message miekg/dns refuses as a
-// whole because some record's RDATA does not fit its type is read again
+// whole because some record's RDATA does not fit its type, or accepts
+// with a record that would not go out again as it came (repacks), is read again
 // record by record (as Unbound scrubs such records one at a time): a
 // record of a type with a fixed-size RDATA or with names that may be
 // compressed is dropped, any other malformed record (an SVCB with
@@ -26,7 +28,7 @@ func UnpackReply(raw []byte) (*dns.Msg, error) {
 	}
 	m := new(dns.Msg)
 	err := m.Unpack(raw)
-	if err == nil {
+	if err == nil && allRepack(m) {
 		return m, nil
 	}
 	if t, terr := unpackTolerant(raw); terr == nil {
@@ -106,7 +108,7 @@ func unpackOneRR(raw []byte, off int) (dns.RR, int, error) {
 	}
 	// As miekg does itself: the RDATA parsers must not read past RDLENGTH.
 	rr, _, err := dns.UnpackRRWithHeader(h, raw[:end], start)
-	if err == nil {
+	if err == nil && repacks(rr) {
 		return rr, end, nil
 	}
 	if h.Rrtype == dns.TypeOPT {
@@ -127,4 +129,49 @@ var strictRdata = map[uint16]bool{
 	dns.TypePTR: true, dns.TypeMINFO: true, dns.TypeMX: true, dns.TypeDNAME: true,
 	dns.TypeSRV: true, dns.TypeNAPTR: true, dns.TypeRP: true, dns.TypeAFSDB: true, dns.TypeRT: true,
 	dns.TypePX: true, dns.TypeKX: true,
+}
+
+// repackBuf is scratch room for repacks: a record packs into at most
+// 255 bytes of owner, 10 of header and 65535 of RDATA.
+var repackBuf = sync.Pool{New: func() any { b := make([]byte, 255+10+65535); return &b }}
+
+// allRepack reports whether every record of m repacks.
+func allRepack(m *dns.Msg) bool {
+	for _, sec := range [][]dns.RR{m.Answer, m.Ns, m.Extra} {
+		for _, rr := range sec {
+			if !repacks(rr) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// repacks reports whether rr, as miekg/dns unpacked it, packs again into
+// the RDATA it came as, so that what we cache and relay is what the
+// server sent. miekg/dns accepts some RDATA it cannot write again (an
+// SVCB alpn with an empty id, a CAA value too long), fills fields missing
+// from a short RDATA with zeros (an SOA of no bytes), and reads some
+// strings raw that it writes escaped (a backslash in a URI target): each
+// of those fails to pack, or packs to another length. Types whose names
+// servers may compress (strictRdata) pack longer, uncompressed; they
+// must not pack shorter, nor from no RDATA at all.
+func repacks(rr dns.RR) bool {
+	h := rr.Header()
+	if h.Rrtype == dns.TypeOPT {
+		return true // its own rules (checkReply); never relayed as is
+	}
+	came := h.Rdlength
+	bufp := repackBuf.Get().(*[]byte)
+	defer repackBuf.Put(bufp)
+	_, err := dns.PackRR(rr, *bufp, 0, nil, false)
+	packed := h.Rdlength // PackRR sets it
+	h.Rdlength = came
+	switch {
+	case err != nil:
+		return false
+	case strictRdata[h.Rrtype] && h.Rrtype != dns.TypeA && h.Rrtype != dns.TypeAAAA:
+		return packed >= came && (came > 0 || packed == 0)
+	}
+	return packed == came
 }

@@ -2,7 +2,9 @@ package resolver
 
 import (
 	"bytes"
+	"encoding/hex"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/miekg/dns"
@@ -123,4 +125,43 @@ func keptOpaque(rr dns.RR) bool {
 	_, known := dns.TypeToRR[rr.Header().Rrtype]
 	_, opaque := rr.(*dns.RFC3597)
 	return known && opaque
+}
+
+// Records miekg/dns unpacks but could not send out again as they came
+// are read as malformed: what the cache keeps and clients get is what the
+// server sent, or nothing.
+func TestUnpackReplyRepacks(t *testing.T) {
+	good := rrs(t, "www.example.com. 300 IN A 192.0.2.1")[0]
+	caa := "0005" + hex.EncodeToString([]byte("issue")) + strings.Repeat("61", 1100)
+	caa = "00" + caa[2:]
+	for _, tc := range []struct {
+		name string
+		rr   dns.RR
+	}{
+		{"SVCB alpn with an empty id", opaque(dns.TypeHTTPS, "0001000001000100")},
+		{"SOA of no bytes", opaque(dns.TypeSOA, "")},
+		{"URI target with a backslash", opaque(dns.TypeURI, "00010001615c62")},
+		{"CAA value over 1024 bytes", opaque(dns.TypeCAA, caa)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := UnpackReply(packWith(t, tc.rr.Header().Rrtype, tc.rr, good))
+			if err != nil {
+				t.Fatalf("UnpackReply: %v", err)
+			}
+			if _, err := m.Pack(); err != nil {
+				t.Fatalf("the reply does not pack again: %v", err)
+			}
+			for _, rr := range m.Answer {
+				if rr.Header().Rrtype != tc.rr.Header().Rrtype {
+					continue
+				}
+				if _, opaque := rr.(*dns.RFC3597); !opaque {
+					t.Errorf("kept as %v, want it dropped or kept as it came (RFC 3597)", rr)
+				}
+			}
+			if len(m.Answer) == 0 || !dns.IsDuplicate(m.Answer[len(m.Answer)-1], good) {
+				t.Errorf("answer %v: the good record was lost", m.Answer)
+			}
+		})
+	}
 }
