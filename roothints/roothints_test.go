@@ -2,8 +2,13 @@ package roothints
 
 import (
 	"bytes"
+	"net/netip"
+	"os"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/miekg/dns"
 )
 
 func TestDefault(t *testing.T) {
@@ -139,4 +144,52 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("round trip changed %d servers to %d", len(h.Servers), len(h2.Servers))
 		}
 	})
+}
+
+// TestTrustAnchorsMatchDebian checks the embedded anchors against the copy
+// Debian's dns-root-data ships, when it is installed.
+func TestTrustAnchorsMatchDebian(t *testing.T) {
+	data, err := os.ReadFile("/usr/share/dns/root.ds")
+	if err != nil {
+		t.Skipf("no Debian root anchors to compare with (install dns-root-data): %v", err)
+	}
+	var want []string
+	zp := dns.NewZoneParser(bytes.NewReader(data), ".", "root.ds")
+	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
+		want = append(want, rr.String())
+	}
+	if err := zp.Err(); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, rr := range TrustAnchors() {
+		ds := rr.(*dns.DS)
+		if ds.Algorithm != dns.RSASHA256 || ds.DigestType != dns.SHA256 {
+			t.Errorf("anchor %v: want algorithm 8, digest type 2", ds)
+		}
+		rr.Header().Ttl = 0
+		got = append(got, rr.String())
+	}
+	for i := range want {
+		want[i] = strings.Replace(want[i], "\t3600\t", "\t0\t", 1)
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("embedded anchors\n%s\nDebian's\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestIsDefault(t *testing.T) {
+	if !Default().IsDefault() {
+		t.Error("Default() is not IsDefault")
+	}
+	h := Default()
+	h.Servers[0].Addrs[0] = netip.MustParseAddr("127.53.0.1")
+	if h.IsDefault() {
+		t.Error("hints with a changed address count as the IANA hints")
+	}
+	if (&Hints{}).IsDefault() {
+		t.Error("empty hints count as the IANA hints")
+	}
 }
