@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/netip"
 	"time"
+
+	"github.com/recursor-dns/recursor/dnssec"
 )
 
 // Step is one upstream exchange, reported to a trace function as it happens.
@@ -20,6 +22,18 @@ type Step struct {
 	Outcome Outcome        // what the exchange came to, as server selection sees it
 	Detail  string         // what came back: "referral to com.", "nxdomain", "rcode REFUSED", ...
 	Err     error          // why the exchange failed, if it did
+	// Check, when set, makes the step a DNSSEC verdict rather than an
+	// exchange: Qname and Qtype name the RRset (or the denial) checked,
+	// Zone the zone whose keys checked it; Server and the rest are empty.
+	Check *Check
+}
+
+// Check is one verdict of validation, as a trace reports it.
+type Check struct {
+	Status dnssec.Status
+	KeyTag uint16 // the key that verified a secure RRset
+	EDE    uint16 // the Extended DNS Error of a verdict that is not secure
+	Why    string
 }
 
 // Outcome is what one upstream exchange came to. Server selection is told

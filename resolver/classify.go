@@ -45,6 +45,12 @@ type reply struct {
 	ns     []dns.RR // the NS set of the delegation
 	glue   []dns.RR // A and AAAA records of the NS names, within the zone
 	authNS []dns.RR // an answer's or negative answer's NS set in authority (the zone's own)
+
+	// DNSSEC records, within the zone, for the validate stage.
+	sigs   []*dns.RRSIG // the RRSIGs of the answer and authority sections
+	denial []dns.RR     // NSEC and NSEC3 records of the authority section
+	ds     []dns.RR     // a referral's DS set for the child
+	sec    check        // the validate stage's verdict on the reply
 }
 
 // clone returns rep with slices of its own.
@@ -54,13 +60,54 @@ func (rep reply) clone() reply {
 	rep.ns = slices.Clone(rep.ns)
 	rep.glue = slices.Clone(rep.glue)
 	rep.authNS = slices.Clone(rep.authNS)
+	rep.sigs = slices.Clone(rep.sigs)
+	rep.denial = slices.Clone(rep.denial)
+	rep.ds = slices.Clone(rep.ds)
 	return rep
 }
 
 // classify labels resp, the reply of a server asked as authority for zone
 // about qname and qtype, following at most maxChain CNAMEs and DNAMEs in
 // its answer. It is pure: caching and server bookkeeping are the caller's.
-func classify(resp *dns.Msg, zone, qname string, qtype uint16, maxChain int) (r reply) {
+func classify(resp *dns.Msg, zone, qname string, qtype uint16, maxChain int) reply {
+	r := classifyData(resp, zone, qname, qtype, maxChain)
+	if r.kind != kindBad && r.kind != kindLame {
+		collectDNSSEC(&r, resp, zone)
+	}
+	return r
+}
+
+// collectDNSSEC keeps the RRSIGs, NSEC and NSEC3 records of resp within
+// zone, and a referral's DS set: what validation needs beside the data.
+func collectDNSSEC(r *reply, resp *dns.Msg, zone string) {
+	for s, section := range [][]dns.RR{resp.Answer, resp.Ns} {
+		for _, rr := range section {
+			h := rr.Header()
+			switch h.Rrtype {
+			case dns.TypeRRSIG, dns.TypeNSEC, dns.TypeNSEC3, dns.TypeDS:
+			default:
+				continue
+			}
+			if h.Class != dns.ClassINET || !inZone(h.Name, zone) {
+				continue
+			}
+			switch t := rr.(type) {
+			case *dns.RRSIG:
+				r.sigs = append(r.sigs, t)
+			case *dns.NSEC, *dns.NSEC3:
+				if s == 1 {
+					r.denial = append(r.denial, rr)
+				}
+			case *dns.DS:
+				if s == 1 && r.kind == kindReferral && sameName(h.Name, r.child) {
+					r.ds = append(r.ds, rr)
+				}
+			}
+		}
+	}
+}
+
+func classifyData(resp *dns.Msg, zone, qname string, qtype uint16, maxChain int) (r reply) {
 	r = reply{aa: resp.Authoritative, rcode: resp.Rcode, target: qname}
 	if resp.Rcode == dns.RcodeYXDomain && len(resp.Question) == 1 && sameName(resp.Question[0].Name, qname) {
 		// A DNAME whose substitution would overflow a name (RFC 6672

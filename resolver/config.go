@@ -13,6 +13,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/recursor-dns/recursor/cache"
+	"github.com/recursor-dns/recursor/dnssec"
 	"github.com/recursor-dns/recursor/internal/dnsname"
 	"github.com/recursor-dns/recursor/roothints"
 )
@@ -192,7 +193,44 @@ type Config struct {
 	// non-nil empty slice allows every address (tests and the sandbox,
 	// whose servers live on loopback).
 	DontQuery []netip.Prefix
+	// DNSSEC configures validation (RFC 4033-4035): on by default with
+	// the root's trust anchors when RootHints are the IANA ones.
+	DNSSEC DNSSECConfig
 }
+
+// DNSSECConfig configures DNSSEC validation. The zero value validates
+// from the root's trust anchors (roothints.TrustAnchors) when RootHints
+// are the IANA hints, and does not validate with other root hints unless
+// TrustAnchors are given.
+type DNSSECConfig struct {
+	// Disable turns validation off: answers never carry AD, nothing is
+	// bogus, upstream queries go without the DO bit.
+	Disable bool
+	// TrustAnchors are DS or DNSKEY records of any zones, where chains of
+	// trust start (Unbound's trust-anchor). With the IANA root hints the
+	// root's own anchors are added unless one for "." is given.
+	TrustAnchors []dns.RR
+	// InsecureDomains are negative trust anchors (RFC 7646): nothing at
+	// or below them is validated (Unbound's domain-insecure).
+	InsecureDomains []string
+	// Limits bound the work of validation; zero fields take
+	// dnssec.DefaultLimits.
+	Limits dnssec.Limits
+	// BogusTTL is how long a bogus answer is kept and answered SERVFAIL
+	// without asking again; default DefaultBogusTTL.
+	BogusTTL time.Duration
+	// DisableAggressiveNSEC stops NXDOMAIN and NODATA answers from being
+	// synthesised from cached, validated NSEC and NSEC3 records (RFC 8198).
+	DisableAggressiveNSEC bool
+}
+
+// DefaultBogusTTL is how long bogus data is kept (Unbound's val-bogus-ttl).
+const DefaultBogusTTL = 60 * time.Second
+
+// MaxBogusRetries: servers of a zone asked again after a reply that does
+// not validate, before the zone's data counts as bogus (Unbound retries
+// up to 5 times): one broken or spoofed server must not fail a zone.
+const MaxBogusRetries = 5
 
 // Transport is the seam between the engine and the network: it sends m to
 // server and returns the reply and the round-trip time. Implementations
@@ -237,6 +275,12 @@ func (cfg *Config) validate() error {
 		if _, err := dnsname.Canonical(d); err != nil {
 			return fmt.Errorf("resolver: private domain %q: %w", d, err)
 		}
+	}
+	if _, err := newAnchors(cfg.DNSSEC.TrustAnchors, cfg.DNSSEC.InsecureDomains); err != nil {
+		return fmt.Errorf("resolver: %w", err)
+	}
+	if cfg.DNSSEC.BogusTTL < 0 {
+		return fmt.Errorf("resolver: DNSSEC.BogusTTL is %v, want 0 (default) or more", cfg.DNSSEC.BogusTTL)
 	}
 	if cfg.RootHints != nil && len(cfg.RootHints.Servers) == 0 {
 		return fmt.Errorf("resolver: RootHints has no servers")

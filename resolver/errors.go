@@ -25,7 +25,23 @@ var (
 	// ErrBadName: the question cannot be asked (malformed name, class
 	// other than IN, meta type).
 	ErrBadName = errors.New("bad question")
+	// ErrBogus: the answer failed DNSSEC validation; the *ValidationError
+	// in the chain says where and why.
+	ErrBogus = errors.New("DNSSEC validation failed")
 )
+
+// ValidationError says why an answer is bogus: the Extended DNS Error
+// (RFC 8914) a SERVFAIL carries for it, and the reason in words.
+type ValidationError struct {
+	EDE uint16
+	Why string
+}
+
+func (e *ValidationError) Error() string {
+	return fmt.Sprintf("%v (%s): %s", ErrBogus, dns.ExtendedErrorCodeToString[e.EDE], e.Why)
+}
+
+func (e *ValidationError) Unwrap() error { return ErrBogus }
 
 // Error says why no answer could be had for Qname and Qtype, and where.
 type Error struct {
@@ -74,6 +90,10 @@ func ExtendedError(err error) (code uint16, text string) {
 	where := ""
 	if errors.As(err, &re) && re.Zone != "" {
 		where = " at " + re.Zone
+	}
+	var ve *ValidationError
+	if errors.As(err, &ve) {
+		return ve.EDE, ve.Why
 	}
 	switch {
 	case errors.Is(err, ErrNoReachableServer):

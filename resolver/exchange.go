@@ -107,7 +107,7 @@ func (r *Resolver) exchangeOnce(ctx context.Context, q *query, d delegation, c *
 	// middleboxes and old servers drop what they do not understand.
 	edns := quirks&quirkNoEDNS == 0 && c.timeouts < 2
 	if edns {
-		m.SetEdns0(EDNSBufferSize, false)
+		m.SetEdns0(EDNSBufferSize, r.val != nil) // DO when validating
 	}
 	timeout := r.infra.timeout(c.addr, now)
 	if left := c.deadline.Sub(now); !c.deadline.IsZero() && left < timeout {

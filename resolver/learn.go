@@ -5,10 +5,12 @@ package resolver
 
 import (
 	"slices"
+	"time"
 
 	"github.com/miekg/dns"
 
 	"github.com/recursor-dns/recursor/cache"
+	"github.com/recursor-dns/recursor/dnssec"
 	"github.com/recursor-dns/recursor/internal/dnsname"
 )
 
@@ -35,10 +37,11 @@ func (r *Resolver) fromCache(qname string, qtype uint16) (result, bool) {
 // known and next is the name to resolve.
 func (r *Resolver) cachedChain(qname string, qtype uint16, minRank cache.Rank) (res result, next string) {
 	var chain []dns.RR
+	sec := secure
 	name := qname
 	for hops := 0; hops <= r.limits.MaxCNAMEs; hops++ {
 		if e, ok := r.cache.Get(name, qtype, dns.ClassINET); ok && e.Rank >= minRank {
-			return cachedResult(chain, e), ""
+			return cachedResult(chain, sec, e), ""
 		}
 		if qtype == dns.TypeCNAME {
 			break
@@ -48,19 +51,21 @@ func (r *Resolver) cachedChain(qname string, qtype uint16, minRank cache.Rank) (
 			break
 		}
 		if e.Negative != cache.Positive {
-			return cachedResult(chain, e), ""
+			return cachedResult(chain, sec, e), ""
 		}
 		cname := e.RRs[0].(*dns.CNAME)
 		if d := r.cachedDNAME(name, cname, minRank); d != nil && !slices.ContainsFunc(chain, func(rr dns.RR) bool { return dns.IsDuplicate(rr, d) }) {
 			chain = append(chain, d)
 		}
 		chain = append(chain, cname)
+		chain = append(chain, e.Sigs...)
+		sec = worse(sec, verdictOf(e))
 		name = cache.Canonical(cname.Target)
 		if slices.ContainsFunc(chain, func(rr dns.RR) bool { return rr.Header().Rrtype == dns.TypeCNAME && sameName(rr.Header().Name, name) }) {
-			return result{answer: chain, loop: true}, ""
+			return result{answer: chain, loop: true, sec: sec}, ""
 		}
 	}
-	return result{answer: chain}, name
+	return result{answer: chain, sec: sec}, name
 }
 
 // cachedDNAME returns the cached DNAME that synthesised cname, if one is
@@ -83,14 +88,23 @@ func (r *Resolver) cachedDNAME(name string, cname *dns.CNAME, minRank cache.Rank
 	return nil
 }
 
-func cachedResult(chain []dns.RR, e cache.Entry) result {
-	res := result{answer: append(chain, e.RRs...)}
+func cachedResult(chain []dns.RR, sec check, e cache.Entry) result {
+	res := result{answer: append(chain, e.RRs...), sec: worse(sec, verdictOf(e))}
+	if e.Negative == cache.Positive {
+		res.answer = append(res.answer, e.Sigs...)
+	}
 	switch e.Negative {
 	case cache.NXDomain:
 		res.rcode = dns.RcodeNameError
 	}
 	if e.SOA != nil {
 		res.ns = []dns.RR{e.SOA}
+	}
+	if e.Negative != cache.Positive {
+		if e.SOA != nil {
+			res.ns = append(res.ns, e.Sigs...)
+		}
+		res.ns = append(res.ns, e.Proof...)
 	}
 	return res
 }
@@ -103,7 +117,11 @@ func (r *Resolver) store(zone, qname string, qtype uint16, rep reply) {
 		answerRank = cache.RankAuthAnswer
 	}
 	for _, rr := range rep.chain {
-		r.cache.Put([]dns.RR{rr}, answerRank)
+		r.cache.PutSet(r.setOf(rep, []dns.RR{rr}, answerRank))
+	}
+	if len(rep.ds) > 0 {
+		// The parent's own data, as authoritative as its answer.
+		r.cache.PutSet(r.setOf(rep, rep.ds, cache.RankAnswer))
 	}
 	if rep.ns != nil {
 		capBelowZone(r.cache, zone, rep.ns, r.now())
@@ -132,7 +150,9 @@ func (r *Resolver) store(zone, qname string, qtype uint16, rep reply) {
 		if qtype == dns.TypeNS {
 			r.capToParentTTL(rep.target, rep.answer, r.now())
 		}
-		r.cache.Put(rep.answer, answerRank)
+		if !rep.sec.deferred {
+			r.cache.PutSet(r.setOf(rep, rep.answer, answerRank))
+		}
 	case kindNXDomain, kindNoData:
 		if !inZone(rep.target, zone) {
 			return
@@ -151,8 +171,71 @@ func (r *Resolver) store(zone, qname string, qtype uint16, rep reply) {
 		if rep.aa {
 			rank = cache.RankAuthAuthority
 		}
-		r.cache.PutNegative(rep.target, qtype, dns.ClassINET, neg, rep.soa, rank)
+		r.cache.PutNegativeSet(r.negativeSetOf(rep, qtype, neg, rank))
 	}
+}
+
+// setOf is an RRset of rep to cache, with its RRSIGs and the reply's
+// verdict; its TTL ends when the signatures do (RFC 4035 section 5.3.3),
+// or after the bogus TTL.
+func (r *Resolver) setOf(rep reply, rrs []dns.RR, rank cache.Rank) cache.Set {
+	s := cache.Set{RRs: rrs, Rank: rank}
+	if r.val == nil {
+		return s
+	}
+	h := rrs[0].Header()
+	s.Sigs = sigsRRs(sigsFor(rep.sigs, h.Name, h.Rrtype))
+	s.Security, s.EDE = securityOf(rep.sec), rep.sec.EDE
+	s.RRs, s.Sigs = r.clampSec(rep.sec, s.RRs), r.clampSec(rep.sec, s.Sigs)
+	return s
+}
+
+// negativeSetOf is rep's negative answer to cache, with the SOA's RRSIGs
+// and the denial proof.
+func (r *Resolver) negativeSetOf(rep reply, qtype uint16, neg cache.Negative, rank cache.Rank) cache.NegativeSet {
+	n := cache.NegativeSet{Name: rep.target, Qtype: qtype, Qclass: dns.ClassINET, Kind: neg, SOA: rep.soa, Rank: rank}
+	if r.val == nil {
+		return n
+	}
+	if rep.soa != nil {
+		n.Sigs = r.clampSec(rep.sec, sigsRRs(sigsFor(rep.sigs, rep.soa.Hdr.Name, dns.TypeSOA)))
+	}
+	for _, rr := range rep.denial {
+		n.Proof = append(n.Proof, rr)
+		h := rr.Header()
+		n.Proof = append(n.Proof, sigsRRs(sigsFor(rep.sigs, h.Name, h.Rrtype))...)
+	}
+	n.Proof = r.clampSec(rep.sec, n.Proof)
+	n.Security, n.EDE = securityOf(rep.sec), rep.sec.EDE
+	if left := r.secLeft(rep.sec); left >= 0 {
+		n.TTL = uint32(left / time.Second)
+		if n.TTL == 0 {
+			n.TTL = 1
+		}
+	}
+	return n
+}
+
+// secLeft is how long data with verdict c may be kept at most; negative
+// when only its own TTL bounds it.
+func (r *Resolver) secLeft(c check) time.Duration {
+	switch {
+	case c.Status == dnssec.Bogus:
+		return r.val.bogusTTL
+	case c.Status == dnssec.Secure && !c.Expires.IsZero():
+		return max(c.Expires.Sub(r.now()), 0)
+	}
+	return -1
+}
+
+// clampSec returns rrs with TTLs no longer than secLeft allows, copied
+// where changed (the records may be shared with other walks).
+func (r *Resolver) clampSec(c check, rrs []dns.RR) []dns.RR {
+	left := r.secLeft(c)
+	if left < 0 {
+		return rrs
+	}
+	return clampedTTL(rrs, r.now().Add(left), r.now())
 }
 
 // splitRRsets groups records by owner and type.

@@ -6,6 +6,8 @@ package resolver
 import (
 	"sync"
 	"sync/atomic"
+
+	"github.com/recursor-dns/recursor/dnssec"
 )
 
 // budget is the work one client query may cause, shared by its sub-queries.
@@ -15,6 +17,9 @@ type budget struct {
 	glueless  atomic.Int32
 	nxServers atomic.Int32 // name servers found not to exist
 	failures  atomic.Int32
+	// sec counts signature verifications and NSEC3 hashes (nil when not
+	// validating): KeyTrap and NSEC3 floods end here.
+	sec *dnssec.Budget
 
 	mu sync.Mutex // guards perName
 	// perName counts upstream queries about each name. A walk asks about
@@ -60,6 +65,10 @@ type query struct {
 	depth  int    // 0 for the client's question, the parent's + 1 for a lookup
 	parent *query // nil for the client's question
 	budget *budget
+	// keyOf is the zone whose DS or DNSKEY this query fetches for
+	// validation (keys.go); "" for the client's question and address
+	// lookups.
+	keyOf string
 }
 
 // newQuery is a client's question, with a fresh budget.
@@ -72,15 +81,33 @@ func (q *query) lookup(name string, qtype uint16) *query {
 	return &query{qname: name, qtype: qtype, depth: q.depth + 1, parent: q, budget: q.budget}
 }
 
+// keyLookup is the query for zone's DS or DNSKEY that validating q's data
+// needs. It nests no deeper than q: the zones it climbs are strictly
+// above the data's, so the chain ends at a trust anchor.
+func (q *query) keyLookup(zone string, qtype uint16) *query {
+	return &query{qname: zone, qtype: qtype, depth: q.depth, parent: q, budget: q.budget, keyOf: zone}
+}
+
 // isLookup reports whether q looks up a name server's address.
-func (q *query) isLookup() bool { return q.parent != nil }
+func (q *query) isLookup() bool { return q.parent != nil && q.keyOf == "" }
+
+// keying reports whether zone's keys are being fetched on the way to q:
+// validating them with themselves would never end.
+func (q *query) keying(zone string) bool {
+	for c := q; c != nil; c = c.parent {
+		if c.keyOf == zone {
+			return true
+		}
+	}
+	return false
+}
 
 // looksUp reports whether name is being looked up on the way to q: a name
 // server whose address lookup needs that very address is a loop. q may
 // be nil (no lookups on the way).
 func (q *query) looksUp(name string) bool {
 	for c := q; c != nil && c.parent != nil; c = c.parent {
-		if c.qname == name {
+		if c.keyOf == "" && c.qname == name {
 			return true
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/recursor-dns/recursor/cache"
+	"github.com/recursor-dns/recursor/dnssec"
 	"github.com/recursor-dns/recursor/internal/dnsname"
 )
 
@@ -29,6 +30,8 @@ type result struct {
 	// failure cache answers its repeats, so fromCache leaves it alone
 	// (once that entry expires, the cached loop is answered as it stands).
 	loop bool
+	// sec is the verdict on the whole answer: the weakest of its RRsets'.
+	sec check
 }
 
 // sectionRefs name what the authoritative reply of an answer carried in
@@ -55,20 +58,61 @@ func refsOf(rep reply) *sectionRefs {
 
 // Resolve answers name and qtype (class IN) by iteration, from the cache
 // where it can. NXDOMAIN and NODATA are answers (the message's Rcode says
-// which); an error, a *Error, means no answer could be had. The returned
-// message is the caller's to change; its records are shared, not to be
-// changed.
+// which); an error, a *Error, means no answer could be had: an answer
+// that fails DNSSEC validation is one (ErrBogus). A validated answer has
+// AD set. The returned message is the caller's to change; its records
+// are shared, not to be changed.
 func (r *Resolver) Resolve(ctx context.Context, name string, qtype uint16) (*dns.Msg, error) {
+	a, err := r.Query(ctx, name, qtype, Options{})
+	return a.Msg, err
+}
+
+// ResolveCached answers name and qtype from the cache alone, as for a
+// client query without RD. It reports false when the cache cannot answer.
+func (r *Resolver) ResolveCached(name string, qtype uint16) (*dns.Msg, bool) {
+	a, ok := r.QueryCached(name, qtype, Options{})
+	return a.Msg, ok
+}
+
+// Options are the flags of a client's question that shape its answer.
+type Options struct {
+	// DNSSECOK (the DO bit): the answer carries its RRSIGs and, for
+	// negative and wildcard answers, the NSEC or NSEC3 records that
+	// prove them.
+	DNSSECOK bool
+	// CheckingDisabled (the CD bit): data that fails validation is
+	// returned all the same, without AD, rather than failing with
+	// ErrBogus.
+	CheckingDisabled bool
+}
+
+// Answer is a response with its DNSSEC verdict.
+type Answer struct {
+	Msg *dns.Msg
+	// Security is dnssec.Secure when every RRset of the answer (and the
+	// proof of a negative one) validated: then Msg has AD. Insecure:
+	// proven unsigned (an insecure delegation, a negative trust anchor,
+	// an unsupported algorithm). Indeterminate: not validated (validation
+	// off, or no trust anchor above the name). Bogus only comes with
+	// CheckingDisabled; otherwise a bogus answer is an error.
+	Security dnssec.Status
+	// EDE and Why say why an answer is not secure, when known.
+	EDE uint16
+	Why string
+}
+
+// Query is Resolve with the client's flags, returning the verdict too.
+func (r *Resolver) Query(ctx context.Context, name string, qtype uint16, opts Options) (Answer, error) {
 	qname, err := checkQuestion(name, qtype)
 	if err != nil {
-		return nil, &Error{Qname: name, Qtype: qtype, Err: err}
+		return Answer{}, &Error{Qname: name, Qtype: qtype, Err: err}
 	}
 	if res, ok := r.fromCache(qname, qtype); ok {
-		return r.respond(res, name, qtype), nil
+		return r.answer(res, name, qtype, opts)
 	}
 	key := qname + "/" + dns.TypeToString[qtype]
 	if err := r.failed.get(key, r.now()); err != nil {
-		return nil, err
+		return Answer{}, err
 	}
 	ch := r.flight.DoChan(key, func() (any, error) {
 		growStack()
@@ -76,7 +120,11 @@ func (r *Resolver) Resolve(ctx context.Context, name string, qtype uint16) (*dns
 		// and is not cancelled when the first caller gives up.
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.limits.Timeout)
 		defer cancel()
-		res, err := r.lookup(wctx, newQuery(qname, qtype, r.limits))
+		q := newQuery(qname, qtype, r.limits)
+		if r.val != nil {
+			q.budget.sec = dnssec.NewBudget(r.val.limits)
+		}
+		res, err := r.lookup(wctx, q)
 		if err != nil {
 			r.failed.record(key, err, r.now())
 		} else {
@@ -89,27 +137,62 @@ func (r *Resolver) Resolve(ctx context.Context, name string, qtype uint16) (*dns
 	})
 	select {
 	case <-ctx.Done():
-		return nil, &Error{Qname: qname, Qtype: qtype, Err: ctx.Err()}
+		return Answer{}, &Error{Qname: qname, Qtype: qtype, Err: ctx.Err()}
 	case res := <-ch:
 		if res.Err != nil {
-			return nil, res.Err
+			return Answer{}, res.Err
 		}
-		return r.respond(res.Val.(result), name, qtype), nil
+		return r.answer(res.Val.(result), name, qtype, opts)
 	}
 }
 
-// ResolveCached answers name and qtype from the cache alone, as for a
-// client query without RD. It reports false when the cache cannot answer.
-func (r *Resolver) ResolveCached(name string, qtype uint16) (*dns.Msg, bool) {
+// QueryCached is ResolveCached with the client's flags.
+func (r *Resolver) QueryCached(name string, qtype uint16, opts Options) (Answer, bool) {
 	qname, err := checkQuestion(name, qtype)
 	if err != nil {
-		return nil, false
+		return Answer{}, false
 	}
 	res, ok := r.fromCache(qname, qtype)
 	if !ok {
-		return nil, false
+		return Answer{}, false
 	}
-	return r.respond(res, name, qtype), true
+	a, err := r.answer(res, name, qtype, opts)
+	if err != nil {
+		return Answer{}, false // a bogus answer: the walk's caller gets the error
+	}
+	return a, true
+}
+
+// answer is the client's answer from a result: an error when it is bogus
+// and the client did not disable checking.
+func (r *Resolver) answer(res result, name string, qtype uint16, opts Options) (Answer, error) {
+	sec := res.sec
+	if r.val == nil {
+		sec = check{}
+	}
+	if sec.Status == dnssec.Bogus && !opts.CheckingDisabled {
+		return Answer{}, &Error{Qname: name, Qtype: qtype, Err: &ValidationError{EDE: sec.EDE, Why: sec.Why}}
+	}
+	m := r.respond(res, name, qtype)
+	m.AuthenticatedData = sec.Status == dnssec.Secure && !opts.CheckingDisabled
+	if !opts.DNSSECOK {
+		m.Answer, m.Ns = withoutDNSSEC(m.Answer, qtype), withoutDNSSEC(m.Ns, qtype)
+	}
+	return Answer{Msg: m, Security: sec.Status, EDE: sec.EDE, Why: sec.Why}, nil
+}
+
+// withoutDNSSEC drops the RRSIG, NSEC and NSEC3 records that a client
+// without DO did not ask for (RFC 4035 section 3.2.1), copying rrs only
+// when there are some.
+func withoutDNSSEC(rrs []dns.RR, qtype uint16) []dns.RR {
+	isSec := func(rr dns.RR) bool {
+		t := rr.Header().Rrtype
+		return t != qtype && (t == dns.TypeRRSIG || t == dns.TypeNSEC || t == dns.TypeNSEC3)
+	}
+	if !slices.ContainsFunc(rrs, isSec) {
+		return rrs
+	}
+	return slices.DeleteFunc(slices.Clone(rrs), isSec)
 }
 
 // respond builds the response message for a result. With non-minimal

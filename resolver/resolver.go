@@ -5,6 +5,7 @@
 package resolver
 
 import (
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"slices"
@@ -15,6 +16,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/recursor-dns/recursor/cache"
+	"github.com/recursor-dns/recursor/dnssec"
 	"github.com/recursor-dns/recursor/internal/dnsname"
 	"github.com/recursor-dns/recursor/roothints"
 )
@@ -52,6 +54,7 @@ type Resolver struct {
 	delegationEnds *lru.Cache[string, time.Time]
 	flight         singleflight.Group // client questions, and root priming
 	asks           singleflight.Group // questions to a zone's servers (ask)
+	val            *validator         // nil when not validating
 }
 
 // New returns a resolver for cfg. It starts no goroutines.
@@ -120,6 +123,9 @@ func New(cfg Config) (*Resolver, error) {
 		d, _ = dnsname.Canonical(d) // validate checked it
 		r.privateOK = append(r.privateOK, d)
 	}
+	if err := r.setUpValidation(cfg); err != nil {
+		return nil, err
+	}
 	if !cfg.DisableLocalZones {
 		var off []string
 		for _, z := range cfg.NoDefaultZones {
@@ -158,3 +164,53 @@ func growStack() {
 //
 //go:noinline
 func touchStack(pad *[walkStack]byte) { pad[0] = 1 }
+
+// setUpValidation turns validation on, with the configured trust anchors
+// and, for the IANA root hints, the root's own.
+func (r *Resolver) setUpValidation(cfg Config) error {
+	dc := cfg.DNSSEC
+	if dc.Disable {
+		return nil
+	}
+	rrs := slices.Clone(dc.TrustAnchors)
+	rootGiven := slices.ContainsFunc(rrs, func(rr dns.RR) bool { return rr.Header().Name == "." })
+	if r.hints.IsDefault() && !rootGiven {
+		rrs = append(rrs, roothints.TrustAnchors()...)
+	}
+	a, err := newAnchors(rrs, dc.InsecureDomains)
+	if err != nil {
+		return fmt.Errorf("resolver: %w", err)
+	}
+	if a.empty() {
+		r.log.Info("DNSSEC validation is off: the root hints are not the IANA ones and no trust anchor is configured")
+		return nil
+	}
+	v := &validator{anchors: a, limits: dnssecLimits(dc.Limits), bogusTTL: dc.BogusTTL, aggressive: !dc.DisableAggressiveNSEC}
+	if v.bogusTTL == 0 {
+		v.bogusTTL = DefaultBogusTTL
+	}
+	v.keys, _ = lru.New[string, *zoneKeys](keyCacheZones)
+	r.val = v
+	return nil
+}
+
+// Validating reports whether the resolver validates DNSSEC.
+func (r *Resolver) Validating() bool { return r.val != nil }
+
+// dnssecLimits fills the zero fields of l from dnssec.DefaultLimits.
+func dnssecLimits(l dnssec.Limits) dnssec.Limits {
+	d := dnssec.DefaultLimits
+	for _, f := range []struct {
+		v   *int
+		def int
+	}{
+		{&l.MaxVerificationsPerRRset, d.MaxVerificationsPerRRset}, {&l.MaxVerificationsPerQuery, d.MaxVerificationsPerQuery},
+		{&l.MaxKeysPerDS, d.MaxKeysPerDS}, {&l.MaxNSEC3Iterations, d.MaxNSEC3Iterations},
+		{&l.MaxNSEC3PerReply, d.MaxNSEC3PerReply}, {&l.MaxHashesPerQuery, d.MaxHashesPerQuery},
+	} {
+		if *f.v == 0 {
+			*f.v = f.def
+		}
+	}
+	return l
+}

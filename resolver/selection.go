@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/recursor-dns/recursor/dnssec"
 	"github.com/recursor-dns/recursor/internal/dnsname"
 )
 
@@ -95,7 +96,11 @@ func (r *Resolver) askServers(ctx context.Context, q *query, d delegation, qname
 			return reply{}, s.fail(err)
 		}
 		if c == nil {
-			return s.exhausted()
+			rep, err := s.exhausted()
+			if err == nil && s.bogus == nil {
+				r.validate(ctx, q, d.zone, &rep) // the empty reply kept
+			}
+			return rep, err
 		}
 		rep, o, err := r.exchange(ctx, q, d, c, qname, qtype)
 		switch {
@@ -107,6 +112,10 @@ func (r *Resolver) askServers(ctx context.Context, q *query, d delegation, qname
 			s.keepEmpty(c, rep) // another server may say more
 			continue
 		case o == OutcomeAnswered:
+			r.validate(ctx, q, d.zone, &rep)
+			if s.retryBogus(c, rep) {
+				continue
+			}
 			return rep, nil
 		}
 		if err := s.failed(ctx, c, o, err); err != nil {
@@ -137,6 +146,24 @@ type selection struct {
 	i         int    // the next candidate of this pass
 	// parentTried: the parent's glue was added for a last pass.
 	parentTried bool
+	// bogus: the last reply that failed validation, and how many did.
+	bogus      *reply
+	bogusCount int
+}
+
+// retryBogus reports whether to ask another server after rep: its own
+// signatures or proofs failed, so another server may have good data (a
+// spoofed reply, or one broken server among good ones). The last such
+// reply is kept for when every server has been asked.
+func (s *selection) retryBogus(c *candidate, rep reply) bool {
+	if rep.sec.Status != dnssec.Bogus || !rep.sec.fromReply || rep.sec.Exhausted || s.bogusCount >= MaxBogusRetries {
+		return false
+	}
+	c.done = true
+	s.bogusCount++
+	s.bogus = &rep
+	s.heard = true
+	return true
 }
 
 func (r *Resolver) newSelection(ctx context.Context, q *query, d delegation) *selection {
@@ -252,6 +279,9 @@ func (s *selection) fail(err error) error {
 
 // exhausted ends an ask whose candidates are all used up.
 func (s *selection) exhausted() (reply, error) {
+	if s.bogus != nil {
+		return *s.bogus, nil
+	}
 	if s.empty != nil {
 		return *s.empty, nil
 	}

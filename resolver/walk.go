@@ -21,6 +21,7 @@ import (
 // each CNAME or DNAME target that leaves the zone.
 func (r *Resolver) lookup(ctx context.Context, q *query) (result, error) {
 	var chain []dns.RR
+	sec := secure
 	name := q.qname
 	seen := map[string]bool{}
 	loop := func(name string) error {
@@ -40,7 +41,9 @@ func (r *Resolver) lookup(ctx context.Context, q *query) (result, error) {
 		seen[name] = true
 		res, next := r.cachedChain(name, q.qtype, minRank)
 		res.answer = append(chain, res.answer...)
+		sec = worse(sec, res.sec)
 		if next == "" {
+			res.sec = sec
 			return res, nil
 		}
 		if next != name {
@@ -62,7 +65,7 @@ func (r *Resolver) lookup(ctx context.Context, q *query) (result, error) {
 			}
 			return result{}, &Error{Qname: q.qname, Qtype: q.qtype, Err: err}
 		}
-		for _, rr := range rep.chain {
+		for _, rr := range withSigs(rep.chain, rep.sigs) {
 			// A DNAME met again on the way (each reply repeats it) is
 			// in the answer once: an RRset appears once in a message.
 			if !slices.ContainsFunc(chain, func(have dns.RR) bool { return dns.IsDuplicate(have, rr) }) {
@@ -71,16 +74,20 @@ func (r *Resolver) lookup(ctx context.Context, q *query) (result, error) {
 		}
 		switch rep.kind {
 		case kindCNAME:
+			sec = worse(sec, rep.sec)
 			name = cache.Canonical(rep.target)
 			continue
 		case kindCached:
 			if res, next := r.cachedChain(name, q.qtype, minRank); next == "" {
 				res.answer = append(chain, res.answer...)
+				res.sec = worse(sec, res.sec)
 				return res, nil
 			}
 			return result{}, &Error{Qname: q.qname, Qtype: q.qtype, Err: fmt.Errorf("%w: %s left the cache", ErrNoReachableServer, name)}
 		}
-		return r.resultOf(rep, chain), nil
+		res = r.resultOf(rep, chain)
+		res.sec = worse(sec, rep.sec)
+		return res, nil
 	}
 }
 
@@ -89,15 +96,15 @@ func (r *Resolver) lookup(ctx context.Context, q *query) (result, error) {
 func (r *Resolver) resultOf(rep reply, chain []dns.RR) result {
 	switch rep.kind {
 	case kindAnswer:
-		res := result{answer: append(chain, rep.answer...), refs: refsOf(rep)}
+		res := result{answer: append(chain, withSigs(rep.answer, rep.sigs)...), refs: refsOf(rep)}
 		if rep.rcode == dns.RcodeYXDomain {
 			res.rcode = dns.RcodeYXDomain
 		}
 		return res
 	case kindNXDomain:
-		return result{rcode: dns.RcodeNameError, answer: chain, ns: r.soaRRs(rep.soa)}
+		return result{rcode: dns.RcodeNameError, answer: chain, ns: r.negativeSection(rep)}
 	default: // kindNoData
-		return result{answer: chain, ns: r.soaRRs(rep.soa), refs: refsOf(rep)}
+		return result{answer: chain, ns: r.negativeSection(rep), refs: refsOf(rep)}
 	}
 }
 

@@ -1,0 +1,161 @@
+package resolver
+
+// Zone keys: each zone's DNSKEY set validated against its DS (or a trust
+// anchor), fetched through the walk when first needed and kept, parsed,
+// as long as the records live (Unbound's key cache). A zone proven
+// unsigned, or bogus, is kept too, so that its data is judged without
+// another fetch.
+
+import (
+	"context"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/recursor-dns/recursor/cache"
+	"github.com/recursor-dns/recursor/dnssec"
+)
+
+// keyCacheZones bounds the zones whose keys are kept.
+const keyCacheZones = 10_000
+
+// maxInsecureKeep bounds how long a zone's insecure verdict is kept
+// without its DS proof being asked again.
+const maxInsecureKeep = time.Hour
+
+// zoneKeys is a zone's verdict: secure with its keys, insecure, bogus or
+// indeterminate; until expires.
+type zoneKeys struct {
+	check
+	keys    []*dnssec.Key
+	expires time.Time
+}
+
+// keysFor returns zone's keys and verdict: from the key cache, else from
+// its DS and DNSKEY sets. Concurrent walks share one fetch per zone.
+func (r *Resolver) keysFor(ctx context.Context, q *query, zone string) *zoneKeys {
+	now := r.now()
+	switch {
+	case r.val.anchors.negative(zone):
+		return &zoneKeys{check: check{Verdict: dnssec.Verdict{Status: dnssec.Insecure, Why: "negative trust anchor"}}}
+	case !r.val.anchors.covers(zone):
+		return &zoneKeys{check: check{Verdict: dnssec.Verdict{Status: dnssec.Indeterminate, Why: "no trust anchor above " + zone}}}
+	}
+	if zk, ok := r.val.keys.Get(zone); ok && now.Before(zk.expires) {
+		return zk
+	}
+	if q.keying(zone) {
+		return &zoneKeys{check: bogus(dns.ExtendedErrorCodeDNSBogus, false, "the keys of %s depend on themselves", zone)}
+	}
+	v, _, _ := r.val.keyFlight.Do(zone, func() (any, error) {
+		zk := r.fetchKeys(ctx, q, zone)
+		r.val.keys.Add(zone, zk)
+		return zk, nil
+	})
+	return v.(*zoneKeys)
+}
+
+// fetchKeys finds zone's trust (a trust anchor, else the parent's DS set),
+// then its DNSKEY set, and checks the one against the other.
+func (r *Resolver) fetchKeys(ctx context.Context, q *query, zone string) *zoneKeys {
+	now := r.now()
+	var ds []*dns.DS
+	var anchorKeys []*dns.DNSKEY
+	expires := now.Add(r.limitsTTL())
+	if an := r.val.anchors.at(zone); an != nil {
+		ds, anchorKeys = an.ds, an.keys
+	} else {
+		res, err := r.lookup(ctx, q.keyLookup(zone, dns.TypeDS))
+		switch {
+		case err != nil:
+			return r.bogusKeys(now, dns.ExtendedErrorCodeDNSKEYMissing, "DS of %s: %v", zone, err)
+		case res.sec.Status != dnssec.Secure:
+			// The parent is insecure, indeterminate or bogus: so is
+			// the child.
+			return &zoneKeys{check: res.sec, expires: now.Add(r.keepFor(res.sec))}
+		case res.rcode == dns.RcodeNameError:
+			return r.bogusKeys(now, dns.ExtendedErrorCodeDNSBogus, "%s does not exist", zone)
+		}
+		dsRRs, _ := dataAndSigs(res.answer, zone, dns.TypeDS)
+		if len(dsRRs) == 0 {
+			signer := signerOfRecords(res.ns, parentZone(zone))
+			v := dnssec.ProveNoDS(zone, signer, denialIn(res.ns), q.budget.sec)
+			if v.Status == dnssec.Bogus {
+				return r.bogusKeys(now, dns.ExtendedErrorCodeDNSBogus, "%s is not a zone cut of %s", zone, signer)
+			}
+			c := check{Verdict: dnssec.Verdict{Status: dnssec.Insecure, Why: "no DS for " + zone + ": an insecure delegation"}}
+			r.traceCheck(ctx, q, zone, dns.TypeDS, signer, c)
+			return &zoneKeys{check: c, expires: now.Add(maxInsecureKeep)}
+		}
+		for _, rr := range dsRRs {
+			ds = append(ds, rr.(*dns.DS))
+			expires = minTime(expires, now.Add(time.Duration(rr.Header().Ttl)*time.Second))
+		}
+	}
+	res, err := r.lookup(ctx, q.keyLookup(zone, dns.TypeDNSKEY))
+	if err != nil {
+		return r.bogusKeys(now, dns.ExtendedErrorCodeDNSKEYMissing, "DNSKEY of %s: %v", zone, err)
+	}
+	dnskeys, sigs := dataAndSigs(res.answer, zone, dns.TypeDNSKEY)
+	if len(dnskeys) == 0 {
+		return r.bogusKeys(now, dns.ExtendedErrorCodeDNSKEYMissing, "no DNSKEY at %s", zone)
+	}
+	v, keys := dnssec.VerifyKeySet(zone, dnskeys, sigs, ds, anchorKeys, now, q.budget.sec)
+	c := check{Verdict: v}
+	r.traceCheck(ctx, q, zone, dns.TypeDNSKEY, zone, c)
+	switch v.Status {
+	case dnssec.Secure:
+		expires = minTime(expires, now.Add(time.Duration(dnskeys[0].Header().Ttl)*time.Second))
+		if !v.Expires.IsZero() {
+			expires = minTime(expires, v.Expires)
+		}
+		r.cache.PutSet(cache.Set{RRs: clampedTTL(dnskeys, expires, now), Sigs: sigsRRs(sigs), Rank: cache.RankAuthAnswer, Security: cache.Secure})
+		return &zoneKeys{check: c, keys: keys, expires: expires}
+	case dnssec.Bogus:
+		return &zoneKeys{check: c, expires: now.Add(r.val.bogusTTL)}
+	}
+	return &zoneKeys{check: c, expires: now.Add(maxInsecureKeep)}
+}
+
+func (r *Resolver) bogusKeys(now time.Time, ede uint16, format string, args ...any) *zoneKeys {
+	return &zoneKeys{check: bogus(ede, false, format, args...), expires: now.Add(r.val.bogusTTL)}
+}
+
+// keepFor is how long a zone's verdict inherited from its parent is kept.
+func (r *Resolver) keepFor(c check) time.Duration {
+	if c.Status == dnssec.Bogus {
+		return r.val.bogusTTL
+	}
+	return maxInsecureKeep
+}
+
+// limitsTTL bounds how long validated keys are kept at most.
+func (r *Resolver) limitsTTL() time.Duration { return cache.DefaultMaxTTL }
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+// clampedTTL returns copies of rrs whose TTLs end no later than expires.
+func clampedTTL(rrs []dns.RR, expires, now time.Time) []dns.RR {
+	left := uint32(max(expires.Sub(now)/time.Second, 0))
+	out := make([]dns.RR, len(rrs))
+	for i, rr := range rrs {
+		out[i] = dns.Copy(rr)
+		if out[i].Header().Ttl > left {
+			out[i].Header().Ttl = left
+		}
+	}
+	return out
+}
+
+func sigsRRs(sigs []*dns.RRSIG) []dns.RR {
+	out := make([]dns.RR, len(sigs))
+	for i, s := range sigs {
+		out[i] = s
+	}
+	return out
+}

@@ -1,0 +1,432 @@
+package resolver
+
+// The validate stage (RFC 4035 section 5): every reply's RRsets are
+// checked against the keys of the zone that signed them, negative answers
+// and wildcard answers against their NSEC or NSEC3 proofs, and referrals'
+// DS sets against the parent's keys. The rules live in package dnssec;
+// this stage finds what they need (keys.go fetches DS and DNSKEY sets
+// through the walk) and leaves its verdict on the reply, which learn.go
+// keeps with the data.
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/miekg/dns"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/recursor-dns/recursor/cache"
+	"github.com/recursor-dns/recursor/dnssec"
+	"github.com/recursor-dns/recursor/internal/dnsname"
+)
+
+// maxCutProbes bounds the DS questions asked to find the insecure zone
+// cut that an unsigned answer from a signed zone's servers may lie below
+// (a server that serves a signed parent and its unsigned child answers
+// for the child without a referral).
+const maxCutProbes = 6
+
+// validator is the state of validation: the anchors, the limits, and the
+// zones' validated keys.
+type validator struct {
+	anchors    *anchors
+	limits     dnssec.Limits
+	bogusTTL   time.Duration
+	aggressive bool
+	keys       *lru.Cache[string, *zoneKeys]
+	keyFlight  singleflight.Group
+}
+
+// check is a verdict with where it came from: fromReply says that the
+// reply itself failed (its signatures or proofs), so another server of
+// the zone may give a good one; a verdict on the zone's keys, already
+// known, would not change.
+type check struct {
+	dnssec.Verdict
+	fromReply bool
+	// deferred: a DNSKEY set fetched to validate its own zone's keys;
+	// keys.go checks it against the DS and stores it.
+	deferred bool
+}
+
+// secure is where a reply's verdict starts before its RRsets are checked.
+var secure = check{Verdict: dnssec.Verdict{Status: dnssec.Secure}}
+
+// worse returns the weaker of two verdicts: bogus, then indeterminate,
+// then insecure, then secure.
+func worse(a, b check) check {
+	rank := func(s dnssec.Status) int {
+		return [...]int{dnssec.Indeterminate: 2, dnssec.Insecure: 1, dnssec.Secure: 0, dnssec.Bogus: 3}[s]
+	}
+	if rank(b.Status) > rank(a.Status) {
+		return b
+	}
+	if rank(b.Status) == rank(a.Status) && b.Status == dnssec.Secure && !b.Expires.IsZero() && (a.Expires.IsZero() || b.Expires.Before(a.Expires)) {
+		a.Expires = b.Expires // a secure answer lives as long as its first signature to expire
+	}
+	return a
+}
+
+func bogus(ede uint16, fromReply bool, format string, args ...any) check {
+	return check{Verdict: dnssec.Verdict{Status: dnssec.Bogus, EDE: ede, Why: fmt.Sprintf(format, args...)}, fromReply: fromReply}
+}
+
+// validate sets rep.sec: the verdict on the reply of zone's servers to q.
+func (r *Resolver) validate(ctx context.Context, q *query, zone string, rep *reply) {
+	if r.val == nil {
+		return
+	}
+	switch rep.kind {
+	case kindReferral:
+		rep.sec = r.validateReferral(ctx, q, zone, rep)
+	case kindAnswer, kindCNAME, kindNXDomain, kindNoData:
+		rep.sec = r.validateData(ctx, q, zone, rep)
+	}
+}
+
+// validateData checks the chain, the answer and, for a negative answer,
+// the SOA and the denial proof.
+func (r *Resolver) validateData(ctx context.Context, q *query, zone string, rep *reply) check {
+	v := secure
+	for i, rr := range rep.chain {
+		if i > 0 && rr.Header().Rrtype == dns.TypeCNAME {
+			if _, ok := rep.chain[i-1].(*dns.DNAME); ok {
+				continue // synthesised by us from the DNAME: never signed
+			}
+		}
+		v = worse(v, r.checkSet(ctx, q, zone, rep, []dns.RR{rr}))
+	}
+	if len(rep.answer) > 0 {
+		h := rep.answer[0].Header()
+		if h.Rrtype == dns.TypeDNSKEY && q.keying(dnsname.Lower(h.Name)) {
+			// Fetched to be checked against the zone's DS (keys.go):
+			// checking it with the zone's own keys would never end.
+			return check{deferred: true}
+		}
+		v = worse(v, r.checkSet(ctx, q, zone, rep, rep.answer))
+	}
+	if rep.kind != kindNXDomain && rep.kind != kindNoData {
+		return v
+	}
+	return worse(v, r.checkDenial(ctx, q, zone, rep))
+}
+
+// checkSet verifies one RRset of rep; a wildcard expansion also needs the
+// proof that the name asked does not exist.
+func (r *Resolver) checkSet(ctx context.Context, q *query, zone string, rep *reply, set []dns.RR) check {
+	h := set[0].Header()
+	sigs := sigsFor(rep.sigs, h.Name, h.Rrtype)
+	if len(sigs) == 0 {
+		return r.unsignedStatus(ctx, q, zone, h.Name, h.Rrtype)
+	}
+	signer, ok := signerOf(sigs, h.Name, zone)
+	if !ok {
+		return bogus(dns.ExtendedErrorCodeDNSBogus, true, "RRSIG of %s/%s signed by %s, not by a zone between %s and the owner",
+			h.Name, dns.TypeToString[h.Rrtype], sigs[0].SignerName, zone)
+	}
+	zk := r.keysFor(ctx, q, signer)
+	if zk.Status != dnssec.Secure {
+		return zk.check
+	}
+	v := check{Verdict: dnssec.VerifyRRset(set, sigs, signer, zk.keys, r.now(), q.budget.sec), fromReply: true}
+	r.traceCheck(ctx, q, h.Name, h.Rrtype, signer, v)
+	if v.Status != dnssec.Secure {
+		return v
+	}
+	for _, sig := range sigs {
+		if wc := dnssec.WildcardOf(h.Name, sig); wc != "" {
+			proof := r.secureDenial(ctx, q, zone, signer, rep)
+			if proof.Status != dnssec.Secure {
+				return proof.check
+			}
+			p := check{Verdict: dnssec.ProveWildcardAnswer(h.Name, wc, signer, proof.records, q.budget.sec), fromReply: true}
+			r.traceCheck(ctx, q, h.Name, h.Rrtype, signer, p)
+			return worse(v, p)
+		}
+	}
+	return v
+}
+
+// checkDenial checks a negative answer: its SOA, then the NSEC or NSEC3
+// records that prove the name or type absent. A zone proven unsigned
+// needs no proof.
+func (r *Resolver) checkDenial(ctx context.Context, q *query, zone string, rep *reply) check {
+	var v check
+	if rep.soa != nil {
+		v = r.checkSet(ctx, q, zone, rep, []dns.RR{rep.soa})
+	} else {
+		v = r.unsignedStatus(ctx, q, zone, rep.target, dns.TypeSOA)
+		if v.Status == dnssec.Secure {
+			v = secure // a signed zone's negative answer without SOA: the proof decides
+		}
+	}
+	if v.Status != dnssec.Secure {
+		return v
+	}
+	signer := zone
+	if sigs := sigsFor(rep.sigs, rep.soa.Hdr.Name, dns.TypeSOA); rep.soa != nil && len(sigs) > 0 {
+		signer = dnsname.Lower(sigs[0].SignerName)
+	}
+	proof := r.secureDenial(ctx, q, zone, signer, rep)
+	if proof.Status != dnssec.Secure {
+		return proof.check
+	}
+	var p dnssec.Verdict
+	if rep.kind == kindNXDomain {
+		p = dnssec.ProveNXDomain(rep.target, signer, proof.records, q.budget.sec)
+	} else {
+		p = dnssec.ProveNoData(rep.target, q.qtype, signer, proof.records, q.budget.sec)
+	}
+	c := check{Verdict: p, fromReply: true}
+	r.traceCheck(ctx, q, rep.target, q.qtype, signer, c)
+	return worse(v, c)
+}
+
+// provenRecords are the denial records of a reply whose signatures
+// verified.
+type provenRecords struct {
+	check
+	records []dns.RR
+}
+
+// secureDenial verifies the NSEC and NSEC3 RRsets of rep signed by signer.
+// None at all is a missing proof (EDE 12).
+func (r *Resolver) secureDenial(ctx context.Context, q *query, zone, signer string, rep *reply) provenRecords {
+	if len(rep.denial) == 0 {
+		return provenRecords{check: bogus(dns.ExtendedErrorCodeNSECMissing, true, "no NSEC or NSEC3 records to prove %s", rep.target)}
+	}
+	out := provenRecords{check: secure}
+	for _, set := range splitRRsets(rep.denial) {
+		out.check = worse(out.check, r.checkSet(ctx, q, zone, rep, set))
+		if out.Status != dnssec.Secure {
+			return out
+		}
+		out.records = append(out.records, set...)
+	}
+	_ = signer
+	return out
+}
+
+// validateReferral checks what a referral says of the child's security:
+// its DS set, verified with the parent's keys, or the proof that there is
+// none (an insecure delegation). Either is cached for keys.go.
+func (r *Resolver) validateReferral(ctx context.Context, q *query, zone string, rep *reply) check {
+	if len(rep.ds) == 0 && len(rep.denial) == 0 {
+		// Nothing said: the child's DS is asked for when its keys are
+		// needed. The referral itself is not data to validate.
+		return check{Verdict: dnssec.Verdict{Status: dnssec.Indeterminate}}
+	}
+	if len(rep.ds) > 0 {
+		return r.checkSet(ctx, q, zone, rep, rep.ds)
+	}
+	signer := zone
+	proof := r.secureDenial(ctx, q, zone, signer, rep)
+	if proof.Status != dnssec.Secure {
+		return proof.check
+	}
+	if len(proof.records) > 0 {
+		if sigs := sigsFor(rep.sigs, proof.records[0].Header().Name, proof.records[0].Header().Rrtype); len(sigs) > 0 {
+			signer = dnsname.Lower(sigs[0].SignerName)
+		}
+	}
+	c := check{Verdict: dnssec.ProveNoDS(rep.child, signer, proof.records, q.budget.sec), fromReply: true}
+	r.traceCheck(ctx, q, rep.child, dns.TypeDS, signer, c)
+	return c
+}
+
+// unsignedStatus is the verdict on an RRset of owner that came without
+// RRSIGs from zone's servers: insecure if the zone is, or if an insecure
+// delegation lies between the zone and owner (found by asking for the DS
+// of each name on the way, as Unbound does); bogus in a secure zone.
+func (r *Resolver) unsignedStatus(ctx context.Context, q *query, zone, owner string, qtype uint16) check {
+	zk := r.keysFor(ctx, q, zone)
+	if zk.Status != dnssec.Secure {
+		return zk.check
+	}
+	owner = dnsname.Lower(owner)
+	for i, n := 0, childOf(owner, zone); i < maxCutProbes && n != zone; i, n = i+1, childOf(owner, n) {
+		if qtype == dns.TypeDS && n == owner {
+			break // a DS lives on the parent side: the zone above owner is the one
+		}
+		cut := r.cutAt(ctx, q, n)
+		switch {
+		case cut.Status != dnssec.Secure:
+			return cut.check
+		case cut.signed:
+			if zk = r.keysFor(ctx, q, n); zk.Status != dnssec.Secure {
+				return zk.check
+			}
+		case cut.delegation:
+			r.traceCheck(ctx, q, n, dns.TypeDS, zone, check{Verdict: dnssec.Verdict{Status: dnssec.Insecure, Why: "insecure delegation: no DS, proven"}})
+			return check{Verdict: dnssec.Verdict{Status: dnssec.Insecure, Why: "below the insecure delegation " + n}}
+		}
+		if n == owner {
+			break
+		}
+	}
+	return bogus(dns.ExtendedErrorCodeRRSIGsMissing, true, "no RRSIG for %s/%s in the signed zone %s", owner, dns.TypeToString[qtype], zone)
+}
+
+// cutStatus is what the DS of a name says of it.
+type cutStatus struct {
+	check
+	signed     bool // a DS set: a signed zone starts here
+	delegation bool // no DS, and the proof shows a delegation: an insecure zone starts here
+}
+
+// cutAt asks for the DS of name (the cache first) and says what it shows.
+func (r *Resolver) cutAt(ctx context.Context, q *query, name string) cutStatus {
+	res, err := r.lookup(ctx, q.keyLookup(name, dns.TypeDS))
+	if err != nil {
+		return cutStatus{check: bogus(dns.ExtendedErrorCodeDNSBogus, false, "DS of %s: %v", name, err)}
+	}
+	if res.sec.Status != dnssec.Secure {
+		return cutStatus{check: res.sec}
+	}
+	if res.rcode == dns.RcodeNameError {
+		return cutStatus{check: bogus(dns.ExtendedErrorCodeDNSBogus, false, "%s does not exist", name)}
+	}
+	if ds, _ := dataAndSigs(res.answer, name, dns.TypeDS); len(ds) > 0 {
+		return cutStatus{check: secure, signed: true}
+	}
+	denial := denialIn(res.ns)
+	signer := signerOfRecords(res.ns, parentZone(name))
+	v := dnssec.ProveNoDS(name, signer, denial, q.budget.sec)
+	return cutStatus{check: secure, delegation: v.Status != dnssec.Bogus}
+}
+
+// sigsFor returns the RRSIGs of sigs that cover owner's type t.
+func sigsFor(sigs []*dns.RRSIG, owner string, t uint16) []*dns.RRSIG {
+	var out []*dns.RRSIG
+	for _, s := range sigs {
+		if s.TypeCovered == t && sameName(s.Hdr.Name, owner) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// signerOf returns the signer of sigs when it is a zone that may sign
+// owner's data as the reply of zone's servers: at or below zone, at or
+// above owner. Signatures of other signers are not considered.
+func signerOf(sigs []*dns.RRSIG, owner, zone string) (string, bool) {
+	for _, s := range sigs {
+		signer := dnsname.Lower(s.SignerName)
+		if inZone(signer, zone) && inZone(owner, signer) {
+			return signer, true
+		}
+	}
+	return "", false
+}
+
+// signerOfRecords is the signer of the first RRSIG in rrs, or def.
+func signerOfRecords(rrs []dns.RR, def string) string {
+	for _, rr := range rrs {
+		if s, ok := rr.(*dns.RRSIG); ok {
+			return dnsname.Lower(s.SignerName)
+		}
+	}
+	return def
+}
+
+// denialIn returns the NSEC and NSEC3 records of rrs.
+func denialIn(rrs []dns.RR) []dns.RR {
+	var out []dns.RR
+	for _, rr := range rrs {
+		if t := rr.Header().Rrtype; t == dns.TypeNSEC || t == dns.TypeNSEC3 {
+			out = append(out, rr)
+		}
+	}
+	return out
+}
+
+// dataAndSigs splits rrs into owner's records of type t and the RRSIGs
+// covering them.
+func dataAndSigs(rrs []dns.RR, owner string, t uint16) (data []dns.RR, sigs []*dns.RRSIG) {
+	for _, rr := range rrs {
+		h := rr.Header()
+		if !sameName(h.Name, owner) {
+			continue
+		}
+		if h.Rrtype == t {
+			data = append(data, rr)
+		} else if s, ok := rr.(*dns.RRSIG); ok && s.TypeCovered == t {
+			sigs = append(sigs, s)
+		}
+	}
+	return data, sigs
+}
+
+// securityOf is the cache's word for a verdict.
+func securityOf(c check) cache.Security {
+	switch c.Status {
+	case dnssec.Secure:
+		return cache.Secure
+	case dnssec.Insecure:
+		return cache.Insecure
+	case dnssec.Bogus:
+		return cache.Bogus
+	}
+	return cache.Indeterminate
+}
+
+// verdictOf reads back a cached entry's verdict.
+func verdictOf(e cache.Entry) check {
+	switch e.Security {
+	case cache.Secure:
+		return secure
+	case cache.Insecure:
+		return check{Verdict: dnssec.Verdict{Status: dnssec.Insecure, EDE: e.EDE}}
+	case cache.Bogus:
+		return check{Verdict: dnssec.Verdict{Status: dnssec.Bogus, EDE: e.EDE, Why: "bogus data, cached"}}
+	}
+	return check{}
+}
+
+// traceCheck reports a verdict to the trace, if there is one.
+func (r *Resolver) traceCheck(ctx context.Context, q *query, owner string, qtype uint16, zone string, c check) {
+	trace := traceFrom(ctx)
+	if !r.reporting(ctx, trace) {
+		return
+	}
+	r.report(ctx, trace, Step{Depth: q.depth, Qname: owner, Qtype: qtype, Zone: zone,
+		Check: &Check{Status: c.Status, KeyTag: c.KeyTag, EDE: c.EDE, Why: c.Why}})
+}
+
+// withSigs returns rrs, each RRset followed by its RRSIGs from sigs.
+func withSigs(rrs []dns.RR, sigs []*dns.RRSIG) []dns.RR {
+	if len(sigs) == 0 {
+		return rrs
+	}
+	out := make([]dns.RR, 0, len(rrs)+len(sigs))
+	for i, rr := range rrs {
+		out = append(out, rr)
+		h := rr.Header()
+		if i+1 < len(rrs) {
+			if n := rrs[i+1].Header(); n.Rrtype == h.Rrtype && sameName(n.Name, h.Name) {
+				continue // the set goes on
+			}
+		}
+		for _, s := range sigsFor(sigs, h.Name, h.Rrtype) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// negativeSection is the authority section of a fresh negative answer:
+// the SOA, its RRSIGs and the denial proof with its RRSIGs.
+func (r *Resolver) negativeSection(rep reply) []dns.RR {
+	ns := r.soaRRs(rep.soa)
+	if len(rep.sigs) == 0 {
+		return ns
+	}
+	if rep.soa != nil {
+		for _, s := range sigsFor(rep.sigs, rep.soa.Hdr.Name, dns.TypeSOA) {
+			ns = append(ns, s)
+		}
+	}
+	return append(ns, withSigs(rep.denial, rep.sigs)...)
+}
