@@ -19,7 +19,10 @@ import (
 //
 // Entries are keyed by the question's wire bytes, case included: miekg/dns
 // compresses names case-sensitively, so a question in another case packs
-// into different bytes and is a different entry.
+// into different bytes and is a different entry. Each variant of the
+// client's DNSSEC flags (DO, CD, AD) has a table of its own: they change
+// the answer (RRSIGs and proofs, bogus data, the AD bit), so no client
+// ever gets another variant's.
 
 // DefaultAnswerCacheSize is the default of Config.AnswerCacheSize.
 const DefaultAnswerCacheSize = 10_000
@@ -30,14 +33,38 @@ const optLen = 11
 // header flag bits of the third and fourth header bytes.
 const (
 	flagRD = 0x01 // byte 2
+	flagAD = 0x20 // byte 3
 	flagCD = 0x10 // byte 3
 )
+
+// variants: the answer tables, one per combination of DO, CD and AD.
+const variants = 8
 
 type answerCache struct {
 	max int
 
 	mu      sync.RWMutex
-	entries map[string]*packedAnswer
+	entries [variants]map[string]*packedAnswer
+	count   int // entries in all the tables; at most max
+}
+
+// evictOne drops one entry at random (map iteration starts anywhere),
+// from the table of variant when it has any. c.mu is held.
+func (c *answerCache) evictOne(variant int) {
+	for i := range variants {
+		for k := range c.entries[(variant+i)%variants] {
+			delete(c.entries[(variant+i)%variants], k)
+			c.count--
+			return
+		}
+	}
+}
+
+// len reports the entries of every table.
+func (c *answerCache) len() int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.count
 }
 
 // packedAnswer is a response without ID, RD, CD and OPT, and where its
@@ -57,7 +84,11 @@ func newAnswerCache(size int) *answerCache {
 	if size == 0 {
 		size = DefaultAnswerCacheSize
 	}
-	return &answerCache{max: size, entries: make(map[string]*packedAnswer)}
+	c := &answerCache{max: size}
+	for i := range c.entries {
+		c.entries[i] = make(map[string]*packedAnswer)
+	}
+	return c
 }
 
 // wireQuery is what the fast path needs of a query: where its question
@@ -70,6 +101,7 @@ type wireQuery struct {
 	edns        bool
 	do          bool
 	udpSize     int
+	variant     int // the table of the query's DO, CD and AD bits
 }
 
 func parseWireQuery(q []byte) (w wireQuery, ok bool) {
@@ -107,6 +139,12 @@ func parseWireQuery(q []byte) (w wireQuery, ok bool) {
 		return w, false
 	}
 	w.questionEnd = off
+	if q[3]&flagCD != 0 {
+		w.variant |= 2
+	}
+	if q[3]&flagAD != 0 {
+		w.variant |= 4
+	}
 	if ar == 0 {
 		return w, off == len(q)
 	}
@@ -132,6 +170,9 @@ func parseWireQuery(q []byte) (w wireQuery, ok bool) {
 	w.edns = true
 	w.udpSize = int(binary.BigEndian.Uint16(q[off+3:]))
 	w.do = q[off+7]&0x80 != 0
+	if w.do {
+		w.variant |= 1
+	}
 	return w, true
 }
 
@@ -146,7 +187,7 @@ func (s *Server) answerFast(query []byte, client netip.AddrPort, tcp bool, buf [
 		return nil, false
 	}
 	s.answers.mu.RLock()
-	a := s.answers.entries[string(query[headerLen:w.questionEnd])]
+	a := s.answers.entries[w.variant][string(query[headerLen:w.questionEnd])]
 	s.answers.mu.RUnlock()
 	if a == nil {
 		return nil, false
@@ -215,14 +256,14 @@ func (s *Server) storeAnswer(query, resp []byte) {
 	c := s.answers
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.entries[key]; !ok && len(c.entries) >= c.max {
-		// Evict one entry at random: map iteration starts anywhere.
-		for k := range c.entries {
-			delete(c.entries, k)
-			break
-		}
+	entries := c.entries[w.variant]
+	if _, ok := entries[key]; !ok && c.count >= c.max {
+		c.evictOne(w.variant)
 	}
-	c.entries[key] = a
+	if _, ok := entries[key]; !ok {
+		c.count++
+	}
+	entries[key] = a
 }
 
 // packAnswer reads a packed response whose question section is question,

@@ -71,7 +71,7 @@ func TestParseWireQuery(t *testing.T) {
 		want  wireQuery
 	}{
 		{"plain", plain, true, wireQuery{questionEnd: len(plain)}},
-		{"edns do", edns, true, wireQuery{questionEnd: len(plain), edns: true, do: true, udpSize: 4096}},
+		{"edns do", edns, true, wireQuery{questionEnd: len(plain), edns: true, do: true, udpSize: 4096, variant: 1}},
 		{"response", set(plain, 2, plain[2]|0x80), false, wireQuery{}},
 		{"notify opcode", set(plain, 2, plain[2]|dns.OpcodeNotify<<3), false, wireQuery{}},
 		{"two questions", set(plain, 5, 2), false, wireQuery{}},
@@ -269,7 +269,7 @@ func TestAnswerCacheKeepsOnlyCacheHits(t *testing.T) {
 			fb.cached[key(q.Name, q.Qtype)] = tc.cached
 			query := pack(t, tc.query)
 			s.HandlePacket(t.Context(), query, tc.client, false, nil)
-			if got := len(s.answers.entries); got != map[bool]int{true: 1}[tc.stored] {
+			if got := s.answers.len(); got != map[bool]int{true: 1}[tc.stored] {
 				t.Errorf("%d entries stored, want stored %v", got, tc.stored)
 			}
 			if _, ok := s.answerFast(query, clientLoopback, false, nil); ok != tc.stored {
@@ -288,7 +288,7 @@ func TestAnswerCacheBound(t *testing.T) {
 	} {
 		s.HandlePacket(t.Context(), pack(t, shape(question(nameWWW, dns.TypeA))), clientLoopback, false, nil)
 	}
-	if n := len(s.answers.entries); n != 2 {
+	if n := s.answers.len(); n != 2 {
 		t.Errorf("%d entries, want the bound, 2", n)
 	}
 	off, _ := newTestServer(t, Config{AnswerCacheSize: -1})

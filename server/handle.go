@@ -193,7 +193,7 @@ func (s *Server) prepare(q *query) (resp *dns.Msg, cached, final bool) {
 	case t >= 128 && t <= 254: // the other meta types (RFC 6895 3.1)
 		return s.errorReply(dns.RcodeNotImplemented), false, true
 	}
-	if m, ok := s.backend.ResolveCached(question.Name, question.Qtype); ok && m != nil {
+	if m, ok := s.cachedAnswer(q); ok && m != nil {
 		return s.fromBackend(m), true, true
 	}
 	if !req.RecursionDesired {
@@ -210,8 +210,7 @@ func (s *Server) prepare(q *query) (resp *dns.Msg, cached, final bool) {
 func (s *Server) resolve(ctx context.Context, q *query) *dns.Msg {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
 	defer cancel()
-	question := q.req.Question[0]
-	m, err := s.backend.Resolve(ctx, question.Name, question.Qtype)
+	m, err := s.resolveAnswer(ctx, q)
 	s.stats.resolved.Add(1)
 	if err == nil && m == nil {
 		err = errors.New("backend returned no message")
@@ -228,6 +227,7 @@ func (s *Server) resolve(ctx context.Context, q *query) *dns.Msg {
 func (s *Server) fromBackend(m *dns.Msg) *dns.Msg {
 	out := &dns.Msg{Answer: m.Answer, Ns: m.Ns}
 	out.Rcode = m.Rcode
+	out.AuthenticatedData = m.AuthenticatedData
 	for _, rr := range m.Extra {
 		if rr.Header().Rrtype != dns.TypeOPT {
 			out.Extra = append(out.Extra, rr)
@@ -308,7 +308,11 @@ func (s *Server) finish(q *query, resp *dns.Msg, cached bool) *dns.Msg {
 	resp.RecursionDesired = req.RecursionDesired
 	resp.CheckingDisabled = req.CheckingDisabled
 	resp.RecursionAvailable = true
-	resp.Authoritative, resp.AuthenticatedData, resp.Zero, resp.Truncated = false, false, false, false
+	// AD only for a client that can tell (RFC 6840 section 5.7): one that
+	// set DO or AD.
+	do := q.edns != nil && q.edns.Do()
+	resp.AuthenticatedData = resp.AuthenticatedData && (do || req.AuthenticatedData)
+	resp.Authoritative, resp.Zero, resp.Truncated = false, false, false
 	if len(req.Question) == 1 && resp.Rcode != dns.RcodeFormatError {
 		resp.Question = req.Question // the client's case, echoed
 	} else {
@@ -319,7 +323,7 @@ func (s *Server) finish(q *query, resp *dns.Msg, cached bool) *dns.Msg {
 		opt := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}}
 		opt.SetUDPSize(uint16(s.cfg.MaxUDPSize))
 		if q.edns.Do() {
-			opt.SetDo() // RFC 3225 3: copied, though we do not validate
+			opt.SetDo() // RFC 3225 section 3
 		}
 		if q.ede != nil {
 			opt.Option = []dns.EDNS0{q.ede}

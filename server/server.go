@@ -25,6 +25,14 @@ type Backend interface {
 	ResolveCached(name string, qtype uint16) (*dns.Msg, bool)
 }
 
+// DNSSECBackend is a Backend that takes the client's DNSSEC flags (DO and
+// CD) and says whether an answer validated (AD), as *resolver.Resolver
+// does. The server uses it when its backend has it.
+type DNSSECBackend interface {
+	Query(ctx context.Context, name string, qtype uint16, opts resolver.Options) (resolver.Answer, error)
+	QueryCached(name string, qtype uint16, opts resolver.Options) (resolver.Answer, bool)
+}
+
 // Defaults of Config.
 const (
 	DefaultMaxInFlight    = 4096
@@ -284,4 +292,29 @@ func (l *limiter) inFlight() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.total
+}
+
+// optionsOf are the DNSSEC flags of q's client.
+func optionsOf(q *query) resolver.Options {
+	return resolver.Options{DNSSECOK: q.edns != nil && q.edns.Do(), CheckingDisabled: q.req.CheckingDisabled}
+}
+
+// cachedAnswer asks the backend's cache for q's answer.
+func (s *Server) cachedAnswer(q *query) (*dns.Msg, bool) {
+	question := q.req.Question[0]
+	if b, ok := s.backend.(DNSSECBackend); ok {
+		a, ok := b.QueryCached(question.Name, question.Qtype, optionsOf(q))
+		return a.Msg, ok
+	}
+	return s.backend.ResolveCached(question.Name, question.Qtype)
+}
+
+// resolveAnswer asks the backend for q's answer.
+func (s *Server) resolveAnswer(ctx context.Context, q *query) (*dns.Msg, error) {
+	question := q.req.Question[0]
+	if b, ok := s.backend.(DNSSECBackend); ok {
+		a, err := b.Query(ctx, question.Name, question.Qtype, optionsOf(q))
+		return a.Msg, err
+	}
+	return s.backend.Resolve(ctx, question.Name, question.Qtype)
 }
