@@ -43,6 +43,11 @@ type engineFlags struct {
 	cacheEntries   int
 	maxTTL         time.Duration
 	maxNegativeTTL time.Duration
+	// DNSSEC
+	trustAnchors     []string
+	trustAnchorFiles []string
+	insecureDomains  []string
+	noDNSSEC         bool
 }
 
 func (f *engineFlags) register(fs *pflag.FlagSet) {
@@ -64,6 +69,43 @@ func (f *engineFlags) register(fs *pflag.FlagSet) {
 	fs.IntVar(&f.cacheEntries, "cache-entries", cache.DefaultMaxEntries, "entries the cache keeps at most")
 	fs.DurationVar(&f.maxTTL, "max-ttl", cache.DefaultMaxTTL, "cap on cached TTLs")
 	fs.DurationVar(&f.maxNegativeTTL, "max-negative-ttl", cache.DefaultMaxNegativeTTL, "cap on cached negative TTLs")
+	fs.StringArrayVar(&f.trustAnchors, "trust-anchor", nil, "DNSSEC trust anchor, a DS or DNSKEY record in presentation form, any zone (repeatable)")
+	fs.StringArrayVar(&f.trustAnchorFiles, "trust-anchor-file", nil, "file of DNSSEC trust anchors in zone-file format, as Unbound's trust-anchor-file (repeatable)")
+	fs.StringSliceVar(&f.insecureDomains, "insecure-domain", nil, "negative trust anchor: do not validate this zone and below (repeatable)")
+	fs.BoolVar(&f.noDNSSEC, "no-dnssec", false, "do not validate DNSSEC (default: validate with the root's trust anchors when the IANA root hints are used)")
+}
+
+// dnssecConfig reads the DNSSEC flags.
+func (f *engineFlags) dnssecConfig() (resolver.DNSSECConfig, error) {
+	dc := resolver.DNSSECConfig{Disable: f.noDNSSEC, InsecureDomains: f.insecureDomains}
+	if f.noDNSSEC && (len(f.trustAnchors) > 0 || len(f.trustAnchorFiles) > 0) {
+		return dc, fmt.Errorf("--no-dnssec with a trust anchor: choose one")
+	}
+	for _, s := range f.trustAnchors {
+		rr, err := resolver.ParseTrustAnchor(s)
+		if err != nil {
+			return dc, fmt.Errorf("--trust-anchor: %w", err)
+		}
+		dc.TrustAnchors = append(dc.TrustAnchors, rr)
+	}
+	for _, name := range f.trustAnchorFiles {
+		file, err := os.Open(name)
+		if err != nil {
+			return dc, fmt.Errorf("--trust-anchor-file: %w", err)
+		}
+		rrs, err := resolver.ReadTrustAnchors(file, name)
+		file.Close()
+		if err != nil {
+			return dc, fmt.Errorf("--trust-anchor-file: %w", err)
+		}
+		dc.TrustAnchors = append(dc.TrustAnchors, rrs...)
+	}
+	for _, d := range f.insecureDomains {
+		if _, ok := dns.IsDomainName(d); !ok {
+			return dc, fmt.Errorf("--insecure-domain %q: not a domain name", d)
+		}
+	}
+	return dc, nil
 }
 
 // engine is a configured resolver and what must be closed with it.
@@ -125,7 +167,12 @@ func (f *engineFlags) build(log *slog.Logger) (*engine, error) {
 			return nil, fmt.Errorf("--private-domain %q: not a domain name", d)
 		}
 	}
+	dnssecCfg, err := f.dnssecConfig()
+	if err != nil {
+		return nil, err
+	}
 	cfg := resolver.Config{
+		DNSSEC:            dnssecCfg,
 		UpstreamPort:      f.upstreamPort,
 		DisableIPv6:       f.noIPv6,
 		Logger:            log,

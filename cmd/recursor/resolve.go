@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 	"github.com/miekg/dns"
 	"github.com/spf13/cobra"
 
+	"github.com/recursor-dns/recursor/dnssec"
 	"github.com/recursor-dns/recursor/resolver"
 )
 
@@ -22,6 +24,7 @@ func newResolveCommand() *cobra.Command {
 		trace   bool
 		asJSON  bool
 		verbose bool
+		opts    resolveOptions
 	)
 	cmd := &cobra.Command{
 		Use:   "resolve NAME [TYPE]",
@@ -48,12 +51,15 @@ func newResolveCommand() *cobra.Command {
 				return err
 			}
 			defer e.Close()
-			return runResolve(cmd.Context(), cmd.OutOrStdout(), e.resolver, args[0], qtype, trace, asJSON)
+			opts.trace, opts.asJSON = trace, asJSON
+			return runResolve(cmd.Context(), cmd.OutOrStdout(), e.resolver, args[0], qtype, opts)
 		},
 	}
 	ef.register(cmd.Flags())
 	cmd.Flags().BoolVar(&trace, "trace", false, "print every upstream exchange as it happens")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	cmd.Flags().BoolVar(&opts.dnssec, "dnssec", false, "show RRSIGs, denial proofs and the AD flag, and print the validation verdict as delv does")
+	cmd.Flags().BoolVar(&opts.cd, "cd", false, "checking disabled: show data that fails validation instead of failing")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log debug lines to stderr")
 	return cmd
 }
@@ -69,6 +75,16 @@ type jsonResult struct {
 	Error     string     `json:"error,omitempty"`
 	Trace     []jsonStep `json:"trace,omitempty"`
 	EDE       *jsonEDE   `json:"extended_error,omitempty"`
+	// DNSSEC is the verdict: secure, insecure, indeterminate or bogus.
+	DNSSEC string `json:"dnssec"`
+	Why    string `json:"dnssec_reason,omitempty"`
+}
+
+// resolveOptions are the output switches of the resolve command.
+type resolveOptions struct {
+	trace, asJSON bool
+	dnssec        bool // DO: show RRSIGs and proofs, and the verdict
+	cd            bool // CD: show bogus data
 }
 
 type jsonEDE struct {
@@ -87,9 +103,14 @@ type jsonStep struct {
 	TCP     bool    `json:"tcp,omitempty"`
 	Outcome string  `json:"outcome"` // answered, timeout, refused, lame, ...
 	Detail  string  `json:"detail"`  // what came back: "referral to com.", ...
+	// A validation step instead of an exchange: the verdict on Qname/Qtype
+	// by Zone's keys.
+	DNSSEC string `json:"dnssec,omitempty"`
+	KeyTag uint16 `json:"key_tag,omitempty"`
+	EDE    uint16 `json:"ede,omitempty"`
 }
 
-func runResolve(ctx context.Context, out io.Writer, r *resolver.Resolver, name string, qtype uint16, trace, asJSON bool) error {
+func runResolve(ctx context.Context, out io.Writer, r *resolver.Resolver, name string, qtype uint16, o resolveOptions) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -97,62 +118,116 @@ func runResolve(ctx context.Context, out io.Writer, r *resolver.Resolver, name s
 		mu    sync.Mutex
 		steps []jsonStep
 	)
-	if trace || asJSON {
+	if o.trace || o.asJSON {
 		ctx = resolver.WithTrace(ctx, func(s resolver.Step) {
 			mu.Lock()
 			defer mu.Unlock()
-			js := jsonStep{Depth: s.Depth, Zone: s.Zone, NS: s.NSName, Server: s.Server.String(), Qname: s.Qname,
-				Qtype: dns.TypeToString[s.Qtype], RTTms: ms(s.RTT), TCP: s.TCP,
-				Outcome: s.Outcome.String(), Detail: s.Detail}
-			if asJSON {
+			js := stepOf(s)
+			if o.asJSON {
 				steps = append(steps, js)
 				return
 			}
-			via := ""
-			if s.TCP {
-				via = ", tcp"
-			}
-			fmt.Fprintf(out, ";; %s%-22s %-26s %-20s %s %s -> %s (%.1f ms%s)\n", strings.Repeat("  ", s.Depth),
-				s.Zone, "@"+s.NSName, s.Server, s.Qname, js.Qtype, s.Detail, js.RTTms, via)
+			printStep(out, s, js)
 		})
 	}
 	start := time.Now()
-	msg, err := r.Resolve(ctx, dns.Fqdn(name), qtype)
+	a, err := r.Query(ctx, dns.Fqdn(name), qtype, resolver.Options{DNSSECOK: o.dnssec, CheckingDisabled: o.cd})
 	elapsed := time.Since(start)
-	if asJSON {
-		res := jsonResult{Question: dns.Fqdn(name) + " IN " + dns.TypeToString[qtype], QueryMS: ms(elapsed), Trace: steps,
-			Answer: []string{}, Authority: []string{}}
-		if err != nil {
-			code, text := resolver.ExtendedError(err)
-			res.Status, res.Error, res.EDE = "SERVFAIL", err.Error(), &jsonEDE{code, text}
-		} else {
-			res.Status = dns.RcodeToString[msg.Rcode]
-			res.Flags = []string{"qr", "ra"}
-			for _, rr := range msg.Answer {
-				res.Answer = append(res.Answer, rr.String())
-			}
-			for _, rr := range msg.Ns {
-				res.Authority = append(res.Authority, rr.String())
-			}
-		}
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		if encErr := enc.Encode(res); encErr != nil {
-			return encErr
-		}
-		if err != nil {
-			return silentExit{code: 2} // the JSON says why; the status says it failed
-		}
-		return nil
+	if o.asJSON {
+		return printJSON(out, name, qtype, a, err, elapsed, steps)
 	}
 	if err != nil {
 		return err
 	}
-	if trace {
+	if o.trace {
 		fmt.Fprintln(out)
 	}
-	fmt.Fprint(out, msg.String())
+	if o.dnssec {
+		fmt.Fprintln(out, verdictLine(r, a))
+	}
+	fmt.Fprint(out, a.Msg.String())
 	fmt.Fprintf(out, "\n;; Query time: %.1f msec\n;; SERVER: iterative resolution (recursor)\n;; WHEN: %s\n", ms(elapsed), start.Format(time.RFC1123Z))
+	return nil
+}
+
+// verdictLine is the verdict as delv prints it.
+func verdictLine(r *resolver.Resolver, a resolver.Answer) string {
+	switch {
+	case !r.Validating():
+		return "; validation is off"
+	case a.Security == dnssec.Secure:
+		return "; fully validated"
+	case a.Security == dnssec.Bogus:
+		return "; validation failed: " + a.Why + " (shown because of --cd)"
+	case a.Security == dnssec.Insecure && a.Why != "":
+		return "; unsigned answer (" + a.Why + ")"
+	case a.Security == dnssec.Insecure:
+		return "; unsigned answer"
+	}
+	return "; answer not validated: no trust anchor above the name"
+}
+
+func stepOf(s resolver.Step) jsonStep {
+	js := jsonStep{Depth: s.Depth, Zone: s.Zone, NS: s.NSName, Qname: s.Qname, Qtype: dns.TypeToString[s.Qtype]}
+	if s.Check != nil {
+		js.DNSSEC, js.KeyTag, js.EDE, js.Detail = s.Check.Status.String(), s.Check.KeyTag, s.Check.EDE, s.Check.Why
+		return js
+	}
+	js.Server, js.RTTms, js.TCP, js.Outcome, js.Detail = s.Server.String(), ms(s.RTT), s.TCP, s.Outcome.String(), s.Detail
+	return js
+}
+
+func printStep(out io.Writer, s resolver.Step, js jsonStep) {
+	indent := strings.Repeat("  ", s.Depth)
+	if c := s.Check; c != nil {
+		what := c.Status.String()
+		if c.KeyTag != 0 && c.Status == dnssec.Secure {
+			what += fmt.Sprintf(" (key %d)", c.KeyTag)
+		}
+		if c.Why != "" {
+			what += ": " + c.Why
+		}
+		fmt.Fprintf(out, ";; %s%-22s dnssec %s %s: %s\n", indent, s.Zone, s.Qname, js.Qtype, what)
+		return
+	}
+	via := ""
+	if s.TCP {
+		via = ", tcp"
+	}
+	fmt.Fprintf(out, ";; %s%-22s %-26s %-20s %s %s -> %s (%.1f ms%s)\n", indent,
+		s.Zone, "@"+s.NSName, s.Server, s.Qname, js.Qtype, s.Detail, js.RTTms, via)
+}
+
+func printJSON(out io.Writer, name string, qtype uint16, a resolver.Answer, err error, elapsed time.Duration, steps []jsonStep) error {
+	res := jsonResult{Question: dns.Fqdn(name) + " IN " + dns.TypeToString[qtype], QueryMS: ms(elapsed), Trace: steps,
+		Answer: []string{}, Authority: []string{}, DNSSEC: a.Security.String(), Why: a.Why}
+	if err != nil {
+		code, text := resolver.ExtendedError(err)
+		res.Status, res.Error, res.EDE = "SERVFAIL", err.Error(), &jsonEDE{code, text}
+		if errors.Is(err, resolver.ErrBogus) {
+			res.DNSSEC, res.Why = dnssec.Bogus.String(), text
+		}
+	} else {
+		res.Status = dns.RcodeToString[a.Msg.Rcode]
+		res.Flags = []string{"qr", "ra"}
+		if a.Msg.AuthenticatedData {
+			res.Flags = append(res.Flags, "ad")
+		}
+		for _, rr := range a.Msg.Answer {
+			res.Answer = append(res.Answer, rr.String())
+		}
+		for _, rr := range a.Msg.Ns {
+			res.Authority = append(res.Authority, rr.String())
+		}
+	}
+	enc := json.NewEncoder(out)
+	enc.SetIndent("", "  ")
+	if encErr := enc.Encode(res); encErr != nil {
+		return encErr
+	}
+	if err != nil {
+		return silentExit{code: 2} // the JSON says why; the status says it failed
+	}
 	return nil
 }
 
