@@ -1,6 +1,10 @@
 package testnet
 
 import (
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -24,6 +28,8 @@ type signedCase struct {
 	nsec       []string
 	nsec3      []string
 	optout     []string
+	// nsdDiffers says where NSD's proof is not the RFC's, and why.
+	nsdDiffers map[chainMode]string
 }
 
 var signedCases = []signedCase{
@@ -49,7 +55,9 @@ var signedCases = []signedCase{
 	{name: "dname to nxdomain", qname: "x.dn.example.", qtype: dns.TypeA, rcode: dns.RcodeNameError,
 		answer: []string{"dn.example. DNAME", "x.dn.example. CNAME unsigned"}, ns: []string{"sec.example. SOA"},
 		nsec:  []string{"cover x.sec.example.", "cover *.sec.example."},
-		nsec3: []string{"match sec.example.", "cover x.sec.example.", "cover *.sec.example."}},
+		nsec3: []string{"match sec.example.", "cover x.sec.example.", "cover *.sec.example."},
+		nsdDiffers: map[chainMode]string{chainNSEC: "NSD 4.6 gives the NSEC of the DNAME target's closest " +
+			"encloser (sec.example.), which covers *.sec.example. but not x.sec.example."}},
 	{name: "secure referral", qname: "www.sec.example.", qtype: dns.TypeA, parentOnly: true,
 		ns: []string{"sec.example. NS unsigned", "sec.example. DS"}},
 	{name: "insecure referral", qname: "www.insec.example.", qtype: dns.TypeA,
@@ -68,7 +76,10 @@ var signedCases = []signedCase{
 		rcode: dns.RcodeNameError, ns: []string{"example. SOA"},
 		nsec:   []string{"cover x.optent.example.", "cover *.optent.example."},
 		nsec3:  []string{"match optent.example.", "cover x.optent.example.", "cover *.optent.example."},
-		optout: []string{"match example.", "cover optent.example.", "cover *.example."}},
+		optout: []string{"match example.", "cover optent.example.", "cover *.example."},
+		nsdDiffers: map[chainMode]string{chainOptOut: "NSD 4.6 covers x.optent.example. and *.optent.example. " +
+			"but cannot match optent.example. (opted out): no closest encloser proof; " +
+			"the closest provable encloser proof is the one a validator can use (RFC 5155 section 7.2.1)"}},
 	{name: "child dnskey", qname: "sec.example.", qtype: dns.TypeDNSKEY, answer: []string{"sec.example. DNSKEY"}},
 	{name: "apex dnskey", qname: "example.", qtype: dns.TypeDNSKEY, answer: []string{"example. DNSKEY"}},
 }
@@ -291,4 +302,101 @@ func (tr *signedTree) checkSigs(tb testing.TB, resp *dns.Msg) {
 			}
 		}
 	}
+}
+
+// TestSignedAgreesWithNSD serves the signed fixture on NSD and in process
+// and asks every case of both with DO: the rcode, AA and the answer and
+// authority sections, signatures and proofs included, must be the same.
+func TestSignedAgreesWithNSD(t *testing.T) {
+	for _, mode := range chainModes {
+		t.Run(string(mode), func(t *testing.T) {
+			tr := buildTree(t, mode)
+			dir := tr.sandboxDir(t)
+			nsd := StartNSDTB(t, dir)
+			ours := StartTB(t, dir)
+			for _, c := range signedCases {
+				addr := serverAddr(t, ours.Servers(), "both.test.")
+				if c.parentOnly {
+					addr = serverAddr(t, ours.Servers(), "parent.test.")
+				}
+				want := askDO(t, addr, ours.Port(), c)
+				got := askDO(t, addr, nsd.Port(), c)
+				if why := c.nsdDiffers[mode]; why != "" {
+					t.Logf("%s: not compared: %s", c.name, why)
+					continue
+				}
+				if diff := signedDiff(got, want); diff != "" {
+					t.Errorf("%s: nsd and testnet differ:\n%s", c.name, diff)
+				}
+			}
+		})
+	}
+}
+
+// sandboxDir writes the fixture as a sandbox: an unsigned root, one server
+// with both zones and one with example. alone.
+func (tr *signedTree) sandboxDir(tb testing.TB) string {
+	tb.Helper()
+	dir := tb.TempDir()
+	files := map[string]string{
+		ConfFile: "a.root. 127.53.210.1 auth .\n" +
+			"both.test. 127.53.210.2 auth example. sec.example.\n" +
+			"parent.test. 127.53.210.3 auth example.\n",
+		"zones/root.zone": ". 3600 SOA a.root. hostmaster. 1 7200 3600 1209600 300\n" +
+			". 3600 NS a.root.\na.root. 3600 A 127.53.210.1\n" +
+			"example. 3600 NS both.test.\n",
+		"zones/example.zone":     tr.parentFile,
+		"zones/sec.example.zone": tr.childFile,
+	}
+	if err := os.Mkdir(filepath.Join(dir, ZonesDir), 0o700); err != nil {
+		tb.Fatal(err)
+	}
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// askDO asks c over TCP with DO set.
+func askDO(tb testing.TB, addr netip.Addr, port uint16, c signedCase) *dns.Msg {
+	tb.Helper()
+	m := new(dns.Msg)
+	m.SetQuestion(c.qname, c.qtype)
+	m.RecursionDesired = false
+	m.SetEdns0(EDNSBufferSize, true)
+	cl := &dns.Client{Net: "tcp", Timeout: replyTimeout}
+	resp, _, err := cl.ExchangeContext(tb.Context(), m, netip.AddrPortFrom(addr, port).String())
+	if err != nil {
+		tb.Fatalf("%s %s @%s: %v", c.qname, dns.TypeToString[c.qtype], addr, err)
+	}
+	return resp
+}
+
+// signedDiff compares rcode, AA and the answer and authority sections.
+// NSD adds the zone's NS set to the authority section of positive answers
+// (it does not give minimal responses); those are left out.
+func signedDiff(got, want *dns.Msg) string {
+	if len(want.Answer) > 0 && want.Rcode == dns.RcodeSuccess {
+		got = got.Copy()
+		got.Ns = slices.DeleteFunc(got.Ns, func(rr dns.RR) bool {
+			sig, isSig := rr.(*dns.RRSIG)
+			return rr.Header().Rrtype == dns.TypeNS || isSig && sig.TypeCovered == dns.TypeNS
+		})
+	}
+	var diffs []string
+	if got.Rcode != want.Rcode || got.Authoritative != want.Authoritative {
+		diffs = append(diffs, fmt.Sprintf("rcode %d AA %t vs %d %t", got.Rcode, got.Authoritative, want.Rcode, want.Authoritative))
+	}
+	for _, s := range []struct {
+		name      string
+		got, want []dns.RR
+	}{{"answer", got.Answer, want.Answer}, {"authority", got.Ns, want.Ns}} {
+		g, w := rrStrings(s.got), rrStrings(s.want)
+		if !slices.Equal(g, w) {
+			diffs = append(diffs, s.name+":\n  "+strings.Join(g, "\n  ")+"\nvs\n  "+strings.Join(w, "\n  "))
+		}
+	}
+	return strings.Join(diffs, "\n")
 }
