@@ -33,10 +33,10 @@ func VerifyKeySet(zone string, dnskeys []dns.RR, sigs []*dns.RRSIG, ds []*dns.DS
 		}
 	}
 	keys := ParseKeys(set)
-	usableDS, dsEDE := usableDS(zone, ds)
+	usableDS, seen, dsEDE := usableDS(zone, ds)
 	anchors := usableAnchors(zone, anchorKeys)
 	if len(usableDS) == 0 && len(anchors) == 0 {
-		if len(ds) == 0 && len(anchorKeys) == 0 {
+		if seen == 0 && !anyAnchorOf(zone, anchorKeys) {
 			return Verdict{Status: Indeterminate, Why: "no DS or trust anchor for " + zone}, nil
 		}
 		if dsEDE == 0 {
@@ -57,20 +57,22 @@ func VerifyKeySet(zone string, dnskeys []dns.RR, sigs []*dns.RRSIG, ds []*dns.DS
 }
 
 // usableDS returns the DS records of zone with a supported algorithm and
-// digest, SHA-1 dropped for keys with a stronger digest; and the EDE for
-// when none remain: 2 if some DS had a supported algorithm, else 1.
-func usableDS(zone string, ds []*dns.DS) ([]*dns.DS, uint16) {
+// digest, SHA-1 dropped for keys with a stronger digest; the number of DS
+// records of zone; and the EDE for when none is usable: 2 if some DS had a
+// supported algorithm, else 1.
+func usableDS(zone string, ds []*dns.DS) ([]*dns.DS, int, uint16) {
 	type keyID struct {
 		tag uint16
 		alg uint8
 	}
 	strong := map[keyID]bool{}
 	var out []*dns.DS
-	ede := uint16(0)
+	seen, ede := 0, uint16(0)
 	for _, d := range ds {
 		if d == nil || dns.CanonicalName(d.Hdr.Name) != zone {
 			continue
 		}
+		seen++
 		if !SupportedAlgorithm(d.Algorithm) {
 			if ede == 0 {
 				ede = dns.ExtendedErrorCodeUnsupportedDNSKEYAlgorithm
@@ -93,7 +95,16 @@ func usableDS(zone string, ds []*dns.DS) ([]*dns.DS, uint16) {
 		}
 		kept = append(kept, d)
 	}
-	return kept, ede
+	return kept, seen, ede
+}
+
+func anyAnchorOf(zone string, anchors []*dns.DNSKEY) bool {
+	for _, a := range anchors {
+		if a != nil && dns.CanonicalName(a.Hdr.Name) == zone {
+			return true
+		}
+	}
+	return false
 }
 
 func usableAnchors(zone string, anchors []*dns.DNSKEY) []*dns.DNSKEY {

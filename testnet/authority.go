@@ -22,6 +22,7 @@ type authority struct {
 	zones   []*zone
 	lame    bool
 	hostile hostility
+	denials denials // the zones' NSEC and NSEC3 chains, indexed for DO queries
 }
 
 // respond builds what the server sends for req, received over TCP or UDP:
@@ -88,7 +89,7 @@ func (a *authority) honest(req *dns.Msg, opt *dns.OPT, optCount int) *dns.Msg {
 	case a.lame, q.Qclass != dns.ClassINET, q.Qtype == dns.TypeAXFR, q.Qtype == dns.TypeIXFR:
 		resp.Rcode = dns.RcodeRefused
 	default:
-		a.resolve(resp, q.Name, q.Qtype)
+		a.resolve(resp, q.Name, q.Qtype, opt != nil && opt.Do())
 	}
 	return resp
 }
@@ -142,8 +143,9 @@ func deepestZone(zones []*zone, qname string, skip *zone) *zone {
 
 // resolve fills resp for qname (as received, case kept) per RFC 1034
 // section 4.3.2, following CNAMEs and DNAMEs into any zone served here.
-// Owner names in the answer take the case of the name asked.
-func (a *authority) resolve(resp *dns.Msg, qname string, qtype uint16) {
+// Owner names in the answer take the case of the name asked. With do (the
+// query's DO bit) the RRSIGs and denial records of signed zones come too.
+func (a *authority) resolve(resp *dns.Msg, qname string, qtype uint16, do bool) {
 	name := qname
 	for hop := 0; hop <= a.hostile.chainLimit(); hop++ {
 		z := a.zoneFor(canonical(name), qtype)
@@ -156,18 +158,22 @@ func (a *authority) resolve(resp *dns.Msg, qname string, qtype uint16) {
 		if hop == 0 {
 			resp.Authoritative = true
 		}
-		res := z.lookup(canonical(name), qtype)
+		res := z.lookupVisible(canonical(name), qtype)
+		sec := a.dnssecFor(do, z, name, qtype, res)
 		switch res.kind {
 		case kindAnswer:
 			resp.Answer = append(resp.Answer, withOwner(res.rrs, name)...)
+			sec.answer(resp)
 			return
 		case kindCNAME:
 			resp.Answer = append(resp.Answer, withOwner(res.rrs, name)...)
+			sec.answer(resp)
 			name = res.rrs[0].(*dns.CNAME).Target
 		case kindDNAME:
 			d := res.rrs[0].(*dns.DNAME)
 			target, ok := dnameTarget(name, d)
 			resp.Answer = append(resp.Answer, dns.Copy(d))
+			sec.dname(resp, d)
 			if !ok {
 				resp.Rcode = dns.RcodeYXDomain // RFC 6672 section 2.2
 				return
@@ -182,10 +188,12 @@ func (a *authority) resolve(resp *dns.Msg, qname string, qtype uint16) {
 				resp.Authoritative = false
 			}
 			resp.Ns = append(resp.Ns, copyRRs(res.rrs)...)
+			sec.referral(resp)
 			resp.Extra = append(resp.Extra, glue(z, res.rrs)...)
 			return
 		case kindNoData:
 			resp.Ns = append(resp.Ns, z.negativeSOA())
+			sec.negative(resp)
 			return
 		case kindNXDomain:
 			if hop == 0 && a.hostile.victim != "" && z.origin != canonical(name) {
@@ -195,6 +203,7 @@ func (a *authority) resolve(resp *dns.Msg, qname string, qtype uint16) {
 			}
 			resp.Rcode = dns.RcodeNameError
 			resp.Ns = append(resp.Ns, z.negativeSOA())
+			sec.negative(resp)
 			return
 		}
 	}

@@ -23,6 +23,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/miekg/dns"
 
@@ -39,6 +40,13 @@ type Config struct {
 	Port uint16
 	// Logger receives a Debug line per query; nil discards.
 	Logger *slog.Logger
+	// Now is the clock the zones of signing.conf are signed at: their
+	// signatures are valid from SignatureInceptionSkew before it to
+	// SignatureLifetime after it. Nil means time.Now.
+	Now func() time.Time
+	// Signer signs those zones: SignerBuiltin (the zero value) or
+	// SignerLDNS (ldns-signzone, for comparing signers).
+	Signer Signer
 }
 
 // MaxLoggedQueries bounds the query log: it keeps the first
@@ -97,7 +105,7 @@ type Network struct {
 // Start loads cfg.Dir and serves it: one authoritative server per line of
 // network.conf, each on its own address, all on one port.
 func Start(cfg Config) (*Network, error) {
-	sb, err := loadSandbox(sandboxFS(cfg))
+	sb, err := loadSandboxConfig(cfg)
 	if err != nil {
 		return nil, err
 	}

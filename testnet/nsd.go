@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -74,13 +73,16 @@ func NSDPath() (string, error) {
 }
 
 // StartNSD serves cfg.Dir with NSD on the same addresses as Start, all on
-// one port, and returns once every server answers.
+// one port, and returns once every server answers. The zones are signed as
+// for Start, by cfg.Signer: SignerLDNS serves the tree ldns-signzone signs
+// from the same keys (breakages applied to its output), to compare
+// validators' verdicts across signers.
 func StartNSD(cfg Config) (*NSDNetwork, error) {
 	nsd, err := NSDPath()
 	if err != nil {
 		return nil, err
 	}
-	sb, err := loadSandbox(sandboxFS(cfg))
+	sb, err := loadSandboxConfig(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -189,12 +191,9 @@ func (n *NSDNetwork) startProc(nsd, dir string, g nsdGroup) (*nsdProc, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("testnet: %w", err)
 	}
+	// The zones as loaded, signed and broken as signing.conf says.
 	for _, origin := range g.zones {
-		data, err := fs.ReadFile(n.sb.fsys, n.sb.zonePath(origin))
-		if err != nil {
-			return nil, fmt.Errorf("testnet: %w", err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, zoneFileName(origin)), data, 0o644); err != nil {
+		if err := writeZoneFile(filepath.Join(dir, zoneFileName(origin)), n.sb.zones[origin]); err != nil {
 			return nil, fmt.Errorf("testnet: %w", err)
 		}
 	}

@@ -65,6 +65,7 @@ type sandbox struct {
 	servers []Server
 	zones   map[string]*zone // by origin
 	hints   *roothints.Hints
+	anchor  []dns.RR // the root's DS records, when signing.conf signs it
 }
 
 // sandboxFS is the file system of cfg: cfg.FS, or else the directory cfg.Dir.
@@ -76,8 +77,16 @@ func sandboxFS(cfg Config) fs.FS {
 }
 
 // loadSandbox reads network.conf at the top of fsys and every zone file it
-// names.
+// names, and signs them as signing.conf says, by the builtin signer at the
+// current time.
 func loadSandbox(fsys fs.FS) (*sandbox, error) {
+	return loadSandboxConfig(Config{FS: fsys})
+}
+
+// loadSandboxConfig loads the sandbox of cfg and signs it by cfg's signer
+// and clock.
+func loadSandboxConfig(cfg Config) (*sandbox, error) {
+	fsys := sandboxFS(cfg)
 	f, err := fsys.Open(ConfFile)
 	if err != nil {
 		return nil, fmt.Errorf("testnet: %w", err)
@@ -101,6 +110,9 @@ func loadSandbox(fsys fs.FS) (*sandbox, error) {
 		}
 	}
 	if sb.hints, err = sb.rootHints(); err != nil {
+		return nil, fmt.Errorf("testnet: %w", err)
+	}
+	if err := sb.sign(cfg); err != nil {
 		return nil, fmt.Errorf("testnet: %w", err)
 	}
 	return sb, nil

@@ -57,7 +57,12 @@ var directCases = []directCase{
 	},
 	{
 		name: "DS answered by the parent", server: "b.gtld-servers.net.", qname: "example.com.", qtype: dns.TypeDS, aa: true,
-		ns: []string{"com. 300 SOA a.gtld-servers.net. hostmaster.gtld-servers.net. 2024060101 1800 900 604800 300"}, checkSections: true,
+		answer:        []string{"example.com. 172800 DS 3314 13 2 3378E1E05711AD28069D77E656D1B4634FA01577EFAAA7AAA92873C7D6B52F25"},
+		checkSections: true,
+	},
+	{
+		name: "no DS for an unsigned child", server: "ns1.example.com.", qname: "shop.example.com.", qtype: dns.TypeDS, aa: true,
+		ns: []string{"example.com. 300 SOA ns1.example.com. hostmaster.example.com. 2024060101 7200 3600 1209600 300"}, checkSections: true,
 	},
 	{
 		name: "glueless referral", server: "ns1.nic.org.", qname: "www.example.org.", qtype: dns.TypeA,
