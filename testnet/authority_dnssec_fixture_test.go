@@ -69,7 +69,7 @@ type signedTree struct {
 func buildTree(tb testing.TB, mode chainMode) *signedTree {
 	tb.Helper()
 	tr := &signedTree{mode: mode, keys: map[uint16]*dns.DNSKEY{}}
-	tr.childFile = signZone(tb, mode, "sec.example.", childText)
+	tr.childFile = signFixture(tb, mode, "sec.example.", childText)
 	tr.child = tr.load(tb, "sec.example.", tr.childFile)
 	var ds string
 	for _, rr := range tr.child.nodes["sec.example."].rrsets[dns.TypeDNSKEY] {
@@ -78,7 +78,7 @@ func buildTree(tb testing.TB, mode chainMode) *signedTree {
 			ds = fmt.Sprintf("%d %d %d %s", d.KeyTag, d.Algorithm, d.DigestType, d.Digest)
 		}
 	}
-	tr.parentFile = signZone(tb, mode, "example.", fmt.Sprintf(parentText, ds))
+	tr.parentFile = signFixture(tb, mode, "example.", fmt.Sprintf(parentText, ds))
 	tr.parent = tr.load(tb, "example.", tr.parentFile)
 	return tr
 }
@@ -96,9 +96,9 @@ func (tr *signedTree) load(tb testing.TB, origin, text string) *zone {
 	return z
 }
 
-// signZone signs text as origin with a fresh KSK and ZSK and returns the
+// signFixture signs text as origin with a fresh KSK and ZSK and returns the
 // signed zone file.
-func signZone(tb testing.TB, mode chainMode, origin, text string) string {
+func signFixture(tb testing.TB, mode chainMode, origin, text string) string {
 	tb.Helper()
 	dir := tb.TempDir()
 	in := filepath.Join(dir, "in.zone")

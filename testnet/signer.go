@@ -216,30 +216,3 @@ func addNSEC3Chain(z *zone, p *policy) {
 		})
 	}
 }
-
-// canonicalCompare orders names as RFC 4034 section 6.1 does: by their
-// labels from the root down, each compared as lower-case octets.
-func canonicalCompare(a, b string) int {
-	la, lb := wireLabels(a), wireLabels(b)
-	for i := 1; i <= min(len(la), len(lb)); i++ {
-		if c := bytes.Compare(la[len(la)-i], lb[len(lb)-i]); c != 0 {
-			return c
-		}
-	}
-	return len(la) - len(lb)
-}
-
-// wireLabels returns the labels of name as octets, lower-cased, escapes
-// resolved.
-func wireLabels(name string) [][]byte {
-	buf := make([]byte, 256)
-	end, err := dns.PackDomainName(canonical(name), buf, 0, nil, false)
-	if err != nil {
-		return [][]byte{[]byte(name)}
-	}
-	var labels [][]byte
-	for off := 0; off < end && buf[off] != 0; off += 1 + int(buf[off]) {
-		labels = append(labels, bytes.ToLower(buf[off+1:off+1+int(buf[off])]))
-	}
-	return labels
-}
