@@ -224,7 +224,10 @@ func (r *Resolver) rootDelegation(ctx context.Context, q *query) (delegation, er
 	// Only hints with addresses are asked: the priming query never looks
 	// a server up, which would lead back here and wait on its own flight.
 	ch := r.flight.DoChan("\x00prime", func() (any, error) {
-		prime := &query{qname: ".", qtype: dns.TypeNS, budget: q.budget}
+		// Not validated: the root's keys are fetched from the servers this
+		// finds, so checking it would wait on itself. Only iteration uses
+		// the primed set; answers are validated on their own.
+		prime := &query{qname: ".", qtype: dns.TypeNS, budget: q.budget, unvalidated: true}
 		rep, err := r.ask(ctx, prime, hints, ".", dns.TypeNS)
 		if err != nil {
 			return nil, err

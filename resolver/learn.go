@@ -41,7 +41,7 @@ func (r *Resolver) cachedChain(qname string, qtype uint16, minRank cache.Rank) (
 	name := qname
 	for hops := 0; hops <= r.limits.MaxCNAMEs; hops++ {
 		if e, ok := r.cache.Get(name, qtype, dns.ClassINET); ok && e.Rank >= minRank {
-			return cachedResult(chain, sec, e), ""
+			return r.cachedResult(chain, sec, name, qtype, e), ""
 		}
 		if qtype == dns.TypeCNAME {
 			break
@@ -51,7 +51,7 @@ func (r *Resolver) cachedChain(qname string, qtype uint16, minRank cache.Rank) (
 			break
 		}
 		if e.Negative != cache.Positive {
-			return cachedResult(chain, sec, e), ""
+			return r.cachedResult(chain, sec, name, qtype, e), ""
 		}
 		cname := e.RRs[0].(*dns.CNAME)
 		if d := r.cachedDNAME(name, cname, minRank); d != nil && !slices.ContainsFunc(chain, func(rr dns.RR) bool { return dns.IsDuplicate(rr, d) }) {
@@ -59,7 +59,7 @@ func (r *Resolver) cachedChain(qname string, qtype uint16, minRank cache.Rank) (
 		}
 		chain = append(chain, cname)
 		chain = append(chain, e.Sigs...)
-		sec = worse(sec, verdictOf(e))
+		sec = worse(sec, r.verdictOf(name, dns.TypeCNAME, e))
 		name = cache.Canonical(cname.Target)
 		if slices.ContainsFunc(chain, func(rr dns.RR) bool { return rr.Header().Rrtype == dns.TypeCNAME && sameName(rr.Header().Name, name) }) {
 			return result{answer: chain, loop: true, sec: sec}, ""
@@ -88,8 +88,8 @@ func (r *Resolver) cachedDNAME(name string, cname *dns.CNAME, minRank cache.Rank
 	return nil
 }
 
-func cachedResult(chain []dns.RR, sec check, e cache.Entry) result {
-	res := result{answer: append(chain, e.RRs...), sec: worse(sec, verdictOf(e))}
+func (r *Resolver) cachedResult(chain []dns.RR, sec check, name string, qtype uint16, e cache.Entry) result {
+	res := result{answer: append(chain, e.RRs...), sec: worse(sec, r.verdictOf(name, qtype, e))}
 	if e.Negative == cache.Positive {
 		res.answer = append(res.answer, e.Sigs...)
 	}
@@ -186,6 +186,7 @@ func (r *Resolver) setOf(rep reply, rrs []dns.RR, rank cache.Rank) cache.Set {
 	h := rrs[0].Header()
 	s.Sigs = sigsRRs(sigsFor(rep.sigs, h.Name, h.Rrtype))
 	s.Security, s.EDE = securityOf(rep.sec), rep.sec.EDE
+	r.rememberWhy(h.Name, h.Rrtype, rep.sec)
 	s.RRs, s.Sigs = r.clampSec(rep.sec, s.RRs), r.clampSec(rep.sec, s.Sigs)
 	return s
 }
@@ -207,6 +208,7 @@ func (r *Resolver) negativeSetOf(rep reply, qtype uint16, neg cache.Negative, ra
 	}
 	n.Proof = r.clampSec(rep.sec, n.Proof)
 	n.Security, n.EDE = securityOf(rep.sec), rep.sec.EDE
+	r.rememberWhy(rep.target, qtype, rep.sec)
 	if left := r.secLeft(rep.sec); left >= 0 {
 		n.TTL = uint32(left / time.Second)
 		if n.TTL == 0 {
@@ -254,4 +256,11 @@ func splitRRsets(rrs []dns.RR) [][]dns.RR {
 		sets[i] = append(sets[i], rr)
 	}
 	return sets
+}
+
+// rememberWhy keeps the reason of a bogus verdict for the cache's entry.
+func (r *Resolver) rememberWhy(name string, t uint16, c check) {
+	if c.Status == dnssec.Bogus {
+		r.val.whys.Add(bogusKey(name, t), c.Why)
+	}
 }

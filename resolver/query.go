@@ -69,6 +69,8 @@ type query struct {
 	// validation (keys.go); "" for the client's question and address
 	// lookups.
 	keyOf string
+	// unvalidated: the priming query, whose reply is not validated.
+	unvalidated bool
 }
 
 // newQuery is a client's question, with a fresh budget.

@@ -190,6 +190,7 @@ func (r *Resolver) setUpValidation(cfg Config) error {
 		v.bogusTTL = DefaultBogusTTL
 	}
 	v.keys, _ = lru.New[string, *zoneKeys](keyCacheZones)
+	v.whys, _ = lru.New[string, string](keyCacheZones)
 	r.val = v
 	return nil
 }

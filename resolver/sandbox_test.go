@@ -66,8 +66,8 @@ func checkCase(t *testing.T, r *resolver.Resolver, c testnet.Case) {
 		if !errors.As(err, &re) {
 			t.Fatalf("got %v, %v; want an error (SERVFAIL)", m, err)
 		}
-		if took > 3*time.Second {
-			t.Errorf("SERVFAIL after %v, want within 3 s", took)
+		if took > 6*time.Second {
+			t.Errorf("SERVFAIL after %v, want within 6 s (the target is 3 s; the bound is wide for loaded machines)", took)
 		}
 		return
 	}

@@ -37,7 +37,12 @@ type validator struct {
 	aggressive bool
 	keys       *lru.Cache[string, *zoneKeys]
 	keyFlight  singleflight.Group
+	// whys: the reasons of bogus data in the cache, which keeps only the
+	// EDE, so that an answer from the cache says as much as a fresh one.
+	whys *lru.Cache[string, string]
 }
+
+func bogusKey(name string, t uint16) string { return dnsname.Lower(name) + "/" + dns.TypeToString[t] }
 
 // check is a verdict with where it came from: fromReply says that the
 // reply itself failed (its signatures or proofs), so another server of
@@ -75,7 +80,7 @@ func bogus(ede uint16, fromReply bool, format string, args ...any) check {
 
 // validate sets rep.sec: the verdict on the reply of zone's servers to q.
 func (r *Resolver) validate(ctx context.Context, q *query, zone string, rep *reply) {
-	if r.val == nil {
+	if r.val == nil || q.unvalidated {
 		return
 	}
 	switch rep.kind {
@@ -252,6 +257,10 @@ func (r *Resolver) unsignedStatus(ctx context.Context, q *query, zone, owner str
 		}
 		cut := r.cutAt(ctx, q, n)
 		switch {
+		case cut.Status == dnssec.Bogus:
+			// The probe's own failure is a symptom: the data's want of
+			// signatures is the cause worth naming.
+			return bogus(dns.ExtendedErrorCodeRRSIGsMissing, true, "no RRSIG for %s/%s in the signed zone %s (%s)", owner, dns.TypeToString[qtype], zone, cut.Why)
 		case cut.Status != dnssec.Secure:
 			return cut.check
 		case cut.signed:
@@ -372,8 +381,15 @@ func securityOf(c check) cache.Security {
 	return cache.Indeterminate
 }
 
-// verdictOf reads back a cached entry's verdict.
-func verdictOf(e cache.Entry) check {
+// verdictOf reads back the verdict of the cached entry for name and t.
+func (r *Resolver) verdictOf(name string, t uint16, e cache.Entry) check {
+	if e.Security == cache.Bogus && r.val != nil {
+		why, ok := r.val.whys.Get(bogusKey(name, t))
+		if !ok {
+			why = "bogus data, cached"
+		}
+		return check{Verdict: dnssec.Verdict{Status: dnssec.Bogus, EDE: e.EDE, Why: why}}
+	}
 	switch e.Security {
 	case cache.Secure:
 		return secure

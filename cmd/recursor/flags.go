@@ -209,6 +209,10 @@ func (f *engineFlags) build(log *slog.Logger) (*engine, error) {
 		}
 		cfg.RootHints = e.network.RootHints()
 		cfg.UpstreamPort = e.network.Port()
+		if !f.noDNSSEC && !slices.ContainsFunc(cfg.DNSSEC.TrustAnchors, func(rr dns.RR) bool { return rr.Header().Name == "." }) {
+			// The sandbox's root signs with keys of its own.
+			cfg.DNSSEC.TrustAnchors = append(cfg.DNSSEC.TrustAnchors, e.network.TrustAnchor()...)
+		}
 		if f.dontQuery == nil {
 			cfg.DontQuery = []netip.Prefix{} // the sandbox lives on loopback
 		}

@@ -107,7 +107,15 @@ func TestServeRealClients(t *testing.T) {
 		tools []string // nil: every tool
 	}{
 		{"answer", []string{"www.example.com", "A"},
-			[]string{`status: NOERROR`, `(?i)flags: qr rd ra;`, `www\.example\.com\.\s+\d+\s+IN\s+A\s+192\.0\.2\.10`}, nil},
+			[]string{`status: NOERROR`, `(?i)flags: qr rd ra ad;`, `www\.example\.com\.\s+\d+\s+IN\s+A\s+192\.0\.2\.10`}, nil},
+		{"no AD for a client without AD or DO", []string{"+noadflag", "www.example.com", "A"},
+			[]string{`status: NOERROR`, `(?i)flags: qr rd ra;`}, nil},
+		{"DO gets the RRSIGs", []string{"+dnssec", "www.example.com", "A"},
+			[]string{`status: NOERROR`, `(?i)flags: qr rd ra ad;`, `www\.example\.com\.\s+\d+\s+IN\s+RRSIG\s+A 13 3 300`}, nil},
+		{"bogus is SERVFAIL with EDE 6", []string{"+edns", "www.badsig.lab", "A"},
+			[]string{`status: SERVFAIL`, `(?i)EDE: 6 \(DNSSEC Bogus\)`}, nil},
+		{"CD gets bogus data without AD", []string{"+cd", "www.badsig.lab", "A"},
+			[]string{`status: NOERROR`, `(?i)flags: qr rd ra cd;`, `www\.badsig\.lab\.\s+\d+\s+IN\s+A\s`}, nil},
 		{"answer over TCP", []string{"+tcp", "www.example.net", "AAAA"},
 			[]string{`status: NOERROR`, `www\.example\.net\.\s+\d+\s+IN\s+AAAA\s+2001:db8:1::10`}, nil},
 		{"CNAME chain", []string{"chain1.example.com", "A"},
@@ -122,9 +130,9 @@ func TestServeRealClients(t *testing.T) {
 		{"truncated then TCP", []string{"big.example.com", "TXT"},
 			[]string{`status: NOERROR`, `big\.example\.com\.\s+\d+\s+IN\s+TXT\s+"a{10}`}, []string{"dig"}},
 		{"truncated without retry", []string{"+ignore", "big.example.com", "TXT"},
-			[]string{`flags: qr tc rd ra;`, `ANSWER: 0`}, []string{"dig"}},
+			[]string{`flags: qr tc rd ra ad;`, `ANSWER: 0`}, []string{"dig"}},
 		{"truncated without retry", []string{"+ignore", "big.example.com", "TXT"},
-			[]string{`(?i)flags: qr tc rd ra;`, `ANSWER: 0`}, []string{"kdig"}},
+			[]string{`(?i)flags: qr tc rd ra ad;`, `ANSWER: 0`}, []string{"kdig"}},
 		{"refused for a client not allowed", []string{"-b", "127.0.0.9", "www.example.com", "A"},
 			[]string{`status: REFUSED`}, nil},
 		{"client case echoed", []string{"WwW.ExAmPlE.CoM", "A"}, // kdig lower-cases what it sends
