@@ -112,9 +112,13 @@ func TestNSEC3Proofs(t *testing.T) {
 		{"B.4 wildcard expansion, next closer not covered", func(n []dns.RR, b *Budget) Verdict {
 			return ProveWildcardAnswer("a.z.w.example.", "*.w.example.", "example.", n, b)
 		}, []string{"*.w.example."}, result{Bogus, Bogus}},
-		{"B.5 wildcard no data", func(n []dns.RR, b *Budget) Verdict { return ProveNoData("a.z.w.example.", dns.TypeAAAA, "example.", n, b) },
+		{"B.5 wildcard no data", func(n []dns.RR, b *Budget) Verdict {
+			return ProveNoData("a.z.w.example.", dns.TypeAAAA, "example.", n, b)
+		},
 			[]string{"w.example.", "ns2.example.", "*.w.example."}, result{Insecure, Secure}},
-		{"B.5 wildcard has the type", func(n []dns.RR, b *Budget) Verdict { return ProveNoData("a.z.w.example.", dns.TypeMX, "example.", n, b) },
+		{"B.5 wildcard has the type", func(n []dns.RR, b *Budget) Verdict {
+			return ProveNoData("a.z.w.example.", dns.TypeMX, "example.", n, b)
+		},
 			[]string{"w.example.", "ns2.example.", "*.w.example."}, result{Bogus, Bogus}},
 	}
 	for _, tt := range tests {
@@ -134,7 +138,9 @@ func TestNSEC3Proofs(t *testing.T) {
 
 func TestNSEC3Limits(t *testing.T) {
 	b1 := []string{"x.w.example.", "example.", "a.example."}
-	nx := func(nsecs []dns.RR, b *Budget) Verdict { return ProveNXDomain("a.c.x.w.example.", "example.", nsecs, b) }
+	nx := func(nsecs []dns.RR, b *Budget) Verdict {
+		return ProveNXDomain("a.c.x.w.example.", "example.", nsecs, b)
+	}
 
 	checkVerdict(t, nx(nsec3Of(t, 0, 51, b1...), nil), Insecure, dns.ExtendedErrorCodeUnsupportedNSEC3IterValue)
 	if v := nx(nsec3Of(t, 0, 50, b1...), nil); v.EDE == dns.ExtendedErrorCodeUnsupportedNSEC3IterValue {
@@ -252,7 +258,7 @@ func TestNSEC3CoverEdges(t *testing.T) {
 	}{
 		{"own owner", lower, "example.", false},
 		{"after next, next in lowercase", lower, "n453.example.", false}, // H = 2ukt...
-		{"between", lower, "c.x.w.example.", true},                      // H = 0va5...
+		{"between", lower, "c.x.w.example.", true},                       // H = 0va5...
 		{"single record, its owner", "0p9mhaveqvm6t7vbl5lop2u3t2rp3tom.example. 3600 IN NSEC3 1 0 12 aabbccdd 0p9mhaveqvm6t7vbl5lop2u3t2rp3tom A", "example.", false},
 		{"single record, another name", "0p9mhaveqvm6t7vbl5lop2u3t2rp3tom.example. 3600 IN NSEC3 1 0 12 aabbccdd 0p9mhaveqvm6t7vbl5lop2u3t2rp3tom A", "a.example.", true},
 		{"last record, after it", "t644ebqk9bibcna874givr6joj62mlhv.example. 3600 IN NSEC3 1 0 12 aabbccdd 0p9mhaveqvm6t7vbl5lop2u3t2rp3tom A", "n453.example.", false},
