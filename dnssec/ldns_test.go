@@ -69,6 +69,14 @@ func TestIndependentSigner(t *testing.T) {
 			if v := VerifyRRset(www, sigs, "example.", keys, now, NewBudget(Limits{AllowWeak: tt.weak})); v.Status == Secure {
 				t.Error("a changed A set still verifies")
 			}
+			if tt.weak {
+				keySet := sets[[2]any{"example.", dns.TypeDNSKEY}]
+				ds := []*dns.DS{keySet[0].(*dns.DNSKEY).ToDS(dns.SHA256)}
+				v, _ := VerifyKeySet("example.", keySet, sigs, ds, nil, now, nil)
+				checkVerdict(t, v, Insecure, dns.ExtendedErrorCodeUnsupportedDNSKEYAlgorithm)
+				v, _ = VerifyKeySet("example.", keySet, sigs, ds, nil, now, NewBudget(Limits{AllowWeak: true}))
+				checkVerdict(t, v, Secure, 0)
+			}
 			if verified != tt.count {
 				t.Errorf("%d RRsets verified, want %d", verified, tt.count)
 			}
