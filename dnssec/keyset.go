@@ -33,8 +33,9 @@ func VerifyKeySet(zone string, dnskeys []dns.RR, sigs []*dns.RRSIG, ds []*dns.DS
 		}
 	}
 	keys := ParseKeys(set)
-	usableDS, seen, dsEDE := usableDS(zone, ds)
-	anchors := usableAnchors(zone, anchorKeys)
+	weak := b.limits.AllowWeak
+	usableDS, seen, dsEDE := usableDS(zone, ds, weak)
+	anchors := usableAnchors(zone, anchorKeys, weak)
 	if len(usableDS) == 0 && len(anchors) == 0 {
 		if seen == 0 && !anyAnchorOf(zone, anchorKeys) {
 			return Verdict{Status: Indeterminate, Why: "no DS or trust anchor for " + zone}, nil
@@ -60,7 +61,7 @@ func VerifyKeySet(zone string, dnskeys []dns.RR, sigs []*dns.RRSIG, ds []*dns.DS
 // digest, SHA-1 dropped for keys with a stronger digest; the number of DS
 // records of zone; and the EDE for when none is usable: 2 if some DS had a
 // supported algorithm, else 1.
-func usableDS(zone string, ds []*dns.DS) ([]*dns.DS, int, uint16) {
+func usableDS(zone string, ds []*dns.DS, weak bool) ([]*dns.DS, int, uint16) {
 	type keyID struct {
 		tag uint16
 		alg uint8
@@ -73,7 +74,7 @@ func usableDS(zone string, ds []*dns.DS) ([]*dns.DS, int, uint16) {
 			continue
 		}
 		seen++
-		if !SupportedAlgorithm(d.Algorithm) {
+		if !validatable(d.Algorithm, weak) {
 			if ede == 0 {
 				ede = dns.ExtendedErrorCodeUnsupportedDNSKEYAlgorithm
 			}
@@ -98,6 +99,11 @@ func usableDS(zone string, ds []*dns.DS) ([]*dns.DS, int, uint16) {
 	return kept, seen, ede
 }
 
+// validatable is SupportedAlgorithm, plus DSA under Limits.AllowWeak.
+func validatable(alg uint8, weak bool) bool {
+	return SupportedAlgorithm(alg) || (weak && (alg == dns.DSA || alg == dns.DSANSEC3SHA1))
+}
+
 func anyAnchorOf(zone string, anchors []*dns.DNSKEY) bool {
 	for _, a := range anchors {
 		if a != nil && dns.CanonicalName(a.Hdr.Name) == zone {
@@ -107,10 +113,10 @@ func anyAnchorOf(zone string, anchors []*dns.DNSKEY) bool {
 	return false
 }
 
-func usableAnchors(zone string, anchors []*dns.DNSKEY) []*dns.DNSKEY {
+func usableAnchors(zone string, anchors []*dns.DNSKEY, weak bool) []*dns.DNSKEY {
 	var out []*dns.DNSKEY
 	for _, a := range anchors {
-		if a != nil && SupportedAlgorithm(a.Algorithm) && dns.CanonicalName(a.Hdr.Name) == zone {
+		if a != nil && validatable(a.Algorithm, weak) && dns.CanonicalName(a.Hdr.Name) == zone {
 			out = append(out, a)
 		}
 	}
