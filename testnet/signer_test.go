@@ -204,3 +204,38 @@ func TestTrustAnchor(t *testing.T) {
 		t.Errorf("unsigned tree: anchor %v, %v; want none", none, err)
 	}
 }
+
+// FuzzParsePolicies: signing.conf never panics the parser, and what it
+// accepts is a policy the signer can use: a denial it knows, NSEC3 options
+// only on NSEC3 zones, breakages only on signed ones.
+func FuzzParsePolicies(f *testing.F) {
+	for _, seed := range []string{
+		"a. nsec3 salt=ab iterations=7 optout break=keytrap",
+		". nsec\ncom. nsec3\nx. unsigned",
+		"a. nsec break=expired,no-dnskey # c",
+		"a. nsec3 iterations=99999",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, conf string) {
+		policies, err := parsePolicies(strings.NewReader(conf))
+		if err != nil {
+			return
+		}
+		for zone, p := range policies {
+			if zone != p.zone || zone != canonical(zone) {
+				t.Errorf("zone %q filed as %q", p.zone, zone)
+			}
+			switch {
+			case p.denial != Unsigned && p.denial != NSEC && p.denial != NSEC3:
+				t.Errorf("%s: denial %q", zone, p.denial)
+			case p.denial != NSEC3 && (p.salt != "" || p.iterations != 0 || p.optOut):
+				t.Errorf("%s: NSEC3 options on a %s zone", zone, p.denial)
+			case p.denial == Unsigned && len(p.breaks) > 0:
+				t.Errorf("%s: breakages on an unsigned zone", zone)
+			case p.iterations > maxNSEC3Iterations || len(p.salt)%2 != 0:
+				t.Errorf("%s: iterations %d, salt %q", zone, p.iterations, p.salt)
+			}
+		}
+	})
+}
