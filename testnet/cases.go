@@ -22,33 +22,12 @@ type Case struct {
 
 // ReadCases parses the case table of dir/CASES.md.
 func ReadCases(dir string) ([]Case, error) {
-	data, err := os.ReadFile(filepath.Join(dir, "CASES.md"))
+	rows, err := readTable(filepath.Join(dir, "CASES.md"), 7)
 	if err != nil {
 		return nil, err
 	}
-	var cases []Case
-	inTable := false
-	for line := range strings.Lines(string(data)) {
-		line = strings.TrimSpace(line)
-		switch {
-		case strings.HasPrefix(line, "| case |"):
-			inTable = true
-			continue
-		case !inTable || strings.HasPrefix(line, "|---"):
-			continue
-		case !strings.HasPrefix(line, "|"):
-			if len(cases) > 0 {
-				return cases, nil
-			}
-			continue
-		}
-		cells := strings.Split(strings.Trim(line, "|"), "|")
-		for i := range cells {
-			cells[i] = strings.TrimSpace(cells[i])
-		}
-		if len(cells) != 7 {
-			return nil, fmt.Errorf("CASES.md: %q: %d cells, want 7", line, len(cells))
-		}
+	cases := make([]Case, 0, len(rows))
+	for _, cells := range rows {
 		c := Case{Name: cells[0], Qname: cells[1]}
 		var ok bool
 		if c.Qtype, ok = dns.StringToType[cells[2]]; !ok {
@@ -70,10 +49,46 @@ func ReadCases(dir string) ([]Case, error) {
 		}
 		cases = append(cases, c)
 	}
-	if len(cases) == 0 {
-		return nil, fmt.Errorf("CASES.md: no cases found")
-	}
 	return cases, nil
+}
+
+// readTable returns the cells of the first table of a Markdown file whose
+// header starts "| case |": each row's cells trimmed, want of them a row.
+func readTable(file string, want int) ([][]string, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	name := filepath.Base(file)
+	var rows [][]string
+	inTable := false
+	for line := range strings.Lines(string(data)) {
+		line = strings.TrimSpace(line)
+		switch {
+		case strings.HasPrefix(line, "| case |"):
+			inTable = true
+			continue
+		case !inTable || strings.HasPrefix(line, "|---"):
+			continue
+		case !strings.HasPrefix(line, "|"):
+			if len(rows) > 0 {
+				return rows, nil
+			}
+			continue
+		}
+		cells := strings.Split(strings.Trim(line, "|"), "|")
+		for i := range cells {
+			cells[i] = strings.TrimSpace(cells[i])
+		}
+		if len(cells) != want {
+			return nil, fmt.Errorf("%s: %q: %d cells, want %d", name, line, len(cells), want)
+		}
+		rows = append(rows, cells)
+	}
+	if len(rows) == 0 {
+		return nil, fmt.Errorf("%s: no cases found", name)
+	}
+	return rows, nil
 }
 
 // Summarise writes rr as a CASES.md answer cell does: "owner TTL TYPE

@@ -3,6 +3,10 @@
 // files described by its network.conf. Start runs the servers in process on
 // miekg/dns; StartNSD runs the same tree on Debian's NSD. Both listen on one
 // port shared by every server address and hand out matching root hints.
+// A signing.conf beside network.conf signs the zones at load (NSEC or
+// NSEC3, keys from keys/, the root's DS as TrustAnchor) and breaks some on
+// purpose, for testing validators; DNSSEC-CASES.md says what a validating
+// resolver answers there.
 // An in-process server can also be hostile: network.conf may give it
 // behaviours (see Behaviour) that poison, flood, loop or break the
 // transport, as testdata/hostile does.

@@ -112,7 +112,9 @@ func loadSandboxConfig(cfg Config) (*sandbox, error) {
 	if sb.hints, err = sb.rootHints(); err != nil {
 		return nil, fmt.Errorf("testnet: %w", err)
 	}
-	if err := sb.sign(cfg); err != nil {
+	if err := sb.sign(cfg); errors.Is(err, ErrLDNSNotFound) {
+		return nil, ErrLDNSNotFound
+	} else if err != nil {
 		return nil, fmt.Errorf("testnet: %w", err)
 	}
 	return sb, nil

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/miekg/dns"
@@ -36,6 +37,10 @@ func (s Signer) String() string {
 	return "builtin"
 }
 
+// nsec3paramTTL is the TTL of NSEC3PARAM records, ldns-signzone's default
+// TTL: only signers and secondaries read them.
+const nsec3paramTTL = 3600
+
 // period is a signature validity period, as RRSIG fields.
 type period struct{ inception, expiration uint32 }
 
@@ -50,7 +55,9 @@ func periodAround(now time.Time, from, to time.Duration) period {
 // records of signed children must already be at their cuts.
 func signZone(z *zone, p *policy, keys zoneKeys, valid period) error {
 	for _, k := range keys {
-		z.add(z.origin, dns.Copy(k.dnskey))
+		key := dns.Copy(k.dnskey)
+		key.Header().Ttl = z.soa.Hdr.Ttl // as ldns-signzone does
+		z.add(z.origin, key)
 	}
 	switch p.denial {
 	case NSEC:
@@ -180,7 +187,7 @@ func addNSEC3Chain(z *zone, p *policy) {
 		flags = 1 // RFC 5155 section 3.1.2.1
 	}
 	z.add(z.origin, &dns.NSEC3PARAM{
-		Hdr:  dns.RR_Header{Name: z.origin, Rrtype: dns.TypeNSEC3PARAM, Class: dns.ClassINET},
+		Hdr:  dns.RR_Header{Name: z.origin, Rrtype: dns.TypeNSEC3PARAM, Class: dns.ClassINET, Ttl: nsec3paramTTL},
 		Hash: dns.SHA1, Iterations: p.iterations, SaltLength: uint8(len(p.salt) / 2), Salt: p.salt,
 	})
 	type hashed struct {
@@ -211,7 +218,7 @@ func addNSEC3Chain(z *zone, p *policy) {
 			Hdr:  dns.RR_Header{Name: owner, Rrtype: dns.TypeNSEC3, Class: dns.ClassINET, Ttl: ttl},
 			Hash: dns.SHA1, Flags: flags, Iterations: p.iterations,
 			SaltLength: uint8(len(p.salt) / 2), Salt: p.salt,
-			HashLength: 20, NextDomain: chain[(i+1)%len(chain)].hash,
+			HashLength: 20, NextDomain: strings.ToLower(chain[(i+1)%len(chain)].hash),
 			TypeBitMap: h.types,
 		})
 	}

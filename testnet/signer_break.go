@@ -215,6 +215,7 @@ func keyTrap(z *zone, b *breakEnv) error {
 		if k.KeyTag() != tag {
 			return fmt.Errorf("zone %s: keytrap: key tag %d, want %d", z.origin, k.KeyTag(), tag)
 		}
+		k.Hdr.Ttl = z.soa.Hdr.Ttl
 		z.add(z.origin, k)
 	}
 	if err := resignDNSKEY(z, b.keys, b.now); err != nil {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -47,11 +46,6 @@ type policy struct {
 }
 
 func (p *policy) signed() bool { return p != nil && p.denial != Unsigned }
-
-// breaks says whether the zone has the breakage called name.
-func (p *policy) breaksAs(name string) bool {
-	return p != nil && slices.ContainsFunc(p.breaks, func(b *breakage) bool { return b.name == name })
-}
 
 // readPolicies reads signing.conf from fsys, if there is one.
 func readPolicies(fsys fs.FS) (map[string]*policy, error) {

@@ -14,9 +14,10 @@ import (
 	"github.com/miekg/dns"
 )
 
-// dnskeyTTL is the TTL of every DNSKEY record, ldns-signzone's default for
-// keys read from files without one, so both signers agree.
-const dnskeyTTL = 3600
+// anchorTTL is the TTL of the trust anchor's DS records and of the keys as
+// read (a zone's DNSKEY RRset takes the TTL of its SOA, as with
+// ldns-signzone).
+const anchorTTL = 3600
 
 // maxKeyFileBytes bounds one key file.
 const maxKeyFileBytes = 64 << 10
@@ -100,7 +101,7 @@ func readKey(fsys fs.FS, base string) (zoneKey, error) {
 		return zoneKey{}, fmt.Errorf("%s.key: not a DNSKEY record", base)
 	}
 	dnskey.Hdr.Name = canonical(dnskey.Hdr.Name)
-	dnskey.Hdr.Ttl = dnskeyTTL
+	dnskey.Hdr.Ttl = anchorTTL
 	priv, err := readSmall(fsys, path.Join(KeysDir, base+".private"))
 	if err != nil {
 		return zoneKey{}, err
@@ -113,7 +114,16 @@ func readKey(fsys fs.FS, base string) (zoneKey, error) {
 	if !ok {
 		return zoneKey{}, fmt.Errorf("%s.private: cannot sign with a %T", base, key)
 	}
-	return zoneKey{dnskey: dnskey, signer: signer, base: base}, nil
+	return zoneKey{dnskey: dnskey, signer: deterministicSigner{signer}, base: base}, nil
+}
+
+// deterministicSigner signs without randomness: ECDSA by RFC 6979 (RSA
+// PKCS #1 v1.5 and Ed25519 are deterministic anyway), so that a sandbox
+// signed twice at the same clock is the same, byte for byte.
+type deterministicSigner struct{ crypto.Signer }
+
+func (d deterministicSigner) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	return d.Signer.Sign(nil, digest, opts)
 }
 
 // readCollisions reads keys/<zone>collisions: public DNSKEY records that
@@ -131,7 +141,7 @@ func readCollisions(fsys fs.FS, zone string) ([]*dns.DNSKEY, error) {
 		if !isKey || canonical(k.Hdr.Name) != zone {
 			return nil, fmt.Errorf("%s: %s is not a DNSKEY of %s", file, rr.Header().Name, zone)
 		}
-		k.Hdr.Name, k.Hdr.Ttl = zone, dnskeyTTL
+		k.Hdr.Name, k.Hdr.Ttl = zone, anchorTTL
 		keys = append(keys, k)
 	}
 	if err := zp.Err(); err != nil {

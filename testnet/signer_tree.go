@@ -34,7 +34,7 @@ func ReadTrustAnchor(cfg Config) ([]dns.RR, error) {
 	if !p.signed() {
 		return nil, nil
 	}
-	return delegationDS(".", p, keys["."], dnskeyTTL), nil
+	return delegationDS(".", p, keys["."], anchorTTL), nil
 }
 
 // clock returns the time the sandbox is signed at.
@@ -96,7 +96,7 @@ func (sb *sandbox) sign(cfg Config) error {
 		}
 	}
 	if p := policies["."]; p.signed() {
-		sb.anchor = delegationDS(".", p, keys["."], dnskeyTTL)
+		sb.anchor = delegationDS(".", p, keys["."], anchorTTL)
 	}
 	return nil
 }
