@@ -42,7 +42,7 @@ func TestNSDServesLDNSSigned(t *testing.T) {
 	}
 	for _, q := range questions {
 		t.Run(q.qname+"/"+dns.TypeToString[q.qtype], func(t *testing.T) {
-			resp := askDO(t, serverAddr(t, n.Servers(), q.server), n.Port(), q.qname, q.qtype)
+			resp := askNameDO(t, serverAddr(t, n.Servers(), q.server), n.Port(), q.qname, q.qtype)
 			verified := checkSignedSections(t, ours, append(resp.Answer, resp.Ns...))
 			if verified == 0 {
 				t.Errorf("no signature verified in %v", resp)
@@ -89,7 +89,7 @@ func checkSignedSections(t *testing.T, sb *sandbox, rrs []dns.RR) int {
 }
 
 // askDO asks over TCP with DO set.
-func askDO(t *testing.T, addr netip.Addr, port uint16, qname string, qtype uint16) *dns.Msg {
+func askNameDO(t *testing.T, addr netip.Addr, port uint16, qname string, qtype uint16) *dns.Msg {
 	t.Helper()
 	m := new(dns.Msg).SetQuestion(qname, qtype)
 	m.RecursionDesired = false
