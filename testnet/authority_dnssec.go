@@ -158,17 +158,18 @@ func (a *authority) dnssecFor(do bool, z *zone, name string, qtype uint16, res l
 // answer follows an answer or CNAME just put in resp with its RRSIGs and,
 // for a wildcard's, the proof that qname itself does not exist.
 func (s *dnssecReply) answer(resp *dns.Msg) {
-	if s == nil || s.qtype == dns.TypeANY || s.qtype == dns.TypeRRSIG {
-		return // ANY answers carry the RRSIGs already; RRSIGs are not signed
+	if s == nil {
+		return
 	}
 	source := s.qname
 	if s.res.wildcard {
 		source = "*." + trimRoot(s.z.closestEncloser(s.qname))
-	}
-	resp.Answer = append(resp.Answer, s.z.sigsOf(source, s.res.rrs[0].Header().Rrtype, s.name)...)
-	if s.res.wildcard {
 		resp.Ns = appendNew(resp.Ns, s.wildcardAnswerProof()...)
 	}
+	if s.qtype == dns.TypeANY || s.qtype == dns.TypeRRSIG {
+		return // ANY answers carry the RRSIGs already; RRSIGs are not signed
+	}
+	resp.Answer = append(resp.Answer, s.z.sigsOf(source, s.res.rrs[0].Header().Rrtype, s.name)...)
 }
 
 // dname follows a DNAME just put in resp with its RRSIGs.

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/miekg/dns"
@@ -64,9 +65,28 @@ type signedTree struct {
 	keys                  map[uint16]*dns.DNSKEY // both zones' keys by tag
 }
 
+// signedTrees keeps the trees signed so far, one per mode: signing costs
+// a second or two (RSA keys), the trees are only read.
+var signedTrees = struct {
+	sync.Mutex
+	byMode map[chainMode]*signedTree
+}{byMode: map[chainMode]*signedTree{}}
+
 // buildTree signs the fixture zones in mode, or skips the test when the
 // signer is not installed.
 func buildTree(tb testing.TB, mode chainMode) *signedTree {
+	tb.Helper()
+	signedTrees.Lock()
+	defer signedTrees.Unlock()
+	if tr := signedTrees.byMode[mode]; tr != nil {
+		return tr
+	}
+	tr := signTree(tb, mode)
+	signedTrees.byMode[mode] = tr
+	return tr
+}
+
+func signTree(tb testing.TB, mode chainMode) *signedTree {
 	tb.Helper()
 	tr := &signedTree{mode: mode, keys: map[uint16]*dns.DNSKEY{}}
 	tr.childFile = signFixture(tb, mode, "sec.example.", childText)

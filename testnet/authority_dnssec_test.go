@@ -25,6 +25,7 @@ type signedCase struct {
 	parentOnly bool // the server serves example. without sec.example.
 	rcode      int
 	answer, ns []string
+	answerNSEC []string // more of the answer, in the NSEC chain only
 	nsec       []string
 	nsec3      []string
 	optout     []string
@@ -46,6 +47,12 @@ var signedCases = []signedCase{
 	{name: "wildcard nodata", qname: "x.w.example.", qtype: dns.TypeAAAA, ns: []string{"example. SOA"},
 		nsec:  []string{"cover x.w.example.", "match *.w.example."},
 		nsec3: []string{"match w.example.", "cover x.w.example.", "match *.w.example."}},
+	{name: "wildcard any", qname: "x.w.example.", qtype: dns.TypeANY,
+		answer:     []string{"x.w.example. A unsigned", "x.w.example. RRSIG A unsigned"},
+		answerNSEC: []string{"x.w.example. NSEC unsigned", "x.w.example. RRSIG NSEC unsigned"},
+		nsec:       []string{"cover x.w.example."}, nsec3: []string{"cover x.w.example."},
+		nsdDiffers: map[chainMode]string{chainNSEC: "NSD answers ANY with one RRset (RFC 8482)",
+			chainNSEC3: "NSD answers ANY with one RRset (RFC 8482)", chainOptOut: "NSD answers ANY with one RRset (RFC 8482)"}},
 	{name: "cname", qname: "alias.example.", qtype: dns.TypeA, answer: []string{"alias.example. CNAME", "www.example. A"}},
 	{name: "wildcard cname", qname: "x.wc.example.", qtype: dns.TypeA,
 		answer: []string{"x.wc.example. CNAME", "www.example. A"},
@@ -93,14 +100,18 @@ func TestSignedSections(t *testing.T) {
 		t.Run(string(mode), func(t *testing.T) {
 			t.Parallel()
 			tr := buildTree(t, mode)
-			for _, c := range signedCases {
+			for _, c := range slices.Concat(signedCases, tr.hashedCases()) {
 				t.Run(c.name, func(t *testing.T) {
 					resp := askSigned(tr, c, true)
 					if resp.Rcode != c.rcode {
 						t.Errorf("rcode %s, want %s", dns.RcodeToString[resp.Rcode], dns.RcodeToString[c.rcode])
 					}
 					wantNS := slices.Concat(expandRRsets(c.ns), tr.expandDenial(t, c))
-					checkKeys(t, "answer", resp.Answer, expandRRsets(c.answer))
+					answer := c.answer
+					if mode == chainNSEC {
+						answer = slices.Concat(answer, c.answerNSEC)
+					}
+					checkKeys(t, "answer", resp.Answer, expandRRsets(answer))
 					checkKeys(t, "authority", resp.Ns, wantNS)
 					tr.checkSigs(t, resp)
 				})
@@ -114,18 +125,19 @@ func TestSignedSections(t *testing.T) {
 // referral's DS), with nothing of DNSSEC but the type asked for.
 func TestSignedWithoutDO(t *testing.T) {
 	tr := buildTree(t, chainNSEC3)
-	for _, c := range signedCases {
+	for _, c := range slices.Concat(signedCases, tr.hashedCases()) {
 		t.Run(c.name, func(t *testing.T) {
 			with, without := askSigned(tr, c, true), askSigned(tr, c, false)
 			if with.Rcode != without.Rcode || with.Authoritative != without.Authoritative {
 				t.Errorf("rcode %d AA %t without DO, %d %t with", without.Rcode, without.Authoritative, with.Rcode, with.Authoritative)
 			}
-			keep := func(rr dns.RR) bool {
-				switch rr.Header().Rrtype {
-				case dns.TypeRRSIG, dns.TypeNSEC, dns.TypeNSEC3:
-					return rr.Header().Rrtype == c.qtype
-				case dns.TypeDS:
-					return c.qtype == dns.TypeDS
+			// DNSSEC records stay in the answer when asked for (ANY asks
+			// for all), and
+			// never come in the other sections.
+			keep := func(rr dns.RR, answer bool) bool {
+				switch t := rr.Header().Rrtype; t {
+				case dns.TypeRRSIG, dns.TypeNSEC, dns.TypeNSEC3, dns.TypeDS:
+					return answer && (t == c.qtype || c.qtype == dns.TypeANY)
 				}
 				return true
 			}
@@ -133,12 +145,35 @@ func TestSignedWithoutDO(t *testing.T) {
 				name      string
 				got, want []dns.RR
 			}{{"answer", without.Answer, with.Answer}, {"authority", without.Ns, with.Ns}, {"additional", without.Extra, with.Extra}} {
-				want := slices.DeleteFunc(slices.Clone(sec.want), func(rr dns.RR) bool { return !keep(rr) })
+				want := slices.DeleteFunc(slices.Clone(sec.want), func(rr dns.RR) bool { return !keep(rr, sec.name == "answer") })
 				if g, w := rrStrings(sec.got), rrStrings(want); !slices.Equal(g, w) {
 					t.Errorf("%s without DO:\n%s\nwant\n%s", sec.name, strings.Join(g, "\n"), strings.Join(w, "\n"))
 				}
 			}
 		})
+	}
+}
+
+// hashedCases ask for the owner name of an NSEC3 record (the one matching
+// www.example.), which is no name of the zone (RFC 5155 section 7.2.9):
+// NXDOMAIN, its own record never served as an answer.
+func (tr *signedTree) hashedCases() []signedCase {
+	if tr.mode == chainNSEC {
+		return nil
+	}
+	rr, _ := indexDenial(tr.parent).nsec3At("www.example.")
+	owner := strings.ToLower(rr.Hdr.Name)
+	nx := func(name, qname string, qtype uint16) signedCase {
+		return signedCase{name: name, qname: qname, qtype: qtype, rcode: dns.RcodeNameError, ns: []string{"example. SOA"},
+			nsec3: []string{"match example.", "cover " + owner, "cover *.example."}}
+	}
+	below := nx("below an nsec3 owner", "x."+owner, dns.TypeA)
+	below.nsdDiffers = map[chainMode]string{tr.mode: "NSD 4.6 takes the NSEC3 owner for the closest encloser " +
+		"of a name below it and gives one NSEC3 covering that name: no closest encloser proof"}
+	return []signedCase{
+		nx("nsec3 owner", owner, dns.TypeA),
+		nx("nsec3 owner nsec3", owner, dns.TypeNSEC3),
+		below,
 	}
 }
 
@@ -314,7 +349,7 @@ func TestSignedAgreesWithNSD(t *testing.T) {
 			dir := tr.sandboxDir(t)
 			nsd := StartNSDTB(t, dir)
 			ours := StartTB(t, dir)
-			for _, c := range signedCases {
+			for _, c := range slices.Concat(signedCases, tr.hashedCases()) {
 				addr := serverAddr(t, ours.Servers(), "both.test.")
 				if c.parentOnly {
 					addr = serverAddr(t, ours.Servers(), "parent.test.")
@@ -399,4 +434,63 @@ func signedDiff(got, want *dns.Msg) string {
 		}
 	}
 	return strings.Join(diffs, "\n")
+}
+
+// TestSignedRRSIGQuestion: an RRSIG question is answered with the RRSIGs
+// at the name, DO or not, and they are not signed in turn.
+func TestSignedRRSIGQuestion(t *testing.T) {
+	tr := buildTree(t, chainNSEC)
+	want := rrStrings(tr.parent.nodes["www.example."].rrsets[dns.TypeRRSIG])
+	for _, do := range []bool{false, true} {
+		resp := askSigned(tr, signedCase{qname: "www.example.", qtype: dns.TypeRRSIG}, do)
+		if got := rrStrings(resp.Answer); !slices.Equal(got, want) || len(want) != 2 || len(resp.Ns) != 0 {
+			t.Errorf("do=%t: answer\n%s\nauthority %v; want the 2 RRSIGs (A, NSEC) of www.example.:\n%s",
+				do, strings.Join(got, "\n"), resp.Ns, strings.Join(want, "\n"))
+		}
+	}
+}
+
+// TestSignedTruncation: over UDP a DO reply that outgrows the client's
+// size is truncated with TC, as it was before DNSSEC came into it; the
+// same question without DO fits.
+func TestSignedTruncation(t *testing.T) {
+	tr := buildTree(t, chainNSEC3) // RSA-2048: each RRSIG takes 256 octets
+	a := &authority{zones: []*zone{tr.parent, tr.child}}
+	for _, do := range []bool{false, true} {
+		req := new(dns.Msg)
+		req.SetQuestion("nx.example.", dns.TypeA)
+		req.SetEdns0(dns.MinMsgSize, do)
+		_, resp := a.respond(req, false)
+		if resp.Truncated != do {
+			t.Errorf("do=%t: TC %t, want %t", do, resp.Truncated, do)
+		}
+		if wire, err := resp.Pack(); err != nil || len(wire) > dns.MinMsgSize {
+			t.Errorf("do=%t: %d octets (%v), want at most %d", do, len(wire), err, dns.MinMsgSize)
+		}
+	}
+}
+
+// TestUnsignedUnchangedByDO asks every question of the sandbox's CASES.md
+// of every server with DO and without: an unsigned zone gives the same
+// sections either way.
+func TestUnsignedUnchangedByDO(t *testing.T) {
+	sb, err := loadSandbox(os.DirFS(sandboxDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range sb.servers {
+		a := sb.authority(s)
+		for _, c := range readCases(t) {
+			var replies [2]*dns.Msg
+			for i, do := range []bool{false, true} {
+				req := new(dns.Msg)
+				req.SetQuestion(c.Qname, c.Qtype)
+				req.SetEdns0(EDNSBufferSize, do)
+				_, replies[i] = a.respond(req, true)
+			}
+			if diff := signedDiff(replies[1], replies[0]); diff != "" || !slices.Equal(rrStrings(replies[1].Extra), rrStrings(replies[0].Extra)) {
+				t.Errorf("%s: %s %s: DO changes the reply: %s", s.Name, c.Qname, dns.TypeToString[c.Qtype], diff)
+			}
+		}
+	}
 }
