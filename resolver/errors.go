@@ -35,6 +35,8 @@ var (
 type ValidationError struct {
 	EDE uint16
 	Why string
+	// Verifications counts the signature checks made before failing.
+	Verifications int
 }
 
 func (e *ValidationError) Error() string {

@@ -48,7 +48,7 @@ func (r *Resolver) keysFor(ctx context.Context, q *query, zone string) *zoneKeys
 		return &zoneKeys{check: bogus(dns.ExtendedErrorCodeDNSBogus, false, "the keys of %s depend on themselves", zone)}
 	}
 	v, _, _ := r.val.keyFlight.Do(zone, func() (any, error) {
-		zk := r.fetchKeys(ctx, q, zone)
+		zk := r.fetchKeys(ctx, q, zone, nil, nil)
 		r.val.keys.Add(zone, zk)
 		return zk, nil
 	})
@@ -57,7 +57,7 @@ func (r *Resolver) keysFor(ctx context.Context, q *query, zone string) *zoneKeys
 
 // fetchKeys finds zone's trust (a trust anchor, else the parent's DS set),
 // then its DNSKEY set, and checks the one against the other.
-func (r *Resolver) fetchKeys(ctx context.Context, q *query, zone string) *zoneKeys {
+func (r *Resolver) fetchKeys(ctx context.Context, q *query, zone string, haveKeys []dns.RR, haveSigs []*dns.RRSIG) *zoneKeys {
 	now := r.now()
 	var ds []*dns.DS
 	var anchorKeys []*dns.DNSKEY
@@ -92,11 +92,14 @@ func (r *Resolver) fetchKeys(ctx context.Context, q *query, zone string) *zoneKe
 			expires = minTime(expires, now.Add(time.Duration(rr.Header().Ttl)*time.Second))
 		}
 	}
-	res, err := r.lookup(ctx, q.keyLookup(zone, dns.TypeDNSKEY))
-	if err != nil {
-		return r.bogusKeys(now, dns.ExtendedErrorCodeDNSKEYMissing, "DNSKEY of %s: %v", zone, err)
+	dnskeys, sigs := haveKeys, haveSigs
+	if dnskeys == nil {
+		res, err := r.lookup(ctx, q.keyLookup(zone, dns.TypeDNSKEY))
+		if err != nil {
+			return r.bogusKeys(now, dns.ExtendedErrorCodeDNSKEYMissing, "DNSKEY of %s: %v", zone, err)
+		}
+		dnskeys, sigs = dataAndSigs(res.answer, zone, dns.TypeDNSKEY)
 	}
-	dnskeys, sigs := dataAndSigs(res.answer, zone, dns.TypeDNSKEY)
 	if len(dnskeys) == 0 {
 		return r.bogusKeys(now, dns.ExtendedErrorCodeDNSKEYMissing, "no DNSKEY at %s", zone)
 	}
@@ -158,4 +161,29 @@ func sigsRRs(sigs []*dns.RRSIG) []dns.RR {
 		out[i] = s
 	}
 	return out
+}
+
+// keysWith checks dnskeys, zone's DNSKEY set as a reply brought it: with
+// the zone's keys when they are known and secure, else against its DS.
+func (r *Resolver) keysWith(ctx context.Context, q *query, zone string, dnskeys []dns.RR, sigs []*dns.RRSIG) check {
+	switch {
+	case r.val.anchors.negative(zone), !r.val.anchors.covers(zone):
+		return r.keysFor(ctx, q, zone).check
+	}
+	if zk, ok := r.val.keys.Get(zone); ok && r.now().Before(zk.expires) {
+		if zk.Status != dnssec.Secure {
+			return zk.check
+		}
+		return check{Verdict: dnssec.VerifyRRset(dnskeys, sigs, zone, zk.keys, r.now(), q.budget.sec), fromReply: true}
+	}
+	if q.keying(zone) {
+		return bogus(dns.ExtendedErrorCodeDNSBogus, false, "the keys of %s depend on themselves", zone)
+	}
+	zk := r.fetchKeys(ctx, q.keyLookup(zone, dns.TypeDNSKEY), zone, dnskeys, sigs)
+	if zk.Status != dnssec.Bogus {
+		r.val.keys.Add(zone, zk)
+	}
+	c := zk.check
+	c.fromReply = zk.Status == dnssec.Bogus
+	return c
 }

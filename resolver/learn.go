@@ -172,6 +172,9 @@ func (r *Resolver) store(zone, qname string, qtype uint16, rep reply) {
 			rank = cache.RankAuthAuthority
 		}
 		r.cache.PutNegativeSet(r.negativeSetOf(rep, qtype, neg, rank))
+		if rep.soa != nil {
+			r.learnDenial(rep, signerOfRecords(sigsRRs(sigsFor(rep.sigs, rep.soa.Hdr.Name, dns.TypeSOA)), zone))
+		}
 	}
 }
 

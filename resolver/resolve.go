@@ -32,6 +32,8 @@ type result struct {
 	loop bool
 	// sec is the verdict on the whole answer: the weakest of its RRsets'.
 	sec check
+	// verifications: the signature checks the walk made (0 from the cache)
+	verifications int
 }
 
 // sectionRefs name what the authoritative reply of an answer carried in
@@ -99,6 +101,10 @@ type Answer struct {
 	// EDE and Why say why an answer is not secure, when known.
 	EDE uint16
 	Why string
+	// Verifications counts the signature checks that finding the answer
+	// took (0 for an answer from the cache); at most
+	// dnssec.Limits.MaxVerificationsPerQuery.
+	Verifications int
 }
 
 // Query is Resolve with the client's flags, returning the verdict too.
@@ -125,6 +131,9 @@ func (r *Resolver) Query(ctx context.Context, name string, qtype uint16, opts Op
 			q.budget.sec = dnssec.NewBudget(r.val.limits)
 		}
 		res, err := r.lookup(wctx, q)
+		if q.budget.sec != nil {
+			res.verifications = q.budget.sec.Verifications()
+		}
 		if err != nil {
 			r.failed.record(key, err, r.now())
 		} else {
@@ -171,14 +180,14 @@ func (r *Resolver) answer(res result, name string, qtype uint16, opts Options) (
 		sec = check{}
 	}
 	if sec.Status == dnssec.Bogus && !opts.CheckingDisabled {
-		return Answer{}, &Error{Qname: name, Qtype: qtype, Err: &ValidationError{EDE: sec.EDE, Why: sec.Why}}
+		return Answer{}, &Error{Qname: name, Qtype: qtype, Err: &ValidationError{EDE: sec.EDE, Why: sec.Why, Verifications: res.verifications}}
 	}
 	m := r.respond(res, name, qtype)
 	m.AuthenticatedData = sec.Status == dnssec.Secure && !opts.CheckingDisabled
 	if !opts.DNSSECOK {
 		m.Answer, m.Ns = withoutDNSSEC(m.Answer, qtype), withoutDNSSEC(m.Ns, qtype)
 	}
-	return Answer{Msg: m, Security: sec.Status, EDE: sec.EDE, Why: sec.Why}, nil
+	return Answer{Msg: m, Security: sec.Status, EDE: sec.EDE, Why: sec.Why, Verifications: res.verifications}, nil
 }
 
 // withoutDNSSEC drops the RRSIG, NSEC and NSEC3 records that a client

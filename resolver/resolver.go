@@ -191,6 +191,8 @@ func (r *Resolver) setUpValidation(cfg Config) error {
 	}
 	v.keys, _ = lru.New[string, *zoneKeys](keyCacheZones)
 	v.whys, _ = lru.New[string, string](keyCacheZones)
+	v.nsecs = newNSECCache()
+	v.verified, _ = lru.New[string, dnssec.Verdict](verifiedSets)
 	r.val = v
 	return nil
 }

@@ -11,6 +11,9 @@ package resolver
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -40,6 +43,10 @@ type validator struct {
 	// whys: the reasons of bogus data in the cache, which keeps only the
 	// EDE, so that an answer from the cache says as much as a fresh one.
 	whys *lru.Cache[string, string]
+	// nsecs: validated NSEC records for aggressive use (aggressive.go)
+	nsecs *nsecCache
+	// verified: RRsets whose signatures verified, and till when
+	verified *lru.Cache[string, dnssec.Verdict]
 }
 
 func bogusKey(name string, t uint16) string { return dnsname.Lower(name) + "/" + dns.TypeToString[t] }
@@ -131,11 +138,17 @@ func (r *Resolver) checkSet(ctx context.Context, q *query, zone string, rep *rep
 		return bogus(dns.ExtendedErrorCodeDNSBogus, true, "RRSIG of %s/%s signed by %s, not by a zone between %s and the owner",
 			h.Name, dns.TypeToString[h.Rrtype], sigs[0].SignerName, zone)
 	}
+	if h.Rrtype == dns.TypeDNSKEY && sameName(h.Name, signer) {
+		// A zone's own key set is checked against its DS with the
+		// records in hand: fetching them again would ask the very
+		// question this reply answers, whose flight we are in.
+		return r.keysWith(ctx, q, signer, set, sigs)
+	}
 	zk := r.keysFor(ctx, q, signer)
 	if zk.Status != dnssec.Secure {
 		return zk.check
 	}
-	v := check{Verdict: dnssec.VerifyRRset(set, sigs, signer, zk.keys, r.now(), q.budget.sec), fromReply: true}
+	v := r.verifySet(set, sigs, signer, zk.keys, q)
 	r.traceCheck(ctx, q, h.Name, h.Rrtype, signer, v)
 	if v.Status != dnssec.Secure {
 		return v
@@ -238,6 +251,12 @@ func (r *Resolver) validateReferral(ctx context.Context, q *query, zone string, 
 	}
 	c := check{Verdict: dnssec.ProveNoDS(rep.child, signer, proof.records, q.budget.sec), fromReply: true}
 	r.traceCheck(ctx, q, rep.child, dns.TypeDS, signer, c)
+	if c.Status != dnssec.Bogus {
+		// The child is unsigned, proven: its data needs no DS query.
+		child := dnsname.Lower(rep.child)
+		why := "no DS for " + child + ": an insecure delegation"
+		r.val.keys.Add(child, &zoneKeys{check: check{Verdict: dnssec.Verdict{Status: dnssec.Insecure, Why: why}}, expires: r.now().Add(r.denialLife(rep))})
+	}
 	return c
 }
 
@@ -445,4 +464,61 @@ func (r *Resolver) negativeSection(rep reply) []dns.RR {
 		}
 	}
 	return append(ns, withSigs(rep.denial, rep.sigs)...)
+}
+
+// verifiedSets bounds the memory of RRsets already verified.
+const verifiedSets = 20_000
+
+// verifySet verifies set with signer's keys, once while its verdict
+// lives: replies repeat RRsets (a DNAME on every restart, an NSEC in the
+// minimised and the full question's answers), and a signature check costs
+// tens of microseconds. The memory is keyed by the set and its signatures
+// together, so other data under a replayed signature is checked afresh.
+func (r *Resolver) verifySet(set []dns.RR, sigs []*dns.RRSIG, signer string, keys []*dnssec.Key, q *query) check {
+	now := r.now()
+	key := verifiedKey(set, sigs)
+	if v, ok := r.val.verified.Get(key); ok && now.Before(v.Expires) {
+		return check{Verdict: v, fromReply: true}
+	}
+	v := dnssec.VerifyRRset(set, sigs, signer, keys, now, q.budget.sec)
+	if v.Status == dnssec.Secure {
+		keep := v
+		ttl := time.Duration(set[0].Header().Ttl) * time.Second
+		if keep.Expires.IsZero() || now.Add(ttl).Before(keep.Expires) {
+			keep.Expires = now.Add(ttl)
+		}
+		r.val.verified.Add(key, keep)
+	}
+	return check{Verdict: v, fromReply: true}
+}
+
+// verifiedKey is the memory's key of set and sigs: their records in
+// presentation form, TTLs left out (they count down), in a fixed order.
+func verifiedKey(set []dns.RR, sigs []*dns.RRSIG) string {
+	parts := make([]string, 0, len(set)+len(sigs))
+	for _, rr := range set {
+		parts = append(parts, withoutTTL(rr))
+	}
+	for _, s := range sigs {
+		parts = append(parts, withoutTTL(s))
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, "\n")
+}
+
+func withoutTTL(rr dns.RR) string {
+	h := *rr.Header()
+	s := rr.String()
+	// The header's text is "owner<TAB>ttl<TAB>class<TAB>type": drop the TTL.
+	return strings.ToLower(h.Name) + strings.TrimPrefix(s[len(h.Name):], "\t"+strconv.FormatUint(uint64(h.Ttl), 10))
+}
+
+// denialLife is how long a referral's proof of no DS is trusted: its
+// records' TTL, at most maxInsecureKeep.
+func (r *Resolver) denialLife(rep *reply) time.Duration {
+	life := maxInsecureKeep
+	for _, rr := range rep.denial {
+		life = min(life, time.Duration(rr.Header().Ttl)*time.Second)
+	}
+	return life
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/recursor-dns/recursor/cache"
+	"github.com/recursor-dns/recursor/dnssec"
 )
 
 // lookup resolves q: from the cache, else by iteration, restarting at
@@ -52,6 +53,11 @@ func (r *Resolver) lookup(ctx context.Context, q *query) (result, error) {
 				return result{}, loop(name)
 			}
 			seen[name] = true
+		}
+		if res, ok := r.synthesise(ctx, q, name, q.qtype); ok {
+			res.answer = chain
+			res.sec = worse(sec, res.sec)
+			return res, nil
 		}
 		rep, err := r.iterate(ctx, q, name)
 		if err != nil {
@@ -290,8 +296,10 @@ func (r *Resolver) askMinimised(ctx context.Context, q *query, at *descent, qnam
 		at.d, at.known = r.delegationAt(askName, rep.answer, rep.glue), askName
 	case err == nil && (rep.kind == kindNoData || rep.kind == kindAnswer):
 		at.known = askName // an empty non-terminal or a name without a cut
-	case err == nil && rep.kind == kindNXDomain && r.qmin == QminStrict:
-		rep.target = qname // nothing exists below a name that does not exist (RFC 8020)
+	case err == nil && rep.kind == kindNXDomain && (r.qmin == QminStrict || rep.sec.Status == dnssec.Secure):
+		// Nothing exists below a name that does not exist (RFC 8020);
+		// relaxed mode trusts it once the proof has validated.
+		rep.target = qname
 		return rep, true, nil
 	default:
 		// Relaxed mode: servers that mishandle minimised questions

@@ -300,7 +300,9 @@ func packAnswer(resp, question []byte) (*packedAnswer, bool) {
 			return nil, false
 		}
 		if rrtype == dns.TypeOPT {
-			if i != counts-1 || next != len(resp) {
+			// An OPT with options (an Extended DNS Error) says more
+			// than the bare OPT the fast path appends.
+			if i != counts-1 || next != len(resp) || rdlen > 0 {
 				return nil, false
 			}
 			end, optSeen = start, true

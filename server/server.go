@@ -13,6 +13,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/recursor-dns/recursor/dnssec"
 	"github.com/recursor-dns/recursor/resolver"
 )
 
@@ -304,6 +305,7 @@ func (s *Server) cachedAnswer(q *query) (*dns.Msg, bool) {
 	question := q.req.Question[0]
 	if b, ok := s.backend.(DNSSECBackend); ok {
 		a, ok := b.QueryCached(question.Name, question.Qtype, optionsOf(q))
+		noteEDE(q, a)
 		return a.Msg, ok
 	}
 	return s.backend.ResolveCached(question.Name, question.Qtype)
@@ -314,7 +316,18 @@ func (s *Server) resolveAnswer(ctx context.Context, q *query) (*dns.Msg, error) 
 	question := q.req.Question[0]
 	if b, ok := s.backend.(DNSSECBackend); ok {
 		a, err := b.Query(ctx, question.Name, question.Qtype, optionsOf(q))
+		noteEDE(q, a)
 		return a.Msg, err
 	}
 	return s.backend.Resolve(ctx, question.Name, question.Qtype)
+}
+
+// noteEDE gives an answer that is not secure for a known reason (an
+// unsupported algorithm, NSEC3 over the iteration limit, bogus data a CD
+// client asked for) the Extended DNS Error that says so (RFC 8914 allows
+// one in any response).
+func noteEDE(q *query, a resolver.Answer) {
+	if a.Msg != nil && a.EDE != 0 && a.Security != dnssec.Secure {
+		q.ede = &dns.EDNS0_EDE{InfoCode: a.EDE, ExtraText: a.Why}
+	}
 }

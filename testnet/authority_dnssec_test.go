@@ -478,8 +478,13 @@ func TestUnsignedUnchangedByDO(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	tested := 0
 	for _, s := range sb.servers {
 		a := sb.authority(s)
+		if slices.ContainsFunc(a.zones, func(z *zone) bool { return z.nodes[z.origin].has(dns.TypeDNSKEY) }) {
+			continue // a signed zone answers DO with its RRSIGs
+		}
+		tested++
 		for _, c := range readCases(t) {
 			var replies [2]*dns.Msg
 			for i, do := range []bool{false, true} {
@@ -492,5 +497,8 @@ func TestUnsignedUnchangedByDO(t *testing.T) {
 				t.Errorf("%s: %s %s: DO changes the reply: %s", s.Name, c.Qname, dns.TypeToString[c.Qtype], diff)
 			}
 		}
+	}
+	if tested == 0 {
+		t.Fatal("no server of only unsigned zones in the sandbox to test")
 	}
 }
