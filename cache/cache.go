@@ -70,8 +70,11 @@ const (
 	NoSOANegativeTTL = 5 * time.Second
 	// MaxRRsetRecords and MaxRRsetBytes bound one entry: larger RRsets are
 	// answered but not cached, so one hostile zone cannot fill the cache.
+	// MaxRRsetBytes counts an entry's RRSIGs and proof too: 16 KB
+	// lets an RRset of the 8 KB that unsigned data was allowed keep
+	// its signatures (several of RSA-4096 keys, a DNSKEY set's).
 	MaxRRsetRecords = 100
-	MaxRRsetBytes   = 8 << 10
+	MaxRRsetBytes   = 16 << 10
 )
 
 // Config configures a Cache. Every field is optional.
@@ -106,7 +109,15 @@ type Entry struct {
 	RRs      []dns.RR // the RRset (Positive), nil for negative entries
 	Negative Negative
 	SOA      *dns.SOA // the zone's SOA for negative entries, when known
+	// Sigs: the RRSIGs stored with the RRset, or with the SOA of a
+	// negative entry. Their owner is the RRset's (the SOA's).
+	Sigs []dns.RR
+	// Proof: the NSEC and NSEC3 records and their RRSIGs stored with a
+	// negative entry or a wildcard answer, in the order given.
+	Proof    []dns.RR
 	Rank     Rank
+	Security Security
+	EDE      uint16    // the RFC 8914 code stored with the status, 0 for none
 	TTL      uint32    // whole seconds left
 	Expires  time.Time // when the entry stops being served
 }
@@ -144,107 +155,22 @@ func Canonical(name string) string {
 	return dnsname.Lower(dns.Fqdn(name))
 }
 
-// Put stores one RRset (records of one owner, type and class) with rank. It
-// returns false when the set was not stored: empty, mixed, too large, zero TTL,
-// or outranked by live data.
+// Put stores one RRset (records of one owner, type and class) with rank,
+// unsigned and Unchecked: PutSet(Set{RRs: rrs, Rank: rank}). It returns
+// false when the set was not stored: empty, mixed, too large, zero TTL, or
+// outranked by live data.
 func (c *Cache) Put(rrs []dns.RR, rank Rank) bool {
-	if len(rrs) == 0 || len(rrs) > MaxRRsetRecords {
-		return false
-	}
-	h0 := rrs[0].Header()
-	k := Key{Name: Canonical(h0.Name), Type: h0.Rrtype, Class: h0.Class}
-	ttl := h0.Ttl
-	packedLen := 0
-	for _, rr := range rrs {
-		h := rr.Header()
-		if h.Rrtype != k.Type || h.Class != k.Class || !dnsname.EqualFold(h.Name, k.Name) {
-			return false
-		}
-		ttl = min(ttl, h.Ttl) // RFC 2181 5.2: an RRset has one TTL
-		packedLen += dns.Len(rr)
-	}
-	if packedLen > MaxRRsetBytes || len(k.Name) > 0xffff {
-		return false
-	}
-	d := c.clampTTL(ttl, c.cfg.MaxTTL)
-	if d <= 0 {
-		return false
-	}
-	owner := ""
-	if h0.Name != k.Name && len(h0.Name) <= 0xffff {
-		owner = h0.Name
-	}
-	data, ok := packEntry(k.Name, owner, rrs, packedLen)
-	if !ok {
-		return false
-	}
-	now := c.cfg.Now().UnixNano()
-	e := entry{
-		data:     data,
-		expires:  now + int64(d),
-		nameLen:  uint16(len(k.Name)),
-		ownerLen: uint16(len(owner)),
-		typ:      k.Type,
-		class:    k.Class,
-		rank:     rank,
-	}
-
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.s.put(e, now) {
-		return false
-	}
-	// Data at the name proves it exists: an NXDOMAIN entry for it is stale.
-	c.s.remove(k.Name, dns.TypeNone, k.Class)
-	return true
+	return c.PutSet(Set{RRs: rrs, Rank: rank})
 }
 
 // PutNegative stores a negative answer for name: NXDomain for every type of
 // the name, NoData for qtype only. Its TTL is the lesser of the SOA's TTL
 // and its MINIMUM field (RFC 2308 section 5), capped by MaxNegativeTTL. A
 // negative answer without SOA is kept NoSOANegativeTTL, or an operator's
-// minimum TTL (MinTTL or MinNegativeTTL) when greater.
+// minimum TTL (MinTTL or MinNegativeTTL) when greater. It stores it
+// unsigned and Unchecked, as PutNegativeSet.
 func (c *Cache) PutNegative(name string, qtype, qclass uint16, kind Negative, soa *dns.SOA, rank Rank) bool {
-	if kind == Positive {
-		return false
-	}
-	name = Canonical(name)
-	if len(name) > 0xffff {
-		return false
-	}
-	if kind == NXDomain {
-		qtype = dns.TypeNone
-	}
-	var d time.Duration
-	data := name
-	if soa != nil {
-		d = time.Duration(c.NegativeTTL(soa)) * time.Second
-		b := make([]byte, len(name)+dns.Len(soa))
-		copy(b, name)
-		n, err := dns.PackRR(dns.Copy(soa), b, len(name), nil, false) // PackRR sets Rdlength: not on the caller's
-		if err != nil {
-			return false
-		}
-		data = unsafe.String(unsafe.SliceData(b), n) // b is not written again
-	} else {
-		d = min(max(NoSOANegativeTTL, c.cfg.MinTTL, c.cfg.MinNegativeTTL), c.cfg.MaxNegativeTTL)
-	}
-	if d <= 0 {
-		return false
-	}
-	now := c.cfg.Now().UnixNano()
-	e := entry{
-		data:     data,
-		expires:  now + int64(d),
-		nameLen:  uint16(len(name)),
-		typ:      qtype,
-		class:    qclass,
-		negative: kind,
-		rank:     rank,
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.s.put(e, now)
+	return c.PutNegativeSet(NegativeSet{Name: name, Qtype: qtype, Qclass: qclass, Kind: kind, SOA: soa, Rank: rank})
 }
 
 // NegativeTTL is how long a negative answer with soa is cached: the lesser
@@ -318,86 +244,162 @@ func clamp(ttl uint32, minTTL, maxTTL time.Duration) time.Duration {
 func (e entry) export(now time.Time) (out Entry, ok bool) {
 	expires := time.Unix(0, e.expires)
 	left := uint32(expires.Sub(now) / time.Second)
-	out = Entry{Negative: e.negative, Rank: e.rank, TTL: left, Expires: expires}
+	out = Entry{Negative: e.negative, Rank: e.rank, Security: e.security, EDE: e.ede, TTL: left, Expires: expires}
 	name, rest := e.data[:e.nameLen], e.data[e.nameLen:]
 	// A read-only view: unpacking never writes to the message.
 	wire := unsafe.Slice(unsafe.StringData(rest), len(rest))
+	tail := len(wire) - int(e.tailLen)
+	if tail < int(e.ownerLen) {
+		return Entry{}, false
+	}
+	owner := name
 	if e.negative != Positive {
-		if len(wire) > 0 {
-			rr, _, err := dns.UnpackRR(wire, 0)
+		if tail > 0 {
+			rr, end, err := dns.UnpackRR(wire[:tail], 0)
 			soa, isSOA := rr.(*dns.SOA)
-			if err != nil || !isSOA {
+			if err != nil || !isSOA || end != tail {
 				return Entry{}, false
 			}
 			soa.Hdr.Ttl = left
 			out.SOA = soa
+			owner = soa.Hdr.Name
 		}
+	} else {
+		if e.ownerLen > 0 {
+			owner = rest[:e.ownerLen]
+		}
+		h := dns.RR_Header{Name: owner, Rrtype: e.typ, Class: e.class, Ttl: left}
+		if out.RRs, _, ok = unpackRdata(wire[:tail], int(e.ownerLen), -1, h); !ok {
+			return Entry{}, false
+		}
+	}
+	if e.tailLen == 0 {
 		return out, true
 	}
-	owner := name
-	if e.ownerLen > 0 {
-		owner = rest[:e.ownerLen]
+	return out, e.exportTail(&out, wire[tail:], owner, left)
+}
+
+// exportTail unpacks the RRSIGs, whose owner is owner, and the proof of
+// the tail into out.
+func (e entry) exportTail(out *Entry, tail []byte, owner string, left uint32) bool {
+	h := dns.RR_Header{Name: owner, Rrtype: dns.TypeRRSIG, Class: e.class, Ttl: left}
+	sigs, off, ok := unpackRdata(tail, 0, int(e.nsigs), h)
+	if !ok || len(sigs) != int(e.nsigs) {
+		return false
 	}
-	for off := int(e.ownerLen); off < len(wire); {
+	out.Sigs = sigs
+	for off < len(tail) {
+		rr, end, err := dns.UnpackRR(tail, off)
+		if err != nil || rr == nil || end <= off {
+			return false
+		}
+		rr.Header().Ttl = left
+		out.Proof = append(out.Proof, rr)
+		off = end
+	}
+	return true
+}
+
+// unpackRdata returns the records of wire from off, each RDATA after its
+// 2-byte length, under header h: all of them (limit -1) or the first
+// limit, and where they end.
+func unpackRdata(wire []byte, off, limit int, h dns.RR_Header) (out []dns.RR, end int, ok bool) {
+	for ; off < len(wire) && limit != 0; limit-- {
 		if off+2 > len(wire) {
-			return Entry{}, false
+			return nil, 0, false
 		}
 		n := int(binary.BigEndian.Uint16(wire[off:]))
 		off += 2
 		if off+n > len(wire) {
-			return Entry{}, false
+			return nil, 0, false
 		}
-		h := dns.RR_Header{Name: owner, Rrtype: e.typ, Class: e.class, Ttl: left, Rdlength: uint16(n)}
-		rr, end, err := dns.UnpackRRWithHeader(h, wire[:off+n], off)
-		if err != nil || end != off+n {
-			return Entry{}, false
+		h.Rdlength = uint16(n)
+		rr, next, err := dns.UnpackRRWithHeader(h, wire[:off+n], off)
+		if err != nil || next != off+n {
+			return nil, 0, false
 		}
-		out.RRs = append(out.RRs, rr)
-		off = end
+		out = append(out, rr)
+		off = next
 	}
-	return out, true
+	return out, off, true
 }
 
-// packEntry returns the data string of a positive entry: name, then owner
-// (which may be empty), then the RDATA of rrs, each after its length,
-// uncompressed. size is at least the records' packed length, headers
-// included. The string is the entry's one allocation, of its exact size.
-func packEntry(name, owner string, rrs []dns.RR, size int) (string, bool) {
+// packEntry returns the data string of an entry and the length of its
+// tail: name, then owner (which may be empty), then head (each record's
+// RDATA after its length, or the whole packed records if whole), then the
+// tail: the RDATA of sigs after their lengths and the whole packed
+// records of proof. All are uncompressed; size is at least their packed
+// length, headers included. The string is the entry's one allocation, of
+// its exact size.
+func packEntry(name, owner string, head []dns.RR, whole bool, sigs, proof []dns.RR, size int) (data string, tail int, ok bool) {
 	scratch := make([]byte, size)
-	end, rdata := 0, 0
+	headEnd, headLen, ok1 := packRRs(head, scratch, 0)
+	sigEnd, sigLen, ok2 := packRRs(sigs, scratch, headEnd)
+	proofEnd, _, ok3 := packRRs(proof, scratch, sigEnd)
+	if !ok1 || !ok2 || !ok3 {
+		return "", 0, false
+	}
+	if whole {
+		headLen = headEnd
+	}
+	tail = sigLen + proofEnd - sigEnd
+	if tail > 0xffff {
+		return "", 0, false
+	}
+	out := make([]byte, 0, len(name)+len(owner)+headLen+tail)
+	out = append(out, name...)
+	out = append(out, owner...)
+	if whole {
+		out = append(out, scratch[:headEnd]...)
+	} else if out, ok = appendRdata(out, scratch[:headEnd]); !ok {
+		return "", 0, false
+	}
+	if out, ok = appendRdata(out, scratch[headEnd:sigEnd]); !ok {
+		return "", 0, false
+	}
+	out = append(out, scratch[sigEnd:proofEnd]...)
+	if len(out) != cap(out) {
+		return "", 0, false
+	}
+	return unsafe.String(unsafe.SliceData(out), len(out)), tail, true // out is not written again
+}
+
+// packRRs packs rrs uncompressed into buf from off and returns where they
+// end and the bytes their RDATA take with their lengths.
+func packRRs(rrs []dns.RR, buf []byte, off int) (end, rdata int, ok bool) {
 	for _, rr := range rrs {
 		// PackRR sets Rdlength: never on a record the caller may share.
 		cp := dns.Copy(rr)
-		n, err := dns.PackRR(cp, scratch, end, nil, false)
-		if err != nil || n <= end {
-			return "", false
+		n, err := dns.PackRR(cp, buf, off, nil, false)
+		if err != nil || n <= off {
+			return 0, 0, false
 		}
 		rdata += 2 + int(cp.Header().Rdlength)
-		end = n
+		off = n
 	}
-	out := make([]byte, 0, len(name)+len(owner)+rdata)
-	out = append(out, name...)
-	out = append(out, owner...)
-	for off := 0; off < end; {
-		for scratch[off] != 0 { // the owner name, uncompressed
-			off += 1 + int(scratch[off])
-			if off >= end {
-				return "", false
+	return off, rdata, true
+}
+
+// appendRdata appends to out the RDLENGTH and RDATA of each record packed
+// uncompressed in wire.
+func appendRdata(out, wire []byte) ([]byte, bool) {
+	for off := 0; off < len(wire); {
+		for wire[off] != 0 { // the owner name, uncompressed
+			off += 1 + int(wire[off])
+			if off >= len(wire) {
+				return nil, false
 			}
 		}
 		off += 1 + 8 // root label, type, class, TTL
-		if off+2 > end {
-			return "", false
+		if off+2 > len(wire) {
+			return nil, false
 		}
-		n := int(binary.BigEndian.Uint16(scratch[off:]))
-		if off+2+n > end {
-			return "", false
+		n := int(binary.BigEndian.Uint16(wire[off:]))
+		if off+2+n > len(wire) {
+			return nil, false
 		}
-		out = append(out, scratch[off:off+2+n]...) // RDLENGTH and RDATA
+		out = append(out, wire[off:off+2+n]...)
 		off += 2 + n
 	}
-	if len(out) != cap(out) {
-		return "", false
-	}
-	return unsafe.String(unsafe.SliceData(out), len(out)), true // out is not written again
+	return out, true
 }

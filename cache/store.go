@@ -59,34 +59,46 @@ type entry struct {
 	// data is the key's canonical name (nameLen bytes), then for a positive
 	// entry the owner as learned when its case differs from the key's
 	// (ownerLen bytes) and each record's RDATA after its 2-byte length; for
-	// a negative one, the SOA as a packed RR or nothing. What get returns
-	// is a copy: readers may use it after the store's lock is released.
+	// a negative one, the SOA as a packed RR or nothing. The last tailLen
+	// bytes are the DNSSEC records, none for unsigned data: nsigs RRSIGs,
+	// RDATA after its length, whose owner is the RRset's or the SOA's, then
+	// the proof, whole packed records. What get returns is a copy: readers
+	// may use it after the store's lock is released.
 	data     string
 	expires  int64 // Unix nanoseconds of Config.Now
 	nameLen  uint16
 	ownerLen uint16
+	tailLen  uint16
 	typ      uint16 // dns.TypeNone for an NXDOMAIN entry
 	class    uint16
+	ede      uint16
 	negative Negative
 	rank     Rank
+	security Security
+	nsigs    uint8
 }
 
 // slot is an entry without its data, which is in the arena's cell ref,
 // with the key's hash and its links in the LRU list (towards the head:
-// next is more recent); a free slot's next is the next free slot.
+// next is more recent); a free slot's next is the next free slot. Its
+// fields are ordered to leave no padding: 48 bytes.
 type slot struct {
 	hash     uint64
 	expires  int64
 	ref      cell
 	dataLen  uint32
-	nameLen  uint16
-	ownerLen uint16
-	typ      uint16
-	class    uint16
-	negative Negative
-	rank     Rank
 	prev     uint32
 	next     uint32
+	nameLen  uint16
+	ownerLen uint16
+	tailLen  uint16
+	typ      uint16
+	class    uint16
+	ede      uint16
+	negative Negative
+	rank     Rank
+	security Security
+	nsigs    uint8
 }
 
 // entryOverhead estimates the bytes an entry costs besides its data: its
@@ -114,10 +126,14 @@ func (s *store) entryAt(sl *slot) entry {
 		expires:  sl.expires,
 		nameLen:  sl.nameLen,
 		ownerLen: sl.ownerLen,
+		tailLen:  sl.tailLen,
 		typ:      sl.typ,
 		class:    sl.class,
+		ede:      sl.ede,
 		negative: sl.negative,
 		rank:     sl.rank,
+		security: sl.security,
+		nsigs:    sl.nsigs,
 	}
 }
 
@@ -173,9 +189,9 @@ func (s *store) get(name string, typ, class uint16, now int64) (entry, bool) {
 	return s.entryAt(sl), true
 }
 
-// put stores e as the most recently used entry, unless live data of a
-// higher rank holds its key (RFC 2181 section 5.4.1) or e is larger than
-// an arena cell can be. It evicts the least recently used entries to stay
+// put stores e as the most recently used entry, unless live data that e
+// may not replace holds its key (see supersedes) or e is larger than an
+// arena cell can be. It evicts the least recently used entries to stay
 // within the bounds, the new one aside.
 func (s *store) put(e entry, now int64) bool {
 	if len(e.data) > arenaChunk {
@@ -184,7 +200,7 @@ func (s *store) put(e entry, now int64) bool {
 	h := s.hash(e.name(), e.typ, e.class)
 	if i, ok := s.index[h]; ok {
 		old := s.at(i)
-		if s.is(old, e.name(), e.typ, e.class) && now < old.expires && e.rank < old.rank {
+		if s.is(old, e.name(), e.typ, e.class) && now < old.expires && !e.supersedes(old.rank, old.security) {
 			return false
 		}
 		s.drop(i) // the key's old entry, or another key's whose hash is the same
@@ -207,10 +223,14 @@ func (s *store) put(e entry, now int64) bool {
 		dataLen:  uint32(len(e.data)),
 		nameLen:  e.nameLen,
 		ownerLen: e.ownerLen,
+		tailLen:  e.tailLen,
 		typ:      e.typ,
 		class:    e.class,
+		ede:      e.ede,
 		negative: e.negative,
 		rank:     e.rank,
+		security: e.security,
+		nsigs:    e.nsigs,
 	}
 	copy(s.arena.bytes(sl.ref, len(e.data)), e.data)
 	s.pushFront(i, sl)
@@ -227,6 +247,16 @@ func (s *store) put(e entry, now int64) bool {
 func (s *store) remove(name string, typ, class uint16) {
 	if i := s.lookup(name, typ, class); i != 0 {
 		s.drop(i)
+	}
+}
+
+// removeFor drops the key's entry unless it is live and of a security
+// that a set of security sec may not replace (rank aside).
+func (s *store) removeFor(name string, typ, class uint16, sec Security, now int64) {
+	if i := s.lookup(name, typ, class); i != 0 {
+		if sl := s.at(i); now >= sl.expires || replaces(sec, sl.security) {
+			s.drop(i)
+		}
 	}
 }
 
