@@ -315,8 +315,8 @@ func TestBytesBound(t *testing.T) {
 
 // modelEntry is an entry of the reference model.
 type modelEntry struct {
-	name    string
-	typ     uint16
+	name     string
+	typ      uint16
 	data     string
 	expires  int64
 	rank     Rank
