@@ -1,13 +1,18 @@
 // Package cache owns the resolver's memory: a TTL-aware LRU of RRsets and of
 // negative answers (NXDOMAIN per name, NODATA per name and type), each with
-// the rank of the data (RFC 2181 section 5.4.1) and an absolute expiry. It
-// knows TTLs and ranks, not referrals or iteration. The clock is injected.
+// the rank of the data (RFC 2181 section 5.4.1), an absolute expiry, and
+// its DNSSEC records (RRSIGs, NSEC and NSEC3 proofs) and status as the
+// resolver's validation left them. It knows TTLs, ranks and which status
+// may replace which, not referrals, iteration or how to validate. The
+// clock is injected.
 //
 // Entries live in a store of the package's own (store.go): fixed-size slots
 // in chunked arrays, an intrusive LRU list, a hash index, and the entries'
 // bytes in an arena of size-classed cells. None of it holds pointers, so a
 // cached RRset costs about 115 bytes of heap and the garbage collector
-// never has to look inside the cache.
+// never has to look inside the cache. Unsigned data costs nothing for
+// DNSSEC: the status lives in the slot's former padding, and the signed
+// records in a tail of the entry's bytes.
 package cache
 
 import (

@@ -315,11 +315,12 @@ func TestBytesBound(t *testing.T) {
 
 // modelEntry is an entry of the reference model.
 type modelEntry struct {
-	name    string
-	typ     uint16
-	data    string
-	expires int64
-	rank    Rank
+	name     string
+	typ      uint16
+	data     string
+	expires  int64
+	rank     Rank
+	security Security
 }
 
 // model is the store's specification: a map and a list, with at most one
@@ -356,7 +357,7 @@ func (m *model) put(e *modelEntry, now int64) bool {
 		if m.hash(old.name, old.typ, dns.ClassINET) != h {
 			continue
 		}
-		if old.name == e.name && old.typ == e.typ && now < old.expires && e.rank < old.rank {
+		if old.name == e.name && old.typ == e.typ && now < old.expires && refuses(e, old) {
 			return false
 		}
 		m.ll.Remove(el)
@@ -367,6 +368,19 @@ func (m *model) put(e *modelEntry, now int64) bool {
 		m.ll.Remove(m.ll.Back())
 	}
 	return true
+}
+
+// refuses is the specification of the replacement rules for a live entry.
+func refuses(e, old *modelEntry) bool {
+	switch {
+	case old.security == Secure:
+		return e.security != Secure || e.rank < old.rank
+	case e.security == Bogus:
+		return old.security != Bogus || e.rank < old.rank
+	case e.security == Secure:
+		return false // validated data beats any rank of data that is not
+	}
+	return e.rank < old.rank
 }
 
 func (m *model) get(name string, typ uint16, now int64) (*modelEntry, bool) {
@@ -409,16 +423,18 @@ func FuzzStore(f *testing.F) {
 			switch op & 3 {
 			case 0, 1: // put, with a tag of its own and a rank and TTL from the step
 				tag := fmt.Sprintf("#%d%s", step, strings.Repeat("z", step%7))
-				rank := Rank(1 + step%5)
-				e := &modelEntry{name: name, typ: typ, data: name + tag, expires: now + int64(1+step%4), rank: rank}
-				got := s.put(testEntry(name, typ, tag, e.expires, rank), now)
+				rank, sec := Rank(1+step%5), Security(step/5%5)
+				e := &modelEntry{name: name, typ: typ, data: name + tag, expires: now + int64(1+step%4), rank: rank, security: sec}
+				se := testEntry(name, typ, tag, e.expires, rank)
+				se.security = sec
+				got := s.put(se, now)
 				if want := m.put(e, now); got != want {
 					t.Fatalf("step %d: put(%s %d rank %d) = %v, model %v", step, name, typ, rank, got, want)
 				}
 			case 2: // get
 				got, ok := s.get(name, typ, dns.ClassINET, now)
 				want, wok := m.get(name, typ, now)
-				if ok != wok || ok && (got.data != want.data || got.name() != name || got.typ != typ || got.class != dns.ClassINET || got.expires != want.expires || got.rank != want.rank) {
+				if ok != wok || ok && (got.data != want.data || got.name() != name || got.typ != typ || got.class != dns.ClassINET || got.expires != want.expires || got.rank != want.rank || got.security != want.security) {
 					t.Fatalf("step %d: get(%s %d) = %q %v, model %+v %v", step, name, typ, got.data, ok, want, wok)
 				}
 			case 3:
