@@ -41,6 +41,7 @@ type setup struct {
 	dontQuery  []netip.Prefix // never nil: loopback unless do-not-query-localhost: no
 	cache      cache.Config
 	limits     resolver.Limits
+	dnssec     resolver.DNSSECConfig
 	// unsupported lists what the file asks for and the engine cannot do,
 	// in file order.
 	unsupported []*UnsupportedError
@@ -221,10 +222,28 @@ func configure(sc *Scenario) (*setup, error) {
 				err = unsupported("access-control action not mapped")
 			}
 		case "module-config":
-			if strings.TrimSpace(c.Value) != "iterator" {
-				err = unsupported("only the iterator module exists (no validator)")
+			switch strings.Join(strings.Fields(c.Value), " ") {
+			case "iterator":
+				s.dnssec.Disable = true
+			case "validator iterator":
+			default:
+				err = unsupported("only the modules validator and iterator exist")
 			}
-		case "prefetch", "serve-expired", "harden-referral-path", "aggressive-nsec":
+		case "aggressive-nsec":
+			var on bool
+			if on, err = parseBool(c.Value); err == nil {
+				s.dnssec.DisableAggressiveNSEC = !on
+			}
+		case "trust-anchor":
+			var rr dns.RR
+			if rr, err = parseAnchor(c.Value); err == nil {
+				s.dnssec.TrustAnchors = append(s.dnssec.TrustAnchors, rr)
+			}
+		case "domain-insecure":
+			s.dnssec.InsecureDomains = append(s.dnssec.InsecureDomains, dns.CanonicalName(c.Value))
+		case "trust-anchor-file", "auto-trust-anchor-file":
+			err = unsupported("anchors in files outside the scenario are not read; trust-anchor lines are")
+		case "prefetch", "serve-expired", "harden-referral-path":
 			// Options whose "no" is what the engine does.
 			var on bool
 			if on, err = parseBool(c.Value); err == nil && on {
@@ -249,8 +268,6 @@ func configure(sc *Scenario) (*setup, error) {
 			if on, err = parseBool(c.Value); err == nil && !on {
 				err = unsupported("Extended DNS Errors cannot be turned off")
 			}
-		case "trust-anchor", "trust-anchor-file", "auto-trust-anchor-file", "domain-insecure":
-			err = unsupported("DNSSEC validation is not implemented")
 		case "private-address":
 			var p netip.Prefix
 			if p, err = netip.ParsePrefix(strings.Trim(c.Value, `"`)); err == nil {
@@ -307,6 +324,22 @@ func (s *setup) features(v string, unsupported func(string) error) error {
 		}
 	}
 	return nil
+}
+
+// parseAnchor reads a trust-anchor value: a DS or DNSKEY record in
+// presentation form (TTL and class optional).
+func parseAnchor(v string) (dns.RR, error) {
+	rr, err := dns.NewRR(v)
+	if err != nil {
+		return nil, err
+	}
+	switch rr.(type) {
+	case *dns.DS, *dns.DNSKEY:
+		return rr, nil
+	case nil:
+		return nil, errors.New("empty trust anchor")
+	}
+	return nil, fmt.Errorf("trust anchor %q: want a DS or DNSKEY record", v)
 }
 
 func seconds(v string) (time.Duration, error) {
