@@ -106,6 +106,7 @@ func configure(sc *Scenario) (*setup, error) {
 		s.dontQuery = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 	}
 	var stubZone string
+	noIPv4 := false
 	for _, c := range sc.Config {
 		unsupported := func(reason string) *UnsupportedError {
 			return &UnsupportedError{Line: c.Line, Key: c.Key, Value: c.Value, Reason: reason}
@@ -157,7 +158,7 @@ func configure(sc *Scenario) (*setup, error) {
 		case "do-ip4":
 			var on bool
 			if on, err = parseBool(c.Value); err == nil && !on {
-				err = unsupported("the engine cannot turn IPv4 off")
+				noIPv4 = true
 			}
 		case "query-minimization", "qname-minimisation":
 			var on bool
@@ -243,6 +244,22 @@ func configure(sc *Scenario) (*setup, error) {
 			s.dnssec.InsecureDomains = append(s.dnssec.InsecureDomains, dns.CanonicalName(c.Value))
 		case "trust-anchor-file", "auto-trust-anchor-file":
 			err = unsupported("anchors in files outside the scenario are not read; trust-anchor lines are")
+		case "harden-algo-downgrade":
+			// "no" is RFC 6840 section 5.11 and what the validator does:
+			// one DS algorithm whose key signs is enough.
+			var on bool
+			if on, err = parseBool(c.Value); err == nil && on {
+				err = unsupported("the validator accepts a chain signed with any one of the DS set's algorithms; it does not require all of them")
+			}
+		case "harden-unknown-additional":
+			// The engine takes only A and AAAA glue from the additional
+			// section: records of unknown types there are never used.
+			_, err = parseBool(c.Value)
+		case "harden-below-nxdomain":
+			var on bool
+			if on, err = parseBool(c.Value); err == nil && on {
+				err = unsupported("the engine stops at an NXDOMAIN above the name only in strict QNAME minimisation (RFC 8020); it does not answer names below a cached, validated NXDOMAIN from the cache")
+			}
 		case "prefetch", "serve-expired", "harden-referral-path":
 			// Options whose "no" is what the engine does.
 			var on bool
@@ -295,6 +312,11 @@ func configure(sc *Scenario) (*setup, error) {
 		} else if err != nil {
 			return nil, bad(err)
 		}
+	}
+	if noIPv4 {
+		// The engine has no IPv4 switch; never sending to an IPv4
+		// address (mapped ones too) is the same.
+		s.dontQuery = append(s.dontQuery, netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::ffff:0:0/96"))
 	}
 	if len(s.rootAddrs) == 0 {
 		// Files that never reach upstream (refuse_xfr.rpl) name no root;
