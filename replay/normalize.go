@@ -4,9 +4,31 @@ import (
 	"encoding/asn1"
 	"encoding/base64"
 	"math/big"
+	"slices"
 
 	"github.com/miekg/dns"
 )
+
+// normalize turns a record as the files write it into one that packs as
+// its peer's parser would have packed it.
+func normalize(rr dns.RR) {
+	switch rr := rr.(type) {
+	case *dns.RRSIG:
+		fixDSASignature(rr)
+	case *dns.NSEC:
+		rr.TypeBitMap = sortedTypes(rr.TypeBitMap)
+	case *dns.NSEC3:
+		rr.TypeBitMap = sortedTypes(rr.TypeBitMap)
+	}
+}
+
+// sortedTypes orders a type bitmap: the files list types in any order
+// ("SOA NS DNSKEY"), which the wire form (a bitmap) cannot keep, and
+// miekg refuses to pack a list out of order.
+func sortedTypes(types []uint16) []uint16 {
+	slices.Sort(types)
+	return slices.Compact(types)
+}
 
 // dsaSigLen is the length of a DSA signature in DNS form (RFC 2536
 // section 3): T, then R and S in 20 octets each.
@@ -20,9 +42,8 @@ const dsaSigLen = 41
 // verifier reads it, the key's T fixes the sizes. Signatures in DNS form,
 // or that are not DER, are left as they are (a file may break one on
 // purpose).
-func fixDSASignature(rr dns.RR) {
-	sig, ok := rr.(*dns.RRSIG)
-	if !ok || sig.Algorithm != dns.DSA && sig.Algorithm != dns.DSANSEC3SHA1 {
+func fixDSASignature(sig *dns.RRSIG) {
+	if sig.Algorithm != dns.DSA && sig.Algorithm != dns.DSANSEC3SHA1 {
 		return
 	}
 	raw, err := base64.StdEncoding.DecodeString(sig.Signature)
