@@ -104,6 +104,11 @@ func configure(sc *Scenario) (*setup, error) {
 	}
 	if sc.Dialect == Unbound {
 		s.dontQuery = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	} else {
+		// Knot Resolver resolves test. like any name (Deckard's files
+		// delegate and sign it), where Unbound's files say "local-zone:
+		// test. nodefault" to get the same.
+		s.noDefault = append(s.noDefault, "test.")
 	}
 	var stubZone string
 	noIPv4 := false
