@@ -41,6 +41,7 @@ type setup struct {
 	dontQuery  []netip.Prefix // never nil: loopback unless do-not-query-localhost: no
 	cache      cache.Config
 	limits     resolver.Limits
+	dnssec     resolver.DNSSECConfig
 	// unsupported lists what the file asks for and the engine cannot do,
 	// in file order.
 	unsupported []*UnsupportedError
@@ -103,8 +104,14 @@ func configure(sc *Scenario) (*setup, error) {
 	}
 	if sc.Dialect == Unbound {
 		s.dontQuery = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	} else {
+		// Knot Resolver resolves test. like any name (Deckard's files
+		// delegate and sign it), where Unbound's files say "local-zone:
+		// test. nodefault" to get the same.
+		s.noDefault = append(s.noDefault, "test.")
 	}
 	var stubZone string
+	noIPv4 := false
 	for _, c := range sc.Config {
 		unsupported := func(reason string) *UnsupportedError {
 			return &UnsupportedError{Line: c.Line, Key: c.Key, Value: c.Value, Reason: reason}
@@ -156,7 +163,7 @@ func configure(sc *Scenario) (*setup, error) {
 		case "do-ip4":
 			var on bool
 			if on, err = parseBool(c.Value); err == nil && !on {
-				err = unsupported("the engine cannot turn IPv4 off")
+				noIPv4 = true
 			}
 		case "query-minimization", "qname-minimisation":
 			var on bool
@@ -221,10 +228,44 @@ func configure(sc *Scenario) (*setup, error) {
 				err = unsupported("access-control action not mapped")
 			}
 		case "module-config":
-			if strings.TrimSpace(c.Value) != "iterator" {
-				err = unsupported("only the iterator module exists (no validator)")
+			switch strings.Join(strings.Fields(c.Value), " ") {
+			case "iterator":
+				s.dnssec.Disable = true
+			case "validator iterator":
+			default:
+				err = unsupported("only the modules validator and iterator exist")
 			}
-		case "prefetch", "serve-expired", "harden-referral-path", "aggressive-nsec":
+		case "aggressive-nsec":
+			var on bool
+			if on, err = parseBool(c.Value); err == nil {
+				s.dnssec.DisableAggressiveNSEC = !on
+			}
+		case "trust-anchor":
+			var rr dns.RR
+			if rr, err = parseAnchor(c.Value); err == nil {
+				s.dnssec.TrustAnchors = append(s.dnssec.TrustAnchors, rr)
+			}
+		case "domain-insecure":
+			s.dnssec.InsecureDomains = append(s.dnssec.InsecureDomains, dns.CanonicalName(c.Value))
+		case "trust-anchor-file", "auto-trust-anchor-file":
+			err = unsupported("anchors in files outside the scenario are not read; trust-anchor lines are")
+		case "harden-algo-downgrade":
+			// "no" is RFC 6840 section 5.11 and what the validator does:
+			// one DS algorithm whose key signs is enough.
+			var on bool
+			if on, err = parseBool(c.Value); err == nil && on {
+				err = unsupported("the validator accepts a chain signed with any one of the DS set's algorithms; it does not require all of them")
+			}
+		case "harden-unknown-additional":
+			// The engine takes only A and AAAA glue from the additional
+			// section: records of unknown types there are never used.
+			_, err = parseBool(c.Value)
+		case "harden-below-nxdomain":
+			var on bool
+			if on, err = parseBool(c.Value); err == nil && on {
+				err = unsupported("the engine stops at an NXDOMAIN above the name only in strict QNAME minimisation (RFC 8020); it does not answer names below a cached, validated NXDOMAIN from the cache")
+			}
+		case "prefetch", "serve-expired", "harden-referral-path":
 			// Options whose "no" is what the engine does.
 			var on bool
 			if on, err = parseBool(c.Value); err == nil && on {
@@ -249,8 +290,6 @@ func configure(sc *Scenario) (*setup, error) {
 			if on, err = parseBool(c.Value); err == nil && !on {
 				err = unsupported("Extended DNS Errors cannot be turned off")
 			}
-		case "trust-anchor", "trust-anchor-file", "auto-trust-anchor-file", "domain-insecure":
-			err = unsupported("DNSSEC validation is not implemented")
 		case "private-address":
 			var p netip.Prefix
 			if p, err = netip.ParsePrefix(strings.Trim(c.Value, `"`)); err == nil {
@@ -278,6 +317,11 @@ func configure(sc *Scenario) (*setup, error) {
 		} else if err != nil {
 			return nil, bad(err)
 		}
+	}
+	if noIPv4 {
+		// The engine has no IPv4 switch; never sending to an IPv4
+		// address (mapped ones too) is the same.
+		s.dontQuery = append(s.dontQuery, netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::ffff:0:0/96"))
 	}
 	if len(s.rootAddrs) == 0 {
 		// Files that never reach upstream (refuse_xfr.rpl) name no root;
@@ -307,6 +351,22 @@ func (s *setup) features(v string, unsupported func(string) error) error {
 		}
 	}
 	return nil
+}
+
+// parseAnchor reads a trust-anchor value: a DS or DNSKEY record in
+// presentation form (TTL and class optional).
+func parseAnchor(v string) (dns.RR, error) {
+	rr, err := dns.NewRR(v)
+	if err != nil {
+		return nil, err
+	}
+	switch rr.(type) {
+	case *dns.DS, *dns.DNSKEY:
+		return rr, nil
+	case nil:
+		return nil, errors.New("empty trust anchor")
+	}
+	return nil, fmt.Errorf("trust anchor %q: want a DS or DNSKEY record", v)
 }
 
 func seconds(v string) (time.Duration, error) {

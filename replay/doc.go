@@ -29,8 +29,17 @@
 // *UnsupportedError naming it, unless Options.RunUnsupported asks to run
 // it anyway (it still fails, saying how the run went).
 //
-// The suites run from TestScenarios (make scenarios); see expectations.txt
-// for the files that do not pass yet. Flags: -scenarios DIR, -set iter|dnssec,
-// -update (rewrite expectations.txt), -force (RunUnsupported), -events (log
-// every exchange), -filetimeout.
+// DNSSEC: trust-anchor, domain-insecure, aggressive-nsec and module-config
+// map onto resolver.DNSSECConfig; validation is on only in files that name
+// an anchor. Replays verify DSA and RSA under 1024 bits
+// (dnssec.Limits.AllowWeak, test only). The parser turns DSA signatures
+// written in DER, as Unbound's old files have them, into the RFC 2536 form,
+// and sorts NSEC/NSEC3 type bitmaps.
+//
+// The suites run from TestScenarios (make test, make scenarios); see
+// expectations.txt for the files that do not pass yet. Flags: -scenarios
+// DIR, -set iter,dnssec (a comma list; with one set, subtests are named
+// files/deckard/NAME), -update (rewrite expectations.txt), -force
+// (RunUnsupported), -events (log every exchange), -stream (events to stderr
+// as they happen), -filetimeout.
 package replay

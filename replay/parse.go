@@ -634,6 +634,7 @@ func parseRR(line string) (dns.RR, error) {
 	}
 	rr, err := dns.NewRR(line)
 	if err == nil && rr != nil {
+		normalize(rr)
 		return rr, nil
 	}
 	if fixed, ok := fixDSAlgorithm(line); ok {

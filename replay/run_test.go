@@ -3,12 +3,16 @@ package replay
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
+
+	"github.com/miekg/dns"
 )
 
 // replay runs sc (every variant) through the engine and the server in a
@@ -206,13 +210,41 @@ func TestConfigure(t *testing.T) {
 					t.Errorf("stubs %+v root %v", s.stubs, s.rootAddrs)
 				}
 			}},
-		{name: "trust anchor", dialect: Deckard, config: "trust-anchor: \". DS 1 2 3 00\"\n", unsupported: "trust-anchor"},
+		{name: "dnssec keys", dialect: Unbound,
+			config: "server:\n\ttrust-anchor: \". DS 1 2 3 00\"\n\ttrust-anchor: \"example. DNSKEY 257 3 8 AwEAAQ==\"\n\tdomain-insecure: \"Sub.Example\"\n\taggressive-nsec: no\n\tdo-ip4: no\n\tharden-algo-downgrade: no\n\tmodule-config: \"validator iterator\"\n",
+			check: func(t *testing.T, s *setup) {
+				d := s.dnssec
+				if len(d.TrustAnchors) != 2 || d.TrustAnchors[0].Header().Rrtype != dns.TypeDS || d.TrustAnchors[1].Header().Rrtype != dns.TypeDNSKEY {
+					t.Errorf("anchors %v", d.TrustAnchors)
+				}
+				if !slices.Equal(d.InsecureDomains, []string{"sub.example."}) || !d.DisableAggressiveNSEC || d.Disable {
+					t.Errorf("dnssec %+v", d)
+				}
+				if !slices.Contains(s.dontQuery, netip.MustParsePrefix("0.0.0.0/0")) {
+					t.Errorf("dontQuery %v, want every IPv4 address (do-ip4: no)", s.dontQuery)
+				}
+			}},
+		{name: "iterator only", dialect: Unbound, config: "server:\n\tmodule-config: \"iterator\"\n",
+			check: func(t *testing.T, s *setup) {
+				if !s.dnssec.Disable {
+					t.Error("validation stays on with module-config: iterator")
+				}
+			}},
+		{name: "anchor of another type", dialect: Deckard, config: "trust-anchor: \"example. A 1.2.3.4\"\n", unsupported: "-"},
+		{name: "anchor file", dialect: Unbound, config: "server:\n\ttrust-anchor-file: root.key\n", unsupported: "trust-anchor-file"},
+		{name: "algorithm downgrade hardened", dialect: Unbound, config: "server:\n\tharden-algo-downgrade: yes\n", unsupported: "harden-algo-downgrade"},
 		{name: "unknown key", dialect: Unbound, config: "server:\n\tfrobnicate: yes\n", unsupported: "frobnicate"},
 		{name: "knot feature", dialect: Deckard, config: "features: something = 1\n", unsupported: "features"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sc := mustParse(t, tc.dialect, tc.config+"CONFIG_END\nSCENARIO_BEGIN t\nSCENARIO_END\n")
 			s, err := configure(sc)
+			if tc.unsupported == "-" {
+				if err == nil {
+					t.Fatal("configure accepts a broken config")
+				}
+				return
+			}
 			if err != nil {
 				t.Fatal(err)
 			}

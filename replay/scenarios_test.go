@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,9 +18,10 @@ import (
 
 var (
 	scenariosDir = flag.String("scenarios", "../../shared/scenarios", "folder of the peer resolvers' .rpl suites")
-	scenarioSet  = flag.String("set", "iter", "which sub-folder of -scenarios to run (iter or dnssec)")
+	scenarioSets = flag.String("set", "iter,dnssec", "which sub-folders of -scenarios to run, comma-separated (iter, dnssec)")
 	update       = flag.Bool("update", false, "rewrite "+expectationsFile+" from this run's failures")
 	events       = flag.Bool("events", false, "log every harness and engine event of each file")
+	stream       = flag.Bool("stream", false, "write every event to stderr as it happens (for a run that stops the test binary)")
 	force        = flag.Bool("force", false, "run files whose config the engine does not support, to see what fails next (they still fail)")
 	fileTimeout  = flag.Duration("filetimeout", 10*time.Second, "wall-clock limit of one file; past it the test binary stops with a FAIL line")
 )
@@ -101,20 +103,23 @@ type fileResult struct {
 // against expectations.txt: a listed file that passes, or an unlisted
 // file that fails, fails the test.
 func TestScenarios(t *testing.T) {
-	root := filepath.Join(*scenariosDir, *scenarioSet)
-	if _, err := os.Stat(root); err != nil {
-		t.Skipf("no scenarios at %s (flag -scenarios): %v", root, err)
-	}
+	sets := strings.Split(*scenarioSets, ",")
 	var files []string
-	for _, d := range []string{"deckard", "unbound"} {
-		m, err := filepath.Glob(filepath.Join(root, d, "*.rpl"))
-		if err != nil {
-			t.Fatal(err)
+	for _, set := range sets {
+		root := filepath.Join(*scenariosDir, set)
+		if _, err := os.Stat(root); err != nil {
+			t.Skipf("no scenarios at %s (flag -scenarios): %v", root, err)
 		}
-		files = append(files, m...)
+		for _, d := range []string{"deckard", "unbound"} {
+			m, err := filepath.Glob(filepath.Join(root, d, "*.rpl"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			files = append(files, m...)
+		}
 	}
 	if len(files) == 0 {
-		t.Skipf("no .rpl files under %s", root)
+		t.Skipf("no .rpl files under %s for -set %s", *scenariosDir, *scenarioSets)
 	}
 	expected := loadExpectations(t, expectationsFile)
 
@@ -131,7 +136,12 @@ func TestScenarios(t *testing.T) {
 			}
 			for _, v := range variants {
 				name := rel
-				sub := strings.TrimPrefix(rel, *scenarioSet+"/")
+				// One set: subtests are named dialect/file, as the
+				// -run filters in the docs expect; several: set/dialect/file.
+				sub := rel
+				if len(sets) == 1 {
+					sub = strings.TrimPrefix(rel, sets[0]+"/")
+				}
 				if v.Name != "" {
 					name += " [" + v.Name + "]"
 					sub += "/" + v.Name
@@ -171,14 +181,26 @@ func TestScenarios(t *testing.T) {
 
 	slices.SortFunc(results, func(a, b fileResult) int { return strings.Compare(a.name, b.name) })
 	passed, failed := 0, 0
+	type tally struct{ passed, failed int }
+	bySuite := map[string]*tally{} // "set/dialect"
 	for _, r := range results {
+		parts := strings.SplitN(r.name, "/", 3)
+		suite := strings.Join(parts[:min(2, len(parts))], "/")
+		if bySuite[suite] == nil {
+			bySuite[suite] = &tally{}
+		}
 		if r.reason == "" {
 			passed++
+			bySuite[suite].passed++
 			fmt.Printf("PASS %s\n", r.name)
 		} else {
 			failed++
+			bySuite[suite].failed++
 			fmt.Printf("FAIL %s: %s\n", r.name, r.reason)
 		}
+	}
+	for _, suite := range slices.Sorted(maps.Keys(bySuite)) {
+		fmt.Printf("%s: %d passed, %d failed\n", suite, bySuite[suite].passed, bySuite[suite].failed)
 	}
 	fmt.Printf("%d passed, %d failed\n", passed, failed)
 
@@ -198,7 +220,8 @@ func TestScenarios(t *testing.T) {
 			}
 		}
 		for name := range expected {
-			if !ran[name] && strings.HasPrefix(name, *scenarioSet+"/") && !slices.ContainsFunc(files, func(f string) bool {
+			set, _, _ := strings.Cut(name, "/")
+			if !ran[name] && slices.Contains(sets, set) && !slices.ContainsFunc(files, func(f string) bool {
 				return strings.HasSuffix(filepath.ToSlash(f), strings.SplitN(name, " ", 2)[0])
 			}) {
 				delete(expected, name) // the file is gone
@@ -224,6 +247,9 @@ func runFile(t *testing.T, name string, sc *Scenario, v Variant) (error, string)
 	logf := func(format string, args ...any) {
 		logMu.Lock()
 		fmt.Fprintf(&log, format+"\n", args...)
+		if *stream {
+			fmt.Fprintf(os.Stderr, format+"\n", args...)
+		}
 		logMu.Unlock()
 	}
 	var err error

@@ -183,7 +183,9 @@ func (r *Resolver) store(zone, qname string, qtype uint16, rep reply) {
 // or after the bogus TTL.
 func (r *Resolver) setOf(rep reply, rrs []dns.RR, rank cache.Rank) cache.Set {
 	s := cache.Set{RRs: rrs, Rank: rank}
-	if r.val == nil {
+	if r.val == nil || len(rrs) == 0 {
+		// Nothing to cache: a looped CNAME chain or an overflowing DNAME
+		// is a kindAnswer without an RRset of the type asked.
 		return s
 	}
 	h := rrs[0].Header()

@@ -172,9 +172,17 @@ func (r *Resolver) checkSet(ctx context.Context, q *query, zone string, rep *rep
 // needs no proof.
 func (r *Resolver) checkDenial(ctx context.Context, q *query, zone string, rep *reply) check {
 	var v check
-	if rep.soa != nil {
+	switch {
+	case rep.soa != nil:
 		v = r.checkSet(ctx, q, zone, rep, []dns.RR{rep.soa})
-	} else {
+	case q.qtype == dns.TypeDS && sameName(q.qname, rep.target):
+		// A DS NODATA without SOA: the DS lives on the parent side, so
+		// zone is the one that must be signed. (Probing the cut at the
+		// owner would ask this very DS again and wait on itself.)
+		if v = r.keysFor(ctx, q, zone).check; v.Status == dnssec.Secure {
+			v = secure // the proof decides
+		}
+	default:
 		v = r.unsignedStatus(ctx, q, zone, rep.target, dns.TypeSOA)
 		if v.Status == dnssec.Secure {
 			v = secure // a signed zone's negative answer without SOA: the proof decides
@@ -184,8 +192,10 @@ func (r *Resolver) checkDenial(ctx context.Context, q *query, zone string, rep *
 		return v
 	}
 	signer := zone
-	if sigs := sigsFor(rep.sigs, rep.soa.Hdr.Name, dns.TypeSOA); rep.soa != nil && len(sigs) > 0 {
-		signer = dnsname.Lower(sigs[0].SignerName)
+	if rep.soa != nil {
+		if sigs := sigsFor(rep.sigs, rep.soa.Hdr.Name, dns.TypeSOA); len(sigs) > 0 {
+			signer = dnsname.Lower(sigs[0].SignerName)
+		}
 	}
 	proof := r.secureDenial(ctx, q, zone, signer, rep)
 	if proof.Status != dnssec.Secure {
