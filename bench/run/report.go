@@ -64,7 +64,7 @@ type report struct {
 	b          *bench
 	loadStart  string
 	contenders []contender
-	signed     []contender // the signed variant's, if it ran
+	signed     []contender                     // the signed variant's, if it ran
 	values     map[string]map[string][]float64 // resolver -> metric -> per-round values
 	errors     map[string][]string
 	notes      []string
