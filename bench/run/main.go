@@ -448,7 +448,7 @@ func (b *bench) round(ctx context.Context, r *report, round int, contenders, sig
 	// slices, so that all meet the same machine.
 	if ctx.Err() == nil && len(alive)+len(sigAlive) > 0 {
 		fmt.Fprintf(os.Stderr, "bench: round %d/%d: CPU per cache hit, alternating\n", round+1, b.s.rounds)
-		hits := slices.Clone(alive)
+		hits := interleave(alive, sigAlive)
 		floor, err := b.startFloor(ctx)
 		floorM := metrics{}
 		if err != nil {
@@ -456,7 +456,7 @@ func (b *bench) round(ctx context.Context, r *report, round int, contenders, sig
 		} else if floor != nil {
 			hits = append(hits, live{contender{name: "floor", port: floorPort}, floor, floorM})
 		}
-		b.pairedHits(ctx, append(hits, sigAlive...), warner)
+		b.pairedHits(ctx, hits, round, warner)
 		if floor != nil {
 			b.ps.stop(floor, 5*time.Second)
 			if v, ok := floorM["hit_cpu_us"]; ok {
@@ -483,6 +483,29 @@ func (b *bench) round(ctx context.Context, r *report, round int, contenders, sig
 		b.ps.stop(l.p, 5*time.Second)
 		r.add(l.c.name, l.m)
 	}
+}
+
+// interleave puts each resolver's signed instance right after its
+// unsigned one, so that the two are measured seconds apart; the signed
+// instances of resolvers without an unsigned one go last.
+func interleave(alive, sigAlive []live) []live {
+	var out []live
+	used := make([]bool, len(sigAlive))
+	for _, l := range alive {
+		out = append(out, l)
+		for j, sl := range sigAlive {
+			if !used[j] && sl.c.name == l.c.name {
+				out = append(out, sl)
+				used[j] = true
+			}
+		}
+	}
+	for j, sl := range sigAlive {
+		if !used[j] {
+			out = append(out, sl)
+		}
+	}
+	return out
 }
 
 // sessionFunc measures one fresh instance of a contender (session or
@@ -684,7 +707,11 @@ func (b *bench) coldPass(ctx context.Context, c contender, p *proc, list, prefix
 // short slices that alternate between the resolvers. Load from elsewhere
 // on a shared machine comes and goes over minutes; slices a few seconds
 // apart see the same of it, which one phase per session did not.
-func (b *bench) pairedHits(ctx context.Context, alive []live, warner func(string) func(string)) {
+//
+// Every other slice takes the responders in reverse order, so that none
+// always comes right after the same neighbour or at the same point of
+// the slice; each slice's figure goes to logs/NN-hits-round-R.log.
+func (b *bench) pairedHits(ctx context.Context, alive []live, round int, warner func(string) func(string)) {
 	type sums struct {
 		cpu       time.Duration
 		completed int
@@ -693,8 +720,18 @@ func (b *bench) pairedHits(ctx context.Context, alive []live, warner func(string
 		failed    bool
 	}
 	acc := make([]sums, len(alive))
+	var perSlice strings.Builder
+	perSlice.WriteString("slice\tresponder\tcpu_us_per_query\tcompleted\n")
+	defer func() {
+		os.WriteFile(b.logPath(fmt.Sprintf("hits-round-%d", round+1)), []byte(perSlice.String()), 0o644)
+	}()
 	for slice := range b.s.cpuSlices {
-		for i, l := range alive {
+		for k := range alive {
+			i := k
+			if slice%2 == 1 {
+				i = len(alive) - 1 - k
+			}
+			l := alive[i]
 			if ctx.Err() != nil || acc[i].failed {
 				continue
 			}
@@ -718,6 +755,7 @@ func (b *bench) pairedHits(ctx context.Context, alive []live, warner func(string
 			}
 			acc[i].cpu += used
 			acc[i].completed += res.Completed
+			fmt.Fprintf(&perSlice, "%d\t%s\t%.2f\t%d\n", slice+1, l.c.label(), ratio(float64(used.Nanoseconds())/1e3, float64(res.Completed)), res.Completed)
 			acc[i].qps = append(acc[i].qps, res.QPS)
 			acc[i].latencies = append(acc[i].latencies, res.Latencies...)
 		}

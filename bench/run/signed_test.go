@@ -64,3 +64,16 @@ func TestReportSigned(t *testing.T) {
 		t.Errorf("a signed problem shows under the unsigned table:\n%s", out)
 	}
 }
+
+func TestInterleave(t *testing.T) {
+	l := func(name string, signed bool) live { return live{c: contender{name: name, signed: signed}} }
+	got := interleave([]live{l("recursor", false), l("Unbound", false)}, []live{l("Unbound", true), l("recursor", true), l("baseline", true)})
+	var labels []string
+	for _, x := range got {
+		labels = append(labels, x.c.label())
+	}
+	want := "recursor, recursor (signed), Unbound, Unbound (signed), baseline (signed)"
+	if strings.Join(labels, ", ") != want {
+		t.Errorf("interleave = %s, want %s", strings.Join(labels, ", "), want)
+	}
+}
