@@ -10,19 +10,23 @@ cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin:/usr/sbin:/sbin"
 GO="${GO:-go}"
 
+# ldnsutils signs the signed variant's tree; knot-dnsutils (kdig) checks AD.
+pkgs="dnsperf nsd unbound nftables util-linux iproute2 ldnsutils knot-dnsutils"
 need=()
-for bin in /usr/sbin/nsd /usr/sbin/unbound /usr/bin/dnsperf /usr/sbin/nft /usr/bin/unshare /usr/bin/taskset /usr/sbin/ip; do
+for bin in /usr/sbin/nsd /usr/sbin/unbound /usr/sbin/unbound-checkconf /usr/bin/dnsperf /usr/sbin/nft /usr/bin/unshare /usr/bin/taskset /usr/sbin/ip \
+	/usr/bin/ldns-keygen /usr/bin/ldns-signzone /usr/bin/kdig; do
 	[ -x "$bin" ] || need+=("$bin")
 done
 if [ "${#need[@]}" -gt 0 ]; then
 	if [ "$(id -u)" -ne 0 ]; then
-		echo "bench: missing ${need[*]}; as root run: apt-get install -y dnsperf nsd unbound nftables util-linux iproute2" >&2
+		echo "bench: missing ${need[*]}; as root run: apt-get install -y $pkgs" >&2
 		exit 1
 	fi
-	echo "bench: installing dnsperf nsd unbound nftables (missing: ${need[*]})" >&2
+	echo "bench: installing $pkgs (missing: ${need[*]})" >&2
 	export DEBIAN_FRONTEND=noninteractive
-	apt-get install -y -q dnsperf nsd unbound nftables util-linux iproute2 >/dev/null ||
-		{ apt-get update -q >/dev/null && apt-get install -y -q dnsperf nsd unbound nftables util-linux iproute2 >/dev/null; }
+	# shellcheck disable=SC2086 # a list of package names
+	apt-get install -y -q $pkgs >/dev/null ||
+		{ apt-get update -q >/dev/null && apt-get install -y -q $pkgs >/dev/null; }
 fi
 if [ "$(id -u)" -ne 0 ]; then
 	echo "bench: needs root (a private network namespace and nftables rules); run it as root" >&2

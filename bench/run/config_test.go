@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -76,7 +77,7 @@ func TestUnboundConf(t *testing.T) {
 	if err := os.WriteFile(hints, []byte(".\t3600000\tNS\ta.root-servers.bench.\na.root-servers.bench.\t3600000\tA\t127.53.0.1\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	conf := unboundConf(dir, hints, 5301)
+	conf := unboundConf(dir, hints, "", 5301)
 	for _, want := range []string{`module-config: "iterator"`, "num-threads: 1", "do-not-query-localhost: no",
 		"port: 5301", "interface: 127.0.0.1", "qname-minimisation: yes", `chroot: ""`, `username: ""`, "use-syslog: no"} {
 		if !strings.Contains(conf, want) {
@@ -94,7 +95,47 @@ func TestUnboundConf(t *testing.T) {
 	if out, err := exec.Command(checker, path).CombinedOutput(); err != nil {
 		t.Errorf("unbound-checkconf rejects the configuration: %v\n%s\n%s", err, out, conf)
 	}
+	if err := checkUnboundValidates(checker, path); err == nil {
+		t.Errorf("the unsigned configuration passes for a validating one:\n%s", conf)
+	}
 }
+
+// The signed variant's Unbound must validate from the bench anchor only.
+func TestUnboundConfSigned(t *testing.T) {
+	checker, err := exec.LookPath("unbound-checkconf")
+	if err != nil {
+		t.Skip("unbound-checkconf not installed")
+	}
+	dir := t.TempDir()
+	hints := filepath.Join(dir, "named.root")
+	anchor := filepath.Join(dir, "root.ds")
+	for path, text := range map[string]string{
+		hints:  ".\t3600000\tNS\ta.root-servers.bench.\na.root-servers.bench.\t3600000\tA\t127.53.10.1\n",
+		anchor: ".\t86400\tIN\tDS\t20326 8 2 E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D\n",
+	} {
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conf := unboundConf(dir, hints, anchor, 5311)
+	for _, want := range []string{`module-config: "validator iterator"`, "trust-anchor-file: " + strconvQuote(anchor), "key-cache-size: 64m", "port: 5311", `directory: "` + dir} {
+		if !strings.Contains(conf, want) {
+			t.Errorf("unbound.conf lacks %q:\n%s", want, conf)
+		}
+	}
+	if strings.Contains(conf, "auto-trust-anchor-file") {
+		t.Errorf("unbound.conf names an auto-trust-anchor-file:\n%s", conf)
+	}
+	path := filepath.Join(dir, "unbound.conf")
+	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := checkUnboundValidates(checker, path); err != nil {
+		t.Errorf("%v\n%s", err, conf)
+	}
+}
+
+func strconvQuote(s string) string { return fmt.Sprintf("%q", s) }
 
 func TestNftRules(t *testing.T) {
 	rules := nftRules(15353, []uint16{15353, 15354})
@@ -127,7 +168,7 @@ func TestNftRules(t *testing.T) {
 func TestReportMarkdown(t *testing.T) {
 	s := settingsFor(false)
 	b := &bench{s: s, pin: true}
-	r := newReport(b, []contender{{name: "Unbound"}, {name: "recursor"}})
+	r := newReport(b, []contender{{name: "Unbound"}, {name: "recursor"}}, nil)
 	for _, v := range []float64{100, 300, 200} {
 		r.add("Unbound", metrics{"hit_qps": v, "hit_loadgen_cpu_pct": 50})
 	}
@@ -171,7 +212,7 @@ func TestReportMarkdown(t *testing.T) {
 }
 
 func TestReportQuickNote(t *testing.T) {
-	r := newReport(&bench{s: settingsFor(true)}, []contender{{name: "Unbound"}, {name: "recursor"}})
+	r := newReport(&bench{s: settingsFor(true)}, []contender{{name: "Unbound"}, {name: "recursor"}}, nil)
 	if out := r.markdown(nil); !strings.Contains(out, "quick run: with this few names cached, RSS per RRset") {
 		t.Errorf("a quick run's report does not warn about RSS per RRset:\n%s", out)
 	}

@@ -10,6 +10,12 @@
 // AAAA for the same names (to fill the cache) and the RSS after, cache-hit
 // throughput, CPU per cache hit at a fixed rate, and the unloaded latency
 // of cold names through a delaying proxy.
+//
+// The signed variant serves a second, smaller tree, signed with ldns
+// tools, beside the first; each round also starts both resolvers
+// validating from its root's DS, resolves its signed and unsigned domains
+// cold, spot-checks AD and a broken signature with kdig, and measures CPU
+// per cache hit in the same alternating slices as the unsigned instances.
 package main
 
 import (
@@ -39,7 +45,15 @@ const (
 	unboundPort  = 5301
 	recursorPort = 5302
 	floorPort    = 5303
+	// The signed variant's instances run beside the unsigned ones.
+	unboundSignedPort  = 5311
+	recursorSignedPort = 5312
 )
+
+// signedBlock is the third octet of the signed tree's root servers
+// (127.53.10.x; TLDs .11, domains .12): inside the 127.53.0.0/16 that the
+// port rewrite and the upstream counter cover.
+const signedBlock = 10
 
 // settings size a run.
 type settings struct {
@@ -57,6 +71,7 @@ type settings struct {
 	hitInFlight     int // dnsperf -q for the throughput run
 	delay           time.Duration
 	deadline        time.Duration // the whole run
+	signedDomains   int           // second-level domains of the signed tree (half of them signed)
 }
 
 func settingsFor(quick bool) settings {
@@ -64,10 +79,14 @@ func settingsFor(quick bool) settings {
 		rounds: 3, domains: 50000, delayNames: 100, hotNames: 1000,
 		coldLimit: 25 * time.Second, hitSeconds: 10, cpuSlices: 5, cpuSliceSeconds: 2, cpuRate: 20000,
 		hitClients: 4, hitInFlight: 500, delay: 10 * time.Millisecond, deadline: 9*time.Minute + 30*time.Second,
+		signedDomains: 4000,
 	}
 	if quick {
 		s.quick = true
 		s.rounds, s.domains, s.coldLimit, s.hitSeconds, s.cpuSlices, s.delayNames = 1, 5000, 15*time.Second, 5, 3, 20
+		// Still 1,000 signed domains: the signed hot list is as long as
+		// the unsigned one, so that the two CPU-per-hit figures compare.
+		s.signedDomains = 2000
 		s.deadline = 4 * time.Minute
 	}
 	return s
@@ -89,6 +108,8 @@ type options struct {
 	floor                 string
 	out, logs             string
 	keep                  bool
+	signed                bool   // run the signed variant
+	keygen, signer, kdig  string // ldns-keygen, ldns-signzone, kdig
 }
 
 func run() error {
@@ -106,6 +127,10 @@ func run() error {
 	flag.StringVar(&o.logs, "logs", "bench/out/logs", "directory for process and dnsperf logs (emptied first)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the generated zone tree")
 	flag.StringVar(&o.recursorArgs, "recursor-args", "", "extra flags for `recursor serve`, space-separated (e.g. --verbose while diagnosing)")
+	flag.BoolVar(&o.signed, "signed", true, "also run the signed variant (DNSSEC validation on, a signed tree)")
+	flag.StringVar(&o.keygen, "ldns-keygen", "/usr/bin/ldns-keygen", "ldns-keygen binary, for the signed tree's keys")
+	flag.StringVar(&o.signer, "ldns-signzone", "/usr/bin/ldns-signzone", "ldns-signzone binary, to sign the signed tree")
+	flag.StringVar(&o.kdig, "kdig", "/usr/bin/kdig", "kdig binary, for the signed variant's AD and SERVFAIL spot checks")
 	delay := flag.Duration("delay", 10*time.Millisecond, "delay the proxy adds to every upstream round trip in the cold-latency phase (0 shows each resolver's own overhead)")
 	flag.Parse()
 	if flag.NArg() > 0 {
@@ -159,6 +184,25 @@ type bench struct {
 	pin    bool // taskset: load on CPU 0, resolver on CPU 1
 	lists  map[string]string
 	logSeq int
+	sig    *signedTree // nil when the signed variant does not run
+	notes  []string    // from preparing, for the report
+}
+
+// signedTree is the signed variant's tree, served beside the unsigned one.
+type signedTree struct {
+	tree   *zonetree.Tree
+	signed *zonetree.Signed
+	hints  string
+	lists  map[string]string // "secure", "insecure" (cold passes), "hot"
+	took   time.Duration     // signing
+}
+
+// listFor is the dnsperf input named name for c's variant.
+func (b *bench) listFor(c contender, name string) string {
+	if c.signed {
+		return b.sig.lists[name]
+	}
+	return b.lists[name]
 }
 
 func (b *bench) logPath(name string) string {
@@ -210,16 +254,7 @@ func (b *bench) prepare(ctx context.Context) error {
 	if err := setupLoopback(ctx, nsdPort, []uint16{nsdPort, proxyPort}); err != nil {
 		return fmt.Errorf("loopback setup: %w", err)
 	}
-	for _, l := range b.tree.Layers() {
-		argv := b.pinned(loadCPU, []string{b.o.nsd, "-d", "-c", filepath.Join(b.work, l.Name, "nsd.conf")})
-		if _, err := b.ps.start("nsd-"+l.Name, b.logPath("nsd-"+l.Name), argv); err != nil {
-			return err
-		}
-	}
-	if err := b.waitAuthorities(ctx); err != nil {
-		return err
-	}
-	if err := b.warmAuthorities(ctx); err != nil {
+	if err := b.serve(ctx, b.tree, b.work, "nsd-", b.lists["cold"], false); err != nil {
 		return err
 	}
 	var routes []string
@@ -233,7 +268,32 @@ func (b *bench) prepare(ctx context.Context) error {
 	})); err != nil {
 		return err
 	}
-	return b.waitProxy(ctx)
+	if err := b.waitProxy(ctx); err != nil {
+		return err
+	}
+	if b.o.signed {
+		if err := b.prepareSigned(ctx); err != nil {
+			b.sig = nil
+			b.notes = append(b.notes, fmt.Sprintf("signed variant skipped: %v", err))
+			fmt.Fprintf(os.Stderr, "bench: signed variant skipped: %v\n", err)
+		}
+	}
+	return ctx.Err()
+}
+
+// serve starts NSD for each layer of tree (configured under dir), waits
+// until every layer answers and has it read the names of list once.
+func (b *bench) serve(ctx context.Context, tree *zonetree.Tree, dir, logPrefix, list string, dnssecOK bool) error {
+	for _, l := range tree.Layers() {
+		argv := b.pinned(loadCPU, []string{b.o.nsd, "-d", "-c", filepath.Join(dir, l.Name, "nsd.conf")})
+		if _, err := b.ps.start(logPrefix+l.Name, b.logPath(logPrefix+l.Name), argv); err != nil {
+			return err
+		}
+	}
+	if err := waitAuthorities(ctx, tree); err != nil {
+		return err
+	}
+	return b.warmAuthorities(ctx, tree, list, dnssecOK)
 }
 
 // writeLists writes the dnsperf input files: cold A names (the domains not
@@ -291,17 +351,17 @@ func pollFrom(ctx context.Context, local net.Addr, addr string, q *dns.Msg, wait
 	return fmt.Errorf("no answer from %s within %v: %v", addr, wait, last)
 }
 
-// waitAuthorities waits until every layer answers through the port-53
-// rewrite, the way the resolvers will reach them.
-func (b *bench) waitAuthorities(ctx context.Context) error {
-	last := b.tree.Domains[len(b.tree.Domains)-1]
+// waitAuthorities waits until every layer of tree answers through the
+// port-53 rewrite, the way the resolvers will reach them.
+func waitAuthorities(ctx context.Context, tree *zonetree.Tree) error {
+	last := tree.Domains[len(tree.Domains)-1]
 	for _, c := range []struct {
 		addr  string
 		qname string
 	}{
-		{b.tree.Root.Servers[0].Addr.String(), "."},
-		{b.tree.TLD.Servers[0].Addr.String(), "com."},
-		{b.tree.Domain.Servers[0].Addr.String(), last},
+		{tree.Root.Servers[0].Addr.String(), "."},
+		{tree.TLD.Servers[0].Addr.String(), "com."},
+		{tree.Domain.Servers[0].Addr.String(), last},
 	} {
 		q := new(dns.Msg).SetQuestion(c.qname, dns.TypeSOA)
 		if err := poll(ctx, c.addr+":53", q, 60*time.Second); err != nil {
@@ -311,12 +371,16 @@ func (b *bench) waitAuthorities(ctx context.Context) error {
 	return nil
 }
 
-// warmAuthorities sends every cold name once to a TLD server and a domain
-// server, so that NSD has touched all its data before the first session:
-// otherwise whichever resolver goes first pays for NSD's first pass.
-func (b *bench) warmAuthorities(ctx context.Context) error {
-	for _, s := range []zonetree.Server{b.tree.TLD.Servers[0], b.tree.Domain.Servers[0]} {
-		argv := b.pinned(loadCPU, []string{b.o.dnsperf, "-s", s.Addr.String(), "-p", "53", "-d", b.lists["cold"], "-n", "1", "-q", "200", "-l", "30"})
+// warmAuthorities sends every name of list once to a TLD server and a
+// domain server of tree, so that NSD has touched all its data before the
+// first session: otherwise whichever resolver goes first pays for NSD's
+// first pass. dnssecOK sets DO, for the signed tree's signatures.
+func (b *bench) warmAuthorities(ctx context.Context, tree *zonetree.Tree, list string, dnssecOK bool) error {
+	for _, s := range []zonetree.Server{tree.TLD.Servers[0], tree.Domain.Servers[0]} {
+		argv := b.pinned(loadCPU, []string{b.o.dnsperf, "-s", s.Addr.String(), "-p", "53", "-d", list, "-n", "1", "-q", "200", "-l", "30"})
+		if dnssecOK {
+			argv = append(argv, "-D")
+		}
 		out, _, err := runOutput(ctx, 60*time.Second, argv)
 		if werr := os.WriteFile(b.logPath("nsd-warmup"), []byte(out), 0o644); werr != nil && err == nil {
 			err = werr
@@ -337,69 +401,139 @@ func (b *bench) waitProxy(ctx context.Context) error {
 
 // measure runs every round and returns the report.
 func (b *bench) measure(ctx context.Context) *report {
-	ours := newRecursor(ctx, b.o.recursor, b.o.recursorErr, b.hints, recursorPort, strings.Fields(b.o.recursorArgs))
-	theirs := newUnbound(b.o.unbound, b.hints, unboundPort)
+	extra := strings.Fields(b.o.recursorArgs)
+	ours := newRecursor(ctx, b.o.recursor, b.o.recursorErr, b.hints, "", recursorPort, extra)
+	theirs := newUnbound(b.o.unbound, b.hints, "", unboundPort)
 	if b.o.baseline != "" {
-		theirs = newRecursor(ctx, b.o.baseline, "", b.hints, unboundPort, strings.Fields(b.o.recursorArgs))
+		theirs = newRecursor(ctx, b.o.baseline, "", b.hints, "", unboundPort, extra)
 		theirs.name = "baseline"
 	}
 	contenders := []contender{theirs, ours}
-	r := newReport(b, contenders)
+	var signed []contender // the same two, validating, on the signed tree
+	if b.sig != nil {
+		anchor := b.sig.signed.AnchorFile
+		sigOurs := newRecursor(ctx, b.o.recursor, b.o.recursorErr, b.sig.hints, anchor, recursorSignedPort, extra)
+		sigTheirs := newUnbound(b.o.unbound, b.sig.hints, anchor, unboundSignedPort)
+		if b.o.baseline != "" {
+			sigTheirs = newRecursor(ctx, b.o.baseline, "", b.sig.hints, anchor, unboundSignedPort, extra)
+			sigTheirs.name = "baseline"
+		}
+		signed = []contender{sigTheirs, sigOurs}
+	}
+	r := newReport(b, contenders, signed)
 	for round := range b.s.rounds {
-		order := []int{0, 1}
-		if round%2 == 1 {
-			order = []int{1, 0}
-		}
-		var alive []live
-		for _, i := range order {
-			c := contenders[i]
-			if c.unavailable != "" || ctx.Err() != nil {
-				continue
-			}
-			fmt.Fprintf(os.Stderr, "bench: round %d/%d: %s\n", round+1, b.s.rounds, c.name)
-			warn := r.warner(c.name, round)
-			m, p, err := b.session(ctx, c, round, warn)
-			if err != nil {
-				warn(err.Error())
-			}
-			if p != nil {
-				alive = append(alive, live{c, p, m})
-			} else {
-				r.add(c.name, m)
-			}
-		}
-		// Both resolvers still run, warmed: CPU per cache hit in
-		// alternating slices, so that both meet the same machine.
-		if ctx.Err() == nil && len(alive) > 0 {
-			fmt.Fprintf(os.Stderr, "bench: round %d/%d: CPU per cache hit, alternating\n", round+1, b.s.rounds)
-			hits := alive
-			floor, err := b.startFloor(ctx)
-			if err != nil {
-				r.notes = append(r.notes, fmt.Sprintf("round %d: floor: %v", round+1, err))
-			} else if floor != nil {
-				hits = append(slices.Clip(alive), live{contender{name: "floor", port: floorPort}, floor, metrics{}})
-			}
-			b.pairedHits(ctx, hits, func(name string) func(string) { return r.warner(name, round) })
-			if floor != nil {
-				b.ps.stop(floor, 5*time.Second)
-				if v, ok := hits[len(hits)-1].m["hit_cpu_us"]; ok {
-					r.floorCPU = append(r.floorCPU, v)
-				}
-			}
-			fmt.Fprintf(os.Stderr, "bench: round %d/%d: cold latency with delay, alternating\n", round+1, b.s.rounds)
-			if err := b.pairedDelay(ctx, alive, round, func(name string) func(string) { return r.warner(name, round) }); err != nil {
-				r.notes = append(r.notes, fmt.Sprintf("round %d: delay phase: %v", round+1, err))
-			}
-		}
-		for _, l := range alive {
-			b.ps.stop(l.p, 5*time.Second)
-			r.add(l.c.name, l.m)
-		}
+		b.round(ctx, r, round, contenders, signed)
 	}
 	if ctx.Err() != nil {
 		r.notes = append(r.notes, fmt.Sprintf("run stopped early: %v", context.Cause(ctx)))
 	}
 	return r
+}
+
+// round runs one round: a session of each contender (unsigned, then
+// signed), CPU per cache hit of all of them in alternating slices, and the
+// delay phase of the unsigned ones.
+func (b *bench) round(ctx context.Context, r *report, round int, contenders, signed []contender) {
+	order := []int{0, 1}
+	if round%2 == 1 {
+		order = []int{1, 0}
+	}
+	warner := func(label string) func(string) { return r.warner(label, round) }
+	alive := b.sessions(ctx, r, round, contenders, order, b.session)
+	var sigAlive []live
+	if len(signed) > 0 {
+		sigAlive = b.sessions(ctx, r, round, signed, order, b.signedSession)
+	}
+	// The resolvers still run, warmed: CPU per cache hit in alternating
+	// slices, so that all meet the same machine.
+	if ctx.Err() == nil && len(alive)+len(sigAlive) > 0 {
+		fmt.Fprintf(os.Stderr, "bench: round %d/%d: CPU per cache hit, alternating\n", round+1, b.s.rounds)
+		hits := interleave(alive, sigAlive)
+		floor, err := b.startFloor(ctx)
+		floorM := metrics{}
+		if err != nil {
+			r.notes = append(r.notes, fmt.Sprintf("round %d: floor: %v", round+1, err))
+		} else if floor != nil {
+			hits = append(hits, live{contender{name: "floor", port: floorPort}, floor, floorM})
+		}
+		b.pairedHits(ctx, hits, round, warner)
+		if floor != nil {
+			b.ps.stop(floor, 5*time.Second)
+			if v, ok := floorM["hit_cpu_us"]; ok {
+				r.floorCPU = append(r.floorCPU, v)
+			}
+		}
+	}
+	for _, sl := range sigAlive {
+		b.ps.stop(sl.p, 5*time.Second)
+		for _, l := range alive {
+			if l.c.name == sl.c.name {
+				sl.m["sig_hit_cpu_rel"] = ratio(sl.m["sig_hit_cpu_us"], l.m["hit_cpu_us"])
+			}
+		}
+		r.add(sl.c.name, sl.m)
+	}
+	if ctx.Err() == nil && len(alive) > 0 {
+		fmt.Fprintf(os.Stderr, "bench: round %d/%d: cold latency with delay, alternating\n", round+1, b.s.rounds)
+		if err := b.pairedDelay(ctx, alive, round, warner); err != nil {
+			r.notes = append(r.notes, fmt.Sprintf("round %d: delay phase: %v", round+1, err))
+		}
+	}
+	for _, l := range alive {
+		b.ps.stop(l.p, 5*time.Second)
+		r.add(l.c.name, l.m)
+	}
+}
+
+// interleave puts each resolver's signed instance right after its
+// unsigned one, so that the two are measured seconds apart; the signed
+// instances of resolvers without an unsigned one go last.
+func interleave(alive, sigAlive []live) []live {
+	var out []live
+	used := make([]bool, len(sigAlive))
+	for _, l := range alive {
+		out = append(out, l)
+		for j, sl := range sigAlive {
+			if !used[j] && sl.c.name == l.c.name {
+				out = append(out, sl)
+				used[j] = true
+			}
+		}
+	}
+	for j, sl := range sigAlive {
+		if !used[j] {
+			out = append(out, sl)
+		}
+	}
+	return out
+}
+
+// sessionFunc measures one fresh instance of a contender (session or
+// signedSession).
+type sessionFunc func(ctx context.Context, c contender, round int, warn func(string)) (metrics, *proc, error)
+
+// sessions runs run for each contender in order and returns those left
+// running; the figures of a session that failed go to the report at once.
+func (b *bench) sessions(ctx context.Context, r *report, round int, cs []contender, order []int, run sessionFunc) []live {
+	var alive []live
+	for _, i := range order {
+		c := cs[i]
+		if c.unavailable != "" || ctx.Err() != nil {
+			continue
+		}
+		fmt.Fprintf(os.Stderr, "bench: round %d/%d: %s\n", round+1, b.s.rounds, c.label())
+		warn := r.warner(c.label(), round)
+		m, p, err := run(ctx, c, round, warn)
+		if err != nil {
+			warn(err.Error())
+		}
+		if p != nil {
+			alive = append(alive, live{c, p, m})
+		} else {
+			r.add(c.name, m)
+		}
+	}
+	return alive
 }
 
 // startFloor starts bench/floor on the resolver's CPU and waits until it
@@ -439,15 +573,7 @@ type live struct {
 // warn records what went wrong without ending the session.
 func (b *bench) session(ctx context.Context, c contender, round int, warn func(string)) (m metrics, kept *proc, err error) {
 	m = metrics{}
-	dir := filepath.Join(b.work, fmt.Sprintf("%s-%d", strings.ToLower(c.name), round+1))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return m, nil, err
-	}
-	argv, err := c.argv(dir)
-	if err != nil {
-		return m, nil, err
-	}
-	p, err := b.ps.start(c.name, b.logPath(strings.ToLower(c.name)), b.pinned(resolverCPU, argv))
+	p, err := b.startResolver(ctx, c, round)
 	if err != nil {
 		return m, nil, err
 	}
@@ -457,13 +583,6 @@ func (b *bench) session(ctx context.Context, c contender, round int, warn func(s
 			kept = nil
 		}
 	}()
-	addr := fmt.Sprintf("127.0.0.1:%d", c.port)
-	if err := poll(ctx, addr, new(dns.Msg).SetQuestion("bench.", dns.TypeSOA), 20*time.Second); err != nil {
-		if done, werr := p.exited(); done {
-			return m, nil, fmt.Errorf("exited at start (%v); see its log in %s", werr, b.o.logs)
-		}
-		return m, nil, err
-	}
 	alive := func() error {
 		if done, werr := p.exited(); done {
 			return fmt.Errorf("%s exited (%v); see its log in %s", c.name, werr, b.o.logs)
@@ -475,40 +594,11 @@ func (b *bench) session(ctx context.Context, c contender, round int, warn func(s
 		return m, nil, err
 	}
 	m["rss_start_mb"] = float64(rssStart) / (1 << 20)
-
-	// Cold: never-seen names, 100 in flight, each name once.
-	q0, err := upstreamQueries(ctx)
-	if err != nil {
-		return m, nil, err
-	}
-	coldCPU0, err := readThreadCPU(p.pid())
-	if err != nil {
-		return m, nil, err
-	}
-	cold, err := b.dnsperf(ctx, c, "cold", []string{"-d", b.lists["cold"], "-n", "1", "-q", "100", "-l", secs(b.s.coldLimit), "-v"})
-	if err != nil {
-		return m, nil, err
-	}
-	coldCPU1, err := readThreadCPU(p.pid())
-	if err != nil {
-		return m, nil, err
-	}
-	coldCPU, err := coldCPU1.since(coldCPU0)
-	if err != nil {
-		return m, nil, err
-	}
-	q1, err := upstreamQueries(ctx)
+	cold, err := b.coldPass(ctx, c, p, "cold", "cold", m, warn)
 	if err != nil {
 		return m, nil, err
 	}
 	answeredA := cold.Rcodes["NOERROR"]
-	m["cold_cpu_us"] = ratio(float64(coldCPU.Nanoseconds())/1e3, float64(cold.Completed))
-	warnFailures(warn, "cold A pass", cold)
-	m["cold_qps"] = cold.QPS
-	m["cold_p50_ms"] = 1000 * percentile(cold.Latencies, 50)
-	m["cold_p99_ms"] = 1000 * percentile(cold.Latencies, 99)
-	m["cold_answered_pct"] = 100 * ratio(float64(answeredA), float64(cold.Sent))
-	m["cold_upstream_per_name"] = ratio(float64(q1-q0), float64(cold.Completed))
 	if err := alive(); err != nil {
 		return m, nil, err
 	}
@@ -545,11 +635,71 @@ func (b *bench) session(ctx context.Context, c contender, round int, warn func(s
 	if err := alive(); err != nil {
 		return m, nil, err
 	}
-
-	if err := alive(); err != nil {
-		return m, nil, err
-	}
 	return m, p, nil
+}
+
+// startResolver starts a fresh instance of c, on the resolver CPU, and
+// waits until it answers.
+func (b *bench) startResolver(ctx context.Context, c contender, round int) (*proc, error) {
+	dir := filepath.Join(b.work, fmt.Sprintf("%s-%d", c.slug(), round+1))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	argv, err := c.argv(dir)
+	if err != nil {
+		return nil, err
+	}
+	p, err := b.ps.start(c.label(), b.logPath(c.slug()), b.pinned(resolverCPU, argv))
+	if err != nil {
+		return nil, err
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", c.port)
+	if err := poll(ctx, addr, new(dns.Msg).SetQuestion("bench.", dns.TypeSOA), 20*time.Second); err != nil {
+		b.ps.stop(p, 5*time.Second)
+		if done, werr := p.exited(); done {
+			return nil, fmt.Errorf("exited at start (%v); see its log in %s", werr, b.o.logs)
+		}
+		return nil, err
+	}
+	return p, nil
+}
+
+// coldPass sends each name of c's list once, 100 in flight, and records
+// under prefix (prefix_qps, prefix_cpu_us, ...) the throughput, the
+// latency, the resolver's CPU time and the upstream queries per name.
+func (b *bench) coldPass(ctx context.Context, c contender, p *proc, list, prefix string, m metrics, warn func(string)) (perfResult, error) {
+	q0, err := upstreamQueries(ctx)
+	if err != nil {
+		return perfResult{}, err
+	}
+	cpu0, err := readThreadCPU(p.pid())
+	if err != nil {
+		return perfResult{}, err
+	}
+	res, err := b.dnsperf(ctx, c, prefix, []string{"-d", b.listFor(c, list), "-n", "1", "-q", "100", "-l", secs(b.s.coldLimit), "-v"})
+	if err != nil {
+		return res, err
+	}
+	cpu1, err := readThreadCPU(p.pid())
+	if err != nil {
+		return res, err
+	}
+	cpu, err := cpu1.since(cpu0)
+	if err != nil {
+		return res, err
+	}
+	q1, err := upstreamQueries(ctx)
+	if err != nil {
+		return res, err
+	}
+	warnFailures(warn, prefix+" pass", res)
+	m[prefix+"_cpu_us"] = ratio(float64(cpu.Nanoseconds())/1e3, float64(res.Completed))
+	m[prefix+"_qps"] = res.QPS
+	m[prefix+"_p50_ms"] = 1000 * percentile(res.Latencies, 50)
+	m[prefix+"_p99_ms"] = 1000 * percentile(res.Latencies, 99)
+	m[prefix+"_answered_pct"] = 100 * ratio(float64(res.Rcodes["NOERROR"]), float64(res.Sent))
+	m[prefix+"_upstream_per_name"] = ratio(float64(q1-q0), float64(res.Completed))
+	return res, nil
 }
 
 // pairedHits measures CPU per cache hit at a fixed offered rate below
@@ -557,7 +707,11 @@ func (b *bench) session(ctx context.Context, c contender, round int, warn func(s
 // short slices that alternate between the resolvers. Load from elsewhere
 // on a shared machine comes and goes over minutes; slices a few seconds
 // apart see the same of it, which one phase per session did not.
-func (b *bench) pairedHits(ctx context.Context, alive []live, warner func(string) func(string)) {
+//
+// Every other slice takes the responders in reverse order, so that none
+// always comes right after the same neighbour or at the same point of
+// the slice; each slice's figure goes to logs/NN-hits-round-R.log.
+func (b *bench) pairedHits(ctx context.Context, alive []live, round int, warner func(string) func(string)) {
 	type sums struct {
 		cpu       time.Duration
 		completed int
@@ -566,15 +720,25 @@ func (b *bench) pairedHits(ctx context.Context, alive []live, warner func(string
 		failed    bool
 	}
 	acc := make([]sums, len(alive))
+	var perSlice strings.Builder
+	perSlice.WriteString("slice\tresponder\tcpu_us_per_query\tcompleted\n")
+	defer func() {
+		os.WriteFile(b.logPath(fmt.Sprintf("hits-round-%d", round+1)), []byte(perSlice.String()), 0o644)
+	}()
 	for slice := range b.s.cpuSlices {
-		for i, l := range alive {
+		for k := range alive {
+			i := k
+			if slice%2 == 1 {
+				i = len(alive) - 1 - k
+			}
+			l := alive[i]
 			if ctx.Err() != nil || acc[i].failed {
 				continue
 			}
 			t0, err := readThreadCPU(l.p.pid())
 			var res perfResult
 			if err == nil {
-				res, err = b.dnsperf(ctx, l.c, fmt.Sprintf("fixed-%d", slice+1), []string{"-t", "1", "-d", b.lists["hot"],
+				res, err = b.dnsperf(ctx, l.c, fmt.Sprintf("fixed-%d", slice+1), []string{"-t", "1", "-d", b.listFor(l.c, "hot"),
 					"-l", strconv.Itoa(b.s.cpuSliceSeconds), "-Q", strconv.Itoa(b.s.cpuRate), "-q", "200", "-v"})
 			}
 			var used time.Duration
@@ -585,12 +749,13 @@ func (b *bench) pairedHits(ctx context.Context, alive []live, warner func(string
 				}
 			}
 			if err != nil {
-				warner(l.c.name)(fmt.Sprintf("CPU per cache hit, slice %d: %v", slice+1, err))
+				warner(l.c.label())(fmt.Sprintf("CPU per cache hit, slice %d: %v", slice+1, err))
 				acc[i].failed = true
 				continue
 			}
 			acc[i].cpu += used
 			acc[i].completed += res.Completed
+			fmt.Fprintf(&perSlice, "%d\t%s\t%.2f\t%d\n", slice+1, l.c.label(), ratio(float64(used.Nanoseconds())/1e3, float64(res.Completed)), res.Completed)
 			acc[i].qps = append(acc[i].qps, res.QPS)
 			acc[i].latencies = append(acc[i].latencies, res.Latencies...)
 		}
@@ -600,10 +765,10 @@ func (b *bench) pairedHits(ctx context.Context, alive []live, warner func(string
 		if a.failed || a.completed == 0 {
 			continue
 		}
-		l.m["hit_cpu_us"] = ratio(float64(a.cpu.Nanoseconds())/1e3, float64(a.completed))
-		l.m["fixed_qps"] = median(a.qps)
-		l.m["hit_p50_ms"] = 1000 * percentile(a.latencies, 50)
-		l.m["hit_p99_ms"] = 1000 * percentile(a.latencies, 99)
+		l.m[l.c.metric("hit_cpu_us")] = ratio(float64(a.cpu.Nanoseconds())/1e3, float64(a.completed))
+		l.m[l.c.metric("fixed_qps")] = median(a.qps)
+		l.m[l.c.metric("hit_p50_ms")] = 1000 * percentile(a.latencies, 50)
+		l.m[l.c.metric("hit_p99_ms")] = 1000 * percentile(a.latencies, 99)
 	}
 }
 
@@ -705,7 +870,7 @@ func (b *bench) dnsperfCPU(ctx context.Context, c contender, phase string, args 
 	start := time.Now()
 	out, cpu, err := runOutput(ctx, limit, b.pinned(loadCPU, argv))
 	use := ratio(cpu.Seconds(), time.Since(start).Seconds())
-	logName := b.logPath(strings.ToLower(c.name) + "-dnsperf-" + phase)
+	logName := b.logPath(c.slug() + "-dnsperf-" + phase)
 	if werr := os.WriteFile(logName, []byte(out), 0o644); werr != nil && err == nil {
 		err = werr
 	}

@@ -64,6 +64,7 @@ type report struct {
 	b          *bench
 	loadStart  string
 	contenders []contender
+	signed     []contender                     // the signed variant's, if it ran
 	values     map[string]map[string][]float64 // resolver -> metric -> per-round values
 	errors     map[string][]string
 	notes      []string
@@ -72,9 +73,9 @@ type report struct {
 	floorCPU []float64
 }
 
-func newReport(b *bench, contenders []contender) *report {
-	r := &report{b: b, contenders: contenders, values: map[string]map[string][]float64{},
-		errors: map[string][]string{}, started: time.Now(), loadStart: loadAverage()}
+func newReport(b *bench, contenders, signed []contender) *report {
+	r := &report{b: b, contenders: contenders, signed: signed, values: map[string]map[string][]float64{},
+		errors: map[string][]string{}, started: time.Now(), loadStart: loadAverage(), notes: slices.Clone(b.notes)}
 	for _, c := range contenders {
 		r.values[c.name] = map[string][]float64{}
 	}
@@ -125,14 +126,35 @@ func (r *report) markdown(env []string) string {
 	} else {
 		fmt.Fprintf(&b, "- CPUs: one CPU only, nothing pinned\n")
 	}
-	for _, c := range r.contenders {
+	r.settingsLines(&b, r.contenders)
+	r.table(&b, sections(s))
+	b.WriteString("\n↑ higher is better, ↓ lower is better. The ratio is ours divided by Unbound's figure.\n")
+	r.problems(&b, r.contenders)
+	for _, n := range r.unsignedNotes() {
+		fmt.Fprintf(&b, "\nNote: %s\n", n)
+	}
+	r.perRound(&b, sections(s))
+	if len(r.signed) > 0 {
+		r.signedMarkdown(&b)
+	}
+	fmt.Fprintf(&b, "\nRun took %s; load average at start %s, at end %s (other work on the machine skews every figure but CPU per query least).\n",
+		time.Since(r.started).Round(time.Second), r.loadStart, loadAverage())
+	return b.String()
+}
+
+func (r *report) settingsLines(b *strings.Builder, cs []contender) {
+	for _, c := range cs {
 		if c.settings != "" {
-			fmt.Fprintf(&b, "- %s: %s\n", c.name, c.settings)
+			fmt.Fprintf(b, "- %s: %s\n", c.name, c.settings)
 		}
 	}
-	fmt.Fprintf(&b, "\n| metric | %s | %s | ours/Unbound |\n|---|---:|---:|---:|\n", r.contenders[0].name, r.contenders[1].name)
-	for _, sec := range sections(s) {
-		fmt.Fprintf(&b, "| **%s** | | | |\n", sec.title)
+}
+
+// table writes the side-by-side table of secs.
+func (r *report) table(b *strings.Builder, secs []section) {
+	fmt.Fprintf(b, "\n| metric | %s | %s | ours/Unbound |\n|---|---:|---:|---:|\n", r.contenders[0].name, r.contenders[1].name)
+	for _, sec := range secs {
+		fmt.Fprintf(b, "| **%s** | | | |\n", sec.title)
 		for _, row := range sec.rows {
 			theirs, tv := r.cell(r.contenders[0].name, row.id, row.format)
 			ours, ov := r.cell(r.contenders[1].name, row.id, row.format)
@@ -143,18 +165,26 @@ func (r *report) markdown(env []string) string {
 					q = fmt.Sprintf("%.2f", x)
 				}
 			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", row.label, theirs, ours, q)
+			fmt.Fprintf(b, "| %s | %s | %s | %s |\n", row.label, theirs, ours, q)
 		}
 	}
-	b.WriteString("\n↑ higher is better, ↓ lower is better. The ratio is ours divided by Unbound's figure.\n")
-	for _, c := range r.contenders {
+}
+
+// problems lists why a contender could not run and what went wrong.
+func (r *report) problems(b *strings.Builder, cs []contender) {
+	for _, c := range cs {
 		if c.unavailable != "" {
-			fmt.Fprintf(&b, "\n%s: n/a: %s\n", c.name, c.unavailable)
+			fmt.Fprintf(b, "\n%s: n/a: %s\n", c.label(), c.unavailable)
 		}
-		for _, e := range r.errors[c.name] {
-			fmt.Fprintf(&b, "\n%s: %s\n", c.name, e)
+		for _, e := range r.errors[c.label()] {
+			fmt.Fprintf(b, "\n%s: %s\n", c.label(), e)
 		}
 	}
+}
+
+// unsignedNotes are the notes under the first table.
+func (r *report) unsignedNotes() []string {
+	s := r.b.s
 	notes := slices.Clone(r.notes)
 	if s.quick {
 		notes = append(notes, "quick run: with this few names cached, RSS per RRset is mostly each process's fixed growth (allocator arenas, first cache chunks); quote the full run's figure")
@@ -176,21 +206,21 @@ func (r *report) markdown(env []string) string {
 			notes = append(notes, fmt.Sprintf("during %s's throughput run dnsperf used %.0f%% of its core: the cache-hit QPS is what one dnsperf core can offer, a floor of %s's capacity; the CPU-per-query row is the better comparison", c.name, v, c.name))
 		}
 	}
-	for _, n := range notes {
-		fmt.Fprintf(&b, "\nNote: %s\n", n)
+	return notes
+}
+
+// perRound writes every round's value of secs, when there were rounds.
+func (r *report) perRound(b *strings.Builder, secs []section) {
+	if r.b.s.rounds < 2 {
+		return
 	}
-	if s.rounds > 1 {
-		b.WriteString("\n<details><summary>per-round values</summary>\n\n| metric | " + r.contenders[0].name + " | " + r.contenders[1].name + " |\n|---|---|---|\n")
-		for _, sec := range sections(s) {
-			for _, row := range sec.rows {
-				fmt.Fprintf(&b, "| %s | %s | %s |\n", row.id, r.rounds(r.contenders[0].name, row), r.rounds(r.contenders[1].name, row))
-			}
+	b.WriteString("\n<details><summary>per-round values</summary>\n\n| metric | " + r.contenders[0].name + " | " + r.contenders[1].name + " |\n|---|---|---|\n")
+	for _, sec := range secs {
+		for _, row := range sec.rows {
+			fmt.Fprintf(b, "| %s | %s | %s |\n", row.id, r.rounds(r.contenders[0].name, row), r.rounds(r.contenders[1].name, row))
 		}
-		b.WriteString("\n</details>\n")
 	}
-	fmt.Fprintf(&b, "\nRun took %s; load average at start %s, at end %s (other work on the machine skews every figure but CPU per query least).\n",
-		time.Since(r.started).Round(time.Second), r.loadStart, loadAverage())
-	return b.String()
+	b.WriteString("\n</details>\n")
 }
 
 func (r *report) rounds(name string, row row) string {

@@ -22,56 +22,126 @@ type contender struct {
 	argv func(dir string) ([]string, error)
 	// settings describes the configuration, for the report.
 	settings string
+	// signed: this instance validates, with the signed tree's root hints
+	// and trust anchor.
+	signed bool
 }
 
-// unboundConf is the Unbound configuration: one thread, no validation,
-// iterating from the bench root hints, caches large enough for the whole
-// tree, QNAME minimisation relaxed (Unbound's default, and ours).
-func unboundConf(dir, hints string, port uint16) string {
+// label names c in messages: "Unbound", or "Unbound (signed)".
+func (c contender) label() string {
+	if c.signed {
+		return c.name + " (signed)"
+	}
+	return c.name
+}
+
+// slug names c's log files.
+func (c contender) slug() string {
+	if c.signed {
+		return strings.ToLower(c.name) + "-signed"
+	}
+	return strings.ToLower(c.name)
+}
+
+// metric is the id under which c's figure for id is kept: the signed
+// variant's figures are prefixed, so both variants share a column.
+func (c contender) metric(id string) string {
+	if c.signed {
+		return "sig_" + id
+	}
+	return id
+}
+
+// unboundConf is the Unbound configuration: one thread, iterating from
+// the bench root hints, caches large enough for the whole tree, QNAME
+// minimisation relaxed (Unbound's default, and ours). Without an anchor
+// file it does not validate; with one it validates from that anchor only
+// (no auto-trust-anchor-file, so it never looks for the real root's key).
+func unboundConf(dir, hints, anchorFile string, port uint16) string {
+	modules, validation, keyCache := "iterator", "", "1m"
+	if anchorFile != "" {
+		// Room for every zone's keys and every NSEC and NSEC3 record.
+		keyCache = "64m"
+		modules = "validator iterator"
+		// No key-tag signalling queries (RFC 8145) upstream: they would
+		// count as upstream queries of the names being resolved. Bogus
+		// answers are logged with their reason.
+		validation = fmt.Sprintf("\ttrust-anchor-file: %q\n\ttrust-anchor-signaling: no\n\tval-log-level: 2\n", anchorFile)
+	}
 	return fmt.Sprintf(`server:
 	interface: 127.0.0.1
 	port: %d
 	access-control: 127.0.0.0/8 allow
 	num-threads: 1
-	module-config: "iterator"
-	root-hints: %q
+	module-config: %q
+%s	root-hints: %q
 	do-not-query-localhost: no
 	do-ip6: no
 	qname-minimisation: yes
 	qname-minimisation-strict: no
 	msg-cache-size: 512m
 	rrset-cache-size: 1024m
-	key-cache-size: 1m
-	neg-cache-size: 1m
+	key-cache-size: %[5]s
+	neg-cache-size: %[5]s
 	chroot: ""
 	username: ""
-	directory: %q
-	pidfile: %q
+	directory: %[6]q
+	pidfile: %[7]q
 	use-syslog: no
 	logfile: ""
 	verbosity: 0
 remote-control:
 	control-enable: no
-`, port, hints, dir, filepath.Join(dir, "unbound.pid"))
+`, port, modules, validation, hints, keyCache, dir, filepath.Join(dir, "unbound.pid"))
 }
 
-func newUnbound(binary, hints string, port uint16) contender {
+// newUnbound is Unbound iterating from hints; validating from anchorFile
+// when one is given (the signed variant).
+func newUnbound(binary, hints, anchorFile string, port uint16) contender {
 	c := contender{
 		name:     "Unbound",
 		port:     port,
 		settings: "1 thread, module-config iterator, qname-minimisation relaxed, do-ip6 no, msg/rrset cache 512m/1024m",
+		signed:   anchorFile != "",
+	}
+	if c.signed {
+		c.settings = "module-config \"validator iterator\", trust-anchor-file with the bench root's DS, trust-anchor-signaling no, key/neg cache 64m; otherwise as unsigned"
 	}
 	if _, err := os.Stat(binary); err != nil {
 		c.unavailable = fmt.Sprintf("%s not installed", binary)
 	}
 	c.argv = func(dir string) ([]string, error) {
 		conf := filepath.Join(dir, "unbound.conf")
-		if err := os.WriteFile(conf, []byte(unboundConf(dir, hints, port)), 0o644); err != nil {
+		if err := os.WriteFile(conf, []byte(unboundConf(dir, hints, anchorFile, port)), 0o644); err != nil {
 			return nil, err
+		}
+		if c.signed {
+			if err := checkUnboundValidates(filepath.Join(filepath.Dir(binary), "unbound-checkconf"), conf); err != nil {
+				return nil, err
+			}
 		}
 		return []string{binary, "-d", "-c", conf}, nil
 	}
 	return c
+}
+
+// checkUnboundValidates asks unbound-checkconf whether conf is valid, has
+// the validator module on and no auto-trust-anchor-file (which would
+// point at the real root's key).
+func checkUnboundValidates(checker, conf string) error {
+	ctx := context.Background()
+	if out, _, err := runOutput(ctx, 20*time.Second, []string{checker, conf}); err != nil {
+		return fmt.Errorf("unbound-checkconf %s: %v: %s", conf, err, out)
+	}
+	modules, _, err := runOutput(ctx, 20*time.Second, []string{checker, "-o", "module-config", conf})
+	if err != nil || !strings.Contains(modules, "validator") {
+		return fmt.Errorf("unbound-checkconf: module-config is %q, want the validator on (%v)", strings.TrimSpace(modules), err)
+	}
+	auto, _, err := runOutput(ctx, 20*time.Second, []string{checker, "-o", "auto-trust-anchor-file", conf})
+	if err != nil || strings.TrimSpace(auto) != "" {
+		return fmt.Errorf("unbound-checkconf: auto-trust-anchor-file is %q, want none (%v)", strings.TrimSpace(auto), err)
+	}
+	return nil
 }
 
 // requiredServeFlags are the flags of `recursor serve` the bench needs.
@@ -122,8 +192,10 @@ func recursorArgs(binary, hints string, port uint16, flags map[string]bool) ([]s
 	return argv, strings.Join(settings, ", "), nil
 }
 
-func newRecursor(ctx context.Context, binary, buildErr, hints string, port uint16, extra []string) contender {
-	c := contender{name: "recursor", port: port}
+// newRecursor is recursor serve iterating from hints; validating from
+// anchorFile when one is given (the signed variant).
+func newRecursor(ctx context.Context, binary, buildErr, hints, anchorFile string, port uint16, extra []string) contender {
+	c := contender{name: "recursor", port: port, signed: anchorFile != ""}
 	if buildErr != "" {
 		c.unavailable = buildErr
 		return c
@@ -137,10 +209,19 @@ func newRecursor(ctx context.Context, binary, buildErr, hints string, port uint1
 		c.unavailable = fmt.Sprintf("`%s serve --help` failed: %v", binary, err)
 		return c
 	}
-	argv, settings, err := recursorArgs(binary, hints, port, serveFlags(help))
+	flags := serveFlags(help)
+	argv, settings, err := recursorArgs(binary, hints, port, flags)
 	if err != nil {
 		c.unavailable = err.Error()
 		return c
+	}
+	if c.signed {
+		if !flags["--trust-anchor-file"] {
+			c.unavailable = "`recursor serve` has no --trust-anchor-file flag"
+			return c
+		}
+		argv = append(argv, "--trust-anchor-file", anchorFile)
+		settings = "--trust-anchor-file with the bench root's DS; otherwise as unsigned"
 	}
 	if len(extra) > 0 {
 		argv = append(argv, extra...)

@@ -30,6 +30,10 @@ type Spec struct {
 	// DomainServers: addresses that serve the second-level zones (each
 	// domain names two of them as ns1/ns2); default 4.
 	DomainServers int
+	// Block shifts the third octet of every server address (root
+	// 127.53.B.x, TLDs 127.53.B+1.x, domains 127.53.B+2.x), so that two
+	// trees can be served side by side; 0 to 250.
+	Block byte
 }
 
 // Server is one authoritative server: its host name and its address.
@@ -76,16 +80,19 @@ func Plan(spec Spec) (*Tree, error) {
 	if spec.DomainServers < 2 || spec.DomainServers > 250 {
 		return nil, fmt.Errorf("zonetree: DomainServers is %d, want 2..250", spec.DomainServers)
 	}
+	if spec.Block > 250 {
+		return nil, fmt.Errorf("zonetree: Block is %d, want 0..250", spec.Block)
+	}
 	t := &Tree{Spec: spec}
 	t.Root = Layer{Name: "root", Zones: []string{"."}}
 	t.TLD = Layer{Name: "tld", Zones: TLDs}
 	t.Domain = Layer{Name: "domains"}
 	for i, letter := range []string{"a", "b"} {
-		t.Root.Servers = append(t.Root.Servers, Server{letter + "." + rootServerSuffix, netip.AddrFrom4([4]byte{127, 53, 0, byte(i + 1)})})
-		t.TLD.Servers = append(t.TLD.Servers, Server{letter + "." + tldServerSuffix, netip.AddrFrom4([4]byte{127, 53, 1, byte(i + 1)})})
+		t.Root.Servers = append(t.Root.Servers, Server{letter + "." + rootServerSuffix, netip.AddrFrom4([4]byte{127, 53, spec.Block, byte(i + 1)})})
+		t.TLD.Servers = append(t.TLD.Servers, Server{letter + "." + tldServerSuffix, netip.AddrFrom4([4]byte{127, 53, spec.Block + 1, byte(i + 1)})})
 	}
 	for i := range spec.DomainServers {
-		t.Domain.Servers = append(t.Domain.Servers, Server{Addr: netip.AddrFrom4([4]byte{127, 53, 2, byte(i + 1)})})
+		t.Domain.Servers = append(t.Domain.Servers, Server{Addr: netip.AddrFrom4([4]byte{127, 53, spec.Block + 2, byte(i + 1)})})
 	}
 	t.Domains = make([]string, spec.Domains)
 	for i := range t.Domains {
