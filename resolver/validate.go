@@ -154,7 +154,11 @@ func (r *Resolver) checkSet(ctx context.Context, q *query, zone string, rep *rep
 		return v
 	}
 	for _, sig := range sigs {
-		if wc := dnssec.WildcardOf(h.Name, sig); wc != "" {
+		if wc := dnssec.WildcardOf(h.Name, sig); wc != "" && (h.Rrtype == dns.TypeNSEC || h.Rrtype == dns.TypeNSEC3) {
+			// A denial record expanded from a wildcard denies nothing
+			// (RFC 4035 section 5.4), and proving it would recurse.
+			return bogus(dns.ExtendedErrorCodeDNSBogus, true, "%s/%s is a wildcard expansion", h.Name, dns.TypeToString[h.Rrtype])
+		} else if wc != "" {
 			proof := r.secureDenial(ctx, q, zone, signer, rep)
 			if proof.Status != dnssec.Secure {
 				return proof.check
