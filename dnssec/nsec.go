@@ -15,7 +15,9 @@ type nsecChain struct {
 func nsecsOf(zone string, rrs []dns.RR) nsecChain {
 	c := nsecChain{zone: zone}
 	for _, rr := range rrs {
-		if n, ok := rr.(*dns.NSEC); ok && dns.IsSubDomain(zone, dns.CanonicalName(n.Hdr.Name)) {
+		// The next name must lie in the zone too: an NSEC that runs out
+		// of its zone would deny names of another (RFC 4034 4.1.1).
+		if n, ok := rr.(*dns.NSEC); ok && dns.IsSubDomain(zone, dns.CanonicalName(n.Hdr.Name)) && dns.IsSubDomain(zone, dns.CanonicalName(n.NextDomain)) {
 			c.recs = append(c.recs, n)
 		}
 	}

@@ -132,3 +132,26 @@ func TestNSECNoDS(t *testing.T) {
 	apex := rrs(t, "b.example. 3600 IN NSEC ns.b.example. NS SOA RRSIG NSEC DNSKEY")
 	checkVerdict(t, ProveNoDS("b.example.", "example.", apex, nil), Bogus, noNSEC)
 }
+
+// TestNSECLeavingItsZone: an NSEC whose next name lies outside its zone
+// proves nothing, in that zone or another (Unbound's val_nx_overreach).
+func TestNSECLeavingItsZone(t *testing.T) {
+	// The apex's NSEC covers the wildcard *.example.com.; the second
+	// runs on into foo.com.
+	var rrs []dns.RR
+	for _, s := range []string{
+		"example.com. 3600 IN NSEC a.example.com. SOA NS RRSIG NSEC DNSKEY",
+		"wab.example.com. 3600 IN NSEC wzz.foo.com. A RRSIG NSEC",
+	} {
+		rr, err := dns.NewRR(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rrs = append(rrs, rr)
+	}
+	for _, name := range []string{"wb.example.com."} {
+		if v := ProveNXDomain(name, "example.com.", rrs, nil); v.Status == Secure {
+			t.Errorf("%s: the overreaching NSEC proved NXDOMAIN: %+v", name, v)
+		}
+	}
+}

@@ -80,7 +80,9 @@ func classify(resp *dns.Msg, zone, qname string, qtype uint16, maxChain int) rep
 // collectDNSSEC keeps the RRSIGs, NSEC and NSEC3 records of resp within
 // zone, and a referral's DS set: what validation needs beside the data.
 func collectDNSSEC(r *reply, resp *dns.Msg, zone string) {
-	for s, section := range [][]dns.RR{resp.Answer, resp.Ns} {
+	// RRSIGs count wherever they are (some servers put an answer's in
+	// the additional section); denial records only in authority.
+	for s, section := range [][]dns.RR{resp.Answer, resp.Ns, resp.Extra} {
 		for _, rr := range section {
 			h := rr.Header()
 			switch h.Rrtype {

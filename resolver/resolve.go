@@ -6,6 +6,7 @@ package resolver
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -73,7 +74,7 @@ func (r *Resolver) Resolve(ctx context.Context, name string, qtype uint16) (*dns
 // client query without RD. It reports false when the cache cannot answer.
 func (r *Resolver) ResolveCached(name string, qtype uint16) (*dns.Msg, bool) {
 	a, ok := r.QueryCached(name, qtype, Options{})
-	return a.Msg, ok
+	return a.Msg, ok && a.Msg != nil
 }
 
 // Options are the flags of a client's question that shape its answer.
@@ -155,7 +156,9 @@ func (r *Resolver) Query(ctx context.Context, name string, qtype uint16, opts Op
 	}
 }
 
-// QueryCached is ResolveCached with the client's flags.
+// QueryCached is ResolveCached with the client's flags. For bogus data
+// in the cache it reports true with an Answer whose Msg is nil and whose
+// Security is dnssec.Bogus: the question has a cached answer, SERVFAIL.
 func (r *Resolver) QueryCached(name string, qtype uint16, opts Options) (Answer, bool) {
 	qname, err := checkQuestion(name, qtype)
 	if err != nil {
@@ -166,8 +169,14 @@ func (r *Resolver) QueryCached(name string, qtype uint16, opts Options) (Answer,
 		return Answer{}, false
 	}
 	a, err := r.answer(res, name, qtype, opts)
+	var ve *ValidationError
+	if errors.As(err, &ve) {
+		// Bogus data in the cache: no message, and the verdict that
+		// makes it a SERVFAIL (a client without RD gets that too).
+		return Answer{Security: dnssec.Bogus, EDE: ve.EDE, Why: ve.Why}, true
+	}
 	if err != nil {
-		return Answer{}, false // a bogus answer: the walk's caller gets the error
+		return Answer{}, false
 	}
 	return a, true
 }
@@ -183,7 +192,10 @@ func (r *Resolver) answer(res result, name string, qtype uint16, opts Options) (
 		return Answer{}, &Error{Qname: name, Qtype: qtype, Err: &ValidationError{EDE: sec.EDE, Why: sec.Why, Verifications: res.verifications}}
 	}
 	m := r.respond(res, name, qtype)
-	m.AuthenticatedData = sec.Status == dnssec.Secure && !opts.CheckingDisabled
+	// A chain that loops or a DNAME that overflows is no whole answer:
+	// no AD for it (as Unbound and Knot).
+	whole := !res.loop && res.rcode != dns.RcodeYXDomain
+	m.AuthenticatedData = sec.Status == dnssec.Secure && !opts.CheckingDisabled && whole
 	if !opts.DNSSECOK {
 		m.Answer, m.Ns = withoutDNSSEC(m.Answer, qtype), withoutDNSSEC(m.Ns, qtype)
 	}

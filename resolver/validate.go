@@ -90,6 +90,12 @@ func (r *Resolver) validate(ctx context.Context, q *query, zone string, rep *rep
 	if r.val == nil || q.unvalidated {
 		return
 	}
+	if q.qtype == dns.TypeRRSIG {
+		// RRSIGs are not signed themselves: an answer of them is
+		// data as it came, indeterminate (RFC 4035 section 5.3.1).
+		rep.sec = check{}
+		return
+	}
 	switch rep.kind {
 	case kindReferral:
 		rep.sec = r.validateReferral(ctx, q, zone, rep)

@@ -305,6 +305,11 @@ func (s *Server) cachedAnswer(q *query) (*dns.Msg, bool) {
 	question := q.req.Question[0]
 	if b, ok := s.backend.(DNSSECBackend); ok {
 		a, ok := b.QueryCached(question.Name, question.Qtype, optionsOf(q))
+		if ok && a.Msg == nil && a.Security == dnssec.Bogus {
+			// Bogus data, cached: SERVFAIL with its reason, RD or not.
+			m := s.servfail(q, &resolver.ValidationError{EDE: a.EDE, Why: a.Why})
+			return m, true
+		}
 		noteEDE(q, a)
 		return a.Msg, ok
 	}
