@@ -229,6 +229,15 @@ func withoutAnswer(r reply, resp *dns.Msg, authority []dns.RR, zone string) repl
 		r.kind, r.empty = kindNoData, true
 		return r
 	}
+	if slices.ContainsFunc(authority, func(rr dns.RR) bool {
+		t := rr.Header().Rrtype
+		return t == dns.TypeNSEC || t == dns.TypeNSEC3
+	}) {
+		// No AA, no SOA, but a denial of the zone's own: a NODATA
+		// whose proof the validate stage judges (as Unbound does).
+		r.kind = kindNoData
+		return r
+	}
 	r.kind, r.why = kindLame, "empty non-authoritative reply"
 	return r
 }

@@ -92,6 +92,7 @@ func (r *Resolver) cachedResult(chain []dns.RR, sec check, name string, qtype ui
 	res := result{answer: append(chain, e.RRs...), sec: worse(sec, r.verdictOf(name, qtype, e))}
 	if e.Negative == cache.Positive {
 		res.answer = append(res.answer, e.Sigs...)
+		res.ns = e.Proof // a wildcard answer's proof, for DO clients
 	}
 	switch e.Negative {
 	case cache.NXDomain:
@@ -151,7 +152,11 @@ func (r *Resolver) store(zone, qname string, qtype uint16, rep reply) {
 			r.capToParentTTL(rep.target, rep.answer, r.now())
 		}
 		if !rep.sec.deferred {
-			r.cache.PutSet(r.setOf(rep, rep.answer, answerRank))
+			set := r.setOf(rep, rep.answer, answerRank)
+			if r.val != nil && expandedAnswer(rep) {
+				set.Proof = r.clampSec(rep.sec, withSigs(rep.denial, rep.sigs))
+			}
+			r.cache.PutSet(set)
 		}
 	case kindNXDomain, kindNoData:
 		if !inZone(rep.target, zone) {

@@ -192,6 +192,8 @@ func (r *Resolver) checkDenial(ctx context.Context, q *query, zone string, rep *
 		if v = r.keysFor(ctx, q, zone).check; v.Status == dnssec.Secure {
 			v = secure // the proof decides
 		}
+	case len(rep.denial) > 0:
+		v = secure // denial records without SOA: their own signatures and the proof decide
 	default:
 		v = r.unsignedStatus(ctx, q, zone, rep.target, dns.TypeSOA)
 		if v.Status == dnssec.Secure {
@@ -205,6 +207,11 @@ func (r *Resolver) checkDenial(ctx context.Context, q *query, zone string, rep *
 	if rep.soa != nil {
 		if sigs := sigsFor(rep.sigs, rep.soa.Hdr.Name, dns.TypeSOA); len(sigs) > 0 {
 			signer = dnsname.Lower(sigs[0].SignerName)
+		}
+	} else if len(rep.denial) > 0 {
+		h := rep.denial[0].Header()
+		if s, ok := signerOf(sigsFor(rep.sigs, h.Name, h.Rrtype), h.Name, zone); ok {
+			signer = s
 		}
 	}
 	proof := r.secureDenial(ctx, q, zone, signer, rep)
@@ -541,4 +548,19 @@ func (r *Resolver) denialLife(rep *reply) time.Duration {
 		life = min(life, time.Duration(rr.Header().Ttl)*time.Second)
 	}
 	return life
+}
+
+// expandedAnswer reports whether rep's answer was expanded from a
+// wildcard and came with denial records to prove it.
+func expandedAnswer(rep reply) bool {
+	if len(rep.answer) == 0 || len(rep.denial) == 0 {
+		return false
+	}
+	h := rep.answer[0].Header()
+	for _, s := range sigsFor(rep.sigs, h.Name, h.Rrtype) {
+		if dnssec.WildcardOf(h.Name, s) != "" {
+			return true
+		}
+	}
+	return false
 }

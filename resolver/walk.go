@@ -103,6 +103,11 @@ func (r *Resolver) resultOf(rep reply, chain []dns.RR) result {
 	switch rep.kind {
 	case kindAnswer:
 		res := result{answer: append(chain, withSigs(rep.answer, rep.sigs)...), refs: refsOf(rep)}
+		if expandedAnswer(rep) {
+			// A wildcard answer's proof that the name itself does not
+			// exist goes to DO clients with it (RFC 4035 3.1.3.3).
+			res.ns = withSigs(rep.denial, rep.sigs)
+		}
 		if rep.rcode == dns.RcodeYXDomain {
 			res.rcode = dns.RcodeYXDomain
 		}
