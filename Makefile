@@ -26,6 +26,11 @@ demo: build
 		./bin/recursor resolve --sandbox --trace $$q || true; \
 		echo; \
 	done
+	@for q in "www.example.com A" "www.shop.example.com A" "www.badsig.lab A"; do \
+		echo "==> recursor resolve --sandbox --dnssec $$q"; \
+		./bin/recursor resolve --sandbox --dnssec $$q 2>&1 | grep -E '^; [a-z]|flags:|RRSIG|^recursor:' | cut -c1-160 || true; \
+		echo; \
+	done
 	@if command -v dig >/dev/null; then \
 		echo "==> recursor serve --sandbox --listen 127.0.0.1:$(DEMO_PORT), asked with dig"; \
 		./bin/recursor serve --sandbox --listen 127.0.0.1:$(DEMO_PORT) & pid=$$!; sleep 1; \
