@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/miekg/dns"
+
 	"github.com/recursor-dns/recursor/dnssec"
 )
 
@@ -71,6 +73,16 @@ type query struct {
 	keyOf string
 	// unvalidated: the priming query, whose reply is not validated.
 	unvalidated bool
+	// keyTrust: for a DNSKEY question of keyOf, what its answer is
+	// checked against (the DS set or the anchor's keys).
+	keyTrust *keyTrust
+}
+
+// keyTrust is what a zone's DNSKEY set must match: the parent's DS set,
+// or a trust anchor's DS records and keys.
+type keyTrust struct {
+	ds   []*dns.DS
+	keys []*dns.DNSKEY
 }
 
 // newQuery is a client's question, with a fresh budget.

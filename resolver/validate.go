@@ -121,6 +121,14 @@ func (r *Resolver) validateData(ctx context.Context, q *query, zone string, rep 
 		if h.Rrtype == dns.TypeDNSKEY && q.keying(dnsname.Lower(h.Name)) {
 			// Fetched to be checked against the zone's DS (keys.go):
 			// checking it with the zone's own keys would never end.
+			// With the trust in hand it is checked here, so that a
+			// server with a broken or unsigned key set is passed over
+			// for another (Unbound's dnssec-lame servers).
+			if t := q.keyTrust; t != nil && sameName(h.Name, q.keyOf) {
+				sigs := sigsFor(rep.sigs, h.Name, dns.TypeDNSKEY)
+				kv, _ := dnssec.VerifyKeySet(q.keyOf, rep.answer, sigs, t.ds, t.keys, r.now(), q.budget.sec)
+				return worse(v, check{Verdict: kv, fromReply: kv.Status == dnssec.Bogus})
+			}
 			return check{deferred: true}
 		}
 		v = worse(v, r.checkSet(ctx, q, zone, rep, rep.answer))
