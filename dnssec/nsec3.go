@@ -250,3 +250,18 @@ func (c *nsec3Chain) noDS(child string) Verdict {
 	}
 	return optOutOr(e, "NSEC3 proves no signed delegation at "+child)
 }
+
+// HashNSEC3 returns name's NSEC3 owner label under the parameters of
+// params (base32hex, lower case), counting one hash in b. It returns ""
+// when b is spent, or when params are not ones a proof would use (an
+// unknown hash or flags, iterations over the limit).
+func HashNSEC3(name string, params *dns.NSEC3, b *Budget) string {
+	b = b.orDefault()
+	if params.Hash != dns.SHA1 || params.Flags > 1 || int(params.Iterations) > b.limits.MaxNSEC3Iterations {
+		return ""
+	}
+	if !b.takeHash() {
+		return ""
+	}
+	return strings.ToLower(dns.HashName(name, params.Hash, params.Iterations, params.Salt))
+}

@@ -1,13 +1,16 @@
 package resolver
 
 // Aggressive use of the cache (RFC 8198): NXDOMAIN and NODATA answers
-// synthesised, with no upstream query, from NSEC records that validated
-// as secure. Each signed zone's NSEC records are kept in canonical order,
-// so that the one covering a name is found by binary search.
+// synthesised, with no upstream query, from NSEC and NSEC3 records that
+// validated as secure. Each signed zone's NSEC records are kept in
+// canonical order, its NSEC3 records in hash order (within the iteration
+// limit only), so that the records around a name are found by binary
+// search; the proof itself is package dnssec's, as for a reply.
 
 import (
 	"context"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -24,7 +27,7 @@ import (
 const (
 	nsecZones       = 1_000
 	nsecPerZone     = 2_000
-	nsecSynthesised = "synthesised from cached NSEC (RFC 8198)"
+	nsecSynthesised = "synthesised from cached NSEC or NSEC3 (RFC 8198)"
 )
 
 // nsecCache is the validated NSEC records of signed zones.
@@ -32,11 +35,22 @@ type nsecCache struct {
 	zones *lru.Cache[string, *nsecZone]
 }
 
-// nsecZone is one zone's validated NSEC records and its SOA.
+// nsecZone is one zone's validated NSEC or NSEC3 records and its SOA.
 type nsecZone struct {
 	mu      sync.Mutex
 	soa     []dns.RR // the SOA and its RRSIGs, as the last negative answer gave them
 	entries []nsecEntry
+	// nsec3: NSEC3 records ordered by their hash label, all of the
+	// parameters of the first (a change of parameters starts afresh).
+	nsec3 []nsec3Entry
+}
+
+// nsec3Entry is one NSEC3 record with its RRSIGs.
+type nsec3Entry struct {
+	hash    string // the owner's first label, lower case
+	nsec3   *dns.NSEC3
+	rrs     []dns.RR
+	expires time.Time
 }
 
 // nsecEntry is one NSEC record with its RRSIGs.
@@ -62,7 +76,14 @@ func (r *Resolver) learnDenial(rep reply, signer string) {
 	now := r.now()
 	negTTL := time.Duration(min(rep.soa.Hdr.Ttl, rep.soa.Minttl)) * time.Second
 	var fresh []nsecEntry
+	var fresh3 []nsec3Entry
 	for _, rr := range rep.denial {
+		if n3, ok := rr.(*dns.NSEC3); ok {
+			if e, ok := r.nsec3Entry(n3, signer, rep, negTTL, now); ok {
+				fresh3 = append(fresh3, e)
+			}
+			continue
+		}
 		n, ok := rr.(*dns.NSEC)
 		if !ok || !inZone(n.Hdr.Name, signer) {
 			continue
@@ -81,7 +102,7 @@ func (r *Resolver) learnDenial(rep reply, signer string) {
 		rrs := append([]dns.RR{n}, sigsRRs(sigs)...)
 		fresh = append(fresh, nsecEntry{owner: dnsname.Lower(n.Hdr.Name), nsec: n, rrs: rrs, expires: now.Add(ttl)})
 	}
-	if len(fresh) == 0 {
+	if len(fresh) == 0 && len(fresh3) == 0 {
 		return
 	}
 	z, ok := r.val.nsecs.zones.Get(signer)
@@ -93,6 +114,112 @@ func (r *Resolver) learnDenial(rep reply, signer string) {
 	}
 	soa := append([]dns.RR{rep.soa}, sigsRRs(sigsFor(rep.sigs, rep.soa.Hdr.Name, dns.TypeSOA))...)
 	z.add(fresh, soa, now)
+	z.add3(fresh3, now)
+}
+
+// nsec3Entry is n3 as the NSEC3 memory keeps it, if it may be used:
+// owned one label below signer, with parameters a proof would accept.
+func (r *Resolver) nsec3Entry(n3 *dns.NSEC3, signer string, rep reply, negTTL time.Duration, now time.Time) (nsec3Entry, bool) {
+	if n3.Hash != dns.SHA1 || n3.Flags > 1 || int(n3.Iterations) > r.val.limits.MaxNSEC3Iterations ||
+		!sameName(parentZone(n3.Hdr.Name), signer) {
+		return nsec3Entry{}, false
+	}
+	sigs := sigsFor(rep.sigs, n3.Hdr.Name, dns.TypeNSEC3)
+	if len(sigs) == 0 {
+		return nsec3Entry{}, false
+	}
+	ttl := min(time.Duration(n3.Hdr.Ttl)*time.Second, negTTL)
+	if ttl <= 0 {
+		return nsec3Entry{}, false
+	}
+	hash := dnsname.Lower(dns.SplitDomainName(n3.Hdr.Name)[0])
+	return nsec3Entry{hash: hash, nsec3: n3, rrs: append([]dns.RR{n3}, sigsRRs(sigs)...), expires: now.Add(ttl)}, true
+}
+
+func (z *nsecZone) add3(fresh []nsec3Entry, now time.Time) {
+	if len(fresh) == 0 {
+		return
+	}
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if len(z.nsec3) > 0 && !sameParams(z.nsec3[0].nsec3, fresh[0].nsec3) {
+		z.nsec3 = nil
+	}
+	for _, e := range fresh {
+		if !sameParams(e.nsec3, fresh[0].nsec3) {
+			continue
+		}
+		i, found := slices.BinarySearchFunc(z.nsec3, e.hash, func(have nsec3Entry, h string) int { return strings.Compare(have.hash, h) })
+		if found {
+			z.nsec3[i] = e
+			continue
+		}
+		if len(z.nsec3) >= nsecPerZone {
+			z.nsec3 = slices.DeleteFunc(z.nsec3, func(e nsec3Entry) bool { return !now.Before(e.expires) })
+			if len(z.nsec3) >= nsecPerZone {
+				z.nsec3 = z.nsec3[:len(z.nsec3)-1]
+			}
+			i, _ = slices.BinarySearchFunc(z.nsec3, e.hash, func(have nsec3Entry, h string) int { return strings.Compare(have.hash, h) })
+		}
+		z.nsec3 = slices.Insert(z.nsec3, i, e)
+	}
+}
+
+func sameParams(a, b *dns.NSEC3) bool {
+	return a.Hash == b.Hash && a.Iterations == b.Iterations && strings.EqualFold(a.Salt, b.Salt)
+}
+
+// around3 returns the live NSEC3 record that matches or covers hash.
+func (z *nsecZone) around3(hash string, now time.Time) (nsec3Entry, bool) {
+	if len(z.nsec3) == 0 || hash == "" {
+		return nsec3Entry{}, false
+	}
+	i, found := slices.BinarySearchFunc(z.nsec3, hash, func(have nsec3Entry, h string) int { return strings.Compare(have.hash, h) })
+	if !found {
+		i--
+	}
+	if i < 0 {
+		i = len(z.nsec3) - 1 // the last record wraps round to the first
+	}
+	e := z.nsec3[i]
+	return e, now.Before(e.expires)
+}
+
+// nsec3Candidates picks from z the NSEC3 records a proof for qname needs:
+// the one matching the closest encloser, the one covering the next closer
+// name, and the one matching or covering the wildcard at the encloser
+// (RFC 5155 section 8); hashes count in q's budget. z.mu is held.
+func (r *Resolver) nsec3Candidates(z *nsecZone, zone, qname string, q *query, now time.Time) ([]dns.RR, []dns.RR, bool) {
+	params := z.nsec3[0].nsec3
+	var denial, proof []dns.RR
+	pick := func(e nsec3Entry) {
+		if !slices.ContainsFunc(denial, func(rr dns.RR) bool { return rr == dns.RR(e.nsec3) }) {
+			denial = append(denial, e.nsec3)
+			proof = append(proof, e.rrs...)
+		}
+	}
+	var closer nsec3Entry // the record around the last name hashed: the next closer's
+	for c := qname; ; c = parentZone(c) {
+		h := dnssec.HashNSEC3(c, params, q.budget.sec)
+		e, ok := z.around3(h, now)
+		if !ok {
+			return nil, nil, false
+		}
+		if e.hash == h {
+			pick(e) // the closest encloser (or qname itself, for a NODATA)
+			if c != qname {
+				pick(closer)
+				if wc, ok := z.around3(dnssec.HashNSEC3(wildcardAt(c), params, q.budget.sec), now); ok {
+					pick(wc)
+				}
+			}
+			return denial, proof, true
+		}
+		if c == zone {
+			return nil, nil, false
+		}
+		closer = e
+	}
 }
 
 func (z *nsecZone) add(fresh []nsecEntry, soa []dns.RR, now time.Time) {
@@ -162,6 +289,15 @@ func (r *Resolver) synthesise(ctx context.Context, q *query, qname string, qtype
 	}
 	now := r.now()
 	z.mu.Lock()
+	if len(z.entries) == 0 && len(z.nsec3) > 0 {
+		denial, proof, ok := r.nsec3Candidates(z, zone, qname, q, now)
+		soa := z.soa
+		z.mu.Unlock()
+		if !ok || len(soa) == 0 {
+			return result{}, false
+		}
+		return r.synthesised(ctx, q, zone, qname, qtype, soa, denial, proof)
+	}
 	at, ok := z.around(qname, now)
 	var wild nsecEntry
 	wildOK := false
@@ -179,6 +315,12 @@ func (r *Resolver) synthesise(ctx context.Context, q *query, qname string, qtype
 		proof = append(slices.Clone(proof), wild.rrs...)
 		denial = append(denial, wild.nsec)
 	}
+	return r.synthesised(ctx, q, zone, qname, qtype, soa, denial, proof)
+}
+
+// synthesised is the negative answer that denial proves for qname, if it
+// proves one securely.
+func (r *Resolver) synthesised(ctx context.Context, q *query, zone, qname string, qtype uint16, soa, denial, proof []dns.RR) (result, bool) {
 	res := result{ns: append(slices.Clone(soa), proof...), sec: secure}
 	if v := dnssec.ProveNXDomain(qname, zone, denial, q.budget.sec); v.Status == dnssec.Secure {
 		res.rcode = dns.RcodeNameError

@@ -144,7 +144,9 @@ func (r *Resolver) store(zone, qname string, qtype uint16, rep reply) {
 			r.capToParentTTL(rep.authNS[0].Header().Name, rep.authNS, r.now())
 		}
 		capBelowZone(r.cache, zone, rep.authNS, r.now())
-		r.cache.Put(rep.authNS, rank)
+		// With its RRSIGs, for non-minimal answers to DO clients; not
+		// validated (only iteration uses it), so its status is unchecked.
+		r.cache.PutSet(cache.Set{RRs: rep.authNS, Sigs: sigsRRs(sigsFor(rep.sigs, rep.authNS[0].Header().Name, dns.TypeNS)), Rank: rank})
 	}
 	switch rep.kind {
 	case kindAnswer:

@@ -197,7 +197,7 @@ func (r *Resolver) answer(res result, name string, qtype uint16, opts Options) (
 	whole := !res.loop && res.rcode != dns.RcodeYXDomain
 	m.AuthenticatedData = sec.Status == dnssec.Secure && !opts.CheckingDisabled && whole
 	if !opts.DNSSECOK {
-		m.Answer, m.Ns = withoutDNSSEC(m.Answer, qtype), withoutDNSSEC(m.Ns, qtype)
+		m.Answer, m.Ns, m.Extra = withoutDNSSEC(m.Answer, qtype), withoutDNSSEC(m.Ns, qtype), withoutDNSSEC(m.Extra, qtype)
 	}
 	return Answer{Msg: m, Security: sec.Status, EDE: sec.EDE, Why: sec.Why, Verifications: res.verifications}, nil
 }
@@ -263,12 +263,13 @@ func (r *Resolver) respond(res result, name string, qtype uint16) *dns.Msg {
 // sections reads the records refs names from the cache.
 func (r *Resolver) sections(refs *sectionRefs) (ns, extra []dns.RR) {
 	if e, ok := r.cache.Get(refs.nsOwner, dns.TypeNS, dns.ClassINET); ok && e.Negative == cache.Positive {
-		ns = e.RRs
+		ns = append(e.RRs, e.Sigs...) // the RRSIGs go to DO clients only
 	}
 	for _, name := range refs.glue {
 		for _, t := range []uint16{dns.TypeA, dns.TypeAAAA} {
 			if e, ok := r.cache.Get(name, t, dns.ClassINET); ok && e.Negative == cache.Positive {
 				extra = append(extra, e.RRs...)
+				extra = append(extra, e.Sigs...)
 			}
 		}
 	}
