@@ -62,11 +62,10 @@ func VerifyKeySet(zone string, dnskeys []dns.RR, sigs []*dns.RRSIG, ds []*dns.DS
 // records of zone; and the EDE for when none is usable: 2 if some DS had a
 // supported algorithm, else 1.
 func usableDS(zone string, ds []*dns.DS, weak bool) ([]*dns.DS, int, uint16) {
-	type keyID struct {
-		tag uint16
-		alg uint8
-	}
-	strong := map[keyID]bool{}
+	// RFC 4509 section 3: SHA-1 digests are ignored when the set has a
+	// stronger one usable (for any key: an attacker who can forge SHA-1
+	// could otherwise add a SHA-1 DS of a key of its own).
+	strong := false
 	var out []*dns.DS
 	seen, ede := 0, uint16(0)
 	for _, d := range ds {
@@ -85,13 +84,13 @@ func usableDS(zone string, ds []*dns.DS, weak bool) ([]*dns.DS, int, uint16) {
 			continue
 		}
 		if d.DigestType != dns.SHA1 {
-			strong[keyID{d.KeyTag, d.Algorithm}] = true
+			strong = true
 		}
 		out = append(out, d)
 	}
 	kept := out[:0]
 	for _, d := range out {
-		if d.DigestType == dns.SHA1 && strong[keyID{d.KeyTag, d.Algorithm}] {
+		if d.DigestType == dns.SHA1 && strong {
 			continue
 		}
 		kept = append(kept, d)

@@ -59,7 +59,7 @@ func TestVerifyKeySet(t *testing.T) {
 		{"SHA-256", []*dns.DS{dsOf(t, ksk, dns.SHA256)}, nil, z.sigs, Secure, 0},
 		{"SHA-384", []*dns.DS{dsOf(t, ksk, dns.SHA384)}, nil, z.sigs, Secure, 0},
 		{"SHA-1 ignored beside a SHA-256 of the same key", []*dns.DS{dsOf(t, ksk, dns.SHA1), wrong(dsOf(t, ksk, dns.SHA256))}, nil, z.sigs, Bogus, dns.ExtendedErrorCodeDNSKEYMissing},
-		{"SHA-1 kept beside a SHA-256 of another key", []*dns.DS{dsOf(t, ksk, dns.SHA1), dsOf(t, other, dns.SHA256)}, nil, z.sigs, Secure, 0},
+		{"SHA-1 ignored beside a SHA-256 of another key (RFC 4509 3: the set has a stronger digest)", []*dns.DS{dsOf(t, ksk, dns.SHA1), dsOf(t, other, dns.SHA256)}, nil, z.sigs, Bogus, dns.ExtendedErrorCodeDNSKEYMissing},
 		{"no DS matches", []*dns.DS{dsOf(t, other, dns.SHA256)}, nil, z.sigs, Bogus, dns.ExtendedErrorCodeDNSKEYMissing},
 		{"DS of the ZSK, set signed by the KSK", []*dns.DS{dsOf(t, z.zsk.key, dns.SHA256)}, nil, z.sigs, Bogus, dns.ExtendedErrorCodeDNSKEYMissing},
 		{"unsupported algorithm only", []*dns.DS{withAlg(dsOf(t, ksk, dns.SHA256), dns.ECCGOST)}, nil, z.sigs, Insecure, dns.ExtendedErrorCodeUnsupportedDNSKEYAlgorithm},
