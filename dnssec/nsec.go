@@ -88,6 +88,11 @@ func (c nsecChain) nxdomain(qname string) Verdict {
 	if n == nil {
 		return noProof("no NSEC covers " + qname)
 	}
+	if below(dns.CanonicalName(n.NextDomain), qname) {
+		// The next name lies below qname: qname is an empty
+		// non-terminal, it exists (RFC 4035 5.4).
+		return noProof("NSEC shows " + qname + " is an empty non-terminal, not missing")
+	}
 	wc := wildcardAt(c.closestEncloser(qname, n))
 	if c.covering(wc) == nil {
 		return noProof("no NSEC covers the wildcard " + wc)

@@ -155,3 +155,19 @@ func TestNSECLeavingItsZone(t *testing.T) {
 		}
 	}
 }
+
+// TestNSECEmptyNonTerminalIsNoNXDOMAIN: an NSEC that covers a name and
+// whose next name lies below it shows the name exists (an empty
+// non-terminal): NODATA, never NXDOMAIN (Unbound's val_nodata_entnx).
+func TestNSECEmptyNonTerminalIsNoNXDOMAIN(t *testing.T) {
+	rr, err := dns.NewRR("example.com. 3600 IN NSEC a.0.example.com. SOA NS RRSIG NSEC DNSKEY")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := ProveNXDomain("0.example.com.", "example.com.", []dns.RR{rr}, nil); v.Status == Secure {
+		t.Errorf("NXDOMAIN proven for an empty non-terminal: %+v", v)
+	}
+	if v := ProveNoData("0.example.com.", dns.TypeA, "example.com.", []dns.RR{rr}, nil); v.Status != Secure {
+		t.Errorf("NODATA not proven for an empty non-terminal: %+v", v)
+	}
+}

@@ -229,6 +229,14 @@ func (r *Resolver) checkDenial(ctx context.Context, q *query, zone string, rep *
 	var p dnssec.Verdict
 	if rep.kind == kindNXDomain {
 		p = dnssec.ProveNXDomain(rep.target, signer, proof.records, q.budget.sec)
+		if p.Status != dnssec.Secure {
+			// An NXDOMAIN whose proof shows the name exists with no data
+			// (an empty non-terminal): the proof is what counts, not the
+			// rcode (Unbound corrects it too).
+			if nd := dnssec.ProveNoData(rep.target, q.qtype, signer, proof.records, q.budget.sec); nd.Status == dnssec.Secure {
+				rep.kind, rep.rcode, p = kindNoData, dns.RcodeSuccess, nd
+			}
+		}
 	} else {
 		p = dnssec.ProveNoData(rep.target, q.qtype, signer, proof.records, q.budget.sec)
 	}
