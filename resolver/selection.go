@@ -15,6 +15,9 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/miekg/dns"
+
+	"github.com/recursor-dns/recursor/cache"
 	"github.com/recursor-dns/recursor/dnssec"
 	"github.com/recursor-dns/recursor/internal/dnsname"
 )
@@ -98,7 +101,7 @@ func (r *Resolver) askServers(ctx context.Context, q *query, d delegation, qname
 		if c == nil {
 			rep, err := s.exhausted()
 			if err == nil && s.bogus == nil {
-				r.validate(ctx, q, d.zone, &rep) // the empty reply kept
+				r.validate(ctx, q, d.zone, &rep) // the empty or unsigned reply kept
 			}
 			return rep, err
 		}
@@ -110,6 +113,15 @@ func (r *Resolver) askServers(ctx context.Context, q *query, d delegation, qname
 			return reply{}, s.fail(err)
 		case o == OutcomeAnswered && rep.empty:
 			s.keepEmpty(c, rep) // another server may say more
+			continue
+		case o == OutcomeAnswered && r.dnssecLame(q, d.zone, rep) && s.lameCount < MaxBogusRetries:
+			// No RRSIG at all from a server of a zone known to be
+			// signed: ask another first (Unbound's dnssec-lame servers).
+			// If every one answers so, the last reply is validated
+			// (it may come from an unsigned child on the same servers).
+			c.done, s.heard = true, true
+			s.lameCount++
+			s.lame = &rep
 			continue
 		case o == OutcomeAnswered:
 			r.validate(ctx, q, d.zone, &rep)
@@ -149,6 +161,24 @@ type selection struct {
 	// bogus: the last reply that failed validation, and how many did.
 	bogus      *reply
 	bogusCount int
+	// lame: the last reply without any RRSIG from a signed zone's
+	// server, and how many came.
+	lame      *reply
+	lameCount int
+}
+
+// dnssecLame reports whether rep, a usable reply of zone's server, has no
+// RRSIG at all although zone is known to be signed.
+func (r *Resolver) dnssecLame(q *query, zone string, rep reply) bool {
+	if r.val == nil || q.unvalidated || len(rep.sigs) > 0 || rep.kind == kindReferral || q.qtype == dns.TypeRRSIG {
+		return false
+	}
+	if zk, ok := r.val.keys.Get(zone); ok && r.now().Before(zk.expires) {
+		return zk.Status == dnssec.Secure
+	}
+	// Keys not fetched yet: a secure DS (a referral's) says it is signed.
+	e, ok := r.cache.Get(zone, dns.TypeDS, dns.ClassINET)
+	return ok && e.Negative == cache.Positive && e.Security == cache.Secure
 }
 
 // retryBogus reports whether to ask another server after rep: its own
@@ -281,6 +311,9 @@ func (s *selection) fail(err error) error {
 func (s *selection) exhausted() (reply, error) {
 	if s.bogus != nil {
 		return *s.bogus, nil
+	}
+	if s.lame != nil {
+		return *s.lame, nil
 	}
 	if s.empty != nil {
 		return *s.empty, nil
