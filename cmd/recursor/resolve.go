@@ -78,6 +78,8 @@ type jsonResult struct {
 	// DNSSEC is the verdict: secure, insecure, indeterminate or bogus.
 	DNSSEC string `json:"dnssec"`
 	Why    string `json:"dnssec_reason,omitempty"`
+	// Verifications counts the signature checks the query took.
+	Verifications int `json:"verifications"`
 }
 
 // resolveOptions are the output switches of the resolve command.
@@ -200,18 +202,22 @@ func printStep(out io.Writer, s resolver.Step, js jsonStep) {
 
 func printJSON(out io.Writer, name string, qtype uint16, a resolver.Answer, err error, elapsed time.Duration, steps []jsonStep) error {
 	res := jsonResult{Question: dns.Fqdn(name) + " IN " + dns.TypeToString[qtype], QueryMS: ms(elapsed), Trace: steps,
-		Answer: []string{}, Authority: []string{}, DNSSEC: a.Security.String(), Why: a.Why}
+		Answer: []string{}, Authority: []string{}, DNSSEC: a.Security.String(), Why: a.Why, Verifications: a.Verifications}
 	if err != nil {
 		code, text := resolver.ExtendedError(err)
 		res.Status, res.Error, res.EDE = "SERVFAIL", err.Error(), &jsonEDE{code, text}
-		if errors.Is(err, resolver.ErrBogus) {
-			res.DNSSEC, res.Why = dnssec.Bogus.String(), text
+		var ve *resolver.ValidationError
+		if errors.As(err, &ve) {
+			res.DNSSEC, res.Why, res.Verifications = dnssec.Bogus.String(), text, ve.Verifications
 		}
 	} else {
 		res.Status = dns.RcodeToString[a.Msg.Rcode]
 		res.Flags = []string{"qr", "ra"}
 		if a.Msg.AuthenticatedData {
 			res.Flags = append(res.Flags, "ad")
+		}
+		if a.EDE != 0 {
+			res.EDE = &jsonEDE{a.EDE, a.Why} // an insecure answer's reason, or bogus data under --cd
 		}
 		for _, rr := range a.Msg.Answer {
 			res.Answer = append(res.Answer, rr.String())
