@@ -255,9 +255,16 @@ func TestDNSSECDifferentialUnbound(t *testing.T) {
 		compareDNSSEC(t, "builtin", n, cases, known)
 	})
 	t.Run("ldns-nsd", func(t *testing.T) {
-		n, err := testnet.StartNSD(testnet.Config{Dir: sandboxDir, Port: 53, Signer: testnet.SignerLDNS})
+		cfg := testnet.Config{Dir: sandboxDir, Port: 53, Signer: testnet.SignerLDNS}
+		n, err := testnet.StartNSD(cfg)
 		if errors.Is(err, testnet.ErrNSDNotFound) || errors.Is(err, testnet.ErrLDNSNotFound) {
 			t.Skipf("no NSD or ldns-signzone to serve the independently signed tree (apt-get install nsd ldnsutils; .ci/run does): %v", err)
+		}
+		if err != nil {
+			// On a loaded machine nsd has been seen to take longer than
+			// testnet waits for it; once more before failing.
+			t.Logf("NSD on port 53, first try: %v", err)
+			n, err = testnet.StartNSD(cfg)
 		}
 		if err != nil {
 			t.Fatalf("NSD on port 53: %v", err)
