@@ -26,7 +26,9 @@ var ErrNSDNotFound = errors.New("testnet: nsd not found in PATH or /usr/sbin")
 
 const (
 	// nsdReadyTimeout bounds the wait for an NSD instance to answer.
-	nsdReadyTimeout = 15 * time.Second
+	// A loaded 2-core machine has been seen to take over 15 s to start
+	// the signed sandbox; the wait ends as soon as NSD answers.
+	nsdReadyTimeout = 45 * time.Second
 	// nsdStopTimeout is how long Close waits after SIGTERM before SIGKILL.
 	nsdStopTimeout = 5 * time.Second
 	nsdPollEvery   = 25 * time.Millisecond
