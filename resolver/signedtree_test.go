@@ -303,9 +303,21 @@ func (rp *treeReply) nonexistent(qn string, qt uint16) {
 // socket is opened, so no packet can leave; an address no zone is served
 // from (glue a mutation changed) is an unreachable server.
 type treeNet struct {
-	servers map[netip.Addr][]*treeZone
+	servers map[netip.Addr]map[string]*treeZone // by zone name
 	mutate  func(q *dns.Msg, server netip.Addr, wire []byte) []byte
 	sent    atomic.Int64
+}
+
+func newTreeNet() *treeNet {
+	return &treeNet{servers: map[netip.Addr]map[string]*treeZone{}}
+}
+
+func (n *treeNet) serve(addr string, z *treeZone) {
+	a := netip.MustParseAddr(addr)
+	if n.servers[a] == nil {
+		n.servers[a] = map[string]*treeZone{}
+	}
+	n.servers[a][z.name] = z
 }
 
 var errUnreachable = errors.New("treeNet: no server at this address")
@@ -327,20 +339,22 @@ func (n *treeNet) Exchange(_ context.Context, q *dns.Msg, server netip.AddrPort)
 	return resp, time.Millisecond, err
 }
 
-// zoneFor is the deepest zone served at addr that holds qname (a server
-// of no zone above qname answers REFUSED from its first).
+// zoneFor is the deepest zone served at addr that holds qname; failing
+// that any zone it serves, which refuses the question.
 func (n *treeNet) zoneFor(addr netip.Addr, qname string) *treeZone {
 	zones := n.servers[addr]
-	var best *treeZone
-	for _, z := range zones {
-		if dns.IsSubDomain(z.name, qname) && (best == nil || dns.CountLabel(z.name) > dns.CountLabel(best.name)) {
-			best = z
+	for name := qname; ; name = parentZone(name) {
+		if z := zones[name]; z != nil {
+			return z
+		}
+		if name == "." {
+			break
 		}
 	}
-	if best == nil && len(zones) > 0 {
-		best = zones[0]
+	for _, z := range zones {
+		return z
 	}
-	return best
+	return nil
 }
 
 func treeHints() *roothints.Hints {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -96,11 +97,10 @@ func (o *onceTB) Fatalf(format string, args ...any) {
 
 // net returns a fresh in-memory network over the tree.
 func (t *fuzzTree) net() *treeNet {
-	n := &treeNet{servers: map[netip.Addr][]*treeZone{}}
+	n := newTreeNet()
 	for i, z := range t.zones {
 		for _, addr := range t.addrs[i] {
-			a := netip.MustParseAddr(addr)
-			n.servers[a] = append(n.servers[a], z)
+			n.serve(addr, z)
 		}
 	}
 	return n
@@ -108,7 +108,7 @@ func (t *fuzzTree) net() *treeNet {
 
 // fuzzTimeout bounds one fuzzed question; the network answers at once, so
 // running out of it means unbounded work.
-const fuzzTimeout = 5 * time.Second
+const fuzzTimeout = 2 * time.Second
 
 func (t *fuzzTree) resolver(tb testing.TB, n *treeNet) *Resolver {
 	tb.Helper()
@@ -221,8 +221,12 @@ func (t *fuzzTree) ask(tb testing.TB, n *treeNet, q fuzzQuestion) fuzzOutcome {
 	var res result
 	select {
 	case res = <-done:
-	case <-time.After(3 * fuzzTimeout):
-		tb.Fatalf("%s %s: no answer %v after the resolver's deadline: a hang", q.qname, dns.TypeToString[q.qtype], 2*fuzzTimeout)
+	case <-time.After(2 * fuzzTimeout):
+		// Within the Go fuzzer's own limit of 10s per input, past
+		// which it kills the worker and loses the goroutines.
+		buf := make([]byte, 1<<20)
+		buf = buf[:runtime.Stack(buf, true)]
+		tb.Fatalf("%s %s: no answer %v after the resolver's deadline: a hang\n%s", q.qname, dns.TypeToString[q.qtype], fuzzTimeout, buf)
 	}
 	o := fuzzOutcome{err: res.err, sec: res.a.Security}
 	if m := res.a.Msg; m != nil {
