@@ -53,7 +53,7 @@ test: vet
 # input is the Go fuzzer's own shutdown racing its deadline: it runs once
 # more; a real crasher fails at once.
 FUZZTIME ?= 10s
-FUZZ_TARGETS = roothints:FuzzParse internal/dnsname:FuzzCanonical cache:FuzzStore resolver:FuzzReply resolver:FuzzUnpackReply resolver:FuzzInZone \
+FUZZ_TARGETS = roothints:FuzzParse internal/dnsname:FuzzCanonical cache:FuzzStore resolver:FuzzReply resolver:FuzzUnpackReply resolver:FuzzInZone resolver:FuzzValidate \
 	server:FuzzHandle server:FuzzAnswerFast testnet:FuzzRespond testnet:FuzzParseConf \
 	replay:FuzzParse cmd/recursor:FuzzLoadConfig
 
