@@ -76,6 +76,9 @@ type query struct {
 	// keyTrust: for a DNSKEY question of keyOf, what its answer is
 	// checked against (the DS set or the anchor's keys).
 	keyTrust *keyTrust
+	// leads is the key of the shared ask this query leads (ask): the
+	// key lookups of its reply's validation must not wait on it.
+	leads string
 }
 
 // keyTrust is what a zone's DNSKEY set must match: the parent's DS set,
@@ -111,6 +114,21 @@ func (q *query) keying(zone string) bool {
 	for c := q; c != nil; c = c.parent {
 		if c.keyOf == zone {
 			return true
+		}
+	}
+	return false
+}
+
+// leading reports whether an ask that waits for q, synchronously, leads
+// key. The chain stops at an address lookup: it runs on a goroutine of
+// its own, whose ask is not waited for without a deadline.
+func (q *query) leading(key string) bool {
+	for c := q; c != nil; c = c.parent {
+		if c.leads == key {
+			return true
+		}
+		if c.isLookup() {
+			return false
 		}
 	}
 	return false

@@ -49,7 +49,9 @@ const AskTimeBudget = 2 * time.Second
 // clients' queries) wait for the first and share its reply. Only a
 // delegation whose servers all have addresses is shared this way: its
 // ask waits on nothing but the network, so no walk can come to wait on
-// its own flight, however the zones' name servers depend on each other.
+// its own flight, however the zones' name servers depend on each other;
+// but for the validation of its reply, whose key lookups are refused an
+// ask their own walk leads (query.leading).
 func (r *Resolver) ask(ctx context.Context, q *query, d delegation, qname string, qtype uint16) (reply, error) {
 	if err := r.deadZones.zoneDown(d.zone, r.now()); err != nil {
 		return reply{}, err
@@ -58,12 +60,23 @@ func (r *Resolver) ask(ctx context.Context, q *query, d delegation, qname string
 		return r.askServers(ctx, q, d, qname, qtype)
 	}
 	key := d.zone + "\x00" + dnsname.Lower(qname) + "\x00" + strconv.Itoa(int(qtype))
+	if q.leading(key) {
+		// The validation of this very ask's reply needs its reply: a
+		// reply signed by a zone whose keys it is to lead to. Waiting
+		// on the flight would wait for ever.
+		return reply{}, fmt.Errorf("%w: validating the reply of %s %s at %s needs that reply", ErrLoop, qname, dns.TypeToString[qtype], d.zone)
+	}
 	// Do, not DoChan: the leader asks on its own goroutine and context,
 	// with no timer of its own; a follower waits at most the leader's
 	// AskTimeBudget and exchange timeouts.
 	led := false
 	v, err, shared := r.asks.Do(key, func() (any, error) {
 		led = true
+		if r.val != nil {
+			lq := *q // a copy that leads key, for the key lookups of its validation
+			lq.leads = key
+			return r.askServers(ctx, &lq, d, qname, qtype)
+		}
 		return r.askServers(ctx, q, d, qname, qtype)
 	})
 	rep, _ := v.(reply)

@@ -299,13 +299,20 @@ func TestFuzzTreeValidates(t *testing.T) {
 // resolution asks them): it flips bytes (3-byte groups of data: a 16-bit
 // offset into the reply, modulo its length, and a mask to XOR), or
 // replaces the whole reply with data (keeping the query's ID, or the
-// reply would be dropped unread as a spoofing attempt). firstOnly spares
-// the replies to retries (the other server of example. may be asked).
+// reply would be dropped unread as a spoofing attempt). A splice first
+// puts in the place of the reply a signed one to another question (the
+// 16-bit index, in data's first two bytes, of one of donorWires), its
+// question rewritten, and its answer's owner too with rename: a replay
+// of genuine signed data, which random flips would hardly build.
+// firstOnly spares the replies to retries (the other server of example.
+// may be asked).
 type fuzzMutation struct {
 	rec       recorder
 	target    int
 	firstOnly bool
 	replace   bool
+	splice    bool
+	rename    bool
 	data      []byte
 	mu        sync.Mutex
 	applied   bool
@@ -315,14 +322,47 @@ type fuzzMutation struct {
 const maxFlips = 16
 
 // Fuzz modes: bit 0 replaces the reply, bit 1 mutates the first reply
-// alone.
+// alone, bit 2 splices, bit 3 renames the spliced answer.
 const (
 	modeReplace   = 1
 	modeFirstOnly = 2
+	modeSplice    = 4
+	modeRename    = 8
 )
 
 func newFuzzMutation(target, mode uint8, data []byte, asked int) *fuzzMutation {
-	return &fuzzMutation{target: int(target) % asked, replace: mode&modeReplace != 0, firstOnly: mode&modeFirstOnly != 0, data: data}
+	return &fuzzMutation{target: int(target) % asked, replace: mode&modeReplace != 0, firstOnly: mode&modeFirstOnly != 0,
+		splice: mode&modeSplice != 0, rename: mode&modeRename != 0, data: data}
+}
+
+// donorWires are the unmutated replies to every question of every
+// fuzzQuestion's resolution, in order.
+var donorWires = sync.OnceValue(func() [][]byte {
+	var all [][]byte
+	for _, p := range pristine() {
+		all = append(all, p.wires...)
+	}
+	return all
+})
+
+// spliced is donor as the reply to q.
+func spliced(q *dns.Msg, donor []byte, rename bool) []byte {
+	m := new(dns.Msg)
+	if m.Unpack(donor) != nil || len(m.Question) != 1 {
+		return donor
+	}
+	was := dns.CanonicalName(m.Question[0].Name)
+	m.Id, m.Question = q.Id, slices.Clone(q.Question)
+	for _, rr := range m.Answer {
+		if rename && dns.CanonicalName(rr.Header().Name) == was {
+			rr.Header().Name = q.Question[0].Name
+		}
+	}
+	out, err := m.Pack()
+	if err != nil {
+		return donor
+	}
+	return out
 }
 
 func (m *fuzzMutation) apply(q *dns.Msg, _ netip.Addr, wire []byte) []byte {
@@ -343,10 +383,15 @@ func (m *fuzzMutation) apply(q *dns.Msg, _ netip.Addr, wire []byte) []byte {
 		}
 		return out
 	}
-	out := slices.Clone(wire)
-	for i := 0; i+3 <= len(m.data) && i < 3*maxFlips; i += 3 {
-		off := (int(m.data[i])<<8 | int(m.data[i+1])) % len(out)
-		out[off] ^= m.data[i+2]
+	out, flips := slices.Clone(wire), m.data
+	if m.splice && len(flips) >= 2 {
+		donors := donorWires()
+		out = spliced(q, donors[(int(flips[0])<<8|int(flips[1]))%len(donors)], m.rename)
+		flips = flips[2:]
+	}
+	for i := 0; i+3 <= len(flips) && i < 3*maxFlips; i += 3 {
+		off := (int(flips[i])<<8 | int(flips[i+1])) % len(out)
+		out[off] ^= flips[i+2]
 	}
 	return out
 }
@@ -394,6 +439,19 @@ func FuzzValidate(f *testing.F) {
 			// the first twelve the header.
 			f.Add(uint8(qi), uint8(k), uint8(0), []byte{byte((len(wire) - 1) >> 8), byte(len(wire) - 1), 0x01, 0, 3, 0x80})
 			f.Add(uint8(qi), uint8(k), uint8(modeFirstOnly), []byte{byte((len(wire) - 2) >> 8), byte(len(wire) - 2), 0xff})
+		}
+	}
+	// Each question's last reply (its answer, as a rule) replaced by
+	// every other question's, renamed to fit or not.
+	last, donor := map[int]int{}, 0
+	for qi, p := range pristine() {
+		donor += len(p.wires)
+		last[qi] = donor - 1
+	}
+	for qi, p := range pristine() {
+		for _, d := range last {
+			f.Add(uint8(qi), uint8(len(p.wires)-1), uint8(modeSplice), []byte{byte(d >> 8), byte(d)})
+			f.Add(uint8(qi), uint8(len(p.wires)-1), uint8(modeSplice|modeRename), []byte{byte(d >> 8), byte(d)})
 		}
 	}
 	tree := buildFuzzTree()
@@ -477,5 +535,44 @@ func TestCheckOutcome(t *testing.T) {
 		if err := checkOutcome(tree, tc.got, tc.want); (err == nil) != tc.ok {
 			t.Errorf("%s: %v, want ok %v", tc.name, err, tc.ok)
 		}
+	}
+}
+
+// pristineReply is the unmutated reply to the upstream question key of
+// fuzzQuestions[qi]'s resolution.
+func pristineReply(tb testing.TB, qi int, key exchangeKey) []byte {
+	tb.Helper()
+	p := pristine()[qi]
+	i := slices.Index(p.queries, key)
+	if i < 0 {
+		tb.Fatalf("%v not asked on the way to %s: %v", key, fuzzQuestions[qi].qname, p.queries)
+	}
+	return p.wires[i]
+}
+
+// TestValidationNeedsItsOwnAsk (found by FuzzValidate): the root answers
+// ". DNSKEY" with a NODATA of example., signed by example.'s keys. Asked
+// for example. DS, the resolver validates the root's keys inside its ask
+// of the root for example. DS; the denial needs example.'s keys, whose
+// DS fetch is that same ask, which then waited on itself for ever (the
+// walk hung, and with it every later walk needing that DS). It must end,
+// bogus.
+func TestValidationNeedsItsOwnAsk(t *testing.T) {
+	tree := buildFuzzTree()
+	const ds = 10 // example. DS
+	if q := fuzzQuestions[ds]; q.qname != "example." || q.qtype != dns.TypeDS {
+		t.Fatalf("fuzzQuestions[%d] is %s", ds, q.qname)
+	}
+	denial := pristineReply(t, 3, exchangeKey{"www.example.", dns.TypeTXT}) // NODATA, signed by example.
+	n := tree.net()
+	n.mutate = func(q *dns.Msg, server netip.Addr, wire []byte) []byte {
+		if q.Question[0].Qtype == dns.TypeDNSKEY && q.Question[0].Name == "." {
+			return spliced(q, denial, false)
+		}
+		return wire
+	}
+	got := tree.ask(t, n, fuzzQuestions[ds])
+	if !errors.Is(got.err, ErrBogus) {
+		t.Errorf("%v, err %v; want ErrBogus", got.sec, got.err)
 	}
 }
