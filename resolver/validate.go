@@ -260,7 +260,13 @@ func (r *Resolver) secureDenial(ctx context.Context, q *query, zone, signer stri
 	}
 	out := provenRecords{check: secure}
 	for _, set := range splitRRsets(rep.denial) {
-		out.check = worse(out.check, r.checkSet(ctx, q, zone, rep, set))
+		c := r.checkSet(ctx, q, zone, rep, set)
+		if c.Status == dnssec.Insecure {
+			// An unsigned denial record below an insecure cut says
+			// nothing of a name outside it: the name's own place decides.
+			c = r.unsignedStatus(ctx, q, zone, rep.target, dns.TypeSOA)
+		}
+		out.check = worse(out.check, c)
 		if out.Status != dnssec.Secure {
 			return out
 		}

@@ -576,3 +576,29 @@ func TestValidationNeedsItsOwnAsk(t *testing.T) {
 		t.Errorf("%v, err %v; want ErrBogus", got.sec, got.err)
 	}
 }
+
+// TestForgedDenialBelowInsecureCut (found by FuzzValidate): a forged
+// NODATA for www.example. A, without SOA, whose one denial record is the
+// NSEC at the insecure delegation plain.example. with its RRSIG stripped,
+// was insecure: unsigned records below an insecure cut made the answer
+// for a name of the signed example. insecure. It must be bogus.
+func TestForgedDenialBelowInsecureCut(t *testing.T) {
+	tree := buildFuzzTree()
+	n := tree.net()
+	n.mutate = func(q *dns.Msg, _ netip.Addr, wire []byte) []byte {
+		if q.Question[0].Name != "www.example." || q.Question[0].Qtype != dns.TypeA {
+			return wire
+		}
+		m := new(dns.Msg)
+		m.SetReply(q)
+		m.SetEdns0(1232, true)
+		m.Ns = rrs(t, "plain.example. 3600 IN NS ns.plain.example.",
+			"plain.example. 300 IN NSEC txt.example. NS RRSIG NSEC")
+		out, _ := m.Pack()
+		return out
+	}
+	got := tree.ask(t, n, fuzzQuestions[0])
+	if !errors.Is(got.err, ErrBogus) {
+		t.Errorf("%v AD=%v %s, err %v; want ErrBogus", got.sec, got.ad, dns.RcodeToString[got.rcode], got.err)
+	}
+}
