@@ -602,3 +602,22 @@ func TestForgedDenialBelowInsecureCut(t *testing.T) {
 		t.Errorf("%v AD=%v %s, err %v; want ErrBogus", got.sec, got.ad, dns.RcodeToString[got.rcode], got.err)
 	}
 }
+
+// TestDSQuestionAnsweredByReferral: a parent that answers a DS question
+// with its referral (NS and the signed DS in authority) gives the DS as
+// the answer, never a secure empty NODATA (found by FuzzValidate).
+func TestDSQuestionAnsweredByReferral(t *testing.T) {
+	tree := buildFuzzTree()
+	referral := pristineReply(t, 0, exchangeKey{"example.", dns.TypeNS})
+	n := tree.net()
+	n.mutate = func(q *dns.Msg, _ netip.Addr, wire []byte) []byte {
+		if q.Question[0].Name == "example." && q.Question[0].Qtype == dns.TypeDS {
+			return spliced(q, referral, false)
+		}
+		return wire
+	}
+	got := tree.ask(t, n, fuzzQuestions[10]) // example. DS
+	if got.sec == dnssec.Secure && len(got.answer) == 0 {
+		t.Errorf("secure NODATA for example. DS, but example. has a signed DS")
+	}
+}

@@ -196,7 +196,10 @@ func (r *Resolver) askFull(ctx context.Context, q *query, at *descent, qname str
 		return reply{}, true, err
 	}
 	r.store(at.d.zone, qname, q.qtype, rep)
-	if rep.kind != kindReferral || q.qtype == dns.TypeDS && sameName(rep.child, qname) {
+	if rep.kind == kindReferral && q.qtype == dns.TypeDS && sameName(rep.child, qname) {
+		return dsFromReferral(rep), true, nil
+	}
+	if rep.kind != kindReferral {
 		return rep, true, nil
 	}
 	at.d, at.known = r.delegationFromReferral(rep), rep.child
@@ -331,4 +334,21 @@ func childOf(qname, zone string) string {
 		return qname
 	}
 	return qname[idx[n]:]
+}
+
+// dsFromReferral is the answer to a DS question that the parent answered
+// with a referral to the child: the DS set the referral carried (checked
+// with it), or, without one, a NODATA whose verdict is the referral's
+// proof of no DS. A referral's verdict is never that of an empty answer
+// by itself (a DS that exists must not read as absent, with AD).
+func dsFromReferral(rep reply) reply {
+	if len(rep.ds) > 0 {
+		rep.kind, rep.answer, rep.target = kindAnswer, rep.ds, rep.child
+		return rep
+	}
+	rep.kind, rep.target = kindNoData, rep.child
+	if len(rep.denial) == 0 && rep.sec.Status == dnssec.Secure {
+		rep.sec = check{} // nothing proven: not secure
+	}
+	return rep
 }
