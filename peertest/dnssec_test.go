@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/miekg/dns"
 
@@ -62,15 +61,7 @@ func b2i(b bool) int {
 // askDNSSEC puts a question to a resolver as a validating stub would: RD,
 // EDNS with DO and a 1232-byte buffer, again over TCP when truncated.
 func askDNSSEC(addr, qname string, qtype uint16) validated {
-	q := new(dns.Msg)
-	q.SetQuestion(qname, qtype)
-	q.SetEdns0(1232, true)
-	c := &dns.Client{Timeout: 5 * time.Second}
-	resp, _, err := c.Exchange(q, addr)
-	if err == nil && resp.Truncated {
-		c.Net = "tcp"
-		resp, _, err = c.Exchange(q, addr)
-	}
+	resp, err := exchangeStub(addr, qname, qtype, true)
 	if err != nil {
 		return validated{rcode: "no answer"}
 	}
@@ -88,13 +79,7 @@ func askDNSSEC(addr, qname string, qtype uint16) validated {
 	slices.Sort(v.ede)
 	// Sorting the lines puts RRSIGs after their RRsets however either
 	// resolver ordered them.
-	for _, rr := range resp.Answer {
-		h := rr.Header()
-		data := strings.TrimPrefix(rr.String(), h.String())
-		v.answer = append(v.answer, strings.ToLower(h.Name)+" "+dns.TypeToString[h.Rrtype]+" "+strings.Join(strings.Fields(data), " "))
-	}
-	slices.Sort(v.answer)
-	v.answer = slices.Compact(v.answer)
+	v.answer = answerLines(resp.Answer)
 	return v
 }
 

@@ -27,30 +27,42 @@ func (a peerAnswer) String() string {
 	return a.rcode + " [" + strings.Join(a.answer, "; ") + "]"
 }
 
-// ask puts a question to a resolver as a stub would: RD, EDNS with a
-// 1232-byte buffer, and again over TCP when the answer is truncated.
-func ask(addr, qname string, qtype uint16) peerAnswer {
+// exchangeStub puts a question to a resolver as a stub would: RD, EDNS
+// with a 1232-byte buffer (DO as asked), and again over TCP when the
+// answer is truncated.
+func exchangeStub(addr, qname string, qtype uint16, do bool) (*dns.Msg, error) {
 	q := new(dns.Msg)
 	q.SetQuestion(qname, qtype)
-	q.SetEdns0(1232, false)
+	q.SetEdns0(1232, do)
 	c := &dns.Client{Timeout: 5 * time.Second}
 	resp, _, err := c.Exchange(q, addr)
 	if err == nil && resp.Truncated {
 		c.Net = "tcp"
 		resp, _, err = c.Exchange(q, addr)
 	}
+	return resp, err
+}
+
+// ask puts a question to a resolver as a stub without DNSSEC would.
+func ask(addr, qname string, qtype uint16) peerAnswer {
+	resp, err := exchangeStub(addr, qname, qtype, false)
 	if err != nil {
 		return peerAnswer{rcode: "no answer"}
 	}
-	a := peerAnswer{rcode: dns.RcodeToString[resp.Rcode]}
-	for _, rr := range resp.Answer {
+	return peerAnswer{rcode: dns.RcodeToString[resp.Rcode], answer: answerLines(resp.Answer)}
+}
+
+// answerLines is a comparable form of an answer section: one line per
+// record, owner lower-cased, TTL left out, sorted, duplicates dropped.
+func answerLines(rrs []dns.RR) []string {
+	var out []string
+	for _, rr := range rrs {
 		h := rr.Header()
 		data := strings.TrimPrefix(rr.String(), h.String())
-		a.answer = append(a.answer, strings.ToLower(h.Name)+" "+dns.TypeToString[h.Rrtype]+" "+strings.Join(strings.Fields(data), " "))
+		out = append(out, strings.ToLower(h.Name)+" "+dns.TypeToString[h.Rrtype]+" "+strings.Join(strings.Fields(data), " "))
 	}
-	slices.Sort(a.answer)
-	a.answer = slices.Compact(a.answer)
-	return a
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // readDifferences reads the documented differences: "case  reason" lines.

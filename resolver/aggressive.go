@@ -37,28 +37,71 @@ type nsecCache struct {
 
 // nsecZone is one zone's validated NSEC or NSEC3 records and its SOA.
 type nsecZone struct {
-	mu      sync.Mutex
-	soa     []dns.RR // the SOA and its RRSIGs, as the last negative answer gave them
-	entries []nsecEntry
-	// nsec3: NSEC3 records ordered by their hash label, all of the
-	// parameters of the first (a change of parameters starts afresh).
-	nsec3 []nsec3Entry
+	mu   sync.Mutex
+	soa  []dns.RR // the SOA and its RRSIGs, as the last negative answer gave them
+	nsec denialList[*dns.NSEC]
+	// nsec3: all of the parameters of the first (a change of parameters
+	// starts afresh).
+	nsec3 denialList[*dns.NSEC3]
 }
 
-// nsec3Entry is one NSEC3 record with its RRSIGs.
-type nsec3Entry struct {
-	hash    string // the owner's first label, lower case
-	nsec3   *dns.NSEC3
-	rrs     []dns.RR
+func newNSECZone() *nsecZone {
+	return &nsecZone{nsec: denialList[*dns.NSEC]{compare: dnssec.CompareNames}, nsec3: denialList[*dns.NSEC3]{compare: strings.Compare}}
+}
+
+// denialEntry is one NSEC or NSEC3 record with its RRSIGs.
+type denialEntry[R dns.RR] struct {
+	key     string // canonical owner (NSEC) or the owner's hash label (NSEC3)
+	rec     R
+	rrs     []dns.RR // the record then its RRSIGs
 	expires time.Time
 }
 
-// nsecEntry is one NSEC record with its RRSIGs.
-type nsecEntry struct {
-	owner   string // canonical
-	nsec    *dns.NSEC
-	rrs     []dns.RR // the NSEC then its RRSIGs
-	expires time.Time
+// denialList is a zone's records of one kind in the order of their keys
+// (canonical name order for NSEC, hash order for NSEC3), bounded.
+type denialList[R dns.RR] struct {
+	entries []denialEntry[R]
+	compare func(a, b string) int
+}
+
+func (l *denialList[R]) find(key string) (int, bool) {
+	return slices.BinarySearchFunc(l.entries, key, func(have denialEntry[R], k string) int { return l.compare(have.key, k) })
+}
+
+// put adds e, or replaces the record of its key. A full list drops its
+// expired records first, then its last one (arbitrary, but bounded).
+func (l *denialList[R]) put(e denialEntry[R], now time.Time) {
+	i, found := l.find(e.key)
+	if found {
+		l.entries[i] = e
+		return
+	}
+	if len(l.entries) >= nsecPerZone {
+		l.entries = slices.DeleteFunc(l.entries, func(e denialEntry[R]) bool { return !now.Before(e.expires) })
+		if len(l.entries) >= nsecPerZone {
+			l.entries = l.entries[:len(l.entries)-1]
+		}
+		i, _ = l.find(e.key)
+	}
+	l.entries = slices.Insert(l.entries, i, e)
+}
+
+// around returns the live record that matches or covers key: the one with
+// the greatest key at or before it (the last record of a chain wraps round
+// to cover the keys after it).
+func (l *denialList[R]) around(key string, now time.Time) (denialEntry[R], bool) {
+	if len(l.entries) == 0 || key == "" {
+		return denialEntry[R]{}, false
+	}
+	i, found := l.find(key)
+	if !found {
+		i--
+	}
+	if i < 0 {
+		i = len(l.entries) - 1
+	}
+	e := l.entries[i]
+	return e, now.Before(e.expires)
 }
 
 func newNSECCache() *nsecCache {
@@ -75,8 +118,8 @@ func (r *Resolver) learnDenial(rep reply, signer string) {
 	}
 	now := r.now()
 	negTTL := time.Duration(min(rep.soa.Hdr.Ttl, rep.soa.Minttl)) * time.Second
-	var fresh []nsecEntry
-	var fresh3 []nsec3Entry
+	var fresh []denialEntry[*dns.NSEC]
+	var fresh3 []denialEntry[*dns.NSEC3]
 	for _, rr := range rep.denial {
 		if n3, ok := rr.(*dns.NSEC3); ok {
 			if e, ok := r.nsec3Entry(n3, signer, rep, negTTL, now); ok {
@@ -100,14 +143,14 @@ func (r *Resolver) learnDenial(rep reply, signer string) {
 			continue
 		}
 		rrs := append([]dns.RR{n}, sigsRRs(sigs)...)
-		fresh = append(fresh, nsecEntry{owner: dnsname.Lower(n.Hdr.Name), nsec: n, rrs: rrs, expires: now.Add(ttl)})
+		fresh = append(fresh, denialEntry[*dns.NSEC]{key: dnsname.Lower(n.Hdr.Name), rec: n, rrs: rrs, expires: now.Add(ttl)})
 	}
 	if len(fresh) == 0 && len(fresh3) == 0 {
 		return
 	}
 	z, ok := r.val.nsecs.zones.Get(signer)
 	if !ok {
-		z = &nsecZone{}
+		z = newNSECZone()
 		if prev, found, _ := r.val.nsecs.zones.PeekOrAdd(signer, z); found {
 			z = prev
 		}
@@ -119,49 +162,37 @@ func (r *Resolver) learnDenial(rep reply, signer string) {
 
 // nsec3Entry is n3 as the NSEC3 memory keeps it, if it may be used:
 // owned one label below signer, with parameters a proof would accept.
-func (r *Resolver) nsec3Entry(n3 *dns.NSEC3, signer string, rep reply, negTTL time.Duration, now time.Time) (nsec3Entry, bool) {
+func (r *Resolver) nsec3Entry(n3 *dns.NSEC3, signer string, rep reply, negTTL time.Duration, now time.Time) (denialEntry[*dns.NSEC3], bool) {
 	if n3.Hash != dns.SHA1 || n3.Flags > 1 || int(n3.Iterations) > r.val.limits.MaxNSEC3Iterations ||
 		!sameName(parentZone(n3.Hdr.Name), signer) {
-		return nsec3Entry{}, false
+		return denialEntry[*dns.NSEC3]{}, false
 	}
 	sigs := sigsFor(rep.sigs, n3.Hdr.Name, dns.TypeNSEC3)
 	if len(sigs) == 0 {
-		return nsec3Entry{}, false
+		return denialEntry[*dns.NSEC3]{}, false
 	}
 	ttl := min(time.Duration(n3.Hdr.Ttl)*time.Second, negTTL)
 	if ttl <= 0 {
-		return nsec3Entry{}, false
+		return denialEntry[*dns.NSEC3]{}, false
 	}
 	hash := dnsname.Lower(dns.SplitDomainName(n3.Hdr.Name)[0])
-	return nsec3Entry{hash: hash, nsec3: n3, rrs: append([]dns.RR{n3}, sigsRRs(sigs)...), expires: now.Add(ttl)}, true
+	return denialEntry[*dns.NSEC3]{key: hash, rec: n3, rrs: append([]dns.RR{n3}, sigsRRs(sigs)...), expires: now.Add(ttl)}, true
 }
 
-func (z *nsecZone) add3(fresh []nsec3Entry, now time.Time) {
+func (z *nsecZone) add3(fresh []denialEntry[*dns.NSEC3], now time.Time) {
 	if len(fresh) == 0 {
 		return
 	}
 	z.mu.Lock()
 	defer z.mu.Unlock()
-	if len(z.nsec3) > 0 && !sameParams(z.nsec3[0].nsec3, fresh[0].nsec3) {
-		z.nsec3 = nil
+	params := fresh[0].rec
+	if len(z.nsec3.entries) > 0 && !sameParams(z.nsec3.entries[0].rec, params) {
+		z.nsec3.entries = nil
 	}
 	for _, e := range fresh {
-		if !sameParams(e.nsec3, fresh[0].nsec3) {
-			continue
+		if sameParams(e.rec, params) {
+			z.nsec3.put(e, now)
 		}
-		i, found := slices.BinarySearchFunc(z.nsec3, e.hash, func(have nsec3Entry, h string) int { return strings.Compare(have.hash, h) })
-		if found {
-			z.nsec3[i] = e
-			continue
-		}
-		if len(z.nsec3) >= nsecPerZone {
-			z.nsec3 = slices.DeleteFunc(z.nsec3, func(e nsec3Entry) bool { return !now.Before(e.expires) })
-			if len(z.nsec3) >= nsecPerZone {
-				z.nsec3 = z.nsec3[:len(z.nsec3)-1]
-			}
-			i, _ = slices.BinarySearchFunc(z.nsec3, e.hash, func(have nsec3Entry, h string) int { return strings.Compare(have.hash, h) })
-		}
-		z.nsec3 = slices.Insert(z.nsec3, i, e)
 	}
 }
 
@@ -169,47 +200,31 @@ func sameParams(a, b *dns.NSEC3) bool {
 	return a.Hash == b.Hash && a.Iterations == b.Iterations && strings.EqualFold(a.Salt, b.Salt)
 }
 
-// around3 returns the live NSEC3 record that matches or covers hash.
-func (z *nsecZone) around3(hash string, now time.Time) (nsec3Entry, bool) {
-	if len(z.nsec3) == 0 || hash == "" {
-		return nsec3Entry{}, false
-	}
-	i, found := slices.BinarySearchFunc(z.nsec3, hash, func(have nsec3Entry, h string) int { return strings.Compare(have.hash, h) })
-	if !found {
-		i--
-	}
-	if i < 0 {
-		i = len(z.nsec3) - 1 // the last record wraps round to the first
-	}
-	e := z.nsec3[i]
-	return e, now.Before(e.expires)
-}
-
 // nsec3Candidates picks from z the NSEC3 records a proof for qname needs:
 // the one matching the closest encloser, the one covering the next closer
 // name, and the one matching or covering the wildcard at the encloser
 // (RFC 5155 section 8); hashes count in q's budget. z.mu is held.
 func (r *Resolver) nsec3Candidates(z *nsecZone, zone, qname string, q *query, now time.Time) ([]dns.RR, []dns.RR, bool) {
-	params := z.nsec3[0].nsec3
+	params := z.nsec3.entries[0].rec
 	var denial, proof []dns.RR
-	pick := func(e nsec3Entry) {
-		if !slices.ContainsFunc(denial, func(rr dns.RR) bool { return rr == dns.RR(e.nsec3) }) {
-			denial = append(denial, e.nsec3)
+	pick := func(e denialEntry[*dns.NSEC3]) {
+		if !slices.ContainsFunc(denial, func(rr dns.RR) bool { return rr == dns.RR(e.rec) }) {
+			denial = append(denial, e.rec)
 			proof = append(proof, e.rrs...)
 		}
 	}
-	var closer nsec3Entry // the record around the last name hashed: the next closer's
+	var closer denialEntry[*dns.NSEC3] // the record around the last name hashed: the next closer's
 	for c := qname; ; c = parentZone(c) {
 		h := dnssec.HashNSEC3(c, params, q.budget.sec)
-		e, ok := z.around3(h, now)
+		e, ok := z.nsec3.around(h, now)
 		if !ok {
 			return nil, nil, false
 		}
-		if e.hash == h {
+		if e.key == h {
 			pick(e) // the closest encloser (or qname itself, for a NODATA)
 			if c != qname {
 				pick(closer)
-				if wc, ok := z.around3(dnssec.HashNSEC3(wildcardAt(c), params, q.budget.sec), now); ok {
+				if wc, ok := z.nsec3.around(dnssec.HashNSEC3(wildcardAt(c), params, q.budget.sec), now); ok {
 					pick(wc)
 				}
 			}
@@ -222,49 +237,13 @@ func (r *Resolver) nsec3Candidates(z *nsecZone, zone, qname string, q *query, no
 	}
 }
 
-func (z *nsecZone) add(fresh []nsecEntry, soa []dns.RR, now time.Time) {
+func (z *nsecZone) add(fresh []denialEntry[*dns.NSEC], soa []dns.RR, now time.Time) {
 	z.mu.Lock()
 	defer z.mu.Unlock()
 	z.soa = soa
 	for _, e := range fresh {
-		i, found := slices.BinarySearchFunc(z.entries, e.owner, func(have nsecEntry, owner string) int {
-			return dnssec.CompareNames(have.owner, owner)
-		})
-		if found {
-			z.entries[i] = e
-			continue
-		}
-		if len(z.entries) >= nsecPerZone {
-			z.entries = slices.DeleteFunc(z.entries, func(e nsecEntry) bool { return !now.Before(e.expires) })
-			if len(z.entries) >= nsecPerZone {
-				z.entries = z.entries[:len(z.entries)-1] // the last in order: arbitrary, bounded
-			}
-			i, _ = slices.BinarySearchFunc(z.entries, e.owner, func(have nsecEntry, owner string) int {
-				return dnssec.CompareNames(have.owner, owner)
-			})
-		}
-		z.entries = slices.Insert(z.entries, i, e)
+		z.nsec.put(e, now)
 	}
-}
-
-// around returns the live NSEC record that matches or covers name: the
-// one with the greatest owner at or before it in canonical order (the
-// last record of the chain covers the names after it).
-func (z *nsecZone) around(name string, now time.Time) (nsecEntry, bool) {
-	if len(z.entries) == 0 {
-		return nsecEntry{}, false
-	}
-	i, found := slices.BinarySearchFunc(z.entries, name, func(have nsecEntry, owner string) int {
-		return dnssec.CompareNames(have.owner, owner)
-	})
-	if !found {
-		i-- // the one before
-	}
-	if i < 0 {
-		i = len(z.entries) - 1
-	}
-	e := z.entries[i]
-	return e, now.Before(e.expires)
 }
 
 // synthesise answers qname and qtype from the NSEC records of the closest
@@ -289,7 +268,7 @@ func (r *Resolver) synthesise(ctx context.Context, q *query, qname string, qtype
 	}
 	now := r.now()
 	z.mu.Lock()
-	if len(z.entries) == 0 && len(z.nsec3) > 0 {
+	if len(z.nsec.entries) == 0 && len(z.nsec3.entries) > 0 {
 		denial, proof, ok := r.nsec3Candidates(z, zone, qname, q, now)
 		soa := z.soa
 		z.mu.Unlock()
@@ -298,11 +277,11 @@ func (r *Resolver) synthesise(ctx context.Context, q *query, qname string, qtype
 		}
 		return r.synthesised(ctx, q, zone, qname, qtype, soa, denial, proof)
 	}
-	at, ok := z.around(qname, now)
-	var wild nsecEntry
+	at, ok := z.nsec.around(qname, now)
+	var wild denialEntry[*dns.NSEC]
 	wildOK := false
 	if ok {
-		wild, wildOK = z.around(wildcardAt(closestEncloser(qname, at.nsec)), now)
+		wild, wildOK = z.nsec.around(wildcardAt(closestEncloser(qname, at.rec)), now)
 	}
 	soa := z.soa
 	z.mu.Unlock()
@@ -310,10 +289,10 @@ func (r *Resolver) synthesise(ctx context.Context, q *query, qname string, qtype
 		return result{}, false
 	}
 	proof := at.rrs
-	denial := []dns.RR{at.nsec}
-	if wildOK && wild.owner != at.owner {
+	denial := []dns.RR{at.rec}
+	if wildOK && wild.key != at.key {
 		proof = append(slices.Clone(proof), wild.rrs...)
-		denial = append(denial, wild.nsec)
+		denial = append(denial, wild.rec)
 	}
 	return r.synthesised(ctx, q, zone, qname, qtype, soa, denial, proof)
 }
@@ -345,21 +324,7 @@ func closestEncloser(qname string, n *dns.NSEC) string {
 func commonAncestor(a, b string) string {
 	n := dns.CompareDomainName(a, b)
 	labels := dns.SplitDomainName(a)
-	if n >= len(labels) {
-		return dnsname.Lower(dns.Fqdn(a))
-	}
-	return dnsname.Lower(dns.Fqdn(joinLabels(labels[len(labels)-n:])))
-}
-
-func joinLabels(labels []string) string {
-	if len(labels) == 0 {
-		return "."
-	}
-	out := ""
-	for _, l := range labels {
-		out += l + "."
-	}
-	return out
+	return dnsname.Lower(dns.Fqdn(strings.Join(labels[len(labels)-min(n, len(labels)):], ".")))
 }
 
 func wildcardAt(name string) string {

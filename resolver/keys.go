@@ -34,18 +34,8 @@ type zoneKeys struct {
 // keysFor returns zone's keys and verdict: from the key cache, else from
 // its DS and DNSKEY sets. Concurrent walks share one fetch per zone.
 func (r *Resolver) keysFor(ctx context.Context, q *query, zone string) *zoneKeys {
-	now := r.now()
-	switch {
-	case r.val.anchors.negative(zone):
-		return &zoneKeys{check: check{Verdict: dnssec.Verdict{Status: dnssec.Insecure, Why: "negative trust anchor"}}}
-	case !r.val.anchors.covers(zone):
-		return &zoneKeys{check: check{Verdict: dnssec.Verdict{Status: dnssec.Indeterminate, Why: "no trust anchor above " + zone}}}
-	}
-	if zk, ok := r.val.keys.Get(zone); ok && now.Before(zk.expires) {
+	if zk := r.knownKeys(q, zone); zk != nil {
 		return zk
-	}
-	if q.keying(zone) {
-		return &zoneKeys{check: bogus(dns.ExtendedErrorCodeDNSBogus, false, "the keys of %s depend on themselves", zone)}
 	}
 	v, _, _ := r.val.keyFlight.Do(zone, func() (any, error) {
 		zk := r.fetchKeys(ctx, q, zone, nil, nil)
@@ -55,13 +45,32 @@ func (r *Resolver) keysFor(ctx context.Context, q *query, zone string) *zoneKeys
 	return v.(*zoneKeys)
 }
 
+// knownKeys is zone's verdict when it needs no fetch: set by a (negative)
+// trust anchor or the want of one, kept in the key cache, or a loop of
+// zone's keys depending on themselves. Otherwise nil.
+func (r *Resolver) knownKeys(q *query, zone string) *zoneKeys {
+	switch {
+	case r.val.anchors.negative(zone):
+		return &zoneKeys{check: check{Verdict: dnssec.Verdict{Status: dnssec.Insecure, Why: "negative trust anchor"}}}
+	case !r.val.anchors.covers(zone):
+		return &zoneKeys{check: check{Verdict: dnssec.Verdict{Status: dnssec.Indeterminate, Why: "no trust anchor above " + zone}}}
+	}
+	if zk, ok := r.val.keys.Get(zone); ok && r.now().Before(zk.expires) {
+		return zk
+	}
+	if q.keying(zone) {
+		return &zoneKeys{check: bogus(dns.ExtendedErrorCodeDNSBogus, false, "the keys of %s depend on themselves", zone)}
+	}
+	return nil
+}
+
 // fetchKeys finds zone's trust (a trust anchor, else the parent's DS set),
 // then its DNSKEY set, and checks the one against the other.
 func (r *Resolver) fetchKeys(ctx context.Context, q *query, zone string, haveKeys []dns.RR, haveSigs []*dns.RRSIG) *zoneKeys {
 	now := r.now()
 	var ds []*dns.DS
 	var anchorKeys []*dns.DNSKEY
-	expires := now.Add(r.limitsTTL())
+	expires := now.Add(cache.DefaultMaxTTL) // at most as long as any cached data
 	if an := r.val.anchors.at(zone); an != nil {
 		ds, anchorKeys = an.ds, an.keys
 	} else {
@@ -147,9 +156,6 @@ func (r *Resolver) keepFor(c check) time.Duration {
 	return maxInsecureKeep
 }
 
-// limitsTTL bounds how long validated keys are kept at most.
-func (r *Resolver) limitsTTL() time.Duration { return cache.DefaultMaxTTL }
-
 func minTime(a, b time.Time) time.Time {
 	if b.Before(a) {
 		return b
@@ -181,18 +187,11 @@ func sigsRRs(sigs []*dns.RRSIG) []dns.RR {
 // keysWith checks dnskeys, zone's DNSKEY set as a reply brought it: with
 // the zone's keys when they are known and secure, else against its DS.
 func (r *Resolver) keysWith(ctx context.Context, q *query, zone string, dnskeys []dns.RR, sigs []*dns.RRSIG) check {
-	switch {
-	case r.val.anchors.negative(zone), !r.val.anchors.covers(zone):
-		return r.keysFor(ctx, q, zone).check
-	}
-	if zk, ok := r.val.keys.Get(zone); ok && r.now().Before(zk.expires) {
+	if zk := r.knownKeys(q, zone); zk != nil {
 		if zk.Status != dnssec.Secure {
 			return zk.check
 		}
-		return check{Verdict: dnssec.VerifyRRset(dnskeys, sigs, zone, zk.keys, r.now(), q.budget.sec), fromReply: true}
-	}
-	if q.keying(zone) {
-		return bogus(dns.ExtendedErrorCodeDNSBogus, false, "the keys of %s depend on themselves", zone)
+		return r.verifySet(dnskeys, sigs, zone, zk.keys, q)
 	}
 	zk := r.fetchKeys(ctx, q.keyLookup(zone, dns.TypeDNSKEY), zone, dnskeys, sigs)
 	if zk.Status != dnssec.Bogus {

@@ -173,7 +173,7 @@ func (r *Resolver) checkSet(ctx context.Context, q *query, zone string, rep *rep
 			// (RFC 4035 section 5.4), and proving it would recurse.
 			return bogus(dns.ExtendedErrorCodeDNSBogus, true, "%s/%s is a wildcard expansion", h.Name, dns.TypeToString[h.Rrtype])
 		} else if wc != "" {
-			proof := r.secureDenial(ctx, q, zone, signer, rep)
+			proof := r.secureDenial(ctx, q, zone, rep)
 			if proof.Status != dnssec.Secure {
 				return proof.check
 			}
@@ -222,7 +222,7 @@ func (r *Resolver) checkDenial(ctx context.Context, q *query, zone string, rep *
 			signer = s
 		}
 	}
-	proof := r.secureDenial(ctx, q, zone, signer, rep)
+	proof := r.secureDenial(ctx, q, zone, rep)
 	if proof.Status != dnssec.Secure {
 		return proof.check
 	}
@@ -252,9 +252,9 @@ type provenRecords struct {
 	records []dns.RR
 }
 
-// secureDenial verifies the NSEC and NSEC3 RRsets of rep signed by signer.
+// secureDenial verifies the NSEC and NSEC3 RRsets of rep.
 // None at all is a missing proof (EDE 12).
-func (r *Resolver) secureDenial(ctx context.Context, q *query, zone, signer string, rep *reply) provenRecords {
+func (r *Resolver) secureDenial(ctx context.Context, q *query, zone string, rep *reply) provenRecords {
 	if len(rep.denial) == 0 {
 		return provenRecords{check: bogus(dns.ExtendedErrorCodeNSECMissing, true, "no NSEC or NSEC3 records to prove %s", rep.target)}
 	}
@@ -272,7 +272,6 @@ func (r *Resolver) secureDenial(ctx context.Context, q *query, zone, signer stri
 		}
 		out.records = append(out.records, set...)
 	}
-	_ = signer
 	return out
 }
 
@@ -289,7 +288,7 @@ func (r *Resolver) validateReferral(ctx context.Context, q *query, zone string, 
 		return r.checkSet(ctx, q, zone, rep, rep.ds)
 	}
 	signer := zone
-	proof := r.secureDenial(ctx, q, zone, signer, rep)
+	proof := r.secureDenial(ctx, q, zone, rep)
 	if proof.Status != dnssec.Secure {
 		return proof.check
 	}
