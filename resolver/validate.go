@@ -102,6 +102,61 @@ func (r *Resolver) validate(ctx context.Context, q *query, zone string, rep *rep
 	case kindAnswer, kindCNAME, kindNXDomain, kindNoData:
 		rep.sec = r.validateData(ctx, q, zone, rep)
 	}
+	if rep.sec.Status == dnssec.Secure {
+		clampToOrigTTL(rep)
+	}
+}
+
+// clampToOrigTTL lowers the TTL of each signed record of a secure rep to
+// its RRSIGs' original TTL (RFC 4035 section 5.3.3): the signature does
+// not cover the TTL, so a server or a spoofer replaying genuine signatures
+// could otherwise make the set live longer than its signer allowed. The
+// smallest original TTL of the set's signatures counts. Records are
+// copied where changed: they may be shared with other walks.
+func clampToOrigTTL(rep *reply) {
+	if len(rep.sigs) == 0 {
+		return
+	}
+	clamp := func(rrs []dns.RR) []dns.RR {
+		var out []dns.RR
+		for i, rr := range rrs {
+			h := rr.Header()
+			limit, ok := uint32(0), false
+			for _, s := range rep.sigs {
+				if s.TypeCovered == h.Rrtype && sameName(s.Hdr.Name, h.Name) && (!ok || s.OrigTtl < limit) {
+					limit, ok = s.OrigTtl, true
+				}
+			}
+			if !ok || h.Ttl <= limit {
+				continue
+			}
+			if out == nil {
+				out = slices.Clone(rrs)
+			}
+			out[i] = dns.Copy(rr)
+			out[i].Header().Ttl = limit
+		}
+		if out == nil {
+			return rrs
+		}
+		return out
+	}
+	rep.chain, rep.answer, rep.denial, rep.ds = clamp(rep.chain), clamp(rep.answer), clamp(rep.denial), clamp(rep.ds)
+	if rep.soa != nil {
+		rep.soa = clamp([]dns.RR{rep.soa})[0].(*dns.SOA)
+	}
+	cloned := false
+	for i, s := range rep.sigs {
+		if s.Hdr.Ttl <= s.OrigTtl {
+			continue
+		}
+		if !cloned {
+			rep.sigs, cloned = slices.Clone(rep.sigs), true
+		}
+		c := dns.Copy(s).(*dns.RRSIG)
+		c.Hdr.Ttl = c.OrigTtl
+		rep.sigs[i] = c
+	}
 }
 
 // validateData checks the chain, the answer and, for a negative answer,
