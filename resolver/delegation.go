@@ -228,15 +228,13 @@ func (r *Resolver) rootDelegation(ctx context.Context, q *query) (delegation, er
 		// finds, so checking it would wait on itself. Only iteration uses
 		// the primed set; answers are validated on their own.
 		prime := &query{qname: ".", qtype: dns.TypeNS, budget: q.budget, unvalidated: true}
-		rep, err := r.ask(ctx, prime, hints, ".", dns.TypeNS)
+		rep, err := r.ask(ctx, prime, hints, ".", dns.TypeNS, nil)
 		if err != nil {
 			return nil, err
 		}
-		rep = r.trimNS(rep, dns.TypeNS)
 		if rep.kind != kindAnswer {
 			return nil, fmt.Errorf("priming: %s reply", rep.kind)
 		}
-		r.store(".", ".", dns.TypeNS, rep)
 		return nil, nil
 	})
 	select {

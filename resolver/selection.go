@@ -42,7 +42,9 @@ const AskTimeBudget = 2 * time.Second
 
 // ask puts the question to the servers of d until one gives a usable reply
 // (an answer, a CNAME, a negative answer or a referral). Servers without
-// addresses are looked up when the ones with addresses are used up.
+// addresses are looked up when the ones with addresses are used up. The
+// reply comes back scrubbed, and what it teaches is in the cache before
+// any other walk can ask again.
 //
 // The same question to the same zone is sent once at a time: concurrent
 // walks (the parallel address lookups of one client query, or other
@@ -52,12 +54,17 @@ const AskTimeBudget = 2 * time.Second
 // its own flight, however the zones' name servers depend on each other;
 // but for the validation of its reply, whose key lookups are refused an
 // ask their own walk leads (query.leading).
-func (r *Resolver) ask(ctx context.Context, q *query, d delegation, qname string, qtype uint16) (reply, error) {
+//
+// cached, when not nil, is the caller's own look in the cache, taken again
+// once this walk leads the ask: a walk that missed the cache, then came
+// to the shared ask just after another walk's ask stored the answer,
+// would ask the same question twice. The reply is then kindCached.
+func (r *Resolver) ask(ctx context.Context, q *query, d delegation, qname string, qtype uint16, cached func() bool) (reply, error) {
 	if err := r.deadZones.zoneDown(d.zone, r.now()); err != nil {
 		return reply{}, err
 	}
 	if !r.addressed(d) {
-		return r.askServers(ctx, q, d, qname, qtype)
+		return r.askAndLearn(ctx, q, d, qname, qtype)
 	}
 	key := d.zone + "\x00" + dnsname.Lower(qname) + "\x00" + strconv.Itoa(int(qtype))
 	if q.leading(key) {
@@ -72,12 +79,15 @@ func (r *Resolver) ask(ctx context.Context, q *query, d delegation, qname string
 	led := false
 	v, err, shared := r.asks.Do(key, func() (any, error) {
 		led = true
+		if cached != nil && cached() {
+			return reply{kind: kindCached, target: qname}, nil
+		}
 		if r.val != nil {
 			lq := *q // a copy that leads key, for the key lookups of its validation
 			lq.leads = key
-			return r.askServers(ctx, &lq, d, qname, qtype)
+			return r.askAndLearn(ctx, &lq, d, qname, qtype)
 		}
-		return r.askServers(ctx, q, d, qname, qtype)
+		return r.askAndLearn(ctx, q, d, qname, qtype)
 	})
 	rep, _ := v.(reply)
 	if !shared {
@@ -85,11 +95,24 @@ func (r *Resolver) ask(ctx context.Context, q *query, d delegation, qname string
 	}
 	if !led && ctx.Err() == nil && (errors.Is(err, ErrLimit) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
 		// The leader's budget or context ran out, not this walk's.
-		return r.askServers(ctx, q, d, qname, qtype)
+		return r.askAndLearn(ctx, q, d, qname, qtype)
 	}
 	// Every walk that got the reply, the leader too, takes slices of its
-	// own: storing the reply caps TTLs in place, while the others read.
+	// own: the walks go on to change them.
 	return rep.clone(), err
+}
+
+// askAndLearn is askServers, then the reply scrubbed and stored. Storing
+// inside the shared ask matters: a walk that missed the cache just before
+// the store, and the flight just after it ended, would ask again.
+func (r *Resolver) askAndLearn(ctx context.Context, q *query, d delegation, qname string, qtype uint16) (reply, error) {
+	rep, err := r.askServers(ctx, q, d, qname, qtype)
+	if err != nil {
+		return rep, err
+	}
+	rep = r.scrubbed(rep, qtype)
+	r.store(d.zone, qname, qtype, rep)
+	return rep, nil
 }
 
 // addressed reports whether every server of d has an address we may query.

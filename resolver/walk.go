@@ -171,15 +171,15 @@ func (r *Resolver) iterate(ctx context.Context, q *query, qname string) (reply, 
 // the final reply, or moves at down a referral (or up to the parent, when
 // every server of a cached delegation failed).
 func (r *Resolver) askFull(ctx context.Context, q *query, at *descent, qname string) (rep reply, done bool, err error) {
-	if q.isLookup() && at.referrals > 0 {
+	if q.isLookup() {
 		// A lookup of a server's address may find it in the glue of a
-		// referral met on the way, its own or a parallel walk's.
+		// referral met on the way, its own or a parallel walk's (which
+		// may have come after this walk looked in the cache).
 		if _, next := r.cachedChain(qname, q.qtype, 0); next == "" {
 			return reply{kind: kindCached, target: qname}, true, nil
 		}
 	}
-	rep, err = r.ask(ctx, q, at.d, qname, q.qtype)
-	rep = r.scrubbed(rep, q.qtype)
+	rep, err = r.ask(ctx, q, at.d, qname, q.qtype, nil)
 	if r.zoneFailed(ctx, at.d.zone, err) {
 		// Every server of the delegation failed: its addresses may be
 		// stale. Ask the parent for it again, once, and try the servers
@@ -195,7 +195,6 @@ func (r *Resolver) askFull(ctx context.Context, q *query, at *descent, qname str
 	if err != nil {
 		return reply{}, true, err
 	}
-	r.store(at.d.zone, qname, q.qtype, rep)
 	if rep.kind == kindReferral && q.qtype == dns.TypeDS && sameName(rep.child, qname) {
 		return dsFromReferral(rep), true, nil
 	}
@@ -239,12 +238,10 @@ func (r *Resolver) refetch(ctx context.Context, q *query, at *descent, qname str
 	if r.qmin == QminOff {
 		askName, askType = qname, q.qtype
 	}
-	rep, err := r.ask(ctx, q, pd, askName, askType)
-	rep = r.scrubbed(rep, askType)
+	rep, err := r.ask(ctx, q, pd, askName, askType, nil) // the cached delegation is what failed
 	if err != nil || rep.kind != kindReferral || !sameName(rep.child, zone) {
 		return delegation{}, false
 	}
-	r.store(pd.zone, askName, askType, rep)
 	d := r.delegationFromReferral(rep)
 	tried := map[netip.Addr]bool{}
 	for _, s := range at.d.servers {
@@ -284,14 +281,16 @@ func (r *Resolver) askMinimised(ctx context.Context, q *query, at *descent, qnam
 		}
 		return reply{}, false, nil
 	}
-	rep, err = r.ask(ctx, q, at.d, askName, askType)
-	rep = r.scrubbed(rep, askType)
+	rep, err = r.ask(ctx, q, at.d, askName, askType, func() bool {
+		_, ok := r.cache.Get(askName, askType, dns.ClassINET)
+		return ok
+	})
+	if err == nil && rep.kind == kindCached {
+		return reply{}, false, nil // learned by another walk: look again
+	}
 	at.minimised++
 	if err != nil && r.qmin == QminStrict {
 		return reply{}, true, err
-	}
-	if err == nil {
-		r.store(at.d.zone, askName, askType, rep)
 	}
 	switch {
 	case err != nil && errors.Is(err, ErrLimit), ctx.Err() != nil:
