@@ -48,6 +48,7 @@ type engineFlags struct {
 	trustAnchorFiles []string
 	insecureDomains  []string
 	noDNSSEC         bool
+	loopbackOnly     bool
 }
 
 func (f *engineFlags) register(fs *pflag.FlagSet) {
@@ -55,6 +56,7 @@ func (f *engineFlags) register(fs *pflag.FlagSet) {
 	fs.Uint16Var(&f.upstreamPort, "upstream-port", resolver.DefaultUpstreamPort, "port of the authoritative servers")
 	fs.BoolVar(&f.noIPv6, "no-ipv6", false, "never query IPv6 server addresses")
 	fs.BoolVar(&f.sandbox, "sandbox", false, "resolve through the built-in loopback testnet (offline)")
+	fs.BoolVar(&f.loopbackOnly, "upstream-loopback-only", false, "send upstream queries to loopback addresses only, refusing (and logging) any other: for test labs on 127.0.0.0/8 (--sandbox implies it)")
 	fs.StringVar(&f.sandboxDir, "sandbox-dir", "", "with --sandbox: serve this zone tree directory instead of the built-in one")
 	fs.StringSliceVar(&f.dontQuery, "dont-query", nil, "network never queried upstream (repeatable; 'none' clears the default private and special-use list)")
 	fs.StringSliceVar(&f.privateAddr, "private-address", nil, "remove addresses in this network from answers, against DNS rebinding (repeatable)")
@@ -218,8 +220,9 @@ func (f *engineFlags) build(log *slog.Logger) (*engine, error) {
 		}
 		// And it stays there: whatever a zone file says, no query of the
 		// sandbox leaves the machine.
-		cfg.Transport = loopbackOnly{next: &resolver.NetTransport{}}
+		f.loopbackOnly = true
 	}
+	cfg.Transport = f.transport(log)
 	if e.resolver, err = resolver.New(cfg); err != nil {
 		e.Close()
 		return nil, err
@@ -270,12 +273,29 @@ func startSandbox(dir string, log *slog.Logger) (*testnet.Network, error) {
 	return n, nil
 }
 
-// loopbackOnly refuses to send queries anywhere but loopback addresses.
-type loopbackOnly struct{ next resolver.Transport }
+// transport is the engine's upstream transport: nil (the resolver's own)
+// unless queries must stay on loopback.
+func (f *engineFlags) transport(log *slog.Logger) resolver.Transport {
+	if !f.loopbackOnly {
+		return nil
+	}
+	return loopbackOnly{next: &resolver.NetTransport{}, log: log}
+}
+
+// loopbackOnly refuses to send queries anywhere but loopback addresses,
+// and says so in the log: a test lab that leaks shows it.
+type loopbackOnly struct {
+	next resolver.Transport
+	log  *slog.Logger
+}
 
 func (l loopbackOnly) Exchange(ctx context.Context, m *dns.Msg, server netip.AddrPort) (*dns.Msg, time.Duration, error) {
 	if !server.Addr().Unmap().IsLoopback() {
-		return nil, 0, fmt.Errorf("sandbox: %s is not a loopback address: not sent", server)
+		err := fmt.Errorf("%s is not a loopback address: not sent", server)
+		if l.log != nil {
+			l.log.Error("upstream query refused", "err", err)
+		}
+		return nil, 0, err
 	}
 	return l.next.Exchange(ctx, m, server)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/netip"
 	"strings"
 	"testing"
@@ -93,8 +94,19 @@ func TestResolveJSON(t *testing.T) {
 }
 
 func TestSandboxTransportStaysOnLoopback(t *testing.T) {
-	var tr loopbackOnly
+	var logged bytes.Buffer
+	f := engineFlags{loopbackOnly: true}
+	tr := f.transport(slog.New(slog.NewTextHandler(&logged, nil)))
+	if tr == nil {
+		t.Fatal("--upstream-loopback-only gives the default transport")
+	}
 	if _, _, err := tr.Exchange(t.Context(), new(dns.Msg), netip.MustParseAddrPort("192.0.2.1:53")); err == nil || !strings.Contains(err.Error(), "not a loopback address") {
 		t.Fatalf("err = %v, want a refusal", err)
+	}
+	if !strings.Contains(logged.String(), "not a loopback address") {
+		t.Errorf("refusal not logged: %q", logged.String())
+	}
+	if tr := (&engineFlags{}).transport(nil); tr != nil {
+		t.Errorf("without the flag: transport %T, want the resolver's own", tr)
 	}
 }
