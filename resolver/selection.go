@@ -111,8 +111,27 @@ func (r *Resolver) askAndLearn(ctx context.Context, q *query, d delegation, qnam
 		return rep, err
 	}
 	rep = r.scrubbed(rep, qtype)
+	if q.unvalidated && r.val != nil {
+		r.storePrimed(rep)
+		return rep, nil
+	}
 	r.store(d.zone, qname, qtype, rep)
 	return rep, nil
+}
+
+// storePrimed keeps the root's NS set and addresses of a priming reply,
+// which is not validated (the root's keys come from the servers it
+// names), at the lowest rank: iteration starts from it, while a client
+// asking for the root's NS set is below what a client's answer may use,
+// so the question is asked again and validated.
+func (r *Resolver) storePrimed(rep reply) {
+	if rep.kind != kindAnswer {
+		return
+	}
+	r.cache.Put(rep.answer, cache.RankGlue)
+	for _, set := range splitRRsets(rep.glue) {
+		r.cache.Put(set, cache.RankGlue)
+	}
 }
 
 // addressed reports whether every server of d has an address we may query.
