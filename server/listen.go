@@ -32,6 +32,13 @@ func (s *Server) Listen() ([]netip.AddrPort, error) {
 	for _, a := range s.cfg.Listen {
 		ap, _ := ParseListen(a) // checked by New
 		udp, tcp, bound, err := listenPair(ap)
+		if err != nil && s.defaultListen && noSuchAddress(err) {
+			// A host without IPv6 loopback (Docker's default network,
+			// disable_ipv6) still serves on the others. An address the
+			// user named stays an error.
+			s.log.Warn("default listen address skipped", "err", err)
+			continue
+		}
 		if err != nil {
 			s.closeListeners()
 			return nil, err
@@ -40,7 +47,16 @@ func (s *Server) Listen() ([]netip.AddrPort, error) {
 		s.listeners = append(s.listeners, tcp)
 		s.addrs = append(s.addrs, bound)
 	}
+	if len(s.addrs) == 0 {
+		return nil, fmt.Errorf("listen: none of the default addresses %v can be bound on this host; name one with --listen", s.cfg.Listen)
+	}
 	return append([]netip.AddrPort(nil), s.addrs...), nil
+}
+
+// noSuchAddress reports whether err says the host lacks the address or
+// its family altogether.
+func noSuchAddress(err error) bool {
+	return errors.Is(err, syscall.EADDRNOTAVAIL) || errors.Is(err, syscall.EAFNOSUPPORT)
 }
 
 // Addrs returns the bound addresses (UDP and TCP share each one), or nil
@@ -126,8 +142,8 @@ func bindError(proto string, ap netip.AddrPort, err error) error {
 			proto, ap, ap.Port(), netip.AddrPortFrom(ap.Addr(), 5353))
 	case errors.Is(err, syscall.EADDRINUSE):
 		return fmt.Errorf("listen %s %s: address already in use (another DNS server running?)", proto, ap)
-	case errors.Is(err, syscall.EADDRNOTAVAIL):
-		return fmt.Errorf("listen %s %s: no such local address", proto, ap)
+	case noSuchAddress(err):
+		return fmt.Errorf("listen %s %s: no such local address: %w", proto, ap, err)
 	}
 	return fmt.Errorf("listen %s %s: %w", proto, ap, err)
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -657,5 +658,45 @@ func TestHostileTraffic(t *testing.T) {
 	}
 	if st := s.Stats(); st.Panics != 0 {
 		t.Errorf("%d panics", st.Panics)
+	}
+}
+
+// TestDefaultListenSkipsMissingAddress: a host without IPv6 loopback (or,
+// here, without 192.0.2.1) serves on the default addresses it has, with a
+// warning; the same address named by the user stays an error. Binding
+// sends nothing.
+func TestDefaultListenSkipsMissingAddress(t *testing.T) {
+	saved := DefaultListen
+	DefaultListen = []string{"127.0.0.1:0", "192.0.2.1:0"}
+	defer func() { DefaultListen = saved }()
+	var logged strings.Builder
+	s, err := New(Config{Backend: newFakeBackend(t), Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrs, err := s.Listen()
+	if err != nil {
+		t.Fatalf("Listen with a missing default address: %v", err)
+	}
+	defer func() { s.mu.Lock(); s.closeListeners(); s.mu.Unlock() }()
+	if len(addrs) != 1 || addrs[0].Addr() != netip.MustParseAddr("127.0.0.1") {
+		t.Errorf("bound %v, want 127.0.0.1 alone", addrs)
+	}
+	if !strings.Contains(logged.String(), "192.0.2.1") || !strings.Contains(logged.String(), "no such local address") {
+		t.Errorf("no warning naming the skipped address: %q", logged.String())
+	}
+
+	named, _ := newTestServer(t, Config{Listen: []string{"127.0.0.1:0", "192.0.2.1:0"}})
+	if _, err := named.Listen(); err == nil || !strings.Contains(err.Error(), "no such local address") {
+		t.Errorf("Listen on a named missing address: %v, want 'no such local address'", err)
+	}
+
+	DefaultListen = []string{"192.0.2.1:0"}
+	none, err := New(Config{Backend: newFakeBackend(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := none.Listen(); err == nil || !strings.Contains(err.Error(), "--listen") {
+		t.Errorf("Listen with no default address bindable: %v, want an error pointing at --listen", err)
 	}
 }

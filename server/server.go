@@ -117,12 +117,15 @@ type Server struct {
 	now     func() time.Time
 
 	// Set by Listen, read by Serve and Addrs.
-	mu        sync.Mutex
-	listened  bool
-	serving   bool
-	addrs     []netip.AddrPort
-	udpConns  []*udpSocket
-	listeners []*net.TCPListener
+	mu       sync.Mutex
+	listened bool
+	serving  bool
+	// defaultListen: Config.Listen was empty, so an address of
+	// DefaultListen the host lacks ([::1] without IPv6) is skipped.
+	defaultListen bool
+	addrs         []netip.AddrPort
+	udpConns      []*udpSocket
+	listeners     []*net.TCPListener
 
 	tcp tcpConns
 
@@ -136,7 +139,8 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Backend == nil {
 		return nil, errors.New("server: Config.Backend is nil")
 	}
-	if len(cfg.Listen) == 0 {
+	defaultListen := len(cfg.Listen) == 0
+	if defaultListen {
 		cfg.Listen = DefaultListen
 	}
 	for _, a := range cfg.Listen {
@@ -186,7 +190,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Server{cfg: cfg, backend: cfg.Backend, log: cfg.Logger, now: cfg.Now, answers: newAnswerCache(cfg.AnswerCacheSize)}
+	s := &Server{cfg: cfg, backend: cfg.Backend, log: cfg.Logger, now: cfg.Now, answers: newAnswerCache(cfg.AnswerCacheSize), defaultListen: defaultListen}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
