@@ -51,7 +51,7 @@ func TestExampleConfigLoads(t *testing.T) {
 			}
 		})
 	}
-	for name, want := range map[string]string{"listen": "[127.0.0.1:53,[::1]:53]", "max-udp-size": "1232", "timeout": "10s"} {
+	for name, want := range map[string]string{"listen": "[]", "allow": "[127.0.0.0/8,::1/128]", "max-udp-size": "1232", "timeout": "10s"} {
 		if got := fs.Lookup(name).Value.String(); got != want {
 			t.Errorf("%s = %s, want %s", name, got, want)
 		}
