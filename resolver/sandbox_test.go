@@ -280,8 +280,11 @@ func TestSandboxFailuresFailFastAndStayFailed(t *testing.T) {
 				t.Fatal("resolved, want SERVFAIL")
 			}
 			t.Logf("SERVFAIL after %v and %d queries: %v", took.Round(time.Millisecond), ct.sent.Load(), err)
-			if took > 3*time.Second+time.Second { // the target is 3 s; a second of slack for a loaded machine
-				t.Errorf("SERVFAIL after %v, want within 3 s", took)
+			// The target is 3 s (AskTimeBudget and the exchange
+			// timeouts); the bound is twice that for a loaded machine,
+			// still well short of the query's 10 s deadline.
+			if took > 6*time.Second {
+				t.Errorf("SERVFAIL after %v, want within 6 s", took)
 			}
 			before := ct.sent.Load()
 			if _, err := r.Resolve(t.Context(), qname, dns.TypeA); err == nil {
