@@ -247,7 +247,7 @@ func (r *Resolver) rootDelegation(ctx context.Context, q *query) (delegation, er
 		if ctx.Err() != nil {
 			return delegation{}, err
 		}
-		r.log.Warn("root priming failed, using the hints", "err", err)
+		r.log.Warn("root priming failed, using the hints", "question", ". NS", "err", err)
 		return hints, nil
 	}
 	if e, ok := r.cache.Get(".", dns.TypeNS, dns.ClassINET); ok && e.Negative == cache.Positive {
