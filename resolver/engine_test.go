@@ -526,6 +526,13 @@ func TestNetResolver(t *testing.T) {
 	if !errors.As(err, &dnsErr) || !dnsErr.IsNotFound {
 		t.Errorf("LookupHost(nope) err = %v, want not found", err)
 	}
+	// The error names the engine, not resolv.conf's server, never asked.
+	if dnsErr == nil || dnsErr.Server != "recursor (in process)" || !strings.Contains(err.Error(), "on recursor (in process)") {
+		t.Errorf("LookupHost(nope) err = %v, want it to name the engine", err)
+	}
+	if mx, err := nr.LookupMX(t.Context(), "nope.example.com."); err == nil || !strings.Contains(err.Error(), "recursor (in process)") {
+		t.Errorf("LookupMX(nope) = %v, %v; want an error naming the engine", mx, err)
+	}
 }
 
 // askedOf returns the question names sent to addr, case kept.

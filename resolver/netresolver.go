@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"sync"
 	"time"
@@ -12,17 +13,94 @@ import (
 	"github.com/miekg/dns"
 )
 
-// NetResolver returns a *net.Resolver whose lookups are answered by r in
-// process: the standard library's DNS client talks to r through an
-// in-memory connection, so no socket is opened for the client side and
-// programs using net.Resolver get full recursion.
-func (r *Resolver) NetResolver() *net.Resolver {
-	return &net.Resolver{
+// NetResolver answers the standard library's lookups with the engine, in
+// process: Go's DNS client talks to it over an in-memory connection, so no
+// client socket is opened and programs written for net.Resolver get full
+// recursion. The embedded *net.Resolver is for APIs that take one.
+//
+// It behaves as Go's own resolver does around the DNS: /etc/hosts is read
+// first when /etc/nsswitch.conf says so, and a name without a trailing dot
+// gets /etc/resolv.conf's search domains when it has fewer dots than its
+// ndots option. Give fully qualified names ("www.example.com.") to ask
+// the engine about exactly that name. resolv.conf's servers are never
+// asked; the methods below name the engine in their errors, where the
+// embedded resolver's own name resolv.conf's first server.
+type NetResolver struct {
+	*net.Resolver
+}
+
+// engineServer is the server a NetResolver error names.
+const engineServer = "recursor (in process)"
+
+// NetResolver returns a NetResolver answered by r.
+func (r *Resolver) NetResolver() NetResolver {
+	return NetResolver{&net.Resolver{
 		PreferGo: true,
 		Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			return &memConn{r: r, ctx: context.WithoutCancel(ctx)}, nil
 		},
+	}}
+}
+
+// engineError makes a *net.DNSError name the engine as its server.
+func engineError(err error) error {
+	var de *net.DNSError
+	if !errors.As(err, &de) {
+		return err
 	}
+	named := *de
+	named.Server = engineServer
+	return &named
+}
+
+func (n NetResolver) LookupHost(ctx context.Context, host string) ([]string, error) {
+	addrs, err := n.Resolver.LookupHost(ctx, host)
+	return addrs, engineError(err)
+}
+
+func (n NetResolver) LookupIP(ctx context.Context, network, host string) ([]net.IP, error) {
+	ips, err := n.Resolver.LookupIP(ctx, network, host)
+	return ips, engineError(err)
+}
+
+func (n NetResolver) LookupIPAddr(ctx context.Context, host string) ([]net.IPAddr, error) {
+	ips, err := n.Resolver.LookupIPAddr(ctx, host)
+	return ips, engineError(err)
+}
+
+func (n NetResolver) LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error) {
+	ips, err := n.Resolver.LookupNetIP(ctx, network, host)
+	return ips, engineError(err)
+}
+
+func (n NetResolver) LookupAddr(ctx context.Context, addr string) ([]string, error) {
+	names, err := n.Resolver.LookupAddr(ctx, addr)
+	return names, engineError(err)
+}
+
+func (n NetResolver) LookupCNAME(ctx context.Context, host string) (string, error) {
+	cname, err := n.Resolver.LookupCNAME(ctx, host)
+	return cname, engineError(err)
+}
+
+func (n NetResolver) LookupMX(ctx context.Context, name string) ([]*net.MX, error) {
+	mx, err := n.Resolver.LookupMX(ctx, name)
+	return mx, engineError(err)
+}
+
+func (n NetResolver) LookupNS(ctx context.Context, name string) ([]*net.NS, error) {
+	ns, err := n.Resolver.LookupNS(ctx, name)
+	return ns, engineError(err)
+}
+
+func (n NetResolver) LookupSRV(ctx context.Context, service, proto, name string) (string, []*net.SRV, error) {
+	cname, srv, err := n.Resolver.LookupSRV(ctx, service, proto, name)
+	return cname, srv, engineError(err)
+}
+
+func (n NetResolver) LookupTXT(ctx context.Context, name string) ([]string, error) {
+	txt, err := n.Resolver.LookupTXT(ctx, name)
+	return txt, engineError(err)
 }
 
 // memConn carries DNS messages framed as over TCP (two-byte length
