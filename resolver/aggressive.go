@@ -128,7 +128,9 @@ func (r *Resolver) learnDenial(rep reply, signer string) {
 			continue
 		}
 		n, ok := rr.(*dns.NSEC)
-		if !ok || !inZone(n.Hdr.Name, signer) {
+		// An NSEC whose next name leaves the zone proves nothing: kept,
+		// it could hide the record that covers a name (val_nx_overreach).
+		if !ok || !inZone(n.Hdr.Name, signer) || !inZone(n.NextDomain, signer) {
 			continue
 		}
 		sigs := sigsFor(rep.sigs, n.Hdr.Name, dns.TypeNSEC)
