@@ -31,8 +31,9 @@ func ProveNXDomain(qname, zone string, nsecs []dns.RR, b *Budget) Verdict {
 // DS not the child's apex record, for other types not the parent side of a
 // delegation: RFC 6840 4.3, 4.4); qname an empty non-terminal (NSEC); or a
 // wildcard NODATA: qname denied and the wildcard at its closest encloser
-// without qtype. NSEC3, DS only: an opt-out span over the next closer name
-// gives Insecure.
+// without qtype. NSEC3: a closest encloser whose next closer name lies in an
+// opt-out span gives Insecure, for any qtype (an unsigned delegation may
+// hide there).
 func ProveNoData(qname string, qtype uint16, zone string, nsecs []dns.RR, b *Budget) Verdict {
 	return prove(qname, zone, nsecs, b,
 		func(c nsecChain) Verdict { return c.nodata(dns.CanonicalName(qname), qtype) },
