@@ -305,6 +305,12 @@ func (r *Resolver) validateReferral(ctx context.Context, q *query, zone string, 
 		why := "no DS for " + child + ": an insecure delegation"
 		r.val.keys.Add(child, &zoneKeys{check: check{Verdict: dnssec.Verdict{Status: dnssec.Insecure, Why: why}}, expires: r.now().Add(r.denialLife(rep))})
 	}
+	if c.Status == dnssec.Secure {
+		// The proof answers a DS question for the child too (RFC 8198).
+		proven := *rep
+		proven.sec = c
+		r.learnDenial(proven, signer)
+	}
 	return c
 }
 
