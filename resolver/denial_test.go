@@ -3,6 +3,7 @@ package resolver
 import (
 	"errors"
 	"net/netip"
+	"slices"
 	"testing"
 
 	"github.com/miekg/dns"
@@ -120,5 +121,43 @@ func TestReferralNoDSProofAnswersDS(t *testing.T) {
 	}
 	if sent := n.sent.Load() - before; sent != 0 {
 		t.Errorf("%d upstream queries for a DS the referral's NSEC already denied, want 0", sent)
+	}
+}
+
+// TestDSLookupFailureEDE: when the parent's servers fail the DS question
+// of a zone whose keys are needed, the bogus verdict carries the failure's
+// own code (22, no reachable authority), not 9 (DNSKEY missing): no DS was
+// seen (Unbound's val_failure_dnskey, which has 23 there).
+func TestDSLookupFailureEDE(t *testing.T) {
+	tree := buildFuzzTree()
+	n := tree.net()
+	n.mutate = func(q *dns.Msg, server netip.Addr, wire []byte) []byte {
+		if server != netip.MustParseAddr("127.53.0.1") || !dns.IsSubDomain("example.", q.Question[0].Name) {
+			return wire
+		}
+		m := new(dns.Msg)
+		if err := m.Unpack(wire); err != nil {
+			t.Error(err)
+			return wire
+		}
+		if q.Question[0].Qtype == dns.TypeDS {
+			m.Rcode, m.Answer, m.Ns, m.Authoritative = dns.RcodeServerFailure, nil, nil, false
+		}
+		m.Ns = slices.DeleteFunc(m.Ns, func(rr dns.RR) bool {
+			sig, ok := rr.(*dns.RRSIG)
+			return rr.Header().Rrtype == dns.TypeDS || ok && sig.TypeCovered == dns.TypeDS
+		})
+		out, err := m.Pack()
+		if err != nil {
+			t.Error(err)
+			return wire
+		}
+		return out
+	}
+	r := tree.resolver(t, n)
+	_, err := r.Query(t.Context(), "www.example.", dns.TypeA, Options{})
+	var ve *ValidationError
+	if !errors.As(err, &ve) || ve.EDE != dns.ExtendedErrorCodeNoReachableAuthority {
+		t.Errorf("DS lookup failed: err %v, want a ValidationError with EDE 22", err)
 	}
 }
