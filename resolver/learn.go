@@ -15,9 +15,10 @@ import (
 )
 
 // clientRank is the lowest rank of cached data given to clients as an
-// answer: glue (additional-section data) only serves to reach servers
-// (RFC 2181 section 5.4.1); a client asking for it gets it fetched.
-const clientRank = cache.RankReferral
+// answer: glue (additional-section data) and a referral's NS set (authority
+// data of a non-authoritative reply) only serve to reach servers (RFC 2181
+// section 5.4.1); a client asking for them gets them fetched.
+const clientRank = cache.RankAnswer
 
 // fromCache answers a client's qname and qtype without a query: from the
 // local zones, else from the cache alone, following cached CNAMEs. It
