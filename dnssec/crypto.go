@@ -49,9 +49,11 @@ func verifySignature(k *Key, alg uint8, data, sig []byte) bool {
 	switch pub := k.pub.(type) {
 	case *rsa.PublicKey:
 		if k.weak {
-			return verifyWeakRSA(pub, h, digest, sig)
+			return verifyRawRSA(pub.N, big.NewInt(int64(pub.E)), h, digest, sig)
 		}
 		return rsa.VerifyPKCS1v15(pub, h, digest, sig) == nil
+	case *rsaKey:
+		return verifyRawRSA(pub.n, pub.e, h, digest, sig)
 	case *ecdsa.PublicKey:
 		size := (pub.Curve.Params().BitSize + 7) / 8
 		if len(sig) != 2*size {
@@ -79,20 +81,20 @@ var digestInfo = map[crypto.Hash][]byte{
 	crypto.SHA512: {0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03, 0x05, 0x00, 0x04, 0x40},
 }
 
-// verifyWeakRSA is RSASSA-PKCS1-v1_5 verification for moduli under 1024
-// bits, which crypto/rsa refuses; reached only under Limits.AllowWeak.
-// Public values only, so variable time is fine.
-func verifyWeakRSA(pub *rsa.PublicKey, h crypto.Hash, digest, sig []byte) bool {
-	k := (pub.N.BitLen() + 7) / 8
+// verifyRawRSA is RSASSA-PKCS1-v1_5 verification for what crypto/rsa
+// refuses: moduli under 1024 bits (reached only under Limits.AllowWeak) and
+// exponents over 2^31-1. Public values only, so variable time is fine.
+func verifyRawRSA(n, e *big.Int, h crypto.Hash, digest, sig []byte) bool {
+	k := (n.BitLen() + 7) / 8
 	prefix, ok := digestInfo[h]
 	if !ok || len(sig) != k || k < len(prefix)+len(digest)+11 {
 		return false
 	}
 	s := new(big.Int).SetBytes(sig)
-	if s.Cmp(pub.N) >= 0 {
+	if s.Cmp(n) >= 0 {
 		return false
 	}
-	em := new(big.Int).Exp(s, big.NewInt(int64(pub.E)), pub.N).FillBytes(make([]byte, k))
+	em := new(big.Int).Exp(s, e, n).FillBytes(make([]byte, k))
 	want := make([]byte, k)
 	want[1] = 1
 	pad := k - len(prefix) - len(digest) - 1

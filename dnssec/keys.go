@@ -28,7 +28,7 @@ type Key struct {
 	Tag    uint16
 
 	owner string // canonical owner name
-	pub   any    // *rsa.PublicKey, *ecdsa.PublicKey, ed25519.PublicKey, *dsa.PublicKey, ed448.PublicKey; nil when unusable
+	pub   any    // *rsa.PublicKey, *rsaKey, *ecdsa.PublicKey, ed25519.PublicKey, *dsa.PublicKey, ed448.PublicKey; nil when unusable
 	weak  bool   // RSA under 1024 bits or DSA: verifies only with Limits.AllowWeak
 }
 
@@ -65,6 +65,8 @@ func parseKey(d *dns.DNSKEY) *Key {
 	case dns.RSASHA1, dns.RSASHA1NSEC3SHA1, dns.RSASHA256, dns.RSASHA512:
 		if pub := parseRSA(raw); pub != nil {
 			k.pub, k.weak = pub, pub.N.BitLen() < 1024
+		} else if pub := parseRSALargeExponent(raw); pub != nil {
+			k.pub, k.weak = pub, pub.n.BitLen() < 1024
 		}
 	case dns.ECDSAP256SHA256:
 		if pub := parseECDSA(elliptic.P256(), raw, 32); pub != nil {
@@ -91,27 +93,48 @@ func parseKey(d *dns.DNSKEY) *Key {
 }
 
 // parseRSA reads RFC 3110 section 2: exponent length (one octet, or zero
-// and two octets), exponent, modulus. Moduli over 4096 bits are refused.
+// and two octets), exponent, modulus. Moduli over 4096 bits are refused, and
+// exponents over 2^31-1, which crypto/rsa refuses (parseRSALargeExponent).
 func parseRSA(raw []byte) *rsa.PublicKey {
-	if len(raw) < 3 {
+	e, n := rsaFields(raw)
+	if e == nil || e.BitLen() > 31 {
 		return nil
+	}
+	return &rsa.PublicKey{N: n, E: int(e.Int64())}
+}
+
+// rsaKey is an RSA key whose public exponent crypto/rsa refuses: over
+// 2^31-1 (RFC 3110 allows up to 4096 bits; nic.cz's key signing key of 2015
+// had 2^32+1). Exponents are kept to 64 bits, a bounded cost per signature.
+type rsaKey struct{ n, e *big.Int }
+
+func parseRSALargeExponent(raw []byte) *rsaKey {
+	e, n := rsaFields(raw)
+	if e == nil || e.BitLen() <= 31 || e.BitLen() > 64 {
+		return nil
+	}
+	return &rsaKey{n: n, e: e}
+}
+
+// rsaFields splits raw into exponent and modulus, nil when malformed: an
+// even exponent or one under 3, a modulus outside 512 to 4096 bits.
+func rsaFields(raw []byte) (e, n *big.Int) {
+	if len(raw) < 3 {
+		return nil, nil
 	}
 	explen, off := int(raw[0]), 1
 	if explen == 0 {
 		explen, off = int(raw[1])<<8|int(raw[2]), 3
 	}
-	if explen == 0 || explen > 4 || off+explen >= len(raw) {
-		return nil
+	if explen == 0 || explen > 8 || off+explen >= len(raw) {
+		return nil, nil
 	}
-	var e int64
-	for _, c := range raw[off : off+explen] {
-		e = e<<8 | int64(c)
+	e = new(big.Int).SetBytes(raw[off : off+explen])
+	n = new(big.Int).SetBytes(raw[off+explen:])
+	if e.Cmp(big.NewInt(3)) < 0 || e.Bit(0) == 0 || n.BitLen() < 512 || n.BitLen() > 4096 {
+		return nil, nil
 	}
-	n := new(big.Int).SetBytes(raw[off+explen:])
-	if e < 3 || e > 1<<31-1 || n.BitLen() < 512 || n.BitLen() > 4096 {
-		return nil
-	}
-	return &rsa.PublicKey{N: n, E: int(e)}
+	return e, n
 }
 
 func parseECDSA(curve elliptic.Curve, raw []byte, size int) *ecdsa.PublicKey {

@@ -1,6 +1,8 @@
 package dnssec
 
 import (
+	"cmp"
+	"fmt"
 	"slices"
 
 	"github.com/miekg/dns"
@@ -10,18 +12,38 @@ import (
 type nsecChain struct {
 	zone string
 	recs []*dns.NSEC
+	// overreach is an NSEC of the zone whose next name leaves it, left
+	// out of recs: it makes a failed proof bogus rather than missing.
+	overreach *dns.NSEC
 }
 
 func nsecsOf(zone string, rrs []dns.RR) nsecChain {
 	c := nsecChain{zone: zone}
 	for _, rr := range rrs {
+		n, ok := rr.(*dns.NSEC)
+		if !ok || !dns.IsSubDomain(zone, dns.CanonicalName(n.Hdr.Name)) {
+			continue
+		}
 		// The next name must lie in the zone too: an NSEC that runs out
 		// of its zone would deny names of another (RFC 4034 4.1.1).
-		if n, ok := rr.(*dns.NSEC); ok && dns.IsSubDomain(zone, dns.CanonicalName(n.Hdr.Name)) && dns.IsSubDomain(zone, dns.CanonicalName(n.NextDomain)) {
-			c.recs = append(c.recs, n)
+		if !dns.IsSubDomain(zone, dns.CanonicalName(n.NextDomain)) {
+			c.overreach = cmp.Or(c.overreach, n)
+			continue
 		}
+		c.recs = append(c.recs, n)
 	}
 	return c
+}
+
+// overreached is v, or when v failed and the reply held an NSEC that
+// leaves its zone, a Bogus verdict naming that record (EDE 6, DNSSEC
+// Bogus: the zone's signed data is broken; no NSEC is missing).
+func (c nsecChain) overreached(v Verdict) Verdict {
+	if v.Status == Secure || c.overreach == nil {
+		return v
+	}
+	return bogus(dns.ExtendedErrorCodeDNSBogus, fmt.Sprintf("NSEC at %s runs out of zone %s to %s (%s)",
+		dns.CanonicalName(c.overreach.Hdr.Name), c.zone, dns.CanonicalName(c.overreach.NextDomain), v.Why))
 }
 
 func hasType(types []uint16, t uint16) bool { return slices.Contains(types, t) }

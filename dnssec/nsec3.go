@@ -214,8 +214,12 @@ func (c *nsec3Chain) nodata(qname string, qtype uint16) Verdict {
 		}
 		return optOutOr(e, "NSEC3 proves no "+dns.TypeToString[qtype]+" at the wildcard "+wc)
 	}
-	if qtype == dns.TypeDS && e.cover.optOut() {
-		return optOutOr(e, "NSEC3 proves no DS at "+qname)
+	if e.cover.optOut() {
+		// The next closer name lies in an opt-out span: an unsigned
+		// delegation may be hidden there, whose data no proof can deny,
+		// so the NODATA stands unsigned (RFC 5155 8.6, 9.2; for every
+		// qtype, as Unbound: the reply may come from below such a cut).
+		return optOutOr(e, "NSEC3 proves no signed name at "+e.nextCloser+" above "+qname)
 	}
 	return c.fail("NSEC3 proves neither " + qname + " nor " + wc)
 }

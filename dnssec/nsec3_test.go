@@ -102,6 +102,8 @@ func TestNSEC3Proofs(t *testing.T) {
 			[]string{"a.example."}, result{Bogus, Bogus}},
 		{"B.3 DS NODATA in an opt-out span", func(n []dns.RR, b *Budget) Verdict { return ProveNoData("c.example.", dns.TypeDS, "example.", n, b) },
 			[]string{"example.", "a.example."}, result{Insecure, Bogus}},
+		{"MX NODATA in an opt-out span (val_nsec3_optout_ad)", func(n []dns.RR, b *Budget) Verdict { return ProveNoData("c.example.", dns.TypeMX, "example.", n, b) },
+			[]string{"example.", "a.example."}, result{Insecure, Bogus}},
 		{"B.3 no DS: opt-out", func(n []dns.RR, b *Budget) Verdict { return ProveNoDS("c.example.", "example.", n, b) },
 			[]string{"example.", "a.example."}, result{Insecure, Bogus}},
 		{"no DS at a signed delegation", func(n []dns.RR, b *Budget) Verdict { return ProveNoDS("a.example.", "example.", n, b) },
@@ -116,6 +118,10 @@ func TestNSEC3Proofs(t *testing.T) {
 			return ProveNoData("a.z.w.example.", dns.TypeAAAA, "example.", n, b)
 		},
 			[]string{"w.example.", "ns2.example.", "*.w.example."}, result{Insecure, Secure}},
+		{"B.5 without the wildcard's record (val_nsec3_b5_wcnodata_nowc)", func(n []dns.RR, b *Budget) Verdict {
+			return ProveNoData("a.z.w.example.", dns.TypeAAAA, "example.", n, b)
+		},
+			[]string{"w.example.", "ns2.example."}, result{Insecure, Bogus}},
 		{"B.5 wildcard has the type", func(n []dns.RR, b *Budget) Verdict {
 			return ProveNoData("a.z.w.example.", dns.TypeMX, "example.", n, b)
 		},

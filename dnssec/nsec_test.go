@@ -149,10 +149,14 @@ func TestNSECLeavingItsZone(t *testing.T) {
 		}
 		rrs = append(rrs, rr)
 	}
-	for _, name := range []string{"wb.example.com."} {
-		if v := ProveNXDomain(name, "example.com.", rrs, nil); v.Status == Secure {
-			t.Errorf("%s: the overreaching NSEC proved NXDOMAIN: %+v", name, v)
-		}
+	for _, name := range []string{"wb.example.com.", "www.example.com."} {
+		// Bogus, not "NSEC missing": a signed record of the zone is broken.
+		checkVerdict(t, ProveNXDomain(name, "example.com.", rrs, nil), Bogus, dns.ExtendedErrorCodeDNSBogus)
+		checkVerdict(t, ProveNoData(name, dns.TypeA, "example.com.", rrs[1:], nil), Bogus, dns.ExtendedErrorCodeDNSBogus)
+	}
+	// Nor may it deny a name of the zone it runs into.
+	if v := ProveNXDomain("x.foo.com.", "foo.com.", rrs, nil); v.Status == Secure {
+		t.Errorf("the overreaching NSEC denied a name of foo.com.: %+v", v)
 	}
 }
 

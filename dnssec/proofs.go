@@ -10,7 +10,8 @@ import (
 // NSEC of zone, NSEC3 otherwise. Each returns Secure when proven; Insecure
 // when proven only through an NSEC3 opt-out span, or when the NSEC3
 // iterations exceed MaxNSEC3Iterations (EDE 27, RFC 9276); Bogus EDE 12 when
-// the records prove nothing. For NSEC3 at most MaxNSEC3PerReply records
+// the records prove nothing, EDE 6 when they fail and one of them is an NSEC
+// whose next name leaves the zone. For NSEC3 at most MaxNSEC3PerReply records
 // are considered (those of other parameters than the first are ignored),
 // and every name hashed is counted in b: when MaxHashesPerQuery is reached
 // the proof is Bogus EDE 6 with Exhausted set.
@@ -30,8 +31,9 @@ func ProveNXDomain(qname, zone string, nsecs []dns.RR, b *Budget) Verdict {
 // DS not the child's apex record, for other types not the parent side of a
 // delegation: RFC 6840 4.3, 4.4); qname an empty non-terminal (NSEC); or a
 // wildcard NODATA: qname denied and the wildcard at its closest encloser
-// without qtype. NSEC3, DS only: an opt-out span over the next closer name
-// gives Insecure.
+// without qtype. NSEC3: a closest encloser whose next closer name lies in an
+// opt-out span gives Insecure, for any qtype (an unsigned delegation may
+// hide there).
 func ProveNoData(qname string, qtype uint16, zone string, nsecs []dns.RR, b *Budget) Verdict {
 	return prove(qname, zone, nsecs, b,
 		func(c nsecChain) Verdict { return c.nodata(dns.CanonicalName(qname), qtype) },
@@ -66,8 +68,8 @@ func prove(qname, zone string, nsecs []dns.RR, b *Budget, withNSEC func(nsecChai
 	if _, ok := dns.IsDomainName(qname); !ok || !dns.IsSubDomain(zone, dns.CanonicalName(qname)) {
 		return noProof(qname + " is not in zone " + zone)
 	}
-	if c := nsecsOf(zone, nsecs); len(c.recs) > 0 {
-		return withNSEC(c)
+	if c := nsecsOf(zone, nsecs); len(c.recs) > 0 || c.overreach != nil {
+		return c.overreached(withNSEC(c))
 	}
 	c, v := nsec3sOf(zone, nsecs, b)
 	if v != nil {

@@ -109,15 +109,20 @@ func newNSECCache() *nsecCache {
 	return &nsecCache{zones: z}
 }
 
-// learnDenial keeps the NSEC records of a secure negative answer from
-// signer's zone. Their lifetime is the least of their TTL and the SOA's
-// negative TTL (RFC 8198 section 5.4).
+// learnDenial keeps the NSEC records of a secure negative answer, or of a
+// referral's secure no-DS proof, from signer's zone. Their lifetime is the
+// least of their TTL and the SOA's negative TTL (RFC 8198 section 5.4); a
+// referral has no SOA, and answers are synthesised only once a negative
+// answer has given the zone's SOA.
 func (r *Resolver) learnDenial(rep reply, signer string) {
-	if r.val == nil || !r.val.aggressive || rep.sec.Status != dnssec.Secure || rep.soa == nil {
+	if r.val == nil || !r.val.aggressive || rep.sec.Status != dnssec.Secure {
 		return
 	}
 	now := r.now()
-	negTTL := time.Duration(min(rep.soa.Hdr.Ttl, rep.soa.Minttl)) * time.Second
+	negTTL := time.Duration(1<<31-1) * time.Second // RFC 2181 8: the longest TTL
+	if rep.soa != nil {
+		negTTL = time.Duration(min(rep.soa.Hdr.Ttl, rep.soa.Minttl)) * time.Second
+	}
 	var fresh []denialEntry[*dns.NSEC]
 	var fresh3 []denialEntry[*dns.NSEC3]
 	for _, rr := range rep.denial {
@@ -128,7 +133,9 @@ func (r *Resolver) learnDenial(rep reply, signer string) {
 			continue
 		}
 		n, ok := rr.(*dns.NSEC)
-		if !ok || !inZone(n.Hdr.Name, signer) {
+		// An NSEC whose next name leaves the zone proves nothing: kept,
+		// it could hide the record that covers a name (val_nx_overreach).
+		if !ok || !inZone(n.Hdr.Name, signer) || !inZone(n.NextDomain, signer) {
 			continue
 		}
 		sigs := sigsFor(rep.sigs, n.Hdr.Name, dns.TypeNSEC)
@@ -155,7 +162,10 @@ func (r *Resolver) learnDenial(rep reply, signer string) {
 			z = prev
 		}
 	}
-	soa := append([]dns.RR{rep.soa}, sigsRRs(sigsFor(rep.sigs, rep.soa.Hdr.Name, dns.TypeSOA))...)
+	var soa []dns.RR
+	if rep.soa != nil {
+		soa = append([]dns.RR{rep.soa}, sigsRRs(sigsFor(rep.sigs, rep.soa.Hdr.Name, dns.TypeSOA))...)
+	}
 	z.add(fresh, soa, now)
 	z.add3(fresh3, now)
 }
@@ -240,7 +250,9 @@ func (r *Resolver) nsec3Candidates(z *nsecZone, zone, qname string, q *query, no
 func (z *nsecZone) add(fresh []denialEntry[*dns.NSEC], soa []dns.RR, now time.Time) {
 	z.mu.Lock()
 	defer z.mu.Unlock()
-	z.soa = soa
+	if len(soa) > 0 {
+		z.soa = soa
+	}
 	for _, e := range fresh {
 		z.nsec.put(e, now)
 	}

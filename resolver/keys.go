@@ -77,7 +77,11 @@ func (r *Resolver) fetchKeys(ctx context.Context, q *query, zone string, haveKey
 		res, err := r.lookup(ctx, q.keyLookup(zone, dns.TypeDS))
 		switch {
 		case err != nil:
-			return r.bogusKeys(now, dns.ExtendedErrorCodeDNSKEYMissing, "DS of %s: %v", zone, err)
+			// The parent's servers failed: their failure's own code (no
+			// reachable authority, timed out), not "DNSKEY missing": no
+			// DS was seen to miss its key (RFC 8914 4.10, 4.23).
+			ede, _ := ExtendedError(err)
+			return r.bogusKeys(now, ede, "DS of %s: %v", zone, err)
 		case res.sec.Status != dnssec.Secure:
 			// The parent is insecure, indeterminate or bogus: so is
 			// the child.

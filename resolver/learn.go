@@ -15,9 +15,10 @@ import (
 )
 
 // clientRank is the lowest rank of cached data given to clients as an
-// answer: glue (additional-section data) only serves to reach servers
-// (RFC 2181 section 5.4.1); a client asking for it gets it fetched.
-const clientRank = cache.RankReferral
+// answer: glue (additional-section data) and a referral's NS set (authority
+// data of a non-authoritative reply) only serve to reach servers (RFC 2181
+// section 5.4.1); a client asking for them gets them fetched.
+const clientRank = cache.RankAnswer
 
 // fromCache answers a client's qname and qtype without a query: from the
 // local zones, else from the cache alone, following cached CNAMEs. It
@@ -164,10 +165,11 @@ func (r *Resolver) store(zone, qname string, qtype uint16, rep reply) {
 		if !inZone(rep.target, zone) {
 			return
 		}
-		if rep.soa == nil && rep.kind == kindNoData && !rep.empty {
+		if rep.soa == nil && rep.kind == kindNoData && !rep.empty && rep.sec.Status != dnssec.Bogus {
 			// A NODATA that gives the zone's NS set instead of its SOA
 			// says little; it is not remembered over what the reply
 			// itself brought (its glue may be the very record asked).
+			// A bogus one is, for the bogus TTL, as all bogus data.
 			return
 		}
 		neg := cache.NoData

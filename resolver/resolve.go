@@ -166,6 +166,9 @@ func (r *Resolver) QueryCached(name string, qtype uint16, opts Options) (Answer,
 	}
 	res, ok := r.fromCache(qname, qtype)
 	if !ok {
+		res, ok = r.provenFromCache(qname, qtype)
+	}
+	if !ok {
 		return Answer{}, false
 	}
 	a, err := r.answer(res, name, qtype, opts)
@@ -181,12 +184,29 @@ func (r *Resolver) QueryCached(name string, qtype uint16, opts Options) (Answer,
 	return a, true
 }
 
+// provenFromCache is the negative answer that cached, validated denials
+// prove for qname with no query: an NXDOMAIN above it (RFC 8020) or
+// aggressive NSEC (RFC 8198), as the walk would find them.
+func (r *Resolver) provenFromCache(qname string, qtype uint16) (result, bool) {
+	if res, ok := r.belowNXDomain(qname); ok {
+		return res, true
+	}
+	q := newQuery(qname, qtype, r.limits)
+	if r.val != nil {
+		q.budget.sec = dnssec.NewBudget(r.val.limits)
+	}
+	return r.synthesise(context.Background(), q, qname, qtype)
+}
+
 // answer is the client's answer from a result: an error when it is bogus
 // and the client did not disable checking.
 func (r *Resolver) answer(res result, name string, qtype uint16, opts Options) (Answer, error) {
 	sec := res.sec
 	if r.val == nil {
 		sec = check{}
+	}
+	if c, ok := r.sentinelFailure(name, qtype, sec); ok && !opts.CheckingDisabled {
+		sec = c
 	}
 	if sec.Status == dnssec.Bogus && !opts.CheckingDisabled {
 		return Answer{}, &Error{Qname: name, Qtype: qtype, Err: &ValidationError{EDE: sec.EDE, Why: sec.Why, Verifications: res.verifications}}

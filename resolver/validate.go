@@ -90,12 +90,6 @@ func (r *Resolver) validate(ctx context.Context, q *query, zone string, rep *rep
 	if r.val == nil || q.unvalidated {
 		return
 	}
-	if q.qtype == dns.TypeRRSIG {
-		// RRSIGs are not signed themselves: an answer of them is
-		// data as it came, indeterminate (RFC 4035 section 5.3.1).
-		rep.sec = check{}
-		return
-	}
 	switch rep.kind {
 	case kindReferral:
 		rep.sec = r.validateReferral(ctx, q, zone, rep)
@@ -170,6 +164,12 @@ func (r *Resolver) validateData(ctx context.Context, q *query, zone string, rep 
 			}
 		}
 		v = worse(v, r.checkSet(ctx, q, zone, rep, []dns.RR{rr}))
+	}
+	if len(rep.answer) > 0 && rep.answer[0].Header().Rrtype == dns.TypeRRSIG {
+		// RRSIGs are not signed themselves: an answer of them is data
+		// as it came, indeterminate (RFC 4035 section 5.3.1). The rest
+		// of the walk (referrals, their DS sets) is validated as ever.
+		return worse(v, check{})
 	}
 	if len(rep.answer) > 0 {
 		h := rep.answer[0].Header()
@@ -359,6 +359,12 @@ func (r *Resolver) validateReferral(ctx context.Context, q *query, zone string, 
 		child := dnsname.Lower(rep.child)
 		why := "no DS for " + child + ": an insecure delegation"
 		r.val.keys.Add(child, &zoneKeys{check: check{Verdict: dnssec.Verdict{Status: dnssec.Insecure, Why: why}}, expires: r.now().Add(r.denialLife(rep))})
+	}
+	if c.Status == dnssec.Secure {
+		// The proof answers a DS question for the child too (RFC 8198).
+		proven := *rep
+		proven.sec = c
+		r.learnDenial(proven, signer)
 	}
 	return c
 }

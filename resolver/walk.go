@@ -54,6 +54,11 @@ func (r *Resolver) lookup(ctx context.Context, q *query) (result, error) {
 			}
 			seen[name] = true
 		}
+		if res, ok := r.belowNXDomain(name); ok {
+			res.answer = chain
+			res.sec = worse(sec, res.sec)
+			return res, nil
+		}
 		if res, ok := r.synthesise(ctx, q, name, q.qtype); ok {
 			res.answer = chain
 			res.sec = worse(sec, res.sec)
