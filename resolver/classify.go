@@ -35,6 +35,7 @@ type reply struct {
 	kind   kind
 	why    string   // for kindBad and kindLame
 	empty  bool     // kindNoData from an authoritative reply with empty sections
+	loop   bool     // kindAnswer: chain is a DNAME loop, answered as it stands
 	aa     bool     // the reply was authoritative
 	rcode  int      // as received
 	chain  []dns.RR // CNAMEs and DNAMEs (each with its synthesised CNAME) followed from qname
@@ -148,7 +149,16 @@ func classifyData(resp *dns.Msg, zone, qname string, qtype uint16, maxChain int)
 	// and DNAMEs leading to it. Only data for names on the chain is used.
 	var looped bool
 	r.chain, r.target, r.answer, looped = followAnswer(answer, zone, qname, qtype, maxChain)
-	if !looped && len(r.chain) > 0 {
+	if looped && dnameIntoItself(r.chain[0]) {
+		// A DNAME whose target lies in its own subtree rewrites every
+		// name below it again and again: the reply is the loop, answered
+		// as it stands (as Unbound does). Any other loop is followed a
+		// hop at a time until the walk sees a name again (ErrLoop, as
+		// Unbound's restart limit and Knot end it).
+		r.kind, r.loop = kindAnswer, true
+		return r
+	}
+	if len(r.chain) > 0 {
 		// Only the record of the alias asked about is surely the
 		// server's own data; what follows it may come from its cache
 		// (RFC 2181 section 5.4.1). Restart at the first target, as
@@ -163,7 +173,7 @@ func classifyData(resp *dns.Msg, zone, qname string, qtype uint16, maxChain int)
 		r.kind = kindCNAME
 		return r
 	}
-	if len(r.answer) > 0 || looped {
+	if len(r.answer) > 0 {
 		// Non-authoritative answers are used (ranked below authoritative
 		// data): servers that omit AA, or recursive servers in the hints,
 		// still give the data; Knot and Unbound accept them too.
@@ -252,8 +262,7 @@ func followAnswer(answer []dns.RR, zone, qname string, qtype uint16, maxChain in
 	seen := map[string]bool{dnsname.Lower(qname): true}
 	for hops := 0; hops <= maxChain; hops++ {
 		if hops > 0 {
-			// The chain came back to a name it passed: the reply is the
-			// loop itself, returned as it stands (as Unbound and Knot do).
+			// The chain came back to a name it passed.
 			if seen[dnsname.Lower(cur)] {
 				return chain, target, set, true
 			}
@@ -289,6 +298,13 @@ func followAnswer(answer []dns.RR, zone, qname string, qtype uint16, maxChain in
 		break
 	}
 	return chain, target, set, false
+}
+
+// dnameIntoItself reports whether rr is a DNAME whose target is its owner
+// or a name below it.
+func dnameIntoItself(rr dns.RR) bool {
+	d, ok := rr.(*dns.DNAME)
+	return ok && inZone(dns.Fqdn(d.Target), d.Hdr.Name)
 }
 
 // upwardReferral returns the owner of an NS record in authority that lies

@@ -243,7 +243,12 @@ func (z *treeZone) respond(q *dns.Msg) *dns.Msg {
 		return m
 	}
 	m.Authoritative = true
-	switch {
+	switch owner := z.dnameAbove(qn); {
+	case owner != "":
+		rp.add(&m.Answer, rrKey{owner, dns.TypeDNAME}, "")
+		if _, synth := dnameFor(z.rrsets[rrKey{owner, dns.TypeDNAME}], qn); synth != nil {
+			m.Answer = append(m.Answer, synth)
+		}
 	case z.rrsets[rrKey{qn, qt}] != nil:
 		rp.add(&m.Answer, rrKey{qn, qt}, "")
 	case z.rrsets[rrKey{qn, dns.TypeCNAME}] != nil:
@@ -255,6 +260,17 @@ func (z *treeZone) respond(q *dns.Msg) *dns.Msg {
 		rp.nonexistent(qn, qt)
 	}
 	return m
+}
+
+// dnameAbove is the owner of a DNAME in z above name, or "".
+func (z *treeZone) dnameAbove(name string) string {
+	for n := name; n != z.name && dns.IsSubDomain(z.name, n); {
+		n = parentZone(n)
+		if z.rrsets[rrKey{n, dns.TypeDNAME}] != nil {
+			return n
+		}
+	}
+	return ""
 }
 
 func (rp *treeReply) referral(cut string) {
