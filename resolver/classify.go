@@ -272,17 +272,16 @@ func followAnswer(answer []dns.RR, zone, qname string, qtype uint16, maxChain in
 			return chain, cur, s, false
 		}
 		// A DNAME above cur wins over any CNAME the server synthesised
-		// from it: we synthesise our own (RFC 6672 section 3.2).
-		if qtype != dns.TypeDNAME {
-			if dname, synth := dnameFor(answer, cur); dname != nil {
-				chain = append(chain, dname, synth)
-				cur = synth.Target
-				target = cur
-				if !inZone(cur, zone) {
-					break
-				}
-				continue
+		// from it: we synthesise our own (RFC 6672 section 3.2), for a
+		// DNAME question too (the DNAME applies to every type below it).
+		if dname, synth := dnameFor(answer, cur); dname != nil {
+			chain = append(chain, dname, synth)
+			cur = synth.Target
+			target = cur
+			if !inZone(cur, zone) {
+				break
 			}
+			continue
 		}
 		if qtype != dns.TypeCNAME {
 			if cname := rrsetOf(answer, cur, dns.TypeCNAME); len(cname) > 0 {
