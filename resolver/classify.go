@@ -158,6 +158,12 @@ func classifyData(resp *dns.Msg, zone, qname string, qtype uint16, maxChain int)
 		r.kind, r.loop = kindAnswer, true
 		return r
 	}
+	if len(r.chain) == 1 && len(r.answer) > 0 && r.chain[0].Header().Rrtype == dns.TypeDNAME {
+		// A CNAME question below a DNAME: the DNAME and the CNAME we
+		// synthesise from it are the answer.
+		r.kind = kindAnswer
+		return r
+	}
 	if len(r.chain) > 0 {
 		// Only the record of the alias asked about is surely the
 		// server's own data; what follows it may come from its cache
@@ -267,6 +273,13 @@ func followAnswer(answer []dns.RR, zone, qname string, qtype uint16, maxChain in
 				return chain, target, set, true
 			}
 			seen[dnsname.Lower(cur)] = true
+		}
+		if qtype == dns.TypeCNAME {
+			// The CNAME asked for below a DNAME is the one we
+			// synthesise from it, whatever the server sent.
+			if dname, synth := dnameFor(answer, cur); dname != nil {
+				return append(chain, dname), cur, []dns.RR{synth}, false
+			}
 		}
 		if s := rrsetOf(answer, cur, qtype); len(s) > 0 {
 			return chain, cur, s, false

@@ -100,6 +100,11 @@ func TestClassify(t *testing.T) {
 			want: kindCNAME, wantTarget: "x.new.example.org.", wantChain: 2,
 		},
 		{
+			name: "cname question below a dname", zone: "example.com.",
+			spec: msgSpec{aa: true, qname: "x.old.example.com.", qtype: dns.TypeCNAME, answer: []string{"old.example.com. 300 IN DNAME new.example.org.", "x.old.example.com. 300 IN CNAME forged.example.org."}},
+			want: kindAnswer, wantTarget: "x.old.example.com.", wantChain: 1, wantAnswer: 1,
+		},
+		{
 			name: "a DNAME into its own subtree is a loop answered as it stands", zone: "example.com.",
 			spec: msgSpec{aa: true, qname: "x.example.com.", qtype: dns.TypeA, answer: []string{"example.com. 300 IN DNAME example.com.", "x.example.com. 300 IN CNAME x.example.com."}},
 			want: kindAnswer, wantTarget: "x.example.com.", wantChain: 2,

@@ -109,12 +109,16 @@ func (r *Resolver) validate(ctx context.Context, q *query, zone string, rep *rep
 func (r *Resolver) validateData(ctx context.Context, q *query, zone string, rep *reply) check {
 	v := secure
 	for i, rr := range rep.chain {
-		if i > 0 && rr.Header().Rrtype == dns.TypeCNAME {
-			if _, ok := rep.chain[i-1].(*dns.DNAME); ok {
-				continue // synthesised by us from the DNAME: never signed
-			}
+		if i > 0 && synthesisedBy(rep.chain[i-1], rr) {
+			continue // synthesised by us from the DNAME: never signed
 		}
 		v = worse(v, r.checkSet(ctx, q, zone, rep, []dns.RR{rr}))
+	}
+	if n := len(rep.chain); n > 0 && len(rep.answer) > 0 && synthesisedBy(rep.chain[n-1], rep.answer[0]) {
+		// A CNAME question below a DNAME: the answer is ours, and the
+		// DNAME's verdict is its verdict (RFC 6672 section 5.3.2 note
+		// of RFC 4035: a synthesised CNAME is not validated itself).
+		return v
 	}
 	if len(rep.answer) > 0 {
 		h := rep.answer[0].Header()
@@ -137,6 +141,13 @@ func (r *Resolver) validateData(ctx context.Context, q *query, zone string, rep 
 		return v
 	}
 	return worse(v, r.checkDenial(ctx, q, zone, rep))
+}
+
+// synthesisedBy reports whether rr is a CNAME that follows the DNAME prev
+// in a chain: synthesised by classify, never signed.
+func synthesisedBy(prev, rr dns.RR) bool {
+	_, ok := prev.(*dns.DNAME)
+	return ok && rr.Header().Rrtype == dns.TypeCNAME
 }
 
 // checkSet verifies one RRset of rep; a wildcard expansion also needs the
