@@ -17,7 +17,8 @@ import (
 
 // chainTree is a signed root and a signed example. holding a CNAME to
 // itself, a DNAME into itself and a DNAME to t.example.; asked records
-// the questions its servers were asked ("name TYPE").
+// the questions its servers were asked ("name TYPE"). *.w.example. is a
+// DNAME, which its server expands.
 type chainTree struct {
 	net    *treeNet
 	anchor []dns.RR
@@ -44,6 +45,8 @@ func newChainTree(tb testing.TB) *chainTree {
 		"d.example. 300 IN DNAME t.example.",
 		"a.t.example. 300 IN A 192.0.2.7",
 		"b.t.example. 300 IN A 192.0.2.8",
+		`w.example. 300 IN TXT "a wildcard DNAME's parent"`,
+		"*.w.example. 300 IN DNAME t.example.",
 	})
 	c := &chainTree{net: newTreeNet(), anchor: []dns.RR{rootKey.ds()}}
 	c.net.serve("127.53.0.1", root)
@@ -185,5 +188,21 @@ func TestDNAMEQuestionTypes(t *testing.T) {
 				t.Errorf("d.example. DS was asked: %v", c.asked)
 			}
 		})
+	}
+}
+
+// TestWildcardDNAME: a DNAME expanded from a wildcard is bogus, however
+// well its signature and the proof verify (RFC 4592 section 4.4; Unbound
+// agrees: val_dnamewc). It was secure, with AD.
+func TestWildcardDNAME(t *testing.T) {
+	c := newChainTree(t)
+	r := c.resolver(t)
+	a, err := r.Query(t.Context(), "a.sub.w.example.", dns.TypeA, Options{DNSSECOK: true})
+	var ve *ValidationError
+	if !errors.As(err, &ve) || ve.EDE != dns.ExtendedErrorCodeDNSBogus {
+		t.Fatalf("a.sub.w.example. A: err %v, answer %v; want bogus, EDE 6", err, a.Msg)
+	}
+	if !c.wasAsked("a.sub.w.example. A") {
+		t.Errorf("the wildcard was not asked about: %v", c.asked)
 	}
 }

@@ -299,6 +299,16 @@ func (rp *treeReply) nonexistent(qn string, qt uint16) {
 		wild = "*."
 	}
 	switch {
+	case z.rrsets[rrKey{wild, dns.TypeDNAME}] != nil:
+		// A wildcard DNAME, expanded at the name below the closest
+		// encloser as a careless server would (RFC 4592 section 4.4
+		// says to reject it).
+		owner := childOf(qn, ce)
+		rp.add(&m.Answer, rrKey{wild, dns.TypeDNAME}, owner)
+		if _, synth := dnameFor(m.Answer, qn); synth != nil {
+			m.Answer = append(m.Answer, synth)
+		}
+		rp.proof(owner)
 	case z.rrsets[rrKey{wild, qt}] != nil:
 		rp.add(&m.Answer, rrKey{wild, qt}, qn)
 		rp.proof(qn)

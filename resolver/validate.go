@@ -183,6 +183,11 @@ func (r *Resolver) checkSet(ctx context.Context, q *query, zone string, rep *rep
 			// A denial record expanded from a wildcard denies nothing
 			// (RFC 4035 section 5.4), and proving it would recurse.
 			return bogus(dns.ExtendedErrorCodeDNSBogus, true, "%s/%s is a wildcard expansion", h.Name, dns.TypeToString[h.Rrtype])
+		} else if wc != "" && h.Rrtype == dns.TypeDNAME {
+			// A DNAME owned by a wildcard is to be rejected (RFC 4592
+			// section 4.4: caches would synthesise differently);
+			// Unbound calls such an answer bogus too.
+			return bogus(dns.ExtendedErrorCodeDNSBogus, true, "%s/DNAME is a wildcard expansion of %s", h.Name, wc)
 		} else if wc != "" {
 			proof := r.secureDenial(ctx, q, zone, rep)
 			if proof.Status != dnssec.Secure {
