@@ -24,6 +24,9 @@ type chainTree struct {
 	anchor []dns.RR
 	mu     sync.Mutex
 	asked  []string
+	// bare: questions ("name TYPE") whose replies carry the zone's NS
+	// set in authority instead of the SOA and the proof.
+	bare map[string]bool
 }
 
 func newChainTree(tb testing.TB) *chainTree {
@@ -54,7 +57,21 @@ func newChainTree(tb testing.TB) *chainTree {
 	c.net.mutate = func(q *dns.Msg, _ netip.Addr, wire []byte) []byte {
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		c.asked = append(c.asked, dns.CanonicalName(q.Question[0].Name)+" "+dns.TypeToString[q.Question[0].Qtype])
+		question := dns.CanonicalName(q.Question[0].Name) + " " + dns.TypeToString[q.Question[0].Qtype]
+		c.asked = append(c.asked, question)
+		if !c.bare[question] {
+			return wire
+		}
+		m := new(dns.Msg)
+		if err := m.Unpack(wire); err != nil {
+			return wire
+		}
+		// The zone's NS set in place of the SOA and the proof, as
+		// the servers in val_ds_cname send.
+		m.Ns = rrs(tb, "example. 3600 IN NS ns.example.")
+		if out, err := m.Pack(); err == nil {
+			return out
+		}
 		return wire
 	}
 	return c
@@ -204,5 +221,25 @@ func TestWildcardDNAME(t *testing.T) {
 	}
 	if !c.wasAsked("a.sub.w.example. A") {
 		t.Errorf("the wildcard was not asked about: %v", c.asked)
+	}
+}
+
+// TestBareNegativeAnswer: a NODATA from a signed zone with neither SOA
+// nor proof is bogus with EDE 6 (it said 10, RRSIGs missing, naming the
+// signature of an SOA that was not there; Unbound says 6), and the
+// verdict is cached: a client without RD gets SERVFAIL from the cache,
+// not REFUSED (val_ds_cname, val_nodata_failsig).
+func TestBareNegativeAnswer(t *testing.T) {
+	c := newChainTree(t)
+	c.bare = map[string]bool{"a.t.example. TXT": true}
+	r := c.resolver(t)
+	_, err := r.Query(t.Context(), "a.t.example.", dns.TypeTXT, Options{DNSSECOK: true})
+	var ve *ValidationError
+	if !errors.As(err, &ve) || ve.EDE != dns.ExtendedErrorCodeDNSBogus {
+		t.Fatalf("a.t.example. TXT: err %v, want bogus with EDE 6", err)
+	}
+	a, ok := r.QueryCached("a.t.example.", dns.TypeTXT, Options{DNSSECOK: true})
+	if !ok || a.Security != dnssec.Bogus || a.EDE != dns.ExtendedErrorCodeDNSBogus {
+		t.Errorf("from the cache: ok %v, security %v, EDE %d; want the bogus verdict, EDE 6", ok, a.Security, a.EDE)
 	}
 }

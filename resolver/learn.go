@@ -199,10 +199,12 @@ func (r *Resolver) store(zone, qname string, qtype uint16, rep reply) {
 		if !inZone(rep.target, zone) {
 			return
 		}
-		if rep.soa == nil && rep.kind == kindNoData && !rep.empty {
+		if rep.soa == nil && rep.kind == kindNoData && !rep.empty && rep.sec.Status != dnssec.Bogus {
 			// A NODATA that gives the zone's NS set instead of its SOA
 			// says little; it is not remembered over what the reply
 			// itself brought (its glue may be the very record asked).
+			// A bogus one is, for the bogus TTL: the verdict answers
+			// repeats, those without RD too (val_ds_cname).
 			return
 		}
 		neg := cache.NoData

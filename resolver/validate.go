@@ -220,8 +220,10 @@ func (r *Resolver) checkDenial(ctx context.Context, q *query, zone string, rep *
 		v = secure // denial records without SOA: their own signatures and the proof decide
 	default:
 		v = r.unsignedStatus(ctx, q, zone, rep.target, dns.TypeSOA)
-		if v.Status == dnssec.Secure {
-			v = secure // a signed zone's negative answer without SOA: the proof decides
+		if v.Status == dnssec.Bogus && v.EDE == dns.ExtendedErrorCodeRRSIGsMissing {
+			// Neither SOA nor proof in a signed zone: no signature is
+			// missing, the answer is malformed (EDE 6, as Unbound).
+			v = bogus(dns.ExtendedErrorCodeDNSBogus, v.fromReply, "negative answer for %s from the signed zone %s without SOA, NSEC or NSEC3", rep.target, zone)
 		}
 	}
 	if v.Status != dnssec.Secure {
