@@ -35,6 +35,7 @@ type reply struct {
 	kind   kind
 	why    string   // for kindBad and kindLame
 	empty  bool     // kindNoData from an authoritative reply with empty sections
+	loop   bool     // kindAnswer: chain is a DNAME loop, answered as it stands
 	aa     bool     // the reply was authoritative
 	rcode  int      // as received
 	chain  []dns.RR // CNAMEs and DNAMEs (each with its synthesised CNAME) followed from qname
@@ -148,7 +149,22 @@ func classifyData(resp *dns.Msg, zone, qname string, qtype uint16, maxChain int)
 	// and DNAMEs leading to it. Only data for names on the chain is used.
 	var looped bool
 	r.chain, r.target, r.answer, looped = followAnswer(answer, zone, qname, qtype, maxChain)
-	if !looped && len(r.chain) > 0 {
+	if looped && dnameIntoItself(r.chain[0]) {
+		// A DNAME whose target lies in its own subtree rewrites every
+		// name below it again and again: the reply is the loop, answered
+		// as it stands (as Unbound does). Any other loop is followed a
+		// hop at a time until the walk sees a name again (ErrLoop, as
+		// Unbound's restart limit and Knot end it).
+		r.kind, r.loop = kindAnswer, true
+		return r
+	}
+	if len(r.chain) == 1 && len(r.answer) > 0 && r.chain[0].Header().Rrtype == dns.TypeDNAME {
+		// A CNAME question below a DNAME: the DNAME and the CNAME we
+		// synthesise from it are the answer.
+		r.kind = kindAnswer
+		return r
+	}
+	if len(r.chain) > 0 {
 		// Only the record of the alias asked about is surely the
 		// server's own data; what follows it may come from its cache
 		// (RFC 2181 section 5.4.1). Restart at the first target, as
@@ -163,7 +179,7 @@ func classifyData(resp *dns.Msg, zone, qname string, qtype uint16, maxChain int)
 		r.kind = kindCNAME
 		return r
 	}
-	if len(r.answer) > 0 || looped {
+	if len(r.answer) > 0 {
 		// Non-authoritative answers are used (ranked below authoritative
 		// data): servers that omit AA, or recursive servers in the hints,
 		// still give the data; Knot and Unbound accept them too.
@@ -252,28 +268,33 @@ func followAnswer(answer []dns.RR, zone, qname string, qtype uint16, maxChain in
 	seen := map[string]bool{dnsname.Lower(qname): true}
 	for hops := 0; hops <= maxChain; hops++ {
 		if hops > 0 {
-			// The chain came back to a name it passed: the reply is the
-			// loop itself, returned as it stands (as Unbound and Knot do).
+			// The chain came back to a name it passed.
 			if seen[dnsname.Lower(cur)] {
 				return chain, target, set, true
 			}
 			seen[dnsname.Lower(cur)] = true
 		}
+		if qtype == dns.TypeCNAME {
+			// The CNAME asked for below a DNAME is the one we
+			// synthesise from it, whatever the server sent.
+			if dname, synth := dnameFor(answer, cur); dname != nil {
+				return append(chain, dname), cur, []dns.RR{synth}, false
+			}
+		}
 		if s := rrsetOf(answer, cur, qtype); len(s) > 0 {
 			return chain, cur, s, false
 		}
 		// A DNAME above cur wins over any CNAME the server synthesised
-		// from it: we synthesise our own (RFC 6672 section 3.2).
-		if qtype != dns.TypeDNAME {
-			if dname, synth := dnameFor(answer, cur); dname != nil {
-				chain = append(chain, dname, synth)
-				cur = synth.Target
-				target = cur
-				if !inZone(cur, zone) {
-					break
-				}
-				continue
+		// from it: we synthesise our own (RFC 6672 section 3.2), for a
+		// DNAME question too (the DNAME applies to every type below it).
+		if dname, synth := dnameFor(answer, cur); dname != nil {
+			chain = append(chain, dname, synth)
+			cur = synth.Target
+			target = cur
+			if !inZone(cur, zone) {
+				break
 			}
+			continue
 		}
 		if qtype != dns.TypeCNAME {
 			if cname := rrsetOf(answer, cur, dns.TypeCNAME); len(cname) > 0 {
@@ -289,6 +310,13 @@ func followAnswer(answer []dns.RR, zone, qname string, qtype uint16, maxChain in
 		break
 	}
 	return chain, target, set, false
+}
+
+// dnameIntoItself reports whether rr is a DNAME whose target is its owner
+// or a name below it.
+func dnameIntoItself(rr dns.RR) bool {
+	d, ok := rr.(*dns.DNAME)
+	return ok && inZone(dns.Fqdn(d.Target), d.Hdr.Name)
 }
 
 // upwardReferral returns the owner of an NS record in authority that lies

@@ -92,6 +92,29 @@ func TestClassify(t *testing.T) {
 			want: kindCNAME, wantTarget: "www.example.net.", wantChain: 1,
 		},
 		{
+			// The DNAME applies below its owner to every type, DNAME
+			// questions too: the server's CNAME is replaced by ours
+			// (it was taken as a lone, unsigned CNAME: val_dnameqtype).
+			name: "dname question below a dname", zone: "example.com.",
+			spec: msgSpec{aa: true, qname: "x.old.example.com.", qtype: dns.TypeDNAME, answer: []string{"old.example.com. 300 IN DNAME new.example.org.", "x.old.example.com. 300 IN CNAME forged.example.org."}},
+			want: kindCNAME, wantTarget: "x.new.example.org.", wantChain: 2,
+		},
+		{
+			name: "cname question below a dname", zone: "example.com.",
+			spec: msgSpec{aa: true, qname: "x.old.example.com.", qtype: dns.TypeCNAME, answer: []string{"old.example.com. 300 IN DNAME new.example.org.", "x.old.example.com. 300 IN CNAME forged.example.org."}},
+			want: kindAnswer, wantTarget: "x.old.example.com.", wantChain: 1, wantAnswer: 1,
+		},
+		{
+			name: "a DNAME into its own subtree is a loop answered as it stands", zone: "example.com.",
+			spec: msgSpec{aa: true, qname: "x.example.com.", qtype: dns.TypeA, answer: []string{"example.com. 300 IN DNAME example.com.", "x.example.com. 300 IN CNAME x.example.com."}},
+			want: kindAnswer, wantTarget: "x.example.com.", wantChain: 2,
+		},
+		{
+			name: "a CNAME loop in one reply is followed a hop at a time", zone: "example.com.",
+			spec: msgSpec{aa: true, qname: "a.example.com.", qtype: dns.TypeA, answer: []string{"a.example.com. 300 IN CNAME b.example.com.", "b.example.com. 300 IN CNAME a.example.com."}},
+			want: kindCNAME, wantTarget: "b.example.com.", wantChain: 1,
+		},
+		{
 			name: "dname synthesises a cname", zone: "example.com.",
 			spec: msgSpec{aa: true, qname: "x.old.example.com.", qtype: dns.TypeA, answer: []string{"old.example.com. 300 IN DNAME new.example.org."}},
 			want: kindCNAME, wantTarget: "x.new.example.org.", wantChain: 2,

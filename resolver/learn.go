@@ -32,35 +32,51 @@ func (r *Resolver) fromCache(qname string, qtype uint16) (result, bool) {
 	return res, next == "" && !res.loop
 }
 
-// cachedChain follows qname through cached CNAMEs, using entries ranked
-// minRank or above. When the cache holds the end of the chain, it returns
-// the whole answer and next is "". Otherwise res.answer holds the CNAMEs
-// known and next is the name to resolve.
+// cachedChain follows qname through cached CNAMEs, and CNAMEs it
+// synthesises from cached secure DNAMEs, using entries ranked minRank or
+// above. When the cache holds the end of the chain, it returns the whole
+// answer and next is "". Otherwise res.answer holds the CNAMEs known and
+// next is the name to resolve.
 func (r *Resolver) cachedChain(qname string, qtype uint16, minRank cache.Rank) (res result, next string) {
 	var chain []dns.RR
 	sec := secure
 	name := qname
 	for hops := 0; hops <= r.limits.MaxCNAMEs; hops++ {
 		if e, ok := r.cache.Get(name, qtype, dns.ClassINET); ok && e.Rank >= minRank {
+			if qtype == dns.TypeCNAME && e.Negative == cache.Positive {
+				// A CNAME asked for comes with the DNAME that made it.
+				if d, ok := r.cachedDNAME(name, minRank); ok && sameName(d.synth.Target, e.RRs[0].(*dns.CNAME).Target) {
+					chain, sec = d.appendTo(chain), worse(sec, d.sec)
+				}
+			}
 			return r.cachedResult(chain, sec, name, qtype, e), ""
-		}
-		if qtype == dns.TypeCNAME {
-			break
 		}
 		e, ok := r.cache.Get(name, dns.TypeCNAME, dns.ClassINET)
-		if !ok {
-			break
-		}
-		if e.Negative != cache.Positive {
+		if ok && e.Negative != cache.Positive {
 			return r.cachedResult(chain, sec, name, qtype, e), ""
 		}
-		cname := e.RRs[0].(*dns.CNAME)
-		if d := r.cachedDNAME(name, cname, minRank); d != nil && !slices.ContainsFunc(chain, func(rr dns.RR) bool { return dns.IsDuplicate(rr, d) }) {
-			chain = append(chain, d)
+		d, dok := r.cachedDNAME(name, minRank)
+		var cname *dns.CNAME
+		switch {
+		case ok:
+			cname = e.RRs[0].(*dns.CNAME)
+			if dok && sameName(d.synth.Target, cname.Target) {
+				chain, sec = d.appendTo(chain), worse(sec, d.sec)
+			}
+			chain = append(append(chain, cname), e.Sigs...)
+			sec = worse(sec, r.verdictOf(name, dns.TypeCNAME, e))
+		case dok && d.sec.Status == dnssec.Secure:
+			// No CNAME cached, but a validated DNAME above name makes
+			// one (RFC 6672 section 3.2; Unbound does it for secure
+			// DNAMEs alone): no query for name.
+			cname = d.synth
+			chain = append(d.appendTo(chain), cname)
+		default:
+			return result{answer: chain, sec: sec}, name
 		}
-		chain = append(chain, cname)
-		chain = append(chain, e.Sigs...)
-		sec = worse(sec, r.verdictOf(name, dns.TypeCNAME, e))
+		if qtype == dns.TypeCNAME {
+			return result{answer: chain, sec: sec}, ""
+		}
 		name = cache.Canonical(cname.Target)
 		if slices.ContainsFunc(chain, func(rr dns.RR) bool { return rr.Header().Rrtype == dns.TypeCNAME && sameName(rr.Header().Name, name) }) {
 			return result{answer: chain, loop: true, sec: sec}, ""
@@ -69,24 +85,43 @@ func (r *Resolver) cachedChain(qname string, qtype uint16, minRank cache.Rank) (
 	return result{answer: chain, sec: sec}, name
 }
 
-// cachedDNAME returns the cached DNAME that synthesised cname, if one is
-// cached: a repeat answered from the cache then carries the DNAME before
-// its CNAME, as the authoritative reply did (RFC 6672 section 3.1), and
-// DNAME-aware clients see the redirection rather than a lone CNAME. It
-// asks the cache once per ancestor of name, and only when a CNAME is
-// followed.
-func (r *Resolver) cachedDNAME(name string, cname *dns.CNAME, minRank cache.Rank) dns.RR {
+// cachedLink is a cached DNAME above a name, with the CNAME it
+// synthesises for that name.
+type cachedLink struct {
+	dname dns.RR
+	sigs  []dns.RR
+	synth *dns.CNAME
+	sec   check
+}
+
+// appendTo appends the DNAME and its RRSIGs to chain, unless chain has
+// them (an RRset appears once in a message).
+func (l cachedLink) appendTo(chain []dns.RR) []dns.RR {
+	if slices.ContainsFunc(chain, func(rr dns.RR) bool { return dns.IsDuplicate(rr, l.dname) }) {
+		return chain
+	}
+	return append(append(chain, l.dname), l.sigs...)
+}
+
+// cachedDNAME returns the closest cached DNAME above name: an answer from
+// the cache then carries the DNAME (and its RRSIGs) before the CNAME, as
+// the authoritative reply did (RFC 6672 section 3.1), and DNAME-aware
+// clients see the redirection rather than a lone CNAME. It asks the cache
+// once per ancestor of name, only when name's own data is not cached.
+func (r *Resolver) cachedDNAME(name string, minRank cache.Rank) (cachedLink, bool) {
 	for off, end := dns.NextLabel(name, 0); !end; off, end = dns.NextLabel(name, off) {
-		e, ok := r.cache.Get(name[off:], dns.TypeDNAME, dns.ClassINET)
+		owner := name[off:]
+		e, ok := r.cache.Get(owner, dns.TypeDNAME, dns.ClassINET)
 		if !ok || e.Rank < minRank || e.Negative != cache.Positive {
 			continue
 		}
-		if d, synth := dnameFor(e.RRs, name); d != nil && sameName(synth.Target, cname.Target) {
-			return d
+		d, synth := dnameFor(e.RRs, name)
+		if d == nil {
+			return cachedLink{}, false // the closest DNAME is the one that applies
 		}
-		return nil // the closest DNAME is the one that applies
+		return cachedLink{dname: d, sigs: e.Sigs, synth: synth, sec: r.verdictOf(owner, dns.TypeDNAME, e)}, true
 	}
-	return nil
+	return cachedLink{}, false
 }
 
 func (r *Resolver) cachedResult(chain []dns.RR, sec check, name string, qtype uint16, e cache.Entry) result {
@@ -169,7 +204,8 @@ func (r *Resolver) store(zone, qname string, qtype uint16, rep reply) {
 			// A NODATA that gives the zone's NS set instead of its SOA
 			// says little; it is not remembered over what the reply
 			// itself brought (its glue may be the very record asked).
-			// A bogus one is, for the bogus TTL, as all bogus data.
+			// A bogus one is, for the bogus TTL: the verdict answers
+			// repeats, those without RD too (val_ds_cname).
 			return
 		}
 		neg := cache.NoData

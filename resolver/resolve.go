@@ -24,12 +24,12 @@ type result struct {
 	answer []dns.RR // CNAME chain then the final RRset
 	ns     []dns.RR // SOA of a negative answer
 	refs   *sectionRefs
-	// loop: answer is a CNAME chain from the cache that comes back to a
-	// name it passed, answered as it stands. A client's repeat of a loop
-	// that one reply held gets it with no upstream query; a loop built
-	// from several replies failed the first time (ErrLoop), and the
-	// failure cache answers its repeats, so fromCache leaves it alone
-	// (once that entry expires, the cached loop is answered as it stands).
+	// loop: answer is a chain that comes back to a name it passed,
+	// answered as it stands: only a DNAME into its own subtree
+	// (classify), from a reply or the cache. Any other loop is ErrLoop
+	// (lookup). fromCache leaves loops to the walk, so that the failure
+	// cache answers the repeats of a failed one. A loop is no whole
+	// answer: never AD.
 	loop bool
 	// sec is the verdict on the whole answer: the weakest of its RRsets'.
 	sec check

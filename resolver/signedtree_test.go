@@ -243,7 +243,12 @@ func (z *treeZone) respond(q *dns.Msg) *dns.Msg {
 		return m
 	}
 	m.Authoritative = true
-	switch {
+	switch owner := z.dnameAbove(qn); {
+	case owner != "":
+		rp.add(&m.Answer, rrKey{owner, dns.TypeDNAME}, "")
+		if _, synth := dnameFor(z.rrsets[rrKey{owner, dns.TypeDNAME}], qn); synth != nil {
+			m.Answer = append(m.Answer, synth)
+		}
 	case z.rrsets[rrKey{qn, qt}] != nil:
 		rp.add(&m.Answer, rrKey{qn, qt}, "")
 	case z.rrsets[rrKey{qn, dns.TypeCNAME}] != nil:
@@ -255,6 +260,17 @@ func (z *treeZone) respond(q *dns.Msg) *dns.Msg {
 		rp.nonexistent(qn, qt)
 	}
 	return m
+}
+
+// dnameAbove is the owner of a DNAME in z above name, or "".
+func (z *treeZone) dnameAbove(name string) string {
+	for n := name; n != z.name && dns.IsSubDomain(z.name, n); {
+		n = parentZone(n)
+		if z.rrsets[rrKey{n, dns.TypeDNAME}] != nil {
+			return n
+		}
+	}
+	return ""
 }
 
 func (rp *treeReply) referral(cut string) {
@@ -283,6 +299,16 @@ func (rp *treeReply) nonexistent(qn string, qt uint16) {
 		wild = "*."
 	}
 	switch {
+	case z.rrsets[rrKey{wild, dns.TypeDNAME}] != nil:
+		// A wildcard DNAME, expanded at the name below the closest
+		// encloser as a careless server would (RFC 4592 section 4.4
+		// says to reject it).
+		owner := childOf(qn, ce)
+		rp.add(&m.Answer, rrKey{wild, dns.TypeDNAME}, owner)
+		if _, synth := dnameFor(m.Answer, qn); synth != nil {
+			m.Answer = append(m.Answer, synth)
+		}
+		rp.proof(owner)
 	case z.rrsets[rrKey{wild, qt}] != nil:
 		rp.add(&m.Answer, rrKey{wild, qt}, qn)
 		rp.proof(qn)

@@ -158,10 +158,8 @@ func clampToOrigTTL(rep *reply) {
 func (r *Resolver) validateData(ctx context.Context, q *query, zone string, rep *reply) check {
 	v := secure
 	for i, rr := range rep.chain {
-		if i > 0 && rr.Header().Rrtype == dns.TypeCNAME {
-			if _, ok := rep.chain[i-1].(*dns.DNAME); ok {
-				continue // synthesised by us from the DNAME: never signed
-			}
+		if i > 0 && synthesisedBy(rep.chain[i-1], rr) {
+			continue // synthesised by us from the DNAME: never signed
 		}
 		v = worse(v, r.checkSet(ctx, q, zone, rep, []dns.RR{rr}))
 	}
@@ -170,6 +168,12 @@ func (r *Resolver) validateData(ctx context.Context, q *query, zone string, rep 
 		// as it came, indeterminate (RFC 4035 section 5.3.1). The rest
 		// of the walk (referrals, their DS sets) is validated as ever.
 		return worse(v, check{})
+	}
+	if n := len(rep.chain); n > 0 && len(rep.answer) > 0 && synthesisedBy(rep.chain[n-1], rep.answer[0]) {
+		// A CNAME question below a DNAME: the answer is ours, and the
+		// DNAME's verdict is its verdict (RFC 6672 section 5.3.2 note
+		// of RFC 4035: a synthesised CNAME is not validated itself).
+		return v
 	}
 	if len(rep.answer) > 0 {
 		h := rep.answer[0].Header()
@@ -192,6 +196,13 @@ func (r *Resolver) validateData(ctx context.Context, q *query, zone string, rep 
 		return v
 	}
 	return worse(v, r.checkDenial(ctx, q, zone, rep))
+}
+
+// synthesisedBy reports whether rr is a CNAME that follows the DNAME prev
+// in a chain: synthesised by classify, never signed.
+func synthesisedBy(prev, rr dns.RR) bool {
+	_, ok := prev.(*dns.DNAME)
+	return ok && rr.Header().Rrtype == dns.TypeCNAME
 }
 
 // checkSet verifies one RRset of rep; a wildcard expansion also needs the
@@ -227,6 +238,11 @@ func (r *Resolver) checkSet(ctx context.Context, q *query, zone string, rep *rep
 			// A denial record expanded from a wildcard denies nothing
 			// (RFC 4035 section 5.4), and proving it would recurse.
 			return bogus(dns.ExtendedErrorCodeDNSBogus, true, "%s/%s is a wildcard expansion", h.Name, dns.TypeToString[h.Rrtype])
+		} else if wc != "" && h.Rrtype == dns.TypeDNAME {
+			// A DNAME owned by a wildcard is to be rejected (RFC 4592
+			// section 4.4: caches would synthesise differently);
+			// Unbound calls such an answer bogus too.
+			return bogus(dns.ExtendedErrorCodeDNSBogus, true, "%s/DNAME is a wildcard expansion of %s", h.Name, wc)
 		} else if wc != "" {
 			proof := r.secureDenial(ctx, q, zone, rep)
 			if proof.Status != dnssec.Secure {
@@ -259,8 +275,10 @@ func (r *Resolver) checkDenial(ctx context.Context, q *query, zone string, rep *
 		v = secure // denial records without SOA: their own signatures and the proof decide
 	default:
 		v = r.unsignedStatus(ctx, q, zone, rep.target, dns.TypeSOA)
-		if v.Status == dnssec.Secure {
-			v = secure // a signed zone's negative answer without SOA: the proof decides
+		if v.Status == dnssec.Bogus && v.EDE == dns.ExtendedErrorCodeRRSIGsMissing {
+			// Neither SOA nor proof in a signed zone: no signature is
+			// missing, the answer is malformed (EDE 6, as Unbound).
+			v = bogus(dns.ExtendedErrorCodeDNSBogus, v.fromReply, "negative answer for %s from the signed zone %s without SOA, NSEC or NSEC3", rep.target, zone)
 		}
 	}
 	if v.Status != dnssec.Secure {

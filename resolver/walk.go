@@ -41,8 +41,11 @@ func (r *Resolver) lookup(ctx context.Context, q *query) (result, error) {
 		}
 		seen[name] = true
 		res, next := r.cachedChain(name, q.qtype, minRank)
-		res.answer = append(chain, res.answer...)
+		res.answer = appendNew(chain, res.answer)
 		sec = worse(sec, res.sec)
+		if res.loop && !slices.ContainsFunc(res.answer, dnameIntoItself) {
+			return result{}, loop(name)
+		}
 		if next == "" {
 			res.sec = sec
 			return res, nil
@@ -76,13 +79,7 @@ func (r *Resolver) lookup(ctx context.Context, q *query) (result, error) {
 			}
 			return result{}, &Error{Qname: q.qname, Qtype: q.qtype, Err: err}
 		}
-		for _, rr := range withSigs(rep.chain, rep.sigs) {
-			// A DNAME met again on the way (each reply repeats it) is
-			// in the answer once: an RRset appears once in a message.
-			if !slices.ContainsFunc(chain, func(have dns.RR) bool { return dns.IsDuplicate(have, rr) }) {
-				chain = append(chain, rr)
-			}
-		}
+		chain = appendNew(chain, withSigs(rep.chain, rep.sigs))
 		switch rep.kind {
 		case kindCNAME:
 			sec = worse(sec, rep.sec)
@@ -102,12 +99,24 @@ func (r *Resolver) lookup(ctx context.Context, q *query) (result, error) {
 	}
 }
 
+// appendNew appends to chain the records of rrs it does not hold: a DNAME
+// met again on the way (each reply repeats it, the cache synthesises
+// from it) is in the answer once, as an RRset appears once in a message.
+func appendNew(chain, rrs []dns.RR) []dns.RR {
+	for _, rr := range rrs {
+		if !slices.ContainsFunc(chain, func(have dns.RR) bool { return dns.IsDuplicate(have, rr) }) {
+			chain = append(chain, rr)
+		}
+	}
+	return chain
+}
+
 // resultOf is the result of a final reply (an answer, NXDOMAIN or NODATA)
 // at the end of chain.
 func (r *Resolver) resultOf(rep reply, chain []dns.RR) result {
 	switch rep.kind {
 	case kindAnswer:
-		res := result{answer: append(chain, withSigs(rep.answer, rep.sigs)...), refs: refsOf(rep)}
+		res := result{answer: append(chain, withSigs(rep.answer, rep.sigs)...), refs: refsOf(rep), loop: rep.loop}
 		if expandedAnswer(rep) {
 			// A wildcard answer's proof that the name itself does not
 			// exist goes to DO clients with it (RFC 4035 3.1.3.3).
