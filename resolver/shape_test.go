@@ -1,0 +1,189 @@
+package resolver
+
+import (
+	"net/netip"
+	"slices"
+	"testing"
+
+	"github.com/miekg/dns"
+
+	"github.com/recursor-dns/recursor/dnssec"
+)
+
+// shapeTree is a signed root and a signed example. with a wildcard A, a
+// wildcard CNAME and plain data, served at 127.53.1.1.
+type shapeTree struct {
+	root, example *treeZone
+	anchor        []dns.RR
+}
+
+func newShapeTree(tb testing.TB) *shapeTree {
+	tb.Helper()
+	rootKey := newTreeKey(".", 1, 257)
+	exKey := newTreeKey("example.", 2, 257)
+	root := newTreeZone(tb, ".", rootKey, nil, []string{
+		". 86400 IN SOA rootns. h.rootns. 1 1800 900 604800 86400",
+		". 518400 IN NS rootns.",
+		"rootns. 518400 IN A 127.53.0.1",
+		"example. 172800 IN NS ns.example.",
+		"ns.example. 172800 IN A 127.53.1.1",
+	}, exKey.ds())
+	example := newTreeZone(tb, "example.", exKey, nil, []string{
+		"example. 3600 IN SOA ns.example. h.example. 1 7200 3600 1209600 300",
+		"example. 3600 IN NS ns.example.",
+		"ns.example. 3600 IN A 127.53.1.1",
+		"www.example. 300 IN A 192.0.2.1",
+		"*.wild.example. 300 IN A 192.0.2.9",
+		"*.wc.example. 300 IN CNAME www.example.",
+	})
+	return &shapeTree{root: root, example: example, anchor: []dns.RR{rootKey.ds()}}
+}
+
+// net serves the tree; with withSections, example.'s answers to A
+// questions come without AA and carry its NS set in authority (with its
+// RRSIGs when signedNS) and the server's signed address in additional,
+// as the servers of Unbound's val_positive and val_spurious_ns files do.
+func (st *shapeTree) net(withSections, signedNS bool) *treeNet {
+	n := newTreeNet()
+	n.serve("127.53.0.1", st.root)
+	n.serve("127.53.1.1", st.example)
+	if !withSections {
+		return n
+	}
+	ex := st.example
+	exAddr := netip.MustParseAddr("127.53.1.1")
+	n.mutate = func(q *dns.Msg, server netip.Addr, wire []byte) []byte {
+		m := new(dns.Msg)
+		if server != exAddr || q.Question[0].Qtype != dns.TypeA || m.Unpack(wire) != nil || len(m.Answer) == 0 {
+			return wire
+		}
+		m.Authoritative = false
+		nsKey, glueKey := rrKey{"example.", dns.TypeNS}, rrKey{"ns.example.", dns.TypeA}
+		m.Ns = append(m.Ns, ex.rrsets[nsKey]...)
+		if signedNS {
+			m.Ns = append(m.Ns, ex.sigs[nsKey]...)
+		}
+		m.Extra = append(m.Extra, ex.rrsets[glueKey]...)
+		m.Extra = append(m.Extra, ex.sigs[glueKey]...)
+		out, err := m.Pack()
+		if err != nil {
+			return wire
+		}
+		return out
+	}
+	return n
+}
+
+func (st *shapeTree) resolver(tb testing.TB, n *treeNet, nonMinimal bool) *Resolver {
+	tb.Helper()
+	r, err := New(Config{
+		RootHints:           treeHints(),
+		Transport:           n,
+		DontQuery:           []netip.Prefix{},
+		DisableIPv6:         true,
+		Now:                 treeClock,
+		NonMinimalResponses: nonMinimal,
+		AcceptAuthorityNS:   nonMinimal,
+		DNSSEC:              DNSSECConfig{TrustAnchors: st.anchor},
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return r
+}
+
+func countType(rrs []dns.RR, t uint16, covered uint16) int {
+	k := 0
+	for _, rr := range rrs {
+		if rr.Header().Rrtype != t {
+			continue
+		}
+		if sig, ok := rr.(*dns.RRSIG); ok && covered != 0 && sig.TypeCovered != covered {
+			continue
+		}
+		k++
+	}
+	return k
+}
+
+// TestWildcardProofsInChain: a DO client gets, with an answer whose CNAME
+// was expanded from a wildcard, the NSEC that proves the CNAME's owner
+// does not exist (RFC 4035 section 3.1.3.3), fresh and from the cache;
+// a client without DO gets no NSEC.
+func TestWildcardProofsInChain(t *testing.T) {
+	st := newShapeTree(t)
+	for _, tc := range []struct {
+		name  string
+		qname string
+	}{
+		{"wildcard A", "x.wild.example."},
+		{"wildcard CNAME", "x.wc.example."},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := st.resolver(t, st.net(false, false), false)
+			for _, round := range []string{"cold", "cached"} {
+				a, err := r.Query(t.Context(), tc.qname, dns.TypeA, Options{DNSSECOK: true})
+				if err != nil {
+					t.Fatalf("%s: %v", round, err)
+				}
+				if a.Security != dnssec.Secure || countType(a.Msg.Answer, dns.TypeA, 0) != 1 {
+					t.Fatalf("%s: %v, answer %v; want a secure A", round, a.Security, a.Msg.Answer)
+				}
+				if countType(a.Msg.Ns, dns.TypeNSEC, 0) == 0 || countType(a.Msg.Ns, dns.TypeRRSIG, dns.TypeNSEC) == 0 {
+					t.Errorf("%s with DO: authority %v; want the signed NSEC of the wildcard proof", round, a.Msg.Ns)
+				}
+				plain, err := r.Query(t.Context(), tc.qname, dns.TypeA, Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(plain.Msg.Ns) != 0 {
+					t.Errorf("%s without DO: authority %v; want none", round, plain.Msg.Ns)
+				}
+			}
+		})
+	}
+}
+
+// TestNonMinimalSignedSections: with non-minimal responses, a secure
+// answer to a DO client carries the zone's NS set and its server's
+// address with their RRSIGs (verified, and so kept over the parent's
+// unsigned referral data); an unsigned NS set beside a signed answer is
+// not passed on (as Unbound drops it), and the answer stays secure.
+func TestNonMinimalSignedSections(t *testing.T) {
+	st := newShapeTree(t)
+	for _, tc := range []struct {
+		name     string
+		signedNS bool
+		wantNS   int
+	}{
+		{"signed NS set", true, 1},
+		{"unsigned NS set", false, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := st.resolver(t, st.net(true, tc.signedNS), true)
+			for _, round := range []string{"cold", "cached"} {
+				a, err := r.Query(t.Context(), "www.example.", dns.TypeA, Options{DNSSECOK: true})
+				if err != nil {
+					t.Fatalf("%s: %v", round, err)
+				}
+				if a.Security != dnssec.Secure || !a.Msg.AuthenticatedData {
+					t.Fatalf("%s: %v AD=%v; want secure", round, a.Security, a.Msg.AuthenticatedData)
+				}
+				ns, nsSigs := countType(a.Msg.Ns, dns.TypeNS, 0), countType(a.Msg.Ns, dns.TypeRRSIG, dns.TypeNS)
+				if ns != tc.wantNS || nsSigs != tc.wantNS {
+					t.Errorf("%s: authority %v; want %d NS with as many RRSIGs", round, a.Msg.Ns, tc.wantNS)
+				}
+				if countType(a.Msg.Extra, dns.TypeA, 0) != 1 || countType(a.Msg.Extra, dns.TypeRRSIG, dns.TypeA) != 1 {
+					t.Errorf("%s: additional %v; want the server's A with its RRSIG", round, a.Msg.Extra)
+				}
+				plain, err := r.Query(t.Context(), "www.example.", dns.TypeA, Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if slices.ContainsFunc(slices.Concat(plain.Msg.Ns, plain.Msg.Extra), func(rr dns.RR) bool { return rr.Header().Rrtype == dns.TypeRRSIG }) {
+					t.Errorf("%s without DO: %v %v; want no RRSIG", round, plain.Msg.Ns, plain.Msg.Extra)
+				}
+			}
+		})
+	}
+}
