@@ -76,6 +76,11 @@ func (st *shapeTree) net(withSections, signedNS bool) *treeNet {
 
 func (st *shapeTree) resolver(tb testing.TB, n *treeNet, nonMinimal bool) *Resolver {
 	tb.Helper()
+	return st.resolverWith(tb, n, nonMinimal, st.anchor)
+}
+
+func (st *shapeTree) resolverWith(tb testing.TB, n *treeNet, nonMinimal bool, anchor []dns.RR) *Resolver {
+	tb.Helper()
 	r, err := New(Config{
 		RootHints:           treeHints(),
 		Transport:           n,
@@ -84,7 +89,7 @@ func (st *shapeTree) resolver(tb testing.TB, n *treeNet, nonMinimal bool) *Resol
 		Now:                 treeClock,
 		NonMinimalResponses: nonMinimal,
 		AcceptAuthorityNS:   nonMinimal,
-		DNSSEC:              DNSSECConfig{TrustAnchors: st.anchor},
+		DNSSEC:              DNSSECConfig{TrustAnchors: anchor},
 	})
 	if err != nil {
 		tb.Fatal(err)
@@ -148,26 +153,32 @@ func TestWildcardProofsInChain(t *testing.T) {
 // answer to a DO client carries the zone's NS set and its server's
 // address with their RRSIGs (verified, and so kept over the parent's
 // unsigned referral data); an unsigned NS set beside a signed answer is
-// not passed on (as Unbound drops it), and the answer stays secure.
+// not passed on (as Unbound drops it), and the answer stays secure. Under
+// no trust anchor the NS set is passed on with the RRSIGs it came with,
+// in place of the parent's unsigned referral records.
 func TestNonMinimalSignedSections(t *testing.T) {
 	st := newShapeTree(t)
+	elsewhere := []dns.RR{newTreeKey("elsewhere.", 9, 257).ds()}
 	for _, tc := range []struct {
 		name     string
 		signedNS bool
+		anchor   []dns.RR
+		want     dnssec.Status
 		wantNS   int
 	}{
-		{"signed NS set", true, 1},
-		{"unsigned NS set", false, 0},
+		{"signed NS set", true, st.anchor, dnssec.Secure, 1},
+		{"unsigned NS set", false, st.anchor, dnssec.Secure, 0},
+		{"no trust anchor", true, elsewhere, dnssec.Indeterminate, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := st.resolver(t, st.net(true, tc.signedNS), true)
+			r := st.resolverWith(t, st.net(true, tc.signedNS), true, tc.anchor)
 			for _, round := range []string{"cold", "cached"} {
 				a, err := r.Query(t.Context(), "www.example.", dns.TypeA, Options{DNSSECOK: true})
 				if err != nil {
 					t.Fatalf("%s: %v", round, err)
 				}
-				if a.Security != dnssec.Secure || !a.Msg.AuthenticatedData {
-					t.Fatalf("%s: %v AD=%v; want secure", round, a.Security, a.Msg.AuthenticatedData)
+				if a.Security != tc.want || a.Msg.AuthenticatedData != (tc.want == dnssec.Secure) {
+					t.Fatalf("%s: %v AD=%v; want %v", round, a.Security, a.Msg.AuthenticatedData, tc.want)
 				}
 				ns, nsSigs := countType(a.Msg.Ns, dns.TypeNS, 0), countType(a.Msg.Ns, dns.TypeRRSIG, dns.TypeNS)
 				if ns != tc.wantNS || nsSigs != tc.wantNS {
