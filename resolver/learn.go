@@ -54,20 +54,31 @@ func (r *Resolver) cachedChain(qname string, qtype uint16, minRank cache.Rank) (
 			break
 		}
 		e, ok := r.cache.Get(name, dns.TypeCNAME, dns.ClassINET)
-		if !ok {
-			break
-		}
-		if e.Negative != cache.Positive {
+		var cname *dns.CNAME
+		switch {
+		case !ok:
+			dname, synth, v := r.secureDNAME(name, minRank)
+			if synth == nil {
+				return result{answer: chain, sec: sec, proof: proof}, name
+			}
+			if !slices.ContainsFunc(chain, func(rr dns.RR) bool { return dns.IsDuplicate(rr, dname[0]) }) {
+				chain = append(chain, dname...)
+			}
+			cname = synth
+			chain = append(chain, cname)
+			sec = worse(sec, v)
+		case e.Negative != cache.Positive:
 			return final(e), ""
+		default:
+			cname = e.RRs[0].(*dns.CNAME)
+			if d := r.cachedDNAME(name, cname, minRank); d != nil && !slices.ContainsFunc(chain, func(rr dns.RR) bool { return dns.IsDuplicate(rr, d[0]) }) {
+				chain = append(chain, d...)
+			}
+			chain = append(chain, cname)
+			chain = append(chain, e.Sigs...)
+			proof = append(proof, e.Proof...)
+			sec = worse(sec, r.verdictOf(name, dns.TypeCNAME, e))
 		}
-		cname := e.RRs[0].(*dns.CNAME)
-		if d := r.cachedDNAME(name, cname, minRank); d != nil && !slices.ContainsFunc(chain, func(rr dns.RR) bool { return dns.IsDuplicate(rr, d) }) {
-			chain = append(chain, d)
-		}
-		chain = append(chain, cname)
-		chain = append(chain, e.Sigs...)
-		proof = append(proof, e.Proof...)
-		sec = worse(sec, r.verdictOf(name, dns.TypeCNAME, e))
 		name = cache.Canonical(cname.Target)
 		if slices.ContainsFunc(chain, func(rr dns.RR) bool { return rr.Header().Rrtype == dns.TypeCNAME && sameName(rr.Header().Name, name) }) {
 			return result{answer: chain, loop: true, sec: sec, proof: proof}, ""
@@ -76,20 +87,49 @@ func (r *Resolver) cachedChain(qname string, qtype uint16, minRank cache.Rank) (
 	return result{answer: chain, sec: sec, proof: proof}, name
 }
 
+// secureDNAME synthesises the CNAME for name from the closest DNAME
+// cached above it, when that DNAME is secure (RFC 6672 section 3.1: a
+// resolver may; Unbound does for validated DNAMEs only, so that an
+// unchecked one cannot redirect names its reply never spoke of). It
+// returns the DNAME with its RRSIGs and its verdict; synth is nil when
+// there is no such DNAME or the substitution overflows. It asks the cache
+// once per ancestor of name, only when validating, and only where no
+// CNAME is cached.
+func (r *Resolver) secureDNAME(name string, minRank cache.Rank) (dname []dns.RR, synth *dns.CNAME, v check) {
+	if r.val == nil {
+		return nil, nil, check{}
+	}
+	for off, end := dns.NextLabel(name, 0); !end; off, end = dns.NextLabel(name, off) {
+		e, ok := r.cache.Get(name[off:], dns.TypeDNAME, dns.ClassINET)
+		if !ok || e.Rank < minRank || e.Negative != cache.Positive {
+			continue
+		}
+		if e.Security != cache.Secure {
+			return nil, nil, check{} // the closest DNAME is the one that applies
+		}
+		d, synth := dnameFor(e.RRs, name)
+		if d == nil {
+			return nil, nil, check{}
+		}
+		return append([]dns.RR{d}, e.Sigs...), synth, r.verdictOf(name[off:], dns.TypeDNAME, e)
+	}
+	return nil, nil, check{}
+}
+
 // cachedDNAME returns the cached DNAME that synthesised cname, if one is
 // cached: a repeat answered from the cache then carries the DNAME before
 // its CNAME, as the authoritative reply did (RFC 6672 section 3.1), and
 // DNAME-aware clients see the redirection rather than a lone CNAME. It
 // asks the cache once per ancestor of name, and only when a CNAME is
 // followed.
-func (r *Resolver) cachedDNAME(name string, cname *dns.CNAME, minRank cache.Rank) dns.RR {
+func (r *Resolver) cachedDNAME(name string, cname *dns.CNAME, minRank cache.Rank) []dns.RR {
 	for off, end := dns.NextLabel(name, 0); !end; off, end = dns.NextLabel(name, off) {
 		e, ok := r.cache.Get(name[off:], dns.TypeDNAME, dns.ClassINET)
 		if !ok || e.Rank < minRank || e.Negative != cache.Positive {
 			continue
 		}
 		if d, synth := dnameFor(e.RRs, name); d != nil && sameName(synth.Target, cname.Target) {
-			return d
+			return append([]dns.RR{d}, e.Sigs...) // its RRSIGs for DO clients
 		}
 		return nil // the closest DNAME is the one that applies
 	}

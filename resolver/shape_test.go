@@ -7,6 +7,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/recursor-dns/recursor/cache"
 	"github.com/recursor-dns/recursor/dnssec"
 )
 
@@ -196,5 +197,75 @@ func TestNonMinimalSignedSections(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSecureDNAMESynthesisFromCache: a name below a cached secure DNAME
+// is redirected from the cache, with the DNAME, its RRSIG and the
+// synthesised CNAME, and no question for the name itself; an unchecked
+// DNAME redirects nothing (as Unbound, which uses validated DNAMEs only).
+func TestSecureDNAMESynthesisFromCache(t *testing.T) {
+	st := newShapeTree(t)
+	exKey := newTreeKey("example.", 2, 257)
+	dname := rrs(t, "y.example. 300 IN DNAME z.example.")
+	target := rrs(t, "other.z.example. 300 IN A 192.0.2.7")
+	for _, tc := range []struct {
+		name     string
+		security cache.Security
+		cached   bool
+	}{
+		{"secure DNAME", cache.Secure, true},
+		{"unchecked DNAME", cache.Unchecked, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := st.resolver(t, st.net(false, false), false)
+			r.cache.PutSet(cache.Set{RRs: dname, Sigs: []dns.RR{exKey.sign(t, dname)}, Rank: cache.RankAuthAnswer, Security: tc.security})
+			r.cache.PutSet(cache.Set{RRs: target, Sigs: []dns.RR{exKey.sign(t, target)}, Rank: cache.RankAuthAnswer, Security: cache.Secure})
+			a, ok := r.QueryCached("other.y.example.", dns.TypeA, Options{DNSSECOK: true})
+			if ok != tc.cached {
+				t.Fatalf("answered from the cache: %v, want %v (%v)", ok, tc.cached, a.Msg)
+			}
+			if !ok {
+				return
+			}
+			want := []uint16{dns.TypeDNAME, dns.TypeRRSIG, dns.TypeCNAME, dns.TypeA, dns.TypeRRSIG}
+			var got []uint16
+			for _, rr := range a.Msg.Answer {
+				got = append(got, rr.Header().Rrtype)
+			}
+			if !slices.Equal(got, want) || a.Security != dnssec.Secure {
+				t.Errorf("answer %v (%v); want DNAME, RRSIG, CNAME, A, RRSIG, secure", a.Msg.Answer, a.Security)
+			}
+			if c, ok := a.Msg.Answer[2].(*dns.CNAME); !ok || c.Hdr.Name != "other.y.example." || c.Target != "other.z.example." {
+				t.Errorf("synthesised %v; want other.y.example. CNAME other.z.example.", a.Msg.Answer[2])
+			}
+		})
+	}
+}
+
+// TestCachedDNAMEKeepsItsRRSIG: a CNAME answered from the cache comes
+// after the DNAME that synthesised it, and a DO client gets the DNAME's
+// RRSIG with it.
+func TestCachedDNAMEKeepsItsRRSIG(t *testing.T) {
+	st := newShapeTree(t)
+	exKey := newTreeKey("example.", 2, 257)
+	r := st.resolver(t, st.net(false, false), false)
+	for _, set := range [][]dns.RR{
+		rrs(t, "y.example. 300 IN DNAME z.example."),
+		rrs(t, "other.z.example. 300 IN A 192.0.2.7"),
+	} {
+		r.cache.PutSet(cache.Set{RRs: set, Sigs: []dns.RR{exKey.sign(t, set)}, Rank: cache.RankAuthAnswer, Security: cache.Secure})
+	}
+	r.cache.PutSet(cache.Set{RRs: rrs(t, "other.y.example. 300 IN CNAME other.z.example."), Rank: cache.RankAuthAnswer, Security: cache.Secure})
+	a, ok := r.QueryCached("other.y.example.", dns.TypeA, Options{DNSSECOK: true})
+	if !ok {
+		t.Fatal("not answered from the cache")
+	}
+	var got []uint16
+	for _, rr := range a.Msg.Answer {
+		got = append(got, rr.Header().Rrtype)
+	}
+	if want := []uint16{dns.TypeDNAME, dns.TypeRRSIG, dns.TypeCNAME, dns.TypeA, dns.TypeRRSIG}; !slices.Equal(got, want) {
+		t.Errorf("answer %v; want DNAME, RRSIG, CNAME, A, RRSIG", a.Msg.Answer)
 	}
 }

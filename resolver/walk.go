@@ -41,7 +41,7 @@ func (r *Resolver) lookup(ctx context.Context, q *query) (result, error) {
 		}
 		seen[name] = true
 		res, next := r.cachedChain(name, q.qtype, minRank)
-		res.answer = append(chain, res.answer...)
+		res.answer = joinChain(chain, res.answer)
 		res.proof = concatProof(proof, res.proof)
 		sec = worse(sec, res.sec)
 		if next == "" {
@@ -72,13 +72,7 @@ func (r *Resolver) lookup(ctx context.Context, q *query) (result, error) {
 			}
 			return result{}, &Error{Qname: q.qname, Qtype: q.qtype, Err: err}
 		}
-		for _, rr := range withSigs(rep.chain, rep.sigs) {
-			// A DNAME met again on the way (each reply repeats it) is
-			// in the answer once: an RRset appears once in a message.
-			if !slices.ContainsFunc(chain, func(have dns.RR) bool { return dns.IsDuplicate(have, rr) }) {
-				chain = append(chain, rr)
-			}
-		}
+		chain = joinChain(chain, withSigs(rep.chain, rep.sigs))
 		if rep.kind == kindCNAME && expanded(rep, rep.chain[:1]) {
 			proof = concatProof(proof, withSigs(rep.denial, rep.sigs))
 		}
@@ -89,7 +83,7 @@ func (r *Resolver) lookup(ctx context.Context, q *query) (result, error) {
 			continue
 		case kindCached:
 			if res, next := r.cachedChain(name, q.qtype, minRank); next == "" {
-				res.answer = append(chain, res.answer...)
+				res.answer = joinChain(chain, res.answer)
 				res.proof = concatProof(proof, res.proof)
 				res.sec = worse(sec, res.sec)
 				return res, nil
@@ -101,6 +95,19 @@ func (r *Resolver) lookup(ctx context.Context, q *query) (result, error) {
 		res.sec = worse(sec, rep.sec)
 		return res, nil
 	}
+}
+
+// joinChain appends to chain the records of more it does not hold yet: a
+// DNAME met again on the way (each reply repeats it, and the cache
+// synthesises from it) is in the answer once, as an RRset appears once in
+// a message.
+func joinChain(chain, more []dns.RR) []dns.RR {
+	for _, rr := range more {
+		if !slices.ContainsFunc(chain, func(have dns.RR) bool { return dns.IsDuplicate(have, rr) }) {
+			chain = append(chain, rr)
+		}
+	}
+	return chain
 }
 
 // concatProof joins the proofs of a chain's parts, copying only when
