@@ -71,8 +71,9 @@ func (r *Resolver) cachedChain(qname string, qtype uint16, minRank cache.Rank) (
 			return final(e), ""
 		default:
 			cname = e.RRs[0].(*dns.CNAME)
-			if d := r.cachedDNAME(name, cname, minRank); d != nil && !slices.ContainsFunc(chain, func(rr dns.RR) bool { return dns.IsDuplicate(rr, d[0]) }) {
-				chain = append(chain, d...)
+			if d, sigs := r.cachedDNAME(name, cname, minRank); d != nil && !slices.ContainsFunc(chain, func(rr dns.RR) bool { return dns.IsDuplicate(rr, d) }) {
+				chain = append(chain, d)
+				chain = append(chain, sigs...) // for DO clients
 			}
 			chain = append(chain, cname)
 			chain = append(chain, e.Sigs...)
@@ -117,23 +118,23 @@ func (r *Resolver) secureDNAME(name string, minRank cache.Rank) (dname []dns.RR,
 }
 
 // cachedDNAME returns the cached DNAME that synthesised cname, if one is
-// cached: a repeat answered from the cache then carries the DNAME before
-// its CNAME, as the authoritative reply did (RFC 6672 section 3.1), and
-// DNAME-aware clients see the redirection rather than a lone CNAME. It
-// asks the cache once per ancestor of name, and only when a CNAME is
-// followed.
-func (r *Resolver) cachedDNAME(name string, cname *dns.CNAME, minRank cache.Rank) []dns.RR {
+// cached, with its RRSIGs: a repeat answered from the cache then carries
+// the DNAME before its CNAME, as the authoritative reply did (RFC 6672
+// section 3.1), and DNAME-aware clients see the redirection rather than a
+// lone CNAME. It asks the cache once per ancestor of name, and only when
+// a CNAME is followed.
+func (r *Resolver) cachedDNAME(name string, cname *dns.CNAME, minRank cache.Rank) (dname dns.RR, sigs []dns.RR) {
 	for off, end := dns.NextLabel(name, 0); !end; off, end = dns.NextLabel(name, off) {
 		e, ok := r.cache.Get(name[off:], dns.TypeDNAME, dns.ClassINET)
 		if !ok || e.Rank < minRank || e.Negative != cache.Positive {
 			continue
 		}
 		if d, synth := dnameFor(e.RRs, name); d != nil && sameName(synth.Target, cname.Target) {
-			return append([]dns.RR{d}, e.Sigs...) // its RRSIGs for DO clients
+			return d, e.Sigs
 		}
-		return nil // the closest DNAME is the one that applies
+		return nil, nil // the closest DNAME is the one that applies
 	}
-	return nil
+	return nil, nil
 }
 
 func (r *Resolver) cachedResult(chain []dns.RR, sec check, name string, qtype uint16, e cache.Entry) result {
