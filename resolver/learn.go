@@ -48,9 +48,21 @@ func (r *Resolver) cachedChain(qname string, qtype uint16, minRank cache.Rank) (
 	}
 	for hops := 0; hops <= r.limits.MaxCNAMEs; hops++ {
 		if e, ok := r.cache.Get(name, qtype, dns.ClassINET); ok && e.Rank >= minRank {
+			if qtype == dns.TypeCNAME && e.Negative == cache.Positive {
+				// A CNAME asked for comes after the DNAME that made it.
+				if d, sigs := r.cachedDNAME(name, e.RRs[0].(*dns.CNAME), minRank); d != nil && !slices.ContainsFunc(chain, func(rr dns.RR) bool { return dns.IsDuplicate(rr, d) }) {
+					chain = append(append(chain, d), sigs...)
+				}
+			}
 			return final(e), ""
 		}
 		if qtype == dns.TypeCNAME {
+			// The CNAME a secure DNAME above name synthesises is the
+			// answer, with the DNAME.
+			if dname, synth, v := r.secureDNAME(name, minRank); synth != nil {
+				chain = append(append(chain, dname...), synth)
+				return result{answer: chain, sec: worse(sec, v), proof: proof}, ""
+			}
 			break
 		}
 		e, ok := r.cache.Get(name, dns.TypeCNAME, dns.ClassINET)

@@ -239,6 +239,11 @@ func TestSecureDNAMESynthesisFromCache(t *testing.T) {
 			if c, ok := a.Msg.Answer[2].(*dns.CNAME); !ok || c.Hdr.Name != "other.y.example." || c.Target != "other.z.example." {
 				t.Errorf("synthesised %v; want other.y.example. CNAME other.z.example.", a.Msg.Answer[2])
 			}
+			// A question for the CNAME itself: the DNAME and the CNAME.
+			a, ok = r.QueryCached("other.y.example.", dns.TypeCNAME, Options{DNSSECOK: true})
+			if !ok || !slices.Equal(types(a.Msg.Answer), []uint16{dns.TypeDNAME, dns.TypeRRSIG, dns.TypeCNAME}) {
+				t.Errorf("CNAME question: cached %v, answer %v; want DNAME, RRSIG, CNAME", ok, a.Msg)
+			}
 		})
 	}
 }
@@ -268,4 +273,16 @@ func TestCachedDNAMEKeepsItsRRSIG(t *testing.T) {
 	if want := []uint16{dns.TypeDNAME, dns.TypeRRSIG, dns.TypeCNAME, dns.TypeA, dns.TypeRRSIG}; !slices.Equal(got, want) {
 		t.Errorf("answer %v; want DNAME, RRSIG, CNAME, A, RRSIG", a.Msg.Answer)
 	}
+	a, ok = r.QueryCached("other.y.example.", dns.TypeCNAME, Options{DNSSECOK: true})
+	if !ok || !slices.Equal(types(a.Msg.Answer), []uint16{dns.TypeDNAME, dns.TypeRRSIG, dns.TypeCNAME}) {
+		t.Errorf("CNAME question: cached %v, answer %v; want DNAME, RRSIG, CNAME", ok, a.Msg)
+	}
+}
+
+func types(rrs []dns.RR) []uint16 {
+	var out []uint16
+	for _, rr := range rrs {
+		out = append(out, rr.Header().Rrtype)
+	}
+	return out
 }
