@@ -194,19 +194,7 @@ func (r *Resolver) store(zone, qname string, qtype uint16, rep reply) {
 		r.cache.Put(rep.ns, cache.RankReferral)
 		r.rememberDelegation(rep.ns, r.now())
 	}
-	for _, set := range splitRRsets(rep.glue) {
-		if v, ok := rep.securedAs(set); ok {
-			r.cache.PutSet(r.securedSet(rep, set, v, cache.RankGlue))
-			continue
-		}
-		g := cache.Set{RRs: set, Rank: cache.RankGlue}
-		if r.nonMinimal && r.val != nil {
-			// Unchecked, but kept with the RRSIGs that came with it:
-			// non-minimal answers to DO clients repeat them.
-			g.Sigs = sigsRRs(sigsFor(rep.sigs, set[0].Header().Name, set[0].Header().Rrtype))
-		}
-		r.cache.PutSet(g)
-	}
+	r.storeGlue(rep)
 	if rep.kind == kindReferral {
 		r.rememberParentGlue(rep.glue)
 	}
@@ -219,13 +207,7 @@ func (r *Resolver) store(zone, qname string, qtype uint16, rep reply) {
 			r.capToParentTTL(rep.authNS[0].Header().Name, rep.authNS, r.now())
 		}
 		capBelowZone(r.cache, zone, rep.authNS, r.now())
-		// With its RRSIGs, for non-minimal answers to DO clients; its
-		// status is unchecked unless checkSections verified it.
-		if v, ok := rep.securedAs(rep.authNS); ok {
-			r.cache.PutSet(r.securedSet(rep, rep.authNS, v, rank))
-		} else {
-			r.cache.PutSet(r.signing(cache.Set{RRs: rep.authNS, Sigs: sigsRRs(sigsFor(rep.sigs, rep.authNS[0].Header().Name, dns.TypeNS)), Rank: rank}))
-		}
+		r.storeAuthNS(rep, rank)
 	}
 	switch rep.kind {
 	case kindAnswer:
@@ -314,6 +296,35 @@ func sameRecords(a, b []dns.RR) bool {
 		}
 	}
 	return true
+}
+
+// storeGlue caches rep's glue: verified sets as secure, the others
+// unchecked, with the RRSIGs that came with them when non-minimal answers
+// to DO clients may repeat them.
+func (r *Resolver) storeGlue(rep reply) {
+	for _, set := range splitRRsets(rep.glue) {
+		if v, ok := rep.securedAs(set); ok {
+			r.cache.PutSet(r.securedSet(rep, set, v, cache.RankGlue))
+			continue
+		}
+		g := cache.Set{RRs: set, Rank: cache.RankGlue}
+		if r.nonMinimal && r.val != nil {
+			g.Sigs = sigsRRs(sigsFor(rep.sigs, set[0].Header().Name, set[0].Header().Rrtype))
+		}
+		r.cache.PutSet(g)
+	}
+}
+
+// storeAuthNS caches the NS set of an answer's authority section at rank,
+// with its RRSIGs, for non-minimal answers to DO clients; its status is
+// unchecked unless checkSections verified it.
+func (r *Resolver) storeAuthNS(rep reply, rank cache.Rank) {
+	if v, ok := rep.securedAs(rep.authNS); ok {
+		r.cache.PutSet(r.securedSet(rep, rep.authNS, v, rank))
+		return
+	}
+	sigs := sigsRRs(sigsFor(rep.sigs, rep.authNS[0].Header().Name, dns.TypeNS))
+	r.cache.PutSet(r.signing(cache.Set{RRs: rep.authNS, Sigs: sigs, Rank: rank}))
 }
 
 // securedSet is rrs, an RRset of rep's authority or additional section
