@@ -52,6 +52,9 @@ type reply struct {
 	denial []dns.RR     // NSEC and NSEC3 records of the authority section
 	ds     []dns.RR     // a referral's DS set for the child
 	sec    check        // the validate stage's verdict on the reply
+	// secured: the NS set and glue of a secure answer whose signatures
+	// verified too (checkSections), with their verdicts.
+	secured []securedSet
 }
 
 // clone returns rep with slices of its own.
@@ -64,6 +67,7 @@ func (rep reply) clone() reply {
 	rep.sigs = slices.Clone(rep.sigs)
 	rep.denial = slices.Clone(rep.denial)
 	rep.ds = slices.Clone(rep.ds)
+	rep.secured = slices.Clone(rep.secured)
 	return rep
 }
 

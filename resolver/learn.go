@@ -38,9 +38,16 @@ func (r *Resolver) fromCache(qname string, qtype uint16) (result, bool) {
 // answer and next is "". Otherwise res.answer holds the CNAMEs known and
 // next is the name to resolve.
 func (r *Resolver) cachedChain(qname string, qtype uint16, minRank cache.Rank) (res result, next string) {
-	var chain []dns.RR
+	var chain, proof []dns.RR
 	sec := secure
 	name := qname
+	final := func(e cache.Entry) result {
+		res := r.cachedResult(chain, sec, name, qtype, e)
+		if len(proof) > 0 {
+			res.proof = slices.Concat(proof, res.proof)
+		}
+		return res
+	}
 	for hops := 0; hops <= r.limits.MaxCNAMEs; hops++ {
 		if e, ok := r.cache.Get(name, qtype, dns.ClassINET); ok && e.Rank >= minRank {
 			if qtype == dns.TypeCNAME && e.Negative == cache.Positive {
@@ -49,11 +56,11 @@ func (r *Resolver) cachedChain(qname string, qtype uint16, minRank cache.Rank) (
 					chain, sec = d.appendTo(chain), worse(sec, d.sec)
 				}
 			}
-			return r.cachedResult(chain, sec, name, qtype, e), ""
+			return final(e), ""
 		}
 		e, ok := r.cache.Get(name, dns.TypeCNAME, dns.ClassINET)
 		if ok && e.Negative != cache.Positive {
-			return r.cachedResult(chain, sec, name, qtype, e), ""
+			return final(e), ""
 		}
 		d, dok := r.cachedDNAME(name, minRank)
 		var cname *dns.CNAME
@@ -64,6 +71,7 @@ func (r *Resolver) cachedChain(qname string, qtype uint16, minRank cache.Rank) (
 				chain, sec = d.appendTo(chain), worse(sec, d.sec)
 			}
 			chain = append(append(chain, cname), e.Sigs...)
+			proof = append(proof, e.Proof...)
 			sec = worse(sec, r.verdictOf(name, dns.TypeCNAME, e))
 		case dok && d.sec.Status == dnssec.Secure:
 			// No CNAME cached, but a validated DNAME above name makes
@@ -72,17 +80,17 @@ func (r *Resolver) cachedChain(qname string, qtype uint16, minRank cache.Rank) (
 			cname = d.synth
 			chain = append(d.appendTo(chain), cname)
 		default:
-			return result{answer: chain, sec: sec}, name
+			return result{answer: chain, sec: sec, proof: proof}, name
 		}
 		if qtype == dns.TypeCNAME {
-			return result{answer: chain, sec: sec}, ""
+			return result{answer: chain, sec: sec, proof: proof}, ""
 		}
 		name = cache.Canonical(cname.Target)
 		if slices.ContainsFunc(chain, func(rr dns.RR) bool { return rr.Header().Rrtype == dns.TypeCNAME && sameName(rr.Header().Name, name) }) {
-			return result{answer: chain, loop: true, sec: sec}, ""
+			return result{answer: chain, loop: true, sec: sec, proof: proof}, ""
 		}
 	}
-	return result{answer: chain, sec: sec}, name
+	return result{answer: chain, sec: sec, proof: proof}, name
 }
 
 // cachedLink is a cached DNAME above a name, with the CNAME it
@@ -128,7 +136,7 @@ func (r *Resolver) cachedResult(chain []dns.RR, sec check, name string, qtype ui
 	res := result{answer: append(chain, e.RRs...), sec: worse(sec, r.verdictOf(name, qtype, e))}
 	if e.Negative == cache.Positive {
 		res.answer = append(res.answer, e.Sigs...)
-		res.ns = e.Proof // a wildcard answer's proof, for DO clients
+		res.proof = e.Proof
 	}
 	switch e.Negative {
 	case cache.NXDomain:
@@ -154,7 +162,11 @@ func (r *Resolver) store(zone, qname string, qtype uint16, rep reply) {
 		answerRank = cache.RankAuthAnswer
 	}
 	for _, rr := range rep.chain {
-		r.cache.PutSet(r.setOf(rep, []dns.RR{rr}, answerRank))
+		set := r.setOf(rep, []dns.RR{rr}, answerRank)
+		if r.val != nil && expanded(rep, set.RRs) {
+			set.Proof = r.clampSec(rep.sec, withSigs(rep.denial, rep.sigs))
+		}
+		r.cache.PutSet(set)
 	}
 	if len(rep.ds) > 0 {
 		// The parent's own data, as authoritative as its answer.
@@ -165,9 +177,7 @@ func (r *Resolver) store(zone, qname string, qtype uint16, rep reply) {
 		r.cache.Put(rep.ns, cache.RankReferral)
 		r.rememberDelegation(rep.ns, r.now())
 	}
-	for _, set := range splitRRsets(rep.glue) {
-		r.cache.Put(set, cache.RankGlue)
-	}
+	r.storeGlue(rep)
 	if rep.kind == kindReferral {
 		r.rememberParentGlue(rep.glue)
 	}
@@ -180,9 +190,7 @@ func (r *Resolver) store(zone, qname string, qtype uint16, rep reply) {
 			r.capToParentTTL(rep.authNS[0].Header().Name, rep.authNS, r.now())
 		}
 		capBelowZone(r.cache, zone, rep.authNS, r.now())
-		// With its RRSIGs, for non-minimal answers to DO clients; not
-		// validated (only iteration uses it), so its status is unchecked.
-		r.cache.PutSet(cache.Set{RRs: rep.authNS, Sigs: sigsRRs(sigsFor(rep.sigs, rep.authNS[0].Header().Name, dns.TypeNS)), Rank: rank})
+		r.storeAuthNS(rep, rank)
 	}
 	switch rep.kind {
 	case kindAnswer:
@@ -191,7 +199,7 @@ func (r *Resolver) store(zone, qname string, qtype uint16, rep reply) {
 		}
 		if !rep.sec.deferred {
 			set := r.setOf(rep, rep.answer, answerRank)
-			if r.val != nil && expandedAnswer(rep) {
+			if r.val != nil && expanded(rep, rep.answer) {
 				set.Proof = r.clampSec(rep.sec, withSigs(rep.denial, rep.sigs))
 			}
 			r.cache.PutSet(set)
@@ -239,6 +247,77 @@ func (r *Resolver) setOf(rep reply, rrs []dns.RR, rank cache.Rank) cache.Set {
 	r.rememberWhy(h.Name, h.Rrtype, rep.sec)
 	s.RRs, s.Sigs = r.clampSec(rep.sec, s.RRs), r.clampSec(rep.sec, s.Sigs)
 	return s
+}
+
+// signing returns s, an unchecked NS set with RRSIGs from the authority
+// section of an answer, ranked to take the place of the same records
+// cached without RRSIGs (the parent's referral), with TTLs cut to what is
+// left of theirs: non-minimal answers to DO clients repeat the set with
+// its RRSIGs, as Unbound does, and the records stay the ones the ranked
+// source gave, for no longer. Only with non-minimal responses and
+// validation on; otherwise s as it is.
+func (r *Resolver) signing(s cache.Set) cache.Set {
+	if !r.nonMinimal || r.val == nil || len(s.Sigs) == 0 {
+		return s
+	}
+	e, ok := r.cache.Get(s.RRs[0].Header().Name, dns.TypeNS, dns.ClassINET)
+	if !ok || e.Rank <= s.Rank || e.Security != cache.Unchecked || len(e.Sigs) > 0 || !sameRecords(e.RRs, s.RRs) {
+		return s
+	}
+	until := r.now().Add(time.Duration(e.TTL) * time.Second)
+	s.RRs, s.Sigs = clampedTTL(s.RRs, until, r.now()), clampedTTL(s.Sigs, until, r.now())
+	s.Rank = e.Rank
+	return s
+}
+
+// sameRecords reports whether a and b hold the same records, TTLs aside.
+func sameRecords(a, b []dns.RR) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, rr := range a {
+		if !slices.ContainsFunc(b, func(o dns.RR) bool { return dns.IsDuplicate(rr, o) }) {
+			return false
+		}
+	}
+	return true
+}
+
+// storeGlue caches rep's glue: verified sets as secure, the others
+// unchecked, with the RRSIGs that came with them when non-minimal answers
+// to DO clients may repeat them.
+func (r *Resolver) storeGlue(rep reply) {
+	for _, set := range splitRRsets(rep.glue) {
+		if v, ok := rep.securedAs(set); ok {
+			r.cache.PutSet(r.securedSet(rep, set, v, cache.RankGlue))
+			continue
+		}
+		g := cache.Set{RRs: set, Rank: cache.RankGlue}
+		if r.nonMinimal && r.val != nil {
+			g.Sigs = sigsRRs(sigsFor(rep.sigs, set[0].Header().Name, set[0].Header().Rrtype))
+		}
+		r.cache.PutSet(g)
+	}
+}
+
+// storeAuthNS caches the NS set of an answer's authority section at rank,
+// with its RRSIGs, for non-minimal answers to DO clients; its status is
+// unchecked unless checkSections verified it.
+func (r *Resolver) storeAuthNS(rep reply, rank cache.Rank) {
+	if v, ok := rep.securedAs(rep.authNS); ok {
+		r.cache.PutSet(r.securedSet(rep, rep.authNS, v, rank))
+		return
+	}
+	sigs := sigsRRs(sigsFor(rep.sigs, rep.authNS[0].Header().Name, dns.TypeNS))
+	r.cache.PutSet(r.signing(cache.Set{RRs: rep.authNS, Sigs: sigs, Rank: rank}))
+}
+
+// securedSet is rrs, an RRset of rep's authority or additional section
+// that verified as v, to cache as secure with its RRSIGs.
+func (r *Resolver) securedSet(rep reply, rrs []dns.RR, v check, rank cache.Rank) cache.Set {
+	h := rrs[0].Header()
+	sigs := sigsRRs(sigsFor(rep.sigs, h.Name, h.Rrtype))
+	return cache.Set{RRs: r.clampSec(v, rrs), Sigs: r.clampSec(v, sigs), Rank: rank, Security: cache.Secure}
 }
 
 // negativeSetOf is rep's negative answer to cache, with the SOA's RRSIGs

@@ -23,6 +23,10 @@ type result struct {
 	rcode  int
 	answer []dns.RR // CNAME chain then the final RRset
 	ns     []dns.RR // SOA of a negative answer
+	// proof: the NSEC or NSEC3 records, with their RRSIGs, that the
+	// names of the answer's wildcard-expanded RRsets (CNAMEs included)
+	// do not exist (RFC 4035 section 3.1.3.3), for DO clients only.
+	proof []dns.RR
 	refs   *sectionRefs
 	// loop: answer is a chain that comes back to a name it passed,
 	// answered as it stands: only a DNAME into its own subtree
@@ -212,6 +216,9 @@ func (r *Resolver) answer(res result, name string, qtype uint16, opts Options) (
 		return Answer{}, &Error{Qname: name, Qtype: qtype, Err: &ValidationError{EDE: sec.EDE, Why: sec.Why, Verifications: res.verifications}}
 	}
 	m := r.respond(res, name, qtype)
+	if opts.DNSSECOK && len(res.proof) > 0 {
+		m.Ns = slices.Concat(m.Ns, res.proof)
+	}
 	// A chain that loops or a DNAME that overflows is no whole answer:
 	// no AD for it (as Unbound and Knot).
 	whole := !res.loop && res.rcode != dns.RcodeYXDomain
@@ -266,7 +273,7 @@ func (r *Resolver) respond(res result, name string, qtype uint16) *dns.Msg {
 		case qtype == dns.TypeNS && last != nil && last.Header().Rrtype == dns.TypeNS:
 			m.Extra = r.glueOf(last.Header().Name, res.answer)
 		case refs != nil:
-			m.Ns, m.Extra = r.sections(refs)
+			m.Ns, m.Extra = r.sections(refs, r.val != nil && res.sec.Status == dnssec.Secure)
 		}
 		// An RRset appears once in a message: addresses already in the
 		// answer are not repeated as additional data (as Unbound).
@@ -280,14 +287,19 @@ func (r *Resolver) respond(res result, name string, qtype uint16) *dns.Msg {
 	return m
 }
 
-// sections reads the records refs names from the cache.
-func (r *Resolver) sections(refs *sectionRefs) (ns, extra []dns.RR) {
-	if e, ok := r.cache.Get(refs.nsOwner, dns.TypeNS, dns.ClassINET); ok && e.Negative == cache.Positive {
+// sections reads the records refs names from the cache; beside a secure
+// answer only secure ones (Unbound's val-clean-additional: an unsigned NS
+// set in a signed zone may be a forwarder's insertion).
+func (r *Resolver) sections(refs *sectionRefs, secureOnly bool) (ns, extra []dns.RR) {
+	usable := func(e cache.Entry) bool {
+		return e.Negative == cache.Positive && (!secureOnly || e.Security == cache.Secure)
+	}
+	if e, ok := r.cache.Get(refs.nsOwner, dns.TypeNS, dns.ClassINET); ok && usable(e) {
 		ns = append(e.RRs, e.Sigs...) // the RRSIGs go to DO clients only
 	}
 	for _, name := range refs.glue {
 		for _, t := range []uint16{dns.TypeA, dns.TypeAAAA} {
-			if e, ok := r.cache.Get(name, t, dns.ClassINET); ok && e.Negative == cache.Positive {
+			if e, ok := r.cache.Get(name, t, dns.ClassINET); ok && usable(e) {
 				extra = append(extra, e.RRs...)
 				extra = append(extra, e.Sigs...)
 			}

@@ -312,6 +312,9 @@ func (rp *treeReply) nonexistent(qn string, qt uint16) {
 	case z.rrsets[rrKey{wild, qt}] != nil:
 		rp.add(&m.Answer, rrKey{wild, qt}, qn)
 		rp.proof(qn)
+	case z.rrsets[rrKey{wild, dns.TypeCNAME}] != nil:
+		rp.add(&m.Answer, rrKey{wild, dns.TypeCNAME}, qn)
+		rp.proof(qn)
 	case z.exists(wild):
 		rp.add(&m.Ns, rrKey{z.name, dns.TypeSOA}, "")
 		rp.proof(qn)

@@ -95,6 +95,9 @@ func (r *Resolver) validate(ctx context.Context, q *query, zone string, rep *rep
 		rep.sec = r.validateReferral(ctx, q, zone, rep)
 	case kindAnswer, kindCNAME, kindNXDomain, kindNoData:
 		rep.sec = r.validateData(ctx, q, zone, rep)
+		if r.nonMinimal && rep.kind == kindAnswer && rep.sec.Status == dnssec.Secure {
+			rep.secured = r.checkSections(q, zone, rep)
+		}
 	}
 	if rep.sec.Status == dnssec.Secure {
 		clampToOrigTTL(rep)
@@ -151,6 +154,60 @@ func clampToOrigTTL(rep *reply) {
 		c.Hdr.Ttl = c.OrigTtl
 		rep.sigs[i] = c
 	}
+}
+
+// securedSet names an RRset of a reply's authority or additional section
+// whose signatures verified.
+type securedSet struct {
+	name string
+	t    uint16
+	v    check
+}
+
+// securedAs returns the verdict checkSections gave rrs, if it gave one.
+func (rep *reply) securedAs(rrs []dns.RR) (check, bool) {
+	h := rrs[0].Header()
+	for _, s := range rep.secured {
+		if s.t == h.Rrtype && sameName(s.name, h.Name) {
+			return s.v, true
+		}
+	}
+	return check{}, false
+}
+
+// checkSections verifies the signed NS set and glue that came with a
+// secure answer, with the keys the answer's check left in the key cache:
+// non-minimal responses repeat them, and a secure answer carries only
+// secure records beside it (as Unbound cleans its sections). Unsigned
+// sets, or sets whose keys are not at hand, stay unchecked; none of this
+// changes the answer's verdict, and it never spends the last of the
+// query's verifications, which the answer's own chain may still need.
+func (r *Resolver) checkSections(q *query, zone string, rep *reply) []securedSet {
+	var out []securedSet
+	sets := splitRRsets(rep.glue)
+	if rep.authNS != nil {
+		sets = append([][]dns.RR{rep.authNS}, sets...)
+	}
+	for _, set := range sets {
+		b := q.budget.sec
+		if b == nil || b.Verifications()+r.val.limits.MaxVerificationsPerRRset > r.val.limits.MaxVerificationsPerQuery {
+			break
+		}
+		h := set[0].Header()
+		sigs := sigsFor(rep.sigs, h.Name, h.Rrtype)
+		signer, ok := signerOf(sigs, h.Name, zone)
+		if !ok {
+			continue
+		}
+		zk := r.knownKeys(q, signer)
+		if zk == nil || zk.Status != dnssec.Secure {
+			continue
+		}
+		if v := r.verifySet(set, sigs, signer, zk.keys, q); v.Status == dnssec.Secure {
+			out = append(out, securedSet{name: h.Name, t: h.Rrtype, v: v})
+		}
+	}
+	return out
 }
 
 // validateData checks the chain, the answer and, for a negative answer,
@@ -650,13 +707,13 @@ func (r *Resolver) denialLife(rep *reply) time.Duration {
 	return life
 }
 
-// expandedAnswer reports whether rep's answer was expanded from a
-// wildcard and came with denial records to prove it.
-func expandedAnswer(rep reply) bool {
-	if len(rep.answer) == 0 || len(rep.denial) == 0 {
+// expanded reports whether set, an RRset of rep's answer section, was
+// expanded from a wildcard and came with denial records to prove it.
+func expanded(rep reply, set []dns.RR) bool {
+	if len(set) == 0 || len(rep.denial) == 0 {
 		return false
 	}
-	h := rep.answer[0].Header()
+	h := set[0].Header()
 	for _, s := range sigsFor(rep.sigs, h.Name, h.Rrtype) {
 		if dnssec.WildcardOf(h.Name, s) != "" {
 			return true

@@ -21,7 +21,7 @@ import (
 // lookup resolves q: from the cache, else by iteration, restarting at
 // each CNAME or DNAME target that leaves the zone.
 func (r *Resolver) lookup(ctx context.Context, q *query) (result, error) {
-	var chain []dns.RR
+	var chain, proof []dns.RR // proof: of the wildcard CNAMEs in chain
 	sec := secure
 	name := q.qname
 	seen := map[string]bool{}
@@ -42,6 +42,7 @@ func (r *Resolver) lookup(ctx context.Context, q *query) (result, error) {
 		seen[name] = true
 		res, next := r.cachedChain(name, q.qtype, minRank)
 		res.answer = appendNew(chain, res.answer)
+		res.proof = concatProof(proof, res.proof)
 		sec = worse(sec, res.sec)
 		if res.loop && !slices.ContainsFunc(res.answer, dnameIntoItself) {
 			return result{}, loop(name)
@@ -51,7 +52,7 @@ func (r *Resolver) lookup(ctx context.Context, q *query) (result, error) {
 			return res, nil
 		}
 		if next != name {
-			chain, name = res.answer, next
+			chain, name, proof = res.answer, next, res.proof
 			if seen[name] {
 				return result{}, loop(name)
 			}
@@ -63,7 +64,7 @@ func (r *Resolver) lookup(ctx context.Context, q *query) (result, error) {
 			return res, nil
 		}
 		if res, ok := r.synthesise(ctx, q, name, q.qtype); ok {
-			res.answer = chain
+			res.answer, res.proof = chain, proof
 			res.sec = worse(sec, res.sec)
 			return res, nil
 		}
@@ -80,6 +81,9 @@ func (r *Resolver) lookup(ctx context.Context, q *query) (result, error) {
 			return result{}, &Error{Qname: q.qname, Qtype: q.qtype, Err: err}
 		}
 		chain = appendNew(chain, withSigs(rep.chain, rep.sigs))
+		if rep.kind == kindCNAME && expanded(rep, rep.chain[:1]) {
+			proof = concatProof(proof, withSigs(rep.denial, rep.sigs))
+		}
 		switch rep.kind {
 		case kindCNAME:
 			sec = worse(sec, rep.sec)
@@ -87,13 +91,15 @@ func (r *Resolver) lookup(ctx context.Context, q *query) (result, error) {
 			continue
 		case kindCached:
 			if res, next := r.cachedChain(name, q.qtype, minRank); next == "" {
-				res.answer = append(chain, res.answer...)
+				res.answer = appendNew(chain, res.answer)
+				res.proof = concatProof(proof, res.proof)
 				res.sec = worse(sec, res.sec)
 				return res, nil
 			}
 			return result{}, &Error{Qname: q.qname, Qtype: q.qtype, Err: fmt.Errorf("%w: %s left the cache", ErrNoReachableServer, name)}
 		}
 		res = r.resultOf(rep, chain)
+		res.proof = concatProof(proof, res.proof)
 		res.sec = worse(sec, rep.sec)
 		return res, nil
 	}
@@ -111,16 +117,28 @@ func appendNew(chain, rrs []dns.RR) []dns.RR {
 	return chain
 }
 
+// concatProof joins the proofs of a chain's parts, copying only when
+// both have records (results share their slices).
+func concatProof(a, b []dns.RR) []dns.RR {
+	if len(a) == 0 {
+		return b
+	}
+	if len(b) == 0 {
+		return a
+	}
+	return slices.Concat(a, b)
+}
+
 // resultOf is the result of a final reply (an answer, NXDOMAIN or NODATA)
 // at the end of chain.
 func (r *Resolver) resultOf(rep reply, chain []dns.RR) result {
 	switch rep.kind {
 	case kindAnswer:
 		res := result{answer: append(chain, withSigs(rep.answer, rep.sigs)...), refs: refsOf(rep), loop: rep.loop}
-		if expandedAnswer(rep) {
+		if expanded(rep, rep.answer) {
 			// A wildcard answer's proof that the name itself does not
 			// exist goes to DO clients with it (RFC 4035 3.1.3.3).
-			res.ns = withSigs(rep.denial, rep.sigs)
+			res.proof = withSigs(rep.denial, rep.sigs)
 		}
 		if rep.rcode == dns.RcodeYXDomain {
 			res.rcode = dns.RcodeYXDomain
