@@ -27,7 +27,7 @@ type result struct {
 	// names of the answer's wildcard-expanded RRsets (CNAMEs included)
 	// do not exist (RFC 4035 section 3.1.3.3), for DO clients only.
 	proof []dns.RR
-	refs   *sectionRefs
+	refs  *sectionRefs
 	// loop: answer is a chain that comes back to a name it passed,
 	// answered as it stands: only a DNAME into its own subtree
 	// (classify), from a reply or the cache. Any other loop is ErrLoop
