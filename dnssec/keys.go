@@ -1,12 +1,18 @@
 package dnssec
 
 import (
+	"bytes"
 	"crypto/dsa" //nolint:staticcheck // DSA (algs 3, 6) is verified only under Limits.AllowWeak, for tests.
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rsa"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/base64"
+	"encoding/hex"
+	"hash"
 	"math/big"
 
 	"github.com/cloudflare/circl/sign/ed448"
@@ -30,6 +36,7 @@ type Key struct {
 	owner string // canonical owner name
 	pub   any    // *rsa.PublicKey, *rsaKey, *ecdsa.PublicKey, ed25519.PublicKey, *dsa.PublicKey, ed448.PublicKey; nil when unusable
 	weak  bool   // RSA under 1024 bits or DSA: verifies only with Limits.AllowWeak
+	rdata []byte // the RDATA in wire form, for the tag and DS digests; nil when the key does not decode
 }
 
 // usable reports whether k may verify signatures under l.
@@ -53,12 +60,14 @@ func ParseKeys(rrs []dns.RR) []*Key {
 }
 
 func parseKey(d *dns.DNSKEY) *Key {
-	k := &Key{DNSKEY: d, Tag: d.KeyTag(), owner: dns.CanonicalName(d.Hdr.Name)}
-	if d.Flags&flagRevoke != 0 {
-		return k
-	}
+	k := &Key{DNSKEY: d, owner: dns.CanonicalName(d.Hdr.Name)}
 	raw, err := base64.StdEncoding.DecodeString(d.PublicKey)
 	if err != nil {
+		return k // tag 0, as miekg/dns's KeyTag gives a key that does not pack
+	}
+	k.rdata = append([]byte{byte(d.Flags >> 8), byte(d.Flags), d.Protocol, d.Algorithm}, raw...)
+	k.Tag = keyTag(k.rdata)
+	if d.Flags&flagRevoke != 0 {
 		return k
 	}
 	switch d.Algorithm {
@@ -90,6 +99,53 @@ func parseKey(d *dns.DNSKEY) *Key {
 		}
 	}
 	return k
+}
+
+// keyTag is RFC 4034 Appendix B's checksum of a DNSKEY's RDATA (what
+// miekg/dns's KeyTag computes, without packing the key into a fresh 4 KB
+// buffer on every call).
+func keyTag(rdata []byte) uint16 {
+	var sum uint32
+	for i, b := range rdata {
+		if i&1 == 0 {
+			sum += uint32(b) << 8
+		} else {
+			sum += uint32(b)
+		}
+	}
+	return uint16(sum + sum>>16)
+}
+
+// matchesDS reports whether d's digest is that of k (RFC 4034 section
+// 5.1.4): the hash of the owner name in wire form and the RDATA. Digest
+// types other than SupportedDigest's never match.
+func (k *Key) matchesDS(d *dns.DS) bool {
+	if k.rdata == nil {
+		return false
+	}
+	want, err := hex.DecodeString(d.Digest)
+	if err != nil {
+		return false
+	}
+	var h hash.Hash
+	switch d.DigestType {
+	case dns.SHA1:
+		h = sha1.New()
+	case dns.SHA256:
+		h = sha256.New()
+	case dns.SHA384:
+		h = sha512.New384()
+	default:
+		return false
+	}
+	var owner [256]byte
+	n, err := dns.PackDomainName(k.owner, owner[:], 0, nil, false)
+	if err != nil {
+		return false
+	}
+	h.Write(owner[:n])
+	h.Write(k.rdata)
+	return bytes.Equal(h.Sum(nil), want)
 }
 
 // parseRSA reads RFC 3110 section 2: exponent length (one octet, or zero

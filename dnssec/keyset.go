@@ -142,7 +142,7 @@ func trustedKeys(keys []*Key, ds []*dns.DS, anchors []*dns.DNSKEY, maxPerDS int)
 			if tried++; tried > maxPerDS {
 				break
 			}
-			if got := k.DNSKEY.ToDS(d.DigestType); got != nil && strings.EqualFold(got.Digest, d.Digest) {
+			if k.matchesDS(d) {
 				add(k)
 			}
 		}

@@ -112,3 +112,52 @@ func TestVerifyKeySetKeysPerDS(t *testing.T) {
 		})
 	}
 }
+
+// TestKeyTagAndDS: a Key's tag and DS match agree with miekg/dns's
+// KeyTag and ToDS, whatever the algorithm, flags and owner case, and a
+// digest of another key, type or text never matches.
+func TestKeyTagAndDS(t *testing.T) {
+	var keys []*dns.DNSKEY
+	for i, alg := range []uint8{dns.RSASHA256, dns.ECDSAP256SHA256, dns.ECDSAP384SHA384, dns.ED25519} {
+		k := newSigner(t, "Example.COM.", alg, byte(i)).key
+		keys = append(keys, k)
+		revoked := *k
+		revoked.Flags |= flagRevoke
+		keys = append(keys, &revoked)
+	}
+	broken := *keys[0]
+	broken.PublicKey = "not base64!"
+	keys = append(keys, &broken)
+	for _, d := range keys {
+		k := parseKey(d)
+		if k.Tag != d.KeyTag() {
+			t.Errorf("alg %d flags %d: tag %d, miekg/dns %d", d.Algorithm, d.Flags, k.Tag, d.KeyTag())
+		}
+		for _, digest := range []uint8{dns.SHA1, dns.SHA256, dns.SHA384} {
+			ds := d.ToDS(digest)
+			if ds == nil {
+				if d != &broken {
+					t.Fatalf("alg %d: no DS of digest %d", d.Algorithm, digest)
+				}
+				continue
+			}
+			upper := *ds
+			upper.Digest = strings.ToUpper(ds.Digest)
+			other := *ds
+			other.Digest = keys[0].ToDS(digest).Digest
+			mistyped := *ds
+			mistyped.DigestType = dns.SHA512
+			for _, tc := range []struct {
+				ds   *dns.DS
+				want bool
+			}{{ds, true}, {&upper, true}, {&other, d == keys[0]}, {&mistyped, false}} {
+				if got := k.matchesDS(tc.ds); got != tc.want {
+					t.Errorf("alg %d flags %d, DS %s: match %v, want %v", d.Algorithm, d.Flags, tc.ds, got, tc.want)
+				}
+			}
+		}
+	}
+	if parseKey(&broken).matchesDS(keys[0].ToDS(dns.SHA256)) {
+		t.Error("a key that does not decode matches a DS")
+	}
+}

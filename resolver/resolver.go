@@ -5,6 +5,7 @@
 package resolver
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -192,7 +193,7 @@ func (r *Resolver) setUpValidation(cfg Config) error {
 	v.keys, _ = lru.New[string, *zoneKeys](keyCacheZones)
 	v.whys, _ = lru.New[string, string](keyCacheZones)
 	v.nsecs = newNSECCache()
-	v.verified, _ = lru.New[string, dnssec.Verdict](verifiedSets)
+	v.verified, _ = lru.New[[sha256.Size]byte, dnssec.Verdict](verifiedSets)
 	r.val = v
 	return nil
 }

@@ -176,7 +176,8 @@ func (r *Resolver) askServers(ctx context.Context, q *query, d delegation, qname
 			// (it may come from an unsigned child on the same servers).
 			c.done, s.heard = true, true
 			s.lameCount++
-			s.lame = &rep
+			lame := rep // a copy: &rep would put every reply on the heap
+			s.lame = &lame
 			continue
 		case o == OutcomeAnswered:
 			r.validate(ctx, q, d.zone, &rep)
@@ -246,7 +247,8 @@ func (s *selection) retryBogus(c *candidate, rep reply) bool {
 	}
 	c.done = true
 	s.bogusCount++
-	s.bogus = &rep
+	bogus := rep // a copy, made only here: &rep would put every reply on the heap
+	s.bogus = &bogus
 	s.heard = true
 	return true
 }
@@ -349,7 +351,8 @@ func (s *selection) failed(ctx context.Context, c *candidate, o Outcome, err err
 func (s *selection) keepEmpty(c *candidate, rep reply) {
 	c.done = true
 	if s.empty == nil {
-		s.empty = &rep
+		empty := rep
+		s.empty = &empty
 	}
 }
 

@@ -9,11 +9,12 @@ package resolver
 // keeps with the data.
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -46,7 +47,7 @@ type validator struct {
 	// nsecs: validated NSEC records for aggressive use (aggressive.go)
 	nsecs *nsecCache
 	// verified: RRsets whose signatures verified, and till when
-	verified *lru.Cache[string, dnssec.Verdict]
+	verified *lru.Cache[[sha256.Size]byte, dnssec.Verdict]
 }
 
 func bogusKey(name string, t uint16) string { return dnsname.Lower(name) + "/" + dns.TypeToString[t] }
@@ -660,12 +661,14 @@ const verifiedSets = 20_000
 // together, so other data under a replayed signature is checked afresh.
 func (r *Resolver) verifySet(set []dns.RR, sigs []*dns.RRSIG, signer string, keys []*dnssec.Key, q *query) check {
 	now := r.now()
-	key := verifiedKey(set, sigs)
-	if v, ok := r.val.verified.Get(key); ok && now.Before(v.Expires) {
-		return check{Verdict: v, fromReply: true}
+	key, keyed := verifiedKey(set, sigs)
+	if keyed {
+		if v, ok := r.val.verified.Get(key); ok && now.Before(v.Expires) {
+			return check{Verdict: v, fromReply: true}
+		}
 	}
 	v := dnssec.VerifyRRset(set, sigs, signer, keys, now, q.budget.sec)
-	if v.Status == dnssec.Secure {
+	if v.Status == dnssec.Secure && keyed {
 		keep := v
 		ttl := time.Duration(set[0].Header().Ttl) * time.Second
 		if keep.Expires.IsZero() || now.Add(ttl).Before(keep.Expires) {
@@ -676,25 +679,64 @@ func (r *Resolver) verifySet(set []dns.RR, sigs []*dns.RRSIG, signer string, key
 	return check{Verdict: v, fromReply: true}
 }
 
-// verifiedKey is the memory's key of set and sigs: their records in
-// presentation form, TTLs left out (they count down), in a fixed order.
-func verifiedKey(set []dns.RR, sigs []*dns.RRSIG) string {
-	parts := make([]string, 0, len(set)+len(sigs))
-	for _, rr := range set {
-		parts = append(parts, withoutTTL(rr))
-	}
+// verifiedKey is the memory's key of set and sigs: a SHA-256 digest of
+// their records in wire form, uncompressed, owners lowercased and TTLs
+// zeroed (they count down), in a fixed order. (Their presentation form,
+// with base64 signatures and keys, took a tenth of a cold resolution's
+// validation.) ok is false for records that do not pack.
+func verifiedKey(set []dns.RR, sigs []*dns.RRSIG) (key [sha256.Size]byte, ok bool) {
+	m := dns.Msg{Answer: make([]dns.RR, 0, len(set)+len(sigs))}
+	m.Answer = append(m.Answer, set...)
 	for _, s := range sigs {
-		parts = append(parts, withoutTTL(s))
+		m.Answer = append(m.Answer, s)
 	}
-	slices.Sort(parts)
-	return strings.Join(parts, "\n")
+	wire, err := m.Pack()
+	if err != nil {
+		return key, false
+	}
+	records := make([][]byte, 0, len(m.Answer))
+	for off := 12; off < len(wire); { // after the header; no question
+		rec, next, ok := keyRecord(wire, off)
+		if !ok {
+			return key, false
+		}
+		records = append(records, rec)
+		off = next
+	}
+	slices.SortFunc(records, bytes.Compare)
+	h := sha256.New()
+	for _, rec := range records {
+		h.Write(rec)
+	}
+	return [sha256.Size]byte(h.Sum(nil)), true
 }
 
-func withoutTTL(rr dns.RR) string {
-	h := *rr.Header()
-	s := rr.String()
-	// The header's text is "owner<TAB>ttl<TAB>class<TAB>type": drop the TTL.
-	return strings.ToLower(h.Name) + strings.TrimPrefix(s[len(h.Name):], "\t"+strconv.FormatUint(uint64(h.Ttl), 10))
+// keyRecord is the uncompressed record at wire[off:] with its owner
+// lowercased and its TTL zeroed, in place, and where the next one starts.
+func keyRecord(wire []byte, off int) (rec []byte, next int, ok bool) {
+	start := off
+	for off < len(wire) && wire[off] != 0 {
+		end := off + 1 + int(wire[off])
+		if end > len(wire) {
+			return nil, 0, false
+		}
+		for i := off + 1; i < end; i++ {
+			if 'A' <= wire[i] && wire[i] <= 'Z' {
+				wire[i] += 'a' - 'A'
+			}
+		}
+		off = end
+	}
+	off++ // the root label
+	if off+10 > len(wire) {
+		return nil, 0, false
+	}
+	clear(wire[off+4 : off+8]) // the TTL, after type and class
+	next = off + 10 + int(binary.BigEndian.Uint16(wire[off+8:]))
+	if next > len(wire) {
+		return nil, 0, false
+	}
+	return wire[start:next], next, true
 }
 
 // denialLife is how long a referral's proof of no DS is trusted: its
