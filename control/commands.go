@@ -272,12 +272,11 @@ func (s *Server) reload(_ context.Context, w io.Writer, _ []string, _ io.Reader)
 	if s.cfg.Reload == nil {
 		return errors.New("this server has no config to reload")
 	}
-	if err := s.cfg.Reload(); err != nil {
+	if err := s.cfg.Reload(w); err != nil {
 		return err
 	}
 	s.afterChange()
-	_, err := fmt.Fprintln(w, "reloaded")
-	return err
+	return nil
 }
 
 func (s *Server) trace(ctx context.Context, w io.Writer, args []string, _ io.Reader) error {

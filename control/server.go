@@ -28,8 +28,9 @@ type Config struct {
 	// Trace resolves name and qtype, writing every upstream exchange and
 	// then the answer to w (the trace command).
 	Trace func(ctx context.Context, w io.Writer, name string, qtype uint16) error
-	// Reload re-reads the configuration (the reload command).
-	Reload func() error
+	// Reload re-reads the configuration (the reload command), writing
+	// what it could not apply to w.
+	Reload func(w io.Writer) error
 	// Changed is called after a command changed the engine's data (a
 	// flush, a negative trust anchor, a reload), so that answers kept
 	// outside the engine (the DNS server's ready-packed ones) go too.
