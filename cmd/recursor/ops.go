@@ -30,7 +30,9 @@ import (
 
 // liveEngine is the server's backend: the running resolver, which a
 // reload replaces while queries run.
-type liveEngine struct{ p atomic.Pointer[resolver.Resolver] }
+type liveEngine struct {
+	p atomic.Pointer[resolver.Resolver]
+}
 
 func (l *liveEngine) get() *resolver.Resolver { return l.p.Load() }
 
