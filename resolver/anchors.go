@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/miekg/dns"
 
@@ -28,8 +30,12 @@ type anchor struct {
 
 // anchors are the configured trust anchors by zone, and the negative ones.
 type anchors struct {
-	byZone   map[string]*anchor
-	insecure []string // canonical names: nothing at or below is validated
+	byZone map[string]*anchor
+	// insecure: canonical names, nothing at or below is validated. The
+	// slice is never changed in place: run-time changes
+	// (AddNegativeTrustAnchor) store a new one, so readers take no lock.
+	insecure   atomic.Pointer[[]string]
+	insecureMu sync.Mutex // serialises the writers of insecure
 }
 
 func newAnchors(rrs []dns.RR, insecure []string) (*anchors, error) {
@@ -56,13 +62,15 @@ func newAnchors(rrs []dns.RR, insecure []string) (*anchors, error) {
 			return nil, fmt.Errorf("trust anchor %s: type %s, want DS or DNSKEY", zone, dns.TypeToString[rr.Header().Rrtype])
 		}
 	}
+	var nta []string
 	for _, d := range insecure {
 		c, err := dnsname.Canonical(d)
 		if err != nil {
 			return nil, fmt.Errorf("insecure domain %q: %w", d, err)
 		}
-		a.insecure = append(a.insecure, c)
+		nta = append(nta, c)
 	}
+	a.insecure.Store(&nta)
 	return a, nil
 }
 
@@ -87,7 +95,7 @@ func (a *anchors) covers(name string) bool {
 
 // negative reports whether name lies at or below a negative trust anchor.
 func (a *anchors) negative(name string) bool {
-	for _, d := range a.insecure {
+	for _, d := range *a.insecure.Load() {
 		if inZone(name, d) {
 			return true
 		}

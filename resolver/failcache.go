@@ -80,3 +80,14 @@ func (f *failCache) zoneDown(zone string, now time.Time) error {
 
 // errZoneDown marks a failure answered from Resolver.deadZones.
 var errZoneDown = errors.New("every server of the zone failed")
+
+// forgetIf drops the failures whose key matches.
+func (f *failCache) forgetIf(match func(key string) bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, k := range f.entries.Keys() {
+		if match(k) {
+			f.entries.Remove(k)
+		}
+	}
+}

@@ -49,6 +49,10 @@ type engineFlags struct {
 	insecureDomains  []string
 	noDNSSEC         bool
 	loopbackOnly     bool
+
+	// What a reload keeps of the running engine (nil: build afresh).
+	keepCache   *cache.Cache
+	keepNetwork *testnet.Network
 }
 
 func (f *engineFlags) register(fs *pflag.FlagSet) {
@@ -184,12 +188,13 @@ func (f *engineFlags) build(log *slog.Logger) (*engine, error) {
 		PrivateDomain:     f.privateDomain,
 		DisableLocalZones: f.noLocalZones,
 		NoDefaultZones:    f.noDefaultZones,
-		Cache: cache.New(cache.Config{
-			MaxEntries: f.cacheEntries, MaxTTL: f.maxTTL, MaxNegativeTTL: f.maxNegativeTTL,
-		}),
+		Cache:             f.keepCache,
 		Limits: resolver.Limits{
 			MaxUpstreamQueries: f.maxUpstream, MaxCNAMEs: f.maxCNAMEs, MaxDepth: f.maxDepth, Timeout: f.timeout,
 		},
+	}
+	if cfg.Cache == nil {
+		cfg.Cache = cache.New(cache.Config{MaxEntries: f.cacheEntries, MaxTTL: f.maxTTL, MaxNegativeTTL: f.maxNegativeTTL})
 	}
 	if f.rootHints != "" {
 		file, err := os.Open(f.rootHints)
@@ -206,8 +211,10 @@ func (f *engineFlags) build(log *slog.Logger) (*engine, error) {
 		if f.rootHints != "" {
 			return nil, fmt.Errorf("--sandbox and --root-hints: choose one")
 		}
-		if e.network, err = startSandbox(f.sandboxDir, log); err != nil {
-			return nil, err
+		if e.network = f.keepNetwork; e.network == nil {
+			if e.network, err = startSandbox(f.sandboxDir, log); err != nil {
+				return nil, err
+			}
 		}
 		cfg.RootHints = e.network.RootHints()
 		cfg.UpstreamPort = e.network.Port()
@@ -224,7 +231,9 @@ func (f *engineFlags) build(log *slog.Logger) (*engine, error) {
 	}
 	cfg.Transport = f.transport(log)
 	if e.resolver, err = resolver.New(cfg); err != nil {
-		e.Close()
+		if f.keepNetwork == nil { // a reload's failure leaves the running sandbox be
+			e.Close()
+		}
 		return nil, err
 	}
 	return e, nil

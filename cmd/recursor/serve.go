@@ -32,6 +32,14 @@ type serveFlags struct {
 	maxTCPConns  int
 	tcpIdle      time.Duration
 	grace        time.Duration
+
+	// Operations (ops.go): the control socket and the cache file.
+	controlSocket string
+	cacheFile     string
+	// cmdline: the flags given on the command line, which a reload
+	// applies again over the re-read config file; flags: the flag set.
+	cmdline []flagSetting
+	flags   *pflag.FlagSet
 }
 
 // register adds the server's own flags; configFile lists them as the
@@ -47,6 +55,9 @@ func (f *serveFlags) register(fs *pflag.FlagSet) {
 	fs.IntVar(&f.maxTCPConns, "max-tcp-conns", server.DefaultMaxTCPConns, "open TCP connections at most")
 	fs.DurationVar(&f.tcpIdle, "tcp-idle-timeout", server.DefaultTCPIdleTimeout, "close TCP connections idle this long")
 	fs.DurationVar(&f.grace, "shutdown-grace", server.DefaultShutdownGrace, "on SIGINT/SIGTERM, let in-flight queries finish this long")
+
+	fs.StringVar(&f.controlSocket, "control-socket", "", "Unix socket (mode 0600) for `recursor control`; empty: none")
+	fs.StringVar(&f.cacheFile, "cache-file", "", "load the cache from this file at start and write it there on shutdown; empty: none")
 }
 
 func newServeCommand() *cobra.Command {
@@ -67,6 +78,7 @@ the command line win over the file.`,
   recursor serve --config /etc/recursor.toml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			sf.cmdline, sf.flags = commandLine(cmd.Flags()), cmd.Flags()
 			if sf.config != "" {
 				if err := loadConfigFile(sf.config, cmd.Flags()); err != nil {
 					return err
@@ -120,8 +132,10 @@ func runServe(ctx context.Context, ef *engineFlags, sf *serveFlags, log *slog.Lo
 		return err
 	}
 	defer e.Close()
+	live := &liveEngine{}
+	live.p.Store(e.resolver)
 	srv, err := server.New(server.Config{
-		Backend:        e.resolver,
+		Backend:        live,
 		Listen:         sf.listen,
 		Allow:          allow,
 		MaxInFlight:    sf.maxInFlight,
@@ -140,7 +154,13 @@ func runServe(ctx context.Context, ef *engineFlags, sf *serveFlags, log *slog.Lo
 	if e.network != nil {
 		log.Info("sandbox", "upstream_port", e.network.Port())
 	}
-	return srv.Serve(ctx)
+	ops := &operations{ef: ef, sf: sf, log: log, live: live, srv: srv, network: e.network}
+	if err := ops.start(ctx); err != nil {
+		return err
+	}
+	err = srv.Serve(ctx)
+	ops.stop(err == nil)
+	return err
 }
 
 // parseAllow reads --allow values: CIDR prefixes or single addresses.
