@@ -55,7 +55,7 @@ test: vet
 FUZZTIME ?= 10s
 FUZZ_TARGETS = roothints:FuzzParse internal/dnsname:FuzzCanonical cache:FuzzStore resolver:FuzzReply resolver:FuzzUnpackReply resolver:FuzzInZone resolver:FuzzValidate \
 	server:FuzzHandle server:FuzzAnswerFast testnet:FuzzRespond testnet:FuzzParseConf \
-	replay:FuzzParse cmd/recursor:FuzzLoadConfig
+	replay:FuzzParse cmd/recursor:FuzzLoadConfig cache:FuzzLoad
 
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
