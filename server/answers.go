@@ -182,6 +182,10 @@ func (s *Server) answerFast(query []byte, client netip.AddrPort, tcp bool, buf [
 	if s.answers == nil || s.cfg.LogQueries {
 		return nil, false
 	}
+	var received time.Time
+	if s.metrics != nil || s.tap != nil {
+		received = time.Now()
+	}
 	w, ok := parseWireQuery(query)
 	if !ok || !s.allowed(client.Addr()) {
 		return nil, false
@@ -234,6 +238,11 @@ func (s *Server) answerFast(query []byte, client netip.AddrPort, tcp bool, buf [
 	}
 	s.stats.queries.Add(1)
 	s.stats.cacheHits.Add(1)
+	if s.metrics != nil {
+		qtype := binary.BigEndian.Uint16(query[w.questionEnd-4:])
+		s.metrics.Query(QueryEvent{TCP: tcp, Cached: true, Qtype: qtype, Rcode: int(out[3] & 0x0f), EDE: -1, Duration: time.Since(received)})
+	}
+	s.tapClient(client, tcp, query, out, received)
 	return out, true
 }
 

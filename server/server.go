@@ -101,6 +101,12 @@ type Config struct {
 	// Now is the clock of the answer cache's TTLs; default time.Now.
 	// Tests inject one, together with the engine's.
 	Now func() time.Time
+	// Metrics receives a count per answered client query (package
+	// metrics); nil counts nothing.
+	Metrics Metrics
+	// Tap receives every client query and answer in wire format (package
+	// tap, for dnstap); nil logs nothing.
+	Tap Tap
 }
 
 // Server answers DNS clients over UDP and TCP. Handle and HandlePacket may
@@ -115,6 +121,8 @@ type Server struct {
 	stats   counters
 	answers *answerCache // nil when off
 	now     func() time.Time
+	metrics Metrics // nil when off
+	tap     Tap     // nil when off
 
 	// Set by Listen, read by Serve and Addrs.
 	mu       sync.Mutex
@@ -190,7 +198,8 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Server{cfg: cfg, backend: cfg.Backend, log: cfg.Logger, now: cfg.Now, answers: newAnswerCache(cfg.AnswerCacheSize), defaultListen: defaultListen}
+	s := &Server{cfg: cfg, backend: cfg.Backend, log: cfg.Logger, now: cfg.Now, answers: newAnswerCache(cfg.AnswerCacheSize), defaultListen: defaultListen,
+		metrics: cfg.Metrics, tap: cfg.Tap}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

@@ -49,6 +49,14 @@ type engineFlags struct {
 	insecureDomains  []string
 	noDNSSEC         bool
 	loopbackOnly     bool
+	// hooks: the observers serve sets up (metrics, dnstap); not flags
+	hooks engineHooks
+}
+
+// engineHooks are the observation interfaces of the engine.
+type engineHooks struct {
+	Metrics resolver.Metrics
+	Tap     resolver.Tap
 }
 
 func (f *engineFlags) register(fs *pflag.FlagSet) {
@@ -184,6 +192,8 @@ func (f *engineFlags) build(log *slog.Logger) (*engine, error) {
 		PrivateDomain:     f.privateDomain,
 		DisableLocalZones: f.noLocalZones,
 		NoDefaultZones:    f.noDefaultZones,
+		Metrics:           f.hooks.Metrics,
+		Tap:               f.hooks.Tap,
 		Cache: cache.New(cache.Config{
 			MaxEntries: f.cacheEntries, MaxTTL: f.maxTTL, MaxNegativeTTL: f.maxNegativeTTL,
 		}),

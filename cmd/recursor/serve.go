@@ -32,6 +32,7 @@ type serveFlags struct {
 	maxTCPConns  int
 	tcpIdle      time.Duration
 	grace        time.Duration
+	observe      observeFlags
 }
 
 // register adds the server's own flags; configFile lists them as the
@@ -47,6 +48,7 @@ func (f *serveFlags) register(fs *pflag.FlagSet) {
 	fs.IntVar(&f.maxTCPConns, "max-tcp-conns", server.DefaultMaxTCPConns, "open TCP connections at most")
 	fs.DurationVar(&f.tcpIdle, "tcp-idle-timeout", server.DefaultTCPIdleTimeout, "close TCP connections idle this long")
 	fs.DurationVar(&f.grace, "shutdown-grace", server.DefaultShutdownGrace, "on SIGINT/SIGTERM, let in-flight queries finish this long")
+	f.observe.register(fs)
 }
 
 func newServeCommand() *cobra.Command {
@@ -115,12 +117,17 @@ func runServe(ctx context.Context, ef *engineFlags, sf *serveFlags, log *slog.Lo
 	if sf.tcpIdle <= 0 || sf.grace <= 0 {
 		return fmt.Errorf("--tcp-idle-timeout and --shutdown-grace must be positive")
 	}
+	obs, err := sf.observe.setUp(ef, log)
+	if err != nil {
+		return err
+	}
+	defer obs.stop()
 	e, err := ef.build(log)
 	if err != nil {
 		return err
 	}
 	defer e.Close()
-	srv, err := server.New(server.Config{
+	scfg := server.Config{
 		Backend:        e.resolver,
 		Listen:         sf.listen,
 		Allow:          allow,
@@ -133,13 +140,16 @@ func runServe(ctx context.Context, ef *engineFlags, sf *serveFlags, log *slog.Lo
 		ShutdownGrace:  sf.grace,
 		Logger:         log,
 		LogQueries:     sf.logQueries,
-	})
+	}
+	obs.serverConfig(&scfg)
+	srv, err := server.New(scfg)
 	if err != nil {
 		return errors.New(strings.TrimPrefix(err.Error(), "server: "))
 	}
 	if e.network != nil {
 		log.Info("sandbox", "upstream_port", e.network.Port())
 	}
+	obs.start(ctx, srv, e, log)
 	return srv.Serve(ctx)
 }
 
