@@ -33,16 +33,24 @@ const (
 )
 
 // qtypeSlot maps a qtype below 256 to its index in qtypes, otherQtype for
-// the rest; CAA (257) is looked at apart.
-var qtypeSlot [256]uint8
+// the rest; caaSlot is CAA's (257).
+var (
+	qtypeSlot [256]uint8
+	caaSlot   int
+)
 
 func init() {
 	for i := range qtypeSlot {
 		qtypeSlot[i] = otherQtype
 	}
 	for i, t := range qtypes {
-		if t < 256 {
+		switch {
+		case t < 256:
 			qtypeSlot[t] = uint8(i)
+		case t == dns.TypeCAA:
+			caaSlot = i
+		default:
+			panic("metrics: qtype above 255 without a slot: " + dns.TypeToString[t])
 		}
 	}
 }
@@ -52,7 +60,7 @@ func qtypeIndex(t uint16) int {
 	case t < 256:
 		return int(qtypeSlot[t])
 	case t == dns.TypeCAA:
-		return len(qtypes) - 2
+		return caaSlot
 	}
 	return otherQtype
 }

@@ -123,6 +123,8 @@ type Server struct {
 	now     func() time.Time
 	metrics Metrics // nil when off
 	tap     Tap     // nil when off
+	// realClock: now is time.Now, whose readings also time queries
+	realClock bool
 
 	// Set by Listen, read by Serve and Addrs.
 	mu       sync.Mutex
@@ -195,11 +197,12 @@ func New(cfg Config) (*Server, error) {
 			*f.v = f.def
 		}
 	}
-	if cfg.Now == nil {
+	realClock := cfg.Now == nil
+	if realClock {
 		cfg.Now = time.Now
 	}
 	s := &Server{cfg: cfg, backend: cfg.Backend, log: cfg.Logger, now: cfg.Now, answers: newAnswerCache(cfg.AnswerCacheSize), defaultListen: defaultListen,
-		metrics: cfg.Metrics, tap: cfg.Tap}
+		metrics: cfg.Metrics, tap: cfg.Tap, realClock: realClock}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
