@@ -236,6 +236,7 @@ func (t *Tap) Run(ctx context.Context) error {
 
 // runSocket keeps a connection to the socket and drains into it.
 func (t *Tap) runSocket(ctx context.Context) error {
+	warned := false // once per outage, not once per redial
 	for ctx.Err() == nil {
 		conn, err := net.DialTimeout("unix", t.cfg.Socket, writeTimeout)
 		var w dnstap.Writer
@@ -246,9 +247,16 @@ func (t *Tap) runSocket(ctx context.Context) error {
 			}
 		}
 		if err != nil {
-			t.log.Warn("dnstap socket unavailable: dropping messages", "socket", t.cfg.Socket, "err", err)
+			if !warned {
+				t.log.Warn("dnstap socket unavailable: dropping messages until it is back", "socket", t.cfg.Socket, "err", err)
+				warned = true
+			}
 			t.discardFor(ctx, redialAfter)
 			continue
+		}
+		if warned {
+			t.log.Info("dnstap socket connected", "socket", t.cfg.Socket)
+			warned = false
 		}
 		err = t.drain(ctx, w)
 		w.Close()
@@ -257,7 +265,14 @@ func (t *Tap) runSocket(ctx context.Context) error {
 			t.log.Warn("dnstap socket write failed", "socket", t.cfg.Socket, "err", err)
 		}
 	}
-	return nil
+	for { // what is left has nowhere to go
+		select {
+		case <-t.queue:
+			t.dropped.Add(1)
+		default:
+			return nil
+		}
+	}
 }
 
 // discardFor drops queued messages for d, or until ctx ends.

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	dnstap "github.com/dnstap/golang-dnstap"
@@ -221,6 +222,37 @@ func TestFullQueueDrops(t *testing.T) {
 	if tp.Dropped() != 7 || tp.Sent() != 0 {
 		t.Errorf("dropped %d, sent %d; want 7 dropped (10 messages, a queue of 3), none sent", tp.Dropped(), tp.Sent())
 	}
+}
+
+// TestSocketAbsent: with no collector listening, messages are dropped
+// and counted, the socket is dialled again, and Run ends with its context.
+func TestSocketAbsent(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "nobody.sock")
+	synctest.Test(t, func(t *testing.T) {
+		tp, err := tap.New(tap.Config{Socket: path})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() { done <- tp.Run(ctx) }()
+		q, _ := new(dns.Msg).SetQuestion("example.com.", dns.TypeA).Pack()
+		tp.Client(netip.MustParseAddrPort("127.0.0.1:5353"), false, q, q, time.Now())
+		synctest.Wait()
+		if tp.Dropped() != 2 || tp.Sent() != 0 {
+			t.Errorf("dropped %d, sent %d; want 2 dropped, none sent", tp.Dropped(), tp.Sent())
+		}
+		time.Sleep(10 * time.Second) // redials, in the bubble's time
+		tp.Client(netip.MustParseAddrPort("127.0.0.1:5353"), false, q, nil, time.Now())
+		synctest.Wait()
+		if tp.Dropped() != 3 {
+			t.Errorf("dropped %d after redialling, want 3", tp.Dropped())
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
 }
 
 func TestConfigErrors(t *testing.T) {
