@@ -105,7 +105,8 @@ type Config struct {
 	// metrics); nil counts nothing.
 	Metrics Metrics
 	// Tap receives every client query and answer in wire format (package
-	// tap, for dnstap); nil logs nothing.
+	// tap, for dnstap) that the listeners or HandlePacket see; Handle's
+	// parsed messages are not logged. Nil logs nothing.
 	Tap Tap
 }
 
