@@ -120,7 +120,7 @@ func (rg *rig) ask(t *testing.T, network, name string, qtype uint16) *dns.Msg {
 func TestCounterDeltas(t *testing.T) {
 	rg := newRig(t)
 	before := rg.scrape(t)
-	queriesBefore := rg.net.QueryCount()
+	rg.net.ResetQueries()
 
 	script := []struct {
 		network, name string
@@ -134,6 +134,7 @@ func TestCounterDeltas(t *testing.T) {
 		{"udp", "www.shop.example.com.", dns.TypeA, dns.RcodeSuccess},  // miss, insecure
 		{"udp", "www.expired.lab.", dns.TypeA, dns.RcodeServerFailure}, // miss, bogus: SERVFAIL EDE 7
 		{"udp", "www.example.com.", dns.TypeMX, dns.RcodeSuccess},      // miss, secure NODATA
+		{"tcp", "big.example.com.", dns.TypeTXT, dns.RcodeSuccess},     // miss, secure; upstream truncated over UDP, then TCP
 	}
 	for _, s := range script {
 		if got := rg.ask(t, s.network, s.name, s.qtype); got.Rcode != s.rcode {
@@ -156,28 +157,43 @@ func TestCounterDeltas(t *testing.T) {
 
 	after := rg.scrape(t)
 	delta := func(k string) float64 { return after[k] - before[k] }
+	// Each exchange is one UDP query at the testnet, and a TCP one more
+	// when the UDP reply was truncated.
+	var udpQueries, tcpQueries float64
+	for _, q := range rg.net.Queries() {
+		if q.TCP {
+			tcpQueries++
+		} else {
+			udpQueries++
+		}
+	}
+	if tcpQueries != 1 {
+		t.Errorf("%v TCP queries at the testnet, want 1 (big.example.com TXT)", tcpQueries)
+	}
 	want := map[string]float64{
-		`recursor_client_queries_total{qtype="A",rcode="NOERROR",transport="udp"}`:  5,
-		`recursor_client_queries_total{qtype="A",rcode="NXDOMAIN",transport="tcp"}`: 1,
-		`recursor_client_queries_total{qtype="A",rcode="SERVFAIL",transport="udp"}`: 1,
-		`recursor_client_queries_total{qtype="MX",rcode="NOERROR",transport="udp"}`: 1,
-		`recursor_client_queries_received_total`:                                    9,
-		`recursor_client_queries_dropped_total`:                                     1,
-		`recursor_cache_hits_total`:                                                 3,
-		`recursor_cache_misses_total`:                                               5,
-		`recursor_servfail_total{ede="7"}`:                                          1,
-		`recursor_dnssec_answers_total{result="secure"}`:                            4,
-		`recursor_dnssec_answers_total{result="insecure"}`:                          1,
-		`recursor_dnssec_answers_total{result="bogus"}`:                             1,
-		`recursor_dnssec_answers_total{result="indeterminate"}`:                     0,
-		`recursor_client_query_duration_seconds_count{cached="true"}`:               3,
-		`recursor_client_query_duration_seconds_count{cached="false"}`:              5,
-		`recursor_upstream_queries_total{outcome="timeout"}`:                        0,
-		`recursor_cache_stale_answers_total`:                                        0,
-		`recursor_cache_prefetches_total`:                                           0,
-		`recursor_client_queries_in_flight`:                                         0,
-		`recursor_upstream_query_duration_seconds_count`:                            float64(rg.net.QueryCount() - queriesBefore),
-		`recursor_upstream_queries_total{outcome="answer"}`:                         float64(rg.net.QueryCount() - queriesBefore),
+		`recursor_client_queries_total{qtype="A",rcode="NOERROR",transport="udp"}`:   5,
+		`recursor_client_queries_total{qtype="A",rcode="NXDOMAIN",transport="tcp"}`:  1,
+		`recursor_client_queries_total{qtype="A",rcode="SERVFAIL",transport="udp"}`:  1,
+		`recursor_client_queries_total{qtype="TXT",rcode="NOERROR",transport="tcp"}`: 1,
+		`recursor_upstream_tcp_fallbacks_total`:                                      1,
+		`recursor_client_queries_total{qtype="MX",rcode="NOERROR",transport="udp"}`:  1,
+		`recursor_client_queries_received_total`:                                     10,
+		`recursor_client_queries_dropped_total`:                                      1,
+		`recursor_cache_hits_total`:                                                  3,
+		`recursor_cache_misses_total`:                                                6,
+		`recursor_servfail_total{ede="7"}`:                                           1,
+		`recursor_dnssec_answers_total{result="secure"}`:                             5,
+		`recursor_dnssec_answers_total{result="insecure"}`:                           1,
+		`recursor_dnssec_answers_total{result="bogus"}`:                              1,
+		`recursor_dnssec_answers_total{result="indeterminate"}`:                      0,
+		`recursor_client_query_duration_seconds_count{cached="true"}`:                3,
+		`recursor_client_query_duration_seconds_count{cached="false"}`:               6,
+		`recursor_upstream_queries_total{outcome="timeout"}`:                         0,
+		`recursor_cache_stale_answers_total`:                                         0,
+		`recursor_cache_prefetches_total`:                                            0,
+		`recursor_client_queries_in_flight`:                                          0,
+		`recursor_upstream_query_duration_seconds_count`:                             udpQueries,
+		`recursor_upstream_queries_total{outcome="answer"}`:                          udpQueries,
 	}
 	for k, v := range want {
 		if _, ok := after[k]; !ok {
@@ -195,8 +211,8 @@ func TestCounterDeltas(t *testing.T) {
 			series++
 		}
 	}
-	if series != 4 {
-		t.Errorf("%d recursor_client_queries_total series, want the script's 4", series)
+	if series != 5 {
+		t.Errorf("%d recursor_client_queries_total series, want the script's 5", series)
 	}
 	if after["recursor_cache_entries"] <= 0 || after["recursor_cache_bytes"] <= 0 {
 		t.Errorf("cache gauges: %v entries, %v bytes; want both above zero", after["recursor_cache_entries"], after["recursor_cache_bytes"])
