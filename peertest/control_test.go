@@ -106,7 +106,7 @@ func TestControlCommands(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"stats"}, "\nresolved 2\n"}, // the health check is no resolution
+		{[]string{"stats"}, "\nrecursor_cache_misses_total 2\n"}, // the /metrics figures; the health check is no resolution
 		{[]string{"lookup", "www.example.com"}, "www.example.com.\t"},
 		{[]string{"dump-cache", dump}, ""},
 		{[]string{"flush", "www.example.com", "A"}, "flushed 1 cache entries of www.example.com. A"},

@@ -196,6 +196,12 @@ type Config struct {
 	// DNSSEC configures validation (RFC 4033-4035): on by default with
 	// the root's trust anchors when RootHints are the IANA ones.
 	DNSSEC DNSSECConfig
+	// Metrics receives the engine's counts (package metrics); nil
+	// counts nothing.
+	Metrics Metrics
+	// Tap receives every upstream query and reply (package tap, for
+	// dnstap); nil logs nothing.
+	Tap Tap
 }
 
 // DNSSECConfig configures DNSSEC validation. The zero value validates

@@ -13,6 +13,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"slices"
+	"time"
 
 	"github.com/miekg/dns"
 )
@@ -114,6 +115,10 @@ func (r *Resolver) exchangeOnce(ctx context.Context, q *query, d delegation, c *
 		timeout = max(left, MinServerTimeout)
 	}
 	resp, rtt, tcp, err := exchangeVia(ctx, r.transport, m, server, timeout)
+	if r.tap != nil {
+		// Before restoreCase: the reply as it came.
+		r.tap.Upstream(server, tcp, m, resp, time.Now().Add(-rtt), rtt)
+	}
 	var rep reply
 	var o Outcome
 	switch {
@@ -138,6 +143,7 @@ func (r *Resolver) exchangeOnce(ctx context.Context, q *query, d delegation, c *
 		// A mismatch is counted once confirmed (afterCaseMismatch).
 		r.infra.report(c.addr, d.zone, o, rtt, r.now())
 	}
+	r.metrics.Upstream(o, tcp, rtt)
 	if err != nil {
 		err = &ServerError{Outcome: o, Server: server, NSName: c.ns, Err: err}
 	}

@@ -212,6 +212,7 @@ func (r *Resolver) answer(res result, name string, qtype uint16, opts Options) (
 	if c, ok := r.sentinelFailure(name, qtype, sec); ok && !opts.CheckingDisabled {
 		sec = c
 	}
+	r.metrics.Answer(sec.Status)
 	if sec.Status == dnssec.Bogus && !opts.CheckingDisabled {
 		return Answer{}, &Error{Qname: name, Qtype: qtype, Err: &ValidationError{EDE: sec.EDE, Why: sec.Why, Verifications: res.verifications}}
 	}

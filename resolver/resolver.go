@@ -56,6 +56,8 @@ type Resolver struct {
 	flight         singleflight.Group // client questions, and root priming
 	asks           singleflight.Group // questions to a zone's servers (ask)
 	val            *validator         // nil when not validating
+	metrics        Metrics            // never nil: noMetrics when off
+	tap            Tap                // nil when off
 }
 
 // New returns a resolver for cfg. It starts no goroutines.
@@ -83,6 +85,11 @@ func New(cfg Config) (*Resolver, error) {
 		infra:      newInfra(),
 		failed:     newFailCache(),
 		deadZones:  newFailCache(),
+		metrics:    cfg.Metrics,
+		tap:        cfg.Tap,
+	}
+	if r.metrics == nil {
+		r.metrics = noMetrics{}
 	}
 	if r.hints == nil {
 		r.hints = roothints.Default()

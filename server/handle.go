@@ -43,17 +43,20 @@ func (s *Server) HandlePacket(ctx context.Context, query []byte, client netip.Ad
 	if out, ok := s.answerFast(query, client, tcp, buf); ok {
 		return out
 	}
+	received := s.tapNow()
 	resp, pending, cached := s.servePacket(query, client, tcp)
 	if pending != nil {
 		resp = s.resolvePending(ctx, pending)
 	}
 	if resp == nil {
+		s.tapClient(client, tcp, query, nil, received)
 		return nil
 	}
 	out := s.pack(resp, buf)
 	if cached {
 		s.storeAnswer(query, out)
 	}
+	s.tapClient(client, tcp, query, out, received)
 	return out
 }
 
@@ -97,6 +100,7 @@ type query struct {
 	start  time.Time
 	edns   *dns.OPT // the client's OPT record, nil without EDNS
 	ede    *dns.EDNS0_EDE
+	wire   []byte // the query as received, kept for a tap while it is resolved
 }
 
 // serve is the one path of every client query. It runs the checks and the
@@ -346,6 +350,7 @@ func (s *Server) finish(q *query, resp *dns.Msg, cached bool) *dns.Msg {
 	if resp.Rcode == dns.RcodeServerFailure {
 		s.stats.servFail.Add(1)
 	}
+	s.countQuery(q, resp.Rcode, cached)
 	if s.cfg.LogQueries {
 		s.logQuery(q, resp, cached)
 	}

@@ -101,6 +101,13 @@ type Config struct {
 	// Now is the clock of the answer cache's TTLs; default time.Now.
 	// Tests inject one, together with the engine's.
 	Now func() time.Time
+	// Metrics receives a count per answered client query (package
+	// metrics); nil counts nothing.
+	Metrics Metrics
+	// Tap receives every client query and answer in wire format (package
+	// tap, for dnstap) that the listeners or HandlePacket see; Handle's
+	// parsed messages are not logged. Nil logs nothing.
+	Tap Tap
 }
 
 // Server answers DNS clients over UDP and TCP. Handle and HandlePacket may
@@ -115,6 +122,10 @@ type Server struct {
 	stats   counters
 	answers *answerCache // nil when off
 	now     func() time.Time
+	metrics Metrics // nil when off
+	tap     Tap     // nil when off
+	// realClock: now is time.Now, whose readings also time queries
+	realClock bool
 
 	// Set by Listen, read by Serve and Addrs.
 	mu       sync.Mutex
@@ -187,10 +198,12 @@ func New(cfg Config) (*Server, error) {
 			*f.v = f.def
 		}
 	}
-	if cfg.Now == nil {
+	realClock := cfg.Now == nil
+	if realClock {
 		cfg.Now = time.Now
 	}
-	s := &Server{cfg: cfg, backend: cfg.Backend, log: cfg.Logger, now: cfg.Now, answers: newAnswerCache(cfg.AnswerCacheSize), defaultListen: defaultListen}
+	s := &Server{cfg: cfg, backend: cfg.Backend, log: cfg.Logger, now: cfg.Now, answers: newAnswerCache(cfg.AnswerCacheSize), defaultListen: defaultListen,
+		metrics: cfg.Metrics, tap: cfg.Tap, realClock: realClock}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

@@ -171,20 +171,24 @@ func (s *Server) serveTCP(ctx context.Context, c *tcpConn) {
 			return
 		}
 		c.lastQuery.Store(time.Now().UnixNano())
+		received := s.tapNow()
 		resp, pending, _ := s.servePacket(buf, c.client, true)
 		if pending == nil {
-			if resp != nil && !s.writeTCP(c, resp) {
+			if resp == nil {
+				s.tapClient(c.client, true, buf, nil, received)
+			} else if !s.writeTCP(c, resp, buf, received) {
 				return
 			}
 			continue
 		}
+		pending.wire = s.keepWire(buf)
 		c.pending.Add(1)
 		c.outstanding.Add(1)
 		s.work.Go(func() {
 			defer c.pending.Done()
 			resp := s.resolvePending(ctx, pending)
 			c.outstanding.Add(-1)
-			if resp != nil && !s.writeTCP(c, resp) {
+			if resp != nil && !s.writeTCP(c, resp, pending.wire, pending.start) {
 				c.stopReading()
 			}
 		})
@@ -192,8 +196,9 @@ func (s *Server) serveTCP(ctx context.Context, c *tcpConn) {
 }
 
 // writeTCP sends resp on c with its length prefix, in one write so that
-// concurrent answers never interleave. It reports false when c is broken.
-func (s *Server) writeTCP(c *tcpConn, resp *dns.Msg) bool {
+// concurrent answers never interleave, and logs it to the tap with query
+// (received then). It reports false when c is broken.
+func (s *Server) writeTCP(c *tcpConn, resp *dns.Msg, query []byte, received time.Time) bool {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if len(c.wbuf) < 2 {
@@ -217,5 +222,6 @@ func (s *Server) writeTCP(c *tcpConn, resp *dns.Msg) bool {
 		s.log.Debug("tcp write", "client", c.client, "err", err)
 		return false
 	}
+	s.tapClient(c.client, true, query, packed, received)
 	return true
 }

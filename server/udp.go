@@ -57,18 +57,23 @@ func (s *Server) readUDP(ctx context.Context, u *udpSocket) {
 			s.writeUDP(u, fast, from, sess)
 			continue
 		}
+		received := s.tapNow()
 		resp, pending, cached := s.servePacket(in[:n], from, false)
 		if pending != nil {
+			pending.wire = s.keepWire(in[:n])
 			s.answerLater(ctx, u, pending, from, sess)
 			continue
 		}
-		if resp != nil {
-			out = s.pack(resp, out[:0])
-			if cached {
-				s.storeAnswer(in[:n], out)
-			}
-			s.writeUDP(u, out, from, sess)
+		if resp == nil {
+			s.tapClient(from, false, in[:n], nil, received)
+			continue
 		}
+		out = s.pack(resp, out[:0])
+		if cached {
+			s.storeAnswer(in[:n], out)
+		}
+		s.writeUDP(u, out, from, sess)
+		s.tapClient(from, false, in[:n], out, received)
 	}
 }
 
@@ -80,6 +85,7 @@ func (s *Server) answerLater(ctx context.Context, u *udpSocket, q *query, to net
 		bp := packBuffers.Get().(*[]byte)
 		*bp = s.pack(resp, (*bp)[:0])
 		s.writeUDP(u, *bp, to, sess)
+		s.tapClient(to, false, q.wire, *bp, q.start)
 		packBuffers.Put(bp)
 	})
 }

@@ -125,12 +125,15 @@ func (s *Server) answerBatch(ctx context.Context, u *udpSocket, raw syscall.RawC
 			replies++
 			continue
 		}
+		received := s.tapNow()
 		resp, pending, cached := s.servePacket(query, from, false)
 		if pending != nil {
+			pending.wire = s.keepWire(query)
 			s.answerLater(ctx, u, pending, from, nil)
 			continue
 		}
 		if resp == nil {
+			s.tapClient(from, false, query, nil, received)
 			continue
 		}
 		out := s.pack(resp, b.outData[replies][:0])
@@ -140,6 +143,7 @@ func (s *Server) answerBatch(ctx context.Context, u *udpSocket, raw syscall.RawC
 		if cached {
 			s.storeAnswer(query, out)
 		}
+		s.tapClient(from, false, query, out, received)
 		b.outData[replies] = out
 		b.outAddr[replies] = b.inAddr[i]
 		b.setReply(replies, b.in[i].Msghdr.Namelen)

@@ -53,6 +53,14 @@ type engineFlags struct {
 	// What a reload keeps of the running engine (nil: build afresh).
 	keepCache   *cache.Cache
 	keepNetwork *testnet.Network
+	// hooks: the observers serve sets up (metrics, dnstap); not flags
+	hooks engineHooks
+}
+
+// engineHooks are the observation interfaces of the engine.
+type engineHooks struct {
+	Metrics resolver.Metrics
+	Tap     resolver.Tap
 }
 
 func (f *engineFlags) register(fs *pflag.FlagSet) {
@@ -188,6 +196,8 @@ func (f *engineFlags) build(log *slog.Logger) (*engine, error) {
 		PrivateDomain:     f.privateDomain,
 		DisableLocalZones: f.noLocalZones,
 		NoDefaultZones:    f.noDefaultZones,
+		Metrics:           f.hooks.Metrics,
+		Tap:               f.hooks.Tap,
 		Cache:             f.keepCache,
 		Limits: resolver.Limits{
 			MaxUpstreamQueries: f.maxUpstream, MaxCNAMEs: f.maxCNAMEs, MaxDepth: f.maxDepth, Timeout: f.timeout,

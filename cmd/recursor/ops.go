@@ -23,6 +23,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/recursor-dns/recursor/control"
+	"github.com/recursor-dns/recursor/metrics"
 	"github.com/recursor-dns/recursor/resolver"
 	"github.com/recursor-dns/recursor/server"
 	"github.com/recursor-dns/recursor/testnet"
@@ -89,7 +90,8 @@ type operations struct {
 	log     *slog.Logger
 	live    *liveEngine
 	srv     *server.Server
-	network *testnet.Network // the sandbox, kept across reloads
+	network *testnet.Network  // the sandbox, kept across reloads
+	metrics *metrics.Registry // the figures of stats; nil: the server's counters alone
 
 	reloadMu sync.Mutex // one reload at a time
 	cancel   context.CancelFunc
@@ -193,8 +195,13 @@ func (o *operations) writeCacheFile() {
 	o.log.Info("cache file written", "file", name, "entries", c.Len(), "took", time.Since(start).Round(time.Millisecond))
 }
 
-// stats writes the server's counters, one "name value" line each.
+// stats writes the metrics in Prometheus' text format, the same figures
+// as /metrics; without a registry, the server's counters, one "name value"
+// line each.
 func (o *operations) stats(w io.Writer) error {
+	if o.metrics != nil {
+		return o.metrics.WriteText(w)
+	}
 	st := o.srv.Stats()
 	c := o.live.get().Cache()
 	_, err := fmt.Fprintf(w, "queries %d\ncache_hits %d\nresolved %d\nservfail %d\ndropped %d\npanics %d\nin_flight %d\ntcp_conns %d\ncache_entries %d\ncache_bytes %d\n",

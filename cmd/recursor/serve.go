@@ -40,6 +40,7 @@ type serveFlags struct {
 	// applies again over the re-read config file; flags: the flag set.
 	cmdline []flagSetting
 	flags   *pflag.FlagSet
+	observe observeFlags
 }
 
 // register adds the server's own flags; configFile lists them as the
@@ -58,6 +59,7 @@ func (f *serveFlags) register(fs *pflag.FlagSet) {
 
 	fs.StringVar(&f.controlSocket, "control-socket", "", "Unix socket (mode 0600) for `recursor control`; empty: none")
 	fs.StringVar(&f.cacheFile, "cache-file", "", "load the cache from this file at start and write it there on shutdown; empty: none")
+	f.observe.register(fs)
 }
 
 func newServeCommand() *cobra.Command {
@@ -127,6 +129,11 @@ func runServe(ctx context.Context, ef *engineFlags, sf *serveFlags, log *slog.Lo
 	if sf.tcpIdle <= 0 || sf.grace <= 0 {
 		return fmt.Errorf("--tcp-idle-timeout and --shutdown-grace must be positive")
 	}
+	obs, err := sf.observe.setUp(ef, log, sf.controlSocket != "")
+	if err != nil {
+		return err
+	}
+	defer obs.stop()
 	e, err := ef.build(log)
 	if err != nil {
 		return err
@@ -134,7 +141,7 @@ func runServe(ctx context.Context, ef *engineFlags, sf *serveFlags, log *slog.Lo
 	defer e.Close()
 	live := &liveEngine{}
 	live.p.Store(e.resolver)
-	srv, err := server.New(server.Config{
+	scfg := server.Config{
 		Backend:        live,
 		Listen:         sf.listen,
 		Allow:          allow,
@@ -147,14 +154,17 @@ func runServe(ctx context.Context, ef *engineFlags, sf *serveFlags, log *slog.Lo
 		ShutdownGrace:  sf.grace,
 		Logger:         log,
 		LogQueries:     sf.logQueries,
-	})
+	}
+	obs.serverConfig(&scfg)
+	srv, err := server.New(scfg)
 	if err != nil {
 		return errors.New(strings.TrimPrefix(err.Error(), "server: "))
 	}
 	if e.network != nil {
 		log.Info("sandbox", "upstream_port", e.network.Port())
 	}
-	ops := &operations{ef: ef, sf: sf, log: log, live: live, srv: srv, network: e.network}
+	obs.start(ctx, srv, e, log)
+	ops := &operations{ef: ef, sf: sf, log: log, live: live, srv: srv, network: e.network, metrics: obs.metrics}
 	if err := ops.start(ctx); err != nil {
 		return err
 	}
