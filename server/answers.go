@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/miekg/dns"
@@ -75,6 +76,11 @@ type packedAnswer struct {
 	ttls    []uint32 // the TTLs as stored
 	minTTL  uint32
 	storedN int64 // when it was stored, as monotonic nanoseconds of the server clock
+	// prefetchN: when the engine's prefetch of the answer is due, on
+	// storedN's clock (0: never). The first hit after it goes to the
+	// engine, which starts the prefetch; the others stay here.
+	prefetchN    int64
+	prefetchSent atomic.Bool
 }
 
 func newAnswerCache(size int) *answerCache {
@@ -192,9 +198,13 @@ func (s *Server) answerFast(query []byte, client netip.AddrPort, tcp bool, buf [
 	if a == nil {
 		return nil, false
 	}
-	elapsed := s.now().UnixNano() - a.storedN
+	nowN := s.now().UnixNano()
+	elapsed := nowN - a.storedN
 	if elapsed < 0 {
 		return nil, false
+	}
+	if a.prefetchN != 0 && nowN >= a.prefetchN && a.prefetchSent.CompareAndSwap(false, true) {
+		return nil, false // the engine's cache answers it and starts the prefetch
 	}
 	// Whole seconds gone, rounded up: a TTL we give is never longer than
 	// the one the RRset cache would give.
@@ -238,8 +248,9 @@ func (s *Server) answerFast(query []byte, client netip.AddrPort, tcp bool, buf [
 }
 
 // storeAnswer keeps resp, the packed answer to query that the engine's
-// cache gave, for answerFast. Anything unusual is not kept.
-func (s *Server) storeAnswer(query, resp []byte) {
+// cache gave, for answerFast, with when its prefetch is due (zero:
+// never). Anything unusual is not kept.
+func (s *Server) storeAnswer(query, resp []byte, prefetchAt time.Time) {
 	if s.answers == nil {
 		return
 	}
@@ -251,7 +262,12 @@ func (s *Server) storeAnswer(query, resp []byte) {
 	if !ok {
 		return
 	}
-	a.storedN = s.now().UnixNano()
+	now := s.now()
+	a.storedN = now.UnixNano()
+	if !prefetchAt.IsZero() && prefetchAt.After(now) {
+		// Past it, the engine has started the prefetch on this very hit.
+		a.prefetchN = a.storedN + int64(prefetchAt.Sub(now))
+	}
 	key := string(query[headerLen:w.questionEnd])
 	c := s.answers
 	c.mu.Lock()

@@ -57,15 +57,15 @@ func (s *Server) readUDP(ctx context.Context, u *udpSocket) {
 			s.writeUDP(u, fast, from, sess)
 			continue
 		}
-		resp, pending, cached := s.servePacket(in[:n], from, false)
+		resp, pending, hit := s.servePacket(in[:n], from, false)
 		if pending != nil {
 			s.answerLater(ctx, u, pending, from, sess)
 			continue
 		}
 		if resp != nil {
 			out = s.pack(resp, out[:0])
-			if cached {
-				s.storeAnswer(in[:n], out)
+			if hit != nil {
+				s.storeAnswer(in[:n], out, hit.prefetchAt)
 			}
 			s.writeUDP(u, out, from, sess)
 		}

@@ -125,7 +125,7 @@ func (s *Server) answerBatch(ctx context.Context, u *udpSocket, raw syscall.RawC
 			replies++
 			continue
 		}
-		resp, pending, cached := s.servePacket(query, from, false)
+		resp, pending, hit := s.servePacket(query, from, false)
 		if pending != nil {
 			s.answerLater(ctx, u, pending, from, nil)
 			continue
@@ -137,8 +137,8 @@ func (s *Server) answerBatch(ctx context.Context, u *udpSocket, raw syscall.RawC
 		if out == nil {
 			continue
 		}
-		if cached {
-			s.storeAnswer(query, out)
+		if hit != nil {
+			s.storeAnswer(query, out, hit.prefetchAt)
 		}
 		b.outData[replies] = out
 		b.outAddr[replies] = b.inAddr[i]

@@ -1,0 +1,136 @@
+package resolver
+
+// Serve-stale (RFC 8767): when a cached answer has expired and its
+// refresh fails or is slow, the expired answer is given, with a short TTL
+// and an Extended DNS Error that says so. The cache keeps expired entries
+// (until its LRU bound or fresh data evicts them); this stage decides
+// which of them may still be served.
+
+import (
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/recursor-dns/recursor/cache"
+)
+
+// freshness gathers, along a cached answer's chain, whether an expired
+// entry was used and when the answer's prefetch is due.
+type freshness struct {
+	stale        bool
+	prefetchAt   time.Time
+	prefetchName string
+}
+
+// note takes entry e of name (an RRset the answer uses) into account for
+// prefetch; name "" is an entry that is not refreshed by its own name.
+func (f *freshness) note(name string, e cache.Entry) {
+	if e.OriginalTTL < MinPrefetchTTL || name == "" {
+		return
+	}
+	at := e.Expires.Add(-time.Duration(e.OriginalTTL) * time.Second / 10)
+	if f.prefetchAt.IsZero() || at.Before(f.prefetchAt) {
+		f.prefetchAt = at
+	}
+	if f.prefetchName == "" && e.TTL <= e.OriginalTTL/10 {
+		f.prefetchName = name
+	}
+}
+
+func (f *freshness) set(res *result) {
+	res.stale = f.stale
+	res.prefetchAt, res.prefetchName = f.prefetchAt, f.prefetchName
+}
+
+// cacheGet reads the cache for the answer's chain: live entries, and with
+// stale the expired ones that may be served stale (noted in fr).
+func (r *Resolver) cacheGet(name string, t uint16, stale bool, fr *freshness) (cache.Entry, bool) {
+	if !stale {
+		return r.cache.Get(name, t, dns.ClassINET)
+	}
+	e, ok := r.cache.GetStale(name, t, dns.ClassINET, r.stale.MaxAge)
+	if !ok || !e.Expired(r.now()) {
+		return e, ok
+	}
+	if !r.servableStale(name, e) {
+		return cache.Entry{}, false
+	}
+	fr.stale = true
+	return e, true
+}
+
+// servableStale reports whether the expired entry e of name may be served
+// stale: never bogus data (it would not have been served fresh), and
+// never data that outlived the delegation of its zone (the parent's NS
+// TTL): a domain the parent stopped vouching for must not live on in
+// stale answers (ghost domains stay dead). Data that expired while its
+// delegation was alive was the zone's own word, and RFC 8767 lets it
+// stand in while the zone cannot be reached.
+func (r *Resolver) servableStale(name string, e cache.Entry) bool {
+	if e.Security == cache.Bogus {
+		return false
+	}
+	for z := name; ; z = parentZone(z) {
+		if end, ok := r.delegationEnds.Peek(z); ok {
+			return !e.Expires.After(end)
+		}
+		if z == "." {
+			return true
+		}
+	}
+}
+
+// staleFromCache is the answer that expired data gives qname and qtype,
+// as fromCache gives live data.
+func (r *Resolver) staleFromCache(qname string, qtype uint16) (result, bool) {
+	if r.stale.Disable {
+		return result{}, false
+	}
+	res, next := r.cachedChain(qname, qtype, clientRank, true)
+	return res, next == "" && !res.loop
+}
+
+// staleHeld reports whether a refresh of key failed less than
+// StaleRefreshHold ago: no other is tried yet.
+func (r *Resolver) staleHeld(key string) bool {
+	until, ok := r.staleHolds.Get(key)
+	return ok && r.now().Before(until)
+}
+
+// holdStale notes a failed refresh of key.
+func (r *Resolver) holdStale(key string) {
+	if !r.stale.Disable {
+		r.staleHolds.Add(key, r.now().Add(StaleRefreshHold))
+	}
+}
+
+// staleEDE is the Extended DNS Error of a stale answer (RFC 8914 4.4, 4.20).
+func staleEDE(rcode int) (uint16, string) {
+	if rcode == dns.RcodeNameError {
+		return dns.ExtendedErrorCodeStaleNXDOMAINAnswer, "stale NXDOMAIN answer: the refresh failed or was slow"
+	}
+	return dns.ExtendedErrorCodeStaleAnswer, "stale answer: the refresh failed or was slow"
+}
+
+// withTTL returns copies of rrs with the TTL ttl (a stale answer's
+// records: the cache's copies may be shared with the answer's proof).
+func withTTL(rrs []dns.RR, ttl uint32) []dns.RR {
+	if len(rrs) == 0 {
+		return rrs
+	}
+	out := make([]dns.RR, len(rrs))
+	for i, rr := range rrs {
+		out[i] = dns.Copy(rr)
+		out[i].Header().Ttl = ttl
+	}
+	return out
+}
+
+// keepStale is how long expired data stays servable against bogus data
+// that would replace it in the cache (cache.Set.KeepStale).
+func (r *Resolver) keepStale() time.Duration {
+	if r.stale.Disable {
+		return 0
+	}
+	return r.stale.MaxAge
+}
