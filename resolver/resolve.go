@@ -265,8 +265,7 @@ func (r *Resolver) answer(res result, name string, qtype uint16, opts Options) (
 	}
 	a := Answer{Msg: m, Security: sec.Status, EDE: sec.EDE, Why: sec.Why, Verifications: res.verifications}
 	if res.stale {
-		ttl := uint32(r.stale.ReplyTTL / time.Second)
-		m.Answer, m.Ns, m.Extra = withTTL(m.Answer, ttl), withTTL(m.Ns, ttl), withTTL(m.Extra, ttl)
+		// The expired RRsets' TTLs are the stale reply TTL (cacheGet).
 		a.Stale = true
 		a.EDE, a.Why = staleEDE(m.Rcode)
 	} else if r.prefetch {

@@ -56,6 +56,17 @@ func (r *Resolver) cacheGet(name string, t uint16, stale bool, fr *freshness) (c
 		return cache.Entry{}, false
 	}
 	fr.stale = true
+	// The entry's records are copies of its own: their TTL is the
+	// stale one, never longer than the data had (Unbound's too).
+	ttl := min(uint32(r.stale.ReplyTTL/time.Second), e.OriginalTTL)
+	for _, rrs := range [][]dns.RR{e.RRs, e.Sigs, e.Proof} {
+		for _, rr := range rrs {
+			rr.Header().Ttl = ttl
+		}
+	}
+	if e.SOA != nil {
+		e.SOA.Hdr.Ttl = ttl
+	}
 	return e, true
 }
 
@@ -110,20 +121,6 @@ func staleEDE(rcode int) (uint16, string) {
 		return dns.ExtendedErrorCodeStaleNXDOMAINAnswer, "stale NXDOMAIN answer: the refresh failed or was slow"
 	}
 	return dns.ExtendedErrorCodeStaleAnswer, "stale answer: the refresh failed or was slow"
-}
-
-// withTTL returns copies of rrs with the TTL ttl (a stale answer's
-// records: the cache's copies may be shared with the answer's proof).
-func withTTL(rrs []dns.RR, ttl uint32) []dns.RR {
-	if len(rrs) == 0 {
-		return rrs
-	}
-	out := make([]dns.RR, len(rrs))
-	for i, rr := range rrs {
-		out[i] = dns.Copy(rr)
-		out[i].Header().Ttl = ttl
-	}
-	return out
 }
 
 // keepStale is how long expired data stays servable against bogus data

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/miekg/dns"
@@ -77,10 +76,10 @@ type packedAnswer struct {
 	minTTL  uint32
 	storedN int64 // when it was stored, as monotonic nanoseconds of the server clock
 	// prefetchN: when the engine's prefetch of the answer is due, on
-	// storedN's clock (0: never). The first hit after it goes to the
-	// engine, which starts the prefetch; the others stay here.
-	prefetchN    int64
-	prefetchSent atomic.Bool
+	// storedN's clock (0: never). Hits from then on go to the engine,
+	// which starts the prefetch and answers from its cache until the
+	// refreshed answer, stored again, takes this one's place.
+	prefetchN int64
 }
 
 func newAnswerCache(size int) *answerCache {
@@ -203,7 +202,7 @@ func (s *Server) answerFast(query []byte, client netip.AddrPort, tcp bool, buf [
 	if elapsed < 0 {
 		return nil, false
 	}
-	if a.prefetchN != 0 && nowN >= a.prefetchN && a.prefetchSent.CompareAndSwap(false, true) {
+	if a.prefetchN != 0 && nowN >= a.prefetchN {
 		return nil, false // the engine's cache answers it and starts the prefetch
 	}
 	// Whole seconds gone, rounded up: a TTL we give is never longer than
@@ -264,8 +263,10 @@ func (s *Server) storeAnswer(query, resp []byte, prefetchAt time.Time) {
 	}
 	now := s.now()
 	a.storedN = now.UnixNano()
-	if !prefetchAt.IsZero() && prefetchAt.After(now) {
-		// Past it, the engine has started the prefetch on this very hit.
+	if !prefetchAt.IsZero() {
+		if !prefetchAt.After(now) {
+			return // being prefetched: the refreshed answer is kept instead
+		}
 		a.prefetchN = a.storedN + int64(prefetchAt.Sub(now))
 	}
 	key := string(query[headerLen:w.questionEnd])
