@@ -24,7 +24,9 @@ type freshness struct {
 
 // note takes entry e of name (an RRset the answer uses) into account for
 // prefetch; name "" is an entry that is not refreshed by its own name.
-func (f *freshness) note(name string, e cache.Entry) {
+// The clock is read only for an entry whose whole seconds left say it may
+// be due.
+func (f *freshness) note(name string, e cache.Entry, now func() time.Time) {
 	if e.OriginalTTL < MinPrefetchTTL || name == "" {
 		return
 	}
@@ -32,7 +34,7 @@ func (f *freshness) note(name string, e cache.Entry) {
 	if f.prefetchAt.IsZero() || at.Before(f.prefetchAt) {
 		f.prefetchAt = at
 	}
-	if f.prefetchName == "" && e.TTL <= e.OriginalTTL/10 {
+	if f.prefetchName == "" && e.TTL <= e.OriginalTTL/10 && !now().Before(at) {
 		f.prefetchName = name
 	}
 }
