@@ -37,6 +37,10 @@ type reply struct {
 	empty  bool     // kindNoData from an authoritative reply with empty sections
 	loop   bool     // kindAnswer: chain is a DNAME loop, answered as it stands
 	aa     bool     // the reply was authoritative
+	// refresh: the reply to a prefetch's own question, whose authority
+	// NS set and glue do not replace live cached ones (they keep
+	// counting down, as in Unbound: a prefetch renews the answer only)
+	refresh bool
 	rcode  int      // as received
 	chain  []dns.RR // CNAMEs and DNAMEs (each with its synthesised CNAME) followed from qname
 	target string   // the name the chain ends at (qname without a chain)

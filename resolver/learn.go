@@ -298,6 +298,9 @@ func sameRecords(a, b []dns.RR) bool {
 // to DO clients may repeat them.
 func (r *Resolver) storeGlue(rep reply) {
 	for _, set := range splitRRsets(rep.glue) {
+		if r.keptOnRefresh(rep, set) {
+			continue
+		}
 		if v, ok := rep.securedAs(set); ok {
 			r.cache.PutSet(r.securedSet(rep, set, v, cache.RankGlue))
 			continue
@@ -314,12 +317,26 @@ func (r *Resolver) storeGlue(rep reply) {
 // with its RRSIGs, for non-minimal answers to DO clients; its status is
 // unchecked unless checkSections verified it.
 func (r *Resolver) storeAuthNS(rep reply, rank cache.Rank) {
+	if r.keptOnRefresh(rep, rep.authNS) {
+		return
+	}
 	if v, ok := rep.securedAs(rep.authNS); ok {
 		r.cache.PutSet(r.securedSet(rep, rep.authNS, v, rank))
 		return
 	}
 	sigs := sigsRRs(sigsFor(rep.sigs, rep.authNS[0].Header().Name, dns.TypeNS))
 	r.cache.PutSet(r.signing(cache.Set{RRs: rep.authNS, Sigs: sigs, Rank: rank}))
+}
+
+// keptOnRefresh reports whether set, of a prefetch's reply, leaves the
+// live cached RRset of its name and type as it is.
+func (r *Resolver) keptOnRefresh(rep reply, set []dns.RR) bool {
+	if !rep.refresh || len(set) == 0 {
+		return false
+	}
+	h := set[0].Header()
+	_, live := r.cache.Get(h.Name, h.Rrtype, h.Class)
+	return live
 }
 
 // securedSet is rrs, an RRset of rep's authority or additional section

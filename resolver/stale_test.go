@@ -351,3 +351,46 @@ func TestRunCancelsPrefetch(t *testing.T) {
 		}
 	})
 }
+
+// TestPrefetchRenewsTheAnswerOnly: a prefetch's reply renews the answer;
+// the authority NS set and glue it carries leave the live cached ones
+// counting down (as Unbound's prefetch, iter_prefetch_childns).
+func TestPrefetchRenewsTheAnswerOnly(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mode atomic.Int32
+		n := staleNet(t, "172800", &mode)
+		inner := zoneServer(t, "example.com.", "www.example.com. 300 IN A 192.0.2.1")
+		n.handle("127.53.2.1", func(q *dns.Msg) *dns.Msg {
+			m := inner(q)
+			m.Ns = rrs(t, "example.com. 3000 IN NS ns1.example.com.")
+			m.Extra = rrs(t, "ns1.example.com. 3000 IN A 127.53.2.1")
+			return m
+		})
+		r := newTestResolver(t, n, func(c *Config) {
+			c.QNAMEMinimisation = QminOff
+			c.AcceptAuthorityNS = true
+		})
+		defer runBackground(t, r)()
+		if _, err := r.Resolve(t.Context(), "www.example.com.", dns.TypeA); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(295 * time.Second)
+		before := len(n.queries())
+		r.QueryCached("www.example.com.", dns.TypeA, Options{})
+		synctest.Wait()
+		if len(n.queries()) != before+1 {
+			t.Fatalf("%d queries, want the prefetch", len(n.queries())-before)
+		}
+		if e, ok := r.cache.Get("www.example.com.", dns.TypeA, dns.ClassINET); !ok || e.TTL != 300 {
+			t.Errorf("answer TTL %d after the prefetch, want 300", e.TTL)
+		}
+		for _, k := range []struct {
+			name  string
+			qtype uint16
+		}{{"ns1.example.com.", dns.TypeA}, {"example.com.", dns.TypeNS}} {
+			if e, ok := r.cache.Get(k.name, k.qtype, dns.ClassINET); !ok || e.TTL != 3000-295 {
+				t.Errorf("%s %s: TTL %d after the prefetch, want %d (not renewed)", k.name, dns.TypeToString[k.qtype], e.TTL, 3000-295)
+			}
+		}
+	})
+}
