@@ -37,10 +37,6 @@ type reply struct {
 	empty  bool     // kindNoData from an authoritative reply with empty sections
 	loop   bool     // kindAnswer: chain is a DNAME loop, answered as it stands
 	aa     bool     // the reply was authoritative
-	// refresh: the reply to a prefetch's own question, whose authority
-	// NS set and glue do not replace live cached ones (they keep
-	// counting down, as in Unbound: a prefetch renews the answer only)
-	refresh bool
 	rcode  int      // as received
 	chain  []dns.RR // CNAMEs and DNAMEs (each with its synthesised CNAME) followed from qname
 	target string   // the name the chain ends at (qname without a chain)
@@ -59,6 +55,10 @@ type reply struct {
 	// secured: the NS set and glue of a secure answer whose signatures
 	// verified too (checkSections), with their verdicts.
 	secured []securedSet
+	// refresh: the reply to a prefetch's own question, whose authority
+	// NS set and glue do not replace live cached ones (they keep
+	// counting down, as in Unbound: a prefetch renews the answer only)
+	refresh bool
 }
 
 // clone returns rep with slices of its own.
