@@ -9,7 +9,7 @@
 // Entries live in a store of the package's own (store.go): fixed-size slots
 // in chunked arrays, an intrusive LRU list, a hash index, and the entries'
 // bytes in an arena of size-classed cells. None of it holds pointers, so a
-// cached RRset costs about 115 bytes of heap and the garbage collector
+// cached RRset costs about 120 bytes of heap and the garbage collector
 // never has to look inside the cache. Unsigned data costs nothing for
 // DNSSEC: the status lives in the slot's former padding, and the signed
 // records in a tail of the entry's bytes.
