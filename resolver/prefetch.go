@@ -33,8 +33,10 @@ var ErrRunning = errors.New("resolver: Run is already running")
 // Run runs the resolver's background work (prefetch and the refreshes of
 // stale answers) until ctx is cancelled, then cancels what is running and
 // waits for it to end. Without Run there is no background work: prefetch
-// is off, and a stale answer given at once is refreshed by the next
-// query that waits for the refresh. server.Serve runs it for its backend.
+// is off, a stale answer from QueryCached is refreshed by the next Query,
+// and one that Query gives at once (a negative Stale.ClientTimeout) by a
+// walk of that query's own, as a client's. server.Serve runs Run for its
+// backend.
 func (r *Resolver) Run(ctx context.Context) error {
 	b := &r.bg
 	b.mu.Lock()
@@ -78,10 +80,11 @@ func (b *background) start(key string, fn func(ctx context.Context)) bool {
 }
 
 // refreshLater starts a background walk for qname and qtype that asks
-// upstream whatever the cache holds.
-func (r *Resolver) refreshLater(qname string, qtype uint16) {
+// upstream whatever the cache holds. It reports false when it could not
+// (Run does not run, the bound is reached, one runs already).
+func (r *Resolver) refreshLater(qname string, qtype uint16) bool {
 	key := flightKey(qname, qtype)
-	r.bg.start(key, func(ctx context.Context) {
+	return r.bg.start(key, func(ctx context.Context) {
 		select {
 		case <-r.walk(ctx, key, qname, qtype, true):
 		case <-ctx.Done():

@@ -150,8 +150,8 @@ func (r *Resolver) Query(ctx context.Context, name string, qtype uint16, opts Op
 	key := flightKey(qname, qtype)
 	stale, hasStale := r.staleFromCache(qname, qtype)
 	if hasStale && (r.stale.ClientTimeout < 0 || r.staleHeld(key)) {
-		if !r.staleHeld(key) {
-			r.refreshLater(qname, qtype)
+		if !r.staleHeld(key) && !r.refreshLater(qname, qtype) {
+			r.walk(context.WithoutCancel(ctx), key, qname, qtype, false) // no Run: a client's walk
 		}
 		return r.answer(stale, name, qtype, opts)
 	}

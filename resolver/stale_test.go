@@ -138,6 +138,40 @@ func TestServeStale(t *testing.T) {
 	}
 }
 
+// TestStaleAtOnce: with a negative client timeout the stale answer comes
+// at once and the refresh runs behind it, with Run or without.
+func TestStaleAtOnce(t *testing.T) {
+	for _, run := range []bool{true, false} {
+		t.Run(map[bool]string{true: "Run", false: "no Run"}[run], func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var mode atomic.Int32
+				n := staleNet(t, "172800", &mode)
+				r := newTestResolver(t, n, func(c *Config) {
+					c.QNAMEMinimisation = QminOff
+					c.Stale.ClientTimeout = -1
+				})
+				if run {
+					defer runBackground(t, r)()
+				}
+				const www = "www.example.com."
+				if _, err := r.Resolve(t.Context(), www, dns.TypeA); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(301 * time.Second)
+				mode.Store(slow)
+				start := time.Now()
+				if a, err := r.Query(t.Context(), www, dns.TypeA, Options{}); err != nil || !a.Stale || time.Since(start) != 0 {
+					t.Fatalf("%v, stale %v after %v; want a stale answer at once", err, a.Stale, time.Since(start))
+				}
+				time.Sleep(10 * time.Second) // the refresh lands
+				if a, ok := r.QueryCached(www, dns.TypeA, Options{}); !ok || a.Stale {
+					t.Errorf("after the refresh: cached %v, stale %v; want the fresh answer", ok, a.Stale)
+				}
+			})
+		})
+	}
+}
+
 // TestStaleHoldAfterFailedRefresh: after a refresh fails, the name is not
 // asked again for StaleRefreshHold, and the stale answer is given at once;
 // after it, a refresh is tried again and its fresh answer given.
