@@ -121,3 +121,47 @@ func TestAnswerTableKeepsNoStale(t *testing.T) {
 		}
 	}
 }
+
+// runBackend is an answerBackend with background work.
+type runBackend struct {
+	answerBackend
+	running chan struct{}
+	stopped chan struct{}
+}
+
+func (b *runBackend) Run(ctx context.Context) error {
+	close(b.running)
+	<-ctx.Done()
+	close(b.stopped)
+	return nil
+}
+
+// TestServeRunsBackgroundWork: Serve runs the backend's Run and ends it
+// with its own context.
+func TestServeRunsBackgroundWork(t *testing.T) {
+	b := &runBackend{running: make(chan struct{}), stopped: make(chan struct{})}
+	s, err := New(Config{Backend: b, Listen: []string{"127.0.0.1:0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx) }()
+	select {
+	case <-b.running:
+	case <-time.After(10 * time.Second): // a guard, not a measure
+		t.Fatal("Serve did not run the backend's Run")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-b.stopped:
+	default:
+		t.Error("Serve returned before the backend's Run did")
+	}
+}
