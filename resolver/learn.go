@@ -329,14 +329,15 @@ func (r *Resolver) storeAuthNS(rep reply, rank cache.Rank) {
 }
 
 // keptOnRefresh reports whether set, of a prefetch's reply, leaves the
-// live cached RRset of its name and type as it is.
+// live cached RRset of its name and type as it is: unless that one is
+// about to expire itself.
 func (r *Resolver) keptOnRefresh(rep reply, set []dns.RR) bool {
 	if !rep.refresh || len(set) == 0 {
 		return false
 	}
 	h := set[0].Header()
-	_, live := r.cache.Get(h.Name, h.Rrtype, h.Class)
-	return live
+	e, live := r.cache.Get(h.Name, h.Rrtype, h.Class)
+	return live && !expiring(e)
 }
 
 // securedSet is rrs, an RRset of rep's authority or additional section

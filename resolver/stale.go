@@ -39,6 +39,12 @@ func (f *freshness) note(name string, e cache.Entry, now func() time.Time) {
 	}
 }
 
+// expiring reports whether e is in the last tenth of a TTL that could be
+// prefetched: a refresh renews it rather than leave it to run out.
+func expiring(e cache.Entry) bool {
+	return e.OriginalTTL >= MinPrefetchTTL && e.TTL <= e.OriginalTTL/10
+}
+
 func (f *freshness) set(res *result) {
 	res.stale = f.stale
 	res.prefetchAt, res.prefetchName = f.prefetchAt, f.prefetchName

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -388,43 +389,90 @@ func TestRunCancelsPrefetch(t *testing.T) {
 
 // TestPrefetchRenewsTheAnswerOnly: a prefetch's reply renews the answer;
 // the authority NS set and glue it carries leave the live cached ones
-// counting down (as Unbound's prefetch, iter_prefetch_childns).
+// counting down (as Unbound's prefetch, iter_prefetch_childns), unless
+// those are in their own last tenth (iter_prefetch).
 func TestPrefetchRenewsTheAnswerOnly(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		var mode atomic.Int32
-		n := staleNet(t, "172800", &mode)
-		inner := zoneServer(t, "example.com.", "www.example.com. 300 IN A 192.0.2.1")
-		n.handle("127.53.2.1", func(q *dns.Msg) *dns.Msg {
-			m := inner(q)
-			m.Ns = rrs(t, "example.com. 3000 IN NS ns1.example.com.")
-			m.Extra = rrs(t, "ns1.example.com. 3000 IN A 127.53.2.1")
-			return m
+	tests := []struct {
+		ttl     string // of the authority NS set and glue
+		kept    bool   // they count down; else renewed (by the reply or the parent's referral)
+		leftTTL uint32 // what is left of them at 295 s
+	}{
+		{"3000", true, 3000 - 295},
+		{"300", false, 300 - 295},
+	}
+	for _, tc := range tests {
+		t.Run(tc.ttl, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var mode atomic.Int32
+				n := staleNet(t, "172800", &mode)
+				inner := zoneServer(t, "example.com.", "www.example.com. 300 IN A 192.0.2.1")
+				n.handle("127.53.2.1", func(q *dns.Msg) *dns.Msg {
+					m := inner(q)
+					m.Ns = rrs(t, "example.com. "+tc.ttl+" IN NS ns1.example.com.")
+					m.Extra = rrs(t, "ns1.example.com. "+tc.ttl+" IN A 127.53.2.1")
+					return m
+				})
+				r := newTestResolver(t, n, func(c *Config) {
+					c.QNAMEMinimisation = QminOff
+					c.AcceptAuthorityNS = true
+				})
+				defer runBackground(t, r)()
+				if _, err := r.Resolve(t.Context(), "www.example.com.", dns.TypeA); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(295 * time.Second)
+				before := len(n.queries())
+				r.QueryCached("www.example.com.", dns.TypeA, Options{})
+				synctest.Wait()
+				if len(n.queries()) == before {
+					t.Fatal("no prefetch")
+				}
+				if e, ok := r.cache.Get("www.example.com.", dns.TypeA, dns.ClassINET); !ok || e.TTL != 300 {
+					t.Errorf("answer TTL %d after the prefetch, want 300", e.TTL)
+				}
+				for _, k := range []struct {
+					name  string
+					qtype uint16
+				}{{"ns1.example.com.", dns.TypeA}, {"example.com.", dns.TypeNS}} {
+					e, ok := r.cache.Get(k.name, k.qtype, dns.ClassINET)
+					if !ok || (e.TTL == tc.leftTTL) != tc.kept || e.TTL < tc.leftTTL {
+						t.Errorf("%s %s: TTL %d after the prefetch, want kept %v (%d left)", k.name, dns.TypeToString[k.qtype], e.TTL, tc.kept, tc.leftTTL)
+					}
+				}
+			})
 		})
-		r := newTestResolver(t, n, func(c *Config) {
-			c.QNAMEMinimisation = QminOff
-			c.AcceptAuthorityNS = true
+	}
+}
+
+// TestPrefetchRenewsAnExpiringCut: a prefetch treats a zone cut in the
+// last tenth of its TTL as gone and asks the parent again (as Unbound's
+// prefetch, iter_prefetch); a cut with time left is used as it is.
+func TestPrefetchRenewsAnExpiringCut(t *testing.T) {
+	tests := []struct {
+		delegation string
+		want       []string
+	}{
+		{"300", []string{"127.53.1.1 www.example.com. A", "127.53.2.1 www.example.com. A"}},
+		{"172800", []string{"127.53.2.1 www.example.com. A"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.delegation, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var mode atomic.Int32
+				n := staleNet(t, tc.delegation, &mode)
+				r := newTestResolver(t, n, func(c *Config) { c.QNAMEMinimisation = QminOff })
+				defer runBackground(t, r)()
+				if _, err := r.Resolve(t.Context(), "www.example.com.", dns.TypeA); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(295 * time.Second)
+				before := len(n.queries())
+				r.QueryCached("www.example.com.", dns.TypeA, Options{})
+				synctest.Wait()
+				if got := n.queries()[before:]; !slices.Equal(got, tc.want) {
+					t.Errorf("the prefetch asked %q, want %q", got, tc.want)
+				}
+			})
 		})
-		defer runBackground(t, r)()
-		if _, err := r.Resolve(t.Context(), "www.example.com.", dns.TypeA); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(295 * time.Second)
-		before := len(n.queries())
-		r.QueryCached("www.example.com.", dns.TypeA, Options{})
-		synctest.Wait()
-		if len(n.queries()) != before+1 {
-			t.Fatalf("%d queries, want the prefetch", len(n.queries())-before)
-		}
-		if e, ok := r.cache.Get("www.example.com.", dns.TypeA, dns.ClassINET); !ok || e.TTL != 300 {
-			t.Errorf("answer TTL %d after the prefetch, want 300", e.TTL)
-		}
-		for _, k := range []struct {
-			name  string
-			qtype uint16
-		}{{"ns1.example.com.", dns.TypeA}, {"example.com.", dns.TypeNS}} {
-			if e, ok := r.cache.Get(k.name, k.qtype, dns.ClassINET); !ok || e.TTL != 3000-295 {
-				t.Errorf("%s %s: TTL %d after the prefetch, want %d (not renewed)", k.name, dns.TypeToString[k.qtype], e.TTL, 3000-295)
-			}
-		}
-	})
+	}
 }
