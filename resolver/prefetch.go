@@ -32,7 +32,8 @@ var ErrRunning = errors.New("resolver: Run is already running")
 
 // Run runs the resolver's background work (prefetch and the refreshes of
 // stale answers) until ctx is cancelled, then cancels what is running and
-// waits for it to end. Without Run there is no background work: prefetch
+// waits for its goroutines (the walks they started end with ctx, or, when
+// they joined a client's walk, with that walk). Without Run there is no background work: prefetch
 // is off, a stale answer from QueryCached is refreshed by the next Query,
 // and one that Query gives at once (a negative Stale.ClientTimeout) by a
 // walk of that query's own, as a client's. server.Serve runs Run for its

@@ -375,6 +375,7 @@ func TestRunCancelsPrefetch(t *testing.T) {
 		r.QueryCached("www.example.com.", dns.TypeA, Options{})
 		synctest.Wait() // the prefetch waits for its reply
 		stop()
+		synctest.Wait() // the cancelled walk unwinds
 		if !cancelled.Load() {
 			t.Error("the prefetch's exchange was not cancelled by Run's context")
 		}
