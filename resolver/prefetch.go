@@ -122,20 +122,20 @@ func (r *Resolver) walk(base context.Context, key, qname string, qtype uint16, r
 		if q.budget.sec != nil {
 			res.verifications = q.budget.sec.Verifications()
 		}
-		switch {
-		case err != nil:
+		if err != nil {
 			r.failed.record(key, err, r.now())
 			r.holdStale(key)
-		case r.val != nil && res.sec.Status == dnssec.Bogus:
-			r.failed.forget(key)
-			r.holdStale(key)
-		default:
-			r.failed.forget(key)
-			if r.nonMinimal && res.refs != nil {
-				r.msgRefs.Add(key, res.refs)
-			}
+			return res, err
+		}
+		r.failed.forget(key)
+		if r.nonMinimal && res.refs != nil {
+			r.msgRefs.Add(key, res.refs)
+		}
+		if r.val != nil && res.sec.Status == dnssec.Bogus {
+			r.holdStale(key) // a failed refresh: the stale data stays
+		} else {
 			r.cache.RemoveExpired(qname, qtype, dns.ClassINET)
 		}
-		return res, err
+		return res, nil
 	})
 }
