@@ -45,7 +45,7 @@ func (r *Resolver) cachedChain(qname string, qtype uint16, minRank cache.Rank, s
 	name := qname
 	var fr freshness
 	final := func(e cache.Entry) result {
-		fr.note(name, e, r.now)
+		fr.note(name, &e, r.now)
 		res := r.cachedResult(chain, sec, name, qtype, e)
 		if len(proof) > 0 {
 			res.proof = slices.Concat(proof, res.proof)
@@ -71,7 +71,7 @@ func (r *Resolver) cachedChain(qname string, qtype uint16, minRank cache.Rank, s
 		var cname *dns.CNAME
 		switch {
 		case ok:
-			fr.note(name, e, r.now)
+			fr.note(name, &e, r.now)
 			cname = e.RRs[0].(*dns.CNAME)
 			if dok && sameName(d.synth.Target, cname.Target) {
 				chain, sec = d.appendTo(chain), worse(sec, d.sec)
@@ -135,7 +135,7 @@ func (r *Resolver) cachedDNAME(name string, minRank cache.Rank, stale bool, fr *
 		if d == nil {
 			return cachedLink{}, false // the closest DNAME is the one that applies
 		}
-		fr.note("", e, r.now) // a DNAME is refreshed with the names below it, not on its own
+		fr.note("", &e, r.now) // a DNAME is refreshed with the names below it, not on its own
 		return cachedLink{dname: d, sigs: e.Sigs, synth: synth, sec: r.verdictOf(owner, dns.TypeDNAME, e)}, true
 	}
 	return cachedLink{}, false

@@ -93,11 +93,11 @@ func (r *Resolver) refreshLater(qname string, qtype uint16) bool {
 	})
 }
 
-// prefetchIfDue starts the prefetch of a cached answer in the last tenth
-// of an RRset's TTL.
-func (r *Resolver) prefetchIfDue(res result, qtype uint16) {
-	if res.prefetchName != "" && r.prefetch {
-		r.refreshLater(res.prefetchName, qtype)
+// prefetchIfDue starts the prefetch of a cached answer with an RRset of
+// name in the last tenth of its TTL (name "": none).
+func (r *Resolver) prefetchIfDue(name string, qtype uint16) {
+	if name != "" && r.prefetch {
+		r.refreshLater(name, qtype)
 	}
 }
 

@@ -43,9 +43,10 @@ type result struct {
 	// stale: an RRset of the answer had expired (serve-stale, stale.go).
 	stale bool
 	// prefetchAt: when the first RRset of a cached answer that may be
-	// prefetched enters the last tenth of its TTL (zero: none may), and
-	// prefetchName the name of an RRset that is there already ("": none).
-	prefetchAt   time.Time
+	// prefetched enters the last tenth of its TTL, in Unix nanoseconds
+	// (0: none may), and prefetchName the name of an RRset that is there
+	// already ("": none).
+	prefetchAt   int64
 	prefetchName string
 }
 
@@ -144,7 +145,7 @@ func (r *Resolver) Query(ctx context.Context, name string, qtype uint16, opts Op
 		return Answer{}, &Error{Qname: name, Qtype: qtype, Err: err}
 	}
 	if res, ok := r.fromCache(qname, qtype); ok {
-		r.prefetchIfDue(res, qtype)
+		r.prefetchIfDue(res.prefetchName, qtype)
 		return r.answer(res, name, qtype, opts)
 	}
 	key := flightKey(qname, qtype)
@@ -200,7 +201,7 @@ func (r *Resolver) QueryCached(name string, qtype uint16, opts Options) (Answer,
 	}
 	res, ok := r.fromCache(qname, qtype)
 	if ok {
-		r.prefetchIfDue(res, qtype)
+		r.prefetchIfDue(res.prefetchName, qtype)
 	} else {
 		res, ok = r.provenFromCache(qname, qtype)
 	}
@@ -269,7 +270,9 @@ func (r *Resolver) answer(res result, name string, qtype uint16, opts Options) (
 		a.Stale = true
 		a.EDE, a.Why = staleEDE(m.Rcode)
 	} else if r.prefetch {
-		a.PrefetchAt = res.prefetchAt
+		if res.prefetchAt != 0 {
+			a.PrefetchAt = time.Unix(0, res.prefetchAt)
+		}
 	}
 	return a, nil
 }

@@ -18,7 +18,7 @@ import (
 // entry was used and when the answer's prefetch is due.
 type freshness struct {
 	stale        bool
-	prefetchAt   time.Time
+	prefetchAt   int64 // Unix nanoseconds, 0 for none
 	prefetchName string
 }
 
@@ -26,15 +26,15 @@ type freshness struct {
 // prefetch; name "" is an entry that is not refreshed by its own name.
 // The clock is read only for an entry whose whole seconds left say it may
 // be due.
-func (f *freshness) note(name string, e cache.Entry, now func() time.Time) {
+func (f *freshness) note(name string, e *cache.Entry, now func() time.Time) {
 	if e.OriginalTTL < MinPrefetchTTL || name == "" {
 		return
 	}
-	at := e.Expires.Add(-time.Duration(e.OriginalTTL) * time.Second / 10)
-	if f.prefetchAt.IsZero() || at.Before(f.prefetchAt) {
+	at := e.Expires.UnixNano() - int64(e.OriginalTTL)*int64(time.Second/10)
+	if f.prefetchAt == 0 || at < f.prefetchAt {
 		f.prefetchAt = at
 	}
-	if f.prefetchName == "" && e.TTL <= e.OriginalTTL/10 && !now().Before(at) {
+	if f.prefetchName == "" && e.TTL <= e.OriginalTTL/10 && now().UnixNano() >= at {
 		f.prefetchName = name
 	}
 }
@@ -53,9 +53,13 @@ func (f *freshness) set(res *result) {
 // cacheGet reads the cache for the answer's chain: live entries, and with
 // stale the expired ones that may be served stale (noted in fr).
 func (r *Resolver) cacheGet(name string, t uint16, stale bool, fr *freshness) (cache.Entry, bool) {
-	if !stale {
-		return r.cache.Get(name, t, dns.ClassINET)
+	if stale {
+		return r.staleGet(name, t, fr)
 	}
+	return r.cache.Get(name, t, dns.ClassINET)
+}
+
+func (r *Resolver) staleGet(name string, t uint16, fr *freshness) (cache.Entry, bool) {
 	e, ok := r.cache.GetStale(name, t, dns.ClassINET, r.stale.MaxAge)
 	if !ok || !e.Expired(r.now()) {
 		return e, ok
