@@ -75,12 +75,12 @@ fuzz:
 bench:
 	GO=$(GO) bash bench/bench.sh
 
-# Replays the peer resolvers' .rpl suites (../shared/scenarios/iter and
+# Replays the peer resolvers' .rpl suites (../shared/scenarios/iter, ops and
 # dnssec; make test runs them too) in-process: one PASS/FAIL line per file,
 # counts per suite, then "N passed, M failed". Failures listed in
 # replay/expectations.txt are expected; SCENARIO_SETS=dnssec runs one set,
 # SCENARIO_FLAGS=-force runs files whose config is unsupported, -events logs
 # every exchange, -update rewrites the list.
-SCENARIO_SETS ?= iter,dnssec
+SCENARIO_SETS ?= iter,dnssec,ops
 scenarios:
 	cd replay && $(GO) test -count=1 -run '^TestScenarios$$' -args -set $(SCENARIO_SETS) $(SCENARIO_FLAGS)

@@ -9,7 +9,7 @@
 // Entries live in a store of the package's own (store.go): fixed-size slots
 // in chunked arrays, an intrusive LRU list, a hash index, and the entries'
 // bytes in an arena of size-classed cells. None of it holds pointers, so a
-// cached RRset costs about 115 bytes of heap and the garbage collector
+// cached RRset costs about 120 bytes of heap and the garbage collector
 // never has to look inside the cache. Unsigned data costs nothing for
 // DNSSEC: the status lives in the slot's former padding, and the signed
 // records in a tail of the entry's bytes.
@@ -123,9 +123,15 @@ type Entry struct {
 	Rank     Rank
 	Security Security
 	EDE      uint16    // the RFC 8914 code stored with the status, 0 for none
-	TTL      uint32    // whole seconds left
+	TTL      uint32    // whole seconds left; 0 for an expired entry (GetStale)
 	Expires  time.Time // when the entry stops being served
+	// OriginalTTL is the TTL the entry was stored with, in seconds, as
+	// clamped: a read in its last tenth may start a prefetch.
+	OriginalTTL uint32
 }
+
+// Expired reports whether e had run out at now (an entry of GetStale).
+func (e Entry) Expired(now time.Time) bool { return !now.Before(e.Expires) }
 
 // Cache is safe for concurrent use.
 type Cache struct {
@@ -189,18 +195,45 @@ func (c *Cache) NegativeTTL(soa *dns.SOA) uint32 {
 // entry (an NXDOMAIN for the name answers every qtype). The records are
 // copies whose TTLs are the seconds left.
 func (c *Cache) Get(name string, qtype, qclass uint16) (Entry, bool) {
+	return c.get(name, qtype, qclass, 0)
+}
+
+// GetStale is Get for serve-stale (RFC 8767): it also returns an entry
+// that expired less than maxStale ago, whose TTL is then 0 (see
+// Entry.Expired). Expired entries stay in the cache until the LRU bound
+// evicts them or fresh data replaces them.
+func (c *Cache) GetStale(name string, qtype, qclass uint16, maxStale time.Duration) (Entry, bool) {
+	return c.get(name, qtype, qclass, max(int64(maxStale), 1))
+}
+
+func (c *Cache) get(name string, qtype, qclass uint16, stale int64) (Entry, bool) {
 	name = Canonical(name)
 	now := c.cfg.Now()
 	c.mu.Lock()
-	e, ok := c.s.get(name, qtype, qclass, now.UnixNano())
+	e, ok := c.s.get(name, qtype, qclass, now.UnixNano(), stale)
 	if !ok && qtype != dns.TypeNone {
-		e, ok = c.s.get(name, dns.TypeNone, qclass, now.UnixNano())
+		e, ok = c.s.get(name, dns.TypeNone, qclass, now.UnixNano(), stale)
 	}
 	c.mu.Unlock()
 	if !ok {
 		return Entry{}, false
 	}
 	return e.export(now) // e.data is immutable: no lock needed
+}
+
+// RemoveExpired drops the entries of name and qtype (and an NXDOMAIN
+// entry of name) that have expired: after a refresh that cached nothing
+// (a TTL 0 answer), what is left must not be served stale.
+func (c *Cache) RemoveExpired(name string, qtype, qclass uint16) {
+	name = Canonical(name)
+	now := c.cfg.Now().UnixNano()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, t := range []uint16{qtype, dns.TypeNone} {
+		if i := c.s.lookup(name, t, qclass); i != 0 && now >= c.s.at(i).expires {
+			c.s.drop(i)
+		}
+	}
 }
 
 // Remove drops the entry for key, if any.
@@ -248,8 +281,8 @@ func clamp(ttl uint32, minTTL, maxTTL time.Duration) time.Duration {
 // false if they do not unpack, which cannot happen to what Put packed.
 func (e entry) export(now time.Time) (out Entry, ok bool) {
 	expires := time.Unix(0, e.expires)
-	left := uint32(expires.Sub(now) / time.Second)
-	out = Entry{Negative: e.negative, Rank: e.rank, Security: e.security, EDE: e.ede, TTL: left, Expires: expires}
+	left := uint32(max(0, expires.Sub(now)/time.Second))
+	out = Entry{Negative: e.negative, Rank: e.rank, Security: e.security, EDE: e.ede, TTL: left, Expires: expires, OriginalTTL: e.ttl}
 	name, rest := e.data[:e.nameLen], e.data[e.nameLen:]
 	// A read-only view: unpacking never writes to the message.
 	wire := unsafe.Slice(unsafe.StringData(rest), len(rest))

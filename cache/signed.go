@@ -81,6 +81,10 @@ type Set struct {
 	Rank     Rank
 	Security Security
 	EDE      uint16 // the RFC 8914 code of a Bogus or unsupported-algorithm verdict, 0 otherwise
+	// KeepStale: a Bogus set does not replace an entry that is not bogus
+	// and expired less than this ago, which serve-stale may still give
+	// (GetStale); 0: it does.
+	KeepStale time.Duration
 }
 
 // NegativeSet is what PutNegativeSet stores: a negative answer with its
@@ -104,6 +108,8 @@ type NegativeSet struct {
 	// signatures' expiry); 0: no cap. The RFC 2308 rule of PutNegative
 	// and the records' own TTLs still bound it.
 	TTL uint32
+	// KeepStale is Set's.
+	KeepStale time.Duration
 }
 
 // PutSet stores one RRset with its RRSIGs, proof and status, as Put does.
@@ -152,17 +158,19 @@ func (c *Cache) PutSet(s Set) bool {
 	}
 	now := c.cfg.Now().UnixNano()
 	e := entry{
-		data:     data,
-		expires:  now + int64(d),
-		nameLen:  uint16(len(k.Name)),
-		ownerLen: uint16(len(owner)),
-		tailLen:  uint16(tail),
-		typ:      k.Type,
-		class:    k.Class,
-		ede:      s.EDE,
-		rank:     s.Rank,
-		security: s.Security,
-		nsigs:    uint8(len(s.Sigs)),
+		data:      data,
+		expires:   now + int64(d),
+		ttl:       uint32(d / time.Second),
+		nameLen:   uint16(len(k.Name)),
+		ownerLen:  uint16(len(owner)),
+		tailLen:   uint16(tail),
+		typ:       k.Type,
+		class:     k.Class,
+		ede:       s.EDE,
+		rank:      s.Rank,
+		security:  s.Security,
+		nsigs:     uint8(len(s.Sigs)),
+		keepStale: int64(s.KeepStale),
 	}
 
 	c.mu.Lock()
@@ -223,17 +231,19 @@ func (c *Cache) PutNegativeSet(n NegativeSet) bool {
 	}
 	now := c.cfg.Now().UnixNano()
 	e := entry{
-		data:     data,
-		expires:  now + int64(d),
-		nameLen:  uint16(len(name)),
-		tailLen:  uint16(tail),
-		typ:      n.Qtype,
-		class:    n.Qclass,
-		ede:      n.EDE,
-		negative: n.Kind,
-		rank:     n.Rank,
-		security: n.Security,
-		nsigs:    uint8(len(n.Sigs)),
+		data:      data,
+		expires:   now + int64(d),
+		ttl:       uint32(d / time.Second),
+		nameLen:   uint16(len(name)),
+		tailLen:   uint16(tail),
+		typ:       n.Qtype,
+		class:     n.Qclass,
+		ede:       n.EDE,
+		negative:  n.Kind,
+		rank:      n.Rank,
+		security:  n.Security,
+		nsigs:     uint8(len(n.Sigs)),
+		keepStale: int64(n.KeepStale),
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -299,11 +299,11 @@ func TestSignedByteBound(t *testing.T) {
 
 // TestUnsignedEntryCost: the DNSSEC fields live in the slot's former
 // padding and signed records only in a tail of the data, so an unsigned
-// entry costs what it did: the 48-byte slot, and data of its name and
+// entry costs what it did: the 56-byte slot, and data of its name and
 // each record's RDATA after its length.
 func TestUnsignedEntryCost(t *testing.T) {
-	if n := unsafe.Sizeof(slot{}); n != 48 {
-		t.Errorf("slot is %d bytes, want 48", n)
+	if n := unsafe.Sizeof(slot{}); n != 56 {
+		t.Errorf("slot is %d bytes, want 56", n)
 	}
 	c := New(Config{})
 	c.PutSet(Set{RRs: mustRRs(t, "www.example.com. 300 IN A 192.0.2.1"), Rank: RankAuthAnswer, Security: Insecure, EDE: 1})

@@ -65,7 +65,8 @@ type entry struct {
 	// the proof, whole packed records. What get returns is a copy: readers
 	// may use it after the store's lock is released.
 	data     string
-	expires  int64 // Unix nanoseconds of Config.Now
+	expires  int64  // Unix nanoseconds of Config.Now
+	ttl      uint32 // the TTL it was stored with, in seconds (prefetch)
 	nameLen  uint16
 	ownerLen uint16
 	tailLen  uint16
@@ -76,12 +77,14 @@ type entry struct {
 	rank     Rank
 	security Security
 	nsigs    uint8
+	// keepStale is Set.KeepStale, for put; not stored.
+	keepStale int64
 }
 
 // slot is an entry without its data, which is in the arena's cell ref,
 // with the key's hash and its links in the LRU list (towards the head:
 // next is more recent); a free slot's next is the next free slot. Its
-// fields are ordered to leave no padding: 48 bytes.
+// fields are ordered to leave no padding but 4 bytes at the end: 56 bytes.
 type slot struct {
 	hash     uint64
 	expires  int64
@@ -89,6 +92,7 @@ type slot struct {
 	dataLen  uint32
 	prev     uint32
 	next     uint32
+	ttl      uint32
 	nameLen  uint16
 	ownerLen uint16
 	tailLen  uint16
@@ -102,10 +106,10 @@ type slot struct {
 }
 
 // entryOverhead estimates the bytes an entry costs besides its data: its
-// slot (48) and its share of the index (a 16-byte map slot and control
+// slot (56) and its share of the index (a 16-byte map slot and control
 // byte at the map's load), plus the data's rounding up to its cell's
 // size. BenchmarkMemoryPerRRset checks it against the heap.
-const entryOverhead = 80
+const entryOverhead = 88
 
 func (e *entry) name() string { return e.data[:e.nameLen] }
 
@@ -124,6 +128,7 @@ func (s *store) entryAt(sl *slot) entry {
 	return entry{
 		data:     string(s.arena.bytes(sl.ref, int(sl.dataLen))),
 		expires:  sl.expires,
+		ttl:      sl.ttl,
 		nameLen:  sl.nameLen,
 		ownerLen: sl.ownerLen,
 		tailLen:  sl.tailLen,
@@ -173,15 +178,17 @@ func (s *store) lookup(name string, typ, class uint16) uint32 {
 	return i
 }
 
-// get returns the live entry for the key, now in Unix nanoseconds, and
-// makes it the most recently used. Expired entries are not promoted.
-func (s *store) get(name string, typ, class uint16, now int64) (entry, bool) {
+// get returns the entry for the key that is live at now, in Unix
+// nanoseconds, and makes it the most recently used. Expired entries are
+// not promoted. An entry expired less than stale nanoseconds ago counts
+// as live (serve-stale reads); 0 for live entries only.
+func (s *store) get(name string, typ, class uint16, now, stale int64) (entry, bool) {
 	i := s.lookup(name, typ, class)
 	if i == 0 {
 		return entry{}, false
 	}
 	sl := s.at(i)
-	if now >= sl.expires {
+	if now >= sl.expires && (stale == 0 || now-sl.expires >= stale) {
 		return entry{}, false
 	}
 	s.unlink(sl)
@@ -203,6 +210,9 @@ func (s *store) put(e entry, now int64) bool {
 		if s.is(old, e.name(), e.typ, e.class) && now < old.expires && !e.supersedes(old.rank, old.security) {
 			return false
 		}
+		if s.is(old, e.name(), e.typ, e.class) && e.security == Bogus && old.security != Bogus && now-old.expires < e.keepStale {
+			return false // the stale data stays servable
+		}
 		s.drop(i) // the key's old entry, or another key's whose hash is the same
 	}
 	if s.count >= s.maxEntries {
@@ -219,6 +229,7 @@ func (s *store) put(e entry, now int64) bool {
 	*sl = slot{
 		hash:     h,
 		expires:  e.expires,
+		ttl:      e.ttl,
 		ref:      s.arena.alloc(len(e.data)),
 		dataLen:  uint32(len(e.data)),
 		nameLen:  e.nameLen,

@@ -432,7 +432,7 @@ func FuzzStore(f *testing.F) {
 					t.Fatalf("step %d: put(%s %d rank %d) = %v, model %v", step, name, typ, rank, got, want)
 				}
 			case 2: // get
-				got, ok := s.get(name, typ, dns.ClassINET, now)
+				got, ok := s.get(name, typ, dns.ClassINET, now, 0)
 				want, wok := m.get(name, typ, now)
 				if ok != wok || ok && (got.data != want.data || got.name() != name || got.typ != typ || got.class != dns.ClassINET || got.expires != want.expires || got.rank != want.rank || got.security != want.security) {
 					t.Fatalf("step %d: get(%s %d) = %q %v, model %+v %v", step, name, typ, got.data, ok, want, wok)
@@ -534,7 +534,7 @@ func TestArenaBoundedAcrossSizes(t *testing.T) {
 		for _, k := range s.keys() {
 			var i int
 			fmt.Sscanf(k.Name, "n%07d.", &i)
-			if e, ok := s.get(k.Name, k.Type, k.Class, 0); !ok || e.data != k.Name+tags[i] {
+			if e, ok := s.get(k.Name, k.Type, k.Class, 0, 0); !ok || e.data != k.Name+tags[i] {
 				t.Fatalf("size %d: %s: %.40q..., %v", size, k.Name, e.data, ok)
 			}
 		}
@@ -570,7 +570,7 @@ func TestArenaChunkLimit(t *testing.T) {
 	checkStore(t, s)
 	for i := range stored {
 		name := fmt.Sprintf("n%03d.example.", i)
-		if e, ok := s.get(name, dns.TypeTXT, dns.ClassINET, 0); !ok || !strings.HasSuffix(e.data, data) {
+		if e, ok := s.get(name, dns.TypeTXT, dns.ClassINET, 0, 0); !ok || !strings.HasSuffix(e.data, data) {
 			t.Fatalf("%s: lost or changed after the arena filled", name)
 		}
 	}

@@ -3,6 +3,7 @@ package replay
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -42,6 +43,8 @@ type setup struct {
 	cache      cache.Config
 	limits     resolver.Limits
 	dnssec     resolver.DNSSECConfig
+	stale      resolver.StaleConfig // Disable unless serve-expired: yes (Unbound's default)
+	prefetch   bool
 	// unsupported lists what the file asks for and the engine cannot do,
 	// in file order.
 	unsupported []*UnsupportedError
@@ -92,6 +95,7 @@ func (s *setup) addStub(zone string, addr netip.Addr) {
 // section itself is broken.
 func configure(sc *Scenario) (*setup, error) {
 	s := &setup{
+		stale:    resolver.StaleConfig{Disable: true},
 		start:    defaultStart,
 		rootName: "k.root-servers.net.",
 		// Unbound refuses loopback servers unless do-not-query-localhost
@@ -268,7 +272,41 @@ func configure(sc *Scenario) (*setup, error) {
 			if on, err = parseBool(c.Value); err == nil && !on {
 				err = unsupported("the engine always answers names below a cached, secure NXDOMAIN from the cache (RFC 8020)")
 			}
-		case "prefetch", "serve-expired", "harden-referral-path":
+		case "serve-expired":
+			var on bool
+			if on, err = parseBool(c.Value); err == nil {
+				s.stale.Disable = !on
+			}
+		case "serve-expired-ttl":
+			// Unbound's 0 is no limit.
+			if s.stale.MaxAge, err = seconds(c.Value); err == nil && s.stale.MaxAge == 0 {
+				s.stale.MaxAge = math.MaxInt64
+			}
+		case "serve-expired-reply-ttl":
+			s.stale.ReplyTTL, err = seconds(c.Value)
+		case "serve-expired-client-timeout":
+			// Milliseconds; Unbound's 0 answers stale at once.
+			var ms uint64
+			if ms, err = strconv.ParseUint(c.Value, 10, 32); err == nil {
+				s.stale.ClientTimeout = time.Duration(ms) * time.Millisecond
+				if ms == 0 {
+					s.stale.ClientTimeout = -1
+				}
+			}
+		case "serve-expired-ttl-reset":
+			var on bool
+			if on, err = parseBool(c.Value); err == nil && on {
+				err = unsupported("a failed refresh does not extend the stale window (RFC 8767 keeps it from the expiry)")
+			}
+		case "prefetch":
+			s.prefetch, err = parseBool(c.Value)
+		case "ede-serve-expired":
+			// The front end gives stale answers EDE 3 (19 for NXDOMAIN).
+			var on bool
+			if on, err = parseBool(c.Value); err == nil && !on {
+				err = unsupported("stale answers always carry their Extended DNS Error")
+			}
+		case "harden-referral-path":
 			// Options whose "no" is what the engine does.
 			var on bool
 			if on, err = parseBool(c.Value); err == nil && on {

@@ -129,6 +129,7 @@ func run1(ctx context.Context, sc *Scenario, s *setup, v Variant, opts Options) 
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	r.ctx = ctx
+	r.clients.Go(func() { _ = r.engine.Run(ctx) })
 	defer func() {
 		// Let every goroutine of the run end: the network fails what is
 		// waiting, the client queries are cancelled.
@@ -149,8 +150,9 @@ func run1(ctx context.Context, sc *Scenario, s *setup, v Variant, opts Options) 
 
 // clock is the injected time: the file's date, moved by TIME_PASSES.
 type clock struct {
-	mu  sync.Mutex
-	now time.Time
+	mu     sync.Mutex
+	now    time.Time
+	timers []timer // of After, not yet fired
 }
 
 func (c *clock) Now() time.Time {
@@ -162,7 +164,34 @@ func (c *clock) Now() time.Time {
 func (c *clock) advance(d time.Duration) {
 	c.mu.Lock()
 	c.now = c.now.Add(d)
+	waiting := c.timers[:0]
+	for _, t := range c.timers {
+		if c.now.Before(t.at) {
+			waiting = append(waiting, t)
+		} else {
+			t.ch <- c.now
+		}
+	}
+	c.timers = waiting
 	c.mu.Unlock()
+}
+
+type timer struct {
+	at time.Time
+	ch chan time.Time
+}
+
+// After is time.After on the scenario's clock: TIME_PASSES fires it.
+func (c *clock) After(d time.Duration) <-chan time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ch := make(chan time.Time, 1)
+	if d <= 0 {
+		ch <- c.now
+		return ch
+	}
+	c.timers = append(c.timers, timer{at: c.now.Add(d), ch: ch})
+	return ch
 }
 
 type answer struct {
@@ -178,7 +207,10 @@ type run struct {
 	clock *clock
 	net   *network
 	front *server.Server
-	ctx   context.Context
+	// engine runs its background work (prefetch, stale refreshes) for
+	// the run, as server.Serve would.
+	engine *resolver.Resolver
+	ctx    context.Context
 
 	nextID  uint16
 	clients sync.WaitGroup
@@ -214,6 +246,9 @@ func newRun(sc *Scenario, s *setup, v Variant, opts Options) (*run, error) {
 		Limits:              s.limits,
 		DontQuery:           s.dontQuery,
 		DNSSEC:              s.dnssec,
+		Stale:               s.stale,
+		Prefetch:            resolver.PrefetchConfig{Disable: !s.prefetch},
+		After:               r.clock.After,
 	}
 	// The suites sign with DSA and RSA keys under 1024 bits; the switch
 	// that verifies them is for tests like these.
@@ -229,6 +264,7 @@ func newRun(sc *Scenario, s *setup, v Variant, opts Options) (*run, error) {
 	if err != nil {
 		return nil, fmt.Errorf("resolver.New: %w", err)
 	}
+	r.engine = res
 	// The front end's answer cache counts TTLs down on the scenario's
 	// clock, as the engine's cache does.
 	r.front, err = server.New(server.Config{Backend: res, Now: r.clock.Now})

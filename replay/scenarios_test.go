@@ -18,7 +18,7 @@ import (
 
 var (
 	scenariosDir = flag.String("scenarios", "../../shared/scenarios", "folder of the peer resolvers' .rpl suites")
-	scenarioSets = flag.String("set", "iter,dnssec", "which sub-folders of -scenarios to run, comma-separated (iter, dnssec)")
+	scenarioSets = flag.String("set", "iter,dnssec,ops", "which sub-folders of -scenarios to run, comma-separated (iter, dnssec, ops)")
 	update       = flag.Bool("update", false, "rewrite "+expectationsFile+" from this run's failures")
 	events       = flag.Bool("events", false, "log every harness and engine event of each file")
 	stream       = flag.Bool("stream", false, "write every event to stderr as it happens (for a run that stops the test binary)")

@@ -55,6 +55,10 @@ type reply struct {
 	// secured: the NS set and glue of a secure answer whose signatures
 	// verified too (checkSections), with their verdicts.
 	secured []securedSet
+	// refresh: the reply to a prefetch's own question, whose authority
+	// NS set and glue do not replace live cached ones (they keep
+	// counting down, as in Unbound: a prefetch renews the answer only)
+	refresh bool
 }
 
 // clone returns rep with slices of its own.

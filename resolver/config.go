@@ -202,6 +202,75 @@ type Config struct {
 	// Tap receives every upstream query and reply (package tap, for
 	// dnstap); nil logs nothing.
 	Tap Tap
+	// Stale configures serve-stale (RFC 8767): on by default.
+	Stale StaleConfig
+	// Prefetch configures the refresh of popular cached answers before
+	// they expire: on by default, while Run runs.
+	Prefetch PrefetchConfig
+	// After is the timer of the serve-stale client timeout; default
+	// time.After. Tests inject one that follows their Now.
+	After func(time.Duration) <-chan time.Time
+}
+
+// Defaults of StaleConfig, Unbound's (serve-expired-client-timeout,
+// serve-expired-reply-ttl) and RFC 8767's (serve-expired-ttl, one to
+// three days advised; one here).
+const (
+	DefaultStaleClientTimeout = 1800 * time.Millisecond
+	DefaultStaleReplyTTL      = 30 * time.Second
+	DefaultStaleMaxAge        = 24 * time.Hour
+	// StaleRefreshHold: after a refresh of a name fails, no other is
+	// tried for this long and the stale answer is given at once (RFC
+	// 8767 section 5's failure-recheck timer; Unbound's NORR_TTL).
+	StaleRefreshHold = 5 * time.Second
+)
+
+// StaleConfig configures serving expired answers when their refresh
+// fails or is slow (RFC 8767). A stale answer has the TTL ReplyTTL and
+// the Extended DNS Error 3 (Stale Answer), or 19 (Stale NXDOMAIN Answer)
+// for a stale NXDOMAIN, and keeps the DNSSEC status it was cached with:
+// a stale secure answer has AD, as in Unbound; bogus data is never
+// served stale. Data is served stale only if it expired while its zone's
+// delegation was still alive (see Answer.Stale).
+type StaleConfig struct {
+	// Disable turns serve-stale off: expired data is never answered.
+	Disable bool
+	// ClientTimeout is how long a client waits for the refresh of an
+	// expired answer before it gets the stale one (Unbound's
+	// serve-expired-client-timeout); default DefaultStaleClientTimeout.
+	// Negative: the stale answer at once, the refresh in the background
+	// (Unbound's 0).
+	ClientTimeout time.Duration
+	// ReplyTTL is the TTL of the records of a stale answer (Unbound's
+	// serve-expired-reply-ttl); default DefaultStaleReplyTTL.
+	ReplyTTL time.Duration
+	// MaxAge is how long past its expiry data may be served (Unbound's
+	// serve-expired-ttl); default DefaultStaleMaxAge.
+	MaxAge time.Duration
+}
+
+// Defaults of PrefetchConfig (Unbound's: TTL at least 10 s, the last
+// tenth of it).
+const (
+	// MinPrefetchTTL: records stored with a shorter TTL are not prefetched.
+	MinPrefetchTTL = 10
+	// DefaultMaxBackground: refreshes (prefetches and the background
+	// refreshes of stale answers) running at once; more are skipped.
+	DefaultMaxBackground = 64
+)
+
+// PrefetchConfig configures prefetch: a cache hit on data stored with a
+// TTL of at least MinPrefetchTTL seconds, in the last tenth of it, starts
+// one background refresh of the name and type (one at a time per name
+// and type, at most MaxBackground in all, each with the budget of a
+// client query), and the client gets the cached answer at once. Prefetch
+// and the background refreshes of stale answers run only while Run runs.
+type PrefetchConfig struct {
+	// Disable turns prefetch off.
+	Disable bool
+	// MaxBackground caps the background refreshes at once; default
+	// DefaultMaxBackground.
+	MaxBackground int
 }
 
 // DNSSECConfig configures DNSSEC validation. The zero value validates
@@ -288,10 +357,26 @@ func (cfg *Config) validate() error {
 	if cfg.DNSSEC.BogusTTL < 0 {
 		return fmt.Errorf("resolver: DNSSEC.BogusTTL is %v, want 0 (default) or more", cfg.DNSSEC.BogusTTL)
 	}
+	if cfg.Stale.ReplyTTL < 0 || cfg.Stale.MaxAge < 0 || cfg.Prefetch.MaxBackground < 0 {
+		return fmt.Errorf("resolver: Stale.ReplyTTL, Stale.MaxAge and Prefetch.MaxBackground want 0 (default) or more")
+	}
 	if cfg.RootHints != nil && len(cfg.RootHints.Servers) == 0 {
 		return fmt.Errorf("resolver: RootHints has no servers")
 	}
 	return nil
+}
+
+func (c StaleConfig) withDefaults() StaleConfig {
+	if c.ClientTimeout == 0 {
+		c.ClientTimeout = DefaultStaleClientTimeout
+	}
+	if c.ReplyTTL == 0 {
+		c.ReplyTTL = DefaultStaleReplyTTL
+	}
+	if c.MaxAge == 0 {
+		c.MaxAge = DefaultStaleMaxAge
+	}
+	return c
 }
 
 func (l Limits) withDefaults() Limits {

@@ -123,7 +123,9 @@ func (r *Resolver) closestDelegation(ctx context.Context, q *query, qname string
 			return stub, nil
 		}
 		e, ok := r.cache.Get(z, dns.TypeNS, dns.ClassINET)
-		if !ok || e.Negative != cache.Positive {
+		if !ok || e.Negative != cache.Positive || q.refresh && q.parent == nil && expiring(e) {
+			// A refresh treats a cut about to expire as gone, as
+			// Unbound's prefetch does: the parent renews it.
 			continue
 		}
 		d := r.delegationAt(z, e.RRs, nil)

@@ -28,7 +28,7 @@ func (r *Resolver) fromCache(qname string, qtype uint16) (result, bool) {
 	if z := r.localZoneOf(qname); z != "" {
 		return localAnswer(z, qname, qtype), true
 	}
-	res, next := r.cachedChain(qname, qtype, clientRank)
+	res, next := r.cachedChain(qname, qtype, clientRank, false)
 	return res, next == "" && !res.loop
 }
 
@@ -36,36 +36,42 @@ func (r *Resolver) fromCache(qname string, qtype uint16) (result, bool) {
 // synthesises from cached secure DNAMEs, using entries ranked minRank or
 // above. When the cache holds the end of the chain, it returns the whole
 // answer and next is "". Otherwise res.answer holds the CNAMEs known and
-// next is the name to resolve.
-func (r *Resolver) cachedChain(qname string, qtype uint16, minRank cache.Rank) (res result, next string) {
+// next is the name to resolve. With stale, expired entries that may be
+// served stale count too (serve-stale, stale.go), and res.stale says
+// whether one was used.
+func (r *Resolver) cachedChain(qname string, qtype uint16, minRank cache.Rank, stale bool) (res result, next string) {
 	var chain, proof []dns.RR
 	sec := secure
 	name := qname
+	var fr freshness
 	final := func(e cache.Entry) result {
+		fr.note(name, &e, r.now)
 		res := r.cachedResult(chain, sec, name, qtype, e)
 		if len(proof) > 0 {
 			res.proof = slices.Concat(proof, res.proof)
 		}
+		fr.set(&res)
 		return res
 	}
 	for hops := 0; hops <= r.limits.MaxCNAMEs; hops++ {
-		if e, ok := r.cache.Get(name, qtype, dns.ClassINET); ok && e.Rank >= minRank {
+		if e, ok := r.cacheGet(name, qtype, stale, &fr); ok && e.Rank >= minRank {
 			if qtype == dns.TypeCNAME && e.Negative == cache.Positive {
 				// A CNAME asked for comes with the DNAME that made it.
-				if d, ok := r.cachedDNAME(name, minRank); ok && sameName(d.synth.Target, e.RRs[0].(*dns.CNAME).Target) {
+				if d, ok := r.cachedDNAME(name, minRank, stale, &fr); ok && sameName(d.synth.Target, e.RRs[0].(*dns.CNAME).Target) {
 					chain, sec = d.appendTo(chain), worse(sec, d.sec)
 				}
 			}
 			return final(e), ""
 		}
-		e, ok := r.cache.Get(name, dns.TypeCNAME, dns.ClassINET)
+		e, ok := r.cacheGet(name, dns.TypeCNAME, stale, &fr)
 		if ok && e.Negative != cache.Positive {
 			return final(e), ""
 		}
-		d, dok := r.cachedDNAME(name, minRank)
+		d, dok := r.cachedDNAME(name, minRank, stale, &fr)
 		var cname *dns.CNAME
 		switch {
 		case ok:
+			fr.note(name, &e, r.now)
 			cname = e.RRs[0].(*dns.CNAME)
 			if dok && sameName(d.synth.Target, cname.Target) {
 				chain, sec = d.appendTo(chain), worse(sec, d.sec)
@@ -80,17 +86,19 @@ func (r *Resolver) cachedChain(qname string, qtype uint16, minRank cache.Rank) (
 			cname = d.synth
 			chain = append(d.appendTo(chain), cname)
 		default:
-			return result{answer: chain, sec: sec, proof: proof}, name
+			return result{answer: chain, sec: sec, proof: proof, stale: fr.stale}, name
 		}
 		if qtype == dns.TypeCNAME {
-			return result{answer: chain, sec: sec, proof: proof}, ""
+			res := result{answer: chain, sec: sec, proof: proof}
+			fr.set(&res)
+			return res, ""
 		}
 		name = cache.Canonical(cname.Target)
 		if slices.ContainsFunc(chain, func(rr dns.RR) bool { return rr.Header().Rrtype == dns.TypeCNAME && sameName(rr.Header().Name, name) }) {
-			return result{answer: chain, loop: true, sec: sec, proof: proof}, ""
+			return result{answer: chain, loop: true, sec: sec, proof: proof, stale: fr.stale}, ""
 		}
 	}
-	return result{answer: chain, sec: sec, proof: proof}, name
+	return result{answer: chain, sec: sec, proof: proof, stale: fr.stale}, name
 }
 
 // cachedLink is a cached DNAME above a name, with the CNAME it
@@ -116,10 +124,10 @@ func (l cachedLink) appendTo(chain []dns.RR) []dns.RR {
 // the authoritative reply did (RFC 6672 section 3.1), and DNAME-aware
 // clients see the redirection rather than a lone CNAME. It asks the cache
 // once per ancestor of name, only when name's own data is not cached.
-func (r *Resolver) cachedDNAME(name string, minRank cache.Rank) (cachedLink, bool) {
+func (r *Resolver) cachedDNAME(name string, minRank cache.Rank, stale bool, fr *freshness) (cachedLink, bool) {
 	for off, end := dns.NextLabel(name, 0); !end; off, end = dns.NextLabel(name, off) {
 		owner := name[off:]
-		e, ok := r.cache.Get(owner, dns.TypeDNAME, dns.ClassINET)
+		e, ok := r.cacheGet(owner, dns.TypeDNAME, stale, fr)
 		if !ok || e.Rank < minRank || e.Negative != cache.Positive {
 			continue
 		}
@@ -127,6 +135,7 @@ func (r *Resolver) cachedDNAME(name string, minRank cache.Rank) (cachedLink, boo
 		if d == nil {
 			return cachedLink{}, false // the closest DNAME is the one that applies
 		}
+		fr.note("", &e, r.now) // a DNAME is refreshed with the names below it, not on its own
 		return cachedLink{dname: d, sigs: e.Sigs, synth: synth, sec: r.verdictOf(owner, dns.TypeDNAME, e)}, true
 	}
 	return cachedLink{}, false
@@ -244,6 +253,7 @@ func (r *Resolver) setOf(rep reply, rrs []dns.RR, rank cache.Rank) cache.Set {
 	h := rrs[0].Header()
 	s.Sigs = sigsRRs(sigsFor(rep.sigs, h.Name, h.Rrtype))
 	s.Security, s.EDE = securityOf(rep.sec), rep.sec.EDE
+	s.KeepStale = r.keepStale()
 	r.rememberWhy(h.Name, h.Rrtype, rep.sec)
 	s.RRs, s.Sigs = r.clampSec(rep.sec, s.RRs), r.clampSec(rep.sec, s.Sigs)
 	return s
@@ -288,6 +298,9 @@ func sameRecords(a, b []dns.RR) bool {
 // to DO clients may repeat them.
 func (r *Resolver) storeGlue(rep reply) {
 	for _, set := range splitRRsets(rep.glue) {
+		if r.keptOnRefresh(rep, set) {
+			continue
+		}
 		if v, ok := rep.securedAs(set); ok {
 			r.cache.PutSet(r.securedSet(rep, set, v, cache.RankGlue))
 			continue
@@ -304,12 +317,27 @@ func (r *Resolver) storeGlue(rep reply) {
 // with its RRSIGs, for non-minimal answers to DO clients; its status is
 // unchecked unless checkSections verified it.
 func (r *Resolver) storeAuthNS(rep reply, rank cache.Rank) {
+	if r.keptOnRefresh(rep, rep.authNS) {
+		return
+	}
 	if v, ok := rep.securedAs(rep.authNS); ok {
 		r.cache.PutSet(r.securedSet(rep, rep.authNS, v, rank))
 		return
 	}
 	sigs := sigsRRs(sigsFor(rep.sigs, rep.authNS[0].Header().Name, dns.TypeNS))
 	r.cache.PutSet(r.signing(cache.Set{RRs: rep.authNS, Sigs: sigs, Rank: rank}))
+}
+
+// keptOnRefresh reports whether set, of a prefetch's reply, leaves the
+// live cached RRset of its name and type as it is: unless that one is
+// about to expire itself.
+func (r *Resolver) keptOnRefresh(rep reply, set []dns.RR) bool {
+	if !rep.refresh || len(set) == 0 {
+		return false
+	}
+	h := set[0].Header()
+	e, live := r.cache.Get(h.Name, h.Rrtype, h.Class)
+	return live && !expiring(e)
 }
 
 // securedSet is rrs, an RRset of rep's authority or additional section
@@ -337,6 +365,7 @@ func (r *Resolver) negativeSetOf(rep reply, qtype uint16, neg cache.Negative, ra
 	}
 	n.Proof = r.clampSec(rep.sec, n.Proof)
 	n.Security, n.EDE = securityOf(rep.sec), rep.sec.EDE
+	n.KeepStale = r.keepStale()
 	r.rememberWhy(rep.target, qtype, rep.sec)
 	if left := r.secLeft(rep.sec); left >= 0 {
 		n.TTL = uint32(left / time.Second)

@@ -105,7 +105,7 @@ func (r *Resolver) lookupServers(ctx context.Context, q *query, names []string) 
 	for _, name := range names {
 		cached := true
 		for _, t := range types {
-			if _, next := r.cachedChain(name, t, 0); next != "" {
+			if _, next := r.cachedChain(name, t, 0, false); next != "" {
 				cached = false
 			}
 		}

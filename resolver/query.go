@@ -79,6 +79,9 @@ type query struct {
 	// leads is the key of the shared ask this query leads (ask): the
 	// key lookups of its reply's validation must not wait on it.
 	leads string
+	// refresh: a prefetch or a stale answer's refresh, which asks
+	// upstream for the client's name even when the cache holds it.
+	refresh bool
 }
 
 // keyTrust is what a zone's DNSKEY set must match: the parent's DS set,

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/miekg/dns"
 
@@ -39,6 +40,14 @@ type result struct {
 	sec check
 	// verifications: the signature checks the walk made (0 from the cache)
 	verifications int
+	// stale: an RRset of the answer had expired (serve-stale, stale.go).
+	stale bool
+	// prefetchAt: when the first RRset of a cached answer that may be
+	// prefetched enters the last tenth of its TTL, in Unix nanoseconds
+	// (0: none may), and prefetchName the name of an RRset that is there
+	// already ("": none).
+	prefetchAt   int64
+	prefetchName string
 }
 
 // sectionRefs name what the authoritative reply of an answer carried in
@@ -91,6 +100,10 @@ type Options struct {
 	// returned all the same, without AD, rather than failing with
 	// ErrBogus.
 	CheckingDisabled bool
+	// WillRecurse tells QueryCached that Query follows when it cannot
+	// answer (a client query with RD): expired data is then left to
+	// Query, which tries a refresh before it serves it stale.
+	WillRecurse bool
 }
 
 // Answer is a response with its DNSSEC verdict.
@@ -110,67 +123,92 @@ type Answer struct {
 	// took (0 for an answer from the cache); at most
 	// dnssec.Limits.MaxVerificationsPerQuery.
 	Verifications int
+	// Stale: the answer is expired data served stale (RFC 8767): its
+	// TTLs are Stale.ReplyTTL, and EDE is 3 (Stale Answer), or 19 (Stale
+	// NXDOMAIN Answer) for an NXDOMAIN. It keeps the Security it was
+	// cached with: a stale secure answer has AD, as in Unbound.
+	Stale bool
+	// PrefetchAt is when a cached answer's prefetch is due: a cache hit
+	// from then on starts a refresh. Zero when none will (prefetch off,
+	// TTLs under MinPrefetchTTL, an answer not from the cache). Answer
+	// caches in front of the resolver (the server's) use it to send that
+	// hit to the resolver.
+	PrefetchAt time.Time
 }
 
 // Query is Resolve with the client's flags, returning the verdict too.
+// An expired answer that may be served stale (Config.Stale) is given
+// when its refresh fails or takes longer than Stale.ClientTimeout.
 func (r *Resolver) Query(ctx context.Context, name string, qtype uint16, opts Options) (Answer, error) {
 	qname, err := checkQuestion(name, qtype)
 	if err != nil {
 		return Answer{}, &Error{Qname: name, Qtype: qtype, Err: err}
 	}
 	if res, ok := r.fromCache(qname, qtype); ok {
+		r.prefetchIfDue(res.prefetchName, qtype)
 		return r.answer(res, name, qtype, opts)
 	}
-	key := qname + "/" + dns.TypeToString[qtype]
+	key := flightKey(qname, qtype)
+	stale, hasStale := r.staleFromCache(qname, qtype)
+	if hasStale && (r.stale.ClientTimeout < 0 || r.staleHeld(key)) {
+		if !r.staleHeld(key) && !r.refreshLater(qname, qtype) {
+			r.walk(context.WithoutCancel(ctx), key, qname, qtype, false) // no Run: a client's walk
+		}
+		return r.answer(stale, name, qtype, opts)
+	}
 	if err := r.failed.get(key, r.now()); err != nil {
+		if hasStale {
+			return r.answer(stale, name, qtype, opts)
+		}
 		return Answer{}, err
 	}
-	ch := r.flight.DoChan(key, func() (any, error) {
-		growStack()
-		// The walk belongs to every waiter: it runs on its own deadline
-		// and is not cancelled when the first caller gives up.
-		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.limits.Timeout)
-		defer cancel()
-		q := newQuery(qname, qtype, r.limits)
-		if r.val != nil {
-			q.budget.sec = dnssec.NewBudget(r.val.limits)
-		}
-		res, err := r.lookup(wctx, q)
-		if q.budget.sec != nil {
-			res.verifications = q.budget.sec.Verifications()
-		}
-		if err != nil {
-			r.failed.record(key, err, r.now())
-		} else {
-			r.failed.forget(key)
-			if r.nonMinimal && res.refs != nil {
-				r.msgRefs.Add(key, res.refs)
-			}
-		}
-		return res, err
-	})
+	// The walk belongs to every waiter: it is not cancelled when the
+	// first caller gives up.
+	ch := r.walk(context.WithoutCancel(ctx), key, qname, qtype, false)
+	var timeout <-chan time.Time
+	if hasStale {
+		timeout = r.after(r.stale.ClientTimeout)
+	}
 	select {
 	case <-ctx.Done():
 		return Answer{}, &Error{Qname: qname, Qtype: qtype, Err: ctx.Err()}
+	case <-timeout:
+		return r.answer(stale, name, qtype, opts)
 	case res := <-ch:
 		if res.Err != nil {
+			if hasStale {
+				return r.answer(stale, name, qtype, opts)
+			}
 			return Answer{}, res.Err
 		}
-		return r.answer(res.Val.(result), name, qtype, opts)
+		fresh := res.Val.(result)
+		if hasStale && r.val != nil && fresh.sec.Status == dnssec.Bogus {
+			return r.answer(stale, name, qtype, opts) // a bogus refresh is a failed one
+		}
+		return r.answer(fresh, name, qtype, opts)
 	}
 }
 
 // QueryCached is ResolveCached with the client's flags. For bogus data
 // in the cache it reports true with an Answer whose Msg is nil and whose
 // Security is dnssec.Bogus: the question has a cached answer, SERVFAIL.
+// Unless opts.WillRecurse, an expired answer that may be served stale is
+// given (its refresh started in the background, see Run).
 func (r *Resolver) QueryCached(name string, qtype uint16, opts Options) (Answer, bool) {
 	qname, err := checkQuestion(name, qtype)
 	if err != nil {
 		return Answer{}, false
 	}
 	res, ok := r.fromCache(qname, qtype)
-	if !ok {
+	if ok {
+		r.prefetchIfDue(res.prefetchName, qtype)
+	} else {
 		res, ok = r.provenFromCache(qname, qtype)
+	}
+	if !ok && !opts.WillRecurse {
+		if res, ok = r.staleFromCache(qname, qtype); ok && !r.staleHeld(flightKey(qname, qtype)) {
+			r.refreshLater(qname, qtype)
+		}
 	}
 	if !ok {
 		return Answer{}, false
@@ -227,7 +265,18 @@ func (r *Resolver) answer(res result, name string, qtype uint16, opts Options) (
 	if !opts.DNSSECOK {
 		m.Answer, m.Ns, m.Extra = withoutDNSSEC(m.Answer, qtype), withoutDNSSEC(m.Ns, qtype), withoutDNSSEC(m.Extra, qtype)
 	}
-	return Answer{Msg: m, Security: sec.Status, EDE: sec.EDE, Why: sec.Why, Verifications: res.verifications}, nil
+	a := Answer{Msg: m, Security: sec.Status, EDE: sec.EDE, Why: sec.Why, Verifications: res.verifications}
+	if res.stale {
+		// The expired RRsets' TTLs are the stale reply TTL (cacheGet).
+		a.Stale = true
+		a.EDE, a.Why = staleEDE(m.Rcode)
+		r.metrics.StaleAnswer()
+	} else if r.prefetch {
+		if res.prefetchAt != 0 {
+			a.PrefetchAt = time.Unix(0, res.prefetchAt)
+		}
+	}
+	return a, nil
 }
 
 // withoutDNSSEC drops the RRSIG, NSEC and NSEC3 records that a client
@@ -274,7 +323,7 @@ func (r *Resolver) respond(res result, name string, qtype uint16) *dns.Msg {
 		case qtype == dns.TypeNS && last != nil && last.Header().Rrtype == dns.TypeNS:
 			m.Extra = r.glueOf(last.Header().Name, res.answer)
 		case refs != nil:
-			m.Ns, m.Extra = r.sections(refs, r.val != nil && res.sec.Status == dnssec.Secure)
+			m.Ns, m.Extra = r.sections(refs, r.val != nil && res.sec.Status == dnssec.Secure, res.stale)
 		}
 		// An RRset appears once in a message: addresses already in the
 		// answer are not repeated as additional data (as Unbound).
@@ -291,16 +340,18 @@ func (r *Resolver) respond(res result, name string, qtype uint16) *dns.Msg {
 // sections reads the records refs names from the cache; beside a secure
 // answer only secure ones (Unbound's val-clean-additional: an unsigned NS
 // set in a signed zone may be a forwarder's insertion).
-func (r *Resolver) sections(refs *sectionRefs, secureOnly bool) (ns, extra []dns.RR) {
+// A stale answer takes stale records too.
+func (r *Resolver) sections(refs *sectionRefs, secureOnly, stale bool) (ns, extra []dns.RR) {
 	usable := func(e cache.Entry) bool {
 		return e.Negative == cache.Positive && (!secureOnly || e.Security == cache.Secure)
 	}
-	if e, ok := r.cache.Get(refs.nsOwner, dns.TypeNS, dns.ClassINET); ok && usable(e) {
+	var fr freshness
+	if e, ok := r.cacheGet(refs.nsOwner, dns.TypeNS, stale, &fr); ok && usable(e) {
 		ns = append(e.RRs, e.Sigs...) // the RRSIGs go to DO clients only
 	}
 	for _, name := range refs.glue {
 		for _, t := range []uint16{dns.TypeA, dns.TypeAAAA} {
-			if e, ok := r.cache.Get(name, t, dns.ClassINET); ok && usable(e) {
+			if e, ok := r.cacheGet(name, t, stale, &fr); ok && usable(e) {
 				extra = append(extra, e.RRs...)
 				extra = append(extra, e.Sigs...)
 			}

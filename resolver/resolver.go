@@ -53,11 +53,16 @@ type Resolver struct {
 	parentGlue *lru.Cache[string, []netip.Addr] // name server addresses as referrals gave them
 	// delegationEnds: when the parent's delegation of each zone runs out
 	delegationEnds *lru.Cache[string, time.Time]
-	flight         singleflight.Group // client questions, and root priming
-	asks           singleflight.Group // questions to a zone's servers (ask)
-	val            *validator         // nil when not validating
-	metrics        Metrics            // never nil: noMetrics when off
-	tap            Tap                // nil when off
+	flight         singleflight.Group            // client questions, and root priming
+	asks           singleflight.Group            // questions to a zone's servers (ask)
+	val            *validator                    // nil when not validating
+	metrics        Metrics                       // never nil: noMetrics when off
+	tap            Tap                           // nil when off
+	stale          StaleConfig                   // with defaults
+	staleHolds     *lru.Cache[string, time.Time] // until when a failed refresh holds a key
+	prefetch       bool
+	after          func(time.Duration) <-chan time.Time
+	bg             background // prefetch and stale refreshes (prefetch.go)
 }
 
 // New returns a resolver for cfg. It starts no goroutines.
@@ -90,6 +95,15 @@ func New(cfg Config) (*Resolver, error) {
 	}
 	if r.metrics == nil {
 		r.metrics = noMetrics{}
+	}
+	r.stale, r.prefetch, r.after = cfg.Stale.withDefaults(), !cfg.Prefetch.Disable, cfg.After
+	r.staleHolds, _ = lru.New[string, time.Time](failureEntries)
+	r.bg.max = cfg.Prefetch.MaxBackground
+	if r.bg.max == 0 {
+		r.bg.max = DefaultMaxBackground
+	}
+	if r.after == nil {
+		r.after = time.After
 	}
 	if r.hints == nil {
 		r.hints = roothints.Default()

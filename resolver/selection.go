@@ -111,6 +111,7 @@ func (r *Resolver) askAndLearn(ctx context.Context, q *query, d delegation, qnam
 		return rep, err
 	}
 	rep = r.scrubbed(rep, qtype)
+	rep.refresh = q.refresh && q.parent == nil && sameName(qname, q.qname) && qtype == q.qtype
 	if q.unvalidated && r.val != nil {
 		r.storePrimed(rep)
 		return rep, nil

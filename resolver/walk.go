@@ -40,7 +40,13 @@ func (r *Resolver) lookup(ctx context.Context, q *query) (result, error) {
 			return result{}, loop(name)
 		}
 		seen[name] = true
-		res, next := r.cachedChain(name, q.qtype, minRank)
+		// A refresh (prefetch, stale) asks for its first name whatever
+		// the cache holds.
+		fresh := q.refresh && restarts == 0
+		res, next := result{}, name
+		if !fresh {
+			res, next = r.cachedChain(name, q.qtype, minRank, false)
+		}
 		res.answer = appendNew(chain, res.answer)
 		res.proof = concatProof(proof, res.proof)
 		sec = worse(sec, res.sec)
@@ -58,12 +64,12 @@ func (r *Resolver) lookup(ctx context.Context, q *query) (result, error) {
 			}
 			seen[name] = true
 		}
-		if res, ok := r.belowNXDomain(name); ok {
+		if res, ok := r.belowNXDomain(name); ok && !fresh {
 			res.answer = chain
 			res.sec = worse(sec, res.sec)
 			return res, nil
 		}
-		if res, ok := r.synthesise(ctx, q, name, q.qtype); ok {
+		if res, ok := r.synthesise(ctx, q, name, q.qtype); ok && !fresh {
 			res.answer, res.proof = chain, proof
 			res.sec = worse(sec, res.sec)
 			return res, nil
@@ -90,7 +96,7 @@ func (r *Resolver) lookup(ctx context.Context, q *query) (result, error) {
 			name = cache.Canonical(rep.target)
 			continue
 		case kindCached:
-			if res, next := r.cachedChain(name, q.qtype, minRank); next == "" {
+			if res, next := r.cachedChain(name, q.qtype, minRank, false); next == "" {
 				res.answer = appendNew(chain, res.answer)
 				res.proof = concatProof(proof, res.proof)
 				res.sec = worse(sec, res.sec)
@@ -207,7 +213,7 @@ func (r *Resolver) askFull(ctx context.Context, q *query, at *descent, qname str
 		// A lookup of a server's address may find it in the glue of a
 		// referral met on the way, its own or a parallel walk's (which
 		// may have come after this walk looked in the cache).
-		if _, next := r.cachedChain(qname, q.qtype, 0); next == "" {
+		if _, next := r.cachedChain(qname, q.qtype, 0, false); next == "" {
 			return reply{kind: kindCached, target: qname}, true, nil
 		}
 	}

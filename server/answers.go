@@ -75,6 +75,11 @@ type packedAnswer struct {
 	ttls    []uint32 // the TTLs as stored
 	minTTL  uint32
 	storedN int64 // when it was stored, as monotonic nanoseconds of the server clock
+	// prefetchN: when the engine's prefetch of the answer is due, on
+	// storedN's clock (0: never). Hits from then on go to the engine,
+	// which starts the prefetch and answers from its cache until the
+	// refreshed answer, stored again, takes this one's place.
+	prefetchN int64
 }
 
 func newAnswerCache(size int) *answerCache {
@@ -196,9 +201,13 @@ func (s *Server) answerFast(query []byte, client netip.AddrPort, tcp bool, buf [
 	if a == nil {
 		return nil, false
 	}
-	elapsed := now.UnixNano() - a.storedN
+	nowN := now.UnixNano()
+	elapsed := nowN - a.storedN
 	if elapsed < 0 {
 		return nil, false
+	}
+	if a.prefetchN != 0 && nowN >= a.prefetchN {
+		return nil, false // the engine's cache answers it and starts the prefetch
 	}
 	// Whole seconds gone, rounded up: a TTL we give is never longer than
 	// the one the RRset cache would give.
@@ -258,8 +267,9 @@ func (s *Server) observeFast(query []byte, w wireQuery, out []byte, client netip
 }
 
 // storeAnswer keeps resp, the packed answer to query that the engine's
-// cache gave, for answerFast. Anything unusual is not kept.
-func (s *Server) storeAnswer(query, resp []byte) {
+// cache gave, for answerFast, with when its prefetch is due (zero:
+// never). Anything unusual is not kept.
+func (s *Server) storeAnswer(query, resp []byte, prefetchAt time.Time) {
 	if s.answers == nil {
 		return
 	}
@@ -271,7 +281,14 @@ func (s *Server) storeAnswer(query, resp []byte) {
 	if !ok {
 		return
 	}
-	a.storedN = s.now().UnixNano()
+	now := s.now()
+	a.storedN = now.UnixNano()
+	if !prefetchAt.IsZero() {
+		if !prefetchAt.After(now) {
+			return // being prefetched: the refreshed answer is kept instead
+		}
+		a.prefetchN = a.storedN + int64(prefetchAt.Sub(now))
+	}
 	key := string(query[headerLen:w.questionEnd])
 	c := s.answers
 	c.mu.Lock()

@@ -44,7 +44,7 @@ func (s *Server) HandlePacket(ctx context.Context, query []byte, client netip.Ad
 		return out
 	}
 	received := s.tapNow()
-	resp, pending, cached := s.servePacket(query, client, tcp)
+	resp, pending, hit := s.servePacket(query, client, tcp)
 	if pending != nil {
 		resp = s.resolvePending(ctx, pending)
 	}
@@ -53,26 +53,26 @@ func (s *Server) HandlePacket(ctx context.Context, query []byte, client netip.Ad
 		return nil
 	}
 	out := s.pack(resp, buf)
-	if cached {
-		s.storeAnswer(query, out)
+	if hit != nil {
+		s.storeAnswer(query, out, hit.prefetchAt)
 	}
 	s.tapClient(client, tcp, query, out, received)
 	return out
 }
 
 // servePacket parses query and serves it as serve does. query may be
-// reused as soon as it returns. cached reports an answer from the engine's
-// cache, which the answer cache may keep.
-func (s *Server) servePacket(query []byte, client netip.AddrPort, tcp bool) (resp *dns.Msg, pending *query, cached bool) {
+// reused as soon as it returns. hit, when not nil, is a query answered
+// from the engine's cache, which the answer cache may keep.
+func (s *Server) servePacket(query []byte, client netip.AddrPort, tcp bool) (resp *dns.Msg, pending *query, hit *query) {
 	s.stats.queries.Add(1)
 	if len(query) < headerLen {
 		s.stats.dropped.Add(1)
-		return nil, nil, false
+		return nil, nil, nil
 	}
 	req := new(dns.Msg)
 	if err := req.Unpack(query); err != nil {
 		// Unpack sets the header before it reads the body.
-		return s.serveMalformed(req, client, tcp, err), nil, false
+		return s.serveMalformed(req, client, tcp, err), nil, nil
 	}
 	return s.serve(req, client, tcp)
 }
@@ -101,36 +101,44 @@ type query struct {
 	edns   *dns.OPT // the client's OPT record, nil without EDNS
 	ede    *dns.EDNS0_EDE
 	wire   []byte // the query as received, kept for a tap while it is resolved
+	// stale: answered with expired data (RFC 8767); prefetchAt: when the
+	// cached answer's prefetch is due (zero: never).
+	stale      bool
+	prefetchAt time.Time
 }
 
 // serve is the one path of every client query. It runs the checks and the
 // cache and returns the response, or nil to drop the query. When the query
 // needs the engine it returns it as pending instead, holding a limiter
-// slot: the caller runs resolvePending, inline or on a goroutine.
-func (s *Server) serve(req *dns.Msg, client netip.AddrPort, tcp bool) (resp *dns.Msg, pending *query, cached bool) {
+// slot: the caller runs resolvePending, inline or on a goroutine. hit is
+// q when the engine's cache answered it with fresh data.
+func (s *Server) serve(req *dns.Msg, client netip.AddrPort, tcp bool) (resp *dns.Msg, pending, hit *query) {
 	q := &query{req: req, client: client, tcp: tcp, start: time.Now()}
 	defer s.recoverQuery(q, &resp)
 	resp, cached, final := s.prepare(q)
 	if final {
 		if resp == nil {
 			s.stats.dropped.Add(1)
-			return nil, nil, false
+			return nil, nil, nil
 		}
 		if cached {
 			s.stats.cacheHits.Add(1)
+			if !q.stale {
+				hit = q
+			}
 		}
-		return s.finish(q, resp, cached), nil, cached
+		return s.finish(q, resp, cached), nil, hit
 	}
 	if !s.limiter.acquire(client.Addr().Unmap()) {
 		if !tcp {
 			// Like Unbound when its request list is full: drop, and the
 			// client retries; an answer would aid reflection floods.
 			s.stats.dropped.Add(1)
-			return nil, nil, false
+			return nil, nil, nil
 		}
-		return s.finish(q, s.servfail(q, errBusy), false), nil, false
+		return s.finish(q, s.servfail(q, errBusy), false), nil, nil
 	}
-	return nil, q, false
+	return nil, q, nil
 }
 
 // resolvePending asks the engine for a query serve returned as pending,

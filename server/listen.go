@@ -188,6 +188,11 @@ func (s *Server) Serve(ctx context.Context) error {
 	defer cancelQueries()
 
 	var readers sync.WaitGroup
+	if b, ok := s.backend.(BackgroundBackend); ok {
+		// The engine's background work (prefetch) ends with ctx, at
+		// once: nothing waits for it.
+		readers.Go(func() { _ = b.Run(ctx) })
+	}
 	for _, c := range s.udpConns {
 		for range udpReaders() {
 			readers.Go(func() { s.readUDP(queryCtx, c) })

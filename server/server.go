@@ -34,6 +34,13 @@ type DNSSECBackend interface {
 	QueryCached(name string, qtype uint16, opts resolver.Options) (resolver.Answer, bool)
 }
 
+// BackgroundBackend is a Backend with background work (prefetch, the
+// refresh of stale answers), as *resolver.Resolver has: Serve runs it
+// until its context is cancelled.
+type BackgroundBackend interface {
+	Run(ctx context.Context) error
+}
+
 // Defaults of Config.
 const (
 	DefaultMaxInFlight    = 4096
@@ -312,12 +319,14 @@ func (l *limiter) inFlight() int {
 	return l.total
 }
 
-// optionsOf are the DNSSEC flags of q's client.
+// optionsOf are the DNSSEC flags of q's client, and whether the engine
+// is asked next (RD) when the cache cannot answer.
 func optionsOf(q *query) resolver.Options {
-	return resolver.Options{DNSSECOK: q.edns != nil && q.edns.Do(), CheckingDisabled: q.req.CheckingDisabled}
+	return resolver.Options{DNSSECOK: q.edns != nil && q.edns.Do(), CheckingDisabled: q.req.CheckingDisabled, WillRecurse: q.req.RecursionDesired}
 }
 
-// cachedAnswer asks the backend's cache for q's answer.
+// cachedAnswer asks the backend's cache for q's answer. A stale answer
+// (RFC 8767) is marked in q: it is never kept as a fresh one.
 func (s *Server) cachedAnswer(q *query) (*dns.Msg, bool) {
 	question := q.req.Question[0]
 	if b, ok := s.backend.(DNSSECBackend); ok {
@@ -328,6 +337,7 @@ func (s *Server) cachedAnswer(q *query) (*dns.Msg, bool) {
 			return m, true
 		}
 		noteEDE(q, a)
+		q.stale, q.prefetchAt = a.Stale, a.PrefetchAt
 		return a.Msg, ok
 	}
 	return s.backend.ResolveCached(question.Name, question.Qtype)
@@ -349,7 +359,7 @@ func (s *Server) resolveAnswer(ctx context.Context, q *query) (*dns.Msg, error) 
 // client asked for) the Extended DNS Error that says so (RFC 8914 allows
 // one in any response).
 func noteEDE(q *query, a resolver.Answer) {
-	if a.Msg != nil && a.EDE != 0 && a.Security != dnssec.Secure {
+	if a.Msg != nil && a.EDE != 0 && (a.Security != dnssec.Secure || a.Stale) {
 		q.ede = &dns.EDNS0_EDE{InfoCode: a.EDE, ExtraText: a.Why}
 	}
 }

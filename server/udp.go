@@ -58,7 +58,7 @@ func (s *Server) readUDP(ctx context.Context, u *udpSocket) {
 			continue
 		}
 		received := s.tapNow()
-		resp, pending, cached := s.servePacket(in[:n], from, false)
+		resp, pending, hit := s.servePacket(in[:n], from, false)
 		if pending != nil {
 			pending.wire = s.keepWire(in[:n])
 			s.answerLater(ctx, u, pending, from, sess)
@@ -69,8 +69,8 @@ func (s *Server) readUDP(ctx context.Context, u *udpSocket) {
 			continue
 		}
 		out = s.pack(resp, out[:0])
-		if cached {
-			s.storeAnswer(in[:n], out)
+		if hit != nil {
+			s.storeAnswer(in[:n], out, hit.prefetchAt)
 		}
 		s.writeUDP(u, out, from, sess)
 		s.tapClient(from, false, in[:n], out, received)

@@ -126,7 +126,7 @@ func (s *Server) answerBatch(ctx context.Context, u *udpSocket, raw syscall.RawC
 			continue
 		}
 		received := s.tapNow()
-		resp, pending, cached := s.servePacket(query, from, false)
+		resp, pending, hit := s.servePacket(query, from, false)
 		if pending != nil {
 			pending.wire = s.keepWire(query)
 			s.answerLater(ctx, u, pending, from, nil)
@@ -140,8 +140,8 @@ func (s *Server) answerBatch(ctx context.Context, u *udpSocket, raw syscall.RawC
 		if out == nil {
 			continue
 		}
-		if cached {
-			s.storeAnswer(query, out)
+		if hit != nil {
+			s.storeAnswer(query, out, hit.prefetchAt)
 		}
 		s.tapClient(from, false, query, out, received)
 		b.outData[replies] = out

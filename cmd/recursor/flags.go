@@ -50,6 +50,13 @@ type engineFlags struct {
 	noDNSSEC         bool
 	loopbackOnly     bool
 
+	// serve-stale (RFC 8767) and prefetch
+	serveStale                bool
+	serveExpiredClientTimeout time.Duration
+	serveExpiredReplyTTL      time.Duration
+	serveExpiredTTL           time.Duration
+	prefetch                  bool
+
 	// What a reload keeps of the running engine (nil: build afresh).
 	keepCache   *cache.Cache
 	keepNetwork *testnet.Network
@@ -87,6 +94,42 @@ func (f *engineFlags) register(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&f.trustAnchorFiles, "trust-anchor-file", nil, "file of DNSSEC trust anchors in zone-file format, as Unbound's trust-anchor-file (repeatable)")
 	fs.StringSliceVar(&f.insecureDomains, "insecure-domain", nil, "negative trust anchor: do not validate this zone and below (repeatable)")
 	fs.BoolVar(&f.noDNSSEC, "no-dnssec", false, "do not validate DNSSEC (default: validate with the root's trust anchors when the IANA root hints are used)")
+	f.registerStale(fs)
+}
+
+// registerStale registers the serve-stale and prefetch flags (Unbound's
+// names).
+func (f *engineFlags) registerStale(fs *pflag.FlagSet) {
+	fs.BoolVar(&f.serveStale, "serve-stale", true, "answer with expired data when its refresh fails or is slow (RFC 8767)")
+	fs.DurationVar(&f.serveExpiredClientTimeout, "serve-expired-client-timeout", resolver.DefaultStaleClientTimeout, "how long a client waits for the refresh of expired data before it gets the stale answer; 0: at once, refreshing in the background")
+	fs.DurationVar(&f.serveExpiredReplyTTL, "serve-expired-reply-ttl", resolver.DefaultStaleReplyTTL, "TTL of the records of a stale answer")
+	fs.DurationVar(&f.serveExpiredTTL, "serve-expired-ttl", resolver.DefaultStaleMaxAge, "how long past its expiry data may be served stale")
+	fs.BoolVar(&f.prefetch, "prefetch", true, "refresh a cached answer asked for in the last tenth of its TTL (TTLs of 10 s or more), in the background")
+}
+
+// staleConfig reads the serve-stale and prefetch flags.
+func (f *engineFlags) staleConfig() (resolver.StaleConfig, resolver.PrefetchConfig, error) {
+	for _, v := range []struct {
+		name string
+		d    time.Duration
+	}{{"--serve-expired-client-timeout", f.serveExpiredClientTimeout}, {"--serve-expired-reply-ttl", f.serveExpiredReplyTTL}, {"--serve-expired-ttl", f.serveExpiredTTL}} {
+		if v.d < 0 {
+			return resolver.StaleConfig{}, resolver.PrefetchConfig{}, fmt.Errorf("%s %v: must not be negative", v.name, v.d)
+		}
+	}
+	if f.serveExpiredReplyTTL > 0 && f.serveExpiredReplyTTL < time.Second {
+		return resolver.StaleConfig{}, resolver.PrefetchConfig{}, fmt.Errorf("--serve-expired-reply-ttl %v: TTLs are whole seconds, want 0 or at least 1s", f.serveExpiredReplyTTL)
+	}
+	sc := resolver.StaleConfig{
+		Disable:       !f.serveStale,
+		ClientTimeout: f.serveExpiredClientTimeout,
+		ReplyTTL:      f.serveExpiredReplyTTL,
+		MaxAge:        f.serveExpiredTTL,
+	}
+	if sc.ClientTimeout == 0 {
+		sc.ClientTimeout = -1 // the resolver's "at once"
+	}
+	return sc, resolver.PrefetchConfig{Disable: !f.prefetch}, nil
 }
 
 // dnssecConfig reads the DNSSEC flags.
@@ -185,6 +228,10 @@ func (f *engineFlags) build(log *slog.Logger) (*engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	staleCfg, prefetchCfg, err := f.staleConfig()
+	if err != nil {
+		return nil, err
+	}
 	cfg := resolver.Config{
 		DNSSEC:            dnssecCfg,
 		UpstreamPort:      f.upstreamPort,
@@ -202,6 +249,8 @@ func (f *engineFlags) build(log *slog.Logger) (*engine, error) {
 		Limits: resolver.Limits{
 			MaxUpstreamQueries: f.maxUpstream, MaxCNAMEs: f.maxCNAMEs, MaxDepth: f.maxDepth, Timeout: f.timeout,
 		},
+		Stale:    staleCfg,
+		Prefetch: prefetchCfg,
 	}
 	if cfg.Cache == nil {
 		cfg.Cache = cache.New(cache.Config{MaxEntries: f.cacheEntries, MaxTTL: f.maxTTL, MaxNegativeTTL: f.maxNegativeTTL})

@@ -30,12 +30,51 @@ import (
 )
 
 // liveEngine is the server's backend: the running resolver, which a
-// reload replaces while queries run.
+// reload replaces while queries run, and its background work (prefetch,
+// stale refreshes), which moves to the new resolver with it.
 type liveEngine struct {
 	p atomic.Pointer[resolver.Resolver]
+
+	mu      sync.Mutex
+	runCtx  context.Context    // while Run runs
+	stopRun context.CancelFunc // ends the running resolver's Run
+	runs    sync.WaitGroup
 }
 
 func (l *liveEngine) get() *resolver.Resolver { return l.p.Load() }
+
+// Run runs the background work of the resolver in place, and of each one
+// a reload puts in place, until ctx ends (server.BackgroundBackend).
+func (l *liveEngine) Run(ctx context.Context) error {
+	l.mu.Lock()
+	l.runCtx = ctx
+	l.runLocked(l.get())
+	l.mu.Unlock()
+	<-ctx.Done()
+	l.runs.Wait()
+	return nil
+}
+
+// swap puts r in place of the running resolver, and its background work
+// in place of the old one's.
+func (l *liveEngine) swap(r *resolver.Resolver) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.p.Store(r)
+	l.runLocked(r)
+}
+
+func (l *liveEngine) runLocked(r *resolver.Resolver) {
+	if l.runCtx == nil || l.runCtx.Err() != nil {
+		return
+	}
+	if l.stopRun != nil {
+		l.stopRun()
+	}
+	ctx, cancel := context.WithCancel(l.runCtx)
+	l.stopRun = cancel
+	l.runs.Go(func() { _ = r.Run(ctx) })
+}
 
 func (l *liveEngine) Resolve(ctx context.Context, name string, qtype uint16) (*dns.Msg, error) {
 	return l.get().Resolve(ctx, name, qtype)
@@ -256,7 +295,7 @@ func (o *operations) reload(w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	o.live.p.Store(e.resolver)
+	o.live.swap(e.resolver)
 	o.srv.FlushAnswers()
 	if len(kept) > 0 {
 		slices.Sort(kept)

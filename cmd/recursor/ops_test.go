@@ -2,9 +2,16 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"errors"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/recursor-dns/recursor/resolver"
+	"github.com/recursor-dns/recursor/roothints"
 )
 
 func TestControlSocketFromConfig(t *testing.T) {
@@ -59,5 +66,48 @@ func TestControlHelpListsEveryCommand(t *testing.T) {
 		if !strings.Contains(out.String(), c) {
 			t.Errorf("recursor control --help does not list %q", c)
 		}
+	}
+}
+
+// TestLiveEngineMovesBackgroundWork: the background work (prefetch) runs
+// for the resolver in place, and moves to the one a reload puts there.
+func TestLiveEngineMovesBackgroundWork(t *testing.T) {
+	newResolver := func() *resolver.Resolver {
+		r, err := resolver.New(resolver.Config{RootHints: &roothints.Hints{TTL: 3600, Servers: []roothints.Server{{Name: "a.root.lab.", Addrs: []netip.Addr{netip.MustParseAddr("127.53.0.1")}}}}}) // never asked
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	// running reports whether r's Run runs: a second Run is refused.
+	running := func(r *resolver.Resolver) bool {
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		return errors.Is(r.Run(ctx), resolver.ErrRunning)
+	}
+	old, next := newResolver(), newResolver()
+	var live liveEngine
+	live.p.Store(old)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error)
+	go func() { done <- live.Run(ctx) }()
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not after 5 s", what)
+			}
+		}
+	}
+	waitFor("the first resolver's Run", func() bool { return running(old) })
+	live.swap(next)
+	waitFor("the new resolver's Run", func() bool { return running(next) })
+	waitFor("the old resolver's Run to end", func() bool { return !running(old) })
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run: %v", err)
+	}
+	if running(next) {
+		t.Error("the resolver's Run outlives the server's")
 	}
 }
