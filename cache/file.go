@@ -16,14 +16,15 @@ import (
 // The cache file (Dump, Load) is text, one entry a line, so that a damaged
 // file names the line at fault and a truncated one is seen as such:
 //
-//	recursor-cache 1
-//	EXPIRES TYPE CLASS NEGATIVE RANK SECURITY EDE NSIGS NAMELEN OWNERLEN TAILLEN DATA
+//	recursor-cache 2
+//	EXPIRES TTL TYPE CLASS NEGATIVE RANK SECURITY EDE NSIGS NAMELEN OWNERLEN TAILLEN DATA
 //	...
 //	end COUNT
 //
 // EXPIRES is the entry's absolute expiry in Unix nanoseconds of the cache's
 // clock (the wall clock outside tests), so that the time a file spends on
-// disk counts against its TTLs. TYPE, CLASS, EDE are numbers; NEGATIVE,
+// disk counts against its TTLs; TTL the seconds it was stored with (for
+// prefetch: Entry.OriginalTTL). TYPE, CLASS, EDE are numbers; NEGATIVE,
 // RANK and SECURITY the numbers of Negative, Rank and Security. DATA is the
 // entry's bytes as the store keeps them (the canonical name, the owner's
 // spelling, the records' RDATA, the RRSIGs and the proof in wire form; see
@@ -33,7 +34,7 @@ import (
 // under a second.
 
 // fileMagic is the first line of a cache file, with the format's version.
-const fileMagic = "recursor-cache 1"
+const fileMagic = "recursor-cache 2"
 
 // Dump writes the live entries, oldest first, in the cache file format.
 // It copies the entries under the lock and writes without it, so queries
@@ -68,7 +69,7 @@ func (c *Cache) Dump(w io.Writer) error {
 }
 
 func appendEntryLine(b []byte, e *entry) []byte {
-	for _, n := range []int64{e.expires, int64(e.typ), int64(e.class), int64(e.negative), int64(e.rank),
+	for _, n := range []int64{e.expires, int64(e.ttl), int64(e.typ), int64(e.class), int64(e.negative), int64(e.rank),
 		int64(e.security), int64(e.ede), int64(e.nsigs), int64(e.nameLen), int64(e.ownerLen), int64(e.tailLen)} {
 		b = strconv.AppendInt(b, n, 10)
 		b = append(b, ' ')
@@ -157,11 +158,11 @@ func readEntries(r io.Reader, now time.Time) ([]entry, error) {
 // with its data, which must unpack.
 func parseEntryLine(line string, now time.Time) (entry, error) {
 	fields := strings.Split(line, " ")
-	if len(fields) != 12 {
-		return entry{}, fmt.Errorf("%d fields, want 12", len(fields))
+	if len(fields) != 13 {
+		return entry{}, fmt.Errorf("%d fields, want 13", len(fields))
 	}
-	var n [11]uint64
-	bits := [11]int{64, 16, 16, 8, 8, 8, 16, 8, 16, 16, 16}
+	var n [12]uint64
+	bits := [12]int{64, 32, 16, 16, 8, 8, 8, 16, 8, 16, 16, 16}
 	for i := range n {
 		v, err := strconv.ParseUint(fields[i], 10, bits[i])
 		if err != nil {
@@ -169,14 +170,14 @@ func parseEntryLine(line string, now time.Time) (entry, error) {
 		}
 		n[i] = v
 	}
-	data, err := base64.StdEncoding.DecodeString(fields[11])
+	data, err := base64.StdEncoding.DecodeString(fields[12])
 	if err != nil {
 		return entry{}, fmt.Errorf("data: %v", err)
 	}
 	e := entry{
-		data: string(data), expires: int64(n[0]), typ: uint16(n[1]), class: uint16(n[2]),
-		negative: Negative(n[3]), rank: Rank(n[4]), security: Security(n[5]), ede: uint16(n[6]),
-		nsigs: uint8(n[7]), nameLen: uint16(n[8]), ownerLen: uint16(n[9]), tailLen: uint16(n[10]),
+		data: string(data), expires: int64(n[0]), ttl: uint32(n[1]), typ: uint16(n[2]), class: uint16(n[3]),
+		negative: Negative(n[4]), rank: Rank(n[5]), security: Security(n[6]), ede: uint16(n[7]),
+		nsigs: uint8(n[8]), nameLen: uint16(n[9]), ownerLen: uint16(n[10]), tailLen: uint16(n[11]),
 	}
 	if err := e.check(now); err != nil {
 		return entry{}, err

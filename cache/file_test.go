@@ -60,7 +60,7 @@ func TestDumpLoadRoundTrip(t *testing.T) {
 			t.Fatalf("%s %d: not loaded", q.name, q.qtype)
 		}
 		if got.Rank != want.Rank || got.Security != want.Security || got.EDE != want.EDE || got.Negative != want.Negative ||
-			!got.Expires.Equal(want.Expires) || got.TTL != want.TTL {
+			!got.Expires.Equal(want.Expires) || got.TTL != want.TTL || got.OriginalTTL != want.OriginalTTL || got.OriginalTTL == 0 {
 			t.Errorf("%s %d: loaded %+v\nwant %+v", q.name, q.qtype, got, want)
 		}
 		sameRRs(t, "RRs", got.RRs, want.RRs, want.TTL)
@@ -119,11 +119,11 @@ func TestLoadRefusesDamagedFiles(t *testing.T) {
 		{"truncated mid-line", file[:len(lines[0])+len(entry)/2], "line 2: "},
 		{"count wrong", strings.Join(lines[:2], "") + "end 4\n", "line 3: the file says \"end 4\" but holds 1"},
 		{"data after the end", file + entry, "line 7: data after the end line"},
-		{"missing field", lines[0] + strings.Join(fields[:11], " ") + "\n", "line 2: 11 fields"},
+		{"missing field", lines[0] + strings.Join(fields[:12], " ") + "\n", "line 2: 12 fields"},
 		{"bad number", lines[0] + withField(1, "x"), "line 2: field 2"},
-		{"rank out of range", lines[0] + withField(4, "9"), "line 2: negative, rank or security out of range"},
-		{"name length past the data", lines[0] + withField(8, "60000"), "line 2: lengths beyond the data"},
-		{"records that do not unpack", lines[0] + withField(11, fields[11][:len(fields[11])-8]+"AAAAAAAA"), "line 2: the records of"},
+		{"rank out of range", lines[0] + withField(5, "9"), "line 2: negative, rank or security out of range"},
+		{"name length past the data", lines[0] + withField(9, "60000"), "line 2: lengths beyond the data"},
+		{"records that do not unpack", lines[0] + withField(12, fields[12][:len(fields[12])-8]+"AAAAAAAA"), "line 2: the records of"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
