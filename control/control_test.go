@@ -171,7 +171,7 @@ func TestDumpAndLoadCache(t *testing.T) {
 		t.Errorf("after load-cache: %v, %d upstream queries; want none", err, st.net.QueryCount())
 	}
 	bad := filepath.Join(t.TempDir(), "bad")
-	os.WriteFile(bad, []byte("recursor-cache 1\n1 2 3\n"), 0o600)
+	os.WriteFile(bad, []byte("recursor-cache 2\n1 2 3\n"), 0o600)
 	if _, err := st.run(t, "load-cache", bad); err == nil || !strings.Contains(err.Error(), "line 2") {
 		t.Errorf("a bad file: %v; want the line named", err)
 	}

@@ -129,7 +129,7 @@ func TestControlCommands(t *testing.T) {
 			t.Errorf("%v: exit %d, stdout %q, stderr %q; want exit 0 and %q", tc.args, code, out, errOut, tc.want)
 		}
 	}
-	if data, err := os.ReadFile(dump); err != nil || !bytes.HasPrefix(data, []byte("recursor-cache 1\n")) {
+	if data, err := os.ReadFile(dump); err != nil || !bytes.HasPrefix(data, []byte("recursor-cache 2\n")) {
 		t.Errorf("dump-cache wrote %.40q, %v", data, err)
 	}
 	if out, _, _ := control(t, s.socket, "trace", "www.shop.example.com"); !strings.Contains(out, "answered from the cache") {
@@ -259,7 +259,7 @@ func TestCacheFileSurvivesRestart(t *testing.T) {
 	second.Stop(t)
 
 	// A damaged file is reported with its line and ignored.
-	os.WriteFile(cacheFile, []byte("recursor-cache 1\nnot an entry\n"), 0o600)
+	os.WriteFile(cacheFile, []byte("recursor-cache 2\nnot an entry\n"), 0o600)
 	third := StartRecursorProcess(t, args...)
 	if out := third.Output(); !strings.Contains(out, "cache file not loaded: starting cold") || !strings.Contains(out, "line 2") {
 		t.Errorf("a bad cache file was not reported with its line:\n%s", out)
