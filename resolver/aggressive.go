@@ -280,11 +280,18 @@ func (r *Resolver) synthesise(ctx context.Context, q *query, qname string, qtype
 	}
 	now := r.now()
 	z.mu.Lock()
+	soa := z.soa
+	if len(soa) == 0 {
+		// Records from referrals' no-DS proofs alone: nothing can be
+		// answered before a negative answer gives the SOA, so no lookup
+		// (and no NSEC3 hash) is spent on every cold query of the zone.
+		z.mu.Unlock()
+		return result{}, false
+	}
 	if len(z.nsec.entries) == 0 && len(z.nsec3.entries) > 0 {
 		denial, proof, ok := r.nsec3Candidates(z, zone, qname, q, now)
-		soa := z.soa
 		z.mu.Unlock()
-		if !ok || len(soa) == 0 {
+		if !ok {
 			return result{}, false
 		}
 		return r.synthesised(ctx, q, zone, qname, qtype, soa, denial, proof)
@@ -295,9 +302,8 @@ func (r *Resolver) synthesise(ctx context.Context, q *query, qname string, qtype
 	if ok {
 		wild, wildOK = z.nsec.around(wildcardAt(closestEncloser(qname, at.rec)), now)
 	}
-	soa := z.soa
 	z.mu.Unlock()
-	if !ok || len(soa) == 0 {
+	if !ok {
 		return result{}, false
 	}
 	proof := at.rrs
