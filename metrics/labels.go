@@ -145,7 +145,7 @@ var (
 	tcpFallbackDesc = prometheus.NewDesc(Namespace+"_upstream_tcp_fallbacks_total",
 		"Upstream queries answered over TCP after UDP (truncated, oversized or suspect replies).", nil, nil)
 	answersDesc = prometheus.NewDesc(Namespace+"_dnssec_answers_total",
-		"Answers the engine built for clients, by DNSSEC verdict (the server's ready-packed repeats are not counted).",
+		"Answers to clients by DNSSEC verdict, the server's ready-packed repeats of cached answers included.",
 		[]string{"result"}, nil)
 	staleDesc = prometheus.NewDesc(Namespace+"_cache_stale_answers_total",
 		"Expired answers served (RFC 8767 serve-stale).", nil, nil)

@@ -104,6 +104,9 @@ func (r *Registry) Query(e server.QueryEvent) {
 		c = 1
 	}
 	r.clientTime[c].Observe(e.Duration.Seconds())
+	if e.Security >= 0 {
+		r.Answer(dnssec.Status(e.Security))
+	}
 }
 
 // Upstream implements resolver.Metrics.

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/recursor-dns/recursor/dnssec"
 )
 
 // The answer cache keeps, for questions the engine's cache answered, the
@@ -80,6 +82,7 @@ type packedAnswer struct {
 	// which starts the prefetch and answers from its cache until the
 	// refreshed answer, stored again, takes this one's place.
 	prefetchN int64
+	security  dnssec.Status // the answer's verdict, for the metrics
 }
 
 func newAnswerCache(size int) *answerCache {
@@ -248,28 +251,29 @@ func (s *Server) answerFast(query []byte, client netip.AddrPort, tcp bool, buf [
 	s.stats.queries.Add(1)
 	s.stats.cacheHits.Add(1)
 	if s.metrics != nil || s.tap != nil {
-		s.observeFast(query, w, out, client, tcp, now)
+		s.observeFast(query, w, out, client, tcp, now, a.security)
 	}
 	return out, true
 }
 
 // observeFast counts and taps a cache hit of answerFast, received at now
 // by the server clock.
-func (s *Server) observeFast(query []byte, w wireQuery, out []byte, client netip.AddrPort, tcp bool, now time.Time) {
+func (s *Server) observeFast(query []byte, w wireQuery, out []byte, client netip.AddrPort, tcp bool, now time.Time, sec dnssec.Status) {
 	if !s.realClock {
 		now = time.Now()
 	}
 	if s.metrics != nil {
 		qtype := binary.BigEndian.Uint16(query[w.questionEnd-4:])
-		s.metrics.Query(QueryEvent{TCP: tcp, Cached: true, Qtype: qtype, Rcode: int(out[3] & 0x0f), EDE: -1, Duration: time.Since(now)})
+		s.metrics.Query(QueryEvent{TCP: tcp, Cached: true, Qtype: qtype, Rcode: int(out[3] & 0x0f), EDE: -1, Security: int(sec), Duration: time.Since(now)})
 	}
 	s.tapClient(client, tcp, query, out, now)
 }
 
 // storeAnswer keeps resp, the packed answer to query that the engine's
-// cache gave, for answerFast, with when its prefetch is due (zero:
-// never). Anything unusual is not kept.
-func (s *Server) storeAnswer(query, resp []byte, prefetchAt time.Time) {
+// cache gave to hit, for answerFast, with when its prefetch is due (zero:
+// never) and its DNSSEC verdict. Anything unusual is not kept.
+func (s *Server) storeAnswer(query, resp []byte, hit *query) {
+	prefetchAt := hit.prefetchAt
 	if s.answers == nil {
 		return
 	}
@@ -283,6 +287,7 @@ func (s *Server) storeAnswer(query, resp []byte, prefetchAt time.Time) {
 	}
 	now := s.now()
 	a.storedN = now.UnixNano()
+	a.security = hit.security
 	if !prefetchAt.IsZero() {
 		if !prefetchAt.After(now) {
 			return // being prefetched: the refreshed answer is kept instead

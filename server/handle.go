@@ -12,6 +12,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/recursor-dns/recursor/dnssec"
 	"github.com/recursor-dns/recursor/resolver"
 )
 
@@ -54,7 +55,7 @@ func (s *Server) HandlePacket(ctx context.Context, query []byte, client netip.Ad
 	}
 	out := s.pack(resp, buf)
 	if hit != nil {
-		s.storeAnswer(query, out, hit.prefetchAt)
+		s.storeAnswer(query, out, hit)
 	}
 	s.tapClient(client, tcp, query, out, received)
 	return out
@@ -105,6 +106,9 @@ type query struct {
 	// cached answer's prefetch is due (zero: never).
 	stale      bool
 	prefetchAt time.Time
+	// security: the DNSSEC verdict of a cached answer, for the metrics
+	// of its ready-packed repeats.
+	security dnssec.Status
 }
 
 // serve is the one path of every client query. It runs the checks and the

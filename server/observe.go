@@ -26,7 +26,12 @@ type QueryEvent struct {
 	Qtype  uint16 // 0 when the query had no usable question
 	Rcode  int
 	// EDE is the Extended DNS Error code the answer carries, -1 for none.
-	EDE      int
+	EDE int
+	// Security is the DNSSEC verdict (a dnssec.Status) of an answer
+	// repeated from the server's ready-packed answers, which the engine
+	// never sees; -1 when the engine built the answer and counted it
+	// (resolver.Metrics.Answer).
+	Security int
 	Duration time.Duration // from reading the query to the answer packed
 }
 
@@ -70,7 +75,7 @@ func (s *Server) countQuery(q *query, rcode int, cached bool) {
 	if s.metrics == nil {
 		return
 	}
-	e := QueryEvent{TCP: q.tcp, Cached: cached, Rcode: rcode, EDE: -1, Duration: time.Since(q.start)}
+	e := QueryEvent{TCP: q.tcp, Cached: cached, Rcode: rcode, EDE: -1, Security: -1, Duration: time.Since(q.start)}
 	if len(q.req.Question) == 1 {
 		e.Qtype = q.req.Question[0].Qtype
 	}

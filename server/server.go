@@ -337,7 +337,7 @@ func (s *Server) cachedAnswer(q *query) (*dns.Msg, bool) {
 			return m, true
 		}
 		noteEDE(q, a)
-		q.stale, q.prefetchAt = a.Stale, a.PrefetchAt
+		q.stale, q.prefetchAt, q.security = a.Stale, a.PrefetchAt, a.Security
 		return a.Msg, ok
 	}
 	return s.backend.ResolveCached(question.Name, question.Qtype)

@@ -70,7 +70,7 @@ func (s *Server) readUDP(ctx context.Context, u *udpSocket) {
 		}
 		out = s.pack(resp, out[:0])
 		if hit != nil {
-			s.storeAnswer(in[:n], out, hit.prefetchAt)
+			s.storeAnswer(in[:n], out, hit)
 		}
 		s.writeUDP(u, out, from, sess)
 		s.tapClient(from, false, in[:n], out, received)

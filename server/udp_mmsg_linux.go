@@ -141,7 +141,7 @@ func (s *Server) answerBatch(ctx context.Context, u *udpSocket, raw syscall.RawC
 			continue
 		}
 		if hit != nil {
-			s.storeAnswer(query, out, hit.prefetchAt)
+			s.storeAnswer(query, out, hit)
 		}
 		s.tapClient(from, false, query, out, received)
 		b.outData[replies] = out
