@@ -251,6 +251,11 @@ func (c *Cache) Keys() []Key {
 	return c.s.keys()
 }
 
+// Limits returns the entries and estimated bytes the cache keeps at most.
+func (c *Cache) Limits() (entries int, bytes int64) {
+	return c.cfg.MaxEntries, c.cfg.MaxBytes
+}
+
 // Len reports the number of entries, live or expired but not yet evicted.
 func (c *Cache) Len() int {
 	c.mu.Lock()

@@ -41,6 +41,7 @@ type engineFlags struct {
 	maxCNAMEs      int
 	maxDepth       int
 	cacheEntries   int
+	cacheMaxBytes  string
 	maxTTL         time.Duration
 	maxNegativeTTL time.Duration
 	// DNSSEC
@@ -88,6 +89,7 @@ func (f *engineFlags) register(fs *pflag.FlagSet) {
 	fs.IntVar(&f.maxCNAMEs, "max-cnames", resolver.DefaultMaxCNAMEs, "CNAME and DNAME restarts one query may follow")
 	fs.IntVar(&f.maxDepth, "max-depth", resolver.DefaultMaxDepth, "nesting of name server address lookups")
 	fs.IntVar(&f.cacheEntries, "cache-entries", cache.DefaultMaxEntries, "entries the cache keeps at most")
+	fs.StringVar(&f.cacheMaxBytes, "cache-max-bytes", "256MiB", "estimated bytes the cache keeps at most (RRsets, signatures, proofs and their index): a number with an optional k, m or g suffix (KiB, MiB, GiB), up to 16GiB")
 	fs.DurationVar(&f.maxTTL, "max-ttl", cache.DefaultMaxTTL, "cap on cached TTLs")
 	fs.DurationVar(&f.maxNegativeTTL, "max-negative-ttl", cache.DefaultMaxNegativeTTL, "cap on cached negative TTLs")
 	fs.StringArrayVar(&f.trustAnchors, "trust-anchor", nil, "DNSSEC trust anchor, a DS or DNSKEY record in presentation form, any zone (repeatable)")
@@ -253,7 +255,14 @@ func (f *engineFlags) build(log *slog.Logger) (*engine, error) {
 		Prefetch: prefetchCfg,
 	}
 	if cfg.Cache == nil {
-		cfg.Cache = cache.New(cache.Config{MaxEntries: f.cacheEntries, MaxTTL: f.maxTTL, MaxNegativeTTL: f.maxNegativeTTL})
+		maxBytes, err := parseSize(f.cacheMaxBytes)
+		if err != nil {
+			return nil, fmt.Errorf("--cache-max-bytes: %w", err)
+		}
+		if maxBytes < 1<<20 || maxBytes > 16<<30 {
+			return nil, fmt.Errorf("--cache-max-bytes %s: must be 1MiB to 16GiB", f.cacheMaxBytes)
+		}
+		cfg.Cache = cache.New(cache.Config{MaxEntries: f.cacheEntries, MaxBytes: maxBytes, MaxTTL: f.maxTTL, MaxNegativeTTL: f.maxNegativeTTL})
 	}
 	if f.rootHints != "" {
 		file, err := os.Open(f.rootHints)

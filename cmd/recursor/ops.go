@@ -92,13 +92,16 @@ func (l *liveEngine) QueryCached(name string, qtype uint16, opts resolver.Option
 	return l.get().QueryCached(name, qtype, opts)
 }
 
-// restartOnly are the settings a reload cannot change: the server's
-// (sockets, limits, logging) and those of the cache that a reload keeps.
-// Every other [resolver] setting takes effect on reload.
-var restartOnly = []string{
-	"listen", "allow", "log-queries", "verbose", "max-in-flight", "max-per-client", "max-udp-size",
-	"max-tcp-conns", "tcp-idle-timeout", "shutdown-grace", "control-socket", "cache-file",
-	"sandbox", "sandbox-dir", "cache-entries", "max-ttl", "max-negative-ttl",
+// restartOnly are the settings a reload cannot change: every one of the
+// server's ([server]: sockets, limits, logging, observers) and those of
+// the cache and sandbox that a reload keeps. Every other [resolver]
+// setting takes effect on reload.
+func restartOnly() []string {
+	names := []string{"sandbox", "sandbox-dir", "cache-entries", "cache-max-bytes", "max-ttl", "max-negative-ttl"}
+	fs := pflag.NewFlagSet("server", pflag.ContinueOnError)
+	(&serveFlags{}).register(fs)
+	fs.VisitAll(func(f *pflag.Flag) { names = append(names, f.Name) })
+	return names
 }
 
 // flagSetting is a flag given on the command line and its values.
@@ -284,7 +287,7 @@ func (o *operations) reload(w io.Writer) error {
 		return err
 	}
 	var kept []string
-	for _, name := range restartOnly {
+	for _, name := range restartOnly() {
 		if fs.Lookup(name).Value.String() != o.sf.flags.Lookup(name).Value.String() {
 			kept = append(kept, name)
 		}

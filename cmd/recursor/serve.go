@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -35,6 +36,7 @@ type serveFlags struct {
 
 	// Operations (ops.go): the control socket and the cache file.
 	controlSocket string
+	memoryLimit   string // as GOMEMLIMIT; empty: the environment's
 	cacheFile     string
 	// cmdline: the flags given on the command line, which a reload
 	// applies again over the re-read config file; flags: the flag set.
@@ -59,6 +61,7 @@ func (f *serveFlags) register(fs *pflag.FlagSet) {
 
 	fs.StringVar(&f.controlSocket, "control-socket", "", "Unix socket (mode 0600) for `recursor control`; empty: none")
 	fs.StringVar(&f.cacheFile, "cache-file", "", "load the cache from this file at start and write it there on shutdown; empty: none")
+	fs.StringVar(&f.memoryLimit, "memory-limit", "", "soft limit of the Go runtime's memory (as GOMEMLIMIT: the collector works harder near it), a number with an optional k, m or g suffix; empty: GOMEMLIMIT's, or none")
 	f.observe.register(fs)
 }
 
@@ -128,6 +131,13 @@ func runServe(ctx context.Context, ef *engineFlags, sf *serveFlags, log *slog.Lo
 	}
 	if sf.tcpIdle <= 0 || sf.grace <= 0 {
 		return fmt.Errorf("--tcp-idle-timeout and --shutdown-grace must be positive")
+	}
+	if sf.memoryLimit != "" {
+		limit, err := parseSize(sf.memoryLimit)
+		if err != nil || limit < 32<<20 {
+			return fmt.Errorf("--memory-limit %q: want a size of at least 32MiB", sf.memoryLimit)
+		}
+		debug.SetMemoryLimit(limit)
 	}
 	obs, err := sf.observe.setUp(ef, log, sf.controlSocket != "")
 	if err != nil {
