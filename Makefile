@@ -5,7 +5,7 @@ GO ?= go
 all: build
 
 build:
-	$(GO) build -o bin/recursor ./cmd/recursor
+	$(GO) build -buildvcs=auto -o bin/recursor ./cmd/recursor
 
 vet:
 	$(GO) vet ./...

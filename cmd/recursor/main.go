@@ -56,16 +56,23 @@ func newVersionCommand() *cobra.Command {
 	}
 }
 
-// version is the module version and VCS revision of the build.
+// version is the module version of the build and the Go that built it.
+// Built from a git checkout (make build), Go writes the commit into the
+// version (v0.0.0-DATE-COMMIT, +dirty for local changes); a build without
+// VCS stamping gets the revision appended when Go recorded one.
 func version() string {
-	v := "(devel)"
-	if info, ok := debug.ReadBuildInfo(); ok {
-		v = info.Main.Version
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "(devel)"
+	}
+	v := info.Main.Version
+	if v == "" || v == "(devel)" {
+		v = "(devel)"
 		for _, s := range info.Settings {
 			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
 				v += " " + s.Value[:12]
 			}
 		}
 	}
-	return v
+	return v + " " + info.GoVersion
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/netip"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -108,5 +109,20 @@ func TestSandboxTransportStaysOnLoopback(t *testing.T) {
 	}
 	if tr := (&engineFlags{}).transport(nil); tr != nil {
 		t.Errorf("without the flag: transport %T, want the resolver's own", tr)
+	}
+}
+
+// TestVersion: `recursor version` prints one line with the build's
+// version and the Go that built it.
+func TestVersion(t *testing.T) {
+	cmd := newRootCommand()
+	var out bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetArgs([]string{"version"})
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if lines := strings.Split(strings.TrimSpace(out.String()), "\n"); len(lines) != 1 || !strings.HasPrefix(lines[0], "recursor ") || !strings.HasSuffix(lines[0], runtime.Version()) {
+		t.Errorf("version output %q", out.String())
 	}
 }
