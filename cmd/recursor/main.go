@@ -12,21 +12,51 @@ import (
 	"github.com/spf13/cobra"
 )
 
+// Exit codes, as dig's: 0 when an answer came (NXDOMAIN and NODATA
+// included), exitUsage for a bad command line or config value (and any
+// other error), exitNoAnswer when no answer could be had (SERVFAIL: no
+// reachable server, a limit, a validation failure), in --json mode too.
+const (
+	exitUsage    = 1
+	exitNoAnswer = 9
+)
+
 func main() {
 	if err := newRootCommand().Execute(); err != nil {
 		var se silentExit
-		if errors.As(err, &se) {
-			os.Exit(se.code)
+		if !errors.As(err, &se) {
+			fmt.Fprintln(os.Stderr, "recursor:", err)
 		}
-		fmt.Fprintln(os.Stderr, "recursor:", err)
-		os.Exit(1)
+		os.Exit(exitCode(err))
 	}
+}
+
+// exitCode is the exit status for a command's error.
+func exitCode(err error) int {
+	var se silentExit
+	var na noAnswer
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &se):
+		return se.code
+	case errors.As(err, &na):
+		return exitNoAnswer
+	}
+	return exitUsage
 }
 
 // silentExit ends the program with code, the output having said why.
 type silentExit struct{ code int }
 
 func (e silentExit) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+// noAnswer is a resolution that failed (SERVFAIL): the command line was
+// right, the name could not be resolved.
+type noAnswer struct{ err error }
+
+func (e noAnswer) Error() string { return e.err.Error() }
+func (e noAnswer) Unwrap() error { return e.err }
 
 func newRootCommand() *cobra.Command {
 	root := &cobra.Command{

@@ -139,7 +139,7 @@ func runResolve(ctx context.Context, out io.Writer, r *resolver.Resolver, name s
 		return printJSON(out, name, qtype, a, err, elapsed, steps)
 	}
 	if err != nil {
-		return err
+		return noAnswer{err}
 	}
 	if o.trace {
 		fmt.Fprintln(out)
@@ -232,7 +232,7 @@ func printJSON(out io.Writer, name string, qtype uint16, a resolver.Answer, err 
 		return encErr
 	}
 	if err != nil {
-		return silentExit{code: 2} // the JSON says why; the status says it failed
+		return silentExit{code: exitNoAnswer} // the JSON says why; the status says it failed
 	}
 	return nil
 }

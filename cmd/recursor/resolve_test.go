@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"log/slog"
 	"net/netip"
 	"runtime"
@@ -85,9 +84,8 @@ func TestResolveJSON(t *testing.T) {
 		t.Errorf("JSON result = %+v", res)
 	}
 	out, err = runCommand(t, "resolve", "--sandbox", "--json", "www.all-lame.lab", "A")
-	var se silentExit
-	if !errors.As(err, &se) || se.code != 2 {
-		t.Fatalf("failure err = %v, want exit status 2", err)
+	if code := exitCode(err); code != exitNoAnswer {
+		t.Fatalf("failure err = %v, exit status %d, want %d", err, code, exitNoAnswer)
 	}
 	if err := json.Unmarshal([]byte(out), &res); err != nil || res.Status != "SERVFAIL" || res.EDE == nil || res.EDE.Code != 22 {
 		t.Errorf("failure JSON = %+v (%v)", res, err)
@@ -124,5 +122,26 @@ func TestVersion(t *testing.T) {
 	}
 	if lines := strings.Split(strings.TrimSpace(out.String()), "\n"); len(lines) != 1 || !strings.HasPrefix(lines[0], "recursor ") || !strings.HasSuffix(lines[0], runtime.Version()) {
 		t.Errorf("version output %q", out.String())
+	}
+}
+
+// TestExitCodes: as dig's, 0 for an answer (NXDOMAIN included), 9 when no
+// answer could be had, 1 for a bad command line.
+func TestExitCodes(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want int
+	}{
+		{[]string{"resolve", "--sandbox", "www.example.com", "A"}, 0},
+		{[]string{"resolve", "--sandbox", "nope.example.com", "A"}, 0},
+		{[]string{"resolve", "--sandbox", "www.all-lame.lab", "A"}, exitNoAnswer},
+		{[]string{"resolve", "--sandbox", "www.badsig.lab", "A"}, exitNoAnswer},
+		{[]string{"resolve", "--sandbox", "--no-such-flag", "www.example.com", "A"}, exitUsage},
+		{[]string{"resolve", "--sandbox", "www.example.com", "NOTATYPE"}, exitUsage},
+	} {
+		_, err := runCommand(t, tc.args...)
+		if got := exitCode(err); got != tc.want {
+			t.Errorf("%v: exit %d (%v), want %d", tc.args, got, err, tc.want)
+		}
 	}
 }
