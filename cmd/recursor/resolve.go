@@ -24,22 +24,26 @@ func newResolveCommand() *cobra.Command {
 		trace   bool
 		asJSON  bool
 		verbose bool
+		reverse string
 		opts    resolveOptions
 	)
 	cmd := &cobra.Command{
-		Use:   "resolve NAME [TYPE]",
+		Use:   "resolve NAME [TYPE] [CLASS] | -x ADDR",
 		Short: "Resolve one question by iteration from the root and print the answer",
+		Long: `Resolve one question by iteration from the root and print the answer as dig does.
+The name, the type (A by default; a mnemonic or TYPEnnn) and the class (IN)
+may come in any order; a Unicode name is converted with IDNA 2008; -x ADDR
+asks for the PTR of an IPv4 or IPv6 address. Exit status: 0 for an answer
+(NXDOMAIN included), 9 when none could be had (SERVFAIL), 1 for a bad
+command line.`,
 		Example: `  recursor resolve --sandbox www.shop.example.com A --trace
-  recursor resolve --root-hints ./named.root example.org MX`,
-		Args: cobra.RangeArgs(1, 2),
+  recursor resolve --root-hints ./named.root MX example.org
+  recursor resolve -x 192.0.2.1 --short`,
+		Args: cobra.RangeArgs(0, 3),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			qtype := dns.TypeA
-			if len(args) == 2 {
-				t, ok := dns.StringToType[strings.ToUpper(args[1])]
-				if !ok {
-					return fmt.Errorf("unknown query type %q", args[1])
-				}
-				qtype = t
+			name, qtype, err := parseQuestion(args, reverse)
+			if err != nil {
+				return err
 			}
 			level := slog.LevelWarn
 			if verbose {
@@ -52,7 +56,7 @@ func newResolveCommand() *cobra.Command {
 			}
 			defer e.Close()
 			opts.trace, opts.asJSON = trace, asJSON
-			return runResolve(cmd.Context(), cmd.OutOrStdout(), e.resolver, args[0], qtype, opts)
+			return runResolve(cmd.Context(), cmd.OutOrStdout(), e.resolver, name, qtype, opts)
 		},
 	}
 	ef.register(cmd.Flags())
@@ -61,6 +65,8 @@ func newResolveCommand() *cobra.Command {
 	cmd.Flags().BoolVar(&opts.dnssec, "dnssec", false, "show RRSIGs, denial proofs and the AD flag, and print the validation verdict as delv does")
 	cmd.Flags().BoolVar(&opts.cd, "cd", false, "checking disabled: show data that fails validation instead of failing")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log debug lines to stderr")
+	cmd.Flags().StringVarP(&reverse, "reverse", "x", "", "ask for the PTR record of this IPv4 or IPv6 address (as dig -x)")
+	cmd.Flags().BoolVar(&opts.short, "short", false, "print the answer's data alone, one record a line (as dig +short)")
 	return cmd
 }
 
@@ -87,6 +93,7 @@ type resolveOptions struct {
 	trace, asJSON bool
 	dnssec        bool // DO: show RRSIGs and proofs, and the verdict
 	cd            bool // CD: show bogus data
+	short         bool // the answer's RDATA alone
 }
 
 type jsonEDE struct {
@@ -143,6 +150,12 @@ func runResolve(ctx context.Context, out io.Writer, r *resolver.Resolver, name s
 	}
 	if o.trace {
 		fmt.Fprintln(out)
+	}
+	if o.short {
+		for _, rr := range a.Msg.Answer {
+			fmt.Fprintln(out, strings.TrimPrefix(rr.String(), rr.Header().String()))
+		}
+		return nil
 	}
 	if o.dnssec {
 		fmt.Fprintln(out, verdictLine(r, a))
