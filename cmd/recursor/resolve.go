@@ -160,9 +160,34 @@ func runResolve(ctx context.Context, out io.Writer, r *resolver.Resolver, name s
 	if o.dnssec {
 		fmt.Fprintln(out, verdictLine(r, a))
 	}
-	fmt.Fprint(out, a.Msg.String())
-	fmt.Fprintf(out, "\n;; Query time: %.1f msec\n;; SERVER: iterative resolution (recursor)\n;; WHEN: %s\n", ms(elapsed), start.Format(time.RFC1123Z))
+	printDig(out, a, o, elapsed, start)
 	return nil
+}
+
+// printDig prints a as dig prints a response: the header with its real
+// flags (rd, as asked), the OPT pseudo-section with the Extended DNS
+// Error of an answer that has one, the sections, and the footer with the
+// message size.
+func printDig(out io.Writer, a resolver.Answer, o resolveOptions, elapsed time.Duration, start time.Time) {
+	m := a.Msg.Copy()
+	m.Id = dns.Id()
+	m.RecursionDesired = true
+	m.CheckingDisabled = o.cd
+	opt := m.IsEdns0()
+	if opt == nil {
+		m.SetEdns0(resolver.EDNSBufferSize, o.dnssec)
+		opt = m.IsEdns0()
+	}
+	if a.EDE != 0 {
+		opt.Option = append(opt.Option, &dns.EDNS0_EDE{InfoCode: a.EDE, ExtraText: a.Why})
+	}
+	size := 0
+	if wire, err := m.Pack(); err == nil {
+		size = len(wire)
+	}
+	fmt.Fprint(out, strings.Replace(m.String(), ";; opcode:", ";; ->>HEADER<<- opcode:", 1))
+	fmt.Fprintf(out, "\n;; Query time: %.0f msec\n;; SERVER: iterative resolution (recursor)\n;; WHEN: %s\n;; MSG SIZE  rcvd: %d\n",
+		float64(elapsed.Microseconds())/1000, start.Format("Mon Jan 02 15:04:05 MST 2006"), size)
 }
 
 // verdictLine is the verdict as delv prints it.

@@ -32,7 +32,9 @@ func TestResolveCommand(t *testing.T) {
 		wantErr string   // substring of the error, "" for success
 	}{
 		{"answer", []string{"resolve", "--sandbox", "www.example.com", "A"},
-			[]string{"status: NOERROR", "www.example.com.\t300\tIN\tA\t192.0.2.10", ";; Query time:"}, ""},
+			[]string{";; ->>HEADER<<- opcode: QUERY, status: NOERROR, id: ", ";; flags: qr rd ra ad;", "www.example.com.\t300\tIN\tA\t192.0.2.10", ";; Query time:", ";; MSG SIZE  rcvd: "}, ""},
+		{"an insecure answer's EDE in the OPT pseudo-section", []string{"resolve", "--sandbox", "www.unknownalg.lab", "A"},
+			[]string{";; OPT PSEUDOSECTION:", "; EDE: 1 (Unsupported DNSKEY Algorithm)", "status: NOERROR"}, ""},
 		{"default type A and trace", []string{"resolve", "--sandbox", "--trace", "www.shop.example.com"},
 			[]string{"referral to shop.example.com.", "A -> answer (1 records)", "192.0.2.80"}, ""},
 		{"nxdomain is an answer", []string{"resolve", "--sandbox", "nothing.example.com", "A"},
