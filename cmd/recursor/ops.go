@@ -39,6 +39,9 @@ type liveEngine struct {
 	runCtx  context.Context    // while Run runs
 	stopRun context.CancelFunc // ends the running resolver's Run
 	runs    sync.WaitGroup
+	// run is the background work of a resolver: (*resolver.Resolver).Run
+	// when nil (tests watch it through their own).
+	run func(*resolver.Resolver, context.Context) error
 }
 
 func (l *liveEngine) get() *resolver.Resolver { return l.p.Load() }
@@ -73,7 +76,11 @@ func (l *liveEngine) runLocked(r *resolver.Resolver) {
 	}
 	ctx, cancel := context.WithCancel(l.runCtx)
 	l.stopRun = cancel
-	l.runs.Go(func() { _ = r.Run(ctx) })
+	run := l.run
+	if run == nil {
+		run = (*resolver.Resolver).Run
+	}
+	l.runs.Go(func() { _ = run(r, ctx) })
 }
 
 func (l *liveEngine) Resolve(ctx context.Context, name string, qtype uint16) (*dns.Msg, error) {

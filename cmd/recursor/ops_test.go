@@ -3,10 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -79,14 +79,24 @@ func TestLiveEngineMovesBackgroundWork(t *testing.T) {
 		}
 		return r
 	}
-	// running reports whether r's Run runs: a second Run is refused.
-	running := func(r *resolver.Resolver) bool {
-		ctx, cancel := context.WithCancel(t.Context())
-		cancel()
-		return errors.Is(r.Run(ctx), resolver.ErrRunning)
+	var mu sync.Mutex
+	running := map[*resolver.Resolver]bool{}
+	isRunning := func(r *resolver.Resolver) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return running[r]
 	}
 	old, next := newResolver(), newResolver()
-	var live liveEngine
+	live := liveEngine{run: func(r *resolver.Resolver, ctx context.Context) error {
+		mu.Lock()
+		running[r] = true
+		mu.Unlock()
+		<-ctx.Done()
+		mu.Lock()
+		running[r] = false
+		mu.Unlock()
+		return nil
+	}}
 	live.p.Store(old)
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error)
@@ -99,15 +109,15 @@ func TestLiveEngineMovesBackgroundWork(t *testing.T) {
 			}
 		}
 	}
-	waitFor("the first resolver's Run", func() bool { return running(old) })
+	waitFor("the first resolver's Run", func() bool { return isRunning(old) })
 	live.swap(next)
-	waitFor("the new resolver's Run", func() bool { return running(next) })
-	waitFor("the old resolver's Run to end", func() bool { return !running(old) })
+	waitFor("the new resolver's Run", func() bool { return isRunning(next) })
+	waitFor("the old resolver's Run to end", func() bool { return !isRunning(old) })
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("Run: %v", err)
 	}
-	if running(next) {
+	if isRunning(next) {
 		t.Error("the resolver's Run outlives the server's")
 	}
 }
