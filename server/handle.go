@@ -201,7 +201,7 @@ func (s *Server) prepare(q *query) (resp *dns.Msg, cached, final bool) {
 	}
 	switch t := question.Qtype; {
 	case t == dns.TypeANY:
-		return anyReply(question), false, true
+		return ANYAnswer(question), false, true
 	case t == dns.TypeAXFR || t == dns.TypeIXFR:
 		return s.refuse(q, dns.ExtendedErrorCodeNotSupported, "zone transfers are not served"), false, true
 	case t == dns.TypeNone || t == dns.TypeOPT:
@@ -276,9 +276,10 @@ func (s *Server) errorReply(rcode int) *dns.Msg {
 	return m
 }
 
-// anyReply answers ANY minimally (RFC 8482 4.2): a synthesised HINFO,
-// without asking the engine.
-func anyReply(question dns.Question) *dns.Msg {
+// ANYAnswer is how recursor answers a question of type ANY: minimally
+// (RFC 8482 4.2), one synthesised HINFO "RFC8482", without asking the
+// engine. The sections other than the answer are the caller's to fill.
+func ANYAnswer(question dns.Question) *dns.Msg {
 	m := new(dns.Msg)
 	m.Answer = []dns.RR{&dns.HINFO{
 		Hdr: dns.RR_Header{Name: question.Name, Rrtype: dns.TypeHINFO, Class: dns.ClassINET, Ttl: 3600},

@@ -18,10 +18,10 @@ func parseQuestion(args []string, reverse string) (name string, qtype uint16, er
 	var names, types, classes []string
 	for _, a := range args {
 		switch {
+		case isType(a): // first: ANY is a type to dig, not the class
+			types = append(types, a)
 		case isClass(a):
 			classes = append(classes, a)
-		case isType(a):
-			types = append(types, a)
 		default:
 			names = append(names, a)
 		}

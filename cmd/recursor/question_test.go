@@ -28,6 +28,7 @@ func TestParseQuestion(t *testing.T) {
 		{nil, "192.0.2.1", "1.2.0.192.in-addr.arpa.", dns.TypePTR, ""},
 		{nil, "2001:db8::1", "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa.", dns.TypePTR, ""},
 		{[]string{"TXT"}, "192.0.2.1", "1.2.0.192.in-addr.arpa.", dns.TypeTXT, ""},
+		{[]string{"example.com", "ANY"}, "", "example.com", dns.TypeANY, ""},
 		{[]string{"example.com", "CH"}, "", "", 0, "only IN"},
 		{[]string{"example.com", "A", "MX"}, "", "", 0, "more than one query type"},
 		{[]string{"a.example", "b.example"}, "", "", 0, `unknown query type "b.example"`},

@@ -16,6 +16,7 @@ import (
 
 	"github.com/recursor-dns/recursor/dnssec"
 	"github.com/recursor-dns/recursor/resolver"
+	"github.com/recursor-dns/recursor/server"
 )
 
 func newResolveCommand() *cobra.Command {
@@ -140,7 +141,16 @@ func runResolve(ctx context.Context, out io.Writer, r *resolver.Resolver, name s
 		})
 	}
 	start := time.Now()
-	a, err := r.Query(ctx, dns.Fqdn(name), qtype, resolver.Options{DNSSECOK: o.dnssec, CheckingDisabled: o.cd})
+	var a resolver.Answer
+	var err error
+	if qtype == dns.TypeANY {
+		// As recursor serve answers it (RFC 8482), not asked upstream.
+		q := dns.Question{Name: dns.Fqdn(name), Qtype: qtype, Qclass: dns.ClassINET}
+		a.Msg = server.ANYAnswer(q)
+		a.Msg.Question, a.Msg.Response, a.Msg.RecursionAvailable = []dns.Question{q}, true, true
+	} else {
+		a, err = r.Query(ctx, dns.Fqdn(name), qtype, resolver.Options{DNSSECOK: o.dnssec, CheckingDisabled: o.cd})
+	}
 	elapsed := time.Since(start)
 	if o.asJSON {
 		return printJSON(out, name, qtype, a, err, elapsed, steps)

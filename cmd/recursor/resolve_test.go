@@ -33,6 +33,8 @@ func TestResolveCommand(t *testing.T) {
 	}{
 		{"answer", []string{"resolve", "--sandbox", "www.example.com", "A"},
 			[]string{";; ->>HEADER<<- opcode: QUERY, status: NOERROR, id: ", ";; flags: qr rd ra ad;", "www.example.com.\t300\tIN\tA\t192.0.2.10", ";; Query time:", ";; MSG SIZE  rcvd: "}, ""},
+		{"ANY answered as the server answers it", []string{"resolve", "--sandbox", "example.com", "ANY"},
+			[]string{"status: NOERROR", "example.com.\t3600\tIN\tHINFO\t\"RFC8482\" \"\""}, ""},
 		{"an insecure answer's EDE in the OPT pseudo-section", []string{"resolve", "--sandbox", "www.unknownalg.lab", "A"},
 			[]string{";; OPT PSEUDOSECTION:", "; EDE: 1 (Unsupported DNSKEY Algorithm)", "status: NOERROR"}, ""},
 		{"default type A and trace", []string{"resolve", "--sandbox", "--trace", "www.shop.example.com"},
