@@ -15,7 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -236,37 +235,13 @@ func RecursorBinary(tb testing.TB) string {
 }
 
 // StartRecursor runs `recursor serve` with args plus a --listen address on
-// a free loopback port, and returns that address once it answers.
+// a free loopback port, and --upstream-loopback-only: a zone that names a
+// server elsewhere makes a refusal in the log, which fails the test, not a
+// packet that leaves. It returns the address once it answers; the process
+// ends with the test (StartRecursorProcess).
 func StartRecursor(tb testing.TB, args ...string) string {
 	tb.Helper()
-	addr := "127.0.0.1:" + strconv.Itoa(FreePort(tb))
-	var out LockedBuffer
-	// Loopback only: a zone that names a server elsewhere makes a
-	// refusal in the log, which fails the test, not a packet that leaves.
-	cmd := exec.Command(RecursorBinary(tb), append([]string{"serve", "--listen", addr, "--upstream-loopback-only"}, args...)...)
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		tb.Fatalf("start recursor: %v", err)
-	}
-	tb.Cleanup(func() {
-		defer func() {
-			if strings.Contains(out.String(), "not a loopback address") {
-				tb.Errorf("recursor serve tried to query outside loopback; output:\n%s", out.String())
-			}
-		}()
-		cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-done
-			tb.Errorf("recursor serve did not stop within 5 s of SIGTERM; output:\n%s", out.String())
-		}
-	})
-	WaitForDNS(tb, addr, out.String)
-	return addr
+	return StartRecursorProcess(tb, args...).Addr
 }
 
 // LockedBuffer collects a process's output while tests read it: a

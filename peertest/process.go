@@ -18,8 +18,10 @@ type Recursor struct {
 	done chan struct{}
 }
 
-// StartRecursorProcess runs `recursor serve` as StartRecursor does and
-// returns the process; Stop ends it, and so does the test's end.
+// StartRecursorProcess runs `recursor serve --listen ADDR
+// --upstream-loopback-only` with args, on a free loopback port, and
+// returns the process once it answers; Stop ends it, and so does the
+// test's end.
 func StartRecursorProcess(tb testing.TB, args ...string) *Recursor {
 	tb.Helper()
 	r := &Recursor{Addr: "127.0.0.1:" + strconv.Itoa(FreePort(tb)), out: &LockedBuffer{}, done: make(chan struct{})}
