@@ -31,18 +31,7 @@ type chainTree struct {
 
 func newChainTree(tb testing.TB) *chainTree {
 	tb.Helper()
-	rootKey, exKey := newTreeKey(".", 11, 257), newTreeKey("example.", 12, 257)
-	root := newTreeZone(tb, ".", rootKey, nil, []string{
-		". 86400 IN SOA rootns. h.rootns. 1 1800 900 604800 86400",
-		". 518400 IN NS rootns.",
-		"rootns. 518400 IN A 127.53.0.1",
-		"example. 172800 IN NS ns.example.",
-		"ns.example. 172800 IN A 127.53.1.1",
-	}, exKey.ds())
-	example := newTreeZone(tb, "example.", exKey, nil, []string{
-		"example. 3600 IN SOA ns.example. h.example. 1 7200 3600 1209600 300",
-		"example. 3600 IN NS ns.example.",
-		"ns.example. 3600 IN A 127.53.1.1",
+	root, example, anchor := rootAndExample(tb, 11, 12,
 		"self.example. 300 IN CNAME self.example.",
 		"loop.example. 300 IN DNAME loop.example.",
 		"d.example. 300 IN DNAME t.example.",
@@ -50,8 +39,8 @@ func newChainTree(tb testing.TB) *chainTree {
 		"b.t.example. 300 IN A 192.0.2.8",
 		`w.example. 300 IN TXT "a wildcard DNAME's parent"`,
 		"*.w.example. 300 IN DNAME t.example.",
-	})
-	c := &chainTree{net: newTreeNet(), anchor: []dns.RR{rootKey.ds()}}
+	)
+	c := &chainTree{net: newTreeNet(), anchor: anchor}
 	c.net.serve("127.53.0.1", root)
 	c.net.serve("127.53.1.1", example)
 	c.net.mutate = func(q *dns.Msg, _ netip.Addr, wire []byte) []byte {

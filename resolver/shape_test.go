@@ -20,24 +20,12 @@ type shapeTree struct {
 
 func newShapeTree(tb testing.TB) *shapeTree {
 	tb.Helper()
-	rootKey := newTreeKey(".", 1, 257)
-	exKey := newTreeKey("example.", 2, 257)
-	root := newTreeZone(tb, ".", rootKey, nil, []string{
-		". 86400 IN SOA rootns. h.rootns. 1 1800 900 604800 86400",
-		". 518400 IN NS rootns.",
-		"rootns. 518400 IN A 127.53.0.1",
-		"example. 172800 IN NS ns.example.",
-		"ns.example. 172800 IN A 127.53.1.1",
-	}, exKey.ds())
-	example := newTreeZone(tb, "example.", exKey, nil, []string{
-		"example. 3600 IN SOA ns.example. h.example. 1 7200 3600 1209600 300",
-		"example. 3600 IN NS ns.example.",
-		"ns.example. 3600 IN A 127.53.1.1",
+	root, example, anchor := rootAndExample(tb, 1, 2,
 		"www.example. 300 IN A 192.0.2.1",
 		"*.wild.example. 300 IN A 192.0.2.9",
 		"*.wc.example. 300 IN CNAME www.example.",
-	})
-	return &shapeTree{root: root, example: example, anchor: []dns.RR{rootKey.ds()}}
+	)
+	return &shapeTree{root: root, example: example, anchor: anchor}
 }
 
 // net serves the tree; with withSections, example.'s answers to A

@@ -386,6 +386,28 @@ func (n *treeNet) zoneFor(addr netip.Addr, qname string) *treeZone {
 	return nil
 }
 
+// rootAndExample is a signed root (key seed rootSeed) that delegates
+// example. to ns.example. at 127.53.1.1, and example. itself (key seed
+// exSeed) holding records beside its SOA, NS set and server address;
+// anchor is the root's DS.
+func rootAndExample(tb testing.TB, rootSeed, exSeed byte, records ...string) (root, example *treeZone, anchor []dns.RR) {
+	tb.Helper()
+	rootKey, exKey := newTreeKey(".", rootSeed, 257), newTreeKey("example.", exSeed, 257)
+	root = newTreeZone(tb, ".", rootKey, nil, []string{
+		". 86400 IN SOA rootns. h.rootns. 1 1800 900 604800 86400",
+		". 518400 IN NS rootns.",
+		"rootns. 518400 IN A 127.53.0.1",
+		"example. 172800 IN NS ns.example.",
+		"ns.example. 172800 IN A 127.53.1.1",
+	}, exKey.ds())
+	example = newTreeZone(tb, "example.", exKey, nil, append([]string{
+		"example. 3600 IN SOA ns.example. h.example. 1 7200 3600 1209600 300",
+		"example. 3600 IN NS ns.example.",
+		"ns.example. 3600 IN A 127.53.1.1",
+	}, records...))
+	return root, example, []dns.RR{rootKey.ds()}
+}
+
 func treeHints() *roothints.Hints {
 	return &roothints.Hints{TTL: 3600000, Servers: []roothints.Server{{Name: "rootns.", Addrs: []netip.Addr{netip.MustParseAddr("127.53.0.1")}}}}
 }
