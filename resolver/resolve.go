@@ -233,6 +233,9 @@ func (r *Resolver) provenFromCache(qname string, qtype uint16) (result, bool) {
 	if res, ok := r.belowNXDomain(qname); ok {
 		return res, true
 	}
+	if r.val == nil || r.val.nsecs.zones.Len() == 0 {
+		return result{}, false // no denial kept: spare every miss a query and budget
+	}
 	q := newQuery(qname, qtype, r.limits)
 	if r.val != nil {
 		q.budget.sec = dnssec.NewBudget(r.val.limits)

@@ -64,15 +64,17 @@ func (r *Resolver) lookup(ctx context.Context, q *query) (result, error) {
 			}
 			seen[name] = true
 		}
-		if res, ok := r.belowNXDomain(name); ok && !fresh {
-			res.answer = chain
-			res.sec = worse(sec, res.sec)
-			return res, nil
-		}
-		if res, ok := r.synthesise(ctx, q, name, q.qtype); ok && !fresh {
-			res.answer, res.proof = chain, proof
-			res.sec = worse(sec, res.sec)
-			return res, nil
+		if !fresh {
+			if res, ok := r.belowNXDomain(name); ok {
+				res.answer = chain
+				res.sec = worse(sec, res.sec)
+				return res, nil
+			}
+			if res, ok := r.synthesise(ctx, q, name, q.qtype); ok {
+				res.answer, res.proof = chain, proof
+				res.sec = worse(sec, res.sec)
+				return res, nil
+			}
 		}
 		rep, err := r.iterate(ctx, q, name)
 		if err != nil {
