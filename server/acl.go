@@ -1,0 +1,167 @@
+package server
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+)
+
+// Access control, as Unbound's access-control: each client network gets
+// an action, and the longest prefix holding the client's address decides.
+// The lookup runs on every query, the ready-answer fast path's included,
+// so it is a few map probes (one per prefix length in use) and allocates
+// nothing.
+
+// Action is what the server does with the queries of a client network.
+type Action uint8
+
+// Actions, with Unbound's meanings. The zero value refuses.
+const (
+	// ActionRefuse answers REFUSED with EDE 18 (Prohibited).
+	ActionRefuse Action = iota
+	// ActionAllow answers recursive queries; RD=0 queries get REFUSED
+	// (EDE 20), since answering them lets anyone snoop on the cache.
+	ActionAllow
+	// ActionAllowSnoop answers recursive queries, and RD=0 queries from
+	// the cache: the answer, else the closest cached delegation as a
+	// referral.
+	ActionAllowSnoop
+	// ActionDeny drops queries without an answer (over TCP, closes the
+	// connection): a REFUSED to a spoofed source would reflect.
+	ActionDeny
+	// ActionRefuseNonLocal answers only questions Config.Local says are
+	// local data, as ActionAllow does; the rest get REFUSED.
+	ActionRefuseNonLocal
+	// ActionDenyNonLocal answers only local data, as ActionAllow does;
+	// the rest are dropped.
+	ActionDenyNonLocal
+)
+
+var actionNames = [...]string{
+	ActionRefuse:         "refuse",
+	ActionAllow:          "allow",
+	ActionAllowSnoop:     "allow_snoop",
+	ActionDeny:           "deny",
+	ActionRefuseNonLocal: "refuse_non_local",
+	ActionDenyNonLocal:   "deny_non_local",
+}
+
+func (a Action) String() string {
+	if int(a) < len(actionNames) {
+		return actionNames[a]
+	}
+	return fmt.Sprintf("Action(%d)", a)
+}
+
+// String is NET=ACTION, as ParseAccessRule reads it.
+func (r AccessRule) String() string { return r.Prefix.String() + "=" + r.Action.String() }
+
+// ParseAction reads an action by Unbound's name.
+func ParseAction(s string) (Action, error) {
+	for a, name := range actionNames {
+		if strings.EqualFold(s, name) {
+			return Action(a), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown access-control action %q: want one of %s", s, strings.Join(actionNames[:], ", "))
+}
+
+// AccessRule gives the clients in Prefix an Action.
+type AccessRule struct {
+	Prefix netip.Prefix
+	Action Action
+}
+
+// ParseAccessRule reads NET=ACTION, or Unbound's "NET ACTION"; NET is a
+// CIDR prefix or a single address.
+func ParseAccessRule(s string) (AccessRule, error) {
+	net, action, ok := strings.Cut(strings.TrimSpace(s), "=")
+	if !ok {
+		f := strings.Fields(s)
+		if len(f) != 2 {
+			return AccessRule{}, fmt.Errorf("access rule %q: want NET=ACTION, e.g. 192.0.2.0/24=allow", s)
+		}
+		net, action = f[0], f[1]
+	}
+	p, err := parsePrefix(strings.TrimSpace(net))
+	if err != nil {
+		return AccessRule{}, fmt.Errorf("access rule %q: %w", s, err)
+	}
+	a, err := ParseAction(strings.TrimSpace(action))
+	if err != nil {
+		return AccessRule{}, fmt.Errorf("access rule %q: %w", s, err)
+	}
+	return AccessRule{Prefix: p, Action: a}, nil
+}
+
+func parsePrefix(s string) (netip.Prefix, error) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil || a.Zone() != "" {
+		return netip.Prefix{}, fmt.Errorf("%q is not a CIDR prefix or address", s)
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// accessList maps client addresses to actions, longest prefix first.
+type accessList struct {
+	v4, v6 []prefixLevel // longest prefix length first
+}
+
+// prefixLevel holds the rules of one prefix length.
+type prefixLevel struct {
+	bits  int
+	rules map[netip.Prefix]Action
+}
+
+// newAccessList builds the list; of two rules for the same network, the
+// later wins. An IPv4-mapped IPv6 prefix is taken as the IPv4 one, since
+// clients are matched unmapped.
+func newAccessList(rules []AccessRule) accessList {
+	var l accessList
+	for _, r := range rules {
+		p := r.Prefix.Masked()
+		if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+		}
+		levels := &l.v6
+		if p.Addr().Is4() {
+			levels = &l.v4
+		}
+		i := slices.IndexFunc(*levels, func(lv prefixLevel) bool { return lv.bits == p.Bits() })
+		if i < 0 {
+			*levels = append(*levels, prefixLevel{bits: p.Bits(), rules: map[netip.Prefix]Action{}})
+			i = len(*levels) - 1
+		}
+		(*levels)[i].rules[p] = r.Action
+	}
+	for _, levels := range []*[]prefixLevel{&l.v4, &l.v6} {
+		slices.SortFunc(*levels, func(a, b prefixLevel) int { return b.bits - a.bits })
+	}
+	return l
+}
+
+// action returns the action of client's longest matching prefix, and
+// ActionRefuse when none matches.
+func (l *accessList) action(client netip.Addr) Action {
+	// A prefix never holds a zoned address: fe80::1%eth0 is matched as
+	// fe80::1.
+	client = client.Unmap().WithZone("")
+	levels := l.v6
+	if client.Is4() {
+		levels = l.v4
+	}
+	for _, lv := range levels {
+		p, err := client.Prefix(lv.bits)
+		if err != nil {
+			continue
+		}
+		if a, ok := lv.rules[p]; ok {
+			return a
+		}
+	}
+	return ActionRefuse
+}
