@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/recursor-dns/recursor/cache"
 )
 
 func TestAccessListLongestPrefixWins(t *testing.T) {
@@ -245,5 +247,45 @@ func TestDenyOverTheWire(t *testing.T) {
 		t.Errorf("tcp from a denied client: read %d bytes, want the connection closed", n)
 	} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
 		t.Error("tcp from a denied client: connection left open")
+	}
+}
+
+// cacheBackend is the fake backend with an RRset cache beside it, as
+// *resolver.Resolver has.
+type cacheBackend struct {
+	*fakeBackend
+	c *cache.Cache
+}
+
+func (b cacheBackend) Cache() *cache.Cache { return b.c }
+
+// TestSnoopReferralFromDelegations: an allow_snoop referral hands out the
+// NS sets the engine keeps from referrals (below the answer rank, which
+// ResolveCached does not answer from), signatures to DO clients, AD when
+// secure.
+func TestSnoopReferralFromDelegations(t *testing.T) {
+	c := cache.New(cache.Config{})
+	ns := rrsOf(t, "example.com. 3600 IN NS ns1.example.com.")
+	sig := rrsOf(t, "example.com. 3600 IN RRSIG NS 13 2 3600 20300101000000 20200101000000 1 example.com. AAAA")
+	if !c.PutSet(cache.Set{RRs: ns, Sigs: sig, Rank: cache.RankReferral, Security: cache.Secure}) ||
+		!c.Put(rrsOf(t, "ns1.example.com. 3600 IN A 192.0.2.10"), cache.RankGlue) {
+		t.Fatal("cache refused the test data")
+	}
+	fb := newFakeBackend(t)
+	s, err := New(Config{Backend: cacheBackend{fb, c}, AccessControl: []AccessRule{{netip.MustParsePrefix("127.0.0.0/8"), ActionAllowSnoop}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, do := range []bool{false, true} {
+		req := withEDNS(question("x.example.com.", dns.TypeA), 1232, do)
+		req.RecursionDesired = false
+		resp := s.Handle(t.Context(), req, clientLoopback, false)
+		wantNS := 1
+		if do {
+			wantNS = 2
+		}
+		if resp.Rcode != dns.RcodeSuccess || len(resp.Answer) != 0 || len(resp.Ns) != wantNS || len(resp.Extra) != 2 || resp.AuthenticatedData != do {
+			t.Errorf("DO %v: referral\n%v\nwant NOERROR, %d authority records, the glue, AD %v", do, resp, wantNS, do)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/recursor-dns/recursor/cache"
 	"github.com/recursor-dns/recursor/dnssec"
 )
 
@@ -38,6 +39,27 @@ func (s *Server) cachedReferral(q *query) (*dns.Msg, bool) {
 	return nil, false
 }
 
+// CacheBackend is a Backend whose RRset cache the server may read, as
+// *resolver.Resolver's: an allow_snoop referral hands out the delegations
+// it holds, which the engine keeps below the rank of an answer.
+type CacheBackend interface {
+	Cache() *cache.Cache
+}
+
+// fromCache reads the live, not bogus RRset of name and qtype from c, with
+// its signatures when withSigs.
+func fromCache(c *cache.Cache, name string, qtype uint16, withSigs bool) (rrs []dns.RR, secure, ok bool) {
+	e, found := c.Get(name, qtype, dns.ClassINET)
+	if !found || e.Negative != cache.Positive || len(e.RRs) == 0 || e.Security == cache.Bogus {
+		return nil, false, false
+	}
+	rrs = e.RRs
+	if withSigs {
+		rrs = append(rrs[:len(rrs):len(rrs)], e.Sigs...)
+	}
+	return rrs, e.Security == cache.Secure, true
+}
+
 // enclosingZones lists name and every name above it, up to the root.
 func enclosingZones(name string) []string {
 	var out []string
@@ -51,6 +73,9 @@ func enclosingZones(name string) []string {
 // signatures when the client set DO), and whether it validated; ok is
 // false when the cache has no such records.
 func (s *Server) cachedRRset(q *query, name string, qtype uint16) (rrs []dns.RR, secure, ok bool) {
+	if b, isCache := s.backend.(CacheBackend); isCache {
+		return fromCache(b.Cache(), name, qtype, q.edns != nil && q.edns.Do())
+	}
 	var m *dns.Msg
 	if b, isDNSSEC := s.backend.(DNSSECBackend); isDNSSEC {
 		a, found := b.QueryCached(name, qtype, optionsOf(q))
