@@ -12,8 +12,13 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/recursor-dns/recursor/cache"
 	"github.com/recursor-dns/recursor/server"
 )
+
+// Cache is the running resolver's cache (server.CacheBackend), whose
+// delegations allow_snoop clients get as referrals.
+func (l *liveEngine) Cache() *cache.Cache { return l.get().Cache() }
 
 // serverOpsFlags are the identity, log and access-control flags, in
 // [server].

@@ -162,6 +162,13 @@ func TestServeIdentityAndJSONLogs(t *testing.T) {
 	fail := new(dns.Msg)
 	fail.SetQuestion("www.all-lame.lab.", dns.TypeA)
 	ask(fail)
+	// allow_snoop: RD=0 for a name not asked gets the cached delegation.
+	snoop := new(dns.Msg)
+	snoop.SetQuestion("not-asked.example.com.", dns.TypeA)
+	snoop.RecursionDesired = false
+	if r := ask(snoop); r.Rcode != dns.RcodeSuccess || len(r.Answer) != 0 || len(r.Ns) == 0 || r.Ns[0].Header().Name != "example.com." {
+		t.Errorf("RD=0 from allow_snoop: %v, want a referral to example.com.", r)
+	}
 	// The log reaches us through a pipe, maybe after the answer: stop
 	// the server and read all of it.
 	p.cmd.Process.Signal(syscall.SIGTERM)
