@@ -27,7 +27,8 @@
 //   - CHAOS TXT id.server and hostname.bind: Config.Identity;
 //     version.server and version.bind: Config.Version; TTL 0. Hidden (the
 //     default, empty), a bare REFUSED, as Unbound's hide-identity answers.
-//   - Any other class than IN: REFUSED (EDE 21, Not Supported).
+//   - Any other CHAOS question, and classes other than IN and CHAOS:
+//     REFUSED (EDE 21, Not Supported).
 //   - AXFR and IXFR: REFUSED (EDE 21), as Unbound does. MAILA, MAILB, TKEY,
 //     TSIG and the unassigned meta types: NOTIMP (RFC 6895 3.1). Type 0 and
 //     OPT as the question: FORMERR.
@@ -39,9 +40,10 @@
 //     (Config.Local) is still answered.
 //   - RD clear, from an allow_snoop client: the cache alone
 //     (ResolveCached); failing that, a referral to the closest enclosing
-//     zone whose NS set is cached, with its servers' cached addresses (AD
-//     when the NS set validated), as Unbound hands out; with none, REFUSED
-//     with EDE 20.
+//     zone whose NS set is cached (read from the engine's RRset cache when
+//     the Backend is a CacheBackend: the engine keeps delegations below
+//     the answer rank), with its servers' cached addresses (AD when the NS
+//     set validated), as Unbound hands out; with none, REFUSED with EDE 20.
 //   - An engine error: SERVFAIL with the EDE of resolver.ExtendedError. A
 //     query over a limit is dropped over UDP (the client retries, and an
 //     answer would aid reflection) and gets SERVFAIL over TCP.
