@@ -107,9 +107,16 @@ func parsePrefix(s string) (netip.Prefix, error) {
 }
 
 // accessList maps client addresses to actions, longest prefix first.
+// A few rules (the default two, a handful of networks) are scanned in
+// order, which costs less than hashing the client's prefix; more are
+// looked up by prefix length in maps.
 type accessList struct {
-	v4, v6 []prefixLevel // longest prefix length first
+	few    []AccessRule  // the rules, longest prefix first, when few
+	v4, v6 []prefixLevel // longest prefix length first, when not few
 }
+
+// fewRules is the most rules scanned one by one.
+const fewRules = 8
 
 // prefixLevel holds the rules of one prefix length.
 type prefixLevel struct {
@@ -122,10 +129,17 @@ type prefixLevel struct {
 // clients are matched unmapped.
 func newAccessList(rules []AccessRule) accessList {
 	var l accessList
+	unique := map[netip.Prefix]int{} // index in l.few
 	for _, r := range rules {
 		p := r.Prefix.Masked()
 		if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
 			p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+		}
+		if i, ok := unique[p]; ok {
+			l.few[i].Action = r.Action
+		} else {
+			unique[p] = len(l.few)
+			l.few = append(l.few, AccessRule{Prefix: p, Action: r.Action})
 		}
 		levels := &l.v6
 		if p.Addr().Is4() {
@@ -141,6 +155,12 @@ func newAccessList(rules []AccessRule) accessList {
 	for _, levels := range []*[]prefixLevel{&l.v4, &l.v6} {
 		slices.SortFunc(*levels, func(a, b prefixLevel) int { return b.bits - a.bits })
 	}
+	if len(l.few) > fewRules {
+		l.few = nil
+	} else {
+		l.v4, l.v6 = nil, nil
+		slices.SortStableFunc(l.few, func(a, b AccessRule) int { return b.Prefix.Bits() - a.Prefix.Bits() })
+	}
 	return l
 }
 
@@ -150,6 +170,14 @@ func (l *accessList) action(client netip.Addr) Action {
 	// A prefix never holds a zoned address: fe80::1%eth0 is matched as
 	// fe80::1.
 	client = client.Unmap().WithZone("")
+	if l.v4 == nil && l.v6 == nil {
+		for _, r := range l.few {
+			if r.Prefix.Contains(client) {
+				return r.Action
+			}
+		}
+		return ActionRefuse
+	}
 	levels := l.v6
 	if client.Is4() {
 		levels = l.v4

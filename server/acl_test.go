@@ -25,7 +25,11 @@ func TestAccessListLongestPrefixWins(t *testing.T) {
 		{netip.MustParsePrefix("2001:db8:1::/48"), ActionDenyNonLocal},
 		{netip.MustParsePrefix("fe80::/10"), ActionAllow},
 	}
-	l := newAccessList(rules)
+	many := newAccessList(rules)
+	few := newAccessList(append(rules[:7:7], rules[9])) // scanned, not hashed
+	if many.v4 == nil || few.few == nil || few.v4 != nil {
+		t.Fatalf("the lists are not one of each kind: %d and %d rules scanned", len(many.few), len(few.few))
+	}
 	for _, tc := range []struct {
 		client string
 		want   Action
@@ -44,8 +48,14 @@ func TestAccessListLongestPrefixWins(t *testing.T) {
 		{"2001:db9::1", ActionRefuse},
 		{"11.0.0.1", ActionRefuse},
 	} {
-		if got := l.action(netip.MustParseAddr(tc.client)); got != tc.want {
+		if got := many.action(netip.MustParseAddr(tc.client)); got != tc.want {
 			t.Errorf("%s: %v, want %v", tc.client, got, tc.want)
+		}
+		if strings.HasPrefix(tc.client, "2001:db8") {
+			continue // rules left out of few
+		}
+		if got := few.action(netip.MustParseAddr(tc.client)); got != tc.want {
+			t.Errorf("%s, few rules: %v, want %v", tc.client, got, tc.want)
 		}
 	}
 }
