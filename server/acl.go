@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -118,10 +119,42 @@ type accessList struct {
 // fewRules is the most rules scanned one by one.
 const fewRules = 8
 
-// prefixLevel holds the rules of one prefix length.
+// prefixLevel holds the rules of one prefix length, keyed by the
+// network's address bits (hashing a netip.Prefix costs several times more).
 type prefixLevel struct {
-	bits  int
-	rules map[netip.Prefix]Action
+	bits  int // as an IPv6 prefix: IPv4 networks count 96 more
+	rules map[addrBits]Action
+}
+
+// addrBits is an address in 128 bits, IPv4 in its mapped form.
+type addrBits struct{ hi, lo uint64 }
+
+func bitsOf(a netip.Addr) addrBits {
+	b := a.As16()
+	return addrBits{binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])}
+}
+
+// masked keeps the first n bits of a.
+func (a addrBits) masked(n int) addrBits {
+	switch {
+	case n <= 0:
+		return addrBits{}
+	case n < 64:
+		return addrBits{a.hi &^ (^uint64(0) >> n), 0}
+	case n == 64:
+		return addrBits{a.hi, 0}
+	case n < 128:
+		return addrBits{a.hi, a.lo &^ (^uint64(0) >> (n - 64))}
+	}
+	return a
+}
+
+// mappedBits is the length of p as an IPv6 prefix.
+func mappedBits(p netip.Prefix) int {
+	if p.Addr().Is4() {
+		return p.Bits() + 96
+	}
+	return p.Bits()
 }
 
 // newAccessList builds the list; of two rules for the same network, the
@@ -145,12 +178,13 @@ func newAccessList(rules []AccessRule) accessList {
 		if p.Addr().Is4() {
 			levels = &l.v4
 		}
-		i := slices.IndexFunc(*levels, func(lv prefixLevel) bool { return lv.bits == p.Bits() })
+		bits := mappedBits(p)
+		i := slices.IndexFunc(*levels, func(lv prefixLevel) bool { return lv.bits == bits })
 		if i < 0 {
-			*levels = append(*levels, prefixLevel{bits: p.Bits(), rules: map[netip.Prefix]Action{}})
+			*levels = append(*levels, prefixLevel{bits: bits, rules: map[addrBits]Action{}})
 			i = len(*levels) - 1
 		}
-		(*levels)[i].rules[p] = r.Action
+		(*levels)[i].rules[bitsOf(p.Addr())] = r.Action
 	}
 	for _, levels := range []*[]prefixLevel{&l.v4, &l.v6} {
 		slices.SortFunc(*levels, func(a, b prefixLevel) int { return b.bits - a.bits })
@@ -182,12 +216,9 @@ func (l *accessList) action(client netip.Addr) Action {
 	if client.Is4() {
 		levels = l.v4
 	}
+	c := bitsOf(client)
 	for _, lv := range levels {
-		p, err := client.Prefix(lv.bits)
-		if err != nil {
-			continue
-		}
-		if a, ok := lv.rules[p]; ok {
+		if a, ok := lv.rules[c.masked(lv.bits)]; ok {
 			return a
 		}
 	}

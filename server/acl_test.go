@@ -299,3 +299,44 @@ func TestSnoopReferralFromDelegations(t *testing.T) {
 		}
 	}
 }
+
+func FuzzParseAccessRule(f *testing.F) {
+	for _, s := range []string{"192.0.2.0/24=allow", "::1 deny", "10.0.0.1=allow_snoop", "=", "1.2.3.4/33=allow", "::ffff:1.2.3.4/128=refuse", "fe80::1%eth0=allow"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		r, err := ParseAccessRule(s)
+		if err != nil {
+			return
+		}
+		again, err := ParseAccessRule(r.String())
+		if err != nil || again != r {
+			t.Fatalf("%q read as %v, which reads back as %v (%v)", s, r, again, err)
+		}
+		if !r.Prefix.IsValid() || r.Prefix != r.Prefix.Masked() || r.Action > ActionDenyNonLocal {
+			t.Fatalf("%q read as a rule out of shape: %+v", s, r)
+		}
+	})
+}
+
+// BenchmarkAccessAction is the check every query pays, with the default
+// rules (scanned) and with a hundred networks (hashed by prefix length).
+func BenchmarkAccessAction(b *testing.B) {
+	var many []AccessRule
+	for i := range 100 {
+		many = append(many, AccessRule{netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i), 0, 0}), 16+i%9), ActionAllow})
+	}
+	client := netip.MustParseAddr("127.0.0.1")
+	for _, tc := range []struct {
+		name  string
+		rules []AccessRule
+	}{{"default", accessRules(Config{Allow: DefaultAllow()})}, {"100 networks", many}} {
+		l := newAccessList(tc.rules)
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				l.action(client)
+			}
+		})
+	}
+}
