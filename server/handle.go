@@ -25,7 +25,8 @@ var errBusy = errors.New("server busy: too many queries waiting")
 // Handle answers one parsed client query, as the listeners do: the access
 // list, the checks, the cache and the engine, EDNS and, over UDP,
 // truncation to the client's buffer. It returns nil when the query gets no
-// answer (a response sent to us, or a UDP query over a limit). The returned
+// answer (a response sent to us, a denied client, or a UDP query over a
+// limit). The returned
 // message is the caller's; req is not changed.
 func (s *Server) Handle(ctx context.Context, req *dns.Msg, client netip.AddrPort, tcp bool) *dns.Msg {
 	s.stats.queries.Add(1)

@@ -53,7 +53,7 @@ type serveFlags struct {
 // [server] section of the config file.
 func (f *serveFlags) register(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&f.listen, "listen", nil, "ADDR:PORT to serve on, UDP and TCP (repeatable; default 127.0.0.1:53 and [::1]:53, skipping either with a warning when the host lacks it)")
-	fs.StringArrayVar(&f.allow, "allow", nil, "client network (CIDR or address) allowed to query (repeatable; default loopback only)")
+	fs.StringArrayVar(&f.allow, "allow", nil, "client network (CIDR or address) allowed to query, shorthand for --access-control NET=allow (repeatable; default loopback only)")
 	fs.BoolVar(&f.logQueries, "log-queries", false, "log one line per client query")
 	fs.BoolVarP(&f.verbose, "verbose", "v", false, "log debug lines (every upstream exchange)")
 	fs.IntVar(&f.maxInFlight, "max-in-flight", server.DefaultMaxInFlight, "client queries waiting for the engine at once; more are dropped (UDP) or get SERVFAIL (TCP)")
