@@ -58,6 +58,9 @@ func (a Action) String() string {
 // String is NET=ACTION, as ParseAccessRule reads it.
 func (r AccessRule) String() string { return r.Prefix.String() + "=" + r.Action.String() }
 
+// MarshalText is String, for logs in JSON.
+func (r AccessRule) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
+
 // ParseAction reads an action by Unbound's name.
 func ParseAction(s string) (Action, error) {
 	for a, name := range actionNames {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"log/slog"
 	"net"
 	"net/netip"
 	"strings"
@@ -297,6 +298,15 @@ func TestSnoopReferralFromDelegations(t *testing.T) {
 		if resp.Rcode != dns.RcodeSuccess || len(resp.Answer) != 0 || len(resp.Ns) != wantNS || len(resp.Extra) != 2 || resp.AuthenticatedData != do {
 			t.Errorf("DO %v: referral\n%v\nwant NOERROR, %d authority records, the glue, AD %v", do, resp, wantNS, do)
 		}
+	}
+}
+
+func TestAccessRulesInJSONLogs(t *testing.T) {
+	var buf strings.Builder
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("serving", "access", accessRules(Config{Allow: DefaultAllow(),
+		AccessControl: []AccessRule{{netip.MustParsePrefix("192.0.2.0/24"), ActionDeny}}}))
+	if want := `"access":["127.0.0.0/8=allow","::1/128=allow","192.0.2.0/24=deny"]`; !strings.Contains(buf.String(), want) {
+		t.Errorf("log %s lacks %s", buf.String(), want)
 	}
 }
 
