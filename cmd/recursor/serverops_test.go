@@ -246,3 +246,47 @@ func TestServeIdentityRealClients(t *testing.T) {
 		}
 	}
 }
+
+func TestServerOpsFlagValues(t *testing.T) {
+	for _, tc := range []struct {
+		in, want, err string
+	}{
+		{in: "", want: ""},
+		{in: "6e732d31", want: "ns-1"},
+		{in: "ascii_ns-1", want: "ns-1"},
+		{in: "ascii_", err: "no text"},
+		{in: "xyz", err: "hex digits or ascii_TEXT"},
+	} {
+		got, err := parseNSID(tc.in)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("--nsid %q: err %v, want %q", tc.in, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || string(got) != tc.want {
+			t.Errorf("--nsid %q: %q %v, want %q", tc.in, got, err, tc.want)
+		}
+	}
+	var buf strings.Builder
+	for _, format := range []string{"text", "json"} {
+		log, err := (&serverOpsFlags{logFormat: format}).logger(&buf, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		log.Info("hello")
+	}
+	if !strings.Contains(buf.String(), "msg=hello") || !strings.Contains(buf.String(), `"msg":"hello"`) {
+		t.Errorf("log in both formats:\n%s", buf.String())
+	}
+	if _, err := (&serverOpsFlags{logFormat: "xml"}).logger(&buf, 0); err == nil || !strings.Contains(err.Error(), "want text or json") {
+		t.Errorf("--log-format xml: %v", err)
+	}
+	_, err := runCommand(t, "serve", "--allow-root", "--listen", "127.0.0.1:0", "--access-control", "10.0.0.0/8=permit")
+	if err == nil || !strings.Contains(err.Error(), `--access-control: access rule "10.0.0.0/8=permit"`) {
+		t.Errorf("bad --access-control: %v", err)
+	}
+	if _, err := parseConfig("[server]\naccess-control = [\"192.0.2.0/24=allow\", \"x=allow\"]\n"); err == nil || !strings.Contains(err.Error(), "2: server.access-control") {
+		t.Errorf("bad access-control in the config file: %v, want the line and key", err)
+	}
+}
