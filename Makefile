@@ -33,7 +33,7 @@ demo: build
 	done
 	@if command -v dig >/dev/null; then \
 		echo "==> recursor serve --sandbox --listen 127.0.0.1:$(DEMO_PORT), asked with dig"; \
-		./bin/recursor serve --sandbox --listen 127.0.0.1:$(DEMO_PORT) & pid=$$!; sleep 1; \
+		./bin/recursor serve --sandbox --listen 127.0.0.1:$(DEMO_PORT) $$([ "$$(id -u)" = 0 ] && echo --user nobody) & pid=$$!; sleep 1; \
 		for q in "www.example.org A" "chain1.example.com A" "big.example.com TXT +ignore" "big.example.com TXT +short" "www.dead.lab A"; do \
 			echo "--> dig @127.0.0.1 -p $(DEMO_PORT) $$q"; dig @127.0.0.1 -p $(DEMO_PORT) +tries=1 +time=5 $$q | grep -vE '^;; (WHEN|MSG SIZE)|^$$' | cut -c1-120; \
 		done; \

@@ -25,7 +25,7 @@ type Recursor struct {
 func StartRecursorProcess(tb testing.TB, args ...string) *Recursor {
 	tb.Helper()
 	r := &Recursor{Addr: "127.0.0.1:" + strconv.Itoa(FreePort(tb)), out: &LockedBuffer{}, done: make(chan struct{})}
-	r.cmd = exec.Command(RecursorBinary(tb), append([]string{"serve", "--listen", r.Addr, "--upstream-loopback-only"}, args...)...)
+	r.cmd = exec.Command(RecursorBinary(tb), append([]string{"serve", "--listen", r.Addr, "--upstream-loopback-only", "--allow-root"}, args...)...)
 	r.cmd.Stdout, r.cmd.Stderr = r.out, r.out
 	if err := r.cmd.Start(); err != nil {
 		tb.Fatalf("start recursor: %v", err)

@@ -15,6 +15,7 @@ import (
 	"github.com/recursor-dns/recursor/cache"
 	"github.com/recursor-dns/recursor/resolver"
 	"github.com/recursor-dns/recursor/roothints"
+	"github.com/recursor-dns/recursor/server"
 )
 
 // defaultStart is the clock's start when a file names no date: a fixed
@@ -45,6 +46,10 @@ type setup struct {
 	dnssec     resolver.DNSSECConfig
 	stale      resolver.StaleConfig // Disable unless serve-expired: yes (Unbound's default)
 	prefetch   bool
+	// access: the access-control lines; none means the server's default
+	// for Unbound's files (loopback allowed, RD=0 refused) and
+	// allow_snoop for Knot Resolver's, which answers RD=0 from its cache.
+	access []server.AccessRule
 	// unsupported lists what the file asks for and the engine cannot do,
 	// in file order.
 	unsupported []*UnsupportedError
@@ -109,6 +114,7 @@ func configure(sc *Scenario) (*setup, error) {
 	if sc.Dialect == Unbound {
 		s.dontQuery = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 	} else {
+		s.access = []server.AccessRule{{Prefix: netip.MustParsePrefix("127.0.0.0/8"), Action: server.ActionAllowSnoop}, {Prefix: netip.MustParsePrefix("::1/128"), Action: server.ActionAllowSnoop}}
 		// Knot Resolver resolves test. like any name (Deckard's files
 		// delegate and sign it), where Unbound's files say "local-zone:
 		// test. nodefault" to get the same.
@@ -224,12 +230,9 @@ func configure(sc *Scenario) (*setup, error) {
 			if len(f) != 2 {
 				return nil, bad(fmt.Errorf("want netblock action"))
 			}
-			switch f[1] {
-			case "allow", "allow_snoop":
-				// The server answers loopback clients, and RD=0 queries
-				// from the cache, as allow_snoop does.
-			default:
-				err = unsupported("access-control action not mapped")
+			var rule server.AccessRule
+			if rule, err = server.ParseAccessRule(c.Value); err == nil {
+				s.access = append(s.access, rule)
 			}
 		case "module-config":
 			switch strings.Join(strings.Fields(c.Value), " ") {

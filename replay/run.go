@@ -267,7 +267,7 @@ func newRun(sc *Scenario, s *setup, v Variant, opts Options) (*run, error) {
 	r.engine = res
 	// The front end's answer cache counts TTLs down on the scenario's
 	// clock, as the engine's cache does.
-	r.front, err = server.New(server.Config{Backend: res, Now: r.clock.Now})
+	r.front, err = server.New(server.Config{Backend: res, Now: r.clock.Now, AccessControl: s.access})
 	if err != nil {
 		return nil, fmt.Errorf("server.New: %w", err)
 	}

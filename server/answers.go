@@ -195,7 +195,18 @@ func (s *Server) answerFast(query []byte, client netip.AddrPort, tcp bool, buf [
 	// one more read at most (time.Now costs 60 ns on a KVM guest).
 	now := s.now()
 	w, ok := parseWireQuery(query)
-	if !ok || !s.allowed(client.Addr()) {
+	if !ok {
+		return nil, false
+	}
+	// Plain allow clients get RD=0 refused; other actions answer on the
+	// slow path too.
+	switch s.access.action(client.Addr()) {
+	case ActionAllowSnoop:
+	case ActionAllow:
+		if query[2]&flagRD == 0 {
+			return nil, false
+		}
+	default:
 		return nil, false
 	}
 	s.answers.mu.RLock()

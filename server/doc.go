@@ -12,29 +12,48 @@
 // How queries are answered, and why:
 //
 //   - A message with QR set is never answered (no loops between servers).
-//   - A client outside Config.Allow gets REFUSED with EDE 18 (Prohibited).
-//     The default allows loopback only.
+//   - Access control (acl.go), as Unbound's access-control: the longest
+//     prefix of Config.Allow (allow) and Config.AccessControl holding the
+//     client picks its action. refuse, and clients no rule holds: REFUSED
+//     with EDE 18 (Prohibited). deny: no answer at all (a REFUSED to a
+//     spoofed source would reflect); a TCP connection is closed unread.
+//     refuse_non_local and deny_non_local: so, except for questions
+//     Config.Local says are local data. The default allows loopback only;
+//     unlike Unbound, naming any rule drops that default.
 //   - Bytes shorter than a header get nothing; a parsable header with a bad
 //     body gets FORMERR without question or EDNS. QDCOUNT other than 1, more
 //     than one OPT, or an OPT outside the additional section: FORMERR.
 //   - Opcodes other than QUERY: NOTIMP. EDNS version above 0: BADVERS.
-//   - Class other than IN: REFUSED (EDE 21, Not Supported); we serve only
-//     the Internet class and do not answer CHAOS version queries.
+//   - CHAOS TXT id.server and hostname.bind: Config.Identity;
+//     version.server and version.bind: Config.Version; TTL 0. Hidden (the
+//     default, empty), a bare REFUSED, as Unbound's hide-identity answers.
+//   - Any other CHAOS question, and classes other than IN and CHAOS:
+//     REFUSED (EDE 21, Not Supported).
 //   - AXFR and IXFR: REFUSED (EDE 21), as Unbound does. MAILA, MAILB, TKEY,
 //     TSIG and the unassigned meta types: NOTIMP (RFC 6895 3.1). Type 0 and
 //     OPT as the question: FORMERR.
 //   - ANY: one synthesised HINFO "RFC8482" "" (RFC 8482 4.2), without
 //     asking the engine.
-//   - RD clear: answered from the cache alone (ResolveCached). When the
-//     cache cannot answer: REFUSED with EDE 20 (Not Authoritative). Unbound
-//     by default refuses every non-recursive query; we answer what we have,
-//     and do not hand out the cached delegation it gives with allow_snoop.
+//   - RD clear, from an allow client: REFUSED with EDE 20 (Not
+//     Authoritative), as Unbound's allow does: answering from the cache
+//     would show anyone what others asked (cache snooping). Local data
+//     (Config.Local) is still answered.
+//   - RD clear, from an allow_snoop client: the cache alone
+//     (ResolveCached); failing that, a referral to the closest enclosing
+//     zone whose NS set is cached (read from the engine's RRset cache when
+//     the Backend is a CacheBackend: the engine keeps delegations below
+//     the answer rank), with its servers' cached addresses (AD when the NS
+//     set validated), as Unbound hands out; with none, REFUSED with EDE 20.
 //   - An engine error: SERVFAIL with the EDE of resolver.ExtendedError. A
 //     query over a limit is dropped over UDP (the client retries, and an
 //     answer would aid reflection) and gets SERVFAIL over TCP.
 //   - Responses carry RA, the client's RD and CD, and the question exactly as
 //     asked (its case too). EDNS is answered only when the query used it,
-//     with our buffer size (MaxUDPSize, 1232) and the client's DO bit.
+//     with our buffer size (MaxUDPSize, 1232) and the client's DO bit, and
+//     NSID (RFC 5001, Config.NSID) only when the query carried the option.
+//   - With Config.LogQueries each query is logged at Info with its flags
+//     (rd, do, cd), rcode, EDE and response size; with LogServfail each
+//     SERVFAIL at Info with its reason (Debug otherwise).
 //   - UDP answers larger than the client's buffer (512 without EDNS, else the
 //     lesser of its size and ours) are truncated between RRsets with TC set.
 //   - TCP (RFC 7766): many queries per connection, answered concurrently and
@@ -49,7 +68,9 @@
 // A question the engine's cache answered is kept as the packed reply in an
 // answer cache (answers.go) for up to its shortest TTL. The next query
 // with the same question bytes and a plain shape (EDNS options at most a
-// cookie or padding, which the slow path ignores) is answered by copying
+// cookie or padding, which the slow path ignores: a query asking for
+// NSID goes the slow way) from a client whose action allows it (RD set,
+// or allow_snoop) is answered by copying
 // it and patching ID, RD, CD, TTLs and OPT: byte for byte what the slow
 // path would send, with no allocation. Anything else, including a reply
 // that would need truncation, takes the slow path.

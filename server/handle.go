@@ -25,7 +25,8 @@ var errBusy = errors.New("server busy: too many queries waiting")
 // Handle answers one parsed client query, as the listeners do: the access
 // list, the checks, the cache and the engine, EDNS and, over UDP,
 // truncation to the client's buffer. It returns nil when the query gets no
-// answer (a response sent to us, or a UDP query over a limit). The returned
+// answer (a response sent to us, a denied client, or a UDP query over a
+// limit). The returned
 // message is the caller's; req is not changed.
 func (s *Server) Handle(ctx context.Context, req *dns.Msg, client netip.AddrPort, tcp bool) *dns.Msg {
 	s.stats.queries.Add(1)
@@ -86,7 +87,11 @@ func (s *Server) serveMalformed(hdr *dns.Msg, client netip.AddrPort, tcp bool, e
 		return nil
 	}
 	q := &query{req: &dns.Msg{MsgHdr: hdr.MsgHdr}, client: client, tcp: tcp, start: time.Now()}
-	if !s.allowed(client.Addr()) {
+	switch s.access.action(client.Addr()) {
+	case ActionDeny, ActionDenyNonLocal:
+		s.stats.dropped.Add(1)
+		return nil
+	case ActionRefuse, ActionRefuseNonLocal:
 		return s.finish(q, s.refuse(q, dns.ExtendedErrorCodeProhibited, "client not allowed"), false)
 	}
 	s.log.Debug("malformed query", "client", client, "err", err)
@@ -179,7 +184,11 @@ func (s *Server) prepare(q *query) (resp *dns.Msg, cached, final bool) {
 		return nil, false, true // never answer an answer: no loops between servers
 	}
 	opt, ednsOK := clientEDNS(req)
-	if !s.allowed(q.client.Addr()) {
+	action := s.access.action(q.client.Addr())
+	switch action {
+	case ActionDeny:
+		return nil, false, true
+	case ActionRefuse:
 		if ednsOK && opt != nil && opt.Version() == 0 {
 			q.edns = opt // so the refusal can say why
 		}
@@ -196,30 +205,62 @@ func (s *Server) prepare(q *query) (resp *dns.Msg, cached, final bool) {
 		return s.errorReply(dns.RcodeBadVers), false, true // RFC 6891 6.1.3
 	}
 	question := req.Question[0]
-	if question.Qclass != dns.ClassINET {
-		return s.refuse(q, dns.ExtendedErrorCodeNotSupported, "only class IN is served"), false, true
+	if question.Qclass == dns.ClassCHAOS {
+		return s.chaos(q, question), false, true
 	}
-	switch t := question.Qtype; {
-	case t == dns.TypeANY:
-		return ANYAnswer(question), false, true
-	case t == dns.TypeAXFR || t == dns.TypeIXFR:
-		return s.refuse(q, dns.ExtendedErrorCodeNotSupported, "zone transfers are not served"), false, true
-	case t == dns.TypeNone || t == dns.TypeOPT:
-		return s.errorReply(dns.RcodeFormatError), false, true
-	case t >= 128 && t <= 254: // the other meta types (RFC 6895 3.1)
-		return s.errorReply(dns.RcodeNotImplemented), false, true
+	if action == ActionRefuseNonLocal || action == ActionDenyNonLocal {
+		if !s.isLocal(question) {
+			if action == ActionDenyNonLocal {
+				return nil, false, true
+			}
+			return s.refuse(q, dns.ExtendedErrorCodeProhibited, "client allowed local data only"), false, true
+		}
+		action = ActionAllow
+	}
+	if resp := s.unserved(q, question); resp != nil {
+		return resp, false, true
+	}
+	if !req.RecursionDesired && action == ActionAllow && !s.isLocal(question) {
+		// As Unbound's allow: answering RD=0 from the cache would let
+		// anyone see what others asked (cache snooping).
+		return s.refuse(q, dns.ExtendedErrorCodeNotAuthoritative, "recursion not desired: the cache is not shown to this client"), false, true
 	}
 	if m, ok := s.cachedAnswer(q); ok && m != nil {
 		return s.fromBackend(m), true, true
 	}
 	if !req.RecursionDesired {
-		// Unbound's default access control refuses non-recursive queries
-		// outright; we answer them from the cache and refuse the rest
-		// (RFC 8914's Not Authoritative says why), rather than pretend to
-		// have no data or walk a delegation we do not hand out.
+		// allow_snoop: the closest cached delegation, as Unbound hands
+		// out; with none, REFUSED (RFC 8914's Not Authoritative says why).
+		if m, ok := s.cachedReferral(q); ok {
+			return m, false, true
+		}
 		return s.refuse(q, dns.ExtendedErrorCodeNotAuthoritative, "not in cache and recursion not desired"), false, true
 	}
 	return nil, false, false
+}
+
+// unserved answers the questions never asked of the engine: classes
+// other than IN, zone transfers, meta types and ANY. Nil for the rest.
+func (s *Server) unserved(q *query, question dns.Question) *dns.Msg {
+	if question.Qclass != dns.ClassINET {
+		return s.refuse(q, dns.ExtendedErrorCodeNotSupported, "only class IN is served")
+	}
+	switch t := question.Qtype; {
+	case t == dns.TypeANY:
+		return ANYAnswer(question)
+	case t == dns.TypeAXFR || t == dns.TypeIXFR:
+		return s.refuse(q, dns.ExtendedErrorCodeNotSupported, "zone transfers are not served")
+	case t == dns.TypeNone || t == dns.TypeOPT:
+		return s.errorReply(dns.RcodeFormatError)
+	case t >= 128 && t <= 254: // the other meta types (RFC 6895 3.1)
+		return s.errorReply(dns.RcodeNotImplemented)
+	}
+	return nil
+}
+
+// isLocal reports whether question is answered from local data.
+func (s *Server) isLocal(question dns.Question) bool {
+	return s.cfg.Local != nil && s.cfg.Local(question.Name, question.Qtype)
 }
 
 // resolve asks the engine, within the query timeout.
@@ -260,7 +301,19 @@ func (s *Server) servfail(q *query, err error) *dns.Msg {
 		code, text = dns.ExtendedErrorCodeOther, errBusy.Error()
 	}
 	q.ede = &dns.EDNS0_EDE{InfoCode: code, ExtraText: text}
-	s.log.Debug("servfail", "client", q.client, "name", q.req.Question[0].Name, "err", err)
+	level := slog.LevelDebug
+	if s.cfg.LogServfail {
+		level = slog.LevelInfo // Unbound's log-servfail
+	}
+	if s.log.Enabled(context.Background(), level) {
+		question := q.req.Question[0]
+		s.log.LogAttrs(context.Background(), level, "servfail",
+			slog.String("client", q.client.String()),
+			slog.String("name", question.Name),
+			slog.String("type", typeString(question.Qtype)),
+			slog.Int("ede", int(code)),
+			slog.String("reason", err.Error()))
+	}
 	return s.errorReply(dns.RcodeServerFailure)
 }
 
@@ -345,6 +398,9 @@ func (s *Server) finish(q *query, resp *dns.Msg, cached bool) *dns.Msg {
 		if q.ede != nil {
 			opt.Option = []dns.EDNS0{q.ede}
 		}
+		if s.nsid != "" && wantsNSID(q.edns) {
+			opt.Option = append(opt.Option, &dns.EDNS0_NSID{Code: dns.EDNS0NSID, Nsid: s.nsid})
+		}
 		resp.Extra = append(resp.Extra[:len(resp.Extra):len(resp.Extra)], opt)
 		if !q.tcp {
 			size = min(max(int(q.edns.UDPSize()), dns.MinMsgSize), s.cfg.MaxUDPSize)
@@ -396,6 +452,10 @@ func (s *Server) logQuery(q *query, resp *dns.Msg, cached bool) {
 	if q.tcp {
 		proto = "tcp"
 	}
+	ede := -1
+	if q.ede != nil {
+		ede = int(q.ede.InfoCode)
+	}
 	s.log.LogAttrs(context.Background(), slog.LevelInfo, "query",
 		slog.String("client", q.client.String()),
 		slog.String("proto", proto),
@@ -404,6 +464,11 @@ func (s *Server) logQuery(q *query, resp *dns.Msg, cached bool) {
 		slog.String("rcode", rcodeString(resp.Rcode)),
 		slog.Duration("duration", time.Since(q.start)),
 		slog.Bool("cached", cached),
+		slog.Bool("rd", q.req.RecursionDesired),
+		slog.Bool("do", q.edns != nil && q.edns.Do()),
+		slog.Bool("cd", q.req.CheckingDisabled),
+		slog.Int("size", resp.Len()),
+		slog.Int("ede", ede),
 	)
 }
 

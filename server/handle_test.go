@@ -96,8 +96,11 @@ func TestHandle(t *testing.T) {
 			false, clientLoopback, want{rcode: dns.RcodeServerFailure, edns: true, ede: int(dns.ExtendedErrorCodeOther), question: true}},
 		{"backend panic answered SERVFAIL", func() *dns.Msg { return withEDNS(question(namePanic, dns.TypeA), 1232, false) },
 			false, clientLoopback, want{rcode: dns.RcodeServerFailure, edns: true, ede: int(dns.ExtendedErrorCodeOther), question: true}},
-		{"RD copied when clear, cached", func() *dns.Msg { m := question(nameWWW, dns.TypeA); m.RecursionDesired = false; return m },
-			false, clientLoopback, ok(1, "A")},
+		{"RD clear, cached, plain allow: REFUSED (no snooping)", func() *dns.Msg {
+			m := withEDNS(question(nameWWW, dns.TypeA), 1232, false)
+			m.RecursionDesired = false
+			return m
+		}, false, clientLoopback, want{rcode: dns.RcodeRefused, edns: true, ede: int(dns.ExtendedErrorCodeNotAuthoritative), question: true}},
 		{"RD clear, not cached: REFUSED", func() *dns.Msg {
 			m := withEDNS(question(nameAlias, dns.TypeA), 1232, false)
 			m.RecursionDesired = false
@@ -414,7 +417,7 @@ func TestNew(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if len(s.cfg.Listen) != 2 || len(s.allow) != 2 || s.cfg.MaxUDPSize != 1232 || s.cfg.MaxPerClient != 1000 {
+				if len(s.cfg.Listen) != 2 || len(s.cfg.Allow) != 2 || s.cfg.MaxUDPSize != 1232 || s.cfg.MaxPerClient != 1000 {
 					t.Errorf("defaults not applied: %+v", s.cfg)
 				}
 				return

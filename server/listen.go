@@ -201,7 +201,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	for _, l := range s.listeners {
 		readers.Go(func() { s.acceptTCP(queryCtx, l) })
 	}
-	s.log.Info("serving", "addrs", s.addrs, "allow", s.allow)
+	s.log.Info("serving", "addrs", s.addrs, "access", accessRules(s.cfg))
 
 	<-ctx.Done()
 	s.log.Info("shutting down", "in_flight", s.limiter.inFlight())

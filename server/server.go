@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -115,6 +116,31 @@ type Config struct {
 	// tap, for dnstap) that the listeners or HandlePacket see; Handle's
 	// parsed messages are not logged. Nil logs nothing.
 	Tap Tap
+
+	// AccessControl gives client networks an Action, as Unbound's
+	// access-control; Allow's networks are ActionAllow rules before them
+	// (a later rule for the same network wins), and the longest prefix
+	// holding a client decides. With neither, DefaultAllow is allowed.
+	// Clients no rule holds are refused.
+	AccessControl []AccessRule
+	// Local reports whether a question is answered from local data,
+	// which the non-local actions (ActionRefuseNonLocal,
+	// ActionDenyNonLocal) and RD=0 queries of ActionAllow clients may
+	// still ask; nil: no question is.
+	Local func(name string, qtype uint16) bool
+	// Identity answers the CHAOS TXT questions id.server and
+	// hostname.bind; empty hides it (REFUSED, as Unbound's
+	// hide-identity).
+	Identity string
+	// Version answers the CHAOS TXT questions version.server and
+	// version.bind; empty hides it (REFUSED, as Unbound's hide-version).
+	Version string
+	// NSID is the name server identifier (RFC 5001) sent to queries that
+	// carry the NSID option; nil sends none.
+	NSID []byte
+	// LogServfail logs every SERVFAIL at Info with its reason, as
+	// Unbound's log-servfail (at Debug otherwise).
+	LogServfail bool
 }
 
 // Server answers DNS clients over UDP and TCP. Handle and HandlePacket may
@@ -123,7 +149,8 @@ type Server struct {
 	cfg     Config
 	backend Backend
 	log     *slog.Logger
-	allow   []netip.Prefix
+	access  accessList
+	nsid    string // Config.NSID in hex, as miekg/dns carries it; "" when off
 
 	limiter limiter
 	stats   counters
@@ -166,8 +193,11 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("server: %w", err)
 		}
 	}
-	if len(cfg.Allow) == 0 {
+	if len(cfg.Allow) == 0 && len(cfg.AccessControl) == 0 {
 		cfg.Allow = DefaultAllow()
+	}
+	if len(cfg.NSID) > 65535-4 {
+		return nil, fmt.Errorf("server: Config.NSID is %d bytes, want at most 65531", len(cfg.NSID))
 	}
 	for _, f := range []struct {
 		name string
@@ -214,8 +244,9 @@ func New(cfg Config) (*Server, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
-	for _, p := range cfg.Allow {
-		s.allow = append(s.allow, p.Masked())
+	s.access = newAccessList(accessRules(cfg))
+	if len(cfg.NSID) > 0 {
+		s.nsid = hex.EncodeToString(cfg.NSID)
 	}
 	s.limiter = limiter{maxInFlight: cfg.MaxInFlight, maxPerClient: cfg.MaxPerClient, perClient: map[netip.Addr]int{}}
 	s.tcp.conns = map[*tcpConn]struct{}{}
@@ -236,17 +267,21 @@ func ParseListen(s string) (netip.AddrPort, error) {
 	return ap, nil
 }
 
-// allowed reports whether client may query us.
+// allowed reports whether client may query us (ActionAllow or
+// ActionAllowSnoop).
 func (s *Server) allowed(client netip.Addr) bool {
-	// A prefix never contains a zoned address: fe80::1%eth0 is matched
-	// as fe80::1.
-	client = client.Unmap().WithZone("")
-	for _, p := range s.allow {
-		if p.Contains(client) {
-			return true
-		}
+	a := s.access.action(client)
+	return a == ActionAllow || a == ActionAllowSnoop
+}
+
+// accessRules are cfg's Allow networks as ActionAllow rules, then its
+// AccessControl rules.
+func accessRules(cfg Config) []AccessRule {
+	rules := make([]AccessRule, 0, len(cfg.Allow)+len(cfg.AccessControl))
+	for _, p := range cfg.Allow {
+		rules = append(rules, AccessRule{Prefix: p, Action: ActionAllow})
 	}
-	return false
+	return append(rules, cfg.AccessControl...)
 }
 
 // Stats are running totals of a Server.

@@ -122,6 +122,11 @@ func (s *Server) acceptTCP(ctx context.Context, l *net.TCPListener) {
 		backoff = 0
 		ap := conn.RemoteAddr().(*net.TCPAddr).AddrPort()
 		c := &tcpConn{conn: conn, client: netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())}
+		if s.access.action(c.client.Addr()) == ActionDeny {
+			s.stats.dropped.Add(1)
+			conn.Close() // a denied client is not read at all
+			continue
+		}
 		c.lastQuery.Store(time.Now().UnixNano())
 		if !s.tcp.add(c, s.cfg.MaxTCPConns) {
 			s.stats.dropped.Add(1)
@@ -176,6 +181,9 @@ func (s *Server) serveTCP(ctx context.Context, c *tcpConn) {
 		if pending == nil {
 			if resp == nil {
 				s.tapClient(c.client, true, buf, nil, received)
+				if s.access.action(c.client.Addr()) == ActionDenyNonLocal {
+					return // denied: close, as Unbound does
+				}
 			} else if !s.writeTCP(c, resp, buf, received) {
 				return
 			}

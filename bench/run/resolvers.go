@@ -177,6 +177,8 @@ func recursorArgs(binary, hints string, port uint16, flags map[string]bool) ([]s
 		{"--qname-minimisation", "relaxed", "--qname-minimisation relaxed"},
 		// dnsperf is one client address; Unbound has no per-client cap.
 		{"--max-per-client", "4096", "--max-per-client 4096"},
+		// make bench runs as root; a binary that refuses root says so.
+		{"--allow-root", "", "--allow-root"},
 	}
 	for _, o := range optional {
 		if !flags[o.flag] {

@@ -212,6 +212,10 @@ func checkListItem(name, s string) error {
 		if _, err := parsePrefixOrAddr(s); err != nil {
 			return fmt.Errorf("%q: %w", s, err)
 		}
+	case "access-control":
+		if _, err := server.ParseAccessRule(s); err != nil {
+			return err
+		}
 	case "dont-query":
 		if strings.EqualFold(s, "none") {
 			return nil

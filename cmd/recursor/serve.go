@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"os"
 	"os/signal"
 	"runtime/debug"
 	"strings"
@@ -43,13 +44,16 @@ type serveFlags struct {
 	cmdline []flagSetting
 	flags   *pflag.FlagSet
 	observe observeFlags
+
+	// Identity, logs, access control and privileges (serverops.go).
+	srvops serverOpsFlags
 }
 
 // register adds the server's own flags; configFile lists them as the
 // [server] section of the config file.
 func (f *serveFlags) register(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&f.listen, "listen", nil, "ADDR:PORT to serve on, UDP and TCP (repeatable; default 127.0.0.1:53 and [::1]:53, skipping either with a warning when the host lacks it)")
-	fs.StringArrayVar(&f.allow, "allow", nil, "client network (CIDR or address) allowed to query (repeatable; default loopback only)")
+	fs.StringArrayVar(&f.allow, "allow", nil, "client network (CIDR or address) allowed to query, shorthand for --access-control NET=allow (repeatable; default loopback only)")
 	fs.BoolVar(&f.logQueries, "log-queries", false, "log one line per client query")
 	fs.BoolVarP(&f.verbose, "verbose", "v", false, "log debug lines (every upstream exchange)")
 	fs.IntVar(&f.maxInFlight, "max-in-flight", server.DefaultMaxInFlight, "client queries waiting for the engine at once; more are dropped (UDP) or get SERVFAIL (TCP)")
@@ -63,6 +67,7 @@ func (f *serveFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.cacheFile, "cache-file", "", "load the cache from this file at start and write it there on shutdown; empty: none")
 	fs.StringVar(&f.memoryLimit, "memory-limit", "", "soft limit of the Go runtime's memory (as GOMEMLIMIT: the collector works harder near it), a number with an optional k, m or g suffix; empty: GOMEMLIMIT's, or none")
 	f.observe.register(fs)
+	f.srvops.register(fs)
 }
 
 func newServeCommand() *cobra.Command {
@@ -75,7 +80,9 @@ func newServeCommand() *cobra.Command {
 		Short: "Answer DNS clients on UDP and TCP (port 53 by default)",
 		Long: `Serve answers recursive queries from clients on UDP and TCP until SIGINT or
 SIGTERM, then finishes the queries in flight and exits 0. Only loopback
-clients are answered unless --allow says otherwise. Settings may also come
+clients are answered unless --allow or --access-control says otherwise.
+Started as root it runs as --user once its sockets are bound, and refuses
+to stay root without --allow-root. Settings may also come
 from a TOML file (--config, see docs/recursor.example.toml); flags given on
 the command line win over the file.`,
 		Example: `  recursor serve --sandbox --listen 127.0.0.1:5353   # then: dig @127.0.0.1 -p 5353 www.example.com
@@ -93,7 +100,10 @@ the command line win over the file.`,
 			if sf.verbose {
 				level = slog.LevelDebug
 			}
-			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+			log, err := sf.srvops.logger(cmd.ErrOrStderr(), level)
+			if err != nil {
+				return err
+			}
 			ctx, stop := signal.NotifyContext(contextOf(cmd), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
 			return runServe(ctx, &ef, &sf, log)
@@ -139,6 +149,10 @@ func runServe(ctx context.Context, ef *engineFlags, sf *serveFlags, log *slog.Lo
 		}
 		debug.SetMemoryLimit(limit)
 	}
+	become, err := sf.srvops.plannedIdentity(os.Geteuid())
+	if err != nil {
+		return err
+	}
 	obs, err := sf.observe.setUp(ef, log, sf.controlSocket != "")
 	if err != nil {
 		return err
@@ -166,6 +180,9 @@ func runServe(ctx context.Context, ef *engineFlags, sf *serveFlags, log *slog.Lo
 		LogQueries:     sf.logQueries,
 	}
 	obs.serverConfig(&scfg)
+	if err := sf.srvops.serverConfig(&scfg); err != nil {
+		return err
+	}
 	srv, err := server.New(scfg)
 	if err != nil {
 		return errors.New(strings.TrimPrefix(err.Error(), "server: "))
@@ -176,6 +193,10 @@ func runServe(ctx context.Context, ef *engineFlags, sf *serveFlags, log *slog.Lo
 	obs.start(ctx, srv, e, log)
 	ops := &operations{ef: ef, sf: sf, log: log, live: live, srv: srv, network: e.network, metrics: obs.metrics}
 	if err := ops.start(ctx); err != nil {
+		return err
+	}
+	if err := dropPrivileges(srv, become, sf, log); err != nil {
+		ops.stop(false)
 		return err
 	}
 	err = srv.Serve(ctx)

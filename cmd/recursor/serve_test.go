@@ -32,7 +32,8 @@ type servingProcess struct {
 // for the line that says where it serves.
 func startServe(t *testing.T, bin string, args ...string) *servingProcess {
 	t.Helper()
-	cmd := exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
+	// --allow-root: CI runs the tests as root; a test of --user says so.
+	cmd := exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0", "--allow-root"}, args...)...)
 	pipe, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -43,7 +44,8 @@ func startServe(t *testing.T, bin string, args ...string) *servingProcess {
 	p := &servingProcess{cmd: cmd, stderr: &peertest.LockedBuffer{}, done: make(chan error, 1)}
 	found := make(chan string, 1)
 	go func() {
-		re := regexp.MustCompile(`msg=serving addrs=\[(127\.0\.0\.1:\d+)\]`)
+		// The serving line as text or as JSON (--log-format json).
+		re := regexp.MustCompile(`(?:msg=serving addrs=\[|"msg":"serving","addrs":\[")(127\.0\.0\.1:\d+)`)
 		sc := bufio.NewScanner(pipe)
 		for sc.Scan() {
 			line := sc.Text()
@@ -269,7 +271,7 @@ func TestServeBindErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer taken.Close()
-	_, err = runCommand(t, "serve", "--sandbox", "--listen", taken.LocalAddr().String())
+	_, err = runCommand(t, "serve", "--sandbox", "--allow-root", "--listen", taken.LocalAddr().String())
 	if err == nil || !strings.Contains(err.Error(), "already in use") {
 		t.Errorf("err = %v, want 'already in use'", err)
 	}
@@ -277,7 +279,7 @@ func TestServeBindErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"serve", "--listen", "localhost:53"}, `listen address "localhost:53": want IP:PORT`},
+		{[]string{"serve", "--allow-root", "--listen", "localhost:53"}, `listen address "localhost:53": want IP:PORT`},
 		{[]string{"serve", "--allow", "10.0.0.0/40"}, `--allow "10.0.0.0/40"`},
 		{[]string{"serve", "--max-in-flight", "0"}, "--max-in-flight 0: must be at least 1"},
 	} {
