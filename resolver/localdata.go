@@ -14,7 +14,7 @@ import (
 // SetLocalData replaces the local data (nil: none) for the questions
 // that follow; questions under way keep the table they started with.
 // Answer caches in front of the resolver must drop what they kept from
-// the old table: the server keeps no local answers (answers.go).
+// the old table, as a reload does with server.FlushAnswers.
 func (r *Resolver) SetLocalData(t *localdata.Table) { r.localData.Store(t) }
 
 // LocalData returns the local data in use, nil when none.
