@@ -42,8 +42,11 @@ type Table struct {
 type zone struct {
 	name     string
 	typ      ZoneType
-	implicit bool   // made for local data no configured zone covers
-	soa      dns.RR // the SOA at the apex, if local data has one
+	implicit bool // made for local data no configured zone covers
+	// negSOA: the SOA at the apex, if local data has one, as negative
+	// answers carry it: with the lesser of its TTL and its MINIMUM as
+	// TTL (RFC 2308 section 3, as Unbound gives it)
+	negSOA dns.RR
 }
 
 type node struct {
@@ -150,7 +153,8 @@ func (t *Table) add(z *zone, rr dns.RR) error {
 	}
 	n.rrsets[rtype] = append(rrset, rr)
 	if rtype == dns.TypeSOA && name == z.name {
-		z.soa = rr
+		z.negSOA = dns.Copy(rr)
+		z.negSOA.Header().Ttl = min(rr.Header().Ttl, rr.(*dns.SOA).Minttl)
 	}
 	// The names between rr's and the apex exist, without data.
 	for parent := parentOf(name); parent != "" && parent != z.name && inZone(parent, z.name); parent = parentOf(parent) {
@@ -335,8 +339,8 @@ func (z *zone) answer(rrs []dns.RR) Verdict {
 
 func (z *zone) negative(rcode int) Verdict {
 	v := Verdict{Action: Answer, Rcode: rcode, Zone: z.visible()}
-	if z.soa != nil {
-		v.Ns = []dns.RR{z.soa}
+	if z.negSOA != nil {
+		v.Ns = []dns.RR{z.negSOA}
 	}
 	return v
 }

@@ -250,3 +250,16 @@ func TestParseZoneQuoting(t *testing.T) {
 		}
 	}
 }
+
+// A negative answer's SOA has the lesser of the SOA's TTL and MINIMUM as
+// TTL, as Unbound gives it (RFC 2308 section 3).
+func TestNegativeSOATTL(t *testing.T) {
+	tab := load(t, Config{Zones: []string{"corp. static"}, Data: []string{"corp. 600 SOA ns.corp. h.corp. 1 2 3 4 5", "www.corp. A 192.0.2.1"}})
+	v := tab.Lookup("nope.corp.", dns.TypeA)
+	if len(v.Ns) != 1 || v.Ns[0].Header().Ttl != 5 {
+		t.Errorf("authority %v, want the SOA with TTL 5", v.Ns)
+	}
+	if v := tab.Lookup("corp.", dns.TypeSOA); len(v.Answer) != 1 || v.Answer[0].Header().Ttl != 600 {
+		t.Errorf("SOA answer %v, want its own TTL 600", v.Answer)
+	}
+}
