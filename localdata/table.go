@@ -16,6 +16,8 @@ import (
 	"slices"
 
 	"github.com/miekg/dns"
+
+	"github.com/recursor-dns/recursor/internal/dnsname"
 )
 
 // DefaultTTL is the TTL of local data given without one, of local-data-ptr
@@ -221,6 +223,11 @@ type Verdict struct {
 	Rcode  int
 	Answer []dns.RR // shared with the table: never modify
 	Ns     []dns.RR // the zone's SOA of a negative answer, if it has one
+	// Alias, for an Answer that is a CNAME at a redirect zone's apex
+	// given to another type's question, is the CNAME's target: the
+	// resolver resolves it and appends its answer, as Unbound does
+	// (its local alias). Other local CNAMEs are answered as they stand.
+	Alias string
 	// Zone is the configured zone that decided, or for Pass the closest
 	// configured zone around the name ("" when none, or when only a zone
 	// made for local data covers it): a built-in zone at or above it
@@ -308,15 +315,19 @@ func (t *Table) redirect(z *zone, qname string, qtype uint16) Verdict {
 	if rrs == nil {
 		return z.negative(dns.RcodeSuccess)
 	}
-	if qname == z.name {
-		return z.answer(rrs)
+	if qname != z.name {
+		out := make([]dns.RR, len(rrs))
+		for i, rr := range rrs {
+			out[i] = dns.Copy(rr)
+			out[i].Header().Name = qname
+		}
+		rrs = out
 	}
-	out := make([]dns.RR, len(rrs))
-	for i, rr := range rrs {
-		out[i] = dns.Copy(rr)
-		out[i].Header().Name = qname
+	v := z.answer(rrs)
+	if c, ok := rrs[0].(*dns.CNAME); ok && qtype != dns.TypeCNAME {
+		v.Alias = dnsname.Lower(c.Target)
 	}
-	return z.answer(out)
+	return v
 }
 
 func (z *zone) visible() string {

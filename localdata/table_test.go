@@ -263,3 +263,29 @@ func TestNegativeSOATTL(t *testing.T) {
 		t.Errorf("SOA answer %v, want its own TTL 600", v.Answer)
 	}
 }
+
+// A CNAME at a redirect zone's apex makes an alias for every other type;
+// a CNAME anywhere else is answered as it stands, without one.
+func TestRedirectCNAMEIsAnAlias(t *testing.T) {
+	tab := load(t, Config{
+		Zones: []string{"safe.example. redirect", "lan. static"},
+		Data:  []string{"safe.example. CNAME Forced.Example.", "c.lan. CNAME www.lan."},
+	})
+	tests := []struct {
+		qname  string
+		qtype  uint16
+		answer string
+		alias  string
+	}{
+		{"www.safe.example.", dns.TypeA, "www.safe.example. 3600 IN CNAME Forced.Example.", "forced.example."},
+		{"safe.example.", dns.TypeAAAA, "safe.example. 3600 IN CNAME Forced.Example.", "forced.example."},
+		{"www.safe.example.", dns.TypeCNAME, "www.safe.example. 3600 IN CNAME Forced.Example.", ""},
+		{"c.lan.", dns.TypeA, "c.lan. 3600 IN CNAME www.lan.", ""},
+	}
+	for _, tt := range tests {
+		v := tab.Lookup(tt.qname, tt.qtype)
+		if got := outcomeOf(v).answer; got != tt.answer || v.Alias != tt.alias {
+			t.Errorf("Lookup(%s, %s) = %q alias %q, want %q alias %q", tt.qname, dns.TypeToString[tt.qtype], got, v.Alias, tt.answer, tt.alias)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package resolver
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -190,5 +191,50 @@ func TestSetLocalData(t *testing.T) {
 	r.SetLocalData(localTable(t, localdata.Config{Zones: []string{"example.com. always_nxdomain"}}))
 	if m, err := r.Resolve(t.Context(), "www.example.com.", dns.TypeA); err != nil || m.Rcode != dns.RcodeNameError {
 		t.Errorf("after the swap to always_nxdomain: %v, %v", m, err)
+	}
+}
+
+// A CNAME at a redirect zone's apex is an alias: the target is resolved
+// and its answer follows the CNAME, not authoritative (the CNAME does
+// not make the upstream data ours); a target in local data makes the
+// whole answer local; aliases that loop fail.
+func TestLocalDataAlias(t *testing.T) {
+	n := standardNet(t)
+	r := newTestResolver(t, n, func(c *Config) {
+		c.LocalData = localTable(t, localdata.Config{
+			Zones: []string{"safe.example. redirect", "inner.example. redirect", "loop1.example. redirect", "loop2.example. redirect"},
+			Data: []string{
+				"safe.example. 60 CNAME WWW.example.com.",
+				"inner.example. CNAME host.lan.", "host.lan. A 192.0.2.77",
+				"loop1.example. CNAME loop2.example.", "loop2.example. CNAME loop1.example.",
+			},
+		})
+	})
+	m, err := r.Resolve(t.Context(), "X.safe.example.", dns.TypeA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "X.safe.example. IN CNAME WWW.example.com.; www.example.com. IN A 192.0.2.1"
+	if got := answerText(m); !strings.EqualFold(got, want) || m.Authoritative || m.Question[0].Name != "X.safe.example." {
+		t.Errorf("alias: %q aa=%v question %v, want %q without aa", got, m.Authoritative, m.Question, want)
+	}
+	if len(n.queries()) == 0 {
+		t.Error("the alias's target was not resolved upstream")
+	}
+	before := len(n.queries())
+	if a, ok := r.QueryCached("y.safe.example.", dns.TypeA, Options{}); !ok || !strings.HasSuffix(answerText(a.Msg), "www.example.com. IN A 192.0.2.1") {
+		t.Errorf("QueryCached through the alias: %v, %v; want the cached target", a.Msg, ok)
+	}
+	if len(n.queries()) != before {
+		t.Error("QueryCached sent a query")
+	}
+	if m, err := r.Resolve(t.Context(), "inner.example.", dns.TypeA); err != nil || answerText(m) != "inner.example. IN CNAME host.lan.; host.lan. IN A 192.0.2.77" || !m.Authoritative {
+		t.Errorf("alias to local data: %v, %v; want the chain with aa", m, err)
+	}
+	if m, err := r.Resolve(t.Context(), "safe.example.", dns.TypeCNAME); err != nil || answerText(m) != "safe.example. IN CNAME WWW.example.com." {
+		t.Errorf("the CNAME itself: %v, %v", m, err)
+	}
+	if _, err := r.Resolve(t.Context(), "a.loop1.example.", dns.TypeA); !errors.Is(err, ErrLoop) {
+		t.Errorf("looping aliases: err %v, want ErrLoop", err)
 	}
 }

@@ -49,8 +49,10 @@ type result struct {
 	prefetchAt   int64
 	prefetchName string
 	// local: an answer of Config.LocalData, authoritative (AA), with no
-	// sections from the cache; drop: its zone says to send nothing.
+	// sections from the cache; drop: its zone says to send nothing;
+	// alias: the target of its CNAME, to be resolved (localdata.go).
 	local, drop bool
+	alias       string
 }
 
 // sectionRefs name what the authoritative reply of an answer carried in
@@ -151,6 +153,9 @@ func (r *Resolver) Query(ctx context.Context, name string, qtype uint16, opts Op
 		return Answer{}, &Error{Qname: name, Qtype: qtype, Err: err}
 	}
 	if res, ok := r.fromCache(qname, qtype); ok {
+		if res.alias != "" {
+			return r.followAlias(ctx, res, name, qtype, opts)
+		}
 		r.prefetchIfDue(res.prefetchName, qtype)
 		return r.answer(res, name, qtype, opts)
 	}
@@ -206,6 +211,9 @@ func (r *Resolver) QueryCached(name string, qtype uint16, opts Options) (Answer,
 		return Answer{}, false
 	}
 	res, ok := r.fromCache(qname, qtype)
+	if ok && res.alias != "" {
+		return r.followAliasCached(res, name, qtype, opts)
+	}
 	if ok {
 		r.prefetchIfDue(res.prefetchName, qtype)
 	} else {
