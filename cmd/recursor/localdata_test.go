@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -73,6 +74,22 @@ local-data = ["lan. SOA ns.lan. hostmaster.lan. 1 3600 600 86400 60", "nas.lan. 
 			}
 		})
 	}
+	t.Run("reload reads the hosts file again", func(t *testing.T) {
+		dig("printer.lan", "A") // twice: the second from the answer cache
+		write(t, hosts, "192.168.1.21 printer.lan\n")
+		if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; !strings.Contains(p.stderr.String(), "msg=reloaded"); i++ {
+			if i == 200 {
+				t.Fatalf("no reload after SIGHUP:\n%s", p.stderr)
+			}
+			<-time.After(50 * time.Millisecond)
+		}
+		if out := dig("printer.lan", "A"); !regexp.MustCompile(`printer\.lan\.\s+3600\s+IN\s+A\s+192\.168\.1\.21`).MatchString(out) {
+			t.Errorf("after the reload:\n%s", out)
+		}
+	})
 	t.Run("deny zone", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 		defer cancel()
