@@ -3,6 +3,7 @@ package resolver
 import (
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/miekg/dns"
@@ -237,4 +238,30 @@ func TestLocalDataAlias(t *testing.T) {
 	if _, err := r.Resolve(t.Context(), "a.loop1.example.", dns.TypeA); !errors.Is(err, ErrLoop) {
 		t.Errorf("looping aliases: err %v, want ErrLoop", err)
 	}
+}
+
+// Questions running while the table is swapped each see one table whole
+// (run with -race).
+func TestSetLocalDataWhileQuerying(t *testing.T) {
+	tables := []*localdata.Table{
+		localTable(t, localdata.Config{Data: []string{"h.lan. A 192.0.2.1"}}),
+		localTable(t, localdata.Config{Data: []string{"h.lan. A 192.0.2.2"}}),
+	}
+	r := newTestResolver(t, standardNet(t), func(c *Config) { c.LocalData = tables[0] })
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range 200 {
+				m, err := r.Resolve(t.Context(), "h.lan.", dns.TypeA)
+				if err != nil || len(m.Answer) != 1 {
+					t.Errorf("h.lan.: %v, %v", m, err)
+					return
+				}
+			}
+		})
+	}
+	for i := range 200 {
+		r.SetLocalData(tables[i%2])
+	}
+	wg.Wait()
 }
