@@ -37,9 +37,9 @@ func localTable(tb testing.TB, cfg localdata.Config) *localdata.Table {
 // reply; and after a swap of the table and FlushAnswers (what a reload
 // does) the new data is served.
 func TestLocalDataThroughTheServer(t *testing.T) {
-	net := &noNetwork{}
+	upstream := &noNetwork{}
 	r, err := resolver.New(resolver.Config{
-		Transport: net,
+		Transport: upstream,
 		LocalData: localTable(t, localdata.Config{
 			Zones: []string{"lan. static", "deny.example. deny"},
 			Data:  []string{"nas.lan. 600 A 192.0.2.10"},
@@ -88,7 +88,7 @@ func TestLocalDataThroughTheServer(t *testing.T) {
 	if m := unpack(s.HandlePacket(ctx, query, clientLoopback, false, nil)); len(m.Answer) != 1 || m.Answer[0].(*dns.A).A.String() != "192.0.2.20" {
 		t.Errorf("after the swap: %v, want the new address", m.Answer)
 	}
-	if n := net.asked.Load(); n != 0 {
+	if n := upstream.asked.Load(); n != 0 {
 		t.Errorf("%d queries upstream for local data", n)
 	}
 }
