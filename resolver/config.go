@@ -15,6 +15,7 @@ import (
 	"github.com/recursor-dns/recursor/cache"
 	"github.com/recursor-dns/recursor/dnssec"
 	"github.com/recursor-dns/recursor/internal/dnsname"
+	"github.com/recursor-dns/recursor/localdata"
 	"github.com/recursor-dns/recursor/roothints"
 )
 
@@ -210,6 +211,13 @@ type Config struct {
 	// After is the timer of the serve-stale client timeout; default
 	// time.After. Tests inject one that follows their Now.
 	After func(time.Duration) <-chan time.Time
+
+	// LocalData answers the names of its local zones (Unbound's
+	// local-zone, local-data and hosts files) before the cache and
+	// iteration, authoritatively, and is never cached. Its zones replace
+	// the built-in local zones of the same names. Nil: none.
+	// SetLocalData swaps it for another while the resolver runs.
+	LocalData *localdata.Table
 }
 
 // Defaults of StaleConfig, Unbound's (serve-expired-client-timeout,

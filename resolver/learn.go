@@ -25,8 +25,8 @@ const clientRank = cache.RankAnswer
 // reports false when some step of the chain is not cached, or the chain
 // loops.
 func (r *Resolver) fromCache(qname string, qtype uint16) (result, bool) {
-	if z := r.localZoneOf(qname); z != "" {
-		return localAnswer(z, qname, qtype), true
+	if res, ok := r.fromLocal(qname, qtype); ok {
+		return res, true
 	}
 	res, next := r.cachedChain(qname, qtype, clientRank, false)
 	return res, next == "" && !res.loop

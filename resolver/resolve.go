@@ -48,6 +48,11 @@ type result struct {
 	// already ("": none).
 	prefetchAt   int64
 	prefetchName string
+	// local: an answer of Config.LocalData, authoritative (AA), with no
+	// sections from the cache; drop: its zone says to send nothing;
+	// alias: the target of its CNAME, to be resolved (localdata.go).
+	local, drop bool
+	alias       string
 }
 
 // sectionRefs name what the authoritative reply of an answer carried in
@@ -134,6 +139,9 @@ type Answer struct {
 	// caches in front of the resolver (the server's) use it to send that
 	// hit to the resolver.
 	PrefetchAt time.Time
+	// Drop: a local zone of type deny says to send the client nothing.
+	// Msg is a REFUSED for callers that must answer all the same.
+	Drop bool
 }
 
 // Query is Resolve with the client's flags, returning the verdict too.
@@ -145,6 +153,9 @@ func (r *Resolver) Query(ctx context.Context, name string, qtype uint16, opts Op
 		return Answer{}, &Error{Qname: name, Qtype: qtype, Err: err}
 	}
 	if res, ok := r.fromCache(qname, qtype); ok {
+		if res.alias != "" {
+			return r.followAlias(ctx, res, name, qtype, opts)
+		}
 		r.prefetchIfDue(res.prefetchName, qtype)
 		return r.answer(res, name, qtype, opts)
 	}
@@ -200,6 +211,9 @@ func (r *Resolver) QueryCached(name string, qtype uint16, opts Options) (Answer,
 		return Answer{}, false
 	}
 	res, ok := r.fromCache(qname, qtype)
+	if ok && res.alias != "" {
+		return r.followAliasCached(res, name, qtype, opts)
+	}
 	if ok {
 		r.prefetchIfDue(res.prefetchName, qtype)
 	} else {
@@ -268,7 +282,7 @@ func (r *Resolver) answer(res result, name string, qtype uint16, opts Options) (
 	if !opts.DNSSECOK {
 		m.Answer, m.Ns, m.Extra = withoutDNSSEC(m.Answer, qtype), withoutDNSSEC(m.Ns, qtype), withoutDNSSEC(m.Extra, qtype)
 	}
-	a := Answer{Msg: m, Security: sec.Status, EDE: sec.EDE, Why: sec.Why, Verifications: res.verifications}
+	a := Answer{Msg: m, Security: sec.Status, EDE: sec.EDE, Why: sec.Why, Verifications: res.verifications, Drop: res.drop}
 	if res.stale {
 		// The expired RRsets' TTLs are the stale reply TTL (cacheGet).
 		a.Stale = true
@@ -305,6 +319,10 @@ func (r *Resolver) respond(res result, name string, qtype uint16) *dns.Msg {
 	m.Response, m.RecursionAvailable = true, true
 	m.Rcode = res.rcode
 	m.Answer, m.Ns = res.answer, res.ns
+	if res.local {
+		m.Authoritative = true
+		return m
+	}
 	if !r.nonMinimal && qtype == dns.TypeNS && res.rcode == dns.RcodeSuccess && len(res.ns) == 0 {
 		// Even minimal responses give an NS answer its servers'
 		// addresses, as Unbound does: the asker needs them next.

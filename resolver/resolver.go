@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -19,6 +20,7 @@ import (
 	"github.com/recursor-dns/recursor/cache"
 	"github.com/recursor-dns/recursor/dnssec"
 	"github.com/recursor-dns/recursor/internal/dnsname"
+	"github.com/recursor-dns/recursor/localdata"
 	"github.com/recursor-dns/recursor/roothints"
 )
 
@@ -63,6 +65,8 @@ type Resolver struct {
 	prefetch       bool
 	after          func(time.Duration) <-chan time.Time
 	bg             background // prefetch and stale refreshes (prefetch.go)
+
+	localData atomic.Pointer[localdata.Table] // nil: none (localdata.go)
 }
 
 // New returns a resolver for cfg. It starts no goroutines.
@@ -148,6 +152,7 @@ func New(cfg Config) (*Resolver, error) {
 	if err := r.setUpValidation(cfg); err != nil {
 		return nil, err
 	}
+	r.localData.Store(cfg.LocalData)
 	if !cfg.DisableLocalZones {
 		var off []string
 		for _, z := range cfg.NoDefaultZones {

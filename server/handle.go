@@ -114,6 +114,8 @@ type query struct {
 	// security: the DNSSEC verdict of a cached answer, for the metrics
 	// of its ready-packed repeats.
 	security dnssec.Status
+	// drop: the engine says to send nothing (resolver.Answer.Drop).
+	drop bool
 }
 
 // serve is the one path of every client query. It runs the checks and the
@@ -155,7 +157,11 @@ func (s *Server) serve(req *dns.Msg, client netip.AddrPort, tcp bool) (resp *dns
 func (s *Server) resolvePending(ctx context.Context, q *query) (resp *dns.Msg) {
 	defer s.limiter.release(q.client.Addr().Unmap())
 	defer s.recoverQuery(q, &resp)
-	return s.finish(q, s.resolve(ctx, q), false)
+	resp = s.resolve(ctx, q)
+	if resp == nil {
+		return nil // dropped: a local zone of type deny
+	}
+	return s.finish(q, resp, false)
 }
 
 // recoverQuery is the last line of defence: a panic while serving one
@@ -228,6 +234,9 @@ func (s *Server) prepare(q *query) (resp *dns.Msg, cached, final bool) {
 	if m, ok := s.cachedAnswer(q); ok && m != nil {
 		return s.fromBackend(m), true, true
 	}
+	if q.drop {
+		return nil, false, true // a local zone of type deny
+	}
 	if !req.RecursionDesired {
 		// allow_snoop: the closest cached delegation, as Unbound hands
 		// out; with none, REFUSED (RFC 8914's Not Authoritative says why).
@@ -269,6 +278,10 @@ func (s *Server) resolve(ctx context.Context, q *query) *dns.Msg {
 	defer cancel()
 	m, err := s.resolveAnswer(ctx, q)
 	s.stats.resolved.Add(1)
+	if q.drop {
+		s.stats.dropped.Add(1)
+		return nil
+	}
 	if err == nil && m == nil {
 		err = errors.New("backend returned no message")
 	}
@@ -284,6 +297,7 @@ func (s *Server) resolve(ctx context.Context, q *query) *dns.Msg {
 func (s *Server) fromBackend(m *dns.Msg) *dns.Msg {
 	out := &dns.Msg{Answer: m.Answer, Ns: m.Ns}
 	out.Rcode = m.Rcode
+	out.Authoritative = m.Authoritative // local data (resolver.Config.LocalData)
 	out.AuthenticatedData = m.AuthenticatedData
 	for _, rr := range m.Extra {
 		if rr.Header().Rrtype != dns.TypeOPT {
@@ -382,7 +396,7 @@ func (s *Server) finish(q *query, resp *dns.Msg, cached bool) *dns.Msg {
 	// set DO or AD.
 	do := q.edns != nil && q.edns.Do()
 	resp.AuthenticatedData = resp.AuthenticatedData && (do || req.AuthenticatedData)
-	resp.Authoritative, resp.Zero, resp.Truncated = false, false, false
+	resp.Zero, resp.Truncated = false, false
 	if len(req.Question) == 1 && resp.Rcode != dns.RcodeFormatError {
 		resp.Question = req.Question // the client's case, echoed
 	} else {

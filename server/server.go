@@ -371,6 +371,10 @@ func (s *Server) cachedAnswer(q *query) (*dns.Msg, bool) {
 			m := s.servfail(q, &resolver.ValidationError{EDE: a.EDE, Why: a.Why})
 			return m, true
 		}
+		if ok && a.Drop {
+			q.drop = true
+			return nil, false
+		}
 		noteEDE(q, a)
 		q.stale, q.prefetchAt, q.security = a.Stale, a.PrefetchAt, a.Security
 		return a.Msg, ok
@@ -383,6 +387,7 @@ func (s *Server) resolveAnswer(ctx context.Context, q *query) (*dns.Msg, error) 
 	question := q.req.Question[0]
 	if b, ok := s.backend.(DNSSECBackend); ok {
 		a, err := b.Query(ctx, question.Name, question.Qtype, optionsOf(q))
+		q.drop = err == nil && a.Drop
 		noteEDE(q, a)
 		return a.Msg, err
 	}

@@ -58,6 +58,8 @@ type engineFlags struct {
 	serveExpiredTTL           time.Duration
 	prefetch                  bool
 
+	local localDataFlags // --local-zone, --local-data, --local-data-ptr, --hosts
+
 	// What a reload keeps of the running engine (nil: build afresh).
 	keepCache   *cache.Cache
 	keepNetwork *testnet.Network
@@ -97,6 +99,7 @@ func (f *engineFlags) register(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&f.insecureDomains, "insecure-domain", nil, "negative trust anchor: do not validate this zone and below (repeatable)")
 	fs.BoolVar(&f.noDNSSEC, "no-dnssec", false, "do not validate DNSSEC (default: validate with the root's trust anchors when the IANA root hints are used)")
 	f.registerStale(fs)
+	f.local.register(fs)
 }
 
 // registerStale registers the serve-stale and prefetch flags (Unbound's
@@ -234,6 +237,10 @@ func (f *engineFlags) build(log *slog.Logger) (*engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	localData, err := f.local.table()
+	if err != nil {
+		return nil, err
+	}
 	cfg := resolver.Config{
 		DNSSEC:            dnssecCfg,
 		UpstreamPort:      f.upstreamPort,
@@ -254,6 +261,7 @@ func (f *engineFlags) build(log *slog.Logger) (*engine, error) {
 		Stale:    staleCfg,
 		Prefetch: prefetchCfg,
 	}
+	cfg.LocalData = localData
 	if cfg.Cache == nil {
 		maxBytes, err := parseSize(f.cacheMaxBytes)
 		if err != nil {

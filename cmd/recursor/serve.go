@@ -178,6 +178,7 @@ func runServe(ctx context.Context, ef *engineFlags, sf *serveFlags, log *slog.Lo
 		ShutdownGrace:  sf.grace,
 		Logger:         log,
 		LogQueries:     sf.logQueries,
+		Local:          live.isLocal,
 	}
 	obs.serverConfig(&scfg)
 	if err := sf.srvops.serverConfig(&scfg); err != nil {
