@@ -210,6 +210,12 @@ type Config struct {
 	// After is the timer of the serve-stale client timeout; default
 	// time.After. Tests inject one that follows their Now.
 	After func(time.Duration) <-chan time.Time
+
+	// Policy rewrites answers (response policy zones, package rpz):
+	// asked before the cache and before iteration about the qname, then
+	// about the CNAME targets and addresses of the answer. Its answers
+	// are never cached. Nil: none. Built-in local zones come first.
+	Policy Policy
 }
 
 // Defaults of StaleConfig, Unbound's (serve-expired-client-timeout,

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 	"time"
 
@@ -104,6 +105,12 @@ type Options struct {
 	// answer (a client query with RD): expired data is then left to
 	// Query, which tries a refresh before it serves it stale.
 	WillRecurse bool
+
+	// Client and TCP: who asked and how, for the response policy
+	// (Config.Policy): its log lines name the client, and its TCP-only
+	// action answers over TCP alone.
+	Client netip.Addr
+	TCP    bool
 }
 
 // Answer is a response with its DNSSEC verdict.
@@ -134,6 +141,14 @@ type Answer struct {
 	// caches in front of the resolver (the server's) use it to send that
 	// hit to the resolver.
 	PrefetchAt time.Time
+
+	// Policy names the response policy (Config.Policy) that made the
+	// answer, "" when none did: such an answer is never cached, and its
+	// EDE is 15 (Blocked) for NXDOMAIN and NODATA, 4 (Forged Answer)
+	// for local data. Drop: the policy says to send no answer at all;
+	// Msg is nil (Query also returns ErrPolicyDrop).
+	Policy string
+	Drop   bool
 }
 
 // Query is Resolve with the client's flags, returning the verdict too.
@@ -144,6 +159,15 @@ func (r *Resolver) Query(ctx context.Context, name string, qtype uint16, opts Op
 	if err != nil {
 		return Answer{}, &Error{Qname: name, Qtype: qtype, Err: err}
 	}
+	if r.policy != nil {
+		a, err, _ := r.policyQuery(ctx, qname, name, qtype, opts, false, 0)
+		return a, err
+	}
+	return r.query(ctx, qname, name, qtype, opts)
+}
+
+// query is Query after the question's checks and the policy.
+func (r *Resolver) query(ctx context.Context, qname, name string, qtype uint16, opts Options) (Answer, error) {
 	if res, ok := r.fromCache(qname, qtype); ok {
 		r.prefetchIfDue(res.prefetchName, qtype)
 		return r.answer(res, name, qtype, opts)
@@ -199,6 +223,15 @@ func (r *Resolver) QueryCached(name string, qtype uint16, opts Options) (Answer,
 	if err != nil {
 		return Answer{}, false
 	}
+	if r.policy != nil {
+		a, _, ok := r.policyQuery(context.Background(), qname, name, qtype, opts, true, 0)
+		return a, ok
+	}
+	return r.queryCached(qname, name, qtype, opts)
+}
+
+// queryCached is QueryCached after the question's checks and the policy.
+func (r *Resolver) queryCached(qname, name string, qtype uint16, opts Options) (Answer, bool) {
 	res, ok := r.fromCache(qname, qtype)
 	if ok {
 		r.prefetchIfDue(res.prefetchName, qtype)

@@ -63,6 +63,7 @@ type Resolver struct {
 	prefetch       bool
 	after          func(time.Duration) <-chan time.Time
 	bg             background // prefetch and stale refreshes (prefetch.go)
+	policy         Policy     // nil when none (policy.go)
 }
 
 // New returns a resolver for cfg. It starts no goroutines.
@@ -132,6 +133,7 @@ func New(cfg Config) (*Resolver, error) {
 	if r.nonMinimal {
 		r.msgRefs, _ = lru.New[string, *sectionRefs](cache.DefaultMaxEntries)
 	}
+	r.policy = cfg.Policy
 	r.parentGlue, _ = lru.New[string, []netip.Addr](InfraCacheHosts)
 	r.delegationEnds, _ = lru.New[string, time.Time](InfraCacheHosts)
 	for _, st := range cfg.StubZones {
