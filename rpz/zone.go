@@ -167,6 +167,9 @@ func (z *Zone) actionOf(rrs []dns.RR) (*resolver.PolicyAction, error) {
 			return nil, fmt.Errorf("rpz: %s: type %s is not policy data", rr, dns.TypeToString[rr.Header().Rrtype])
 		}
 	}
+	if cname != nil && cname.Target == "" {
+		return nil, fmt.Errorf("rpz: %s: a CNAME without target", cname)
+	}
 	if cname != nil && len(rrs) > 1 {
 		return nil, fmt.Errorf("rpz: %s: a CNAME beside other records", cname)
 	}

@@ -109,6 +109,9 @@ type query struct {
 	// security: the DNSSEC verdict of a cached answer, for the metrics
 	// of its ready-packed repeats.
 	security dnssec.Status
+	// policy: the response policy made the answer (never kept);
+	// policyDrop: it says to send nothing; policyTC: to answer with TC.
+	policy, policyDrop, policyTC bool
 }
 
 // serve is the one path of every client query. It runs the checks and the
@@ -127,7 +130,7 @@ func (s *Server) serve(req *dns.Msg, client netip.AddrPort, tcp bool) (resp *dns
 		}
 		if cached {
 			s.stats.cacheHits.Add(1)
-			if !q.stale {
+			if !q.stale && !q.policy {
 				hit = q
 			}
 		}
@@ -150,7 +153,12 @@ func (s *Server) serve(req *dns.Msg, client netip.AddrPort, tcp bool) (resp *dns
 func (s *Server) resolvePending(ctx context.Context, q *query) (resp *dns.Msg) {
 	defer s.limiter.release(q.client.Addr().Unmap())
 	defer s.recoverQuery(q, &resp)
-	return s.finish(q, s.resolve(ctx, q), false)
+	resp = s.resolve(ctx, q)
+	if q.policyDrop {
+		s.stats.dropped.Add(1)
+		return nil
+	}
+	return s.finish(q, resp, false)
 }
 
 // recoverQuery is the last line of defence: a panic while serving one
@@ -209,7 +217,11 @@ func (s *Server) prepare(q *query) (resp *dns.Msg, cached, final bool) {
 	case t >= 128 && t <= 254: // the other meta types (RFC 6895 3.1)
 		return s.errorReply(dns.RcodeNotImplemented), false, true
 	}
-	if m, ok := s.cachedAnswer(q); ok && m != nil {
+	m, ok := s.cachedAnswer(q)
+	if q.policyDrop {
+		return nil, false, true
+	}
+	if ok && m != nil {
 		return s.fromBackend(m), true, true
 	}
 	if !req.RecursionDesired {
@@ -354,6 +366,9 @@ func (s *Server) finish(q *query, resp *dns.Msg, cached bool) *dns.Msg {
 	}
 	answer, ns := resp.Answer, resp.Ns
 	resp.Truncate(size)
+	if q.policyTC {
+		resp.Truncated = true
+	}
 	if resp.Truncated {
 		// Truncate cuts between records; a partial RRset would be cached
 		// by the client as if whole (RFC 2181 9), so cut between RRsets.

@@ -322,7 +322,8 @@ func (l *limiter) inFlight() int {
 // optionsOf are the DNSSEC flags of q's client, and whether the engine
 // is asked next (RD) when the cache cannot answer.
 func optionsOf(q *query) resolver.Options {
-	return resolver.Options{DNSSECOK: q.edns != nil && q.edns.Do(), CheckingDisabled: q.req.CheckingDisabled, WillRecurse: q.req.RecursionDesired}
+	return resolver.Options{DNSSECOK: q.edns != nil && q.edns.Do(), CheckingDisabled: q.req.CheckingDisabled, WillRecurse: q.req.RecursionDesired,
+		Client: q.client.Addr().Unmap(), TCP: q.tcp}
 }
 
 // cachedAnswer asks the backend's cache for q's answer. A stale answer
@@ -337,6 +338,7 @@ func (s *Server) cachedAnswer(q *query) (*dns.Msg, bool) {
 			return m, true
 		}
 		noteEDE(q, a)
+		notePolicy(q, a)
 		q.stale, q.prefetchAt, q.security = a.Stale, a.PrefetchAt, a.Security
 		return a.Msg, ok
 	}
@@ -349,6 +351,7 @@ func (s *Server) resolveAnswer(ctx context.Context, q *query) (*dns.Msg, error) 
 	if b, ok := s.backend.(DNSSECBackend); ok {
 		a, err := b.Query(ctx, question.Name, question.Qtype, optionsOf(q))
 		noteEDE(q, a)
+		notePolicy(q, a)
 		return a.Msg, err
 	}
 	return s.backend.Resolve(ctx, question.Name, question.Qtype)
