@@ -85,8 +85,10 @@ func (s *Set) ixfr(src *source, cur *Zone) (*Zone, error) {
 		return nil, errNeedAXFR
 	}
 	if _, incremental := rrs[1].(*dns.SOA); !incremental {
-		return FromRecords(src.Name, rrs[:len(rrs)-1]) // a whole zone, AXFR-style
+		s.log.Debug("rpz: IXFR answered with the whole zone", "policy", src.Name, "serial", first.Serial, "records", len(rrs)-1)
+		return FromRecords(src.Name, rrs[:len(rrs)-1])
 	}
+	s.log.Debug("rpz: IXFR", "policy", src.Name, "from", soa.Serial, "to", first.Serial)
 	rrs, err = applyIXFR(cur.rrs, rrs)
 	if err != nil {
 		return nil, err
@@ -104,6 +106,7 @@ func (s *Set) axfr(src *source) (*Zone, error) {
 	if len(rrs) < 2 || rrs[0].Header().Rrtype != dns.TypeSOA || rrs[len(rrs)-1].Header().Rrtype != dns.TypeSOA {
 		return nil, errors.New("AXFR answer not framed by the SOA")
 	}
+	s.log.Debug("rpz: AXFR", "policy", src.Name, "primary", src.Primary, "records", len(rrs)-1)
 	return FromRecords(src.Name, rrs[:len(rrs)-1])
 }
 
