@@ -170,6 +170,7 @@ func runServe(ctx context.Context, ef *engineFlags, sf *serveFlags, log *slog.Lo
 	if err != nil {
 		return errors.New(strings.TrimPrefix(err.Error(), "server: "))
 	}
+	ef.rpz.notify(srv.FlushAnswers)
 	if e.network != nil {
 		log.Info("sandbox", "upstream_port", e.network.Port())
 	}
