@@ -245,6 +245,9 @@ func (r *Resolver) policyData(ctx context.Context, act PolicyAction, chain []dns
 	return a, nil, true
 }
 
+// Policy returns Config.Policy (nil when none).
+func (r *Resolver) Policy() Policy { return r.policy }
+
 // runPolicy runs the policy's background work, if it has any, on wg until
 // ctx ends.
 func (r *Resolver) runPolicy(ctx context.Context, wg *sync.WaitGroup) {

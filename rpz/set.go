@@ -91,6 +91,10 @@ type Config struct {
 	After func(time.Duration) <-chan time.Time
 	// Timeout bounds one transfer; default DefaultTransferTimeout.
 	Timeout time.Duration
+	// Previous is the Set this one replaces (a reload's): its zones from
+	// the same primaries serve until the first transfer here, so that a
+	// reload leaves no moment without the policy.
+	Previous *Set
 }
 
 // DefaultTransferTimeout bounds one zone transfer; DefaultRetry is the
@@ -146,6 +150,12 @@ func New(cfg Config) (*Set, error) {
 		if z.File != "" {
 			if err := s.loadFile(src); err != nil {
 				return nil, err
+			}
+		} else if cfg.Previous != nil {
+			for _, old := range cfg.Previous.zones {
+				if old.Source == z {
+					src.cur.Store(old.cur.Load())
+				}
 			}
 		}
 		s.zones = append(s.zones, src)

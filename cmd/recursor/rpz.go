@@ -21,6 +21,9 @@ type rpzFlags struct {
 	// changes by transfer (a name just blocked must not be answered from
 	// them): serve sets it once the server exists; a reload keeps it.
 	flush *atomic.Pointer[func() int]
+	// prev: the running policy a reload replaces (its transferred zones
+	// serve until the new Set's first transfers).
+	prev resolver.Policy
 }
 
 func (f *rpzFlags) register(fs *pflag.FlagSet) {
@@ -34,6 +37,7 @@ func (f *rpzFlags) policy(log *slog.Logger, m resolver.Metrics) (resolver.Policy
 		return nil, nil
 	}
 	cfg := rpz.Config{Logger: log, Quiet: !f.log}
+	cfg.Previous, _ = f.prev.(*rpz.Set)
 	for _, spec := range f.zones {
 		src, err := rpz.ParseSource(spec)
 		if err != nil {
