@@ -140,6 +140,12 @@ func (z *Zone) add(rel string, rrs []dns.RR) error {
 		return fmt.Errorf("rpz: %s: a wildcard label other than the first", rrs[0])
 	}
 	act.Trigger = rel
+	if len(act.Data) == 1 {
+		if c, ok := act.Data[0].(*dns.CNAME); ok && canonical(c.Target) == rel {
+			// The old form of PASSTHRU: a CNAME to the trigger's own name.
+			act.Kind, act.Data = resolver.PolicyPassthru, nil
+		}
+	}
 	if labels[0] == "*" {
 		if len(labels) == 1 {
 			return fmt.Errorf("rpz: %s: a wildcard of the whole name space, \"*\" alone", rrs[0])

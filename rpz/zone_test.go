@@ -37,6 +37,7 @@ func TestMatchName(t *testing.T) {
 		{"allowed.blocked.example.", resolver.PolicyPassthru, "allowed.blocked.example."},
 		{"x.allowed.blocked.example.", resolver.PolicyNXDOMAIN, "*.blocked.example."},
 		{"empty.example.", resolver.PolicyNODATA, "empty.example."},
+		{"old-style.example.", resolver.PolicyPassthru, "old-style.example."}, // a CNAME to itself
 		{"dropped.example.", resolver.PolicyDrop, "dropped.example."},
 		{"tcp.example.", resolver.PolicyTCPOnly, "tcp.example."},
 		{"walled.example.", resolver.PolicyData, "walled.example."},
