@@ -2,7 +2,9 @@ package server
 
 import (
 	"context"
+	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 
@@ -98,6 +100,41 @@ func TestPolicyAnswers(t *testing.T) {
 					t.Errorf("%s: TC %v, answer %v; want TC and no records", c.name, m.Truncated, m.Answer)
 				}
 			}
+		}
+	}
+}
+
+// dropBackend drops the questions for dropName when it resolves them, as
+// a policy that matches a CNAME target does, and answers others NXDOMAIN.
+type dropBackend struct{ answerBackend }
+
+const dropName = "dropped.example."
+
+func (b *dropBackend) QueryCached(string, uint16, resolver.Options) (resolver.Answer, bool) {
+	return resolver.Answer{}, false
+}
+
+func (b *dropBackend) Query(_ context.Context, name string, _ uint16, _ resolver.Options) (resolver.Answer, error) {
+	if name == dropName {
+		return resolver.Answer{Policy: "rpz.test.", Drop: true}, resolver.ErrPolicyDrop
+	}
+	m := new(dns.Msg)
+	m.Rcode = dns.RcodeNameError
+	return resolver.Answer{Msg: m}, nil
+}
+
+// TestPolicyDropOnListeners: a query the engine drops after resolving it
+// gets no answer over UDP or TCP, and the server goes on serving.
+func TestPolicyDropOnListeners(t *testing.T) {
+	s, _ := newTestServer(t, Config{Backend: &dropBackend{}})
+	addr := startServer(t, s)
+	for _, network := range []string{"udp", "tcp"} {
+		c := &dns.Client{Net: network, Timeout: 500 * time.Millisecond}
+		if r, _, err := c.Exchange(question(dropName, dns.TypeA), addr.String()); err == nil {
+			t.Errorf("%s: dropped name answered: %v", network, r)
+		}
+		if r := exchange(t, network, addr, question(nameWWW, dns.TypeA), netip.Addr{}); r.Rcode != dns.RcodeNameError {
+			t.Errorf("%s: after a drop, %v", network, r)
 		}
 	}
 }
