@@ -35,6 +35,8 @@ alias-target.example.com   CNAME .
 www.example.net            CNAME .
 32.51.2.0.192.rpz-ip       CNAME .
 mail.example.com           CNAME rpz-passthru.
+*.walled.example.com       CNAME *.example.net.
+www.alpha.lab              CNAME rpz-drop.
 `
 
 // hits records what the policy was told it did.
@@ -106,6 +108,8 @@ func TestPolicyActions(t *testing.T) {
 		{"alias.example.com.", dns.TypeA, dns.RcodeNameError, []string{"alias.example.com. CNAME www.example.net."}, dns.ExtendedErrorCodeBlocked, true, "nxdomain"},
 		// A response-IP trigger (192.0.2.51/32) rewrites the whole answer.
 		{"host.wild.example.com.", dns.TypeA, dns.RcodeNameError, nil, dns.ExtendedErrorCodeBlocked, true, "nxdomain"},
+		// A wildcard target: the name asked, prepended.
+		{"www.walled.example.com.", dns.TypeA, dns.RcodeNameError, []string{"www.walled.example.com. CNAME www.walled.example.com.example.net."}, dns.ExtendedErrorCodeForgedAnswer, true, "local-data"},
 		{"mail.example.com.", dns.TypeA, dns.RcodeSuccess, []string{"mail.example.com. A 192.0.2.25"}, 0, true, "passthru"},
 		{"www.example.com.", dns.TypeA, dns.RcodeSuccess, []string{"www.example.com. A 192.0.2.10"}, 0, true, ""},
 	} {
@@ -220,6 +224,10 @@ func TestPolicyDropAndTCPOnly(t *testing.T) {
 	}
 	if a, ok := r.QueryCached("dropped.example.com.", dns.TypeA, resolver.Options{}); !ok || !a.Drop {
 		t.Errorf("DROP from QueryCached: %v %v", a, ok)
+	}
+	// A DROP at a CNAME target drops the whole answer.
+	if a, err := r.Query(t.Context(), "to-secure.chains.lab.", dns.TypeA, resolver.Options{}); !errors.Is(err, resolver.ErrPolicyDrop) || !a.Drop {
+		t.Errorf("DROP at a CNAME target: %v %v, want ErrPolicyDrop and Drop", a, err)
 	}
 	udp, err := r.Query(t.Context(), "tcp.example.com.", dns.TypeA, resolver.Options{Client: netip.MustParseAddr("127.0.0.1")})
 	if err != nil || !udp.Msg.Truncated || len(udp.Msg.Answer) != 0 {
