@@ -75,36 +75,48 @@ type PolicyAction struct {
 // whose target is rewritten again, and so on.
 const policyDepth = 8
 
-// policyQuery answers qname with the policy applied: to qname first, then
-// to the names its answer's CNAMEs lead to and the addresses it holds.
-// With cachedOnly nothing is resolved (QueryCached): ok is false when the
-// cache cannot answer, and nothing was reported to the policy (Query will
-// do it again). Without cachedOnly ok is always true.
-func (r *Resolver) policyQuery(ctx context.Context, qname, name string, qtype uint16, opts Options, cachedOnly bool, depth int) (Answer, error, bool) {
-	plain := func(opts Options) (Answer, error, bool) {
-		if cachedOnly {
-			a, ok := r.queryCached(qname, name, qtype, opts)
-			return a, nil, ok
-		}
-		a, err := r.query(ctx, qname, name, qtype, opts)
-		return a, err, true
-	}
-	if r.localZoneOf(qname) != "" {
-		return plain(opts)
-	}
-	if act, ok := r.policy.MatchName(qname); ok {
-		return r.policyApply(ctx, act, nil, nil, qname, name, qtype, opts, cachedOnly, depth)
-	}
-	a, err, ok := plain(opts)
-	if err != nil || !ok || a.Msg == nil {
-		return a, err, ok
-	}
-	return r.policyAfter(ctx, a, qname, name, qtype, opts, cachedOnly, depth)
+// policyRun is one client question on its way through the policy. With
+// cachedOnly nothing is resolved (QueryCached).
+type policyRun struct {
+	r          *Resolver
+	ctx        context.Context
+	qtype      uint16
+	opts       Options
+	cachedOnly bool
 }
 
-// policyAfter applies the policy to what a's answer leads to: the CNAME
+// query answers qname (name as asked) with the policy applied: to qname
+// first, then to the names its answer's CNAMEs lead to and the addresses
+// it holds. With cachedOnly, ok is false when the cache cannot answer,
+// and nothing was reported to the policy (Query will do it again);
+// otherwise ok is always true.
+func (p *policyRun) query(qname, name string, depth int) (Answer, bool, error) {
+	if p.r.localZoneOf(qname) != "" {
+		return p.plain(qname, name)
+	}
+	if act, ok := p.r.policy.MatchName(qname); ok {
+		return p.apply(act, nil, nil, qname, name, depth)
+	}
+	a, ok, err := p.plain(qname, name)
+	if err != nil || !ok || a.Msg == nil {
+		return a, ok, err
+	}
+	return p.after(a, qname, name, depth)
+}
+
+// plain answers qname without the policy.
+func (p *policyRun) plain(qname, name string) (Answer, bool, error) {
+	if p.cachedOnly {
+		a, ok := p.r.queryCached(qname, name, p.qtype, p.opts)
+		return a, ok, nil
+	}
+	a, err := p.r.query(p.ctx, qname, name, p.qtype, p.opts)
+	return a, true, err
+}
+
+// after applies the policy to what a's answer leads to: the CNAME
 // targets of its chain, in order, then its addresses.
-func (r *Resolver) policyAfter(ctx context.Context, a Answer, qname, name string, qtype uint16, opts Options, cachedOnly bool, depth int) (Answer, error, bool) {
+func (p *policyRun) after(a Answer, qname, name string, depth int) (Answer, bool, error) {
 	at := qname
 	for i, rr := range a.Msg.Answer {
 		c, ok := rr.(*dns.CNAME)
@@ -112,8 +124,8 @@ func (r *Resolver) policyAfter(ctx context.Context, a Answer, qname, name string
 			continue
 		}
 		at = strings.ToLower(dns.Fqdn(c.Target))
-		if act, ok := r.policy.MatchName(at); ok {
-			return r.policyApply(ctx, act, &a, a.Msg.Answer[:i+1], at, name, qtype, opts, cachedOnly, depth)
+		if act, ok := p.r.policy.MatchName(at); ok {
+			return p.apply(act, &a, a.Msg.Answer[:i+1], at, name, depth)
 		}
 	}
 	for _, rr := range a.Msg.Answer {
@@ -126,21 +138,24 @@ func (r *Resolver) policyAfter(ctx context.Context, a Answer, qname, name string
 		default:
 			continue
 		}
-		if act, ok := r.policy.MatchAddr(addr); ok {
+		if act, ok := p.r.policy.MatchAddr(addr); ok {
 			// A response-IP trigger rewrites the whole answer.
-			return r.policyApply(ctx, act, &a, nil, qname, name, qtype, opts, cachedOnly, depth)
+			return p.apply(act, &a, nil, qname, name, depth)
 		}
 	}
-	return a, nil, true
+	return a, true, nil
 }
 
-// policyApply answers with act at the name at, after the CNAMEs in chain
+// report tells the policy that act made the answer to name.
+func (p *policyRun) report(act PolicyAction, name string) {
+	p.r.policy.Applied(act, strings.ToLower(dns.Fqdn(name)), p.qtype, p.opts.Client)
+}
+
+// apply answers name with act at the name at, after the CNAMEs in chain
 // that led there from the question. resolved is the answer as resolved,
 // when it is known.
-func (r *Resolver) policyApply(ctx context.Context, act PolicyAction, resolved *Answer, chain []dns.RR, at, name string, qtype uint16, opts Options, cachedOnly bool, depth int) (Answer, error, bool) {
-	qname := strings.ToLower(dns.Fqdn(name))
-	report := func() { r.policy.Applied(act, qname, qtype, opts.Client) }
-	m := policyMsg(name, qtype, chain)
+func (p *policyRun) apply(act PolicyAction, resolved *Answer, chain []dns.RR, at, name string, depth int) (Answer, bool, error) {
+	m := policyMsg(name, p.qtype, chain)
 	a := Answer{Msg: m, Policy: act.Policy, EDE: dns.ExtendedErrorCodeBlocked, Why: "blocked by policy " + act.Policy}
 	switch act.Kind {
 	case PolicyNXDOMAIN, PolicyNODATA:
@@ -151,27 +166,27 @@ func (r *Resolver) policyApply(ctx context.Context, act PolicyAction, resolved *
 			m.Ns = []dns.RR{act.SOA}
 		}
 	case PolicyDrop:
-		report()
+		p.report(act, name)
 		a = Answer{Policy: act.Policy, Drop: true}
-		if cachedOnly {
-			return a, nil, true
+		if p.cachedOnly {
+			return a, true, nil
 		}
-		return a, &Error{Qname: name, Qtype: qtype, Err: ErrPolicyDrop}, true
+		return a, true, &Error{Qname: name, Qtype: p.qtype, Err: ErrPolicyDrop}
 	case PolicyTCPOnly:
-		if opts.TCP {
-			return r.policyPass(ctx, act, resolved, qname, name, qtype, opts, cachedOnly)
+		if p.opts.TCP {
+			return p.pass(act, resolved, name)
 		}
 		m.Truncated = true
 		m.Answer, a.EDE, a.Why = nil, 0, ""
 	case PolicyPassthru:
-		return r.policyPass(ctx, act, resolved, qname, name, qtype, opts, cachedOnly)
+		return p.pass(act, resolved, name)
 	case PolicyData:
-		return r.policyData(ctx, act, chain, at, name, qtype, opts, cachedOnly, depth)
+		return p.data(act, chain, at, name, depth)
 	default:
-		return Answer{}, nil, false
+		return Answer{}, false, nil
 	}
-	report()
-	return a, nil, true
+	p.report(act, name)
+	return a, true, nil
 }
 
 func policyMsg(name string, qtype uint16, chain []dns.RR) *dns.Msg {
@@ -182,35 +197,29 @@ func policyMsg(name string, qtype uint16, chain []dns.RR) *dns.Msg {
 	return m
 }
 
-// policyPass answers as resolved, with no more policy.
-func (r *Resolver) policyPass(ctx context.Context, act PolicyAction, resolved *Answer, qname, name string, qtype uint16, opts Options, cachedOnly bool) (Answer, error, bool) {
-	report := func() { r.policy.Applied(act, qname, qtype, opts.Client) }
+// pass answers name as resolved, with no more policy.
+func (p *policyRun) pass(act PolicyAction, resolved *Answer, name string) (Answer, bool, error) {
 	if resolved != nil {
-		report()
-		return *resolved, nil, true
+		p.report(act, name)
+		return *resolved, true, nil
 	}
-	if cachedOnly {
-		a, ok := r.queryCached(qname, name, qtype, opts)
-		if ok {
-			report()
-		}
-		return a, nil, ok
+	a, ok, err := p.plain(strings.ToLower(dns.Fqdn(name)), name)
+	if ok {
+		p.report(act, name)
 	}
-	report()
-	a, err := r.query(ctx, qname, name, qtype, opts)
-	return a, err, true
+	return a, ok, err
 }
 
-// policyData answers with the local data of act at the name at: the
+// data answers name with the local data of act at the name at: the
 // records of qtype, else a CNAME that is resolved on (a CNAME rewrite),
 // else NODATA.
-func (r *Resolver) policyData(ctx context.Context, act PolicyAction, chain []dns.RR, at, name string, qtype uint16, opts Options, cachedOnly bool, depth int) (Answer, error, bool) {
-	m := policyMsg(name, qtype, chain)
+func (p *policyRun) data(act PolicyAction, chain []dns.RR, at, name string, depth int) (Answer, bool, error) {
+	m := policyMsg(name, p.qtype, chain)
 	a := Answer{Msg: m, Policy: act.Policy, EDE: dns.ExtendedErrorCodeForgedAnswer, Why: "rewritten by policy " + act.Policy}
 	var cname *dns.CNAME
 	for _, rr := range act.Data {
 		t := rr.Header().Rrtype
-		if t != qtype && (t != dns.TypeCNAME || qtype == dns.TypeCNAME) {
+		if t != p.qtype && (t != dns.TypeCNAME || p.qtype == dns.TypeCNAME) {
 			continue
 		}
 		rr = dns.Copy(rr)
@@ -220,7 +229,7 @@ func (r *Resolver) policyData(ctx context.Context, act PolicyAction, chain []dns
 				// RPZ's wildcard target: the name asked, prepended.
 				c.Target = at + c.Target[2:]
 			}
-			if t != qtype {
+			if t != p.qtype {
 				cname = c
 			}
 		}
@@ -231,18 +240,18 @@ func (r *Resolver) policyData(ctx context.Context, act PolicyAction, chain []dns
 	}
 	if cname != nil {
 		if depth >= policyDepth {
-			return Answer{}, &Error{Qname: name, Qtype: qtype, Err: ErrLoop}, true
+			return Answer{}, true, &Error{Qname: name, Qtype: p.qtype, Err: ErrLoop}
 		}
 		target := strings.ToLower(dns.Fqdn(cname.Target))
-		next, err, ok := r.policyQuery(ctx, target, target, qtype, opts, cachedOnly, depth+1)
-		if !ok || err != nil || next.Drop {
-			return next, err, ok
+		next, ok, err := p.query(target, target, depth+1)
+		if !ok || err != nil || next.Msg == nil { // not cached, failed, dropped or bogus
+			return next, ok, err
 		}
 		m.Rcode, m.Ns = next.Msg.Rcode, next.Msg.Ns
 		m.Answer = append(m.Answer, next.Msg.Answer...)
 	}
-	r.policy.Applied(act, strings.ToLower(dns.Fqdn(name)), qtype, opts.Client)
-	return a, nil, true
+	p.report(act, name)
+	return a, true, nil
 }
 
 // Policy returns Config.Policy (nil when none).

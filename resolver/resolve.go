@@ -160,7 +160,8 @@ func (r *Resolver) Query(ctx context.Context, name string, qtype uint16, opts Op
 		return Answer{}, &Error{Qname: name, Qtype: qtype, Err: err}
 	}
 	if r.policy != nil {
-		a, err, _ := r.policyQuery(ctx, qname, name, qtype, opts, false, 0)
+		p := policyRun{r: r, ctx: ctx, qtype: qtype, opts: opts}
+		a, _, err := p.query(qname, name, 0)
 		return a, err
 	}
 	return r.query(ctx, qname, name, qtype, opts)
@@ -224,7 +225,8 @@ func (r *Resolver) QueryCached(name string, qtype uint16, opts Options) (Answer,
 		return Answer{}, false
 	}
 	if r.policy != nil {
-		a, _, ok := r.policyQuery(context.Background(), qname, name, qtype, opts, true, 0)
+		p := policyRun{r: r, ctx: context.Background(), qtype: qtype, opts: opts, cachedOnly: true}
+		a, ok, _ := p.query(qname, name, 0)
 		return a, ok
 	}
 	return r.queryCached(qname, name, qtype, opts)
