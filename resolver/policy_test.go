@@ -13,6 +13,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/recursor-dns/recursor/cache"
+	"github.com/recursor-dns/recursor/dnssec"
 	"github.com/recursor-dns/recursor/resolver"
 	"github.com/recursor-dns/recursor/rpz"
 	"github.com/recursor-dns/recursor/testnet"
@@ -236,5 +237,32 @@ func TestPolicyDropAndTCPOnly(t *testing.T) {
 	tcp, err := r.Query(t.Context(), "tcp.example.com.", dns.TypeA, resolver.Options{TCP: true})
 	if err != nil || tcp.Msg.Truncated || tcp.Msg.Rcode != dns.RcodeNameError {
 		t.Errorf("TCP-only over TCP: %v %v, want as resolved (NXDOMAIN)", tcp.Msg, err)
+	}
+}
+
+// TestPolicyRewriteToBogus: a rewrite whose target is bogus fails as the
+// target does, from the walk and from the cache.
+func TestPolicyRewriteToBogus(t *testing.T) {
+	n := testnet.StartTB(t, sandboxDir)
+	path := filepath.Join(t.TempDir(), "bogus.rpz")
+	zone := "$TTL 300\n@ SOA ns.rpz.test. h.rpz.test. 1 3600 600 86400 60\nto-bogus.example.com CNAME www.badsig.lab.\n"
+	if err := os.WriteFile(path, []byte(zone), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	policy, err := rpz.New(rpz.Config{Zones: []rpz.Source{{Name: "rpz.test.", File: path}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newSandboxResolver(t, n, func(c *resolver.Config) {
+		c.Policy = policy
+		c.DNSSEC.TrustAnchors = n.TrustAnchor()
+	})
+	var ve *resolver.ValidationError
+	if _, err := r.Query(t.Context(), "to-bogus.example.com.", dns.TypeA, resolver.Options{}); !errors.As(err, &ve) {
+		t.Fatalf("Query: %v, want the target's validation error", err)
+	}
+	a, ok := r.QueryCached("to-bogus.example.com.", dns.TypeA, resolver.Options{})
+	if !ok || a.Msg != nil || a.Security != dnssec.Bogus {
+		t.Errorf("QueryCached: %+v %v, want bogus without a message (SERVFAIL)", a, ok)
 	}
 }
