@@ -35,7 +35,9 @@ func TestServeRPZ(t *testing.T) {
 	if err := os.WriteFile(path, []byte(rpzZone), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p := startServe(t, peertest.RecursorBinary(t), "--sandbox", "--rpz", "rpz.test=file:"+path)
+	bin := peertest.RecursorBinary(t)
+	socket := filepath.Join(t.TempDir(), "control.sock")
+	p := startServe(t, bin, "--sandbox", "--rpz", "rpz.test=file:"+path, "--control-socket", socket)
 	host, port, _ := strings.Cut(p.addr, ":")
 	for _, tc := range []struct {
 		name string
@@ -66,6 +68,12 @@ func TestServeRPZ(t *testing.T) {
 			t.Errorf("dig got an answer to a dropped name (%v):\n%s", err, out)
 		}
 	})
+	stats := runTool(t, bin, "control", "--control-socket", socket, "stats")
+	for _, want := range []string{`recursor_rpz_hits_total{action="nxdomain",policy="rpz.test."} 2`, `recursor_rpz_hits_total{action="tcp-only",policy="rpz.test."} 2`, `recursor_rpz_hits_total{action="drop",policy="rpz.test."} 1`} {
+		if !strings.Contains(stats, want) {
+			t.Errorf("stats lack %s:\n%s", want, stats)
+		}
+	}
 	if log := p.stderr.String(); !strings.Contains(log, `msg="rpz hit" policy=rpz.test. trigger=blocked.example.com. action=nxdomain qname=blocked.example.com. qtype=A client=127.0.0.1`) {
 		t.Errorf("no log line for the hit:\n%s", log)
 	}
