@@ -197,15 +197,22 @@ func policyMsg(name string, qtype uint16, chain []dns.RR) *dns.Msg {
 	return m
 }
 
-// pass answers name as resolved, with no more policy.
+// pass answers name as resolved, with no more policy. A TCP-only answer
+// over TCP is still the policy's: a cache of answers that UDP clients
+// also read must not keep it.
 func (p *policyRun) pass(act PolicyAction, resolved *Answer, name string) (Answer, bool, error) {
+	var a Answer
+	ok, err := true, error(nil)
 	if resolved != nil {
-		p.report(act, name)
-		return *resolved, true, nil
+		a = *resolved
+	} else {
+		a, ok, err = p.plain(strings.ToLower(dns.Fqdn(name)), name)
 	}
-	a, ok, err := p.plain(strings.ToLower(dns.Fqdn(name)), name)
 	if ok {
 		p.report(act, name)
+	}
+	if act.Kind == PolicyTCPOnly && a.Msg != nil {
+		a.Policy = act.Policy
 	}
 	return a, ok, err
 }

@@ -235,8 +235,8 @@ func TestPolicyDropAndTCPOnly(t *testing.T) {
 		t.Errorf("TCP-only over UDP: %v %v, want an empty truncated answer", udp.Msg, err)
 	}
 	tcp, err := r.Query(t.Context(), "tcp.example.com.", dns.TypeA, resolver.Options{TCP: true})
-	if err != nil || tcp.Msg.Truncated || tcp.Msg.Rcode != dns.RcodeNameError {
-		t.Errorf("TCP-only over TCP: %v %v, want as resolved (NXDOMAIN)", tcp.Msg, err)
+	if err != nil || tcp.Msg.Truncated || tcp.Msg.Rcode != dns.RcodeNameError || tcp.Policy == "" {
+		t.Errorf("TCP-only over TCP: %v %v, want as resolved (NXDOMAIN), marked the policy's", tcp.Msg, err)
 	}
 }
 

@@ -143,10 +143,11 @@ type Answer struct {
 	PrefetchAt time.Time
 
 	// Policy names the response policy (Config.Policy) that made the
-	// answer, "" when none did: such an answer is never cached, and its
-	// EDE is 15 (Blocked) for NXDOMAIN and NODATA, 4 (Forged Answer)
-	// for local data. Drop: the policy says to send no answer at all;
-	// Msg is nil (Query also returns ErrPolicyDrop).
+	// answer (a TCP-only name's over TCP too), "" when none did: such an
+	// answer is never cached, and its EDE is 15 (Blocked) for NXDOMAIN
+	// and NODATA, 4 (Forged Answer) for local data. Drop: the policy
+	// says to send no answer at all; Msg is nil (Query also returns
+	// ErrPolicyDrop).
 	Policy string
 	Drop   bool
 }
