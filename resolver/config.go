@@ -218,6 +218,12 @@ type Config struct {
 	// the built-in local zones of the same names. Nil: none.
 	// SetLocalData swaps it for another while the resolver runs.
 	LocalData *localdata.Table
+
+	// Policy rewrites answers (response policy zones, package rpz):
+	// asked before the cache and before iteration about the qname, then
+	// about the CNAME targets and addresses of the answer. Its answers
+	// are never cached. Nil: none. Built-in local zones come first.
+	Policy Policy
 }
 
 // Defaults of StaleConfig, Unbound's (serve-expired-client-timeout,

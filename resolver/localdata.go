@@ -26,6 +26,15 @@ func (r *Resolver) SetLocalData(t *localdata.Table) { r.localData.Store(t) }
 // LocalData returns the local data in use, nil when none.
 func (r *Resolver) LocalData() *localdata.Table { return r.localData.Load() }
 
+// Local reports whether name and qtype are answered from local data or a
+// built-in local zone (an answer, a negative answer, a refusal or a
+// drop) rather than by the cache and iteration: what a server's
+// access control lets through to clients allowed local data only.
+func (r *Resolver) Local(name string, qtype uint16) bool {
+	_, ok := r.fromLocal(dns.CanonicalName(name), qtype)
+	return ok
+}
+
 // fromLocal answers qname and qtype from the local data, else from the
 // built-in local zones that no configured zone overrides. A built-in zone
 // gives way to a configured zone of the same name (any type, nodefault

@@ -37,7 +37,8 @@ var ErrRunning = errors.New("resolver: Run is already running")
 // is off, a stale answer from QueryCached is refreshed by the next Query,
 // and one that Query gives at once (a negative Stale.ClientTimeout) by a
 // walk of that query's own, as a client's. server.Serve runs Run for its
-// backend.
+// backend. A Config.Policy with a Run method of its own (package rpz's
+// zone transfers) runs as long.
 func (r *Resolver) Run(ctx context.Context) error {
 	b := &r.bg
 	b.mu.Lock()
@@ -47,6 +48,7 @@ func (r *Resolver) Run(ctx context.Context) error {
 	}
 	b.ctx = ctx
 	b.mu.Unlock()
+	r.runPolicy(ctx, &b.wg)
 	<-ctx.Done()
 	b.mu.Lock()
 	b.ctx = nil // no more refreshes start: wg.Add never races wg.Wait

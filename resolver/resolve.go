@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 	"time"
 
@@ -109,6 +110,12 @@ type Options struct {
 	// answer (a client query with RD): expired data is then left to
 	// Query, which tries a refresh before it serves it stale.
 	WillRecurse bool
+
+	// Client and TCP: who asked and how, for the response policy
+	// (Config.Policy): its log lines name the client, and its TCP-only
+	// action answers over TCP alone.
+	Client netip.Addr
+	TCP    bool
 }
 
 // Answer is a response with its DNSSEC verdict.
@@ -139,8 +146,16 @@ type Answer struct {
 	// caches in front of the resolver (the server's) use it to send that
 	// hit to the resolver.
 	PrefetchAt time.Time
-	// Drop: a local zone of type deny says to send the client nothing.
-	// Msg is a REFUSED for callers that must answer all the same.
+
+	// Policy names the response policy (Config.Policy) that made the
+	// answer (a TCP-only name's over TCP too), "" when none did: such an
+	// answer is never cached, and its EDE is 15 (Blocked) for NXDOMAIN
+	// and NODATA, 4 (Forged Answer) for local data.
+	Policy string
+	// Drop: send the client nothing. A local zone of type deny says so
+	// (Msg is then a REFUSED for callers that must answer all the same),
+	// or the response policy does (Msg is nil and Query also returns
+	// ErrPolicyDrop).
 	Drop bool
 }
 
@@ -152,6 +167,16 @@ func (r *Resolver) Query(ctx context.Context, name string, qtype uint16, opts Op
 	if err != nil {
 		return Answer{}, &Error{Qname: name, Qtype: qtype, Err: err}
 	}
+	if r.policy != nil {
+		p := policyRun{r: r, ctx: ctx, qtype: qtype, opts: opts}
+		a, _, err := p.query(qname, name, 0)
+		return a, err
+	}
+	return r.query(ctx, qname, name, qtype, opts)
+}
+
+// query is Query after the question's checks and the policy.
+func (r *Resolver) query(ctx context.Context, qname, name string, qtype uint16, opts Options) (Answer, error) {
 	if res, ok := r.fromCache(qname, qtype); ok {
 		if res.alias != "" {
 			return r.followAlias(ctx, res, name, qtype, opts)
@@ -210,6 +235,16 @@ func (r *Resolver) QueryCached(name string, qtype uint16, opts Options) (Answer,
 	if err != nil {
 		return Answer{}, false
 	}
+	if r.policy != nil {
+		p := policyRun{r: r, ctx: context.Background(), qtype: qtype, opts: opts, cachedOnly: true}
+		a, ok, _ := p.query(qname, name, 0)
+		return a, ok
+	}
+	return r.queryCached(qname, name, qtype, opts)
+}
+
+// queryCached is QueryCached after the question's checks and the policy.
+func (r *Resolver) queryCached(qname, name string, qtype uint16, opts Options) (Answer, bool) {
 	res, ok := r.fromCache(qname, qtype)
 	if ok && res.alias != "" {
 		return r.followAliasCached(res, name, qtype, opts)

@@ -65,6 +65,7 @@ type Resolver struct {
 	prefetch       bool
 	after          func(time.Duration) <-chan time.Time
 	bg             background // prefetch and stale refreshes (prefetch.go)
+	policy         Policy     // nil when none (policy.go)
 
 	localData atomic.Pointer[localdata.Table] // nil: none (localdata.go)
 }
@@ -136,6 +137,7 @@ func New(cfg Config) (*Resolver, error) {
 	if r.nonMinimal {
 		r.msgRefs, _ = lru.New[string, *sectionRefs](cache.DefaultMaxEntries)
 	}
+	r.policy = cfg.Policy
 	r.parentGlue, _ = lru.New[string, []netip.Addr](InfraCacheHosts)
 	r.delegationEnds, _ = lru.New[string, time.Time](InfraCacheHosts)
 	for _, st := range cfg.StubZones {

@@ -114,8 +114,12 @@ type query struct {
 	// security: the DNSSEC verdict of a cached answer, for the metrics
 	// of its ready-packed repeats.
 	security dnssec.Status
-	// drop: the engine says to send nothing (resolver.Answer.Drop).
+	// drop: the engine says to send nothing (resolver.Answer.Drop: a
+	// local zone of type deny, or the response policy's DROP).
 	drop bool
+	// policy: the response policy made the answer (never kept);
+	// policyTC: it says to answer with TC.
+	policy, policyTC bool
 }
 
 // serve is the one path of every client query. It runs the checks and the
@@ -134,7 +138,7 @@ func (s *Server) serve(req *dns.Msg, client netip.AddrPort, tcp bool) (resp *dns
 		}
 		if cached {
 			s.stats.cacheHits.Add(1)
-			if !q.stale {
+			if !q.stale && !q.policy {
 				hit = q
 			}
 		}
@@ -159,7 +163,7 @@ func (s *Server) resolvePending(ctx context.Context, q *query) (resp *dns.Msg) {
 	defer s.recoverQuery(q, &resp)
 	resp = s.resolve(ctx, q)
 	if resp == nil {
-		return nil // dropped: a local zone of type deny
+		return nil // dropped: counted by resolve
 	}
 	return s.finish(q, resp, false)
 }
@@ -231,11 +235,12 @@ func (s *Server) prepare(q *query) (resp *dns.Msg, cached, final bool) {
 		// anyone see what others asked (cache snooping).
 		return s.refuse(q, dns.ExtendedErrorCodeNotAuthoritative, "recursion not desired: the cache is not shown to this client"), false, true
 	}
-	if m, ok := s.cachedAnswer(q); ok && m != nil {
-		return s.fromBackend(m), true, true
-	}
+	m, ok := s.cachedAnswer(q)
 	if q.drop {
-		return nil, false, true // a local zone of type deny
+		return nil, false, true // a deny local zone or the policy's DROP
+	}
+	if ok && m != nil {
+		return s.fromBackend(m), true, true
 	}
 	if !req.RecursionDesired {
 		// allow_snoop: the closest cached delegation, as Unbound hands
@@ -424,6 +429,9 @@ func (s *Server) finish(q *query, resp *dns.Msg, cached bool) *dns.Msg {
 	}
 	answer, ns := resp.Answer, resp.Ns
 	resp.Truncate(size)
+	if q.policyTC {
+		resp.Truncated = true
+	}
 	if resp.Truncated {
 		// Truncate cuts between records; a partial RRset would be cached
 		// by the client as if whole (RFC 2181 9), so cut between RRsets.

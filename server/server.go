@@ -126,7 +126,8 @@ type Config struct {
 	// Local reports whether a question is answered from local data,
 	// which the non-local actions (ActionRefuseNonLocal,
 	// ActionDenyNonLocal) and RD=0 queries of ActionAllow clients may
-	// still ask; nil: no question is.
+	// still ask. Nil: the backend's Local method when it has one (as
+	// *resolver.Resolver does), else no question is local.
 	Local func(name string, qtype uint16) bool
 	// Identity answers the CHAOS TXT questions id.server and
 	// hostname.bind; empty hides it (REFUSED, as Unbound's
@@ -195,6 +196,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if len(cfg.Allow) == 0 && len(cfg.AccessControl) == 0 {
 		cfg.Allow = DefaultAllow()
+	}
+	if l, ok := cfg.Backend.(interface{ Local(string, uint16) bool }); ok && cfg.Local == nil {
+		cfg.Local = l.Local
 	}
 	if len(cfg.NSID) > 65535-4 {
 		return nil, fmt.Errorf("server: Config.NSID is %d bytes, want at most 65531", len(cfg.NSID))
@@ -357,7 +361,8 @@ func (l *limiter) inFlight() int {
 // optionsOf are the DNSSEC flags of q's client, and whether the engine
 // is asked next (RD) when the cache cannot answer.
 func optionsOf(q *query) resolver.Options {
-	return resolver.Options{DNSSECOK: q.edns != nil && q.edns.Do(), CheckingDisabled: q.req.CheckingDisabled, WillRecurse: q.req.RecursionDesired}
+	return resolver.Options{DNSSECOK: q.edns != nil && q.edns.Do(), CheckingDisabled: q.req.CheckingDisabled, WillRecurse: q.req.RecursionDesired,
+		Client: q.client.Addr().Unmap(), TCP: q.tcp}
 }
 
 // cachedAnswer asks the backend's cache for q's answer. A stale answer
@@ -376,6 +381,7 @@ func (s *Server) cachedAnswer(q *query) (*dns.Msg, bool) {
 			return nil, false
 		}
 		noteEDE(q, a)
+		notePolicy(q, a)
 		q.stale, q.prefetchAt, q.security = a.Stale, a.PrefetchAt, a.Security
 		return a.Msg, ok
 	}
@@ -387,8 +393,9 @@ func (s *Server) resolveAnswer(ctx context.Context, q *query) (*dns.Msg, error) 
 	question := q.req.Question[0]
 	if b, ok := s.backend.(DNSSECBackend); ok {
 		a, err := b.Query(ctx, question.Name, question.Qtype, optionsOf(q))
-		q.drop = err == nil && a.Drop
+		q.drop = a.Drop
 		noteEDE(q, a)
+		notePolicy(q, a)
 		return a.Msg, err
 	}
 	return s.backend.Resolve(ctx, question.Name, question.Qtype)

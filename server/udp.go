@@ -82,6 +82,10 @@ func (s *Server) readUDP(ctx context.Context, u *udpSocket) {
 func (s *Server) answerLater(ctx context.Context, u *udpSocket, q *query, to netip.AddrPort, sess *dns.SessionUDP) {
 	s.work.Go(func() {
 		resp := s.resolvePending(ctx, q)
+		if resp == nil { // dropped by the response policy
+			s.tapClient(to, false, q.wire, nil, q.start)
+			return
+		}
 		bp := packBuffers.Get().(*[]byte)
 		*bp = s.pack(resp, (*bp)[:0])
 		s.writeUDP(u, *bp, to, sess)

@@ -65,6 +65,9 @@ type engineFlags struct {
 	keepNetwork *testnet.Network
 	// hooks: the observers serve sets up (metrics, dnstap); not flags
 	hooks engineHooks
+
+	// Response policy zones (rpz.go)
+	rpz rpzFlags
 }
 
 // engineHooks are the observation interfaces of the engine.
@@ -100,6 +103,7 @@ func (f *engineFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.noDNSSEC, "no-dnssec", false, "do not validate DNSSEC (default: validate with the root's trust anchors when the IANA root hints are used)")
 	f.registerStale(fs)
 	f.local.register(fs)
+	f.rpz.register(fs)
 }
 
 // registerStale registers the serve-stale and prefetch flags (Unbound's
@@ -306,6 +310,9 @@ func (f *engineFlags) build(log *slog.Logger) (*engine, error) {
 		f.loopbackOnly = true
 	}
 	cfg.Transport = f.transport(log)
+	if cfg.Policy, err = f.rpz.policy(log, f.hooks.Metrics); err != nil {
+		return nil, err
+	}
 	if e.resolver, err = resolver.New(cfg); err != nil {
 		if f.keepNetwork == nil { // a reload's failure leaves the running sandbox be
 			e.Close()

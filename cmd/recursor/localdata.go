@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 
-	"github.com/miekg/dns"
 	"github.com/spf13/pflag"
 
 	"github.com/recursor-dns/recursor/localdata"
@@ -35,10 +34,6 @@ func (f *localDataFlags) table() (*localdata.Table, error) {
 	return t, nil
 }
 
-// isLocal reports whether the running engine's local data answers the
-// question (answer, negative answer, refusal or drop): what the
-// access-control actions refuse_non_local and deny_non_local let
-// through, and what RD=0 queries of plain allow clients may ask.
-func (l *liveEngine) isLocal(name string, qtype uint16) bool {
-	return l.get().LocalData().Lookup(dns.CanonicalName(name), qtype).Action != localdata.Pass
-}
+// Local is the running engine's resolver.Resolver.Local, which the
+// server's access control asks.
+func (l *liveEngine) Local(name string, qtype uint16) bool { return l.get().Local(name, qtype) }

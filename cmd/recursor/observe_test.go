@@ -76,3 +76,39 @@ func TestServeMetricsAndDnstap(t *testing.T) {
 		t.Errorf("www.example.com/IN/A in %d messages, want at least 6 (2 CQ, 2 CR, RQ, RR):\n%s", n, out)
 	}
 }
+
+// TestServeMetricsAfterReload: the engine a reload builds still reports
+// to the metrics (it lost them once: the new engine had no hooks).
+func TestServeMetricsAfterReload(t *testing.T) {
+	config := filepath.Join(t.TempDir(), "recursor.toml")
+	write(t, config, "[resolver]\nprefetch = false\n")
+	p := startServe(t, peertest.RecursorBinary(t), "--sandbox", "--config", config, "--metrics-listen", "127.0.0.1:0")
+	url := regexp.MustCompile(`msg=metrics url=(\S+)`).FindStringSubmatch(p.stderr.String())
+	if url == nil {
+		t.Fatalf("no metrics URL logged:\n%s", p.stderr)
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; !strings.Contains(p.stderr.String(), "msg=reloaded"); i++ {
+		if i == 200 {
+			t.Fatalf("no reload after SIGHUP:\n%s", p.stderr)
+		}
+		<-time.After(50 * time.Millisecond)
+	}
+	c := &dns.Client{Timeout: 10 * time.Second}
+	if r, _, err := c.Exchange(new(dns.Msg).SetQuestion("www.example.com.", dns.TypeA), p.addr); err != nil || r.Rcode != dns.RcodeSuccess {
+		t.Fatalf("www.example.com: %v %v", r, err)
+	}
+	resp, err := http.Get(url[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`recursor_cache_misses_total 1`, `recursor_dnssec_answers_total{result="secure"} 1`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics after a reload lacks %q", want)
+		}
+	}
+}

@@ -301,6 +301,8 @@ func (o *operations) reload(w io.Writer) error {
 	}
 	ef.sandbox, ef.sandboxDir = o.ef.sandbox, o.ef.sandboxDir
 	ef.keepCache, ef.keepNetwork = o.live.get().Cache(), o.network
+	ef.hooks = o.ef.hooks // the new engine reports to the same metrics and dnstap
+	ef.rpz.flush, ef.rpz.prev = o.ef.rpz.flush, o.live.get().Policy()
 	e, err := ef.build(o.log)
 	if err != nil {
 		return err

@@ -178,7 +178,6 @@ func runServe(ctx context.Context, ef *engineFlags, sf *serveFlags, log *slog.Lo
 		ShutdownGrace:  sf.grace,
 		Logger:         log,
 		LogQueries:     sf.logQueries,
-		Local:          live.isLocal,
 	}
 	obs.serverConfig(&scfg)
 	if err := sf.srvops.serverConfig(&scfg); err != nil {
@@ -188,6 +187,7 @@ func runServe(ctx context.Context, ef *engineFlags, sf *serveFlags, log *slog.Lo
 	if err != nil {
 		return errors.New(strings.TrimPrefix(err.Error(), "server: "))
 	}
+	ef.rpz.notify(srv.FlushAnswers)
 	if e.network != nil {
 		log.Info("sandbox", "upstream_port", e.network.Port())
 	}
