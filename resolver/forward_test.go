@@ -1,0 +1,263 @@
+package resolver
+
+import (
+	"context"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/recursor-dns/recursor/cache"
+)
+
+// forwarder is a recursive server on the fake network: it answers RD=1
+// questions with a resolver of its own, over a network of its own, and
+// records the questions it got.
+type forwarder struct {
+	up *Resolver
+	mu sync.Mutex
+	qs []string // "name TYPE rd"
+}
+
+func newForwarder(tb testing.TB) *forwarder {
+	return &forwarder{up: newTestResolver(tb, standardNet(tb), nil)}
+}
+
+func (f *forwarder) handle(q *dns.Msg) *dns.Msg {
+	f.mu.Lock()
+	f.qs = append(f.qs, strings.ToLower(q.Question[0].Name)+" "+dns.TypeToString[q.Question[0].Qtype]+" rd="+map[bool]string{true: "1", false: "0"}[q.RecursionDesired])
+	f.mu.Unlock()
+	m := new(dns.Msg).SetReply(q)
+	m.RecursionAvailable = true
+	if !q.RecursionDesired {
+		m.Rcode = dns.RcodeRefused
+		return m
+	}
+	ans, err := f.up.Resolve(context.Background(), q.Question[0].Name, q.Question[0].Qtype)
+	if err != nil {
+		m.Rcode = dns.RcodeServerFailure
+		return m
+	}
+	m.Rcode, m.Answer, m.Ns = ans.Rcode, ans.Answer, ans.Ns
+	return m
+}
+
+func (f *forwarder) questions() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.qs)
+}
+
+// fwdZone is a forward zone of plain forwarders on the fake network.
+func fwdZone(zone string, addrs ...string) ForwardZone {
+	fz := ForwardZone{Zone: zone}
+	for _, a := range addrs {
+		fz.Servers = append(fz.Servers, Forwarder{Addr: netip.MustParseAddrPort(a)})
+	}
+	return fz
+}
+
+func firstA(tb testing.TB, m *dns.Msg) string {
+	tb.Helper()
+	for _, rr := range m.Answer {
+		if a, ok := rr.(*dns.A); ok {
+			return a.A.String()
+		}
+	}
+	tb.Fatalf("no A record in %v", m)
+	return ""
+}
+
+// TestForwardZone: a name in a forward zone is asked of the forwarder,
+// with RD, and of no authoritative server; a name outside is iterated;
+// the answer is cached, at the rank of a non-authoritative answer.
+func TestForwardZone(t *testing.T) {
+	n := standardNet(t)
+	fw := newForwarder(t)
+	n.handle("127.53.50.1", fw.handle)
+	r := newTestResolver(t, n, func(c *Config) {
+		c.ForwardZones = []ForwardZone{fwdZone("Example.COM", "127.53.50.1:53")}
+	})
+	m, err := r.Resolve(t.Context(), "www.example.com.", dns.TypeA)
+	if err != nil || firstA(t, m) != "192.0.2.1" {
+		t.Fatalf("got %v, %v; want 192.0.2.1", m, err)
+	}
+	if got := fw.questions(); !slices.Equal(got, []string{"www.example.com. A rd=1"}) {
+		t.Errorf("the forwarder got %q, want the one question with RD", got)
+	}
+	for _, q := range n.queries() {
+		if !strings.HasPrefix(q, "127.53.50.1 ") {
+			t.Errorf("asked %s: a forward zone's names go to its forwarders only", q)
+		}
+	}
+	if e, ok := r.Cache().Get("www.example.com.", dns.TypeA, dns.ClassINET); !ok || e.Rank != cache.RankAnswer {
+		t.Errorf("cached %+v, %v; want the answer at RankAnswer", e, ok)
+	}
+	// Below a zone cut inside the forward zone too: no iteration.
+	if m, err := r.Resolve(t.Context(), "www.shop.example.com.", dns.TypeA); err != nil || firstA(t, m) != "192.0.2.7" {
+		t.Fatalf("got %v, %v; want 192.0.2.7", m, err)
+	}
+	before := len(n.queries())
+	if _, err := r.Resolve(t.Context(), "www.example.com.", dns.TypeA); err != nil || len(n.queries()) != before {
+		t.Errorf("a cached forwarded answer was asked again (%v)", err)
+	}
+}
+
+// TestForwardRoot: "." forwarded, every question goes to the forwarder,
+// the root is never primed, and a deeper stub zone still wins.
+func TestForwardRoot(t *testing.T) {
+	n := standardNet(t)
+	fw := newForwarder(t)
+	n.handle("127.53.50.1", fw.handle)
+	r := newTestResolver(t, n, func(c *Config) {
+		c.ForwardZones = []ForwardZone{fwdZone(".", "127.53.50.1:53")}
+		c.StubZones = []StubZone{{Zone: "shop.example.com.", Addrs: []netip.Addr{netip.MustParseAddr("127.53.3.1")}}}
+	})
+	for name, want := range map[string]string{"alias.example.com.": "192.0.2.1", "www.shop.example.com.": "192.0.2.7"} {
+		if m, err := r.Resolve(t.Context(), name, dns.TypeA); err != nil || firstA(t, m) != want {
+			t.Fatalf("%s: got %v, %v; want %s", name, m, err, want)
+		}
+	}
+	m, err := r.Resolve(t.Context(), "nope.example.com.", dns.TypeA)
+	if err != nil || m.Rcode != dns.RcodeNameError {
+		t.Fatalf("got %v, %v; want NXDOMAIN", m, err)
+	}
+	for _, q := range n.queries() {
+		if !strings.HasPrefix(q, "127.53.50.1 ") && !strings.HasPrefix(q, "127.53.3.1 www.shop.example.com.") {
+			t.Errorf("asked %s: with . forwarded, only the forwarder and the stub zone's server", q)
+		}
+	}
+}
+
+// TestForwardFailover: the first forwarder is dead; the question goes
+// to the next and is answered.
+func TestForwardFailover(t *testing.T) {
+	n := standardNet(t)
+	fw := newForwarder(t)
+	n.handle("127.53.50.1", func(*dns.Msg) *dns.Msg { return nil }) // silent
+	n.handle("127.53.50.2", fw.handle)
+	r := newTestResolver(t, n, func(c *Config) {
+		c.ForwardZones = []ForwardZone{fwdZone(".", "127.53.50.1:53", "127.53.50.2:53")}
+	})
+	// Make the dead one the first asked: its SRTT is unknown, the live
+	// one's measured as slow.
+	r.infra.report(netip.MustParseAddr("127.53.50.2"), ".", OutcomeAnswered, MaxServerTimeout, r.now())
+	m, err := r.Resolve(t.Context(), "www.example.com.", dns.TypeA)
+	if err != nil || firstA(t, m) != "192.0.2.1" {
+		t.Fatalf("got %v, %v; want 192.0.2.1 from the second forwarder", m, err)
+	}
+	if len(n.askedOf("127.53.50.1")) == 0 {
+		t.Error("the dead forwarder was not tried first; the test proves nothing")
+	}
+}
+
+// TestForwarderOutOfZoneDataNotCached: a forwarder of shop.example.com
+// adds records of names outside its zone; they are neither cached nor
+// answered, and a CNAME leaving the zone is followed by iteration.
+func TestForwarderOutOfZoneDataNotCached(t *testing.T) {
+	n := standardNet(t)
+	n.handle("127.53.50.1", func(q *dns.Msg) *dns.Msg {
+		m := new(dns.Msg).SetReply(q)
+		m.RecursionAvailable = true
+		switch strings.ToLower(q.Question[0].Name) {
+		case "www.shop.example.com.":
+			m.Answer = rrs(t, "www.shop.example.com. 300 IN A 192.0.2.7", "www.example.com. 300 IN A 203.0.113.66")
+		case "alias.shop.example.com.":
+			m.Answer = rrs(t, "alias.shop.example.com. 300 IN CNAME www.example.com.", "www.example.com. 300 IN A 203.0.113.66")
+		}
+		m.Ns = rrs(t, "example.com. 300 IN NS evil.example.net.")
+		m.Extra = rrs(t, "ns1.example.com. 300 IN A 203.0.113.53")
+		return m
+	})
+	r := newTestResolver(t, n, func(c *Config) {
+		c.ForwardZones = []ForwardZone{fwdZone("shop.example.com.", "127.53.50.1:53")}
+	})
+	if m, err := r.Resolve(t.Context(), "www.shop.example.com.", dns.TypeA); err != nil || len(m.Answer) != 1 || firstA(t, m) != "192.0.2.7" {
+		t.Fatalf("got %v, %v; want only www.shop.example.com's record", m, err)
+	}
+	for _, k := range []struct {
+		name string
+		t    uint16
+	}{{"www.example.com.", dns.TypeA}, {"example.com.", dns.TypeNS}, {"ns1.example.com.", dns.TypeA}} {
+		if e, ok := r.Cache().Get(k.name, k.t, dns.ClassINET); ok {
+			t.Errorf("%s %s cached from a forwarder of shop.example.com: %v", k.name, dns.TypeToString[k.t], e.RRs)
+		}
+	}
+	m, err := r.Resolve(t.Context(), "alias.shop.example.com.", dns.TypeA)
+	if err != nil || len(m.Answer) != 2 || firstA(t, m) != "192.0.2.1" {
+		t.Fatalf("got %v, %v; want the CNAME and www.example.com's own address", m, err)
+	}
+	if len(n.askedOf("127.53.2.1")) == 0 {
+		t.Error("the CNAME's target outside the zone was not iterated")
+	}
+}
+
+// TestForwarderReferralIsNotFollowed: a forwarder that answers with a
+// referral does not recurse; the walk does not iterate from it.
+func TestForwarderReferralIsNotFollowed(t *testing.T) {
+	n := standardNet(t)
+	n.handle("127.53.50.1", n.handlers[netip.MustParseAddr("127.53.1.1")]) // com's authority
+	r := newTestResolver(t, n, func(c *Config) {
+		c.ForwardZones = []ForwardZone{fwdZone("com.", "127.53.50.1:53")}
+	})
+	if m, err := r.Resolve(t.Context(), "www.example.com.", dns.TypeA); err == nil {
+		t.Fatalf("got %v, want an error", m)
+	}
+	if q := n.askedOf("127.53.2.1"); len(q) > 0 {
+		t.Errorf("followed the forwarder's referral: asked %q", q)
+	}
+}
+
+// TestStubZoneServerPorts: a stub zone's servers given with ports are
+// asked on those ports.
+func TestStubZoneServerPorts(t *testing.T) {
+	n := standardNet(t)
+	var mu sync.Mutex
+	ports := map[string]uint16{}
+	rec := exchangeFunc(func(ctx context.Context, m *dns.Msg, server netip.AddrPort) (*dns.Msg, time.Duration, error) {
+		mu.Lock()
+		ports[server.Addr().String()] = server.Port()
+		mu.Unlock()
+		return n.Exchange(ctx, m, server)
+	})
+	r := newTestResolver(t, n, func(c *Config) {
+		c.Transport = rec
+		c.UpstreamPort = 5300
+		c.StubZones = []StubZone{{Zone: "example.com.", Servers: []netip.AddrPort{netip.MustParseAddrPort("127.53.2.1:5353")}}}
+	})
+	if m, err := r.Resolve(t.Context(), "www.example.com.", dns.TypeA); err != nil || firstA(t, m) != "192.0.2.1" {
+		t.Fatalf("got %v, %v", m, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if ports["127.53.2.1"] != 5353 {
+		t.Errorf("the stub server was asked on port %d, want 5353", ports["127.53.2.1"])
+	}
+	if len(ports) != 1 {
+		t.Errorf("asked %v; a stub zone's names go to its servers only", ports)
+	}
+}
+
+func TestConfiguredZonesValidation(t *testing.T) {
+	ap := netip.MustParseAddrPort
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+	}{
+		{"forward zone without servers", Config{ForwardZones: []ForwardZone{{Zone: "example."}}}},
+		{"bad forward zone name", Config{ForwardZones: []ForwardZone{{Zone: "a..b", Servers: []Forwarder{{Addr: ap("127.0.0.1:53")}}}}}},
+		{"TLS name without TLS", Config{ForwardZones: []ForwardZone{{Zone: "example.", Servers: []Forwarder{{Addr: ap("127.0.0.1:53"), TLSName: "dot.test"}}}}}},
+		{"address twice", Config{ForwardZones: []ForwardZone{fwdZone("example.", "127.0.0.1:53", "127.0.0.1:54")}}},
+		{"stub and forward", Config{ForwardZones: []ForwardZone{fwdZone("example.", "127.0.0.1:53")},
+			StubZones: []StubZone{{Zone: "Example.", Addrs: []netip.Addr{netip.MustParseAddr("127.0.0.2")}}}}},
+		{"stub address twice", Config{StubZones: []StubZone{{Zone: "example.", Addrs: []netip.Addr{netip.MustParseAddr("127.0.0.2")}, Servers: []netip.AddrPort{ap("127.0.0.2:5300")}}}}},
+	} {
+		if _, err := New(tc.cfg); err == nil {
+			t.Errorf("%s: accepted", tc.name)
+		}
+	}
+}

@@ -1,0 +1,284 @@
+package resolver
+
+// DNS over TLS to forwarders (RFC 7858): one connection per server, kept
+// open and shared, queries pipelined over it and matched to replies by
+// ID (RFC 7766 section 6.2.1.1), closed after an idle time. A reader
+// goroutine per open connection hands out the replies; it ends when the
+// connection closes, at the latest DoTIdleTimeout after the last reply.
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+const (
+	// DoTHandshakeTimeout bounds connecting to a DoT server and the TLS
+	// handshake, apart from the query's own timeout, so that a slow
+	// handshake is not counted as the server's RTT.
+	DoTHandshakeTimeout = 5 * time.Second
+	// DoTIdleTimeout: a connection that has had no query nor reply for
+	// this long is closed (RFC 7766 section 6.2.3: clients close idle
+	// connections; Unbound's tcp-idle-timeout is 30 s).
+	DoTIdleTimeout = 20 * time.Second
+	// MaxDoTPending bounds the queries in flight on one connection.
+	MaxDoTPending = 100
+)
+
+var (
+	errDoTClosed = errors.New("DoT connection closed")
+	errDoTBusy   = fmt.Errorf("more than %d queries in flight on the DoT connection", MaxDoTPending)
+)
+
+// dotTransport is a TimedTransport over DNS over TLS to the servers of
+// one forward zone.
+type dotTransport struct {
+	base  *tls.Config
+	names map[netip.AddrPort]string // the certificate names, "" for the address
+	idle  time.Duration
+
+	mu    sync.Mutex
+	conns map[netip.AddrPort]*dotConn
+}
+
+func newDoTTransport(base *tls.Config, names map[netip.AddrPort]string) *dotTransport {
+	return &dotTransport{base: forwardTLS(base), names: names, idle: DoTIdleTimeout, conns: map[netip.AddrPort]*dotConn{}}
+}
+
+// Exchange implements Transport.
+func (t *dotTransport) Exchange(ctx context.Context, m *dns.Msg, server netip.AddrPort) (*dns.Msg, time.Duration, error) {
+	resp, rtt, _, err := t.ExchangeTimed(ctx, m, server, 0)
+	return resp, rtt, err
+}
+
+// ExchangeTimed implements TimedTransport; tcp is always true. The
+// handshake of a new connection has its own deadline, and the timeout
+// counts from when the query is sent. A query on a reused connection
+// that the server closed meanwhile is sent once more on a new one (RFC
+// 7766 section 6.2.1.1).
+func (t *dotTransport) ExchangeTimed(ctx context.Context, m *dns.Msg, server netip.AddrPort, timeout time.Duration) (*dns.Msg, time.Duration, bool, error) {
+	for try := 0; ; try++ {
+		c, fresh, err := t.conn(ctx, server)
+		if err != nil {
+			return nil, 0, true, err
+		}
+		start := time.Now()
+		resp, err := c.exchange(ctx, m, timeout, t.idle)
+		if err != nil && !fresh && try == 0 && errors.Is(err, errDoTClosed) && ctx.Err() == nil {
+			continue
+		}
+		return resp, time.Since(start), true, err
+	}
+}
+
+// conn returns the open connection to server, or a new one; fresh says
+// it is new.
+func (t *dotTransport) conn(ctx context.Context, server netip.AddrPort) (*dotConn, bool, error) {
+	t.mu.Lock()
+	c := t.conns[server]
+	t.mu.Unlock()
+	if c != nil && c.alive() {
+		return c, false, nil
+	}
+	tc, err := t.dial(ctx, server)
+	if err != nil {
+		return nil, false, err
+	}
+	c = &dotConn{conn: tc, waiting: map[uint16]chan []byte{}}
+	t.mu.Lock()
+	if old := t.conns[server]; old != nil && old.alive() {
+		// Another exchange connected meanwhile: share its connection.
+		t.mu.Unlock()
+		tc.Close()
+		return old, false, nil
+	}
+	t.conns[server] = c
+	t.mu.Unlock()
+	go c.read(t.idle, func() {
+		t.mu.Lock()
+		if t.conns[server] == c {
+			delete(t.conns, server)
+		}
+		t.mu.Unlock()
+	})
+	return c, true, nil
+}
+
+// dial connects to server and completes the TLS handshake, checking the
+// certificate against the server's name, within DoTHandshakeTimeout.
+func (t *dotTransport) dial(ctx context.Context, server netip.AddrPort) (*tls.Conn, error) {
+	cfg := t.base.Clone()
+	cfg.ServerName = t.names[server]
+	if cfg.ServerName == "" {
+		cfg.ServerName = server.Addr().String()
+	}
+	hctx, cancel := context.WithTimeout(ctx, DoTHandshakeTimeout)
+	defer cancel()
+	d := tls.Dialer{Config: cfg}
+	conn, err := d.DialContext(hctx, "tcp", server.String())
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("DoT to %s: %w", server, err)
+		}
+		return nil, fmt.Errorf("DoT to %s (%s): %w", server, cfg.ServerName, err)
+	}
+	return conn.(*tls.Conn), nil
+}
+
+// dotConn is one open DoT connection and the queries waiting on it.
+type dotConn struct {
+	conn *tls.Conn
+	wmu  sync.Mutex // one writer at a time
+
+	mu      sync.Mutex
+	waiting map[uint16]chan []byte // by the ID sent
+	err     error                  // why it closed; nil while open
+}
+
+func (c *dotConn) alive() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err == nil
+}
+
+// exchange sends m under an ID unused on the connection and waits for
+// the reply, within timeout (when positive) and ctx.
+func (c *dotConn) exchange(ctx context.Context, m *dns.Msg, timeout, idle time.Duration) (*dns.Msg, error) {
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	q := *m // shallow: only the ID differs
+	ch := make(chan []byte, 1)
+	c.mu.Lock()
+	switch {
+	case c.err != nil:
+		c.mu.Unlock()
+		return nil, c.err
+	case len(c.waiting) >= MaxDoTPending:
+		c.mu.Unlock()
+		return nil, errDoTBusy
+	}
+	for q.Id = dns.Id(); c.waiting[q.Id] != nil; q.Id = dns.Id() {
+	}
+	c.waiting[q.Id] = ch
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		delete(c.waiting, q.Id)
+		c.mu.Unlock()
+	}()
+	wire, err := q.Pack()
+	if err != nil {
+		return nil, fmt.Errorf("pack query: %w", err)
+	}
+	if err := c.write(ctx, wire, idle); err != nil {
+		return nil, err
+	}
+	select {
+	case raw, ok := <-ch:
+		if !ok {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			return nil, c.err
+		}
+		resp, err := parseReply(&q, raw)
+		if err != nil {
+			return nil, err
+		}
+		resp.Id = m.Id
+		return resp, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// write sends one framed message; a failed write closes the connection.
+func (c *dotConn) write(ctx context.Context, wire []byte, idle time.Duration) error {
+	framed := make([]byte, 2+len(wire))
+	binary.BigEndian.PutUint16(framed, uint16(len(wire)))
+	copy(framed[2:], wire)
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	deadline := time.Now().Add(idle)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	c.conn.SetWriteDeadline(deadline)
+	if _, err := c.conn.Write(framed); err != nil {
+		c.fail(fmt.Errorf("%w: write: %w", errDoTClosed, err))
+		return c.errOr(err)
+	}
+	// A query sent extends the connection's life: its reply is due.
+	c.conn.SetReadDeadline(time.Now().Add(idle))
+	return nil
+}
+
+func (c *dotConn) errOr(err error) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return c.err
+	}
+	return err
+}
+
+// read hands each reply to the query waiting for its ID, until the
+// connection fails or stays idle for idle; then it closes it, fails the
+// queries still waiting and calls closed.
+func (c *dotConn) read(idle time.Duration, closed func()) {
+	defer closed()
+	var size [2]byte
+	for {
+		c.conn.SetReadDeadline(time.Now().Add(idle))
+		if _, err := io.ReadFull(c.conn, size[:]); err != nil {
+			c.fail(fmt.Errorf("%w: %w", errDoTClosed, err))
+			return
+		}
+		raw := make([]byte, binary.BigEndian.Uint16(size[:]))
+		if _, err := io.ReadFull(c.conn, raw); err != nil {
+			c.fail(fmt.Errorf("%w: %w", errDoTClosed, err))
+			return
+		}
+		if len(raw) < 12 {
+			continue // no ID to match: a broken message, dropped
+		}
+		id := binary.BigEndian.Uint16(raw)
+		c.mu.Lock()
+		ch := c.waiting[id]
+		delete(c.waiting, id)
+		c.mu.Unlock()
+		if ch != nil {
+			ch <- raw // buffered, and sent to once
+		}
+	}
+}
+
+// fail closes the connection for err, once, and wakes every waiting
+// query.
+func (c *dotConn) fail(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return
+	}
+	if errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF) {
+		err = fmt.Errorf("%w by the server", errDoTClosed)
+	}
+	c.err = err
+	c.conn.Close()
+	for id, ch := range c.waiting {
+		close(ch)
+		delete(c.waiting, id)
+	}
+}
