@@ -261,3 +261,75 @@ func TestConfiguredZonesValidation(t *testing.T) {
 		}
 	}
 }
+
+// TestForwardedAnswersValidated: with . forwarded and validation on, the
+// queries carry DO, the chain of trust (DS and DNSKEY sets) comes
+// through the forwarder too, a good answer is secure and one the
+// forwarder changed is bogus.
+func TestForwardedAnswersValidated(t *testing.T) {
+	root, example, anchor := rootAndExample(t, 21, 22, "www.example. 300 IN A 192.0.2.1", "ftp.example. 300 IN A 192.0.2.2")
+	tree := newTreeNet()
+	tree.serve("127.53.0.1", root)
+	tree.serve("127.53.1.1", example)
+	up, err := New(Config{RootHints: treeHints(), Transport: tree, DontQuery: []netip.Prefix{}, DisableIPv6: true, Now: treeClock,
+		DNSSEC: DNSSECConfig{TrustAnchors: anchor}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var noDO []string
+	n := newFakeNet(t)
+	n.handle("127.53.50.1", func(q *dns.Msg) *dns.Msg {
+		opt := q.IsEdns0()
+		if opt == nil || !opt.Do() {
+			mu.Lock()
+			noDO = append(noDO, q.Question[0].Name)
+			mu.Unlock()
+		}
+		m := new(dns.Msg).SetReply(q)
+		m.RecursionAvailable = true
+		a, err := up.Query(context.Background(), q.Question[0].Name, q.Question[0].Qtype, Options{DNSSECOK: opt != nil && opt.Do()})
+		if err != nil {
+			m.Rcode = dns.RcodeServerFailure
+			return m
+		}
+		m.Rcode, m.Answer, m.Ns = a.Msg.Rcode, a.Msg.Answer, a.Msg.Ns
+		if strings.EqualFold(q.Question[0].Name, "ftp.example.") {
+			m.Answer = slices.Clone(m.Answer)
+			for i, rr := range m.Answer {
+				if rr.Header().Rrtype == dns.TypeA {
+					m.Answer[i] = rrs(t, "ftp.example. 300 IN A 203.0.113.6")[0]
+				}
+			}
+		}
+		return m
+	})
+	r := newTestResolver(t, n, func(c *Config) {
+		c.Now = treeClock
+		c.RootHints = treeHints()
+		c.DNSSEC = DNSSECConfig{TrustAnchors: anchor}
+		c.ForwardZones = []ForwardZone{fwdZone(".", "127.53.50.1:53")}
+	})
+	a, err := r.Query(t.Context(), "www.example.", dns.TypeA, Options{})
+	if err != nil || !a.Msg.AuthenticatedData {
+		t.Fatalf("got %v (%v), %v; want a secure answer", a.Msg, a.Security, err)
+	}
+	if _, err := r.Query(t.Context(), "ftp.example.", dns.TypeA, Options{}); err == nil {
+		t.Error("an answer the forwarder changed was not found bogus")
+	}
+	asked := map[string]bool{}
+	for _, q := range n.queries() {
+		f := strings.Fields(q)
+		asked[f[1]+" "+f[2]] = true
+	}
+	for _, want := range []string{". DNSKEY", "example. DS", "example. DNSKEY"} {
+		if !asked[want] {
+			t.Errorf("%s not asked of the forwarder (asked %v)", want, n.queries())
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(noDO) > 0 {
+		t.Errorf("asked without DO: %q", noDO)
+	}
+}
