@@ -58,6 +58,8 @@ type engineFlags struct {
 	serveExpiredTTL           time.Duration
 	prefetch                  bool
 
+	fwd forwardFlags // forward and stub zones (forward.go)
+
 	// What a reload keeps of the running engine (nil: build afresh).
 	keepCache   *cache.Cache
 	keepNetwork *testnet.Network
@@ -97,6 +99,7 @@ func (f *engineFlags) register(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&f.insecureDomains, "insecure-domain", nil, "negative trust anchor: do not validate this zone and below (repeatable)")
 	fs.BoolVar(&f.noDNSSEC, "no-dnssec", false, "do not validate DNSSEC (default: validate with the root's trust anchors when the IANA root hints are used)")
 	f.registerStale(fs)
+	f.fwd.register(fs)
 }
 
 // registerStale registers the serve-stale and prefetch flags (Unbound's
@@ -296,6 +299,12 @@ func (f *engineFlags) build(log *slog.Logger) (*engine, error) {
 		// And it stays there: whatever a zone file says, no query of the
 		// sandbox leaves the machine.
 		f.loopbackOnly = true
+	}
+	if err := f.fwd.apply(&cfg, f.loopbackOnly); err != nil {
+		if f.keepNetwork == nil {
+			e.Close()
+		}
+		return nil, err
 	}
 	cfg.Transport = f.transport(log)
 	if e.resolver, err = resolver.New(cfg); err != nil {
