@@ -2,9 +2,9 @@ package main
 
 import (
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
-	"net/netip"
 	"strings"
 	"sync/atomic"
 	"testing"
