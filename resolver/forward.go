@@ -73,15 +73,26 @@ func (d delegation) portOf(a netip.Addr) uint16 {
 	return d.conf.ports[a]
 }
 
-// validationZone is the zone the signatures of d's replies may come
-// from. A forwarder answers for names of any zone below the forward
-// zone, and the forward zone need not be a zone cut: any signer that
-// the chain of trust reaches from the trust anchors will do.
-func (d delegation) validationZone() string {
-	if d.forwards() {
-		return "."
+// validationZone is the zone the signatures of d's replies about qname
+// may come from. A forwarder answers for names of any zone below the
+// forward zone, and the forward zone need not be a zone cut: any signer
+// that the chain of trust reaches from the trust anchors will do. But a
+// name under a negative trust anchor is judged from that anchor, whose
+// zone is insecure by configuration: otherwise a private zone that the
+// public tree does not delegate would be proven bogus (the root's proof
+// that it does not exist).
+func (r *Resolver) validationZone(d delegation, qname string) string {
+	if !d.forwards() {
+		return d.zone
 	}
-	return d.zone
+	if r.val != nil {
+		for _, nta := range *r.val.anchors.insecure.Load() {
+			if inZone(qname, nta) {
+				return nta
+			}
+		}
+	}
+	return "."
 }
 
 // mayAsk reports whether queries may go to a, a server address of d.

@@ -333,3 +333,46 @@ func TestForwardedAnswersValidated(t *testing.T) {
 		t.Errorf("asked without DO: %q", noDO)
 	}
 }
+
+// TestForwardedPrivateZone: a private zone forwarded, which the signed
+// public tree does not delegate, is bogus unless a negative trust
+// anchor names it, as in Unbound (domain-insecure) and Knot Resolver.
+func TestForwardedPrivateZone(t *testing.T) {
+	root, example, anchor := rootAndExample(t, 21, 22, "www.example. 300 IN A 192.0.2.1")
+	tree := newTreeNet()
+	tree.serve("127.53.0.1", root)
+	tree.serve("127.53.1.1", example)
+	n := newFakeNet(t)
+	n.handle("127.53.50.1", func(q *dns.Msg) *dns.Msg {
+		m := new(dns.Msg).SetReply(q)
+		m.RecursionAvailable = true
+		if q.Question[0].Qtype == dns.TypeA {
+			m.Answer = rrs(t, q.Question[0].Name+" 300 IN A 10.1.1.1")
+		}
+		return m
+	})
+	for _, insecure := range []bool{false, true} {
+		r := newTestResolver(t, n, func(c *Config) {
+			c.Now = treeClock
+			c.RootHints = treeHints()
+			c.Transport = exchangeFunc(func(ctx context.Context, m *dns.Msg, s netip.AddrPort) (*dns.Msg, time.Duration, error) {
+				if s.Addr().String() == "127.53.50.1" {
+					return n.Exchange(ctx, m, s)
+				}
+				return tree.Exchange(ctx, m, s)
+			})
+			c.DNSSEC = DNSSECConfig{TrustAnchors: anchor}
+			if insecure {
+				c.DNSSEC.InsecureDomains = []string{"corp."}
+			}
+			c.ForwardZones = []ForwardZone{fwdZone("corp.", "127.53.50.1:53")}
+		})
+		a, err := r.Query(t.Context(), "www.corp.", dns.TypeA, Options{})
+		switch {
+		case !insecure && err == nil:
+			t.Errorf("no negative trust anchor: got %v, want bogus", a.Msg)
+		case insecure && (err != nil || a.Msg.AuthenticatedData || firstA(t, a.Msg) != "10.1.1.1"):
+			t.Errorf("under a negative trust anchor: got %v, %v; want the answer without AD", a.Msg, err)
+		}
+	}
+}

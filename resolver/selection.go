@@ -158,7 +158,7 @@ func (r *Resolver) askServers(ctx context.Context, q *query, d delegation, qname
 		if c == nil {
 			rep, err := s.exhausted()
 			if err == nil && s.bogus == nil {
-				r.validate(ctx, q, d.validationZone(), &rep) // the empty or unsigned reply kept
+				r.validate(ctx, q, r.validationZone(d, qname), &rep) // the empty or unsigned reply kept
 			}
 			return rep, err
 		}
@@ -182,7 +182,7 @@ func (r *Resolver) askServers(ctx context.Context, q *query, d delegation, qname
 			s.lame = &lame
 			continue
 		case o == OutcomeAnswered:
-			r.validate(ctx, q, d.validationZone(), &rep)
+			r.validate(ctx, q, r.validationZone(d, qname), &rep)
 			if s.retryBogus(c, rep) {
 				continue
 			}
