@@ -376,3 +376,25 @@ func TestForwardedPrivateZone(t *testing.T) {
 		}
 	}
 }
+
+// TestForwardChoiceBySRTT: of two live forwarders, the one with the
+// lower smoothed RTT gets the questions.
+func TestForwardChoiceBySRTT(t *testing.T) {
+	n := standardNet(t)
+	fw := newForwarder(t)
+	n.handle("127.53.50.1", fw.handle)
+	n.handle("127.53.50.2", fw.handle)
+	r := newTestResolver(t, n, func(c *Config) {
+		c.ForwardZones = []ForwardZone{fwdZone(".", "127.53.50.1:53", "127.53.50.2:53")}
+	})
+	r.infra.report(netip.MustParseAddr("127.53.50.1"), ".", OutcomeAnswered, 300*time.Millisecond, r.now())
+	r.infra.report(netip.MustParseAddr("127.53.50.2"), ".", OutcomeAnswered, 5*time.Millisecond, r.now())
+	for _, name := range []string{"www.example.com.", "alias.example.com.", "a.b.example.com.", "www.shop.example.com."} {
+		if _, err := r.Resolve(t.Context(), name, dns.TypeA); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if slow, fast := len(n.askedOf("127.53.50.1")), len(n.askedOf("127.53.50.2")); slow != 0 || fast == 0 {
+		t.Errorf("asked the slow forwarder %d times, the fast one %d; want only the fast one", slow, fast)
+	}
+}
