@@ -187,9 +187,14 @@ func zoneSettings(table string, entries []map[string]any, data string) ([]settin
 		at := func(key string) int { return keyLine(data, lines, i, key) }
 		s, err := zoneSetting(table, e)
 		if err != nil {
-			return nil, fmt.Errorf("%d: %s: %w", at(err.key), table+"."+err.key, err.err)
+			if line := at(err.key); line > 0 {
+				return nil, fmt.Errorf("%d: %s.%s: %w", line, table, err.key, err.err)
+			}
+			// Inline tables: no header to count; the entry's number.
+			return nil, fmt.Errorf(" %s[%d].%s: %w", table, i+1, err.key, err.err)
 		}
-		s.key = fmt.Sprintf("%s[%d]", table, i+1)
+		// The flags are [resolver]'s.
+		s.key = fmt.Sprintf("resolver.%s[%d]", table, i+1)
 		out = append(out, s)
 	}
 	return out, nil
