@@ -15,6 +15,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -32,6 +33,11 @@ const (
 	DoTIdleTimeout = 20 * time.Second
 	// MaxDoTPending bounds the queries in flight on one connection.
 	MaxDoTPending = 100
+	// DoTPaddingBlock: queries over TLS are padded to a multiple of this
+	// many octets (RFC 8467 section 4.1, the recommended block length;
+	// Unbound's pad-queries-block-size), so that their size does not
+	// tell the name asked.
+	DoTPaddingBlock = 128
 )
 
 var (
@@ -178,7 +184,7 @@ func (c *dotConn) exchange(ctx context.Context, m *dns.Msg, timeout, idle time.D
 		delete(c.waiting, q.Id)
 		c.mu.Unlock()
 	}()
-	wire, err := q.Pack()
+	wire, err := padQuery(&q)
 	if err != nil {
 		return nil, fmt.Errorf("pack query: %w", err)
 	}
@@ -281,4 +287,27 @@ func (c *dotConn) fail(err error) {
 		close(ch)
 		delete(c.waiting, id)
 	}
+}
+
+// padQuery packs q, a shallow copy the caller owns, with an EDNS(0)
+// Padding option (RFC 7830) that makes it a multiple of DoTPaddingBlock
+// octets long. A query without an OPT record goes unpadded.
+func padQuery(q *dns.Msg) ([]byte, error) {
+	wire, err := q.Pack()
+	opt := q.IsEdns0()
+	if err != nil || opt == nil {
+		return wire, err
+	}
+	const optionHeader = 4 // code and length
+	padded := *opt         // a copy: the OPT record is the engine's
+	padded.Option = append(slices.Clone(opt.Option), &dns.EDNS0_PADDING{
+		Padding: make([]byte, (DoTPaddingBlock-(len(wire)+optionHeader)%DoTPaddingBlock)%DoTPaddingBlock),
+	})
+	q.Extra = slices.Clone(q.Extra)
+	for i, rr := range q.Extra {
+		if rr == opt {
+			q.Extra[i] = &padded
+		}
+	}
+	return q.Pack()
 }

@@ -1,6 +1,7 @@
 package resolver
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -11,6 +12,8 @@ import (
 	"math/big"
 	"net"
 	"net/netip"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -74,9 +77,10 @@ func (l *countingListener) Accept() (net.Conn, error) {
 // dotServer is an in-process DNS over TLS recursive server on loopback
 // that answers every A question with 192.0.2.53.
 type dotServer struct {
-	addr    netip.AddrPort
-	ln      *countingListener
-	queries atomic.Int32
+	addr     netip.AddrPort
+	ln       *countingListener
+	queries  atomic.Int32
+	unpadded atomic.Int32 // queries without EDNS(0) padding
 }
 
 func startDoTServer(tb testing.TB, cert tls.Certificate) *dotServer {
@@ -89,6 +93,9 @@ func startDoTServer(tb testing.TB, cert tls.Certificate) *dotServer {
 	tlsLn := tls.NewListener(s.ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
 	srv := &dns.Server{Listener: tlsLn, Net: "tcp-tls", Handler: dns.HandlerFunc(func(w dns.ResponseWriter, q *dns.Msg) {
 		s.queries.Add(1)
+		if opt := q.IsEdns0(); opt == nil || !slices.ContainsFunc(opt.Option, func(o dns.EDNS0) bool { return o.Option() == dns.EDNS0PADDING }) {
+			s.unpadded.Add(1)
+		}
 		m := new(dns.Msg).SetReply(q)
 		m.RecursionAvailable = true
 		if q.Question[0].Qtype == dns.TypeA {
@@ -149,6 +156,9 @@ func TestDoTForwarder(t *testing.T) {
 		if q := n.queries(); len(q) > 0 {
 			t.Errorf("plain queries sent: %q", q)
 		}
+		if u := s.unpadded.Load(); u > 0 {
+			t.Errorf("%d queries over TLS without padding", u)
+		}
 	}
 }
 
@@ -196,5 +206,32 @@ func TestDoTReconnects(t *testing.T) {
 	}
 	if got := s.ln.accepted.Load(); got != 2 {
 		t.Errorf("%d connections, want 2", got)
+	}
+}
+
+func TestPadQuery(t *testing.T) {
+	for _, name := range []string{"a.", "www.example.com.", strings.Repeat("x", 60) + ".example.org."} {
+		m := new(dns.Msg).SetQuestion(name, dns.TypeA)
+		m.SetEdns0(EDNSBufferSize, true)
+		before, _ := m.Pack()
+		q := *m
+		wire, err := padQuery(&q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(wire)%DoTPaddingBlock != 0 {
+			t.Errorf("%s: %d octets, not a multiple of %d", name, len(wire), DoTPaddingBlock)
+		}
+		if after, _ := m.Pack(); !bytes.Equal(before, after) {
+			t.Errorf("%s: the engine's message was changed", name)
+		}
+		var got dns.Msg
+		if err := got.Unpack(wire); err != nil || got.IsEdns0() == nil || !got.IsEdns0().Do() {
+			t.Errorf("%s: padded query %v, %v: want its OPT record with DO kept", name, got, err)
+		}
+	}
+	plain := new(dns.Msg).SetQuestion("a.", dns.TypeA)
+	if wire, err := padQuery(plain); err != nil || len(wire) != 19 {
+		t.Errorf("a query without EDNS: %d octets, %v; want it unpadded", len(wire), err)
 	}
 }
