@@ -27,7 +27,7 @@ var errNoEDNS = errors.New("EDNS not understood")
 // a *ServerError when the server gave no usable reply, or wraps ErrLimit
 // when the budget ran out.
 func (r *Resolver) exchange(ctx context.Context, q *query, d delegation, c *candidate, qname string, qtype uint16) (reply, Outcome, error) {
-	use0x20 := !r.no0x20 && r.infra.quirks(c.addr, r.now())&quirkNo0x20 == 0
+	use0x20 := !r.no0x20 && !d.overTLS() && r.infra.quirks(c.addr, r.now())&quirkNo0x20 == 0
 	rep, o, err := r.exchangeOnce(ctx, q, d, c, qname, qtype, use0x20)
 	switch {
 	case errors.Is(err, errNoEDNS):

@@ -65,6 +65,10 @@ type zoneConf struct {
 // forwards reports whether d is a forward zone's.
 func (d delegation) forwards() bool { return d.conf != nil && d.conf.forward }
 
+// overTLS reports whether d's servers are reached over TLS, where a
+// spoofed reply cannot get in: 0x20 protects nothing there.
+func (d delegation) overTLS() bool { return d.conf != nil && d.conf.dot != nil }
+
 // portOf is the port of a's server in d, 0 for the resolver's own.
 func (d delegation) portOf(a netip.Addr) uint16 {
 	if d.conf == nil {
@@ -244,7 +248,7 @@ func (r *Resolver) setUpConfiguredZones(cfg Config) {
 
 // transportFor is the transport to d's servers.
 func (r *Resolver) transportFor(d delegation) Transport {
-	if d.conf != nil && d.conf.dot != nil {
+	if d.overTLS() {
 		return d.conf.dot
 	}
 	return r.transport

@@ -81,6 +81,8 @@ type dotServer struct {
 	ln       *countingListener
 	queries  atomic.Int32
 	unpadded atomic.Int32 // queries without EDNS(0) padding
+	// mixedCase: queries with 0x20 case, useless over TLS
+	mixedCase atomic.Int32
 }
 
 func startDoTServer(tb testing.TB, cert tls.Certificate) *dotServer {
@@ -93,6 +95,9 @@ func startDoTServer(tb testing.TB, cert tls.Certificate) *dotServer {
 	tlsLn := tls.NewListener(s.ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
 	srv := &dns.Server{Listener: tlsLn, Net: "tcp-tls", Handler: dns.HandlerFunc(func(w dns.ResponseWriter, q *dns.Msg) {
 		s.queries.Add(1)
+		if name := q.Question[0].Name; name != strings.ToLower(name) {
+			s.mixedCase.Add(1)
+		}
 		if opt := q.IsEdns0(); opt == nil || !slices.ContainsFunc(opt.Option, func(o dns.EDNS0) bool { return o.Option() == dns.EDNS0PADDING }) {
 			s.unpadded.Add(1)
 		}
@@ -158,6 +163,9 @@ func TestDoTForwarder(t *testing.T) {
 		}
 		if u := s.unpadded.Load(); u > 0 {
 			t.Errorf("%d queries over TLS without padding", u)
+		}
+		if m := s.mixedCase.Load(); m > 0 {
+			t.Errorf("%d queries over TLS with 0x20 case", m)
 		}
 	}
 }
