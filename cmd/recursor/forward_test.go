@@ -185,3 +185,26 @@ func TestExampleZoneTables(t *testing.T) {
 		}
 	}
 }
+
+func TestForwardFlagErrors(t *testing.T) {
+	junk := filepath.Join(t.TempDir(), "junk.pem")
+	if err := os.WriteFile(junk, []byte("not a certificate\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args    []string
+		wantErr string
+	}{
+		{[]string{"--forward-tls", ".=127.0.0.1", "--forward-tls-ca", "/nonexistent/ca.pem"}, "--forward-tls-ca: open /nonexistent/ca.pem"},
+		{[]string{"--forward-tls", ".=127.0.0.1", "--forward-tls-ca", junk}, "no PEM certificate"},
+		{[]string{"--forward", "example.com"}, `--forward "example.com": want ZONE=ADDR`},
+		{[]string{"--forward-tls", ".=127.0.0.1#bad..name"}, "not a name to check a certificate against"},
+		{[]string{"--stub-zone", "corp.=127.0.0.1#x.example"}, "#NAME is for servers over TLS"},
+		{[]string{"--forward", ".=127.0.0.1", "--stub-zone", ".=127.0.0.2"}, "configured already as a stub zone"},
+	} {
+		args := append([]string{"resolve", "--no-dnssec", "--upstream-loopback-only"}, tc.args...)
+		if _, err := runCommand(t, append(args, "www.example.org")...); err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+			t.Errorf("%q: err = %v, want %q", tc.args, err, tc.wantErr)
+		}
+	}
+}
