@@ -126,6 +126,9 @@ func TestForwardRoot(t *testing.T) {
 	if err != nil || m.Rcode != dns.RcodeNameError {
 		t.Fatalf("got %v, %v; want NXDOMAIN", m, err)
 	}
+	if cut, err := r.Lookup("www.example.com"); err != nil || cut.Zone != "." || cut.Source != "forward zone" || len(cut.Servers) != 1 || !cut.Servers[0].Known {
+		t.Errorf("Lookup: %+v, %v; want the forward zone . and its known server", cut, err)
+	}
 	for _, q := range n.queries() {
 		if !strings.HasPrefix(q, "127.53.50.1 ") && !strings.HasPrefix(q, "127.53.3.1 www.shop.example.com.") {
 			t.Errorf("asked %s: with . forwarded, only the forwarder and the stub zone's server", q)
