@@ -140,7 +140,7 @@ func (r *Resolver) exchangeOnce(ctx context.Context, q *query, d delegation, c *
 		restoreCase(resp, sendName, qname)
 		rep = classify(resp, d.zone, qname, qtype, b.limits.MaxCNAMEs)
 		if d.forwards() {
-			rep = fromForwarder(rep)
+			rep = fromForwarder(rep, resp, d.zone, qname, qtype, b.limits.MaxCNAMEs)
 		}
 		if o = outcomeOf(rep); o != OutcomeAnswered {
 			err = errors.New(rep.why)

@@ -18,6 +18,8 @@ import (
 	"fmt"
 	"net/netip"
 
+	"github.com/miekg/dns"
+
 	"github.com/recursor-dns/recursor/internal/dnsname"
 )
 
@@ -126,12 +128,28 @@ func (r *Resolver) forwardFor(qname string) (delegation, bool) {
 	}
 }
 
-// fromForwarder is a forwarder's classified reply as the walk takes it:
-// a referral says the server did not recurse for us, which makes it
-// lame; the walk must not iterate from what it says.
-func fromForwarder(rep reply) reply {
-	if rep.kind == kindReferral {
+// fromForwarder is a forwarder's classified reply to qname and qtype,
+// about zone, as the walk takes it. A referral says the server did not
+// recurse for us, which makes it lame: the walk must not iterate from
+// it. A CNAME chain is taken whole while it stays in the zone, as
+// Unbound takes it, where classify keeps only its first link (RFC 2181
+// section 5.4.1: the rest may come from an authoritative server's
+// cache); a forwarder's answer all comes from its cache, and it is
+// trusted for the whole zone, so restarting at each link would only ask
+// it again for what it said.
+func fromForwarder(rep reply, resp *dns.Msg, zone, qname string, qtype uint16, maxChain int) reply {
+	switch rep.kind {
+	case kindReferral:
 		return reply{kind: kindLame, why: "referral to " + rep.child + " from a forwarder: it does not recurse", rcode: rep.rcode, target: rep.target}
+	case kindCNAME:
+		if qtype == dns.TypeCNAME || resp.Rcode != dns.RcodeSuccess {
+			return rep
+		}
+		chain, target, set, looped := followAnswer(scrub(resp.Answer, zone), zone, qname, qtype, maxChain)
+		if looped || len(set) == 0 {
+			return rep
+		}
+		rep.kind, rep.chain, rep.target, rep.answer = kindAnswer, chain, target, set
 	}
 	return rep
 }

@@ -270,7 +270,8 @@ func TestConfiguredZonesValidation(t *testing.T) {
 // through the forwarder too, a good answer is secure and one the
 // forwarder changed is bogus.
 func TestForwardedAnswersValidated(t *testing.T) {
-	root, example, anchor := rootAndExample(t, 21, 22, "www.example. 300 IN A 192.0.2.1", "ftp.example. 300 IN A 192.0.2.2")
+	root, example, anchor := rootAndExample(t, 21, 22, "www.example. 300 IN A 192.0.2.1", "ftp.example. 300 IN A 192.0.2.2",
+		"alias.example. 300 IN CNAME www.example.")
 	tree := newTreeNet()
 	tree.serve("127.53.0.1", root)
 	tree.serve("127.53.1.1", example)
@@ -316,6 +317,10 @@ func TestForwardedAnswersValidated(t *testing.T) {
 	a, err := r.Query(t.Context(), "www.example.", dns.TypeA, Options{})
 	if err != nil || !a.Msg.AuthenticatedData {
 		t.Fatalf("got %v (%v), %v; want a secure answer", a.Msg, a.Security, err)
+	}
+	// A chain taken whole from one reply is validated link by link.
+	if a, err := r.Query(t.Context(), "alias.example.", dns.TypeA, Options{}); err != nil || !a.Msg.AuthenticatedData || len(a.Msg.Answer) != 2 {
+		t.Errorf("alias.example.: got %v, %v; want a secure CNAME and address", a.Msg, err)
 	}
 	if _, err := r.Query(t.Context(), "ftp.example.", dns.TypeA, Options{}); err == nil {
 		t.Error("an answer the forwarder changed was not found bogus")
@@ -399,5 +404,29 @@ func TestForwardChoiceBySRTT(t *testing.T) {
 	}
 	if slow, fast := len(n.askedOf("127.53.50.1")), len(n.askedOf("127.53.50.2")); slow != 0 || fast == 0 {
 		t.Errorf("asked the slow forwarder %d times, the fast one %d; want only the fast one", slow, fast)
+	}
+}
+
+// TestForwardedChainTakenWhole: a forwarder's CNAME chain inside the
+// zone, ending in the answer, is taken from one reply, and each link is
+// cached; a chain leaving the zone is followed by the resolver itself.
+func TestForwardedChainTakenWhole(t *testing.T) {
+	n := standardNet(t)
+	fw := newForwarder(t)
+	n.handle("127.53.50.1", fw.handle)
+	r := newTestResolver(t, n, func(c *Config) {
+		c.ForwardZones = []ForwardZone{fwdZone(".", "127.53.50.1:53")}
+	})
+	m, err := r.Resolve(t.Context(), "alias.example.com.", dns.TypeA)
+	if err != nil || len(m.Answer) != 2 || firstA(t, m) != "192.0.2.1" {
+		t.Fatalf("got %v, %v; want the CNAME and the address", m, err)
+	}
+	if got := fw.questions(); len(got) != 1 {
+		t.Errorf("the forwarder got %q, want one question for the whole chain", got)
+	}
+	for _, name := range []string{"alias.example.com.", "www.example.com."} {
+		if _, ok := r.Cache().Get(name, map[bool]uint16{true: dns.TypeCNAME, false: dns.TypeA}[name == "alias.example.com."], dns.ClassINET); !ok {
+			t.Errorf("%s not cached", name)
+		}
 	}
 }
