@@ -111,6 +111,16 @@ func (r *Resolver) mayAsk(d delegation, a netip.Addr) bool {
 	return a.IsValid() && !a.IsUnspecified() && !a.IsMulticast() && !(r.noIPv6 && a.Is6())
 }
 
+// mayAskOne reports whether queries may go to one of addrs, of d.
+func (r *Resolver) mayAskOne(d delegation, addrs []netip.Addr) bool {
+	for _, a := range addrs {
+		if r.mayAsk(d, a) {
+			return true
+		}
+	}
+	return false
+}
+
 // forwardFor returns the forward zone that holds qname, when the deepest
 // configured zone holding it is one: the forwarders answer for every
 // name below, whatever delegations the cache knows inside the zone.

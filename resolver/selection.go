@@ -139,7 +139,7 @@ func (r *Resolver) storePrimed(rep reply) {
 // addressed reports whether every server of d has an address we may query.
 func (r *Resolver) addressed(d delegation) bool {
 	for _, ns := range d.servers {
-		if !slices.ContainsFunc(ns.addrs, func(a netip.Addr) bool { return r.mayAsk(d, a) }) {
+		if !r.mayAskOne(d, ns.addrs) {
 			return false
 		}
 	}
