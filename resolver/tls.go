@@ -24,9 +24,13 @@ import (
 
 const (
 	// DoTHandshakeTimeout bounds connecting to a DoT server and the TLS
-	// handshake, apart from the query's own timeout, so that a slow
-	// handshake is not counted as the server's RTT.
+	// handshake. They take two or three round trips, so they get three
+	// times the query's own timeout (the engine's, from the server's
+	// SRTT), up to this; the query's timeout counts from when it is
+	// sent, and a handshake is not counted in the server's RTT.
 	DoTHandshakeTimeout = 5 * time.Second
+	// handshakeRTTs: the query timeouts a handshake may take.
+	handshakeRTTs = 3
 	// DoTIdleTimeout: a connection that has had no query nor reply for
 	// this long is closed (RFC 7766 section 6.2.3: clients close idle
 	// connections; Unbound's tcp-idle-timeout is 30 s).
@@ -52,12 +56,14 @@ type dotTransport struct {
 	names map[netip.AddrPort]string // the certificate names, "" for the address
 	idle  time.Duration
 
-	mu    sync.Mutex
-	conns map[netip.AddrPort]*dotConn
+	mu      sync.Mutex
+	conns   map[netip.AddrPort]*dotConn
+	dialing map[netip.AddrPort]chan struct{} // closed when the dial ends
 }
 
 func newDoTTransport(base *tls.Config, names map[netip.AddrPort]string) *dotTransport {
-	return &dotTransport{base: forwardTLS(base), names: names, idle: DoTIdleTimeout, conns: map[netip.AddrPort]*dotConn{}}
+	return &dotTransport{base: forwardTLS(base), names: names, idle: DoTIdleTimeout,
+		conns: map[netip.AddrPort]*dotConn{}, dialing: map[netip.AddrPort]chan struct{}{}}
 }
 
 // Exchange implements Transport.
@@ -67,13 +73,13 @@ func (t *dotTransport) Exchange(ctx context.Context, m *dns.Msg, server netip.Ad
 }
 
 // ExchangeTimed implements TimedTransport; tcp is always true. The
-// handshake of a new connection has its own deadline, and the timeout
-// counts from when the query is sent. A query on a reused connection
+// handshake of a new connection has a deadline of its own (dial), and
+// the timeout counts from when the query is sent. A query on a reused connection
 // that the server closed meanwhile is sent once more on a new one (RFC
 // 7766 section 6.2.1.1).
 func (t *dotTransport) ExchangeTimed(ctx context.Context, m *dns.Msg, server netip.AddrPort, timeout time.Duration) (*dns.Msg, time.Duration, bool, error) {
 	for try := 0; ; try++ {
-		c, fresh, err := t.conn(ctx, server)
+		c, fresh, err := t.conn(ctx, server, timeout)
 		if err != nil {
 			return nil, 0, true, err
 		}
@@ -87,26 +93,45 @@ func (t *dotTransport) ExchangeTimed(ctx context.Context, m *dns.Msg, server net
 }
 
 // conn returns the open connection to server, or a new one; fresh says
-// it is new.
-func (t *dotTransport) conn(ctx context.Context, server netip.AddrPort) (*dotConn, bool, error) {
-	t.mu.Lock()
-	c := t.conns[server]
-	t.mu.Unlock()
-	if c != nil && c.alive() {
-		return c, false, nil
-	}
-	tc, err := t.dial(ctx, server)
-	if err != nil {
-		return nil, false, err
-	}
-	c = &dotConn{conn: tc, waiting: map[uint16]chan []byte{}}
-	t.mu.Lock()
-	if old := t.conns[server]; old != nil && old.alive() {
-		// Another exchange connected meanwhile: share its connection.
+// it is new. Exchanges that find none at once wait for one dial, not a
+// handshake each.
+func (t *dotTransport) conn(ctx context.Context, server netip.AddrPort, timeout time.Duration) (*dotConn, bool, error) {
+	for {
+		t.mu.Lock()
+		c := t.conns[server]
+		if c != nil && c.alive() {
+			t.mu.Unlock()
+			return c, false, nil
+		}
+		wait, dialing := t.dialing[server]
+		if !dialing {
+			done := make(chan struct{})
+			t.dialing[server] = done
+			t.mu.Unlock()
+			c, err := t.connect(ctx, server, timeout)
+			t.mu.Lock()
+			delete(t.dialing, server)
+			close(done)
+			t.mu.Unlock()
+			return c, true, err
+		}
 		t.mu.Unlock()
-		tc.Close()
-		return old, false, nil
+		select {
+		case <-wait: // connected, or failed: look again (and dial, if failed)
+		case <-ctx.Done():
+			return nil, false, ctx.Err()
+		}
 	}
+}
+
+// connect dials server and starts reading replies on the new connection.
+func (t *dotTransport) connect(ctx context.Context, server netip.AddrPort, timeout time.Duration) (*dotConn, error) {
+	tc, err := t.dial(ctx, server, timeout)
+	if err != nil {
+		return nil, err
+	}
+	c := &dotConn{conn: tc, waiting: map[uint16]chan []byte{}}
+	t.mu.Lock()
 	t.conns[server] = c
 	t.mu.Unlock()
 	go c.read(t.idle, func() {
@@ -116,18 +141,23 @@ func (t *dotTransport) conn(ctx context.Context, server netip.AddrPort) (*dotCon
 		}
 		t.mu.Unlock()
 	})
-	return c, true, nil
+	return c, nil
 }
 
 // dial connects to server and completes the TLS handshake, checking the
-// certificate against the server's name, within DoTHandshakeTimeout.
-func (t *dotTransport) dial(ctx context.Context, server netip.AddrPort) (*tls.Conn, error) {
+// certificate against the server's name, within handshakeRTTs times
+// timeout (when positive) and DoTHandshakeTimeout.
+func (t *dotTransport) dial(ctx context.Context, server netip.AddrPort, timeout time.Duration) (*tls.Conn, error) {
 	cfg := t.base.Clone()
 	cfg.ServerName = t.names[server]
 	if cfg.ServerName == "" {
 		cfg.ServerName = server.Addr().String()
 	}
-	hctx, cancel := context.WithTimeout(ctx, DoTHandshakeTimeout)
+	limit := DoTHandshakeTimeout
+	if timeout > 0 {
+		limit = min(limit, handshakeRTTs*timeout)
+	}
+	hctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	d := tls.Dialer{Config: cfg}
 	conn, err := d.DialContext(hctx, "tcp", server.String())

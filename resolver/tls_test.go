@@ -134,6 +134,16 @@ func TestDoTForwarder(t *testing.T) {
 	for _, name := range []string{"dot.test", ""} {
 		s := startDoTServer(t, cert)
 		r, n := dotResolver(t, s, pool, name)
+		// Questions at once to a server not yet connected: one dial.
+		var first sync.WaitGroup
+		for i := range 5 {
+			first.Go(func() {
+				if _, err := r.Resolve(t.Context(), fmt.Sprintf("f%d.example.", i), dns.TypeA); err != nil {
+					t.Errorf("first question %d: %v", i, err)
+				}
+			})
+		}
+		first.Wait()
 		for i := range 3 {
 			m, err := r.Resolve(t.Context(), fmt.Sprintf("n%d.example.", i), dns.TypeA)
 			if err != nil || firstA(t, m) != "192.0.2.53" {
@@ -150,13 +160,13 @@ func TestDoTForwarder(t *testing.T) {
 		}
 		wg.Wait()
 		if got := s.ln.accepted.Load(); got != 1 {
-			t.Errorf("name %q: %d connections for 23 questions, want 1 kept open", name, got)
+			t.Errorf("name %q: %d connections for 28 questions, want 1 kept open", name, got)
 		}
-		if got := s.queries.Load(); got < 23 {
+		if got := s.queries.Load(); got < 28 {
 			// More may come: a pipelined reply later than the
 			// engine's timeout (SRTT-based, tight on loopback) is
 			// asked again.
-			t.Errorf("name %q: the server got %d queries, want 23 or more", name, got)
+			t.Errorf("name %q: the server got %d queries, want 28 or more", name, got)
 		}
 		if q := n.queries(); len(q) > 0 {
 			t.Errorf("plain queries sent: %q", q)
@@ -241,5 +251,50 @@ func TestPadQuery(t *testing.T) {
 	plain := new(dns.Msg).SetQuestion("a.", dns.TypeA)
 	if wire, err := padQuery(plain); err != nil || len(wire) != 19 {
 		t.Errorf("a query without EDNS: %d octets, %v; want it unpadded", len(wire), err)
+	}
+}
+
+// TestDoTFailover: a forwarder that accepts connections but never
+// completes a handshake fails within the time server selection gives a
+// question (AskTimeBudget), and the next forwarder answers.
+func TestDoTFailover(t *testing.T) {
+	pool, cert := testPKI(t, []string{"dot.test"}, nil)
+	live := startDoTServer(t, cert)
+	ln, err := net.Listen("tcp", "127.0.0.2:0")
+	if err != nil {
+		t.Skipf("no 127.0.0.2 here: %v", err)
+	}
+	var held sync.WaitGroup
+	conns := make(chan net.Conn, 16)
+	held.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns <- c // held open, never answered
+		}
+	})
+	t.Cleanup(func() {
+		ln.Close()
+		held.Wait()
+		close(conns)
+		for c := range conns {
+			c.Close()
+		}
+	})
+	dead := netip.MustParseAddrPort(ln.Addr().String())
+	r := newTestResolver(t, newFakeNet(t), func(c *Config) {
+		c.ForwardZones = []ForwardZone{{Zone: ".", TLS: true, Servers: []Forwarder{{Addr: dead, TLSName: "dot.test"}, {Addr: live.addr, TLSName: "dot.test"}}}}
+		c.ForwardTLS = &tls.Config{RootCAs: pool}
+	})
+	// The dead one first: the live one's SRTT is made slow.
+	r.infra.report(live.addr.Addr(), ".", OutcomeAnswered, MaxServerTimeout, r.now())
+	m, err := r.Resolve(t.Context(), "www.example.", dns.TypeA)
+	if err != nil || firstA(t, m) != "192.0.2.53" {
+		t.Fatalf("got %v, %v; want the live forwarder's answer", m, err)
+	}
+	if len(conns) == 0 {
+		t.Error("the dead forwarder was not tried first; the test proves nothing")
 	}
 }
