@@ -4,6 +4,7 @@ package resolver
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -69,6 +70,9 @@ const (
 type StubZone struct {
 	Zone  string
 	Addrs []netip.Addr
+	// Servers are more addresses, each with its port (0: UpstreamPort),
+	// as --stub-zone ZONE=ADDR:PORT gives them.
+	Servers []netip.AddrPort
 }
 
 // QNAMEMinimisation is a QNAME minimisation mode (RFC 9156).
@@ -224,6 +228,15 @@ type Config struct {
 	// about the CNAME targets and addresses of the answer. Its answers
 	// are never cached. Nil: none. Built-in local zones come first.
 	Policy Policy
+
+	// ForwardZones send the questions for names in a zone to recursive
+	// resolvers, with RD set, instead of iterating (Unbound's
+	// forward-zone; see ForwardZone and forward.go).
+	ForwardZones []ForwardZone
+	// ForwardTLS is the TLS configuration forward zones with TLS start
+	// from: its RootCAs (nil: the system's roots) check the forwarders'
+	// certificates; ServerName is set per forwarder. Nil: the defaults.
+	ForwardTLS *tls.Config
 }
 
 // Defaults of StaleConfig, Unbound's (serve-expired-client-timeout,
@@ -351,9 +364,12 @@ func (cfg *Config) validate() error {
 		return fmt.Errorf("resolver: unknown QNAMEMinimisation %d", cfg.QNAMEMinimisation)
 	}
 	for _, st := range cfg.StubZones {
-		if _, err := dnsname.Canonical(st.Zone); err != nil || len(st.Addrs) == 0 {
+		if _, err := dnsname.Canonical(st.Zone); err != nil || len(st.Addrs)+len(st.Servers) == 0 {
 			return fmt.Errorf("resolver: stub zone %q: want a domain name and at least one address", st.Zone)
 		}
+	}
+	if err := cfg.validateConfiguredZones(); err != nil {
+		return err
 	}
 	for _, z := range cfg.NoDefaultZones {
 		if c, err := dnsname.Canonical(z); err != nil || !slices.Contains(localZones, c) {

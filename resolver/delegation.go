@@ -96,6 +96,7 @@ func (r *Resolver) rememberParentGlue(glue []dns.RR) {
 type delegation struct {
 	zone    string
 	servers []nameServer
+	conf    *zoneConf // a configured stub or forward zone's (forward.go)
 }
 
 type nameServer struct {
@@ -118,6 +119,9 @@ func parentZone(name string) string {
 // closestDelegation returns the deepest live zone cut the cache knows for
 // qname whose servers can be reached, falling back to the root.
 func (r *Resolver) closestDelegation(ctx context.Context, q *query, qname string) (delegation, error) {
+	if fwd, ok := r.forwardFor(qname); ok {
+		return fwd, nil
+	}
 	for z := qname; z != "."; z = parentZone(z) {
 		if stub, ok := r.stubs[z]; ok {
 			return stub, nil

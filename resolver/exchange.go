@@ -27,7 +27,7 @@ var errNoEDNS = errors.New("EDNS not understood")
 // a *ServerError when the server gave no usable reply, or wraps ErrLimit
 // when the budget ran out.
 func (r *Resolver) exchange(ctx context.Context, q *query, d delegation, c *candidate, qname string, qtype uint16) (reply, Outcome, error) {
-	use0x20 := !r.no0x20 && r.infra.quirks(c.addr, r.now())&quirkNo0x20 == 0
+	use0x20 := !r.no0x20 && !d.overTLS() && r.infra.quirks(c.addr, r.now())&quirkNo0x20 == 0
 	rep, o, err := r.exchangeOnce(ctx, q, d, c, qname, qtype, use0x20)
 	switch {
 	case errors.Is(err, errNoEDNS):
@@ -82,7 +82,12 @@ func agree(a, b reply) bool {
 		sameSet(a.answer, b.answer) && sameSet(a.chain, b.chain) && sameSet(a.ns, b.ns)
 }
 
-func (r *Resolver) serverOf(c *candidate) netip.AddrPort { return netip.AddrPortFrom(c.addr, r.port) }
+func (r *Resolver) serverOf(c *candidate) netip.AddrPort {
+	if c.port != 0 {
+		return netip.AddrPortFrom(c.addr, c.port)
+	}
+	return netip.AddrPortFrom(c.addr, r.port)
+}
 
 // exchangeOnce sends one query to c, with or without 0x20, and classifies
 // and reports what came of it.
@@ -104,6 +109,7 @@ func (r *Resolver) exchangeOnce(ctx context.Context, q *query, d delegation, c *
 	m := new(dns.Msg)
 	m.Id = dns.Id()
 	m.Question = []dns.Question{{Name: sendName, Qtype: qtype, Qclass: dns.ClassINET}}
+	m.RecursionDesired = d.forwards()
 	// After two silent tries, the last one goes without EDNS: some
 	// middleboxes and old servers drop what they do not understand.
 	edns := quirks&quirkNoEDNS == 0 && c.timeouts < 2
@@ -114,7 +120,7 @@ func (r *Resolver) exchangeOnce(ctx context.Context, q *query, d delegation, c *
 	if left := c.deadline.Sub(now); !c.deadline.IsZero() && left < timeout {
 		timeout = max(left, MinServerTimeout)
 	}
-	resp, rtt, tcp, err := exchangeVia(ctx, r.transport, m, server, timeout)
+	resp, rtt, tcp, err := exchangeVia(ctx, r.transportFor(d), m, server, timeout)
 	if r.tap != nil {
 		// Before restoreCase: the reply as it came.
 		r.tap.Upstream(server, tcp, m, resp, time.Now().Add(-rtt), rtt)
@@ -133,6 +139,9 @@ func (r *Resolver) exchangeOnce(ctx context.Context, q *query, d delegation, c *
 	default:
 		restoreCase(resp, sendName, qname)
 		rep = classify(resp, d.zone, qname, qtype, b.limits.MaxCNAMEs)
+		if d.forwards() {
+			rep = fromForwarder(rep, resp, d.zone, qname, qtype, b.limits.MaxCNAMEs)
+		}
 		if o = outcomeOf(rep); o != OutcomeAnswered {
 			err = errors.New(rep.why)
 		} else if !edns && quirks&quirkNoEDNS == 0 {

@@ -132,8 +132,8 @@ func removeKeysIf[K any](keys []K, remove func(K) bool, match func(K) bool) {
 // reports it.
 type ZoneCut struct {
 	Zone string
-	// Source says where the delegation comes from: "cache", "stub zone"
-	// or "root hints".
+	// Source says where the delegation comes from: "cache", "stub zone",
+	// "forward zone" or "root hints".
 	Source  string
 	Servers []ServerState
 }
@@ -166,6 +166,9 @@ func (r *Resolver) Lookup(name string) (ZoneCut, error) {
 	cut := ZoneCut{Zone: ".", Source: "root hints"}
 	var d delegation
 	found := false
+	if fwd, ok := r.forwardFor(qname); ok {
+		cut, d, found = ZoneCut{Zone: fwd.zone, Source: "forward zone"}, fwd, true
+	}
 	for z := qname; z != "." && !found; z = parentZone(z) {
 		if stub, ok := r.stubs[z]; ok {
 			cut, d, found = ZoneCut{Zone: z, Source: "stub zone"}, stub, true

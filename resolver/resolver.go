@@ -147,6 +147,7 @@ func New(cfg Config) (*Resolver, error) {
 		zone, _ := dnsname.Canonical(st.Zone) // validate checked it
 		r.stubs[zone] = delegation{zone: zone, servers: []nameServer{{name: zone, addrs: st.Addrs}}}
 	}
+	r.setUpConfiguredZones(cfg) // forward.go
 	for _, d := range cfg.PrivateDomain {
 		d, _ = dnsname.Canonical(d) // validate checked it
 		r.privateOK = append(r.privateOK, d)

@@ -26,6 +26,7 @@ import (
 type candidate struct {
 	ns       string
 	addr     netip.Addr
+	port     uint16 // 0: the resolver's upstream port
 	attempts int
 	timeouts int
 	done     bool // answered unusably (lame, refused, malformed): not asked again this query
@@ -138,7 +139,7 @@ func (r *Resolver) storePrimed(rep reply) {
 // addressed reports whether every server of d has an address we may query.
 func (r *Resolver) addressed(d delegation) bool {
 	for _, ns := range d.servers {
-		if !slices.ContainsFunc(ns.addrs, r.allowed) {
+		if !r.mayAskOne(d, ns.addrs) {
 			return false
 		}
 	}
@@ -157,7 +158,7 @@ func (r *Resolver) askServers(ctx context.Context, q *query, d delegation, qname
 		if c == nil {
 			rep, err := s.exhausted()
 			if err == nil && s.bogus == nil {
-				r.validate(ctx, q, d.zone, &rep) // the empty or unsigned reply kept
+				r.validate(ctx, q, r.validationZone(d, qname), &rep) // the empty or unsigned reply kept
 			}
 			return rep, err
 		}
@@ -170,7 +171,7 @@ func (r *Resolver) askServers(ctx context.Context, q *query, d delegation, qname
 		case o == OutcomeAnswered && rep.empty:
 			s.keepEmpty(c, rep) // another server may say more
 			continue
-		case o == OutcomeAnswered && r.dnssecLame(q, d.zone, rep) && s.lameCount < MaxBogusRetries:
+		case o == OutcomeAnswered && !d.forwards() && r.dnssecLame(q, d.zone, rep) && s.lameCount < MaxBogusRetries:
 			// No RRSIG at all from a server of a zone known to be
 			// signed: ask another first (Unbound's dnssec-lame servers).
 			// If every one answers so, the last reply is validated
@@ -181,7 +182,7 @@ func (r *Resolver) askServers(ctx context.Context, q *query, d delegation, qname
 			s.lame = &lame
 			continue
 		case o == OutcomeAnswered:
-			r.validate(ctx, q, d.zone, &rep)
+			r.validate(ctx, q, r.validationZone(d, qname), &rep)
 			if s.retryBogus(c, rep) {
 				continue
 			}
@@ -259,8 +260,8 @@ func (r *Resolver) newSelection(ctx context.Context, q *query, d delegation) *se
 	for _, ns := range d.servers {
 		usable := 0
 		for _, a := range ns.addrs {
-			if r.allowed(a) {
-				s.cands = append(s.cands, &candidate{ns: ns.name, addr: a})
+			if r.mayAsk(d, a) {
+				s.cands = append(s.cands, &candidate{ns: ns.name, addr: a, port: d.portOf(a)})
 				usable++
 			}
 		}

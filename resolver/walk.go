@@ -183,7 +183,7 @@ func (r *Resolver) iterate(ctx context.Context, q *query, qname string) (reply, 
 	if err != nil {
 		return reply{}, err
 	}
-	at := &descent{d: d, known: d.zone, minimise: r.qmin != QminOff}
+	at := &descent{d: d, known: d.zone, minimise: r.qmin != QminOff && !d.forwards()}
 	for {
 		if at.referrals > q.budget.limits.MaxReferrals {
 			return reply{}, &Error{Zone: at.d.zone, Err: fmt.Errorf("%w: more than %d referrals", ErrLimit, q.budget.limits.MaxReferrals)}

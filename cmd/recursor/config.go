@@ -41,8 +41,12 @@ func loadConfigFile(path string, fs *pflag.FlagSet) error {
 	if err != nil {
 		return fmt.Errorf("%s:%w", path, err)
 	}
+	// The flags of the command line, before the file sets any: a list
+	// may come from several settings ([[forward-zone]] tables).
+	cli := map[string]bool{}
+	fs.Visit(func(f *pflag.Flag) { cli[f.Name] = true })
 	for _, s := range settings {
-		if fs.Changed(s.flag) {
+		if cli[s.flag] {
 			continue
 		}
 		f := fs.Lookup(s.flag)
@@ -78,6 +82,9 @@ func parseConfig(data string) ([]setting, error) {
 	var out []setting
 	tables := map[string]map[string]toml.Primitive{}
 	for _, k := range md.Keys() {
+		if zoneTables[k[0]] {
+			continue // forward.go
+		}
 		switch len(k) {
 		case 1:
 			fs := known[k[0]]
@@ -103,6 +110,21 @@ func parseConfig(data string) ([]setting, error) {
 		default:
 			return nil, fmt.Errorf("%s: nested tables are not settings: want keys of [server] or [resolver]", k.String())
 		}
+	}
+	for _, table := range []string{"forward-zone", "stub-zone"} {
+		p, ok := sections[table]
+		if !ok {
+			continue
+		}
+		var entries []map[string]any
+		if err := md.PrimitiveDecode(p, &entries); err != nil {
+			return nil, configError(err)
+		}
+		zs, err := zoneSettings(table, entries, data)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, zs...)
 	}
 	return out, nil
 }
@@ -215,6 +237,10 @@ func checkListItem(name, s string) error {
 	case "access-control":
 		if _, err := server.ParseAccessRule(s); err != nil {
 			return err
+		}
+	case "forward", "forward-tls", "stub-zone":
+		if _, _, err := parseZoneServers(s, name == "forward-tls"); err != nil {
+			return fmt.Errorf("%q: %w", s, err)
 		}
 	case "dont-query":
 		if strings.EqualFold(s, "none") {

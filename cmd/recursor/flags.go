@@ -59,6 +59,7 @@ type engineFlags struct {
 	prefetch                  bool
 
 	local localDataFlags // --local-zone, --local-data, --local-data-ptr, --hosts
+	fwd   forwardFlags   // forward and stub zones (forward.go)
 
 	// What a reload keeps of the running engine (nil: build afresh).
 	keepCache   *cache.Cache
@@ -104,6 +105,7 @@ func (f *engineFlags) register(fs *pflag.FlagSet) {
 	f.registerStale(fs)
 	f.local.register(fs)
 	f.rpz.register(fs)
+	f.fwd.register(fs)
 }
 
 // registerStale registers the serve-stale and prefetch flags (Unbound's
@@ -308,6 +310,12 @@ func (f *engineFlags) build(log *slog.Logger) (*engine, error) {
 		// And it stays there: whatever a zone file says, no query of the
 		// sandbox leaves the machine.
 		f.loopbackOnly = true
+	}
+	if err := f.fwd.apply(&cfg, f.loopbackOnly); err != nil {
+		if f.keepNetwork == nil {
+			e.Close()
+		}
+		return nil, err
 	}
 	cfg.Transport = f.transport(log)
 	if cfg.Policy, err = f.rpz.policy(log, f.hooks.Metrics); err != nil {
