@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -71,53 +69,12 @@ command line.`,
 	return cmd
 }
 
-// jsonResult is the --json output.
-type jsonResult struct {
-	Question  string     `json:"question"`
-	Status    string     `json:"status"`
-	Flags     []string   `json:"flags,omitempty"`
-	Answer    []string   `json:"answer"`
-	Authority []string   `json:"authority"`
-	QueryMS   float64    `json:"query_time_ms"`
-	Error     string     `json:"error,omitempty"`
-	Trace     []jsonStep `json:"trace,omitempty"`
-	EDE       *jsonEDE   `json:"extended_error,omitempty"`
-	// DNSSEC is the verdict: secure, insecure, indeterminate or bogus.
-	DNSSEC string `json:"dnssec"`
-	Why    string `json:"dnssec_reason,omitempty"`
-	// Verifications counts the signature checks the query took.
-	Verifications int `json:"verifications"`
-}
-
 // resolveOptions are the output switches of the resolve command.
 type resolveOptions struct {
 	trace, asJSON bool
 	dnssec        bool // DO: show RRSIGs and proofs, and the verdict
 	cd            bool // CD: show bogus data
 	short         bool // the answer's RDATA alone
-}
-
-type jsonEDE struct {
-	Code uint16 `json:"code"`
-	Text string `json:"text"`
-}
-
-type jsonStep struct {
-	Depth   int     `json:"depth"`
-	Zone    string  `json:"zone"`
-	NS      string  `json:"ns,omitempty"`
-	Server  string  `json:"server"`
-	Qname   string  `json:"qname"`
-	Qtype   string  `json:"qtype"`
-	RTTms   float64 `json:"rtt_ms"`
-	TCP     bool    `json:"tcp,omitempty"`
-	Outcome string  `json:"outcome"` // answered, timeout, refused, lame, ...
-	Detail  string  `json:"detail"`  // what came back: "referral to com.", ...
-	// A validation step instead of an exchange: the verdict on Qname/Qtype
-	// by Zone's keys.
-	DNSSEC string `json:"dnssec,omitempty"`
-	KeyTag uint16 `json:"key_tag,omitempty"`
-	EDE    uint16 `json:"ede,omitempty"`
 }
 
 func runResolve(ctx context.Context, out io.Writer, r *resolver.Resolver, name string, qtype uint16, o resolveOptions) error {
@@ -128,7 +85,7 @@ func runResolve(ctx context.Context, out io.Writer, r *resolver.Resolver, name s
 		mu    sync.Mutex
 		steps []jsonStep
 	)
-	if o.trace || o.asJSON {
+	if o.trace {
 		ctx = resolver.WithTrace(ctx, func(s resolver.Step) {
 			mu.Lock()
 			defer mu.Unlock()
@@ -151,9 +108,9 @@ func runResolve(ctx context.Context, out io.Writer, r *resolver.Resolver, name s
 	} else {
 		a, err = r.Query(ctx, dns.Fqdn(name), qtype, resolver.Options{DNSSECOK: o.dnssec, CheckingDisabled: o.cd})
 	}
-	elapsed := time.Since(start)
+	t := timing{start: start, elapsed: time.Since(start)}
 	if o.asJSON {
-		return printJSON(out, name, qtype, a, err, elapsed, steps)
+		return printJSON(out, name, qtype, a, err, o, t, steps)
 	}
 	if err != nil {
 		return noAnswer{err}
@@ -170,15 +127,31 @@ func runResolve(ctx context.Context, out io.Writer, r *resolver.Resolver, name s
 	if o.dnssec {
 		fmt.Fprintln(out, verdictLine(r, a))
 	}
-	printDig(out, a, o, elapsed, start)
+	printDig(out, a, o, t)
 	return nil
+}
+
+// timing is when a resolution started and how long it took.
+type timing struct {
+	start   time.Time
+	elapsed time.Duration
 }
 
 // printDig prints a as dig prints a response: the header with its real
 // flags (rd, as asked), the OPT pseudo-section with the Extended DNS
 // Error of an answer that has one, the sections, and the footer with the
 // message size.
-func printDig(out io.Writer, a resolver.Answer, o resolveOptions, elapsed time.Duration, start time.Time) {
+func printDig(out io.Writer, a resolver.Answer, o resolveOptions, t timing) {
+	m, size := digMessage(a, o)
+	fmt.Fprint(out, strings.Replace(m.String(), ";; opcode:", ";; ->>HEADER<<- opcode:", 1))
+	fmt.Fprintf(out, "\n;; Query time: %.0f msec\n;; SERVER: iterative resolution (recursor)\n;; WHEN: %s\n;; MSG SIZE  rcvd: %d\n",
+		ms(t.elapsed), t.start.Format("Mon Jan 02 15:04:05 MST 2006"), size)
+}
+
+// digMessage is a's message as a client of recursor serve would get it,
+// with a fresh ID, the flags asked (rd, cd), an OPT record carrying the
+// answer's Extended DNS Error, and its size on the wire.
+func digMessage(a resolver.Answer, o resolveOptions) (*dns.Msg, int) {
 	m := a.Msg.Copy()
 	m.Id = dns.Id()
 	m.RecursionDesired = true
@@ -195,9 +168,7 @@ func printDig(out io.Writer, a resolver.Answer, o resolveOptions, elapsed time.D
 	if wire, err := m.Pack(); err == nil {
 		size = len(wire)
 	}
-	fmt.Fprint(out, strings.Replace(m.String(), ";; opcode:", ";; ->>HEADER<<- opcode:", 1))
-	fmt.Fprintf(out, "\n;; Query time: %.0f msec\n;; SERVER: iterative resolution (recursor)\n;; WHEN: %s\n;; MSG SIZE  rcvd: %d\n",
-		float64(elapsed.Microseconds())/1000, start.Format("Mon Jan 02 15:04:05 MST 2006"), size)
+	return m, size
 }
 
 // verdictLine is the verdict as delv prints it.
@@ -215,74 +186,6 @@ func verdictLine(r *resolver.Resolver, a resolver.Answer) string {
 		return "; unsigned answer"
 	}
 	return "; answer not validated: no trust anchor above the name"
-}
-
-func stepOf(s resolver.Step) jsonStep {
-	js := jsonStep{Depth: s.Depth, Zone: s.Zone, NS: s.NSName, Qname: s.Qname, Qtype: dns.TypeToString[s.Qtype]}
-	if s.Check != nil {
-		js.DNSSEC, js.KeyTag, js.EDE, js.Detail = s.Check.Status.String(), s.Check.KeyTag, s.Check.EDE, s.Check.Why
-		return js
-	}
-	js.Server, js.RTTms, js.TCP, js.Outcome, js.Detail = s.Server.String(), ms(s.RTT), s.TCP, s.Outcome.String(), s.Detail
-	return js
-}
-
-func printStep(out io.Writer, s resolver.Step, js jsonStep) {
-	indent := strings.Repeat("  ", s.Depth)
-	if c := s.Check; c != nil {
-		what := c.Status.String()
-		if c.KeyTag != 0 && c.Status == dnssec.Secure {
-			what += fmt.Sprintf(" (key %d)", c.KeyTag)
-		}
-		if c.Why != "" {
-			what += ": " + c.Why
-		}
-		fmt.Fprintf(out, ";; %s%-22s dnssec %s %s: %s\n", indent, s.Zone, s.Qname, js.Qtype, what)
-		return
-	}
-	via := ""
-	if s.TCP {
-		via = ", tcp"
-	}
-	fmt.Fprintf(out, ";; %s%-22s %-26s %-20s %s %s -> %s (%.1f ms%s)\n", indent,
-		s.Zone, "@"+s.NSName, s.Server, s.Qname, js.Qtype, s.Detail, js.RTTms, via)
-}
-
-func printJSON(out io.Writer, name string, qtype uint16, a resolver.Answer, err error, elapsed time.Duration, steps []jsonStep) error {
-	res := jsonResult{Question: dns.Fqdn(name) + " IN " + dns.TypeToString[qtype], QueryMS: ms(elapsed), Trace: steps,
-		Answer: []string{}, Authority: []string{}, DNSSEC: a.Security.String(), Why: a.Why, Verifications: a.Verifications}
-	if err != nil {
-		code, text := resolver.ExtendedError(err)
-		res.Status, res.Error, res.EDE = "SERVFAIL", err.Error(), &jsonEDE{code, text}
-		var ve *resolver.ValidationError
-		if errors.As(err, &ve) {
-			res.DNSSEC, res.Why, res.Verifications = dnssec.Bogus.String(), text, ve.Verifications
-		}
-	} else {
-		res.Status = dns.RcodeToString[a.Msg.Rcode]
-		res.Flags = []string{"qr", "ra"}
-		if a.Msg.AuthenticatedData {
-			res.Flags = append(res.Flags, "ad")
-		}
-		if a.EDE != 0 {
-			res.EDE = &jsonEDE{a.EDE, a.Why} // an insecure answer's reason, or bogus data under --cd
-		}
-		for _, rr := range a.Msg.Answer {
-			res.Answer = append(res.Answer, rr.String())
-		}
-		for _, rr := range a.Msg.Ns {
-			res.Authority = append(res.Authority, rr.String())
-		}
-	}
-	enc := json.NewEncoder(out)
-	enc.SetIndent("", "  ")
-	if encErr := enc.Encode(res); encErr != nil {
-		return encErr
-	}
-	if err != nil {
-		return silentExit{code: exitNoAnswer} // the JSON says why; the status says it failed
-	}
-	return nil
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
