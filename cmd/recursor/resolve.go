@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -112,11 +113,17 @@ func runResolve(ctx context.Context, out io.Writer, r *resolver.Resolver, name s
 	if o.asJSON {
 		return printJSON(out, name, qtype, a, err, o, t, steps)
 	}
-	if err != nil {
-		return noAnswer{err}
-	}
 	if o.trace {
 		fmt.Fprintln(out)
+	}
+	if err != nil {
+		if !o.short {
+			// As dig shows a server's SERVFAIL: the status and the EDE;
+			// the error line on stderr says the rest.
+			code, text := resolver.ExtendedError(err)
+			printDig(out, resolver.Answer{Msg: servfail(name, qtype), EDE: code, Why: text}, o, t)
+		}
+		return noAnswer{err}
 	}
 	if o.short {
 		for _, rr := range a.Msg.Answer {
@@ -143,9 +150,59 @@ type timing struct {
 // message size.
 func printDig(out io.Writer, a resolver.Answer, o resolveOptions, t timing) {
 	m, size := digMessage(a, o)
-	fmt.Fprint(out, strings.Replace(m.String(), ";; opcode:", ";; ->>HEADER<<- opcode:", 1))
+	fmt.Fprint(out, digText(m))
 	fmt.Fprintf(out, "\n;; Query time: %.0f msec\n;; SERVER: iterative resolution (recursor)\n;; WHEN: %s\n;; MSG SIZE  rcvd: %d\n",
 		ms(t.elapsed), t.start.Format("Mon Jan 02 15:04:05 MST 2006"), size)
+}
+
+// ednsVersion is miekg/dns's wording of the EDNS version, which dig
+// writes "version: 0, flags:".
+var ednsVersion = regexp.MustCompile(`(?m)^; EDNS: version (\d+); flags:`)
+
+// digText is m as dig prints it: miekg/dns's text with dig's header
+// marker and EDNS line, and the question and records in dig's columns.
+func digText(m *dns.Msg) string {
+	s := strings.Replace(m.String(), ";; opcode:", ";; ->>HEADER<<- opcode:", 1)
+	s = ednsVersion.ReplaceAllString(s, "; EDNS: version: $1, flags:")
+	for _, q := range m.Question {
+		line := digColumns([]string{";" + q.Name, dns.ClassToString[q.Qclass], typeName(q.Qtype)}, 32, 40)
+		s = strings.Replace(s, q.String()+"\n", line+"\n", 1)
+	}
+	for _, sec := range [][]dns.RR{m.Answer, m.Ns, m.Extra} {
+		for _, rr := range sec {
+			if rr.Header().Rrtype == dns.TypeOPT {
+				continue // the pseudo-section
+			}
+			text := rr.String()
+			if f := strings.SplitN(text, "\t", 5); len(f) == 5 {
+				s = strings.Replace(s, text+"\n", digColumns(f, 24, 32, 40, 48)+"\n", 1)
+			}
+		}
+	}
+	return s
+}
+
+// digColumns lays fields out as dig (BIND's text style) does: each field
+// after the first starts at its column, reached with tabs (stops every 8),
+// or after one space when the line is already past it.
+func digColumns(fields []string, columns ...int) string {
+	var b strings.Builder
+	b.WriteString(fields[0])
+	col := len(fields[0])
+	for i, f := range fields[1:] {
+		if i < len(columns) && col < columns[i] {
+			for col < columns[i] {
+				b.WriteByte('\t')
+				col = (col/8 + 1) * 8
+			}
+		} else {
+			b.WriteByte(' ')
+			col++
+		}
+		b.WriteString(f)
+		col += len(f)
+	}
+	return b.String()
 }
 
 // digMessage is a's message as a client of recursor serve would get it,
