@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/json"
+	"fmt"
 	"net"
 	"os/exec"
 	"regexp"
@@ -100,4 +102,79 @@ func lineDiff(want, got []string) string {
 		return "(the same lines in another order)"
 	}
 	return b.String()
+}
+
+// TestResolveJSONBesideKdig: `recursor resolve --json` and kdig's +json
+// (Knot's RFC 8427 output) say the same of the same question asked of
+// recursor serve: every member kdig prints is ours too, with the same
+// value, but for the ID, the date and TTLs (and RRSIGs, each sandbox
+// signing its own).
+func TestResolveJSONBesideKdig(t *testing.T) {
+	if _, err := exec.LookPath("kdig"); err != nil {
+		t.Skip("kdig (knot-dnsutils) is not installed")
+	}
+	p := startServe(t, peertest.RecursorBinary(t), "--sandbox", "--allow", "127.0.0.1/32")
+	host, port, _ := net.SplitHostPort(p.addr)
+	skip := map[string]bool{"ID": true, "dateString": true, "dateSeconds": true, "TTL": true}
+	for _, q := range [][]string{{"chain1.example.com", "A"}, {"nothing.example.com", "A"}, {"www.unknownalg.lab", "A"}, {"www.all-lame.lab", "A"}, {"example.com", "MX"}} {
+		t.Run(strings.Join(q, " "), func(t *testing.T) {
+			var theirs, ours map[string]any
+			kdig := runTool(t, "kdig", append([]string{"@" + host, "-p", port, "+json", "+edns"}, q...)...)
+			if err := json.Unmarshal([]byte(kdig), &theirs); err != nil {
+				t.Fatalf("kdig: %v\n%s", err, kdig)
+			}
+			out, _ := runCommand(t, append([]string{"resolve", "--sandbox", "--json"}, q...)...)
+			if err := json.Unmarshal([]byte(out), &ours); err != nil {
+				t.Fatalf("ours: %v\n%s", err, out)
+			}
+			for _, d := range jsonDiff("", theirs, ours, skip) {
+				t.Error(d)
+			}
+			if t.Failed() {
+				t.Logf("kdig:\n%s\nours:\n%s", kdig, out)
+			}
+		})
+	}
+}
+
+// jsonDiff lists the members of theirs that ours lacks or gives another
+// value, by path; arrays are compared element by element.
+func jsonDiff(path string, theirs, ours any, skip map[string]bool) []string {
+	switch v := theirs.(type) {
+	case map[string]any:
+		o, ok := ours.(map[string]any)
+		if !ok {
+			return []string{path + ": not an object in ours"}
+		}
+		if v["TYPEname"] == "RRSIG" {
+			return nil
+		}
+		var out []string
+		for k, tv := range v {
+			if skip[k] {
+				continue
+			}
+			ov, ok := o[k]
+			if !ok {
+				out = append(out, path+"."+k+": missing in ours")
+				continue
+			}
+			out = append(out, jsonDiff(path+"."+k, tv, ov, skip)...)
+		}
+		return out
+	case []any:
+		o, ok := ours.([]any)
+		if !ok || len(o) != len(v) {
+			return []string{fmt.Sprintf("%s: %d elements, ours %v", path, len(v), ours)}
+		}
+		var out []string
+		for i := range v {
+			out = append(out, jsonDiff(fmt.Sprintf("%s[%d]", path, i), v[i], o[i], skip)...)
+		}
+		return out
+	}
+	if theirs != ours {
+		return []string{fmt.Sprintf("%s: kdig %v, ours %v", path, theirs, ours)}
+	}
+	return nil
 }
