@@ -35,7 +35,8 @@ The name, the type (A by default; a mnemonic or TYPEnnn) and the class (IN)
 may come in any order; a Unicode name is converted with IDNA 2008; -x ADDR
 asks for the PTR of an IPv4 or IPv6 address. Exit status: 0 for an answer
 (NXDOMAIN included), 9 when none could be had (SERVFAIL), 1 for a bad
-command line.`,
+command line, in --json mode too. Shell completion of types and flag
+values: recursor completion bash|zsh|fish.`,
 		Example: `  recursor resolve --sandbox www.shop.example.com A --trace
   recursor resolve --root-hints ./named.root MX example.org
   recursor resolve -x 192.0.2.1 --short`,
@@ -60,8 +61,8 @@ command line.`,
 		},
 	}
 	ef.register(cmd.Flags())
-	cmd.Flags().BoolVar(&trace, "trace", false, "print every upstream exchange as it happens")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	cmd.Flags().BoolVar(&trace, "trace", false, "print every upstream exchange as it happens, each referral's NS names and glue kept, and fallbacks to TCP")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the response as JSON with RFC 8427's member names, as kdig +json (the trace under \"trace\" with --trace)")
 	cmd.Flags().BoolVar(&opts.dnssec, "dnssec", false, "show RRSIGs, denial proofs and the AD flag, and print the validation verdict as delv does")
 	cmd.Flags().BoolVar(&opts.cd, "cd", false, "checking disabled: show data that fails validation instead of failing")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log debug lines to stderr")
