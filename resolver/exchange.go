@@ -114,7 +114,9 @@ func (r *Resolver) exchangeOnce(ctx context.Context, q *query, d delegation, c *
 	if left := c.deadline.Sub(now); !c.deadline.IsZero() && left < timeout {
 		timeout = max(left, MinServerTimeout)
 	}
-	sendCtx, note := r.noting(ctx)
+	trace := traceFrom(ctx)
+	reporting := r.reporting(ctx, trace)
+	sendCtx, note := noting(ctx, reporting)
 	resp, rtt, tcp, err := exchangeVia(sendCtx, r.transport, m, server, timeout)
 	if r.tap != nil {
 		// Before restoreCase: the reply as it came.
@@ -148,7 +150,7 @@ func (r *Resolver) exchangeOnce(ctx context.Context, q *query, d delegation, c *
 	if err != nil {
 		err = &ServerError{Outcome: o, Server: server, NSName: c.ns, Err: err}
 	}
-	if trace := traceFrom(ctx); r.reporting(ctx, trace) {
+	if reporting {
 		r.report(ctx, trace, Step{Depth: q.depth, Qname: sendName, Qtype: qtype, Zone: d.zone, NSName: c.ns, Server: server,
 			TCP: tcp || note.reason() != "", TCPFallback: note.reason(), // a wrapper without ExchangeTimed cannot tell tcp
 			Referral: referralOf(rep, resp), RTT: rtt, Outcome: o, Detail: describe(rep, o, err), Err: err})

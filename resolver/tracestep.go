@@ -21,8 +21,8 @@ type tcpNoteKey struct{}
 
 // noting returns ctx carrying a fresh note when steps are being reported,
 // and ctx and nil otherwise.
-func (r *Resolver) noting(ctx context.Context) (context.Context, *tcpNote) {
-	if !r.reporting(ctx, traceFrom(ctx)) {
+func noting(ctx context.Context, reporting bool) (context.Context, *tcpNote) {
+	if !reporting {
 		return ctx, nil
 	}
 	n := new(tcpNote)
