@@ -33,9 +33,10 @@ var (
 )
 
 // unresolvable are the types a question cannot ask for: meta types that
-// are no data (RFC 6895 section 3.1), zone transfers, and obsolete mail
-// queries.
-var unresolvable = []uint16{dns.TypeNone, dns.TypeOPT, dns.TypeTKEY, dns.TypeTSIG, dns.TypeIXFR, dns.TypeAXFR, dns.TypeMAILA, dns.TypeMAILB}
+// are no data (RFC 6895 section 3.1, NXNAME of RFC 9824), zone transfers,
+// obsolete mail queries, and the reserved 65535.
+var unresolvable = []uint16{dns.TypeNone, dns.TypeOPT, dns.TypeTKEY, dns.TypeTSIG, dns.TypeIXFR, dns.TypeAXFR,
+	dns.TypeMAILA, dns.TypeMAILB, dns.TypeNXNAME, dns.TypeReserved}
 
 // registerCompletion adds the completions of every command under root.
 func registerCompletion(root *cobra.Command) {
@@ -114,7 +115,7 @@ func completeQuestion(cmd *cobra.Command, args []string, toComplete string) ([]c
 func typeMnemonics() []string {
 	var out []string
 	for name, t := range dns.StringToType {
-		if !slices.Contains(unresolvable, t) {
+		if _, ok := parseType(name); ok && !slices.Contains(unresolvable, t) {
 			out = append(out, name)
 		}
 	}

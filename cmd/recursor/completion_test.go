@@ -43,7 +43,7 @@ func TestCompletion(t *testing.T) {
 		{name: "type by prefix", args: []string{"resolve", "example.com", "AA"}, want: []string{"AAAA"}, directive: noFiles},
 		{name: "lower case stays lower", args: []string{"resolve", "example.com", "mx", "i"}, want: []string{"in"}, directive: noFiles},
 		{name: "types and the class before the name", args: []string{"resolve", ""},
-			has: []string{"A", "AAAA", "MX", "TXT", "HTTPS", "ANY", "PTR", "IN"}, lack: []string{"AXFR", "IXFR", "OPT", "TSIG", "None"}, directive: noFiles},
+			has: []string{"A", "AAAA", "MX", "TXT", "HTTPS", "ANY", "PTR", "IN"}, lack: []string{"AXFR", "IXFR", "OPT", "TSIG", "None", "Reserved", "NXNAME"}, directive: noFiles},
 		{name: "no second type", args: []string{"resolve", "MX", "example.com", ""}, want: []string{"IN"}, directive: noFiles},
 		{name: "nothing after type and class", args: []string{"resolve", "example.com", "A", "IN", ""}, want: nil, directive: noFiles},
 		{name: "-x gives the type", args: []string{"resolve", "-x", "192.0.2.1", ""}, want: []string{"IN"}, directive: noFiles},
