@@ -22,10 +22,34 @@ type Step struct {
 	Outcome Outcome        // what the exchange came to, as server selection sees it
 	Detail  string         // what came back: "referral to com.", "nxdomain", "rcode REFUSED", ...
 	Err     error          // why the exchange failed, if it did
+	// TCPFallback says why a UDP exchange was asked again over TCP
+	// ("truncated", "oversized", "wrong ID"), when NetTransport did so;
+	// "" otherwise.
+	TCPFallback string
+	// Referral, for an exchange that came back a referral, is what the
+	// referral carried; nil otherwise.
+	Referral *Referral
 	// Check, when set, makes the step a DNSSEC verdict rather than an
 	// exchange: Qname and Qtype name the RRset (or the denial) checked,
 	// Zone the zone whose keys checked it; Server and the rest are empty.
 	Check *Check
+}
+
+// Referral is what one referral carried, as a trace reports it: the
+// child zone, its NS names and the glue kept (addresses of those names
+// within the parent's zone). GlueDropped counts the additional-section
+// addresses left out: out of the zone, or of names not in the NS set.
+type Referral struct {
+	Zone        string
+	NS          []string
+	Glue        []Glue
+	GlueDropped int
+}
+
+// Glue is one address a referral gave for a server name.
+type Glue struct {
+	Name string
+	Addr netip.Addr
 }
 
 // Check is one verdict of validation, as a trace reports it.

@@ -120,7 +120,10 @@ func (r *Resolver) exchangeOnce(ctx context.Context, q *query, d delegation, c *
 	if left := c.deadline.Sub(now); !c.deadline.IsZero() && left < timeout {
 		timeout = max(left, MinServerTimeout)
 	}
-	resp, rtt, tcp, err := exchangeVia(ctx, r.transportFor(d), m, server, timeout)
+	trace := traceFrom(ctx)
+	reporting := r.reporting(ctx, trace)
+	sendCtx, note := noting(ctx, reporting)
+	resp, rtt, tcp, err := exchangeVia(sendCtx, r.transportFor(d), m, server, timeout)
 	if r.tap != nil {
 		// Before restoreCase: the reply as it came.
 		r.tap.Upstream(server, tcp, m, resp, time.Now().Add(-rtt), rtt)
@@ -156,9 +159,10 @@ func (r *Resolver) exchangeOnce(ctx context.Context, q *query, d delegation, c *
 	if err != nil {
 		err = &ServerError{Outcome: o, Server: server, NSName: c.ns, Err: err}
 	}
-	if trace := traceFrom(ctx); r.reporting(ctx, trace) {
+	if reporting {
 		r.report(ctx, trace, Step{Depth: q.depth, Qname: sendName, Qtype: qtype, Zone: d.zone, NSName: c.ns, Server: server,
-			TCP: tcp, RTT: rtt, Outcome: o, Detail: describe(rep, o, err), Err: err})
+			TCP: tcp || note.reason() != "", TCPFallback: note.reason(), // a wrapper without ExchangeTimed cannot tell tcp
+			Referral: referralOf(rep, resp), RTT: rtt, Outcome: o, Detail: describe(rep, o, err), Err: err})
 	}
 	return rep, o, err
 }
@@ -209,7 +213,7 @@ func (r *Resolver) report(ctx context.Context, trace func(Step), s Step) {
 		return
 	}
 	r.log.Debug("exchange", "qname", s.Qname, "qtype", dns.TypeToString[s.Qtype], "zone", s.Zone,
-		"server", s.Server.String(), "ns", s.NSName, "rtt", s.RTT, "tcp", s.TCP, "outcome", s.Outcome.String(), "detail", s.Detail)
+		"server", s.Server.String(), "ns", s.NSName, "rtt", s.RTT, "tcp", s.TCP, "tcp_fallback", s.TCPFallback, "outcome", s.Outcome.String(), "detail", s.Detail)
 	if trace != nil {
 		trace(s)
 	}

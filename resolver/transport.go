@@ -111,6 +111,7 @@ func (t *NetTransport) ExchangeTimed(ctx context.Context, m *dns.Msg, server net
 	resp, err = t.exchangeUDP(ctx, deadline, m, wire, server)
 	if err == nil && resp.Truncated || errors.Is(err, errSpoofSuspect) || errors.Is(err, errOversized) {
 		tcp = true
+		noteTCPFallback(ctx, err)
 		resp, err = t.exchangeTCP(ctx, deadline, m, wire, server)
 	}
 	return resp, time.Since(start), tcp, err

@@ -69,6 +69,7 @@ func newRootCommand() *cobra.Command {
 	for _, extra := range extraCommands {
 		root.AddCommand(extra())
 	}
+	registerCompletion(root)
 	return root
 }
 

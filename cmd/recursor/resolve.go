@@ -2,11 +2,10 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -36,7 +35,8 @@ The name, the type (A by default; a mnemonic or TYPEnnn) and the class (IN)
 may come in any order; a Unicode name is converted with IDNA 2008; -x ADDR
 asks for the PTR of an IPv4 or IPv6 address. Exit status: 0 for an answer
 (NXDOMAIN included), 9 when none could be had (SERVFAIL), 1 for a bad
-command line.`,
+command line, in --json mode too. Shell completion of types and flag
+values: recursor completion bash|zsh|fish.`,
 		Example: `  recursor resolve --sandbox www.shop.example.com A --trace
   recursor resolve --root-hints ./named.root MX example.org
   recursor resolve -x 192.0.2.1 --short`,
@@ -61,32 +61,14 @@ command line.`,
 		},
 	}
 	ef.register(cmd.Flags())
-	cmd.Flags().BoolVar(&trace, "trace", false, "print every upstream exchange as it happens")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	cmd.Flags().BoolVar(&trace, "trace", false, "print every upstream exchange as it happens, each referral's NS names and glue kept, and fallbacks to TCP")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the response as JSON with RFC 8427's member names, as kdig +json (the trace under \"trace\" with --trace)")
 	cmd.Flags().BoolVar(&opts.dnssec, "dnssec", false, "show RRSIGs, denial proofs and the AD flag, and print the validation verdict as delv does")
 	cmd.Flags().BoolVar(&opts.cd, "cd", false, "checking disabled: show data that fails validation instead of failing")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log debug lines to stderr")
 	cmd.Flags().StringVarP(&reverse, "reverse", "x", "", "ask for the PTR record of this IPv4 or IPv6 address (as dig -x)")
 	cmd.Flags().BoolVar(&opts.short, "short", false, "print the answer's data alone, one record a line (as dig +short)")
 	return cmd
-}
-
-// jsonResult is the --json output.
-type jsonResult struct {
-	Question  string     `json:"question"`
-	Status    string     `json:"status"`
-	Flags     []string   `json:"flags,omitempty"`
-	Answer    []string   `json:"answer"`
-	Authority []string   `json:"authority"`
-	QueryMS   float64    `json:"query_time_ms"`
-	Error     string     `json:"error,omitempty"`
-	Trace     []jsonStep `json:"trace,omitempty"`
-	EDE       *jsonEDE   `json:"extended_error,omitempty"`
-	// DNSSEC is the verdict: secure, insecure, indeterminate or bogus.
-	DNSSEC string `json:"dnssec"`
-	Why    string `json:"dnssec_reason,omitempty"`
-	// Verifications counts the signature checks the query took.
-	Verifications int `json:"verifications"`
 }
 
 // resolveOptions are the output switches of the resolve command.
@@ -97,29 +79,6 @@ type resolveOptions struct {
 	short         bool // the answer's RDATA alone
 }
 
-type jsonEDE struct {
-	Code uint16 `json:"code"`
-	Text string `json:"text"`
-}
-
-type jsonStep struct {
-	Depth   int     `json:"depth"`
-	Zone    string  `json:"zone"`
-	NS      string  `json:"ns,omitempty"`
-	Server  string  `json:"server"`
-	Qname   string  `json:"qname"`
-	Qtype   string  `json:"qtype"`
-	RTTms   float64 `json:"rtt_ms"`
-	TCP     bool    `json:"tcp,omitempty"`
-	Outcome string  `json:"outcome"` // answered, timeout, refused, lame, ...
-	Detail  string  `json:"detail"`  // what came back: "referral to com.", ...
-	// A validation step instead of an exchange: the verdict on Qname/Qtype
-	// by Zone's keys.
-	DNSSEC string `json:"dnssec,omitempty"`
-	KeyTag uint16 `json:"key_tag,omitempty"`
-	EDE    uint16 `json:"ede,omitempty"`
-}
-
 func runResolve(ctx context.Context, out io.Writer, r *resolver.Resolver, name string, qtype uint16, o resolveOptions) error {
 	if ctx == nil {
 		ctx = context.Background()
@@ -128,7 +87,7 @@ func runResolve(ctx context.Context, out io.Writer, r *resolver.Resolver, name s
 		mu    sync.Mutex
 		steps []jsonStep
 	)
-	if o.trace || o.asJSON {
+	if o.trace {
 		ctx = resolver.WithTrace(ctx, func(s resolver.Step) {
 			mu.Lock()
 			defer mu.Unlock()
@@ -151,15 +110,21 @@ func runResolve(ctx context.Context, out io.Writer, r *resolver.Resolver, name s
 	} else {
 		a, err = r.Query(ctx, dns.Fqdn(name), qtype, resolver.Options{DNSSECOK: o.dnssec, CheckingDisabled: o.cd})
 	}
-	elapsed := time.Since(start)
+	t := timing{start: start, elapsed: time.Since(start)}
 	if o.asJSON {
-		return printJSON(out, name, qtype, a, err, elapsed, steps)
-	}
-	if err != nil {
-		return noAnswer{err}
+		return printJSON(out, name, qtype, a, err, o, t, steps)
 	}
 	if o.trace {
 		fmt.Fprintln(out)
+	}
+	if err != nil {
+		if !o.short {
+			// As dig shows a server's SERVFAIL: the status and the EDE;
+			// the error line on stderr says the rest.
+			code, text := resolver.ExtendedError(err)
+			printDig(out, resolver.Answer{Msg: servfail(name, qtype), EDE: code, Why: text}, o, t)
+		}
+		return noAnswer{err}
 	}
 	if o.short {
 		for _, rr := range a.Msg.Answer {
@@ -170,15 +135,81 @@ func runResolve(ctx context.Context, out io.Writer, r *resolver.Resolver, name s
 	if o.dnssec {
 		fmt.Fprintln(out, verdictLine(r, a))
 	}
-	printDig(out, a, o, elapsed, start)
+	printDig(out, a, o, t)
 	return nil
+}
+
+// timing is when a resolution started and how long it took.
+type timing struct {
+	start   time.Time
+	elapsed time.Duration
 }
 
 // printDig prints a as dig prints a response: the header with its real
 // flags (rd, as asked), the OPT pseudo-section with the Extended DNS
 // Error of an answer that has one, the sections, and the footer with the
 // message size.
-func printDig(out io.Writer, a resolver.Answer, o resolveOptions, elapsed time.Duration, start time.Time) {
+func printDig(out io.Writer, a resolver.Answer, o resolveOptions, t timing) {
+	m, size := digMessage(a, o)
+	fmt.Fprint(out, digText(m))
+	fmt.Fprintf(out, "\n;; Query time: %.0f msec\n;; SERVER: iterative resolution (recursor)\n;; WHEN: %s\n;; MSG SIZE  rcvd: %d\n",
+		ms(t.elapsed), t.start.Format("Mon Jan 02 15:04:05 MST 2006"), size)
+}
+
+// ednsVersion is miekg/dns's wording of the EDNS version, which dig
+// writes "version: 0, flags:".
+var ednsVersion = regexp.MustCompile(`(?m)^; EDNS: version (\d+); flags:`)
+
+// digText is m as dig prints it: miekg/dns's text with dig's header
+// marker and EDNS line, and the question and records in dig's columns.
+func digText(m *dns.Msg) string {
+	s := strings.Replace(m.String(), ";; opcode:", ";; ->>HEADER<<- opcode:", 1)
+	s = ednsVersion.ReplaceAllString(s, "; EDNS: version: $1, flags:")
+	for _, q := range m.Question {
+		line := digColumns([]string{";" + q.Name, dns.ClassToString[q.Qclass], typeName(q.Qtype)}, 32, 40)
+		s = strings.Replace(s, q.String()+"\n", line+"\n", 1)
+	}
+	for _, sec := range [][]dns.RR{m.Answer, m.Ns, m.Extra} {
+		for _, rr := range sec {
+			if rr.Header().Rrtype == dns.TypeOPT {
+				continue // the pseudo-section
+			}
+			text := rr.String()
+			if f := strings.SplitN(text, "\t", 5); len(f) == 5 {
+				s = strings.Replace(s, text+"\n", digColumns(f, 24, 32, 40, 48)+"\n", 1)
+			}
+		}
+	}
+	return s
+}
+
+// digColumns lays fields out as dig (BIND's text style) does: each field
+// after the first starts at its column, reached with tabs (stops every 8),
+// or after one space when the line is already past it.
+func digColumns(fields []string, columns ...int) string {
+	var b strings.Builder
+	b.WriteString(fields[0])
+	col := len(fields[0])
+	for i, f := range fields[1:] {
+		if i < len(columns) && col < columns[i] {
+			for col < columns[i] {
+				b.WriteByte('\t')
+				col = (col/8 + 1) * 8
+			}
+		} else {
+			b.WriteByte(' ')
+			col++
+		}
+		b.WriteString(f)
+		col += len(f)
+	}
+	return b.String()
+}
+
+// digMessage is a's message as a client of recursor serve would get it,
+// with a fresh ID, the flags asked (rd, cd), an OPT record carrying the
+// answer's Extended DNS Error, and its size on the wire.
+func digMessage(a resolver.Answer, o resolveOptions) (*dns.Msg, int) {
 	m := a.Msg.Copy()
 	m.Id = dns.Id()
 	m.RecursionDesired = true
@@ -195,9 +226,7 @@ func printDig(out io.Writer, a resolver.Answer, o resolveOptions, elapsed time.D
 	if wire, err := m.Pack(); err == nil {
 		size = len(wire)
 	}
-	fmt.Fprint(out, strings.Replace(m.String(), ";; opcode:", ";; ->>HEADER<<- opcode:", 1))
-	fmt.Fprintf(out, "\n;; Query time: %.0f msec\n;; SERVER: iterative resolution (recursor)\n;; WHEN: %s\n;; MSG SIZE  rcvd: %d\n",
-		float64(elapsed.Microseconds())/1000, start.Format("Mon Jan 02 15:04:05 MST 2006"), size)
+	return m, size
 }
 
 // verdictLine is the verdict as delv prints it.
@@ -215,74 +244,6 @@ func verdictLine(r *resolver.Resolver, a resolver.Answer) string {
 		return "; unsigned answer"
 	}
 	return "; answer not validated: no trust anchor above the name"
-}
-
-func stepOf(s resolver.Step) jsonStep {
-	js := jsonStep{Depth: s.Depth, Zone: s.Zone, NS: s.NSName, Qname: s.Qname, Qtype: dns.TypeToString[s.Qtype]}
-	if s.Check != nil {
-		js.DNSSEC, js.KeyTag, js.EDE, js.Detail = s.Check.Status.String(), s.Check.KeyTag, s.Check.EDE, s.Check.Why
-		return js
-	}
-	js.Server, js.RTTms, js.TCP, js.Outcome, js.Detail = s.Server.String(), ms(s.RTT), s.TCP, s.Outcome.String(), s.Detail
-	return js
-}
-
-func printStep(out io.Writer, s resolver.Step, js jsonStep) {
-	indent := strings.Repeat("  ", s.Depth)
-	if c := s.Check; c != nil {
-		what := c.Status.String()
-		if c.KeyTag != 0 && c.Status == dnssec.Secure {
-			what += fmt.Sprintf(" (key %d)", c.KeyTag)
-		}
-		if c.Why != "" {
-			what += ": " + c.Why
-		}
-		fmt.Fprintf(out, ";; %s%-22s dnssec %s %s: %s\n", indent, s.Zone, s.Qname, js.Qtype, what)
-		return
-	}
-	via := ""
-	if s.TCP {
-		via = ", tcp"
-	}
-	fmt.Fprintf(out, ";; %s%-22s %-26s %-20s %s %s -> %s (%.1f ms%s)\n", indent,
-		s.Zone, "@"+s.NSName, s.Server, s.Qname, js.Qtype, s.Detail, js.RTTms, via)
-}
-
-func printJSON(out io.Writer, name string, qtype uint16, a resolver.Answer, err error, elapsed time.Duration, steps []jsonStep) error {
-	res := jsonResult{Question: dns.Fqdn(name) + " IN " + dns.TypeToString[qtype], QueryMS: ms(elapsed), Trace: steps,
-		Answer: []string{}, Authority: []string{}, DNSSEC: a.Security.String(), Why: a.Why, Verifications: a.Verifications}
-	if err != nil {
-		code, text := resolver.ExtendedError(err)
-		res.Status, res.Error, res.EDE = "SERVFAIL", err.Error(), &jsonEDE{code, text}
-		var ve *resolver.ValidationError
-		if errors.As(err, &ve) {
-			res.DNSSEC, res.Why, res.Verifications = dnssec.Bogus.String(), text, ve.Verifications
-		}
-	} else {
-		res.Status = dns.RcodeToString[a.Msg.Rcode]
-		res.Flags = []string{"qr", "ra"}
-		if a.Msg.AuthenticatedData {
-			res.Flags = append(res.Flags, "ad")
-		}
-		if a.EDE != 0 {
-			res.EDE = &jsonEDE{a.EDE, a.Why} // an insecure answer's reason, or bogus data under --cd
-		}
-		for _, rr := range a.Msg.Answer {
-			res.Answer = append(res.Answer, rr.String())
-		}
-		for _, rr := range a.Msg.Ns {
-			res.Authority = append(res.Authority, rr.String())
-		}
-	}
-	enc := json.NewEncoder(out)
-	enc.SetIndent("", "  ")
-	if encErr := enc.Encode(res); encErr != nil {
-		return encErr
-	}
-	if err != nil {
-		return silentExit{code: exitNoAnswer} // the JSON says why; the status says it failed
-	}
-	return nil
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
