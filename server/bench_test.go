@@ -59,3 +59,44 @@ func BenchmarkUDPRoundTrip(b *testing.B) {
 	})
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "qps")
 }
+
+// BenchmarkHandlePacketCacheHitCookie is BenchmarkHandlePacketCacheHit
+// with a COOKIE option, as cookie-aware clients send it: client-only
+// (a first contact: a server cookie is made) and with the valid server
+// cookie that answer gave (the steady state: it is checked and repeated).
+// Against BenchmarkHandlePacketCacheHit it is the cost of cookies on the
+// hit path.
+func BenchmarkHandlePacketCacheHitCookie(b *testing.B) {
+	s, _ := newTestServer(b, Config{})
+	first := withEDNS(question(nameWWW, dns.TypeA), 1232, false)
+	first.IsEdns0().Option = []dns.EDNS0{&dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: "2464c4abcf10c957"}}
+	resp := s.Handle(b.Context(), first, clientLoopback, false)
+	var valid string
+	for _, o := range resp.IsEdns0().Option {
+		if c, ok := o.(*dns.EDNS0_COOKIE); ok {
+			valid = c.Cookie
+		}
+	}
+	for _, bc := range []struct{ name, cookie string }{{"client-only", "2464c4abcf10c957"}, {"valid", valid}} {
+		b.Run(bc.name, func(b *testing.B) {
+			m := withEDNS(question(nameWWW, dns.TypeA), 1232, false)
+			m.IsEdns0().Option = []dns.EDNS0{&dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: bc.cookie}}
+			query, err := m.Pack()
+			if err != nil {
+				b.Fatal(err)
+			}
+			buf := make([]byte, 0, 1232)
+			ctx := b.Context()
+			s.HandlePacket(ctx, query, clientLoopback, false, buf) // stored
+			if _, ok := s.answerFast(query, clientLoopback, false, buf); !ok {
+				b.Fatal("not answered from the answer cache")
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if out := s.HandlePacket(ctx, query, clientLoopback, false, buf); out == nil {
+					b.Fatal("no answer")
+				}
+			}
+		})
+	}
+}

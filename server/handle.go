@@ -109,6 +109,10 @@ type query struct {
 	// security: the DNSSEC verdict of a cached answer, for the metrics
 	// of its ready-packed repeats.
 	security dnssec.Status
+	// cookie: the COOKIE option of the answer (nil: none); truncate: the
+	// answer is sent with TC set (cookies.go).
+	cookie   *dns.EDNS0_COOKIE
+	truncate bool
 }
 
 // serve is the one path of every client query. It runs the checks and the
@@ -194,6 +198,9 @@ func (s *Server) prepare(q *query) (resp *dns.Msg, cached, final bool) {
 	q.edns = opt
 	if opt != nil && opt.Version() != 0 {
 		return s.errorReply(dns.RcodeBadVers), false, true // RFC 6891 6.1.3
+	}
+	if m := s.checkCookie(q, opt); m != nil {
+		return m, false, true
 	}
 	question := req.Question[0]
 	if question.Qclass != dns.ClassINET {
@@ -345,6 +352,9 @@ func (s *Server) finish(q *query, resp *dns.Msg, cached bool) *dns.Msg {
 		if q.ede != nil {
 			opt.Option = []dns.EDNS0{q.ede}
 		}
+		if q.cookie != nil {
+			opt.Option = append(opt.Option, q.cookie)
+		}
 		resp.Extra = append(resp.Extra[:len(resp.Extra):len(resp.Extra)], opt)
 		if !q.tcp {
 			size = min(max(int(q.edns.UDPSize()), dns.MinMsgSize), s.cfg.MaxUDPSize)
@@ -360,6 +370,7 @@ func (s *Server) finish(q *query, resp *dns.Msg, cached bool) *dns.Msg {
 		resp.Answer = wholeRRsets(answer, len(resp.Answer))
 		resp.Ns = wholeRRsets(ns, len(resp.Ns))
 	}
+	resp.Truncated = resp.Truncated || q.truncate
 	if resp.Rcode == dns.RcodeServerFailure {
 		s.stats.servFail.Add(1)
 	}

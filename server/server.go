@@ -13,6 +13,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/recursor-dns/recursor/cookie"
 	"github.com/recursor-dns/recursor/dnssec"
 	"github.com/recursor-dns/recursor/resolver"
 )
@@ -115,6 +116,23 @@ type Config struct {
 	// tap, for dnstap) that the listeners or HandlePacket see; Handle's
 	// parsed messages are not logged. Nil logs nothing.
 	Tap Tap
+
+	// DNS cookies (RFC 7873, RFC 9018; cookies.go).
+	// NoCookies ignores the COOKIE option of queries, as a server from
+	// before RFC 7873 (Unbound's answer-cookie: no).
+	NoCookies bool
+	// CookieSecret keys the server cookies; nil: a random one made by
+	// New (cookies then last as long as the process). Servers behind one
+	// anycast address share it.
+	CookieSecret *cookie.Key
+	// CookiePreviousSecret, when not nil, is accepted besides
+	// CookieSecret: the secret before a rotation.
+	CookiePreviousSecret *cookie.Key
+	// CookieRateLimit, when positive, caps the UDP queries a second from
+	// one client network (/24, /56) that carry no valid server cookie;
+	// past it they get BADCOOKIE or, with no cookie at all, TC=1.
+	// Negative is an error; 0 is off.
+	CookieRateLimit int
 }
 
 // Server answers DNS clients over UDP and TCP. Handle and HandlePacket may
@@ -133,6 +151,8 @@ type Server struct {
 	tap     Tap     // nil when off
 	// realClock: now is time.Now, whose readings also time queries
 	realClock bool
+	cookies   *cookie.Secrets // nil when off
+	udpLimit  *udpLimit       // Config.CookieRateLimit; nil when off
 
 	// Set by Listen, read by Serve and Addrs.
 	mu       sync.Mutex
@@ -216,6 +236,13 @@ func New(cfg Config) (*Server, error) {
 	}
 	for _, p := range cfg.Allow {
 		s.allow = append(s.allow, p.Masked())
+	}
+	if cfg.CookieRateLimit < 0 {
+		return nil, fmt.Errorf("server: Config.CookieRateLimit is %d, want 0 (off) or more", cfg.CookieRateLimit)
+	}
+	s.cookies = newCookies(cfg)
+	if cfg.CookieRateLimit > 0 {
+		s.udpLimit = newUDPLimit(cfg.CookieRateLimit)
 	}
 	s.limiter = limiter{maxInFlight: cfg.MaxInFlight, maxPerClient: cfg.MaxPerClient, perClient: map[netip.Addr]int{}}
 	s.tcp.conns = map[*tcpConn]struct{}{}
