@@ -60,41 +60,90 @@ func BenchmarkUDPRoundTrip(b *testing.B) {
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "qps")
 }
 
-// BenchmarkHandlePacketCacheHitCookie is BenchmarkHandlePacketCacheHit
-// with a COOKIE option, as cookie-aware clients send it: client-only
-// (a first contact: a server cookie is made) and with the valid server
-// cookie that answer gave (the steady state: it is checked and repeated).
-// Against BenchmarkHandlePacketCacheHit it is the cost of cookies on the
-// hit path.
-func BenchmarkHandlePacketCacheHitCookie(b *testing.B) {
-	s, _ := newTestServer(b, Config{})
-	first := withEDNS(question(nameWWW, dns.TypeA), 1232, false)
-	first.IsEdns0().Option = []dns.EDNS0{&dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: "2464c4abcf10c957"}}
-	resp := s.Handle(b.Context(), first, clientLoopback, false)
+// cookieBenchQueries are the same question with no COOKIE option, a
+// client cookie alone (a first contact: a server cookie is made) and the
+// valid server cookie s gave (the steady state: checked and repeated).
+func cookieBenchQueries(b *testing.B, s *Server) []struct {
+	name  string
+	query []byte
+} {
+	b.Helper()
+	withCookie := func(c string) *dns.Msg {
+		m := withEDNS(question(nameWWW, dns.TypeA), 1232, false)
+		if c != "" {
+			m.IsEdns0().Option = []dns.EDNS0{&dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: c}}
+		}
+		return m
+	}
+	resp := s.Handle(b.Context(), withCookie("2464c4abcf10c957"), clientLoopback, false)
 	var valid string
 	for _, o := range resp.IsEdns0().Option {
 		if c, ok := o.(*dns.EDNS0_COOKIE); ok {
 			valid = c.Cookie
 		}
 	}
-	for _, bc := range []struct{ name, cookie string }{{"client-only", "2464c4abcf10c957"}, {"valid", valid}} {
-		b.Run(bc.name, func(b *testing.B) {
-			m := withEDNS(question(nameWWW, dns.TypeA), 1232, false)
-			m.IsEdns0().Option = []dns.EDNS0{&dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: bc.cookie}}
-			query, err := m.Pack()
+	var out []struct {
+		name  string
+		query []byte
+	}
+	for _, c := range []struct{ name, cookie string }{{"none", ""}, {"client-only", "2464c4abcf10c957"}, {"valid", valid}} {
+		query, err := withCookie(c.cookie).Pack()
+		if err != nil {
+			b.Fatal(err)
+		}
+		s.HandlePacket(b.Context(), query, clientLoopback, false, nil) // stored
+		if _, ok := s.answerFast(query, clientLoopback, false, nil); !ok {
+			b.Fatalf("%s: not answered from the answer cache", c.name)
+		}
+		out = append(out, struct {
+			name  string
+			query []byte
+		}{c.name, query})
+	}
+	return out
+}
+
+// BenchmarkHandlePacketCacheHitCookie is BenchmarkHandlePacketCacheHit
+// without and with a COOKIE option: none against valid is the CPU cost
+// of cookies on the hit path, less the system calls.
+func BenchmarkHandlePacketCacheHitCookie(b *testing.B) {
+	s, _ := newTestServer(b, Config{})
+	for _, q := range cookieBenchQueries(b, s) {
+		b.Run(q.name, func(b *testing.B) {
+			buf := make([]byte, 0, 1232)
+			ctx := b.Context()
+			b.ReportAllocs()
+			for b.Loop() {
+				if out := s.HandlePacket(ctx, q.query, clientLoopback, false, buf); out == nil {
+					b.Fatal("no answer")
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkUDPRoundTripCookie is BenchmarkUDPRoundTrip without and with
+// a COOKIE option: the cost of cookies on a whole UDP hit, system calls
+// included.
+func BenchmarkUDPRoundTripCookie(b *testing.B) {
+	s, _ := newTestServer(b, Config{})
+	addr := startServer(b, s)
+	for _, q := range cookieBenchQueries(b, s) {
+		b.Run(q.name, func(b *testing.B) {
+			conn, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(addr))
 			if err != nil {
 				b.Fatal(err)
 			}
-			buf := make([]byte, 0, 1232)
-			ctx := b.Context()
-			s.HandlePacket(ctx, query, clientLoopback, false, buf) // stored
-			if _, ok := s.answerFast(query, clientLoopback, false, buf); !ok {
-				b.Fatal("not answered from the answer cache")
-			}
+			defer conn.Close()
+			resp := make([]byte, 1232)
 			b.ReportAllocs()
 			for b.Loop() {
-				if out := s.HandlePacket(ctx, query, clientLoopback, false, buf); out == nil {
-					b.Fatal("no answer")
+				if _, err := conn.Write(q.query); err != nil {
+					b.Fatal(err)
+				}
+				conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+				if _, err := conn.Read(resp); err != nil {
+					b.Fatal(err)
 				}
 			}
 		})
