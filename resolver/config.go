@@ -210,6 +210,10 @@ type Config struct {
 	// After is the timer of the serve-stale client timeout; default
 	// time.After. Tests inject one that follows their Now.
 	After func(time.Duration) <-chan time.Time
+
+	// DisableCookies sends no DNS cookies upstream (RFC 7873; see
+	// cookies.go): by default every EDNS query carries one.
+	DisableCookies bool
 }
 
 // Defaults of StaleConfig, Unbound's (serve-expired-client-timeout,

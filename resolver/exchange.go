@@ -114,7 +114,7 @@ func (r *Resolver) exchangeOnce(ctx context.Context, q *query, d delegation, c *
 	if left := c.deadline.Sub(now); !c.deadline.IsZero() && left < timeout {
 		timeout = max(left, MinServerTimeout)
 	}
-	resp, rtt, tcp, err := exchangeVia(ctx, r.transport, m, server, timeout)
+	resp, rtt, tcp, err := r.exchangeCookies(ctx, m, server, timeout)
 	if r.tap != nil {
 		// Before restoreCase: the reply as it came.
 		r.tap.Upstream(server, tcp, m, resp, time.Now().Add(-rtt), rtt)
