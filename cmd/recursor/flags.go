@@ -63,6 +63,8 @@ type engineFlags struct {
 	keepNetwork *testnet.Network
 	// hooks: the observers serve sets up (metrics, dnstap); not flags
 	hooks engineHooks
+
+	sendCookie bool // DNS cookies upstream (cookies.go)
 }
 
 // engineHooks are the observation interfaces of the engine.
@@ -97,6 +99,7 @@ func (f *engineFlags) register(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&f.insecureDomains, "insecure-domain", nil, "negative trust anchor: do not validate this zone and below (repeatable)")
 	fs.BoolVar(&f.noDNSSEC, "no-dnssec", false, "do not validate DNSSEC (default: validate with the root's trust anchors when the IANA root hints are used)")
 	f.registerStale(fs)
+	f.registerCookies(fs)
 }
 
 // registerStale registers the serve-stale and prefetch flags (Unbound's
@@ -254,6 +257,7 @@ func (f *engineFlags) build(log *slog.Logger) (*engine, error) {
 		Stale:    staleCfg,
 		Prefetch: prefetchCfg,
 	}
+	cfg.DisableCookies = !f.sendCookie
 	if cfg.Cache == nil {
 		maxBytes, err := parseSize(f.cacheMaxBytes)
 		if err != nil {
