@@ -31,6 +31,10 @@ const (
 	// requireCookie answers BADCOOKIE, with its server cookie, to a
 	// query without that cookie, as a server past its rate limit does.
 	requireCookie
+	// dropsCookieLater answers the first UDP query with a cookie and the
+	// later ones, and every TCP query, without: a spoofer's reply after
+	// the server showed it speaks cookies, or a server that stopped.
+	dropsCookieLater
 )
 
 var (
@@ -44,6 +48,7 @@ const serverCookieHex = "0100000011223344aabbccddeeff0011"
 type cookieUpstream struct {
 	part cookiePart
 	conn *net.UDPConn
+	tcp  *net.TCPListener
 
 	mu   sync.Mutex
 	seen []string // the hex COOKIE data of each query ("" for none)
@@ -76,13 +81,44 @@ func (u *cookieUpstream) serve() {
 		}
 		u.mu.Lock()
 		u.seen = append(u.seen, sent)
+		first := len(u.seen) == 1
 		u.mu.Unlock()
+		if u.part == dropsCookieLater && !first {
+			sent = "" // answered as if the query had none: no cookie back
+		}
 		for _, m := range u.replies(req, sent) {
 			wire, err := m.Pack()
 			if err == nil {
 				u.conn.WriteToUDPAddrPort(wire, from)
 			}
 		}
+	}
+}
+
+// serveTCP answers each query over TCP honestly, without a cookie, and
+// notes it in seen as "tcp".
+func (u *cookieUpstream) serveTCP() {
+	for {
+		c, err := u.tcp.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			defer c.Close()
+			dc := &dns.Conn{Conn: c}
+			req, err := dc.ReadMsg()
+			if err != nil || len(req.Question) != 1 {
+				return
+			}
+			u.mu.Lock()
+			u.seen = append(u.seen, "tcp")
+			u.mu.Unlock()
+			m := new(dns.Msg)
+			m.SetReply(req)
+			m.Authoritative = true
+			m.Answer = []dns.RR{&dns.A{Hdr: dns.RR_Header{Name: req.Question[0].Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 300}, A: goodAddr.AsSlice()}}
+			dc.WriteMsg(m)
+		}()
 	}
 }
 
@@ -107,11 +143,10 @@ func (u *cookieUpstream) replies(req *dns.Msg, sent string) []*dns.Msg {
 		}
 		return m
 	}
-	client := ""
+	right := "" // no cookie for a query without one
 	if len(sent) >= 16 {
-		client = sent[:16]
+		right = sent[:16] + serverCookieHex
 	}
-	right := client + serverCookieHex
 	wrong := reply(poisonAddr, "0badc0de0badc0de"+serverCookieHex)
 	switch u.part {
 	case noCookies:
@@ -147,12 +182,24 @@ func startCookieUpstreams(t *testing.T, parts ...cookiePart) ([]*cookieUpstream,
 				break
 			}
 			port = uint16(conn.LocalAddr().(*net.UDPAddr).Port)
-			ups = append(ups, &cookieUpstream{part: part, conn: conn})
+			u := &cookieUpstream{part: part, conn: conn}
+			ups = append(ups, u)
+			addr = netip.AddrPortFrom(addr.Addr(), port)
+			if u.tcp, err = net.ListenTCP("tcp", net.TCPAddrFromAddrPort(addr)); err != nil {
+				ok = false
+				break
+			}
 		}
 		for _, u := range ups {
-			t.Cleanup(func() { u.conn.Close() })
+			t.Cleanup(func() {
+				u.conn.Close()
+				if u.tcp != nil {
+					u.tcp.Close()
+				}
+			})
 			if ok {
 				go u.serve()
+				go u.serveTCP()
 			}
 		}
 		if ok {
@@ -329,5 +376,42 @@ func TestDisableCookies(t *testing.T) {
 		if c != "" {
 			t.Errorf("cookie %q sent with cookies disabled", c)
 		}
+	}
+}
+
+// TestMissingCookieGoesTCP: once a server has sent a cookie, a UDP reply
+// without one is a spoof suspect: the answer is fetched over TCP, and the
+// server's cookie, absent there too, is forgotten, so the next query is
+// answered over UDP as from a server without cookies.
+func TestMissingCookieGoesTCP(t *testing.T) {
+	ups, port := startCookieUpstreams(t, dropsCookieLater)
+	r := cookieResolver(t, ups, port)
+	var tcp []bool
+	ctx := resolver.WithTrace(t.Context(), func(s resolver.Step) { tcp = append(tcp, s.TCP) })
+	for _, name := range []string{"a.cookie.test.", "b.cookie.test.", "c.cookie.test."} {
+		m, err := r.Resolve(ctx, name, dns.TypeA)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := answerAddr(t, m); got != goodAddr {
+			t.Fatalf("%s: %v", name, got)
+		}
+	}
+	seen := ups[0].cookies()
+	want := []string{"client", "client+server", "tcp", "client"}
+	if len(seen) != len(want) {
+		t.Fatalf("server saw %q, want %d queries: %v", seen, len(want), want)
+	}
+	for i, w := range want {
+		got := seen[i]
+		switch {
+		case w == "tcp" && got != "tcp",
+			w == "client" && len(got) != 16,
+			w == "client+server" && len(got) != 16+len(serverCookieHex):
+			t.Errorf("query %d: %q, want %s", i, got, w)
+		}
+	}
+	if len(tcp) != 3 || tcp[0] || !tcp[1] || tcp[2] {
+		t.Errorf("steps over TCP %v, want the second only", tcp)
 	}
 }
