@@ -70,8 +70,13 @@ type Secrets struct {
 }
 
 type keyPair struct {
-	current, previous Key
+	// The secrets as SipHash's two key words.
+	current, previous [2]uint64
 	hasPrevious       bool
+}
+
+func keyWords(k *Key) [2]uint64 {
+	return [2]uint64{binary.LittleEndian.Uint64(k[:8]), binary.LittleEndian.Uint64(k[8:])}
 }
 
 // NewSecrets returns Secrets that make cookies with current and accept,
@@ -85,40 +90,24 @@ func NewSecrets(current Key, previous *Key) *Secrets {
 
 // SetKeys replaces the secrets, as NewSecrets sets them.
 func (s *Secrets) SetKeys(current Key, previous *Key) {
-	p := &keyPair{current: current}
+	p := &keyPair{current: keyWords(&current)}
 	if previous != nil {
-		p.previous, p.hasPrevious = *previous, true
+		p.previous, p.hasPrevious = keyWords(previous), true
 	}
 	s.keys.Store(p)
-}
-
-// hashInput lays out what the hash covers in buf: the client cookie, the
-// server cookie's first 8 bytes (version, reserved, timestamp) and the
-// client's address, 4 bytes for IPv4 (mapped ones included), else 16.
-func hashInput(buf *[ClientLen + 8 + 16]byte, client []byte, head []byte, addr netip.Addr) []byte {
-	copy(buf[:ClientLen], client)
-	copy(buf[ClientLen:ClientLen+8], head)
-	addr = addr.Unmap()
-	if addr.Is4() {
-		a := addr.As4()
-		copy(buf[ClientLen+8:], a[:])
-		return buf[:ClientLen+8+4]
-	}
-	a := addr.As16()
-	copy(buf[ClientLen+8:], a[:])
-	return buf[:]
 }
 
 // Make appends to dst a fresh server cookie (ServerLen bytes) for the
 // client cookie client (ClientLen bytes) of the client at addr, dated now
 // (seconds since the epoch).
 func (s *Secrets) Make(dst, client []byte, addr netip.Addr, now uint32) []byte {
-	var head [8]byte
-	head[0] = Version
-	binary.BigEndian.PutUint32(head[4:], now)
-	var buf [ClientLen + 8 + 16]byte
-	h := SipHash24(&s.keys.Load().current, hashInput(&buf, client, head[:], addr))
-	dst = append(dst, head[:]...)
+	var head [ClientLen + 8]byte
+	copy(head[:], client)
+	head[ClientLen] = Version
+	binary.BigEndian.PutUint32(head[ClientLen+4:], now)
+	k := &s.keys.Load().current
+	h := sipHashCookie(k[0], k[1], head[:], addr.Unmap())
+	dst = append(dst, head[ClientLen:]...)
 	return binary.LittleEndian.AppendUint64(dst, h)
 }
 
@@ -137,11 +126,13 @@ func (s *Secrets) Check(client, server []byte, addr netip.Addr, now uint32) Verd
 	if age > MaxAge || age < -MaxSkew {
 		return Bad
 	}
-	var buf [ClientLen + 8 + 16]byte
-	in := hashInput(&buf, client, server[:8], addr)
+	var head [ClientLen + 8]byte
+	copy(head[:], client)
+	copy(head[ClientLen:], server[:8])
+	addr = addr.Unmap()
 	keys := s.keys.Load()
 	var want [8]byte
-	binary.LittleEndian.PutUint64(want[:], SipHash24(&keys.current, in))
+	binary.LittleEndian.PutUint64(want[:], sipHashCookie(keys.current[0], keys.current[1], head[:], addr))
 	if subtle.ConstantTimeCompare(want[:], server[8:]) == 1 {
 		if age > RenewAge {
 			return Renew
@@ -149,7 +140,7 @@ func (s *Secrets) Check(client, server []byte, addr netip.Addr, now uint32) Verd
 		return Good
 	}
 	if keys.hasPrevious {
-		binary.LittleEndian.PutUint64(want[:], SipHash24(&keys.previous, in))
+		binary.LittleEndian.PutUint64(want[:], sipHashCookie(keys.previous[0], keys.previous[1], head[:], addr))
 		if subtle.ConstantTimeCompare(want[:], server[8:]) == 1 {
 			return Renew
 		}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/binary"
 	"encoding/hex"
+	"net/netip"
 	"os"
 	"strings"
 	"testing"
@@ -51,5 +52,20 @@ func BenchmarkSipHash24Cookie(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		msg[0] = byte(SipHash24(&key, msg))
+	}
+}
+
+// TestSipHashCookie: the server cookie's hash, computed in place, is
+// SipHash-2-4 of the message laid out (client cookie, head, address).
+func TestSipHashCookie(t *testing.T) {
+	key := RandomKey()
+	k0, k1 := binary.LittleEndian.Uint64(key[:8]), binary.LittleEndian.Uint64(key[8:])
+	head := []byte("0123456789abcdef")
+	for _, s := range []string{"192.0.2.1", "2001:db8::1", "0.0.0.0", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe"} {
+		a := netip.MustParseAddr(s)
+		msg := append(append([]byte(nil), head...), a.AsSlice()...)
+		if got, want := sipHashCookie(k0, k1, head, a), SipHash24(&key, msg); got != want {
+			t.Errorf("%s: %x, want %x", s, got, want)
+		}
 	}
 }
