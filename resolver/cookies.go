@@ -50,7 +50,8 @@ func (r *Resolver) exchangeCookies(ctx context.Context, m *dns.Msg, server netip
 		return exchangeVia(ctx, r.transport, m, server, timeout)
 	}
 	for retried := false; ; retried = true {
-		setCookie(opt, r.cookies.Option(make([]byte, 0, cookie.ClientLen+cookie.MaxServerLen), server.Addr()))
+		var buf [cookie.ClientLen + cookie.MaxServerLen]byte
+		setCookie(opt, r.cookies.Option(buf[:0], server.Addr()))
 		resp, rtt, tcp, err = exchangeVia(ctx, r.transport, m, server, timeout)
 		if err != nil {
 			return resp, rtt, tcp, err
@@ -59,12 +60,16 @@ func (r *Resolver) exchangeCookies(ctx context.Context, m *dns.Msg, server netip
 		if err := checkCookie(m, resp); errors.Is(err, errCookieMismatch) {
 			return nil, rtt, tcp, err
 		}
-		got := cookieData(resp)
-		if got == nil {
+		got, ok := cookieHex(resp)
+		if !ok {
 			r.cookies.Forget(server.Addr())
 			return resp, rtt, tcp, nil
 		}
-		r.cookies.Learn(server.Addr(), got)
+		if len(got) <= 2*len(buf) {
+			if n, err := hex.Decode(buf[:], []byte(got)); err == nil {
+				r.cookies.Learn(server.Addr(), buf[:n]) // Learn checks the layout
+			}
+		}
 		if resp.Rcode != dns.RcodeBadCookie || retried {
 			return resp, rtt, tcp, nil
 		}
@@ -84,39 +89,38 @@ func setCookie(opt *dns.OPT, data []byte) {
 	opt.Option = append(opt.Option, c)
 }
 
-// cookieData returns the data of m's first COOKIE option; nil for none.
-func cookieData(m *dns.Msg) []byte {
+// cookieHex returns the data of m's first COOKIE option as miekg/dns
+// keeps it, lower-case hex; ok is false when m has none.
+func cookieHex(m *dns.Msg) (data string, ok bool) {
 	opt := m.IsEdns0()
 	if opt == nil {
-		return nil
+		return "", false
 	}
 	for _, o := range opt.Option {
 		if c, ok := o.(*dns.EDNS0_COOKIE); ok {
-			b, err := hex.DecodeString(c.Cookie)
-			if err != nil || b == nil {
-				return []byte{} // present, and wrong
-			}
-			return b
+			return c.Cookie, true
 		}
 	}
-	return nil
+	return "", false
 }
 
 // checkCookie checks the cookie of resp, the reply to q: errCookieMismatch
 // when it does not echo q's client cookie, errCookieMissing when it has
-// none and q carried a server cookie (the server sends them).
+// none and q carried a server cookie (the server sends them). It compares
+// the hex forms, which miekg/dns writes in lower case: no allocation.
 func checkCookie(q, resp *dns.Msg) error {
-	sent := cookieData(q)
-	if len(sent) < cookie.ClientLen {
+	const clientHex = 2 * cookie.ClientLen
+	sent, _ := cookieHex(q)
+	if len(sent) < clientHex {
 		return nil
 	}
-	got := cookieData(resp)
+	got, ok := cookieHex(resp)
 	switch {
-	case got == nil && len(sent) > cookie.ClientLen:
+	case !ok && len(sent) > clientHex:
 		return errCookieMissing
-	case got == nil:
+	case !ok:
 		return nil
-	case len(got) < cookie.ClientLen || string(got[:cookie.ClientLen]) != string(sent[:cookie.ClientLen]):
+	case len(got) < clientHex || got[:clientHex] != sent[:clientHex]:
 		return errCookieMismatch
 	}
 	return nil
