@@ -78,6 +78,7 @@ func (s *Server) checkCookie(q *query, opt *dns.OPT) (resp *dns.Msg) {
 	limited := !q.tcp && s.udpLimit != nil
 	if !found || s.cookies == nil {
 		if limited && !s.udpLimit.allow(addr, now.UnixNano()) {
+			s.stats.cookieLimited.Add(1)
 			q.truncate = true
 			return new(dns.Msg)
 		}
@@ -91,6 +92,7 @@ func (s *Server) checkCookie(q *query, opt *dns.OPT) (resp *dns.Msg) {
 	reply := s.cookies.Reply(make([]byte, 0, cookie.ClientLen+cookie.MaxServerLen), client, server, v, addr, uint32(now.Unix()))
 	q.cookie = &dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: hex.EncodeToString(reply)}
 	if !v.Valid() && limited && !s.udpLimit.allow(addr, now.UnixNano()) {
+		s.stats.cookieLimited.Add(1)
 		return s.errorReply(dns.RcodeBadCookie) // RFC 7873 5.2.3
 	}
 	return nil

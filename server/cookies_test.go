@@ -195,6 +195,9 @@ func TestCookieRateLimit(t *testing.T) {
 			t.Fatalf("query %d with the fresh cookie past the rate: %s", i, resp)
 		}
 	}
+	if n := s.Stats().CookieLimited; n != 4 {
+		t.Errorf("Stats.CookieLimited = %d, want 4 (two TC, two BADCOOKIE)", n)
+	}
 	clock.Advance(time.Second) // the bucket refills
 	if resp := ask(t, s, plain, clientLoopback, false); resp.Truncated {
 		t.Error("a second later, still truncated")

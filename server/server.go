@@ -286,10 +286,14 @@ type Stats struct {
 	Panics    uint64 // queries whose handling panicked (a bug)
 	InFlight  int    // queries waiting for the engine now
 	TCPConns  int    // open TCP connections now
+	// CookieLimited: UDP queries past Config.CookieRateLimit without a
+	// valid cookie, answered BADCOOKIE or TC=1.
+	CookieLimited uint64
 }
 
 type counters struct {
 	queries, cacheHits, resolved, servFail, dropped, panics atomic.Uint64
+	cookieLimited                                           atomic.Uint64
 }
 
 // Stats returns the running totals.
@@ -302,6 +306,7 @@ func (s *Server) Stats() Stats {
 		Dropped:   s.stats.dropped.Load(),
 		Panics:    s.stats.panics.Load(),
 	}
+	st.CookieLimited = s.stats.cookieLimited.Load()
 	st.InFlight = s.limiter.inFlight()
 	st.TCPConns = s.tcp.count()
 	return st
