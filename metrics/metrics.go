@@ -153,6 +153,7 @@ func (r *Registry) WatchServer(s *server.Server) {
 		counter("cache_misses_total", "Client queries that waited for the engine.", func(st server.Stats) uint64 { return st.Resolved }),
 		counter("client_queries_dropped_total", "Client queries not answered: over a limit, or responses sent to us.", func(st server.Stats) uint64 { return st.Dropped }),
 		counter("panics_total", "Client queries whose handling panicked (a bug).", func(st server.Stats) uint64 { return st.Panics }),
+		counter("cookie_limited_total", "UDP queries past the cookie rate limit without a valid server cookie, answered BADCOOKIE or TC=1.", func(st server.Stats) uint64 { return st.CookieLimited }),
 		gauge("client_queries_in_flight", "Client queries waiting for the engine now.", func(st server.Stats) int { return st.InFlight }),
 		gauge("tcp_connections", "Open client TCP connections.", func(st server.Stats) int { return st.TCPConns }),
 	)

@@ -237,6 +237,10 @@ type Config struct {
 	// from: its RootCAs (nil: the system's roots) check the forwarders'
 	// certificates; ServerName is set per forwarder. Nil: the defaults.
 	ForwardTLS *tls.Config
+
+	// DisableCookies sends no DNS cookies upstream (RFC 7873; see
+	// cookies.go): by default every EDNS query carries one.
+	DisableCookies bool
 }
 
 // Defaults of StaleConfig, Unbound's (serve-expired-client-timeout,

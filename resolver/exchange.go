@@ -123,7 +123,7 @@ func (r *Resolver) exchangeOnce(ctx context.Context, q *query, d delegation, c *
 	trace := traceFrom(ctx)
 	reporting := r.reporting(ctx, trace)
 	sendCtx, note := noting(ctx, reporting)
-	resp, rtt, tcp, err := exchangeVia(sendCtx, r.transportFor(d), m, server, timeout)
+	resp, rtt, tcp, err := r.exchangeCookies(sendCtx, r.transportFor(d), m, server, timeout)
 	if r.tap != nil {
 		// Before restoreCase: the reply as it came.
 		r.tap.Upstream(server, tcp, m, resp, time.Now().Add(-rtt), rtt)

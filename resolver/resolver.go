@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/recursor-dns/recursor/cache"
+	"github.com/recursor-dns/recursor/cookie"
 	"github.com/recursor-dns/recursor/dnssec"
 	"github.com/recursor-dns/recursor/internal/dnsname"
 	"github.com/recursor-dns/recursor/localdata"
@@ -26,6 +27,7 @@ import (
 
 // Resolver is an iterative resolver. It is safe for concurrent use.
 type Resolver struct {
+	cookies    *cookie.Jar // client cookies (cookies.go); nil when off
 	hints      *roothints.Hints
 	port       uint16
 	noIPv6     bool
@@ -101,6 +103,7 @@ func New(cfg Config) (*Resolver, error) {
 	if r.metrics == nil {
 		r.metrics = noMetrics{}
 	}
+	r.cookies = newCookieJar(cfg)
 	r.stale, r.prefetch, r.after = cfg.Stale.withDefaults(), !cfg.Prefetch.Disable, cfg.After
 	r.staleHolds, _ = lru.New[string, time.Time](failureEntries)
 	r.bg.max = cfg.Prefetch.MaxBackground

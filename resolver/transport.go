@@ -213,6 +213,9 @@ func (t *NetTransport) exchangeTCP(ctx context.Context, deadline time.Time, m *d
 		return nil, readError(ctx, err)
 	}
 	resp, err := parseReply(m, raw)
+	if errors.Is(err, errCookieMissing) {
+		err = nil // over TCP a server need not send one
+	}
 	if errors.Is(err, errSpoofSuspect) {
 		err = errMismatch // over TCP a wrong ID is just a broken server
 	}
@@ -254,6 +257,9 @@ func parseReply(q *dns.Msg, raw []byte) (*dns.Msg, error) {
 	}
 	if !questionMatches(q, resp) {
 		return nil, errMismatch
+	}
+	if err := checkCookie(q, resp); err != nil {
+		return resp, err // a spoof: the UDP read goes on (cookies.go)
 	}
 	if !caseEchoed {
 		return nil, errCaseMismatch

@@ -110,6 +110,9 @@ type wireQuery struct {
 	do          bool
 	udpSize     int
 	variant     int // the table of the query's DO, CD and AD bits
+	// cookieAt, cookieLen: where the data of the first COOKIE option
+	// is (cookieAt 0: none).
+	cookieAt, cookieLen int
 }
 
 func parseWireQuery(q []byte) (w wireQuery, ok bool) {
@@ -165,12 +168,17 @@ func parseWireQuery(q []byte) (w wireQuery, ok bool) {
 		if len(q)-opt < 4 {
 			return w, false
 		}
+		n := int(binary.BigEndian.Uint16(q[opt+2:]))
 		switch binary.BigEndian.Uint16(q[opt:]) {
-		case dns.EDNS0COOKIE, dns.EDNS0PADDING:
+		case dns.EDNS0COOKIE:
+			if w.cookieAt == 0 {
+				w.cookieAt, w.cookieLen = opt+4, n
+			}
+		case dns.EDNS0PADDING:
 		default:
 			return w, false
 		}
-		opt += 4 + int(binary.BigEndian.Uint16(q[opt+2:]))
+		opt += 4 + n
 		if opt > len(q) {
 			return w, false
 		}
@@ -237,12 +245,19 @@ func (s *Server) answerFast(query []byte, client netip.AddrPort, tcp bool, buf [
 	default:
 		size = dns.MinMsgSize
 	}
+	ck, ok := s.readFastCookie(query, w, client, now)
+	if !ok {
+		return nil, false
+	}
 	n := len(a.wire)
 	if w.edns {
-		n += optLen
+		n += optLen + ck.optionLen()
 	}
 	if n > size {
 		return nil, false // the slow path truncates
+	}
+	if !s.admitFast(ck, client, tcp, now) {
+		return nil, false
 	}
 	out = append(buf[:0], a.wire...)
 	out[0], out[1] = query[0], query[1]
@@ -257,7 +272,9 @@ func (s *Server) answerFast(query []byte, client netip.AddrPort, tcp bool, buf [
 		if w.do {
 			ttl = 0x80
 		}
-		out = append(out, 0, 0, byte(dns.TypeOPT), byte(s.cfg.MaxUDPSize>>8), byte(s.cfg.MaxUDPSize), 0, 0, ttl, 0, 0, 0)
+		rdlen := ck.optionLen()
+		out = append(out, 0, 0, byte(dns.TypeOPT), byte(s.cfg.MaxUDPSize>>8), byte(s.cfg.MaxUDPSize), 0, 0, ttl, 0, byte(rdlen>>8), byte(rdlen))
+		out = s.appendFastCookie(out, ck, client, now)
 	}
 	s.stats.queries.Add(1)
 	s.stats.cacheHits.Add(1)
@@ -354,8 +371,9 @@ func packAnswer(resp, question []byte) (*packedAnswer, bool) {
 		}
 		if rrtype == dns.TypeOPT {
 			// An OPT with options (an Extended DNS Error) says more
-			// than the bare OPT the fast path appends.
-			if i != counts-1 || next != len(resp) || rdlen > 0 {
+			// than the OPT the fast path appends (bare, or with the
+			// client's cookie).
+			if i != counts-1 || next != len(resp) || !onlyCookie(resp[off+10:next]) {
 				return nil, false
 			}
 			end, optSeen = start, true

@@ -81,7 +81,7 @@ func TestParseWireQuery(t *testing.T) {
 		{"header only", plain[:headerLen], false, wireQuery{}},
 		{"pointer in qname", set(plain, headerLen, 0xc0), false, wireQuery{}},
 		{"label runs past end", set(plain, headerLen, 60), false, wireQuery{}},
-		{"edns cookie", withCookie, true, wireQuery{questionEnd: len(plain), edns: true, udpSize: 1232}},
+		{"edns cookie", withCookie, true, wireQuery{questionEnd: len(plain), edns: true, udpSize: 1232, cookieAt: len(withCookie) - 8, cookieLen: 8}},
 		{"edns cookie cut", withCookie[:len(withCookie)-1], false, wireQuery{}},
 		{"edns cookie longer than the option data", set(withCookie, len(withCookie)-9, 9), false, wireQuery{}},
 		{"edns other option", set(withCookie, len(withCookie)-11, dns.EDNS0NSID), false, wireQuery{}},

@@ -120,6 +120,10 @@ type query struct {
 	// policy: the response policy made the answer (never kept);
 	// policyTC: it says to answer with TC.
 	policy, policyTC bool
+	// cookie: the COOKIE option of the answer (nil: none); truncate: the
+	// answer is sent with TC set (cookies.go).
+	cookie   *dns.EDNS0_COOKIE
+	truncate bool
 }
 
 // serve is the one path of every client query. It runs the checks and the
@@ -213,6 +217,9 @@ func (s *Server) prepare(q *query) (resp *dns.Msg, cached, final bool) {
 	q.edns = opt
 	if opt != nil && opt.Version() != 0 {
 		return s.errorReply(dns.RcodeBadVers), false, true // RFC 6891 6.1.3
+	}
+	if m := s.checkCookie(q, opt); m != nil {
+		return m, false, true
 	}
 	question := req.Question[0]
 	if question.Qclass == dns.ClassCHAOS {
@@ -420,6 +427,9 @@ func (s *Server) finish(q *query, resp *dns.Msg, cached bool) *dns.Msg {
 		if s.nsid != "" && wantsNSID(q.edns) {
 			opt.Option = append(opt.Option, &dns.EDNS0_NSID{Code: dns.EDNS0NSID, Nsid: s.nsid})
 		}
+		if q.cookie != nil {
+			opt.Option = append(opt.Option, q.cookie)
+		}
 		resp.Extra = append(resp.Extra[:len(resp.Extra):len(resp.Extra)], opt)
 		if !q.tcp {
 			size = min(max(int(q.edns.UDPSize()), dns.MinMsgSize), s.cfg.MaxUDPSize)
@@ -438,6 +448,7 @@ func (s *Server) finish(q *query, resp *dns.Msg, cached bool) *dns.Msg {
 		resp.Answer = wholeRRsets(answer, len(resp.Answer))
 		resp.Ns = wholeRRsets(ns, len(resp.Ns))
 	}
+	resp.Truncated = resp.Truncated || q.truncate
 	if resp.Rcode == dns.RcodeServerFailure {
 		s.stats.servFail.Add(1)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/recursor-dns/recursor/cookie"
 	"github.com/recursor-dns/recursor/resolver"
 )
 
@@ -177,6 +178,8 @@ var (
 	clientOther    = netip.MustParseAddrPort("192.0.2.77:40000") // never sent to: a source address for Handle only
 )
 
+var testCookieSecret = cookie.Key{0xe5, 0xe9, 0x73, 0xe5, 0xa6, 0xb2, 0xa4, 0x3f, 0x48, 0xe7, 0xdc, 0x84, 0x9e, 0x37, 0xbf, 0xcf}
+
 // newTestServer returns a server on the fake backend, not yet listening.
 func newTestServer(tb testing.TB, cfg Config) (*Server, *fakeBackend) {
 	tb.Helper()
@@ -186,6 +189,11 @@ func newTestServer(tb testing.TB, cfg Config) (*Server, *fakeBackend) {
 	}
 	if cfg.Listen == nil {
 		cfg.Listen = []string{"127.0.0.1:0"}
+	}
+	if cfg.CookieSecret == nil {
+		// One secret for every test server, so that two of them (the
+		// answer cache's and the slow path's) answer alike.
+		cfg.CookieSecret = &testCookieSecret
 	}
 	s, err := New(cfg)
 	if err != nil {

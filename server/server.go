@@ -14,6 +14,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/recursor-dns/recursor/cookie"
 	"github.com/recursor-dns/recursor/dnssec"
 	"github.com/recursor-dns/recursor/resolver"
 )
@@ -142,6 +143,23 @@ type Config struct {
 	// LogServfail logs every SERVFAIL at Info with its reason, as
 	// Unbound's log-servfail (at Debug otherwise).
 	LogServfail bool
+
+	// DNS cookies (RFC 7873, RFC 9018; cookies.go).
+	// NoCookies ignores the COOKIE option of queries, as a server from
+	// before RFC 7873 (Unbound's answer-cookie: no).
+	NoCookies bool
+	// CookieSecret keys the server cookies; nil: a random one made by
+	// New (cookies then last as long as the process). Servers behind one
+	// anycast address share it.
+	CookieSecret *cookie.Key
+	// CookiePreviousSecret, when not nil, is accepted besides
+	// CookieSecret: the secret before a rotation.
+	CookiePreviousSecret *cookie.Key
+	// CookieRateLimit, when positive, caps the UDP queries a second from
+	// one client network (/24, /56) that carry no valid server cookie;
+	// past it they get BADCOOKIE or, with no cookie at all, TC=1.
+	// Negative is an error; 0 is off.
+	CookieRateLimit int
 }
 
 // Server answers DNS clients over UDP and TCP. Handle and HandlePacket may
@@ -161,6 +179,8 @@ type Server struct {
 	tap     Tap     // nil when off
 	// realClock: now is time.Now, whose readings also time queries
 	realClock bool
+	cookies   *cookie.Secrets // nil when off
+	udpLimit  *udpLimit       // Config.CookieRateLimit; nil when off
 
 	// Set by Listen, read by Serve and Addrs.
 	mu       sync.Mutex
@@ -252,6 +272,13 @@ func New(cfg Config) (*Server, error) {
 	if len(cfg.NSID) > 0 {
 		s.nsid = hex.EncodeToString(cfg.NSID)
 	}
+	if cfg.CookieRateLimit < 0 {
+		return nil, fmt.Errorf("server: Config.CookieRateLimit is %d, want 0 (off) or more", cfg.CookieRateLimit)
+	}
+	s.cookies = newCookies(cfg)
+	if cfg.CookieRateLimit > 0 {
+		s.udpLimit = newUDPLimit(cfg.CookieRateLimit)
+	}
 	s.limiter = limiter{maxInFlight: cfg.MaxInFlight, maxPerClient: cfg.MaxPerClient, perClient: map[netip.Addr]int{}}
 	s.tcp.conns = map[*tcpConn]struct{}{}
 	return s, nil
@@ -298,10 +325,14 @@ type Stats struct {
 	Panics    uint64 // queries whose handling panicked (a bug)
 	InFlight  int    // queries waiting for the engine now
 	TCPConns  int    // open TCP connections now
+	// CookieLimited: UDP queries past Config.CookieRateLimit without a
+	// valid cookie, answered BADCOOKIE or TC=1.
+	CookieLimited uint64
 }
 
 type counters struct {
 	queries, cacheHits, resolved, servFail, dropped, panics atomic.Uint64
+	cookieLimited                                           atomic.Uint64
 }
 
 // Stats returns the running totals.
@@ -314,6 +345,7 @@ func (s *Server) Stats() Stats {
 		Dropped:   s.stats.dropped.Load(),
 		Panics:    s.stats.panics.Load(),
 	}
+	st.CookieLimited = s.stats.cookieLimited.Load()
 	st.InFlight = s.limiter.inFlight()
 	st.TCPConns = s.tcp.count()
 	return st

@@ -69,6 +69,8 @@ type engineFlags struct {
 
 	// Response policy zones (rpz.go)
 	rpz rpzFlags
+
+	sendCookie bool // DNS cookies upstream (cookies.go)
 }
 
 // engineHooks are the observation interfaces of the engine.
@@ -106,6 +108,7 @@ func (f *engineFlags) register(fs *pflag.FlagSet) {
 	f.local.register(fs)
 	f.rpz.register(fs)
 	f.fwd.register(fs)
+	f.registerCookies(fs)
 }
 
 // registerStale registers the serve-stale and prefetch flags (Unbound's
@@ -268,6 +271,7 @@ func (f *engineFlags) build(log *slog.Logger) (*engine, error) {
 		Prefetch: prefetchCfg,
 	}
 	cfg.LocalData = localData
+	cfg.DisableCookies = !f.sendCookie
 	if cfg.Cache == nil {
 		maxBytes, err := parseSize(f.cacheMaxBytes)
 		if err != nil {

@@ -107,7 +107,11 @@ func restartOnly() []string {
 	names := []string{"sandbox", "sandbox-dir", "cache-entries", "cache-max-bytes", "max-ttl", "max-negative-ttl"}
 	fs := pflag.NewFlagSet("server", pflag.ContinueOnError)
 	(&serveFlags{}).register(fs)
-	fs.VisitAll(func(f *pflag.Flag) { names = append(names, f.Name) })
+	fs.VisitAll(func(f *pflag.Flag) {
+		if !slices.Contains(reloadableCookieFlags, f.Name) {
+			names = append(names, f.Name)
+		}
+	})
 	return names
 }
 
@@ -299,6 +303,10 @@ func (o *operations) reload(w io.Writer) error {
 			kept = append(kept, name)
 		}
 	}
+	rotateCookies, err := o.sf.cookies.reloaded(&sf.cookies, o.log)
+	if err != nil {
+		return err
+	}
 	ef.sandbox, ef.sandboxDir = o.ef.sandbox, o.ef.sandboxDir
 	ef.keepCache, ef.keepNetwork = o.live.get().Cache(), o.network
 	ef.hooks = o.ef.hooks // the new engine reports to the same metrics and dnstap
@@ -308,6 +316,7 @@ func (o *operations) reload(w io.Writer) error {
 		return err
 	}
 	o.live.swap(e.resolver)
+	rotateCookies(o.srv)
 	o.srv.FlushAnswers()
 	if len(kept) > 0 {
 		slices.Sort(kept)

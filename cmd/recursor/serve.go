@@ -47,6 +47,8 @@ type serveFlags struct {
 
 	// Identity, logs, access control and privileges (serverops.go).
 	srvops serverOpsFlags
+
+	cookies cookieFlags // cookies.go
 }
 
 // register adds the server's own flags; configFile lists them as the
@@ -68,6 +70,8 @@ func (f *serveFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.memoryLimit, "memory-limit", "", "soft limit of the Go runtime's memory (as GOMEMLIMIT: the collector works harder near it), a number with an optional k, m or g suffix; empty: GOMEMLIMIT's, or none")
 	f.observe.register(fs)
 	f.srvops.register(fs)
+
+	f.cookies.register(fs)
 }
 
 func newServeCommand() *cobra.Command {
@@ -181,6 +185,9 @@ func runServe(ctx context.Context, ef *engineFlags, sf *serveFlags, log *slog.Lo
 	}
 	obs.serverConfig(&scfg)
 	if err := sf.srvops.serverConfig(&scfg); err != nil {
+		return err
+	}
+	if err := sf.cookies.apply(&scfg); err != nil {
 		return err
 	}
 	srv, err := server.New(scfg)
