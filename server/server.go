@@ -115,6 +115,9 @@ type Config struct {
 	// tap, for dnstap) that the listeners or HandlePacket see; Handle's
 	// parsed messages are not logged. Nil logs nothing.
 	Tap Tap
+
+	// Encrypted transports (tls.go, doh.go, doq.go): see EncryptedConfig.
+	Encrypted EncryptedConfig
 }
 
 // Server answers DNS clients over UDP and TCP. Handle and HandlePacket may
@@ -146,6 +149,7 @@ type Server struct {
 	listeners     []*net.TCPListener
 
 	tcp tcpConns
+	enc encrypted // the encrypted listeners (tls.go)
 
 	stopping atomic.Bool
 	work     sync.WaitGroup // async queries and TCP connections
@@ -204,6 +208,9 @@ func New(cfg Config) (*Server, error) {
 		if *f.v == 0 {
 			*f.v = f.def
 		}
+	}
+	if err := checkEncrypted(&cfg.Encrypted); err != nil {
+		return nil, fmt.Errorf("server: %w", err)
 	}
 	realClock := cfg.Now == nil
 	if realClock {
