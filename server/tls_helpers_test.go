@@ -106,11 +106,11 @@ func writeFile(tb testing.TB, name string, data []byte) {
 // encryptedSetup is a server listening on every transport, and what its
 // clients need.
 type encryptedSetup struct {
-	s                     *Server
-	udp, dot, doh, doq    netip.AddrPort
-	ca                    *testCA
-	certs                 *CertStore
-	dir, certFile          string
+	s                  *Server
+	udp, dot, doh, doq netip.AddrPort
+	ca                 *testCA
+	certs              *CertStore
+	dir, certFile      string
 }
 
 // startEncrypted serves cfg (Backend set or the fake's) on UDP/TCP, DoT,

@@ -135,7 +135,9 @@ func TestPaddingAndKeepalive(t *testing.T) {
 	padded := func() *dns.Msg {
 		return withOptions(question(nameWWW, dns.TypeA), &dns.EDNS0_PADDING{Padding: make([]byte, 100)})
 	}
-	keepalive := func() *dns.Msg { return withOptions(question(nameAlias, dns.TypeA), &dns.EDNS0_TCP_KEEPALIVE{Code: dns.EDNS0TCPKEEPALIVE}) }
+	keepalive := func() *dns.Msg {
+		return withOptions(question(nameAlias, dns.TypeA), &dns.EDNS0_TCP_KEEPALIVE{Code: dns.EDNS0TCPKEEPALIVE})
+	}
 	for _, tr := range e.encryptedExchanges(t) {
 		t.Run(tr.name, func(t *testing.T) {
 			got, err := tr.exchange(t, padded())
