@@ -43,6 +43,8 @@ type serveFlags struct {
 	cmdline []flagSetting
 	flags   *pflag.FlagSet
 	observe observeFlags
+
+	transports transportFlags // DoT, DoH, DoQ (transports.go)
 }
 
 // register adds the server's own flags; configFile lists them as the
@@ -63,6 +65,7 @@ func (f *serveFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.cacheFile, "cache-file", "", "load the cache from this file at start and write it there on shutdown; empty: none")
 	fs.StringVar(&f.memoryLimit, "memory-limit", "", "soft limit of the Go runtime's memory (as GOMEMLIMIT: the collector works harder near it), a number with an optional k, m or g suffix; empty: GOMEMLIMIT's, or none")
 	f.observe.register(fs)
+	f.transports.register(fs)
 }
 
 func newServeCommand() *cobra.Command {
@@ -166,6 +169,9 @@ func runServe(ctx context.Context, ef *engineFlags, sf *serveFlags, log *slog.Lo
 		LogQueries:     sf.logQueries,
 	}
 	obs.serverConfig(&scfg)
+	if err := sf.transports.apply(&scfg); err != nil {
+		return err
+	}
 	srv, err := server.New(scfg)
 	if err != nil {
 		return errors.New(strings.TrimPrefix(err.Error(), "server: "))
