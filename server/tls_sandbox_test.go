@@ -22,10 +22,11 @@ func TestSandboxCasesOverEncryptedTransports(t *testing.T) {
 	trs := e.encryptedExchanges(t)
 	for _, c := range cases {
 		t.Run(c.Name, func(t *testing.T) {
-			q := withEDNS(question(c.Qname, c.Qtype), 1232, false)
-			want := exchange(t, "udp", e.udp, q, netip.Addr{})
+			// A fresh message per exchange: packing one writes to it.
+			q := func() *dns.Msg { return withEDNS(question(c.Qname, c.Qtype), 1232, false) }
+			want := exchange(t, "udp", e.udp, q(), netip.Addr{})
 			if want.Truncated {
-				want = exchange(t, "tcp", e.udp, q, netip.Addr{})
+				want = exchange(t, "tcp", e.udp, q(), netip.Addr{})
 			}
 			if want.Rcode != c.Rcode {
 				t.Errorf("over UDP: rcode %s, the case wants %s", dns.RcodeToString[want.Rcode], dns.RcodeToString[c.Rcode])
@@ -33,7 +34,7 @@ func TestSandboxCasesOverEncryptedTransports(t *testing.T) {
 			for _, tr := range trs {
 				t.Run(tr.name, func(t *testing.T) {
 					t.Parallel()
-					got, err := tr.exchange(t, q)
+					got, err := tr.exchange(t, q())
 					if err != nil {
 						t.Fatal(err)
 					}
