@@ -140,7 +140,7 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 run() {
 	local name=$1 pid=$2 mode=$3 port=$4 extra=()
 	if [[ $mode == doh ]]; then
-		extra=(-O "doh-uri=https://127.0.0.1:$port/dns-query" -O doh-method=POST)
+		extra=(-O "doh-uri=https://127.0.0.1:$port/dns-query" -O "doh-method=${DOT_DOH_METHOD:-GET}")
 	fi
 	local before after out completed qps
 	before=$(cpu_ticks "$pid")
