@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"encoding/binary"
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -572,5 +573,61 @@ func TestEncryptedShutdown(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("Serve did not return")
+	}
+}
+
+// TestDoTHandshakeTimeout: a client that connects and never starts TLS
+// is closed after the handshake timeout, long before the idle timeout.
+func TestDoTHandshakeTimeout(t *testing.T) {
+	e := startEncrypted(t, Config{TCPIdleTimeout: time.Minute, Encrypted: EncryptedConfig{HandshakeTimeout: 50 * time.Millisecond}})
+	conn, err := net.Dial("tcp", e.dot.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+	_, err = conn.Read(make([]byte, 1))
+	if err == nil || isTimeout(err) {
+		t.Fatalf("read: %v; want the server to close the connection", err)
+	}
+}
+
+// TestDoTPipelining: DoT is the TCP front end: queries on one connection
+// are answered as they complete, a slow one last.
+func TestDoTPipelining(t *testing.T) {
+	e := startEncrypted(t, Config{})
+	fb := e.s.backend.(*fakeBackend)
+	conn, err := tls.Dial("tcp", e.dot.String(), e.clientTLS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(20 * time.Second))
+	dc := &dns.Conn{Conn: conn}
+	names := []string{nameSlow, nameWWW, nameAlias}
+	for i, name := range names {
+		q := question(name, dns.TypeA)
+		q.Id = uint16(i + 1)
+		if err := dc.WriteMsg(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fb.waitStarted(t, 1)
+	var got []uint16
+	for range 2 {
+		m, err := dc.ReadMsg()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, m.Id)
+	}
+	close(fb.release)
+	m, err := dc.ReadMsg()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = append(got, m.Id)
+	if slices.Sort(got[:2]); !slices.Equal(got, []uint16{2, 3, 1}) {
+		t.Errorf("answers in the order %v, want 2 and 3 before the slow 1", got)
 	}
 }
