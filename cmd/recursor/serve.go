@@ -80,7 +80,8 @@ func newServeCommand() *cobra.Command {
 SIGTERM, then finishes the queries in flight and exits 0. Only loopback
 clients are answered unless --allow says otherwise. Settings may also come
 from a TOML file (--config, see docs/recursor.example.toml); flags given on
-the command line win over the file.`,
+the command line win over the file. --tls-listen, --https-listen and
+--quic-listen add DNS over TLS, HTTPS and QUIC (with --tls-cert/--tls-key).`,
 		Example: `  recursor serve --sandbox --listen 127.0.0.1:5353   # then: dig @127.0.0.1 -p 5353 www.example.com
   recursor serve --listen 192.0.2.1:53 --allow 192.0.2.0/24 --log-queries
   recursor serve --config /etc/recursor.toml`,
