@@ -1,6 +1,7 @@
-// Package server owns the port-53 front end: the UDP and TCP listeners, the
-// client access list, EDNS, truncation, the limits that keep a busy or
-// hostile client from starving the others, and the one mapping of engine
+// Package server owns the port-53 front end: the UDP and TCP listeners
+// (and DNS over TLS, HTTPS and QUIC), the client access list, EDNS,
+// truncation, the limits that keep a busy or hostile client from starving
+// the others, and the one mapping of engine
 // errors to RCODEs. It turns wire queries into calls of a Backend (the
 // resolver) and knows nothing of iteration.
 //
@@ -60,6 +61,28 @@
 //     in the order they complete; a connection is closed when it sends no
 //     complete query for TCPIdleTimeout (a slow trickle included) and has
 //     none outstanding. At MaxTCPConns the longest-idle connection gives way.
+//
+// Encrypted transports (tls.go, doh.go, doq.go), each off until
+// EncryptedConfig names a listen address, feed the same path:
+//
+//   - DNS over TLS (RFC 7858) is the TCP front end over a TLS listener:
+//     the same pipelining, idle timeout and MaxTCPConns; a handshake
+//     longer than HandshakeTimeout closes the connection.
+//   - DNS over HTTPS (RFC 8484): /dns-query, GET ?dns= and POST
+//     application/dns-message, HTTP/2 and HTTP/1.1, Cache-Control max-age
+//     from the smallest TTL; HTTPSPlain drops TLS for a proxy in front,
+//     whose Forwarded/X-Forwarded-For names the client only when the
+//     proxy is in HTTPSTrustedProxies. DoH queries are TCP-like (no
+//     truncation).
+//   - DNS over QUIC (RFC 9250): ALPN doq, one query per stream, ID 0;
+//     protocol errors close the connection with DOQ_PROTOCOL_ERROR, and
+//     past MaxQUICConns new connections get DOQ_EXCESSIVE_LOAD.
+//   - Answers to padded queries are padded to 468-byte blocks (RFC 8467)
+//     on these three; edns-tcp-keepalive (RFC 7828) is answered on TCP
+//     and TLS. Both are added to the packed answer, outside the UDP path
+//     and the answer cache.
+//   - Certificates come from GetCertificate at each handshake, so a
+//     CertStore reload changes them without closing connections.
 //
 // On 64-bit Linux each UDP reader takes every query waiting with one
 // recvmmsg and sends the cache hits' answers with one sendmmsg; a datagram

@@ -47,6 +47,10 @@ func (s *Server) Listen() ([]netip.AddrPort, error) {
 		s.listeners = append(s.listeners, tcp)
 		s.addrs = append(s.addrs, bound)
 	}
+	if err := s.listenEncrypted(); err != nil {
+		s.closeListeners()
+		return nil, err
+	}
 	if len(s.addrs) == 0 {
 		return nil, fmt.Errorf("listen: none of the default addresses %v can be bound on this host; name one with --listen", s.cfg.Listen)
 	}
@@ -157,6 +161,7 @@ func (s *Server) closeListeners() {
 		l.Close()
 	}
 	s.udpConns, s.listeners, s.addrs = nil, nil, nil
+	s.closeEncrypted()
 }
 
 // Serve answers clients on the Listen addresses until ctx is cancelled,
@@ -199,8 +204,9 @@ func (s *Server) Serve(ctx context.Context) error {
 		}
 	}
 	for _, l := range s.listeners {
-		readers.Go(func() { s.acceptTCP(queryCtx, l) })
+		readers.Go(func() { s.acceptTCP(queryCtx, l, nil) })
 	}
+	s.serveEncrypted(ctx, queryCtx, &readers)
 	s.log.Info("serving", "addrs", s.addrs, "access", accessRules(s.cfg))
 
 	<-ctx.Done()
@@ -213,6 +219,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	for _, l := range s.listeners {
 		l.Close()
 	}
+	s.stopEncrypted()
 	s.tcp.stopReading()
 	readers.Wait()
 
@@ -228,6 +235,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	for _, c := range s.udpConns {
 		c.conn.Close()
 	}
+	s.closeEncrypted()
 	s.mu.Unlock()
 	st := s.Stats()
 	s.log.Info("stopped", "queries", st.Queries, "cache_hits", st.CacheHits, "resolved", st.Resolved,

@@ -160,6 +160,9 @@ type Config struct {
 	// past it they get BADCOOKIE or, with no cookie at all, TC=1.
 	// Negative is an error; 0 is off.
 	CookieRateLimit int
+
+	// Encrypted transports (tls.go, doh.go, doq.go): see EncryptedConfig.
+	Encrypted EncryptedConfig
 }
 
 // Server answers DNS clients over UDP and TCP. Handle and HandlePacket may
@@ -194,6 +197,7 @@ type Server struct {
 	listeners     []*net.TCPListener
 
 	tcp tcpConns
+	enc encrypted // the encrypted listeners (tls.go)
 
 	stopping atomic.Bool
 	work     sync.WaitGroup // async queries and TCP connections
@@ -258,6 +262,9 @@ func New(cfg Config) (*Server, error) {
 		if *f.v == 0 {
 			*f.v = f.def
 		}
+	}
+	if err := checkEncrypted(&cfg.Encrypted); err != nil {
+		return nil, fmt.Errorf("server: %w", err)
 	}
 	realClock := cfg.Now == nil
 	if realClock {

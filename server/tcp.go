@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -24,9 +25,10 @@ type tcpConns struct {
 // tcpConn is one client connection. Queries on it are read in order,
 // answered as they complete (RFC 7766 6.2.1.1), and written whole under wmu.
 type tcpConn struct {
-	conn    *net.TCPConn
+	conn    net.Conn // a *tls.Conn for DNS over TLS (tls.go)
 	client  netip.AddrPort
 	closing atomic.Bool // evicted or shutting down: read no more queries
+	tls     bool        // answers are padded when the query was (RFC 8467)
 
 	pending     sync.WaitGroup
 	outstanding atomic.Int32 // queries waiting for the engine
@@ -97,11 +99,13 @@ func (c *tcpConn) stopReading() {
 	c.conn.SetReadDeadline(time.Now())
 }
 
-// acceptTCP accepts connections on l until the server stops.
-func (s *Server) acceptTCP(ctx context.Context, l *net.TCPListener) {
+// acceptTCP accepts connections on l until the server stops. With
+// tlsConf, each connection is DNS over TLS (RFC 7858): the same framing
+// and rules inside a TLS session.
+func (s *Server) acceptTCP(ctx context.Context, l net.Listener, tlsConf *tls.Config) {
 	var backoff time.Duration
 	for {
-		conn, err := l.AcceptTCP()
+		conn, err := l.Accept()
 		if err != nil {
 			if s.stopping.Load() || errors.Is(err, net.ErrClosed) {
 				return
@@ -121,11 +125,14 @@ func (s *Server) acceptTCP(ctx context.Context, l *net.TCPListener) {
 		}
 		backoff = 0
 		ap := conn.RemoteAddr().(*net.TCPAddr).AddrPort()
-		c := &tcpConn{conn: conn, client: netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())}
+		c := &tcpConn{conn: conn, client: netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), tls: tlsConf != nil}
 		if s.access.action(c.client.Addr()) == ActionDeny {
 			s.stats.dropped.Add(1)
-			conn.Close() // a denied client is not read at all
+			conn.Close() // a denied client is not read at all (no TLS handshake either)
 			continue
+		}
+		if tlsConf != nil {
+			c.conn = tls.Server(conn, tlsConf)
 		}
 		c.lastQuery.Store(time.Now().UnixNano())
 		if !s.tcp.add(c, s.cfg.MaxTCPConns) {
@@ -146,6 +153,9 @@ func (s *Server) serveTCP(ctx context.Context, c *tcpConn) {
 		c.conn.Close()
 		s.tcp.remove(c)
 	}()
+	if c.tls && !s.handshakeTLS(c) {
+		return
+	}
 	var (
 		prefix [2]byte
 		buf    []byte
@@ -177,6 +187,7 @@ func (s *Server) serveTCP(ctx context.Context, c *tcpConn) {
 		}
 		c.lastQuery.Store(time.Now().UnixNano())
 		received := s.tapNow()
+		opts := streamOptsOf(buf)
 		resp, pending, _ := s.servePacket(buf, c.client, true)
 		if pending == nil {
 			if resp == nil {
@@ -184,7 +195,7 @@ func (s *Server) serveTCP(ctx context.Context, c *tcpConn) {
 				if s.access.action(c.client.Addr()) == ActionDenyNonLocal {
 					return // denied: close, as Unbound does
 				}
-			} else if !s.writeTCP(c, resp, buf, received) {
+			} else if !s.writeTCP(c, resp, buf, received, opts) {
 				return
 			}
 			continue
@@ -196,7 +207,7 @@ func (s *Server) serveTCP(ctx context.Context, c *tcpConn) {
 			defer c.pending.Done()
 			resp := s.resolvePending(ctx, pending)
 			c.outstanding.Add(-1)
-			if resp != nil && !s.writeTCP(c, resp, pending.wire, pending.start) {
+			if resp != nil && !s.writeTCP(c, resp, pending.wire, pending.start, opts) {
 				c.stopReading()
 			}
 		})
@@ -205,8 +216,9 @@ func (s *Server) serveTCP(ctx context.Context, c *tcpConn) {
 
 // writeTCP sends resp on c with its length prefix, in one write so that
 // concurrent answers never interleave, and logs it to the tap with query
-// (received then). It reports false when c is broken.
-func (s *Server) writeTCP(c *tcpConn, resp *dns.Msg, query []byte, received time.Time) bool {
+// (received then). opts are the query's options that the stream
+// transports answer. It reports false when c is broken.
+func (s *Server) writeTCP(c *tcpConn, resp *dns.Msg, query []byte, received time.Time, opts streamOpts) bool {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if len(c.wbuf) < 2 {
@@ -216,6 +228,7 @@ func (s *Server) writeTCP(c *tcpConn, resp *dns.Msg, query []byte, received time
 	if packed == nil {
 		return true
 	}
+	packed = s.streamOptions(opts, packed, c.tls)
 	if &packed[:1][0] != &c.wbuf[2:3][0] {
 		// PackBuffer outgrew wbuf: keep the bigger buffer for next time.
 		grown := make([]byte, 2+len(packed), 2+cap(packed))

@@ -273,11 +273,16 @@ func (o *operations) trace(ctx context.Context, w io.Writer, name string, qtype 
 
 // reload re-reads the config file over the command line's flags, builds
 // a new engine on the running cache (and sandbox) and puts it in place.
+// It reloads the certificate of the encrypted listeners first, and only
+// that when there is no config file.
 // Settings that need a restart are left as they run, and named in the
 // log and to w.
 func (o *operations) reload(w io.Writer) error {
 	o.reloadMu.Lock()
 	defer o.reloadMu.Unlock()
+	if hasCert, err := o.sf.transports.reloadCertificate(w, o.log); err != nil || (hasCert && o.sf.config == "") {
+		return err
+	}
 	if o.sf.config == "" {
 		return errors.New("nothing to reload: the server was started without --config")
 	}

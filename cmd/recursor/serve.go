@@ -49,6 +49,8 @@ type serveFlags struct {
 	srvops serverOpsFlags
 
 	cookies cookieFlags // cookies.go
+
+	transports transportFlags // DoT, DoH, DoQ (transports.go)
 }
 
 // register adds the server's own flags; configFile lists them as the
@@ -72,6 +74,8 @@ func (f *serveFlags) register(fs *pflag.FlagSet) {
 	f.srvops.register(fs)
 
 	f.cookies.register(fs)
+
+	f.transports.register(fs)
 }
 
 func newServeCommand() *cobra.Command {
@@ -88,7 +92,8 @@ clients are answered unless --allow or --access-control says otherwise.
 Started as root it runs as --user once its sockets are bound, and refuses
 to stay root without --allow-root. Settings may also come
 from a TOML file (--config, see docs/recursor.example.toml); flags given on
-the command line win over the file.`,
+the command line win over the file. --tls-listen, --https-listen and
+--quic-listen add DNS over TLS, HTTPS and QUIC (with --tls-cert/--tls-key).`,
 		Example: `  recursor serve --sandbox --listen 127.0.0.1:5353   # then: dig @127.0.0.1 -p 5353 www.example.com
   recursor serve --listen 192.0.2.1:53 --allow 192.0.2.0/24 --log-queries
   recursor serve --config /etc/recursor.toml`,
@@ -188,6 +193,9 @@ func runServe(ctx context.Context, ef *engineFlags, sf *serveFlags, log *slog.Lo
 		return err
 	}
 	if err := sf.cookies.apply(&scfg); err != nil {
+		return err
+	}
+	if err := sf.transports.apply(&scfg); err != nil {
 		return err
 	}
 	srv, err := server.New(scfg)
