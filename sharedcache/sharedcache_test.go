@@ -26,7 +26,7 @@ func newClock() *clock {
 	c.t.Store(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC).UnixNano())
 	return c
 }
-func (c *clock) now() time.Time           { return time.Unix(0, c.t.Load()) }
+func (c *clock) now() time.Time          { return time.Unix(0, c.t.Load()) }
 func (c *clock) advance(d time.Duration) { c.t.Add(int64(d)) }
 
 func newTier(t testing.TB, addr string, clk *clock, edit func(*Config)) *Tier {
