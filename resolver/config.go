@@ -210,6 +210,12 @@ type Config struct {
 	// After is the timer of the serve-stale client timeout; default
 	// time.After. Tests inject one that follows their Now.
 	After func(time.Duration) <-chan time.Time
+
+	// SharedCache is a cache tier shared by a fleet (package
+	// sharedcache): read when a client's question misses the cache,
+	// before iterating, and given what iteration learned (written while
+	// Run runs). Nil: none.
+	SharedCache SharedCache
 }
 
 // Defaults of StaleConfig, Unbound's (serve-expired-client-timeout,

@@ -63,6 +63,8 @@ type Resolver struct {
 	prefetch       bool
 	after          func(time.Duration) <-chan time.Time
 	bg             background // prefetch and stale refreshes (prefetch.go)
+
+	shared SharedCache // the fleet's tier, nil when none (shared.go)
 }
 
 // New returns a resolver for cfg. It starts no goroutines.
@@ -92,6 +94,7 @@ func New(cfg Config) (*Resolver, error) {
 		deadZones:  newFailCache(),
 		metrics:    cfg.Metrics,
 		tap:        cfg.Tap,
+		shared:     cfg.SharedCache,
 	}
 	if r.metrics == nil {
 		r.metrics = noMetrics{}

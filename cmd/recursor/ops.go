@@ -105,6 +105,7 @@ func (l *liveEngine) QueryCached(name string, qtype uint16, opts resolver.Option
 // setting takes effect on reload.
 func restartOnly() []string {
 	names := []string{"sandbox", "sandbox-dir", "cache-entries", "cache-max-bytes", "max-ttl", "max-negative-ttl"}
+	names = append(names, sharedRestartOnly...)
 	fs := pflag.NewFlagSet("server", pflag.ContinueOnError)
 	(&serveFlags{}).register(fs)
 	fs.VisitAll(func(f *pflag.Flag) { names = append(names, f.Name) })
@@ -301,6 +302,7 @@ func (o *operations) reload(w io.Writer) error {
 	}
 	ef.sandbox, ef.sandboxDir = o.ef.sandbox, o.ef.sandboxDir
 	ef.keepCache, ef.keepNetwork = o.live.get().Cache(), o.network
+	ef.keepShared = o.live.get().SharedCache()
 	e, err := ef.build(o.log)
 	if err != nil {
 		return err
