@@ -84,8 +84,25 @@ func (r *Resolver) putShared(k cache.Key, e cache.Entry) bool {
 	if e.Negative == cache.Positive {
 		return r.cache.PutSet(cache.Set{RRs: e.RRs, Sigs: e.Sigs, Proof: e.Proof, Rank: e.Rank, Security: e.Security, EDE: e.EDE})
 	}
-	return r.cache.PutNegativeSet(cache.NegativeSet{Name: k.Name, Qtype: k.Type, Qclass: k.Class, Kind: e.Negative,
-		SOA: e.SOA, Sigs: e.Sigs, Proof: e.Proof, Rank: e.Rank, Security: e.Security, EDE: e.EDE, TTL: e.TTL})
+	if !r.cache.PutNegativeSet(cache.NegativeSet{Name: k.Name, Qtype: k.Type, Qclass: k.Class, Kind: e.Negative,
+		SOA: e.SOA, Sigs: e.Sigs, Proof: e.Proof, Rank: e.Rank, Security: e.Security, EDE: e.EDE, TTL: e.TTL}) {
+		return false
+	}
+	if e.Security == cache.Secure {
+		// Its validated NSEC or NSEC3 records deny other names too
+		// (RFC 8198), as the reply's did for the member that wrote it: a
+		// name the writer answered from them alone left no entry.
+		rep := reply{soa: e.SOA, sec: secure}
+		for _, rr := range e.Proof {
+			if sig, ok := rr.(*dns.RRSIG); ok {
+				rep.sigs = append(rep.sigs, sig)
+			} else {
+				rep.denial = append(rep.denial, rr)
+			}
+		}
+		r.learnDenial(rep, cache.Canonical(e.SOA.Hdr.Name))
+	}
+	return true
 }
 
 // shareLearned gives the shared tier the cache's entries of qname's chain

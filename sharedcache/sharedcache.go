@@ -203,6 +203,15 @@ func (t *Tier) Close() error { return t.client.Close() }
 // Key returns the Redis key of k (for tests and inspection).
 func (t *Tier) Key(k cache.Key) string { return t.keys.redisKey(k) }
 
+// Seal returns the Redis key of k and the sealed value of e, as Store
+// writes them (for tools and tests: the fleet test forges an entry with
+// another secret and writes it where the fleet looks).
+func (t *Tier) Seal(k cache.Key, e cache.Entry) (key string, value []byte, err error) {
+	key = t.keys.redisKey(k)
+	value, err = t.keys.encode(key, e)
+	return key, value, err
+}
+
 // errMiss: a value that is no entry to hand out, but no tampering either.
 var errMiss = errors.New("miss")
 
