@@ -48,7 +48,7 @@ func startDaemon(tb testing.TB, addr, bin string, args ...string) *Daemon {
 }
 
 // StartRedis runs redis-server on a free loopback port without
-// persistence (--save ” --appendonly no), and returns it once it takes
+// persistence (an empty --save, --appendonly no), and returns it once it takes
 // connections. It skips the test when redis-server is not installed.
 func StartRedis(tb testing.TB) *Daemon {
 	tb.Helper()
