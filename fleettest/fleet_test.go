@@ -210,6 +210,8 @@ func TestFleetSharesOneCache(t *testing.T) {
 		}
 	})
 
+	t.Run("sizes in Redis", func(t *testing.T) { logSizes(t, f) })
+
 	t.Run("tampered entry is rejected", func(t *testing.T) {
 		forge(t, f, tampered, "198.51.100.66")
 		f.net.ResetQueries()
@@ -229,6 +231,24 @@ func TestFleetSharesOneCache(t *testing.T) {
 	})
 
 	t.Run("Redis killed mid-load", func(t *testing.T) { loadWhileRedisDies(t, f, want) })
+}
+
+// logSizes reports what the entries take in Redis, for sizing maxmemory.
+func logSizes(t *testing.T, f *fleet) {
+	c := redis.NewClient(&redis.Options{Addr: f.redis.Addr})
+	defer c.Close()
+	keys, err := c.Keys(t.Context(), sharedcache.KeyPrefix+"*").Result()
+	if err != nil || len(keys) == 0 {
+		t.Fatalf("keys in Redis: %v %v", keys, err)
+	}
+	var value, usage int64
+	for _, k := range keys {
+		v, _ := c.StrLen(t.Context(), k).Result()
+		u, _ := c.MemoryUsage(t.Context(), k).Result()
+		value, usage = value+v, usage+u
+	}
+	t.Logf("FIGURE %d entries in Redis: values of %d bytes on average (records, RRSIGs, proofs, seal), %d bytes of Redis memory each (MEMORY USAGE)",
+		len(keys), value/int64(len(keys)), usage/int64(len(keys)))
 }
 
 // forge writes, where the fleet looks for q, an entry that answers
