@@ -152,13 +152,19 @@ func scrape(t *testing.T, addr, prefix string) map[string]float64 {
 	return out
 }
 
-// waitForWrites waits until the member wrote at least n values to Redis
-// (the writes are behind the answers), failing after 10 s.
+// waitForWrites waits until the member queued at least n writes and sent
+// or dropped every write it queued (the writes are behind the answers,
+// queued before each answer went out), failing after 10 s.
 func waitForWrites(t *testing.T, addr string, n float64) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		if scrape(t, addr, "recursor_shared_cache_writes_total")["recursor_shared_cache_writes_total"] >= n {
+		st := scrape(t, addr, "recursor_shared_cache_writes")
+		queued := st["recursor_shared_cache_writes_queued_total"]
+		if queued >= n && st["recursor_shared_cache_writes_total"]+st["recursor_shared_cache_writes_dropped_total"] == queued {
+			if st["recursor_shared_cache_writes_dropped_total"] > 0 {
+				t.Fatalf("writes dropped: %v", st)
+			}
 			return
 		}
 		time.Sleep(20 * time.Millisecond)

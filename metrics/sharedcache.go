@@ -26,6 +26,7 @@ func (r *Registry) WatchSharedCache(t SharedCacheStats) {
 		counter("errors_total", "Reads and write batches that failed or timed out.", func(s sharedcache.Stats) float64 { return float64(s.Errors) }),
 		counter("rejected_total", "Values whose seal (HMAC) or content failed the check: dropped and deleted.", func(s sharedcache.Stats) float64 { return float64(s.Rejected) }),
 		counter("skipped_total", "Keys not read because the circuit breaker was open.", func(s sharedcache.Stats) float64 { return float64(s.Skipped) }),
+		counter("writes_queued_total", "Writes queued for the shared cache; each is then written or dropped.", func(s sharedcache.Stats) float64 { return float64(s.Queued) }),
 		counter("writes_total", "Values written to the shared cache (and tampered ones deleted).", func(s sharedcache.Stats) float64 { return float64(s.Written) }),
 		counter("writes_dropped_total", "Writes dropped: queue full, breaker open, or their batch failed.", func(s sharedcache.Stats) float64 { return float64(s.Dropped) }),
 		counter("reads_total", "Reads sent to the shared cache (one per client cache miss and name).", func(s sharedcache.Stats) float64 { return float64(s.Reads) }),

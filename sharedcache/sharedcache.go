@@ -92,7 +92,8 @@ type Tier struct {
 	brk     breaker
 
 	hits, misses, errors, rejected atomic.Uint64
-	skipped, written, dropped      atomic.Uint64
+	skipped, queued, written       atomic.Uint64
+	dropped                        atomic.Uint64
 	reads, readNanos               atomic.Uint64
 }
 
@@ -110,7 +111,8 @@ type Stats struct {
 	Errors   uint64 // reads and write batches that failed or timed out
 	Rejected uint64 // values whose seal or content failed the check
 	Skipped  uint64 // reads not sent: the breaker was open
-	Written  uint64 // values written (and tampered ones deleted)
+	Queued   uint64 // writes queued (values, and deletions of tampered ones)
+	Written  uint64 // writes sent: values written, tampered ones deleted
 	Dropped  uint64 // writes dropped: queue full, breaker open, or their batch failed
 	// Reads and ReadTime: the reads sent to Redis and the time they took
 	// in all, the latency a shared-cache read adds to a cache miss.
@@ -296,6 +298,7 @@ func (t *Tier) Store(k cache.Key, e cache.Entry) {
 func (t *Tier) enqueue(w write) {
 	select {
 	case t.queue <- w:
+		t.queued.Add(1)
 	default:
 		t.dropped.Add(1)
 	}
@@ -358,7 +361,7 @@ func (t *Tier) Stats() Stats {
 	return Stats{
 		Hits: t.hits.Load(), Misses: t.misses.Load(), Errors: t.errors.Load(),
 		Rejected: t.rejected.Load(), Skipped: t.skipped.Load(),
-		Written: t.written.Load(), Dropped: t.dropped.Load(),
+		Queued: t.queued.Load(), Written: t.written.Load(), Dropped: t.dropped.Load(),
 		Reads: t.reads.Load(), ReadTime: time.Duration(t.readNanos.Load()),
 		BreakerOpen: open, BreakerOpened: opened,
 	}

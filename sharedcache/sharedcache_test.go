@@ -227,7 +227,7 @@ func TestFullQueueDrops(t *testing.T) {
 	for range 5 {
 		tier.Store(pk, pe)
 	}
-	if st := tier.Stats(); st.Dropped != 3 || len(tier.queue) != 2 {
+	if st := tier.Stats(); st.Dropped != 3 || st.Queued != 2 || len(tier.queue) != 2 {
 		t.Errorf("dropped %d, queued %d: want 3 and 2", st.Dropped, len(tier.queue))
 	}
 	drain(tier)
