@@ -302,7 +302,7 @@ func (o *operations) reload(w io.Writer) error {
 	}
 	ef.sandbox, ef.sandboxDir = o.ef.sandbox, o.ef.sandboxDir
 	ef.keepCache, ef.keepNetwork = o.live.get().Cache(), o.network
-	ef.keepShared = o.live.get().SharedCache()
+	ef.shared, ef.keepShared = o.ef.shared, o.live.get().SharedCache() // restart-only, as the sandbox
 	e, err := ef.build(o.log)
 	if err != nil {
 		return err
