@@ -241,6 +241,12 @@ type Config struct {
 	// DisableCookies sends no DNS cookies upstream (RFC 7873; see
 	// cookies.go): by default every EDNS query carries one.
 	DisableCookies bool
+
+	// SharedCache is a cache tier shared by a fleet (package
+	// sharedcache): read when a client's question misses the cache,
+	// before iterating, and given what iteration learned (written while
+	// Run runs). Nil: none.
+	SharedCache SharedCache
 }
 
 // Defaults of StaleConfig, Unbound's (serve-expired-client-timeout,

@@ -49,6 +49,9 @@ func (r *Resolver) Run(ctx context.Context) error {
 	b.ctx = ctx
 	b.mu.Unlock()
 	r.runPolicy(ctx, &b.wg)
+	if r.shared != nil {
+		b.wg.Go(func() { _ = r.shared.Run(ctx) })
+	}
 	<-ctx.Done()
 	b.mu.Lock()
 	b.ctx = nil // no more refreshes start: wg.Add never races wg.Wait
@@ -120,6 +123,9 @@ func (r *Resolver) walk(base context.Context, key, qname string, qtype uint16, r
 		if r.val != nil {
 			q.budget.sec = dnssec.NewBudget(r.val.limits)
 		}
+		if !refresh {
+			r.fillFromShared(wctx, qname, qtype)
+		}
 		res, err := r.lookup(wctx, q)
 		if q.budget.sec != nil {
 			res.verifications = q.budget.sec.Verifications()
@@ -130,6 +136,7 @@ func (r *Resolver) walk(base context.Context, key, qname string, qtype uint16, r
 			return res, err
 		}
 		r.failed.forget(key)
+		r.shareLearned(q)
 		if r.nonMinimal && res.refs != nil {
 			r.msgRefs.Add(key, res.refs)
 		}

@@ -70,6 +70,8 @@ type Resolver struct {
 	policy         Policy     // nil when none (policy.go)
 
 	localData atomic.Pointer[localdata.Table] // nil: none (localdata.go)
+
+	shared SharedCache // the fleet's tier, nil when none (shared.go)
 }
 
 // New returns a resolver for cfg. It starts no goroutines.
@@ -99,6 +101,7 @@ func New(cfg Config) (*Resolver, error) {
 		deadZones:  newFailCache(),
 		metrics:    cfg.Metrics,
 		tap:        cfg.Tap,
+		shared:     cfg.SharedCache,
 	}
 	if r.metrics == nil {
 		r.metrics = noMetrics{}

@@ -20,6 +20,7 @@ import (
 	"github.com/recursor-dns/recursor/internal/dnsname"
 	"github.com/recursor-dns/recursor/resolver"
 	"github.com/recursor-dns/recursor/roothints"
+	"github.com/recursor-dns/recursor/sharedcache"
 	"github.com/recursor-dns/recursor/testnet"
 )
 
@@ -64,6 +65,10 @@ type engineFlags struct {
 	// What a reload keeps of the running engine (nil: build afresh).
 	keepCache   *cache.Cache
 	keepNetwork *testnet.Network
+
+	// the fleet's shared cache tier (sharedcache.go), and a reload's
+	shared     sharedFlags
+	keepShared resolver.SharedCache
 	// hooks: the observers serve sets up (metrics, dnstap); not flags
 	hooks engineHooks
 
@@ -109,6 +114,7 @@ func (f *engineFlags) register(fs *pflag.FlagSet) {
 	f.rpz.register(fs)
 	f.fwd.register(fs)
 	f.registerCookies(fs)
+	f.shared.register(fs)
 }
 
 // registerStale registers the serve-stale and prefetch flags (Unbound's
@@ -183,11 +189,16 @@ func (f *engineFlags) dnssecConfig() (resolver.DNSSECConfig, error) {
 type engine struct {
 	resolver *resolver.Resolver
 	network  *testnet.Network // the sandbox, when --sandbox
+
+	shared *sharedcache.Tier // the shared cache tier, when new (closed with it)
 }
 
 func (e *engine) Close() {
 	if e.network != nil {
 		e.network.Close()
+	}
+	if e.shared != nil {
+		e.shared.Close()
 	}
 }
 
@@ -293,6 +304,9 @@ func (f *engineFlags) build(log *slog.Logger) (*engine, error) {
 		}
 	}
 	e := &engine{}
+	if cfg.SharedCache, e.shared, err = f.shared.build(f.keepShared, log); err != nil {
+		return nil, err
+	}
 	if f.sandbox {
 		if f.rootHints != "" {
 			return nil, fmt.Errorf("--sandbox and --root-hints: choose one")

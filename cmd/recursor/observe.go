@@ -100,6 +100,9 @@ func (o *observers) start(ctx context.Context, srv *server.Server, e *engine, lo
 	if o.metrics != nil {
 		o.metrics.WatchServer(srv)
 		o.metrics.WatchCache(e.resolver.Cache())
+		if t, ok := e.resolver.SharedCache().(metrics.SharedCacheStats); ok {
+			o.metrics.WatchSharedCache(t)
+		}
 	}
 	if o.listener != nil {
 		log.Info("metrics", "url", "http://"+o.listener.Addr().String()+"/metrics")

@@ -105,6 +105,7 @@ func (l *liveEngine) QueryCached(name string, qtype uint16, opts resolver.Option
 // setting takes effect on reload.
 func restartOnly() []string {
 	names := []string{"sandbox", "sandbox-dir", "cache-entries", "cache-max-bytes", "max-ttl", "max-negative-ttl"}
+	names = append(names, sharedRestartOnly...)
 	fs := pflag.NewFlagSet("server", pflag.ContinueOnError)
 	(&serveFlags{}).register(fs)
 	fs.VisitAll(func(f *pflag.Flag) {
@@ -316,6 +317,7 @@ func (o *operations) reload(w io.Writer) error {
 	ef.keepCache, ef.keepNetwork = o.live.get().Cache(), o.network
 	ef.hooks = o.ef.hooks // the new engine reports to the same metrics and dnstap
 	ef.rpz.flush, ef.rpz.prev = o.ef.rpz.flush, o.live.get().Policy()
+	ef.shared, ef.keepShared = o.ef.shared, o.live.get().SharedCache() // restart-only, as the sandbox
 	e, err := ef.build(o.log)
 	if err != nil {
 		return err
