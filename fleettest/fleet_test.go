@@ -102,7 +102,10 @@ func startFleet(t *testing.T) *fleet {
 		f.members = append(f.members, peertest.StartRecursorProcess(t,
 			"--root-hints", hints, "--upstream-port", strconv.Itoa(int(f.net.Port())), "--dont-query", "none",
 			"--trust-anchor-file", anchors, "--metrics-listen", m,
-			"--shared-cache", "redis://"+f.redis.Addr+"/0", "--shared-cache-secret-file", secretFile))
+			"--shared-cache", "redis://"+f.redis.Addr+"/0", "--shared-cache-secret-file", secretFile,
+			// A wide read deadline: on a loaded test machine a 20 ms
+			// read may time out, and the test asserts what a read found.
+			"--shared-cache-timeout", "1s"))
 	}
 	f.lb = peertest.StartDNSDist(t, f.members[0].Addr, f.members[1].Addr)
 	return f
