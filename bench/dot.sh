@@ -82,7 +82,7 @@ EOF
 "${pin_resolver[@]}" "$root/bin/recursor" serve --sandbox --listen 127.0.0.1:25353 \
 	--tls-listen 127.0.0.1:25853 --https-listen 127.0.0.1:25443 \
 	--tls-cert "$work/cert.pem" --tls-key "$work/key.pem" \
-	--max-tcp-conns 1024 2>"$work/recursor.log" &
+	--max-tcp-conns 1024 --allow-root 2>"$work/recursor.log" &
 rpid=$!
 pids+=("$rpid")
 
@@ -131,6 +131,14 @@ for port in 25353 26353; do
 		sleep 0.1
 	done
 	dnsperf -s 127.0.0.1 -p "$port" -d "$work/queries" -n 2 >/dev/null 2>&1
+done
+
+for p in "$rpid" "$upid"; do
+	if ! kill -0 "$p" 2>/dev/null; then
+		echo "dot.sh: a resolver did not start:" >&2
+		cat "$work/recursor.log" "$work/unbound.log" >&2
+		exit 1
+	fi
 done
 
 clk=$(getconf CLK_TCK)
