@@ -401,19 +401,38 @@ func (f *engineFlags) transport(log *slog.Logger) resolver.Transport {
 }
 
 // loopbackOnly refuses to send queries anywhere but loopback addresses,
-// and says so in the log: a test lab that leaks shows it.
+// and says so in the log: a test lab that leaks shows it. It passes on
+// ExchangeTimed too, so the engine still learns which exchanges went over
+// TCP (the upstream metrics' transport label) and times each try itself.
 type loopbackOnly struct {
-	next resolver.Transport
+	next *resolver.NetTransport
 	log  *slog.Logger
 }
 
+var _ resolver.TimedTransport = loopbackOnly{}
+
 func (l loopbackOnly) Exchange(ctx context.Context, m *dns.Msg, server netip.AddrPort) (*dns.Msg, time.Duration, error) {
-	if !server.Addr().Unmap().IsLoopback() {
-		err := fmt.Errorf("%s is not a loopback address: not sent", server)
-		if l.log != nil {
-			l.log.Error("upstream query refused", "err", err)
-		}
+	if err := l.check(server); err != nil {
 		return nil, 0, err
 	}
 	return l.next.Exchange(ctx, m, server)
+}
+
+func (l loopbackOnly) ExchangeTimed(ctx context.Context, m *dns.Msg, server netip.AddrPort, timeout time.Duration) (*dns.Msg, time.Duration, bool, error) {
+	if err := l.check(server); err != nil {
+		return nil, 0, false, err
+	}
+	return l.next.ExchangeTimed(ctx, m, server, timeout)
+}
+
+// check refuses, and logs, a server that is not on loopback.
+func (l loopbackOnly) check(server netip.AddrPort) error {
+	if server.Addr().Unmap().IsLoopback() {
+		return nil
+	}
+	err := fmt.Errorf("%s is not a loopback address: not sent", server)
+	if l.log != nil {
+		l.log.Error("upstream query refused", "err", err)
+	}
+	return err
 }

@@ -9,8 +9,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/recursor-dns/recursor/resolver"
 )
 
 func runCommand(t *testing.T, args ...string) (string, error) {
@@ -230,6 +233,14 @@ func TestSandboxTransportStaysOnLoopback(t *testing.T) {
 	}
 	if !strings.Contains(logged.String(), "not a loopback address") {
 		t.Errorf("refusal not logged: %q", logged.String())
+	}
+	// The timed path the engine takes (it reports TCP exchanges) checks too.
+	timed, ok := tr.(resolver.TimedTransport)
+	if !ok {
+		t.Fatalf("%T has no ExchangeTimed: the engine cannot tell TCP exchanges", tr)
+	}
+	if _, _, _, err := timed.ExchangeTimed(t.Context(), new(dns.Msg), netip.MustParseAddrPort("[2001:db8::1]:53"), time.Second); err == nil || !strings.Contains(err.Error(), "not a loopback address") {
+		t.Fatalf("ExchangeTimed err = %v, want a refusal", err)
 	}
 	if tr := (&engineFlags{}).transport(nil); tr != nil {
 		t.Errorf("without the flag: transport %T, want the resolver's own", tr)
