@@ -9,6 +9,7 @@ import (
 
 	"github.com/recursor-dns/recursor/dnssec"
 	"github.com/recursor-dns/recursor/resolver"
+	"github.com/recursor-dns/recursor/server"
 )
 
 // qtypes are the query types counted by name; every other is "other", so
@@ -134,7 +135,7 @@ var statusLabels = [numStatuses]string{
 
 var (
 	queriesDesc = prometheus.NewDesc(Namespace+"_client_queries_total",
-		"Client queries answered, by transport, query type (common types, else other) and rcode.",
+		"Client queries answered, by transport (udp, tcp, dot, doh, doq), query type (common types, else other) and rcode.",
 		[]string{"transport", "qtype", "rcode"}, nil)
 	servfailDesc = prometheus.NewDesc(Namespace+"_servfail_total",
 		"SERVFAIL answers by Extended DNS Error code (RFC 8914; none without one).",
@@ -169,11 +170,11 @@ func (c *queryCollector) Collect(ch chan<- prometheus.Metric) {
 	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
 	}
-	for t, transport := range []string{"udp", "tcp"} {
+	for t := range server.NumTransports {
 		for q := range numQtypes {
 			for rc := range numRcodes {
 				if v := c.queries[t][q][rc].Load(); v > 0 {
-					counter(queriesDesc, v, transport, qtypeLabel(q), rcodeLabel(rc))
+					counter(queriesDesc, v, server.Transport(t).String(), qtypeLabel(q), rcodeLabel(rc))
 				}
 			}
 		}

@@ -40,7 +40,7 @@ const Namespace = "recursor"
 type Registry struct {
 	reg *prometheus.Registry
 
-	queries     [2][numQtypes][numRcodes]atomic.Uint64 // [tcp][qtype][rcode]
+	queries     [server.NumTransports][numQtypes][numRcodes]atomic.Uint64 // [transport][qtype][rcode]
 	servfailEDE [numEDE]atomic.Uint64
 	clientTime  [2]prometheus.Observer // [cached]
 
@@ -91,9 +91,12 @@ func New() *Registry {
 
 // Query implements server.Metrics.
 func (r *Registry) Query(e server.QueryEvent) {
-	t := 0
-	if e.TCP {
-		t = 1
+	t := e.Transport
+	if t == server.TransportUDP && e.TCP {
+		t = server.TransportTCP // an event from before transports had names
+	}
+	if int(t) >= server.NumTransports {
+		t = server.TransportTCP
 	}
 	r.queries[t][qtypeIndex(e.Qtype)][rcodeIndex(e.Rcode)].Add(1)
 	if e.Rcode == dns.RcodeServerFailure {

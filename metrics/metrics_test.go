@@ -274,3 +274,30 @@ func TestUnansweredUpstreamHasNoRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestQueriesByTransport: each transport has its own label value, and an
+// event that only says TCP (from before transports had names) counts as
+// tcp.
+func TestQueriesByTransport(t *testing.T) {
+	rg := newRig(t)
+	for _, e := range []server.QueryEvent{
+		{TCP: true, Transport: server.TransportDoT, Qtype: dns.TypeA, EDE: -1, Security: -1},
+		{TCP: true, Transport: server.TransportDoH, Qtype: dns.TypeA, EDE: -1, Security: -1},
+		{TCP: true, Transport: server.TransportDoH, Qtype: dns.TypeA, EDE: -1, Security: -1},
+		{TCP: true, Transport: server.TransportDoQ, Qtype: dns.TypeA, EDE: -1, Security: -1},
+		{TCP: true, Qtype: dns.TypeMX, EDE: -1, Security: -1},
+	} {
+		rg.reg.Query(e)
+	}
+	got := rg.scrape(t)
+	for k, v := range map[string]float64{
+		`recursor_client_queries_total{qtype="A",rcode="NOERROR",transport="dot"}`:  1,
+		`recursor_client_queries_total{qtype="A",rcode="NOERROR",transport="doh"}`:  2,
+		`recursor_client_queries_total{qtype="A",rcode="NOERROR",transport="doq"}`:  1,
+		`recursor_client_queries_total{qtype="MX",rcode="NOERROR",transport="tcp"}`: 1,
+	} {
+		if got[k] != v {
+			t.Errorf("%s = %v, want %v", k, got[k], v)
+		}
+	}
+}

@@ -205,19 +205,19 @@ func TestReadyAnswersHonourAccess(t *testing.T) {
 	if out := s.HandlePacket(t.Context(), rd, clientLoopback, false, nil); out == nil {
 		t.Fatal("no answer")
 	}
-	if _, ok := s.answerFast(rd, clientLoopback, false, nil); !ok {
+	if _, ok := s.answerFast(rd, clientLoopback, TransportUDP, nil); !ok {
 		t.Fatal("the answer was not kept: the test proves nothing")
 	}
 	m := question(nameWWW, dns.TypeA)
 	m.RecursionDesired = false
 	noRD, _ := m.Pack()
-	if _, ok := s.answerFast(noRD, clientLoopback, false, nil); ok {
+	if _, ok := s.answerFast(noRD, clientLoopback, TransportUDP, nil); ok {
 		t.Error("fast path answered RD=0 for a plain allow client")
 	}
-	if _, ok := s.answerFast(noRD, snoop, false, nil); !ok {
+	if _, ok := s.answerFast(noRD, snoop, TransportUDP, nil); !ok {
 		t.Error("fast path did not answer RD=0 for an allow_snoop client")
 	}
-	if _, ok := s.answerFast(rd, netip.MustParseAddrPort("192.0.2.99:53"), false, nil); ok {
+	if _, ok := s.answerFast(rd, netip.MustParseAddrPort("192.0.2.99:53"), TransportUDP, nil); ok {
 		t.Error("fast path answered a client no rule allows")
 	}
 }

@@ -194,7 +194,7 @@ func parseWireQuery(q []byte) (w wireQuery, ok bool) {
 
 // answerFast answers query from the answer cache into buf. ok is false when
 // the slow path must answer it.
-func (s *Server) answerFast(query []byte, client netip.AddrPort, tcp bool, buf []byte) (out []byte, ok bool) {
+func (s *Server) answerFast(query []byte, client netip.AddrPort, via Transport, buf []byte) (out []byte, ok bool) {
 	if s.answers == nil || s.cfg.LogQueries {
 		return nil, false
 	}
@@ -239,7 +239,7 @@ func (s *Server) answerFast(query []byte, client netip.AddrPort, tcp bool, buf [
 	}
 	size := dns.MaxMsgSize
 	switch {
-	case tcp:
+	case via.Stream():
 	case w.edns:
 		size = min(max(w.udpSize, dns.MinMsgSize), s.cfg.MaxUDPSize)
 	default:
@@ -256,7 +256,7 @@ func (s *Server) answerFast(query []byte, client netip.AddrPort, tcp bool, buf [
 	if n > size {
 		return nil, false // the slow path truncates
 	}
-	if !s.admitFast(ck, client, tcp, now) {
+	if !s.admitFast(ck, client, via.Stream(), now) {
 		return nil, false
 	}
 	out = append(buf[:0], a.wire...)
@@ -279,22 +279,22 @@ func (s *Server) answerFast(query []byte, client netip.AddrPort, tcp bool, buf [
 	s.stats.queries.Add(1)
 	s.stats.cacheHits.Add(1)
 	if s.metrics != nil || s.tap != nil {
-		s.observeFast(query, w, out, client, tcp, now, a.security)
+		s.observeFast(query, w, out, client, via, now, a.security)
 	}
 	return out, true
 }
 
 // observeFast counts and taps a cache hit of answerFast, received at now
 // by the server clock.
-func (s *Server) observeFast(query []byte, w wireQuery, out []byte, client netip.AddrPort, tcp bool, now time.Time, sec dnssec.Status) {
+func (s *Server) observeFast(query []byte, w wireQuery, out []byte, client netip.AddrPort, via Transport, now time.Time, sec dnssec.Status) {
 	if !s.realClock {
 		now = time.Now()
 	}
 	if s.metrics != nil {
 		qtype := binary.BigEndian.Uint16(query[w.questionEnd-4:])
-		s.metrics.Query(QueryEvent{TCP: tcp, Cached: true, Qtype: qtype, Rcode: int(out[3] & 0x0f), EDE: -1, Security: int(sec), Duration: time.Since(now)})
+		s.metrics.Query(QueryEvent{TCP: via.Stream(), Transport: via, Cached: true, Qtype: qtype, Rcode: int(out[3] & 0x0f), EDE: -1, Security: int(sec), Duration: time.Since(now)})
 	}
-	s.tapClient(client, tcp, query, out, now)
+	s.tapClient(client, via, query, out, now)
 }
 
 // storeAnswer keeps resp, the packed answer to query that the engine's

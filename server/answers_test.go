@@ -161,7 +161,7 @@ func TestAnswerCacheMatchesSlowPath(t *testing.T) {
 			for _, wait := range []time.Duration{0, 7 * time.Second} {
 				clock.Advance(wait)
 				want := slow.HandlePacket(ctx, query, clientLoopback, shape.tcp, nil)
-				got, ok := fast.answerFast(query, clientLoopback, shape.tcp, nil)
+				got, ok := fast.answerFast(query, clientLoopback, transportOf(shape.tcp), nil)
 				if !ok {
 					if expectStored(want) {
 						t.Errorf("%s %s after %v: not answered from the answer cache", c.Name, shape.name, wait)
@@ -223,7 +223,7 @@ func TestAnswerCacheTTL(t *testing.T) {
 	}
 	for _, tc := range tests {
 		clock.Advance(tc.advance)
-		out, ok := s.answerFast(query, clientLoopback, false, nil)
+		out, ok := s.answerFast(query, clientLoopback, TransportUDP, nil)
 		if ok != tc.hit {
 			t.Fatalf("after +%v: hit %v, want %v", tc.advance, ok, tc.hit)
 		}
@@ -272,7 +272,7 @@ func TestAnswerCacheKeepsOnlyCacheHits(t *testing.T) {
 			if got := s.answers.len(); got != map[bool]int{true: 1}[tc.stored] {
 				t.Errorf("%d entries stored, want stored %v", got, tc.stored)
 			}
-			if _, ok := s.answerFast(query, clientLoopback, false, nil); ok != tc.stored {
+			if _, ok := s.answerFast(query, clientLoopback, TransportUDP, nil); ok != tc.stored {
 				t.Errorf("fast answer %v, want %v", ok, tc.stored)
 			}
 		})
@@ -294,7 +294,7 @@ func TestAnswerCacheBound(t *testing.T) {
 	off, _ := newTestServer(t, Config{AnswerCacheSize: -1})
 	query := pack(t, question(nameWWW, dns.TypeA))
 	off.HandlePacket(t.Context(), query, clientLoopback, false, nil)
-	if _, ok := off.answerFast(query, clientLoopback, false, nil); ok {
+	if _, ok := off.answerFast(query, clientLoopback, TransportUDP, nil); ok {
 		t.Error("answer cache answered with AnswerCacheSize -1")
 	}
 }
@@ -320,7 +320,7 @@ func FuzzAnswerFast(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, query []byte, tcp bool) {
-		got, ok := fast.answerFast(query, clientLoopback, tcp, nil)
+		got, ok := fast.answerFast(query, clientLoopback, transportOf(tcp), nil)
 		if !ok {
 			return
 		}

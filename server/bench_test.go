@@ -92,7 +92,7 @@ func cookieBenchQueries(b *testing.B, s *Server) []struct {
 			b.Fatal(err)
 		}
 		s.HandlePacket(b.Context(), query, clientLoopback, false, nil) // stored
-		if _, ok := s.answerFast(query, clientLoopback, false, nil); !ok {
+		if _, ok := s.answerFast(query, clientLoopback, TransportUDP, nil); !ok {
 			b.Fatalf("%s: not answered from the answer cache", c.name)
 		}
 		out = append(out, struct {

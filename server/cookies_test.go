@@ -223,7 +223,7 @@ func TestCookieAnswerCacheMatchesSlowPath(t *testing.T) {
 	} {
 		query := pack(t, cookieQuery(nameWWW, c))
 		fast.HandlePacket(t.Context(), query, clientLoopback, false, nil) // stored
-		got, ok := fast.answerFast(query, clientLoopback, false, nil)
+		got, ok := fast.answerFast(query, clientLoopback, TransportUDP, nil)
 		if !ok {
 			t.Errorf("%s: not answered from the answer cache", name)
 			continue

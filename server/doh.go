@@ -85,7 +85,7 @@ func (s *Server) serveDoH(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no client address", http.StatusBadRequest)
 		return
 	}
-	answer := s.HandlePacket(r.Context(), query, client, true, nil)
+	answer := s.handlePacket(r.Context(), query, client, TransportDoH, nil)
 	if answer == nil && !queryShaped(query) {
 		// A response sent to us, or fewer bytes than a header.
 		http.Error(w, "not a DNS query", http.StatusBadRequest)

@@ -130,7 +130,7 @@ func (s *Server) serveQUICStream(ctx context.Context, conn *quic.Conn, st *quic.
 		_ = conn.CloseWithError(DoQProtocolError, "edns-tcp-keepalive over QUIC")
 		return
 	}
-	answer := s.HandlePacket(ctx, query, client, true, nil)
+	answer := s.handlePacket(ctx, query, client, TransportDoQ, nil)
 	if answer == nil && !queryShaped(query) {
 		_ = conn.CloseWithError(DoQProtocolError, "not a DNS query")
 		return

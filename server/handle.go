@@ -30,7 +30,7 @@ var errBusy = errors.New("server busy: too many queries waiting")
 // message is the caller's; req is not changed.
 func (s *Server) Handle(ctx context.Context, req *dns.Msg, client netip.AddrPort, tcp bool) *dns.Msg {
 	s.stats.queries.Add(1)
-	resp, pending, _ := s.serve(req, client, tcp)
+	resp, pending, _ := s.serve(req, client, transportOf(tcp))
 	if pending != nil {
 		resp = s.resolvePending(ctx, pending)
 	}
@@ -42,30 +42,35 @@ func (s *Server) Handle(ctx context.Context, req *dns.Msg, client netip.AddrPort
 // nil means no answer is sent. Bytes that do not parse get FORMERR when
 // their header does, else nothing.
 func (s *Server) HandlePacket(ctx context.Context, query []byte, client netip.AddrPort, tcp bool, buf []byte) []byte {
-	if out, ok := s.answerFast(query, client, tcp, buf); ok {
+	return s.handlePacket(ctx, query, client, transportOf(tcp), buf)
+}
+
+// handlePacket is HandlePacket for a query that came over via.
+func (s *Server) handlePacket(ctx context.Context, query []byte, client netip.AddrPort, via Transport, buf []byte) []byte {
+	if out, ok := s.answerFast(query, client, via, buf); ok {
 		return out
 	}
 	received := s.tapNow()
-	resp, pending, hit := s.servePacket(query, client, tcp)
+	resp, pending, hit := s.servePacket(query, client, via)
 	if pending != nil {
 		resp = s.resolvePending(ctx, pending)
 	}
 	if resp == nil {
-		s.tapClient(client, tcp, query, nil, received)
+		s.tapClient(client, via, query, nil, received)
 		return nil
 	}
 	out := s.pack(resp, buf)
 	if hit != nil {
 		s.storeAnswer(query, out, hit)
 	}
-	s.tapClient(client, tcp, query, out, received)
+	s.tapClient(client, via, query, out, received)
 	return out
 }
 
 // servePacket parses query and serves it as serve does. query may be
 // reused as soon as it returns. hit, when not nil, is a query answered
 // from the engine's cache, which the answer cache may keep.
-func (s *Server) servePacket(query []byte, client netip.AddrPort, tcp bool) (resp *dns.Msg, pending *query, hit *query) {
+func (s *Server) servePacket(query []byte, client netip.AddrPort, via Transport) (resp *dns.Msg, pending *query, hit *query) {
 	s.stats.queries.Add(1)
 	if len(query) < headerLen {
 		s.stats.dropped.Add(1)
@@ -74,19 +79,19 @@ func (s *Server) servePacket(query []byte, client netip.AddrPort, tcp bool) (res
 	req := new(dns.Msg)
 	if err := req.Unpack(query); err != nil {
 		// Unpack sets the header before it reads the body.
-		return s.serveMalformed(req, client, tcp, err), nil, nil
+		return s.serveMalformed(req, client, via, err), nil, nil
 	}
-	return s.serve(req, client, tcp)
+	return s.serve(req, client, via)
 }
 
 // serveMalformed answers a query whose header parsed but whose body did
 // not: FORMERR without question or EDNS, since neither can be trusted.
-func (s *Server) serveMalformed(hdr *dns.Msg, client netip.AddrPort, tcp bool, err error) *dns.Msg {
+func (s *Server) serveMalformed(hdr *dns.Msg, client netip.AddrPort, via Transport, err error) *dns.Msg {
 	if hdr.Response {
 		s.stats.dropped.Add(1)
 		return nil
 	}
-	q := &query{req: &dns.Msg{MsgHdr: hdr.MsgHdr}, client: client, tcp: tcp, start: time.Now()}
+	q := &query{req: &dns.Msg{MsgHdr: hdr.MsgHdr}, client: client, tcp: via.Stream(), via: via, start: time.Now()}
 	switch s.access.action(client.Addr()) {
 	case ActionDeny, ActionDenyNonLocal:
 		s.stats.dropped.Add(1)
@@ -102,7 +107,8 @@ func (s *Server) serveMalformed(hdr *dns.Msg, client netip.AddrPort, tcp bool, e
 type query struct {
 	req    *dns.Msg
 	client netip.AddrPort
-	tcp    bool
+	tcp    bool      // over a stream: via is not UDP
+	via    Transport // how the query came
 	start  time.Time
 	edns   *dns.OPT // the client's OPT record, nil without EDNS
 	ede    *dns.EDNS0_EDE
@@ -131,8 +137,8 @@ type query struct {
 // needs the engine it returns it as pending instead, holding a limiter
 // slot: the caller runs resolvePending, inline or on a goroutine. hit is
 // q when the engine's cache answered it with fresh data.
-func (s *Server) serve(req *dns.Msg, client netip.AddrPort, tcp bool) (resp *dns.Msg, pending, hit *query) {
-	q := &query{req: req, client: client, tcp: tcp, start: time.Now()}
+func (s *Server) serve(req *dns.Msg, client netip.AddrPort, via Transport) (resp *dns.Msg, pending, hit *query) {
+	q := &query{req: req, client: client, tcp: via.Stream(), via: via, start: time.Now()}
 	defer s.recoverQuery(q, &resp)
 	resp, cached, final := s.prepare(q)
 	if final {
@@ -149,7 +155,7 @@ func (s *Server) serve(req *dns.Msg, client netip.AddrPort, tcp bool) (resp *dns
 		return s.finish(q, resp, cached), nil, hit
 	}
 	if !s.limiter.acquire(client.Addr().Unmap()) {
-		if !tcp {
+		if !q.tcp {
 			// Like Unbound when its request list is full: drop, and the
 			// client retries; an answer would aid reflection floods.
 			s.stats.dropped.Add(1)
@@ -481,17 +487,13 @@ func (s *Server) logQuery(q *query, resp *dns.Msg, cached bool) {
 	if len(q.req.Question) == 1 {
 		name, qtype = q.req.Question[0].Name, typeString(q.req.Question[0].Qtype)
 	}
-	proto := "udp"
-	if q.tcp {
-		proto = "tcp"
-	}
 	ede := -1
 	if q.ede != nil {
 		ede = int(q.ede.InfoCode)
 	}
 	s.log.LogAttrs(context.Background(), slog.LevelInfo, "query",
 		slog.String("client", q.client.String()),
-		slog.String("proto", proto),
+		slog.String("proto", q.via.String()),
 		slog.String("name", name),
 		slog.String("type", qtype),
 		slog.String("rcode", rcodeString(resp.Rcode)),

@@ -65,7 +65,7 @@ func TestLocalDataThroughTheServer(t *testing.T) {
 			t.Errorf("answer %d: aa=%v %s %v, want aa and the local A", i, m.Authoritative, dns.RcodeToString[m.Rcode], m.Answer)
 		}
 	}
-	if _, ok := s.answerFast(query, clientLoopback, false, nil); !ok {
+	if _, ok := s.answerFast(query, clientLoopback, TransportUDP, nil); !ok {
 		t.Error("a local answer was not kept in the answer cache")
 	}
 	noRD := question("other.lan.", dns.TypeA)

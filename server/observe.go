@@ -21,10 +21,11 @@ type Metrics interface {
 
 // QueryEvent is one answered client query.
 type QueryEvent struct {
-	TCP    bool
-	Cached bool   // answered without waiting for the engine
-	Qtype  uint16 // 0 when the query had no usable question
-	Rcode  int
+	TCP       bool      // over a stream: Transport is not UDP
+	Transport Transport // how the query came
+	Cached    bool      // answered without waiting for the engine
+	Qtype     uint16    // 0 when the query had no usable question
+	Rcode     int
 	// EDE is the Extended DNS Error code the answer carries, -1 for none.
 	EDE int
 	// Security is the DNSSEC verdict (a dnssec.Status) of an answer
@@ -55,9 +56,9 @@ func (s *Server) tapNow() time.Time {
 }
 
 // tapClient logs query and resp to the tap, if any.
-func (s *Server) tapClient(client netip.AddrPort, tcp bool, query, resp []byte, received time.Time) {
+func (s *Server) tapClient(client netip.AddrPort, via Transport, query, resp []byte, received time.Time) {
 	if s.tap != nil {
-		s.tap.Client(client, tcp, query, resp, received)
+		s.tap.Client(client, via.Stream(), query, resp, received)
 	}
 }
 
@@ -75,7 +76,7 @@ func (s *Server) countQuery(q *query, rcode int, cached bool) {
 	if s.metrics == nil {
 		return
 	}
-	e := QueryEvent{TCP: q.tcp, Cached: cached, Rcode: rcode, EDE: -1, Security: -1, Duration: time.Since(q.start)}
+	e := QueryEvent{TCP: q.tcp, Transport: q.via, Cached: cached, Rcode: rcode, EDE: -1, Security: -1, Duration: time.Since(q.start)}
 	if len(q.req.Question) == 1 {
 		e.Qtype = q.req.Question[0].Qtype
 	}

@@ -63,7 +63,7 @@ func TestObserversSeeEveryPath(t *testing.T) {
 		// answers are indeterminate).
 		{Cached: true, Qtype: dns.TypeA, Rcode: dns.RcodeSuccess, EDE: -1, Security: -1},
 		{Cached: true, Qtype: dns.TypeA, Rcode: dns.RcodeSuccess, EDE: -1, Security: int(dnssec.Indeterminate)},
-		{TCP: true, Qtype: dns.TypeA, Rcode: dns.RcodeSuccess, EDE: -1, Security: -1},
+		{TCP: true, Transport: TransportTCP, Qtype: dns.TypeA, Rcode: dns.RcodeSuccess, EDE: -1, Security: -1},
 		{Qtype: dns.TypeA, Rcode: dns.RcodeServerFailure, EDE: int(dns.ExtendedErrorCodeNoReachableAuthority), Security: -1},
 	}
 	if len(rec.events) != len(want) {

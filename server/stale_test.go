@@ -77,7 +77,7 @@ func TestAnswerTablePrefetch(t *testing.T) {
 	}
 	for _, st := range steps {
 		clock.Advance(start.Add(st.at).Sub(clock.Now()))
-		if _, ok := s.answerFast(query, clientLoopback, false, nil); ok != st.fast {
+		if _, ok := s.answerFast(query, clientLoopback, TransportUDP, nil); ok != st.fast {
 			t.Fatalf("at +%v: fast %v, want %v", st.at, ok, st.fast)
 		}
 		before := b.cacheAsks.Load()
@@ -89,7 +89,7 @@ func TestAnswerTablePrefetch(t *testing.T) {
 	// The prefetch landed: the fresh answer is stored and served fast.
 	b.cached.Store(&resolver.Answer{Msg: cachedA(t, 60), PrefetchAt: clock.Now().Add(54 * time.Second)})
 	s.HandlePacket(t.Context(), query, clientLoopback, false, nil)
-	if _, ok := s.answerFast(query, clientLoopback, false, nil); !ok {
+	if _, ok := s.answerFast(query, clientLoopback, TransportUDP, nil); !ok {
 		t.Error("the refreshed answer is not served fast")
 	}
 }

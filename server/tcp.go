@@ -188,10 +188,10 @@ func (s *Server) serveTCP(ctx context.Context, c *tcpConn) {
 		c.lastQuery.Store(time.Now().UnixNano())
 		received := s.tapNow()
 		opts := streamOptsOf(buf)
-		resp, pending, _ := s.servePacket(buf, c.client, true)
+		resp, pending, _ := s.servePacket(buf, c.client, c.via())
 		if pending == nil {
 			if resp == nil {
-				s.tapClient(c.client, true, buf, nil, received)
+				s.tapClient(c.client, c.via(), buf, nil, received)
 				if s.access.action(c.client.Addr()) == ActionDenyNonLocal {
 					return // denied: close, as Unbound does
 				}
@@ -243,6 +243,14 @@ func (s *Server) writeTCP(c *tcpConn, resp *dns.Msg, query []byte, received time
 		s.log.Debug("tcp write", "client", c.client, "err", err)
 		return false
 	}
-	s.tapClient(c.client, true, query, packed, received)
+	s.tapClient(c.client, c.via(), query, packed, received)
 	return true
+}
+
+// via is the transport of c's queries: DNS over TLS or plain TCP.
+func (c *tcpConn) via() Transport {
+	if c.tls {
+		return TransportDoT
+	}
+	return TransportTCP
 }

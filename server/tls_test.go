@@ -661,3 +661,29 @@ func TestDroppedOnEveryTransport(t *testing.T) {
 		t.Errorf("DoQ connection closed after a drop: %v", context.Cause(conn.Context()))
 	}
 }
+
+// TestTransportsNamed: the metrics hear each encrypted transport by its
+// own name (dot, doh, doq), not as plain TCP.
+func TestTransportsNamed(t *testing.T) {
+	rec := &recorder{}
+	e := startEncrypted(t, Config{Metrics: rec})
+	want := map[string]Transport{"dot": TransportDoT, "doh-get-h2": TransportDoH, "doh-post-http1.1": TransportDoH, "doq": TransportDoQ}
+	for _, tr := range e.encryptedExchanges(t) {
+		via, ok := want[tr.name]
+		if !ok {
+			continue
+		}
+		rec.mu.Lock()
+		rec.events = nil
+		rec.mu.Unlock()
+		if _, err := tr.exchange(t, question(nameAlias, dns.TypeA)); err != nil {
+			t.Fatalf("%s: %v", tr.name, err)
+		}
+		rec.mu.Lock()
+		events := rec.events
+		rec.mu.Unlock()
+		if len(events) != 1 || events[0].Transport != via || !events[0].TCP {
+			t.Errorf("%s: events %+v, want one over %s", tr.name, events, via)
+		}
+	}
+}

@@ -53,19 +53,19 @@ func (s *Server) readUDP(ctx context.Context, u *udpSocket) {
 			continue
 		}
 		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
-		if fast, ok := s.answerFast(in[:n], from, false, out); ok {
+		if fast, ok := s.answerFast(in[:n], from, TransportUDP, out); ok {
 			s.writeUDP(u, fast, from, sess)
 			continue
 		}
 		received := s.tapNow()
-		resp, pending, hit := s.servePacket(in[:n], from, false)
+		resp, pending, hit := s.servePacket(in[:n], from, TransportUDP)
 		if pending != nil {
 			pending.wire = s.keepWire(in[:n])
 			s.answerLater(ctx, u, pending, from, sess)
 			continue
 		}
 		if resp == nil {
-			s.tapClient(from, false, in[:n], nil, received)
+			s.tapClient(from, TransportUDP, in[:n], nil, received)
 			continue
 		}
 		out = s.pack(resp, out[:0])
@@ -73,7 +73,7 @@ func (s *Server) readUDP(ctx context.Context, u *udpSocket) {
 			s.storeAnswer(in[:n], out, hit)
 		}
 		s.writeUDP(u, out, from, sess)
-		s.tapClient(from, false, in[:n], out, received)
+		s.tapClient(from, TransportUDP, in[:n], out, received)
 	}
 }
 
@@ -83,13 +83,13 @@ func (s *Server) answerLater(ctx context.Context, u *udpSocket, q *query, to net
 	s.work.Go(func() {
 		resp := s.resolvePending(ctx, q)
 		if resp == nil { // dropped by the response policy
-			s.tapClient(to, false, q.wire, nil, q.start)
+			s.tapClient(to, TransportUDP, q.wire, nil, q.start)
 			return
 		}
 		bp := packBuffers.Get().(*[]byte)
 		*bp = s.pack(resp, (*bp)[:0])
 		s.writeUDP(u, *bp, to, sess)
-		s.tapClient(to, false, q.wire, *bp, q.start)
+		s.tapClient(to, TransportUDP, q.wire, *bp, q.start)
 		packBuffers.Put(bp)
 	})
 }

@@ -118,7 +118,7 @@ func (s *Server) answerBatch(ctx context.Context, u *udpSocket, raw syscall.RawC
 		if b.in[i].Msghdr.Flags&syscall.MSG_TRUNC != 0 && len(query) > headerLen {
 			query = query[:headerLen] // only the header can be trusted: FORMERR
 		}
-		if fast, ok := s.answerFast(query, from, false, b.outData[replies][:0]); ok {
+		if fast, ok := s.answerFast(query, from, TransportUDP, b.outData[replies][:0]); ok {
 			b.outData[replies] = fast
 			b.outAddr[replies] = b.inAddr[i]
 			b.setReply(replies, b.in[i].Msghdr.Namelen)
@@ -126,14 +126,14 @@ func (s *Server) answerBatch(ctx context.Context, u *udpSocket, raw syscall.RawC
 			continue
 		}
 		received := s.tapNow()
-		resp, pending, hit := s.servePacket(query, from, false)
+		resp, pending, hit := s.servePacket(query, from, TransportUDP)
 		if pending != nil {
 			pending.wire = s.keepWire(query)
 			s.answerLater(ctx, u, pending, from, nil)
 			continue
 		}
 		if resp == nil {
-			s.tapClient(from, false, query, nil, received)
+			s.tapClient(from, TransportUDP, query, nil, received)
 			continue
 		}
 		out := s.pack(resp, b.outData[replies][:0])
@@ -143,7 +143,7 @@ func (s *Server) answerBatch(ctx context.Context, u *udpSocket, raw syscall.RawC
 		if hit != nil {
 			s.storeAnswer(query, out, hit)
 		}
-		s.tapClient(from, false, query, out, received)
+		s.tapClient(from, TransportUDP, query, out, received)
 		b.outData[replies] = out
 		b.outAddr[replies] = b.inAddr[i]
 		b.setReply(replies, b.in[i].Msghdr.Namelen)
