@@ -43,7 +43,7 @@ type QueryEvent struct {
 type Tap interface {
 	// Client logs a query received at received from client and resp, the
 	// answer sent for it now (nil when it got none).
-	Client(client netip.AddrPort, tcp bool, query, resp []byte, received time.Time)
+	Client(client netip.AddrPort, via Transport, query, resp []byte, received time.Time)
 }
 
 // tapNow is the receive time of a query when a tap logs queries; the zero
@@ -58,7 +58,7 @@ func (s *Server) tapNow() time.Time {
 // tapClient logs query and resp to the tap, if any.
 func (s *Server) tapClient(client netip.AddrPort, via Transport, query, resp []byte, received time.Time) {
 	if s.tap != nil {
-		s.tap.Client(client, via.Stream(), query, resp, received)
+		s.tap.Client(client, via, query, resp, received)
 	}
 }
 

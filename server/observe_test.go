@@ -30,11 +30,11 @@ func (r *recorder) Query(e QueryEvent) {
 	r.events = append(r.events, e)
 }
 
-func (r *recorder) Client(client netip.AddrPort, tcp bool, query, resp []byte, received time.Time) {
+func (r *recorder) Client(client netip.AddrPort, via Transport, query, resp []byte, received time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	// The server's buffers: a tap copies them.
-	r.tapped = append(r.tapped, tapped{client, tcp, append([]byte(nil), query...), append([]byte(nil), resp...)})
+	r.tapped = append(r.tapped, tapped{client, via.Stream(), append([]byte(nil), query...), append([]byte(nil), resp...)})
 }
 
 // TestObserversSeeEveryPath: the metrics hear of every answered query, from

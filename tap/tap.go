@@ -74,7 +74,7 @@ var (
 // event is one message to write.
 type event struct {
 	kind    dnstap.Message_Type
-	tcp     bool
+	proto   dnstap.SocketProtocol
 	peer    netip.AddrPort // the client, or the upstream server
 	query   []byte
 	resp    []byte // nil for a query
@@ -110,11 +110,12 @@ func (t *Tap) Dropped() uint64 { return t.dropped.Load() }
 
 // Client implements server.Tap: a CLIENT_QUERY and, when resp is not nil,
 // a CLIENT_RESPONSE.
-func (t *Tap) Client(client netip.AddrPort, tcp bool, query, resp []byte, received time.Time) {
+func (t *Tap) Client(client netip.AddrPort, via server.Transport, query, resp []byte, received time.Time) {
 	now := time.Now()
-	t.enqueue(event{kind: dnstap.Message_CLIENT_QUERY, tcp: tcp, peer: client, query: query, qtime: received})
+	proto := clientProtocol(via)
+	t.enqueue(event{kind: dnstap.Message_CLIENT_QUERY, proto: proto, peer: client, query: query, qtime: received})
 	if resp != nil {
-		t.enqueue(event{kind: dnstap.Message_CLIENT_RESPONSE, tcp: tcp, peer: client, query: query, resp: resp, qtime: received, rtime: now, isReply: true})
+		t.enqueue(event{kind: dnstap.Message_CLIENT_RESPONSE, proto: proto, peer: client, query: query, resp: resp, qtime: received, rtime: now, isReply: true})
 	}
 }
 
@@ -133,7 +134,8 @@ func (t *Tap) Upstream(srv netip.AddrPort, tcp bool, query, reply *dns.Msg, sent
 		t.dropped.Add(1)
 		return
 	}
-	t.enqueue(event{kind: dnstap.Message_RESOLVER_QUERY, tcp: tcp, peer: srv, query: q, qtime: sent})
+	proto := upstreamProtocol(tcp)
+	t.enqueue(event{kind: dnstap.Message_RESOLVER_QUERY, proto: proto, peer: srv, query: q, qtime: sent})
 	if reply == nil {
 		return
 	}
@@ -142,7 +144,7 @@ func (t *Tap) Upstream(srv netip.AddrPort, tcp bool, query, reply *dns.Msg, sent
 		t.dropped.Add(1)
 		return
 	}
-	t.enqueue(event{kind: dnstap.Message_RESOLVER_RESPONSE, tcp: tcp, peer: srv, query: q, resp: r, qtime: sent, rtime: sent.Add(rtt), isReply: true})
+	t.enqueue(event{kind: dnstap.Message_RESOLVER_RESPONSE, proto: proto, peer: srv, query: q, resp: r, qtime: sent, rtime: sent.Add(rtt), isReply: true})
 }
 
 func (t *Tap) full() bool { return len(t.queue) == cap(t.queue) }
@@ -168,14 +170,11 @@ func (t *Tap) enqueue(e event) {
 
 // message is the dnstap form of e.
 func (t *Tap) message(e event) *dnstap.Dnstap {
-	family, transport := dnstap.SocketFamily_INET, dnstap.SocketProtocol_UDP
+	family := dnstap.SocketFamily_INET
 	if e.peer.Addr().Is6() && !e.peer.Addr().Is4In6() {
 		family = dnstap.SocketFamily_INET6
 	}
-	if e.tcp {
-		transport = dnstap.SocketProtocol_TCP
-	}
-	m := &dnstap.Message{Type: e.kind.Enum(), SocketFamily: family.Enum(), SocketProtocol: transport.Enum()}
+	m := &dnstap.Message{Type: e.kind.Enum(), SocketFamily: family.Enum(), SocketProtocol: e.proto.Enum()}
 	addr, port := e.peer.Addr().Unmap().AsSlice(), uint32(e.peer.Port())
 	switch e.kind {
 	case dnstap.Message_CLIENT_QUERY, dnstap.Message_CLIENT_RESPONSE:
@@ -343,4 +342,28 @@ func (t *Tap) drain(ctx context.Context, w dnstap.Writer) error {
 			}
 		}
 	}
+}
+
+// clientProtocol is dnstap's name for how a client query came. Newer
+// dnstap.proto files name DoQ as well, but golang-dnstap v0.4.0 has no
+// value for it, so DoQ queries are logged as TCP (a stream, as QUIC's
+// are) until it does.
+func clientProtocol(via server.Transport) dnstap.SocketProtocol {
+	switch via {
+	case server.TransportUDP:
+		return dnstap.SocketProtocol_UDP
+	case server.TransportDoT:
+		return dnstap.SocketProtocol_DOT
+	case server.TransportDoH:
+		return dnstap.SocketProtocol_DOH
+	}
+	return dnstap.SocketProtocol_TCP
+}
+
+// upstreamProtocol is dnstap's name for an upstream exchange.
+func upstreamProtocol(tcp bool) dnstap.SocketProtocol {
+	if tcp {
+		return dnstap.SocketProtocol_TCP
+	}
+	return dnstap.SocketProtocol_UDP
 }

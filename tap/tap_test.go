@@ -217,7 +217,7 @@ func TestFullQueueDrops(t *testing.T) {
 	q, _ := new(dns.Msg).SetQuestion("example.com.", dns.TypeA).Pack()
 	client := netip.MustParseAddrPort("127.0.0.1:5353")
 	for range 5 {
-		tp.Client(client, false, q, q, time.Now()) // two messages each
+		tp.Client(client, server.TransportUDP, q, q, time.Now()) // two messages each
 	}
 	if tp.Dropped() != 7 || tp.Sent() != 0 {
 		t.Errorf("dropped %d, sent %d; want 7 dropped (10 messages, a queue of 3), none sent", tp.Dropped(), tp.Sent())
@@ -237,13 +237,13 @@ func TestSocketAbsent(t *testing.T) {
 		done := make(chan error, 1)
 		go func() { done <- tp.Run(ctx) }()
 		q, _ := new(dns.Msg).SetQuestion("example.com.", dns.TypeA).Pack()
-		tp.Client(netip.MustParseAddrPort("127.0.0.1:5353"), false, q, q, time.Now())
+		tp.Client(netip.MustParseAddrPort("127.0.0.1:5353"), server.TransportUDP, q, q, time.Now())
 		synctest.Wait()
 		if tp.Dropped() != 2 || tp.Sent() != 0 {
 			t.Errorf("dropped %d, sent %d; want 2 dropped, none sent", tp.Dropped(), tp.Sent())
 		}
 		time.Sleep(10 * time.Second) // redials, in the bubble's time
-		tp.Client(netip.MustParseAddrPort("127.0.0.1:5353"), false, q, nil, time.Now())
+		tp.Client(netip.MustParseAddrPort("127.0.0.1:5353"), server.TransportUDP, q, nil, time.Now())
 		synctest.Wait()
 		if tp.Dropped() != 3 {
 			t.Errorf("dropped %d after redialling, want 3", tp.Dropped())
@@ -264,5 +264,52 @@ func TestConfigErrors(t *testing.T) {
 	tp, _ := tap.New(tap.Config{File: filepath.Join(t.TempDir(), "no", "such", "dir")})
 	if err := tp.Run(t.Context()); err == nil || !strings.Contains(err.Error(), "dnstap file") {
 		t.Errorf("Run with an uncreatable file: %v", err)
+	}
+}
+
+// TestClientProtocols: a client query is logged with the dnstap protocol
+// of its transport (DoT and DoH by name; DoQ, which golang-dnstap cannot
+// name yet, as TCP).
+func TestClientProtocols(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "dnstap.sock")
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := dnstap.NewFrameStreamSockInput(l)
+	frames := make(chan []byte, 100)
+	go in.ReadInto(frames)
+	t.Cleanup(func() { l.Close() })
+	tp, err := tap.New(tap.Config{Socket: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	ran := make(chan error, 1)
+	go func() { ran <- tp.Run(ctx) }()
+	q, _ := new(dns.Msg).SetQuestion("example.com.", dns.TypeA).Pack()
+	vias := []server.Transport{server.TransportUDP, server.TransportTCP, server.TransportDoT, server.TransportDoH, server.TransportDoQ}
+	want := []dnstap.SocketProtocol{dnstap.SocketProtocol_UDP, dnstap.SocketProtocol_TCP, dnstap.SocketProtocol_DOT, dnstap.SocketProtocol_DOH, dnstap.SocketProtocol_TCP}
+	for _, via := range vias {
+		tp.Client(netip.MustParseAddrPort("127.0.0.1:5353"), via, q, nil, time.Now())
+	}
+	deadline := time.After(10 * time.Second)
+	for i := range want {
+		select {
+		case f := <-frames:
+			var d dnstap.Dnstap
+			if err := proto.Unmarshal(f, &d); err != nil {
+				t.Fatal(err)
+			}
+			if got := d.GetMessage().GetSocketProtocol(); got != want[i] {
+				t.Errorf("%s: logged as %s, want %s", vias[i], got, want[i])
+			}
+		case <-deadline:
+			t.Fatalf("got %d of %d messages", i, len(want))
+		}
+	}
+	cancel()
+	if err := <-ran; err != nil {
+		t.Errorf("Run: %v", err)
 	}
 }
