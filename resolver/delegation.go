@@ -122,8 +122,14 @@ func (r *Resolver) closestDelegation(ctx context.Context, q *query, qname string
 	if fwd, ok := r.forwardFor(qname); ok {
 		return fwd, nil
 	}
+	return r.closestIterated(ctx, q, qname)
+}
+
+// closestIterated is closestDelegation with forward zones passed over:
+// where a forward-first zone's questions go when its forwarders fail.
+func (r *Resolver) closestIterated(ctx context.Context, q *query, qname string) (delegation, error) {
 	for z := qname; z != "."; z = parentZone(z) {
-		if stub, ok := r.stubs[z]; ok {
+		if stub, ok := r.stubs[z]; ok && !stub.forwards() {
 			return stub, nil
 		}
 		e, ok := r.cache.Get(z, dns.TypeNS, dns.ClassINET)

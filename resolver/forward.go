@@ -42,6 +42,10 @@ type ForwardZone struct {
 	// TLS reaches the servers over DNS over TLS (RFC 7858), checking
 	// their certificates (Unbound's forward-tls-upstream).
 	TLS bool
+	// First iterates a question as if the zone were not forwarded when
+	// every forwarder failed (Unbound's forward-first): no reply, or
+	// SERVFAIL and REFUSED from all of them.
+	First bool
 }
 
 // Forwarder is one recursive resolver of a forward zone.
@@ -62,6 +66,8 @@ type zoneConf struct {
 	ports map[netip.Addr]uint16
 	// dot reaches a TLS forward zone's servers; nil without TLS
 	dot *dotTransport
+	// first: iterate when the forwarders fail (ForwardZone.First)
+	first bool
 }
 
 // forwards reports whether d is a forward zone's.
@@ -243,7 +249,7 @@ func (r *Resolver) setUpConfiguredZones(cfg Config) {
 	}
 	for _, fz := range cfg.ForwardZones {
 		zone, _ := dnsname.Canonical(fz.Zone)
-		conf := &zoneConf{forward: true, ports: map[netip.Addr]uint16{}}
+		conf := &zoneConf{forward: true, first: fz.First, ports: map[netip.Addr]uint16{}}
 		d := delegation{zone: zone, conf: conf}
 		names := map[netip.AddrPort]string{}
 		for _, s := range fz.Servers {

@@ -430,3 +430,41 @@ func TestForwardedChainTakenWhole(t *testing.T) {
 		}
 	}
 }
+
+// TestForwardFirst: with forward-first, a question whose forwarders all
+// fail is iterated as if the zone were not forwarded; without it, it
+// fails.
+func TestForwardFirst(t *testing.T) {
+	for _, first := range []bool{false, true} {
+		t.Run(map[bool]string{false: "forward-only", true: "forward-first"}[first], func(t *testing.T) {
+			n := standardNet(t)
+			n.handle("127.53.50.1", func(q *dns.Msg) *dns.Msg { // a forwarder that has lost its upstream
+				m := new(dns.Msg).SetRcode(q, dns.RcodeServerFailure)
+				m.RecursionAvailable = true
+				return m
+			})
+			r := newTestResolver(t, n, func(c *Config) {
+				fz := fwdZone("example.com", "127.53.50.1:53")
+				fz.First = first
+				c.ForwardZones = []ForwardZone{fz}
+			})
+			m, err := r.Resolve(t.Context(), "www.example.com.", dns.TypeA)
+			if !first {
+				if err == nil {
+					t.Fatalf("answered %v with every forwarder failing and no forward-first", m)
+				}
+				return
+			}
+			if err != nil || firstA(t, m) != "192.0.2.1" {
+				t.Fatalf("got %v, %v; want 192.0.2.1 by iteration", m, err)
+			}
+			if len(n.askedOf("127.53.50.1")) == 0 {
+				t.Error("the forwarder was never asked")
+			}
+			// Names outside the forward zone never meet the forwarder.
+			if _, err := r.Resolve(t.Context(), "www.example.net.", dns.TypeA); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}

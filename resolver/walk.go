@@ -183,6 +183,22 @@ func (r *Resolver) iterate(ctx context.Context, q *query, qname string) (reply, 
 	if err != nil {
 		return reply{}, err
 	}
+	rep, err := r.descend(ctx, q, qname, d)
+	if err != nil && d.forwards() && d.conf.first && errors.Is(err, ErrNoReachableServer) && ctx.Err() == nil {
+		// forward-first: the forwarders failed; iterate as if the zone
+		// were not forwarded.
+		r.log.Debug("forwarders failed, iterating", "zone", d.zone, "qname", qname, "err", err)
+		if d, err = r.closestIterated(ctx, q, start); err != nil {
+			return reply{}, err
+		}
+		return r.descend(ctx, q, qname, d)
+	}
+	return rep, err
+}
+
+// descend walks from the delegation d down to a server that answers for
+// qname: the loop of iterate.
+func (r *Resolver) descend(ctx context.Context, q *query, qname string, d delegation) (reply, error) {
 	at := &descent{d: d, known: d.zone, minimise: r.qmin != QminOff && !d.forwards()}
 	for {
 		if at.referrals > q.budget.limits.MaxReferrals {

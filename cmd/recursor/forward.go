@@ -25,6 +25,7 @@ import (
 type forwardFlags struct {
 	forward    []string
 	forwardTLS []string
+	first      []string // zones of --forward and --forward-tls to iterate when their forwarders fail
 	tlsCA      string
 	stubZones  []string
 }
@@ -32,6 +33,7 @@ type forwardFlags struct {
 func (f *forwardFlags) register(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&f.forward, "forward", nil, "forward the questions for names in ZONE to these recursive resolvers, with RD set: ZONE=ADDR[:PORT],... or ADDR@PORT as Unbound writes it; port 53 by default; '.' forwards every name (repeatable)")
 	fs.StringArrayVar(&f.forwardTLS, "forward-tls", nil, "as --forward, over DNS over TLS: ZONE=ADDR[@PORT][#NAME],...; the certificate must be valid for NAME, or for ADDR when no NAME is given; port 853 by default (repeatable)")
+	fs.StringArrayVar(&f.first, "forward-first", nil, "a zone of --forward or --forward-tls whose questions are iterated as if not forwarded when every forwarder fails (Unbound's forward-first) (repeatable)")
 	fs.StringVar(&f.tlsCA, "forward-tls-ca", "", "PEM file of the CA certificates that --forward-tls servers' certificates must chain to (default: the system's roots)")
 	fs.StringArrayVar(&f.stubZones, "stub-zone", nil, "send the questions for names in ZONE straight to these authoritative servers: ZONE=ADDR[:PORT],...; port --upstream-port by default (repeatable)")
 }
@@ -39,6 +41,13 @@ func (f *forwardFlags) register(fs *pflag.FlagSet) {
 // apply adds the forward and stub zones to cfg. With loopbackOnly every
 // address must be a loopback one.
 func (f *forwardFlags) apply(cfg *resolver.Config, loopbackOnly bool) error {
+	first := map[string]bool{}
+	for _, z := range f.first {
+		if _, ok := dns.IsDomainName(z); !ok || z == "" {
+			return fmt.Errorf("--forward-first %q: not a domain name", z)
+		}
+		first[dns.CanonicalName(z)] = true
+	}
 	for _, v := range []struct {
 		flag  string
 		specs []string
@@ -49,12 +58,16 @@ func (f *forwardFlags) apply(cfg *resolver.Config, loopbackOnly bool) error {
 			if err != nil {
 				return fmt.Errorf("%s %q: %w", v.flag, spec, err)
 			}
-			fz := resolver.ForwardZone{Zone: zone, TLS: v.tls}
+			fz := resolver.ForwardZone{Zone: zone, TLS: v.tls, First: first[dns.CanonicalName(zone)]}
+			delete(first, dns.CanonicalName(zone))
 			for _, s := range servers {
 				fz.Servers = append(fz.Servers, resolver.Forwarder{Addr: s.addr, TLSName: s.name})
 			}
 			cfg.ForwardZones = append(cfg.ForwardZones, fz)
 		}
+	}
+	for z := range first {
+		return fmt.Errorf("--forward-first %s: no --forward or --forward-tls zone of that name", z)
 	}
 	for _, spec := range f.stubZones {
 		zone, servers, err := parseZoneServers(spec, false)
@@ -174,7 +187,7 @@ func parseZoneServer(s string, tls bool) (zoneServer, error) {
 }
 
 // The config file's tables of zones: [[forward-zone]] (name, addrs,
-// tls, tls-name) and [[stub-zone]] (name, addrs).
+// tls, tls-name, first) and [[stub-zone]] (name, addrs).
 var zoneTables = map[string]bool{"forward-zone": true, "stub-zone": true}
 
 // zoneSettings turns the entries of a [[forward-zone]] or [[stub-zone]]
@@ -185,7 +198,7 @@ func zoneSettings(table string, entries []map[string]any, data string) ([]settin
 	var out []setting
 	for i, e := range entries {
 		at := func(key string) int { return keyLine(data, lines, i, key) }
-		s, err := zoneSetting(table, e)
+		s, first, err := zoneSetting(table, e)
 		if err != nil {
 			if line := at(err.key); line > 0 {
 				return nil, fmt.Errorf("%d: %s.%s: %w", line, table, err.key, err.err)
@@ -196,6 +209,9 @@ func zoneSettings(table string, entries []map[string]any, data string) ([]settin
 		// The flags are [resolver]'s.
 		s.key = fmt.Sprintf("resolver.%s[%d]", table, i+1)
 		out = append(out, s)
+		if first {
+			out = append(out, setting{key: s.key, flag: "forward-first", values: []string{e["name"].(string)}})
+		}
 	}
 	return out, nil
 }
@@ -208,11 +224,26 @@ type keyError struct {
 
 func (e *keyError) Error() string { return e.key + ": " + e.err.Error() }
 
-// zoneSetting is one table entry as a flag's setting.
-func zoneSetting(table string, e map[string]any) (setting, *keyError) {
+// zoneSetting is one table entry as a flag's setting, and whether it
+// is a forward-first zone.
+func zoneSetting(table string, e map[string]any) (setting, bool, *keyError) {
+	s, err := zoneFlagSetting(table, e)
+	if err != nil {
+		return setting{}, false, err
+	}
+	first, ok := e["first"].(bool)
+	if _, given := e["first"]; given && !ok {
+		return setting{}, false, &keyError{"first", fmt.Errorf("want true or false")}
+	}
+	return s, first, nil
+}
+
+// zoneFlagSetting is one table entry as a setting of --forward,
+// --forward-tls or --stub-zone.
+func zoneFlagSetting(table string, e map[string]any) (setting, *keyError) {
 	allowed := map[string]bool{"name": true, "addrs": true}
 	if table == "forward-zone" {
-		allowed["tls"], allowed["tls-name"] = true, true
+		allowed["tls"], allowed["tls-name"], allowed["first"] = true, true, true
 	}
 	for k := range e {
 		if !allowed[k] {

@@ -66,6 +66,7 @@ name = "example.com"
 addrs = ["192.0.2.3@853", "192.0.2.4#other.example"]
 tls = true
 tls-name = "dns.example"
+first = true
 
 [[stub-zone]]
 name = "corp.example."
@@ -83,9 +84,10 @@ addrs = ["10.0.0.53", "10.0.0.54:5300"]
 		return strings.Join(v, " | ")
 	}
 	for name, want := range map[string]string{
-		"forward":     ".=192.0.2.1,192.0.2.2@5353",
-		"forward-tls": "example.com=192.0.2.3@853#dns.example,192.0.2.4#other.example",
-		"stub-zone":   "corp.example.=10.0.0.53,10.0.0.54:5300",
+		"forward":       ".=192.0.2.1,192.0.2.2@5353",
+		"forward-tls":   "example.com=192.0.2.3@853#dns.example,192.0.2.4#other.example",
+		"stub-zone":     "corp.example.=10.0.0.53,10.0.0.54:5300",
+		"forward-first": "example.com",
 	} {
 		if got := list(name); got != want {
 			t.Errorf("%s = %s, want %s", name, got, want)
@@ -112,6 +114,7 @@ addrs = ["10.0.0.53", "10.0.0.54:5300"]
 		{"unknown key", "[[stub-zone]]\nname = \"a.\"\naddrs = [\"192.0.2.1\"]\ntls = true\n", `:4: stub-zone.tls: unknown key in [[stub-zone]]`},
 		{"tls-name without tls", "[[forward-zone]]\nname = \"a.\"\naddrs = [\"192.0.2.1\"]\ntls-name = \"x.example\"\n", `:4: forward-zone.tls-name: want a string, with tls = true`},
 		{"no addresses", "[[forward-zone]]\nname = \"a.\"\naddrs = []\n", `:3: forward-zone.addrs: want a list of addresses`},
+		{"first not a bool", "[[forward-zone]]\nname = \"a.\"\naddrs = [\"192.0.2.1\"]\nfirst = \"yes\"\n", `:4: forward-zone.first: want true or false`},
 		{"not a table", "forward-zone = 3\n", `forward-zone`},
 		{"bad list item in [resolver]", "[resolver]\nforward = [\"a.=nowhere\"]\n", `:2: resolver.forward: "a.=nowhere"`},
 	} {
@@ -201,10 +204,32 @@ func TestForwardFlagErrors(t *testing.T) {
 		{[]string{"--forward-tls", ".=127.0.0.1#bad..name"}, "not a name to check a certificate against"},
 		{[]string{"--stub-zone", "corp.=127.0.0.1#x.example"}, "#NAME is for servers over TLS"},
 		{[]string{"--forward", ".=127.0.0.1", "--stub-zone", ".=127.0.0.2"}, "configured already as a stub zone"},
+		{[]string{"--forward", "example.com=127.0.0.1", "--forward-first", "example.net"}, "--forward-first example.net.: no --forward or --forward-tls zone of that name"},
+		{[]string{"--forward", "example.com=127.0.0.1", "--forward-first", "a..b"}, `--forward-first "a..b": not a domain name`},
 	} {
 		args := append([]string{"resolve", "--no-dnssec", "--upstream-loopback-only"}, tc.args...)
 		if _, err := runCommand(t, append(args, "www.example.org")...); err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 			t.Errorf("%q: err = %v, want %q", tc.args, err, tc.wantErr)
 		}
+	}
+}
+
+// TestResolveForwardFirst: with --forward-first, a forward zone whose
+// forwarder is down is iterated through the sandbox instead; without it,
+// the answer fails.
+func TestResolveForwardFirst(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := pc.LocalAddr().String()
+	pc.Close() // nothing listens there now: the forwarder is down
+	fwd := "example.com=" + dead
+	out, err := runCommand(t, "resolve", "--sandbox", "--forward", fwd, "--forward-first", "example.com", "--short", "www.example.com", "A")
+	if err != nil || strings.TrimSpace(out) != "192.0.2.10" {
+		t.Fatalf("with --forward-first: %q, %v; want 192.0.2.10 by iteration", out, err)
+	}
+	if _, err := runCommand(t, "resolve", "--sandbox", "--forward", fwd, "--short", "www.example.com", "A"); err == nil {
+		t.Error("without --forward-first a dead forwarder still gave an answer")
 	}
 }
