@@ -31,7 +31,10 @@ func (c *clock) advance(d time.Duration) { c.t.Add(int64(d)) }
 
 func newTier(t testing.TB, addr string, clk *clock, edit func(*Config)) *Tier {
 	t.Helper()
-	cfg := Config{URL: "redis://" + addr + "/0", Secret: secret, Now: clk.now}
+	// A read deadline far above the 20 ms default: on a loaded test
+	// machine a read of miniredis may take longer, and a read that times
+	// out is a miss, not the verdict a test looks for.
+	cfg := Config{URL: "redis://" + addr + "/0", Secret: secret, Now: clk.now, Timeout: 2 * time.Second}
 	if edit != nil {
 		edit(&cfg)
 	}
@@ -298,7 +301,10 @@ func TestBreakerOpensOnTimeoutsAndCloses(t *testing.T) {
 	m := miniredis.RunT(t)
 	clk := newClock()
 	proxy := newSwitchable(t, m.Addr())
-	tier := newTier(t, proxy.ln.Addr().String(), clk, func(c *Config) { c.BreakerFailures = 3; c.BreakerPause = 10 * time.Second })
+	tier := newTier(t, proxy.ln.Addr().String(), clk, func(c *Config) {
+		c.BreakerFailures, c.BreakerPause = 3, 10*time.Second
+		c.Timeout = 500 * time.Millisecond // each read of the hung Redis waits this long
+	})
 	pk, pe := positive(t, clk)
 	tier.Store(pk, pe)
 	drain(tier)
