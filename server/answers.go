@@ -2,9 +2,12 @@ package server
 
 import (
 	"encoding/binary"
+	"hash/maphash"
 	"net/netip"
+	"runtime"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/miekg/dns"
 
@@ -42,7 +45,23 @@ const (
 // variants: the answer tables, one per combination of DO, CD and AD.
 const variants = 8
 
+// answerCache is split into shards by a hash of the question, each with
+// its own lock, tables and part of the bound, so that hits on different
+// cores take different locks: a sync.RWMutex's read lock is a write to
+// one shared word, which every core's hit would pull into its cache.
 type answerCache struct {
+	seed   maphash.Seed
+	shards []answerShard // a power of two of them
+}
+
+// answerShard is one shard, padded so that two shards' locks never share
+// a cache line (nor the line next to it, which x86 fetches in pairs).
+type answerShard struct {
+	answerTables
+	_ [128 - unsafe.Sizeof(answerTables{})%128]byte
+}
+
+type answerTables struct {
 	max int
 
 	mu      sync.RWMutex
@@ -50,9 +69,36 @@ type answerCache struct {
 	count   int // entries in all the tables; at most max
 }
 
+// Sharding bounds of the answer cache: four shards per core, at most
+// maxAnswerShards, none with room for fewer than minAnswerShard answers
+// (a small cache, as in the tests, keeps its bound exactly).
+const (
+	maxAnswerShards = 256
+	minAnswerShard  = 256
+)
+
+func answerShardCount(size int) int {
+	n := 1
+	for n < 4*runtime.GOMAXPROCS(0) && n < maxAnswerShards {
+		n *= 2
+	}
+	for n > 1 && size/n < minAnswerShard {
+		n /= 2
+	}
+	return n
+}
+
+// shard returns the shard of the question's wire bytes.
+func (c *answerCache) shard(question string) *answerTables {
+	if len(c.shards) == 1 {
+		return &c.shards[0].answerTables
+	}
+	return &c.shards[maphash.String(c.seed, question)&uint64(len(c.shards)-1)].answerTables
+}
+
 // evictOne drops one entry at random (map iteration starts anywhere),
 // from the table of variant when it has any. c.mu is held.
-func (c *answerCache) evictOne(variant int) {
+func (c *answerTables) evictOne(variant int) {
 	for i := range variants {
 		for k := range c.entries[(variant+i)%variants] {
 			delete(c.entries[(variant+i)%variants], k)
@@ -64,9 +110,30 @@ func (c *answerCache) evictOne(variant int) {
 
 // len reports the entries of every table.
 func (c *answerCache) len() int {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return c.count
+	n := 0
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.mu.RLock()
+		n += sh.count
+		sh.mu.RUnlock()
+	}
+	return n
+}
+
+// flush empties every table and returns how many entries it dropped.
+func (c *answerCache) flush() int {
+	n := 0
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.mu.Lock()
+		n += sh.count
+		for j := range sh.entries {
+			clear(sh.entries[j])
+		}
+		sh.count = 0
+		sh.mu.Unlock()
+	}
+	return n
 }
 
 // packedAnswer is a response without ID, RD, CD and OPT, and where its
@@ -92,9 +159,13 @@ func newAnswerCache(size int) *answerCache {
 	if size == 0 {
 		size = DefaultAnswerCacheSize
 	}
-	c := &answerCache{max: size}
-	for i := range c.entries {
-		c.entries[i] = make(map[string]*packedAnswer)
+	c := &answerCache{seed: maphash.MakeSeed(), shards: make([]answerShard, answerShardCount(size))}
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.max = size / len(c.shards)
+		for j := range sh.entries {
+			sh.entries[j] = make(map[string]*packedAnswer)
+		}
 	}
 	return c
 }
@@ -217,9 +288,11 @@ func (s *Server) answerFast(query []byte, client netip.AddrPort, via Transport, 
 	default:
 		return nil, false
 	}
-	s.answers.mu.RLock()
-	a := s.answers.entries[w.variant][string(query[headerLen:w.questionEnd])]
-	s.answers.mu.RUnlock()
+	question := query[headerLen:w.questionEnd]
+	sh := s.answers.shard(unsafe.String(unsafe.SliceData(question), len(question)))
+	sh.mu.RLock()
+	a := sh.entries[w.variant][string(question)]
+	sh.mu.RUnlock()
 	if a == nil {
 		return nil, false
 	}
@@ -323,7 +396,7 @@ func (s *Server) storeAnswer(query, resp []byte, hit *query) {
 		a.prefetchN = a.storedN + int64(prefetchAt.Sub(now))
 	}
 	key := string(query[headerLen:w.questionEnd])
-	c := s.answers
+	c := s.answers.shard(key)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	entries := c.entries[w.variant]
