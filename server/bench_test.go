@@ -178,7 +178,7 @@ func BenchmarkAnswerFastParallel(b *testing.B) {
 			b.Fatal(err)
 		}
 		s.HandlePacket(b.Context(), query, clientLoopback, false, nil) // stored
-		if _, ok := s.answerFast(query, clientLoopback, false, nil); !ok {
+		if _, ok := s.answerFast(query, clientLoopback, TransportUDP, nil); !ok {
 			b.Fatal("not answered from the answer cache")
 		}
 		queries = append(queries, query)
@@ -193,7 +193,7 @@ func BenchmarkAnswerFastParallel(b *testing.B) {
 				buf := make([]byte, 0, 1232)
 				i := int(next.Add(17))
 				for pb.Next() {
-					if _, ok := s.answerFast(queries[i%n], clientLoopback, false, buf); !ok {
+					if _, ok := s.answerFast(queries[i%n], clientLoopback, TransportUDP, buf); !ok {
 						b.Error("missed the answer cache")
 						return
 					}
