@@ -330,8 +330,7 @@ func (s *Server) answerFast(query []byte, client netip.AddrPort, via Transport, 
 		out = append(out, 0, 0, byte(dns.TypeOPT), byte(s.cfg.MaxUDPSize>>8), byte(s.cfg.MaxUDPSize), 0, 0, ttl, 0, byte(rdlen>>8), byte(rdlen))
 		out = s.appendFastCookie(out, ck, client, now)
 	}
-	s.stats.queries.Add(1)
-	s.stats.cacheHits.Add(1)
+	s.stats.fastHit(client)
 	if s.metrics != nil || s.tap != nil {
 		s.observeFast(query, w, out, client, via, now, a.security)
 	}
