@@ -2,9 +2,12 @@ package server
 
 import (
 	"fmt"
+	"net/netip"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/miekg/dns"
 )
 
 func tableAnswer(question string, variant uint8, storedN int64, ttl uint32) *packedAnswer {
@@ -92,4 +95,25 @@ func TestAnswerTableConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// Hits of the answer cache, counted in stripes, add up in Stats with the
+// others.
+func TestStatsCountFastHits(t *testing.T) {
+	s, _ := newTestServer(t, Config{})
+	query := pack(t, question(nameWWW, dns.TypeA))
+	const clients = 100
+	for i := range clients {
+		client := netip.AddrPortFrom(clientLoopback.Addr(), uint16(40000+i))
+		if s.HandlePacket(t.Context(), query, client, false, nil) == nil {
+			t.Fatal("no answer")
+		}
+	}
+	if _, ok := s.answerFast(query, clientLoopback, TransportUDP, nil); !ok {
+		t.Fatal("the answer cache does not answer")
+	}
+	st := s.Stats()
+	if st.Queries != clients+1 || st.CacheHits != clients+1 || st.Resolved != 0 {
+		t.Errorf("Stats: %d queries, %d cache hits, %d resolved; want %d, %d, 0", st.Queries, st.CacheHits, st.Resolved, clients+1, clients+1)
+	}
 }
