@@ -216,7 +216,7 @@ func TestRefusesHugeNegative(t *testing.T) {
 	if !c.PutNegative("nx.example.", dns.TypeA, dns.ClassINET, NXDomain, soa(t, 300, 300), RankAuthAuthority) || c.Len() != 1 {
 		t.Errorf("a normal entry after the refused one: Len %d", c.Len())
 	}
-	checkStore(t, c.s)
+	checkCache(t, c)
 }
 
 func TestBoundedByEntriesAndBytes(t *testing.T) {

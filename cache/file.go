@@ -36,21 +36,25 @@ import (
 // fileMagic is the first line of a cache file, with the format's version.
 const fileMagic = "recursor-cache 2"
 
-// Dump writes the live entries, oldest first, in the cache file format.
-// It copies the entries under the lock and writes without it, so queries
-// are not held up by a slow writer.
+// Dump writes the live entries, shard by shard and each shard's oldest
+// first (so that Load restores each shard's LRU order), in the cache file
+// format. It copies each shard's entries under its lock and writes
+// without any, so queries are not held up by a slow writer.
 func (c *Cache) Dump(w io.Writer) error {
 	now := c.cfg.Now().UnixNano()
-	c.mu.Lock()
-	entries := make([]entry, 0, c.s.count)
-	for i := c.s.at(0).prev; i != 0; {
-		sl := c.s.at(i)
-		if now < sl.expires {
-			entries = append(entries, c.s.entryAt(sl))
+	var entries []entry
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.mu.Lock()
+		for i := sh.s.at(0).prev; i != 0; {
+			sl := sh.s.at(i)
+			if now < sl.expires {
+				entries = append(entries, sh.s.entryAt(sl))
+			}
+			i = sl.prev
 		}
-		i = sl.prev
+		sh.mu.Unlock()
 	}
-	c.mu.Unlock()
 
 	bw := bufio.NewWriterSize(w, 64<<10)
 	bw.WriteString(fileMagic + "\n")
@@ -97,13 +101,14 @@ func (c *Cache) Load(r io.Reader) (int, error) {
 		return 0, err
 	}
 	n := 0
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	nowNano := now.UnixNano()
 	for _, e := range entries {
-		if c.s.put(e, nowNano) {
+		sh := c.shardOf(e.name())
+		sh.mu.Lock()
+		if sh.s.put(e, nowNano) {
 			n++
 		}
+		sh.mu.Unlock()
 	}
 	return n, nil
 }

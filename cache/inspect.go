@@ -17,19 +17,27 @@ type Meta struct {
 // true, and returns how many it dropped. drop runs under the cache's lock:
 // it must be quick and must not call the cache.
 func (c *Cache) RemoveFunc(drop func(Meta) bool) int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	n := 0
-	for i := c.s.at(0).next; i != 0; {
-		sl := c.s.at(i)
+	for i := range c.shards {
+		n += c.shards[i].removeFunc(drop)
+	}
+	return n
+}
+
+func (sh *shard) removeFunc(drop func(Meta) bool) int {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	n := 0
+	for i := sh.s.at(0).next; i != 0; {
+		sl := sh.s.at(i)
 		next := sl.next
 		m := Meta{
-			Key:      Key{Name: string(c.s.arena.bytes(sl.ref, int(sl.nameLen))), Type: sl.typ, Class: sl.class},
+			Key:      Key{Name: string(sh.s.arena.bytes(sl.ref, int(sl.nameLen))), Type: sl.typ, Class: sl.class},
 			Negative: sl.negative, Rank: sl.rank, Security: sl.security, EDE: sl.ede,
 			Expires: time.Unix(0, sl.expires),
 		}
 		if drop(m) {
-			c.s.drop(i)
+			sh.s.drop(i)
 			n++
 		}
 		i = next
@@ -39,20 +47,22 @@ func (c *Cache) RemoveFunc(drop func(Meta) bool) int {
 
 // Entries returns the live entries whose key has name (of every type, an
 // NXDOMAIN entry included), in no particular order. It looks at every
-// entry: it is for operators' inspection, not for the query path.
+// entry of the name's shard: it is for operators' inspection, not for the
+// query path.
 func (c *Cache) Entries(name string) []Entry {
 	name = Canonical(name)
 	now := c.cfg.Now()
-	c.mu.Lock()
+	sh := c.shardOf(name)
+	sh.mu.Lock()
 	var found []entry
-	for i := c.s.at(0).next; i != 0; i = c.s.at(i).next {
-		sl := c.s.at(i)
+	for i := sh.s.at(0).next; i != 0; i = sh.s.at(i).next {
+		sl := sh.s.at(i)
 		if now.UnixNano() < sl.expires && int(sl.nameLen) == len(name) &&
-			string(c.s.arena.bytes(sl.ref, int(sl.nameLen))) == name {
-			found = append(found, c.s.entryAt(sl))
+			string(sh.s.arena.bytes(sl.ref, int(sl.nameLen))) == name {
+			found = append(found, sh.s.entryAt(sl))
 		}
 	}
-	c.mu.Unlock()
+	sh.mu.Unlock()
 	out := make([]Entry, 0, len(found))
 	for _, e := range found {
 		if x, ok := e.export(now); ok {

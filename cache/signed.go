@@ -173,14 +173,15 @@ func (c *Cache) PutSet(s Set) bool {
 		keepStale: int64(s.KeepStale),
 	}
 
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.s.put(e, now) {
+	sh := c.shardOf(k.Name)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if !sh.s.put(e, now) {
 		return false
 	}
 	// Data at the name proves it exists: an NXDOMAIN entry for it is stale,
 	// unless the data could not have replaced it.
-	c.s.removeFor(k.Name, dns.TypeNone, k.Class, s.Security, now)
+	sh.s.removeFor(k.Name, dns.TypeNone, k.Class, s.Security, now)
 	return true
 }
 
@@ -245,9 +246,10 @@ func (c *Cache) PutNegativeSet(n NegativeSet) bool {
 		nsigs:     uint8(len(n.Sigs)),
 		keepStale: int64(n.KeepStale),
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.s.put(e, now)
+	sh := c.shardOf(name)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	return sh.s.put(e, now)
 }
 
 // negativeDuration is how long a negative answer with soa (or none) is

@@ -294,7 +294,7 @@ func TestSignedByteBound(t *testing.T) {
 	if !c.PutNegativeSet(n) {
 		t.Error("a negative entry of a proof under MaxRRsetBytes was refused")
 	}
-	checkStore(t, c.s)
+	checkCache(t, c)
 }
 
 // TestUnsignedEntryCost: the DNSSEC fields live in the slot's former

@@ -13,6 +13,17 @@ import (
 	"github.com/miekg/dns"
 )
 
+// checkCache checks every shard's store, under its lock.
+func checkCache(tb testing.TB, c *Cache) {
+	tb.Helper()
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.mu.Lock()
+		checkStore(tb, sh.s)
+		sh.mu.Unlock()
+	}
+}
+
 // checkStore verifies the store's invariants: the list runs both ways over
 // count entries, each entry is indexed under its own hash, the index holds
 // nothing else, bytes is the sum of the sizes, and every slot ever taken is
@@ -134,7 +145,7 @@ func TestEvictionOrder(t *testing.T) {
 	if got, want := names(), []string{"d.", "e.", "f."}; !slices.Equal(got, want) || c.Len() != 3 {
 		t.Errorf("after Remove c. and Put f.: Keys = %v, Len %d; want %v", got, c.Len(), want)
 	}
-	checkStore(t, c.s)
+	checkCache(t, c)
 }
 
 // TestExpiredNotPromoted: reading an expired entry does not make it recent.
@@ -187,10 +198,11 @@ func TestSlotReuse(t *testing.T) {
 	checkStore(t, s)
 }
 
-// collidingCache returns a cache whose every key has the same hash.
+// collidingCache returns a cache of one shard whose every key has the
+// same hash.
 func collidingCache(cfg Config) *Cache {
 	c := New(cfg)
-	c.s = newStore(c.cfg.MaxEntries, c.cfg.MaxBytes, func(string, uint16, uint16) uint64 { return 42 })
+	c.shards = []shard{{s: newStore(c.cfg.MaxEntries, c.cfg.MaxBytes, func(string, uint16, uint16) uint64 { return 42 })}}
 	return c
 }
 
@@ -251,7 +263,7 @@ func TestCollisionsNeverMixKeys(t *testing.T) {
 	if c.Len() != 1 {
 		t.Error("Remove of c.example.'s NXDOMAIN dropped nx.example.'s")
 	}
-	checkStore(t, c.s)
+	checkCache(t, c)
 }
 
 // TestCollisionsConcurrent: writers and readers of colliding keys, under
@@ -283,9 +295,7 @@ func TestCollisionsConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	c.mu.Lock()
-	checkStore(t, c.s)
-	c.mu.Unlock()
+	checkCache(t, c)
 }
 
 // TestBytesBound: the estimate never exceeds MaxBytes, one entry aside,
@@ -307,7 +317,7 @@ func TestBytesBound(t *testing.T) {
 				if b := c.Bytes(); b > maxBytes && c.Len() > 1 {
 					t.Fatalf("step %d: Bytes = %d over %d with %d entries", i, b, maxBytes, c.Len())
 				}
-				checkStore(t, c.s)
+				checkCache(t, c)
 			}
 		})
 	}

@@ -84,6 +84,13 @@
 //   - Certificates come from GetCertificate at each handshake, so a
 //     CertStore reload changes them without closing connections.
 //
+// Each listen address gets Config.Threads UDP sockets and TCP listeners
+// (default GOMAXPROCS; one elsewhere than Linux) sharing the port with
+// SO_REUSEPORT, so that the kernel spreads the clients over sockets read
+// by goroutines of their own (listen.go). An answer cache hit takes no
+// lock and writes no line that other cores write (answers.go, the striped
+// counters of Stats).
+//
 // On 64-bit Linux each UDP reader takes every query waiting with one
 // recvmmsg and sends the cache hits' answers with one sendmmsg; a datagram
 // longer than 4 KB cannot be read whole there and gets FORMERR.

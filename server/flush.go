@@ -10,12 +10,5 @@ func (s *Server) FlushAnswers() int {
 	if c == nil {
 		return 0
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	n := c.count
-	for i := range c.entries {
-		clear(c.entries[i])
-	}
-	c.count = 0
-	return n
+	return c.flush()
 }

@@ -13,11 +13,14 @@ import (
 	"time"
 )
 
-// udpReaders is the number of goroutines reading each UDP socket. Each
+// udpReaders is the number of goroutines reading each UDP socket, with
+// threads sockets on each address: together at least one per core. Each
 // answers cache hits inline, so a few keep every core busy; queries that
-// need the engine move to goroutines bounded by MaxInFlight. (Several
-// sockets per address with SO_REUSEPORT would slot in at listenUDP.)
-func udpReaders() int { return max(1, runtime.GOMAXPROCS(0)) }
+// need the engine move to goroutines bounded by MaxInFlight.
+func udpReaders(threads int) int {
+	procs := max(1, runtime.GOMAXPROCS(0))
+	return max(1, (procs+threads-1)/threads)
+}
 
 // Listen binds UDP and TCP on every Config.Listen address and returns the
 // bound addresses (useful with port 0). Serve calls it when it has not been
@@ -31,7 +34,7 @@ func (s *Server) Listen() ([]netip.AddrPort, error) {
 	s.listened = true
 	for _, a := range s.cfg.Listen {
 		ap, _ := ParseListen(a) // checked by New
-		udp, tcp, bound, err := listenPair(ap)
+		udp, tcp, bound, err := listenPair(ap, s.cfg.Threads)
 		if err != nil && s.defaultListen && noSuchAddress(err) {
 			// A host without IPv6 loopback (Docker's default network,
 			// disable_ipv6) still serves on the others. An address the
@@ -43,8 +46,8 @@ func (s *Server) Listen() ([]netip.AddrPort, error) {
 			s.closeListeners()
 			return nil, err
 		}
-		s.udpConns = append(s.udpConns, udp)
-		s.listeners = append(s.listeners, tcp)
+		s.udpConns = append(s.udpConns, udp...)
+		s.listeners = append(s.listeners, tcp...)
 		s.addrs = append(s.addrs, bound)
 	}
 	if err := s.listenEncrypted(); err != nil {
@@ -71,21 +74,23 @@ func (s *Server) Addrs() []netip.AddrPort {
 	return append([]netip.AddrPort(nil), s.addrs...)
 }
 
-// listenPair binds UDP and TCP to the same address and port. With port 0
-// the kernel picks the UDP port and TCP must get the same one, which may
-// already be taken: then try again with a new pick.
-func listenPair(ap netip.AddrPort) (*udpSocket, *net.TCPListener, netip.AddrPort, error) {
+// listenPair binds threads UDP sockets and threads TCP listeners to the
+// same address and port (see listenThreads). With port 0 the kernel picks
+// the UDP port and TCP must get the same one, which may already be taken:
+// then try again with a new pick.
+func listenPair(ap netip.AddrPort, threads int) ([]*udpSocket, []*net.TCPListener, netip.AddrPort, error) {
 	const attempts = 10
 	var lastErr error
 	for range attempts {
-		udp, err := listenUDP(ap)
+		udp, err := listenUDP(ap, false)
 		if err != nil {
 			return nil, nil, netip.AddrPort{}, bindError("udp", ap, err)
 		}
 		bound := netip.AddrPortFrom(ap.Addr(), udp.conn.LocalAddr().(*net.UDPAddr).AddrPort().Port())
 		tcp, err := net.ListenTCP("tcp"+family(ap), net.TCPAddrFromAddrPort(bound))
 		if err == nil {
-			return udp, tcp, bound, nil
+			udps, tcps, err := listenThreads(bound, threads, udp, tcp)
+			return udps, tcps, bound, err
 		}
 		udp.conn.Close()
 		lastErr = bindError("tcp", bound, err)
@@ -94,6 +99,54 @@ func listenPair(ap netip.AddrPort) (*udpSocket, *net.TCPListener, netip.AddrPort
 		}
 	}
 	return nil, nil, netip.AddrPort{}, lastErr
+}
+
+// listenThreads adds threads-1 UDP sockets and TCP listeners with
+// SO_REUSEPORT to bound, where udp and tcp are bound already, and returns
+// them all; on error it closes them all. The first two were bound without
+// SO_REUSEPORT and get it afterwards, which Linux allows: so a port held
+// by another process's SO_REUSEPORT group is an error, as with one socket,
+// not a share of that process's clients, and a port 0 pick (which may land
+// on such a group when the socket asks for SO_REUSEPORT) never joins
+// another server's sockets.
+func listenThreads(bound netip.AddrPort, threads int, udp *udpSocket, tcp *net.TCPListener) ([]*udpSocket, []*net.TCPListener, error) {
+	udps, tcps := []*udpSocket{udp}, []*net.TCPListener{tcp}
+	if threads <= 1 {
+		return udps, tcps, nil
+	}
+	fail := func(proto string, err error) ([]*udpSocket, []*net.TCPListener, error) {
+		for _, u := range udps {
+			u.conn.Close()
+		}
+		for _, l := range tcps {
+			l.Close()
+		}
+		return nil, nil, bindError(proto, bound, err)
+	}
+	if err := setReusePort(udp.raw); err != nil {
+		return fail("udp", fmt.Errorf("SO_REUSEPORT: %w", err))
+	}
+	raw, err := tcp.SyscallConn()
+	if err == nil {
+		err = setReusePort(raw)
+	}
+	if err != nil {
+		return fail("tcp", fmt.Errorf("SO_REUSEPORT: %w", err))
+	}
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error { return setReusePort(c) }}
+	for range threads - 1 {
+		u, err := listenUDP(bound, true)
+		if err != nil {
+			return fail("udp", err)
+		}
+		udps = append(udps, u)
+		l, err := lc.Listen(context.Background(), "tcp"+family(bound), bound.String())
+		if err != nil {
+			return fail("tcp", err)
+		}
+		tcps = append(tcps, l.(*net.TCPListener))
+	}
+	return udps, tcps, nil
 }
 
 // family is "4" or "6": each socket serves one address family, so that
@@ -117,13 +170,17 @@ type udpSocket struct {
 	is4 bool
 }
 
-// listenUDP binds one UDP socket: the seam where SO_REUSEPORT and one
-// socket per reader would go.
-func listenUDP(ap netip.AddrPort) (*udpSocket, error) {
-	conn, err := net.ListenUDP("udp"+family(ap), net.UDPAddrFromAddrPort(ap))
+// listenUDP binds one UDP socket, with SO_REUSEPORT when reusePort.
+func listenUDP(ap netip.AddrPort, reusePort bool) (*udpSocket, error) {
+	var lc net.ListenConfig
+	if reusePort {
+		lc.Control = func(_, _ string, c syscall.RawConn) error { return setReusePort(c) }
+	}
+	pc, err := lc.ListenPacket(context.Background(), "udp"+family(ap), ap.String())
 	if err != nil {
 		return nil, err
 	}
+	conn := pc.(*net.UDPConn)
 	u := &udpSocket{conn: conn, wildcard: ap.Addr().IsUnspecified(), is4: family(ap) == "4"}
 	if u.raw, err = conn.SyscallConn(); err != nil {
 		conn.Close()
@@ -199,7 +256,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		readers.Go(func() { _ = b.Run(ctx) })
 	}
 	for _, c := range s.udpConns {
-		for range udpReaders() {
+		for range udpReaders(s.cfg.Threads) {
 			readers.Go(func() { s.readUDP(queryCtx, c) })
 		}
 	}
@@ -207,7 +264,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		readers.Go(func() { s.acceptTCP(queryCtx, l, nil) })
 	}
 	s.serveEncrypted(ctx, queryCtx, &readers)
-	s.log.Info("serving", "addrs", s.addrs, "access", accessRules(s.cfg))
+	s.log.Info("serving", "addrs", s.addrs, "threads", s.cfg.Threads, "access", accessRules(s.cfg))
 
 	<-ctx.Done()
 	s.log.Info("shutting down", "in_flight", s.limiter.inFlight())

@@ -415,9 +415,13 @@ func TestListenSamePortUDPAndTCP(t *testing.T) {
 	if len(addrs) != 2 {
 		t.Fatalf("addrs %v", addrs)
 	}
+	// Config.Threads sockets of each kind per address, in its order.
+	per := len(s.udpConns) / len(addrs)
 	for i, a := range addrs {
-		if a.Port() == 0 || s.udpConns[i].conn.LocalAddr().(*net.UDPAddr).Port != int(a.Port()) || s.listeners[i].Addr().(*net.TCPAddr).Port != int(a.Port()) {
-			t.Errorf("address %d: %v, UDP %v, TCP %v", i, a, s.udpConns[i].conn.LocalAddr(), s.listeners[i].Addr())
+		for j := i * per; j < (i+1)*per; j++ {
+			if a.Port() == 0 || s.udpConns[j].conn.LocalAddr().(*net.UDPAddr).Port != int(a.Port()) || s.listeners[j].Addr().(*net.TCPAddr).Port != int(a.Port()) {
+				t.Errorf("address %d: %v, UDP %v, TCP %v", i, a, s.udpConns[j].conn.LocalAddr(), s.listeners[j].Addr())
+			}
 		}
 	}
 }

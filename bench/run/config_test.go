@@ -77,7 +77,7 @@ func TestUnboundConf(t *testing.T) {
 	if err := os.WriteFile(hints, []byte(".\t3600000\tNS\ta.root-servers.bench.\na.root-servers.bench.\t3600000\tA\t127.53.0.1\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	conf := unboundConf(dir, hints, "", 5301)
+	conf := unboundConf(dir, hints, "", 5301, 0)
 	for _, want := range []string{`module-config: "iterator"`, "num-threads: 1", "do-not-query-localhost: no",
 		"port: 5301", "interface: 127.0.0.1", "qname-minimisation: yes", `chroot: ""`, `username: ""`, "use-syslog: no"} {
 		if !strings.Contains(conf, want) {
@@ -117,7 +117,7 @@ func TestUnboundConfSigned(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	conf := unboundConf(dir, hints, anchor, 5311)
+	conf := unboundConf(dir, hints, anchor, 5311, 0)
 	for _, want := range []string{`module-config: "validator iterator"`, "trust-anchor-file: " + strconvQuote(anchor), "key-cache-size: 64m", "port: 5311", `directory: "` + dir} {
 		if !strings.Contains(conf, want) {
 			t.Errorf("unbound.conf lacks %q:\n%s", want, conf)

@@ -131,6 +131,7 @@ func run() error {
 	flag.StringVar(&o.keygen, "ldns-keygen", "/usr/bin/ldns-keygen", "ldns-keygen binary, for the signed tree's keys")
 	flag.StringVar(&o.signer, "ldns-signzone", "/usr/bin/ldns-signzone", "ldns-signzone binary, to sign the signed tree")
 	flag.StringVar(&o.kdig, "kdig", "/usr/bin/kdig", "kdig binary, for the signed variant's AD and SERVFAIL spot checks")
+	threads := flag.Bool("threads", os.Getenv("BENCH_THREADS") == "1", "threads mode instead of the usual run: both resolvers with 1 thread (on the resolver CPU) and with 2 (on both CPUs), CPU per cache hit and cold resolution side by side (default from BENCH_THREADS=1)")
 	delay := flag.Duration("delay", 10*time.Millisecond, "delay the proxy adds to every upstream round trip in the cold-latency phase (0 shows each resolver's own overhead)")
 	flag.Parse()
 	if flag.NArg() > 0 {
@@ -157,11 +158,20 @@ func run() error {
 			os.RemoveAll(b.work)
 		}
 	}()
+	if *threads {
+		b.o.signed = false // the threads mode measures the unsigned tree only
+	}
 	if err := b.prepare(ctx); err != nil {
 		return err
 	}
-	report := b.measure(ctx)
-	text := report.markdown(report.environment())
+	var text string
+	if *threads {
+		report := b.measureThreads(ctx)
+		text = report.threadsMarkdown(report.environment())
+	} else {
+		report := b.measure(ctx)
+		text = report.markdown(report.environment())
+	}
 	fmt.Print(text)
 	if err := os.MkdirAll(filepath.Dir(o.out), 0o755); err != nil {
 		return err
@@ -402,20 +412,20 @@ func (b *bench) waitProxy(ctx context.Context) error {
 // measure runs every round and returns the report.
 func (b *bench) measure(ctx context.Context) *report {
 	extra := strings.Fields(b.o.recursorArgs)
-	ours := newRecursor(ctx, b.o.recursor, b.o.recursorErr, b.hints, "", recursorPort, extra)
-	theirs := newUnbound(b.o.unbound, b.hints, "", unboundPort)
+	ours := newRecursor(ctx, b.o.recursor, b.o.recursorErr, b.hints, "", recursorPort, 0, extra)
+	theirs := newUnbound(b.o.unbound, b.hints, "", unboundPort, 0)
 	if b.o.baseline != "" {
-		theirs = newRecursor(ctx, b.o.baseline, "", b.hints, "", unboundPort, extra)
+		theirs = newRecursor(ctx, b.o.baseline, "", b.hints, "", unboundPort, 0, extra)
 		theirs.name = "baseline"
 	}
 	contenders := []contender{theirs, ours}
 	var signed []contender // the same two, validating, on the signed tree
 	if b.sig != nil {
 		anchor := b.sig.signed.AnchorFile
-		sigOurs := newRecursor(ctx, b.o.recursor, b.o.recursorErr, b.sig.hints, anchor, recursorSignedPort, extra)
-		sigTheirs := newUnbound(b.o.unbound, b.sig.hints, anchor, unboundSignedPort)
+		sigOurs := newRecursor(ctx, b.o.recursor, b.o.recursorErr, b.sig.hints, anchor, recursorSignedPort, 0, extra)
+		sigTheirs := newUnbound(b.o.unbound, b.sig.hints, anchor, unboundSignedPort, 0)
 		if b.o.baseline != "" {
-			sigTheirs = newRecursor(ctx, b.o.baseline, "", b.sig.hints, anchor, unboundSignedPort, extra)
+			sigTheirs = newRecursor(ctx, b.o.baseline, "", b.sig.hints, anchor, unboundSignedPort, 0, extra)
 			sigTheirs.name = "baseline"
 		}
 		signed = []contender{sigTheirs, sigOurs}
@@ -649,7 +659,12 @@ func (b *bench) startResolver(ctx context.Context, c contender, round int) (*pro
 	if err != nil {
 		return nil, err
 	}
-	p, err := b.ps.start(c.label(), b.logPath(c.slug()), b.pinned(resolverCPU, argv))
+	if c.cpus != "" && b.pin {
+		argv = append([]string{"taskset", "-c", c.cpus}, argv...)
+	} else {
+		argv = b.pinned(resolverCPU, argv)
+	}
+	p, err := b.ps.start(c.label(), b.logPath(c.slug()), argv)
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -25,6 +26,9 @@ type contender struct {
 	// signed: this instance validates, with the signed tree's root hints
 	// and trust anchor.
 	signed bool
+	// cpus is the taskset CPU list of the instance; empty: the resolver
+	// CPU alone (the threads mode gives 2-thread instances both CPUs).
+	cpus string
 }
 
 // label names c in messages: "Unbound", or "Unbound (signed)".
@@ -37,10 +41,11 @@ func (c contender) label() string {
 
 // slug names c's log files.
 func (c contender) slug() string {
+	slug := strings.ReplaceAll(strings.ToLower(c.name), " ", "-")
 	if c.signed {
-		return strings.ToLower(c.name) + "-signed"
+		return slug + "-signed"
 	}
-	return strings.ToLower(c.name)
+	return slug
 }
 
 // metric is the id under which c's figure for id is kept: the signed
@@ -52,12 +57,14 @@ func (c contender) metric(id string) string {
 	return id
 }
 
-// unboundConf is the Unbound configuration: one thread, iterating from
+// unboundConf is the Unbound configuration: threads threads (one but in
+// the threads mode, each with its own SO_REUSEPORT socket, Unbound's
+// default so-reuseport), iterating from
 // the bench root hints, caches large enough for the whole tree, QNAME
 // minimisation relaxed (Unbound's default, and ours). Without an anchor
 // file it does not validate; with one it validates from that anchor only
 // (no auto-trust-anchor-file, so it never looks for the real root's key).
-func unboundConf(dir, hints, anchorFile string, port uint16) string {
+func unboundConf(dir, hints, anchorFile string, port uint16, threads int) string {
 	modules, validation, keyCache := "iterator", "", "1m"
 	if anchorFile != "" {
 		// Room for every zone's keys and every NSEC and NSEC3 record.
@@ -72,9 +79,9 @@ func unboundConf(dir, hints, anchorFile string, port uint16) string {
 	interface: 127.0.0.1
 	port: %d
 	access-control: 127.0.0.0/8 allow
-	num-threads: 1
-	module-config: %q
-%s	root-hints: %q
+	num-threads: %[8]d
+	module-config: %[2]q
+%[3]s	root-hints: %[4]q
 	do-not-query-localhost: no
 	do-ip6: no
 	qname-minimisation: yes
@@ -92,12 +99,13 @@ func unboundConf(dir, hints, anchorFile string, port uint16) string {
 	verbosity: 0
 remote-control:
 	control-enable: no
-`, port, modules, validation, hints, keyCache, dir, filepath.Join(dir, "unbound.pid"))
+`, port, modules, validation, hints, keyCache, dir, filepath.Join(dir, "unbound.pid"), max(threads, 1))
 }
 
 // newUnbound is Unbound iterating from hints; validating from anchorFile
-// when one is given (the signed variant).
-func newUnbound(binary, hints, anchorFile string, port uint16) contender {
+// when one is given (the signed variant); with threads threads (0: one,
+// the default run).
+func newUnbound(binary, hints, anchorFile string, port uint16, threads int) contender {
 	c := contender{
 		name:     "Unbound",
 		port:     port,
@@ -107,12 +115,15 @@ func newUnbound(binary, hints, anchorFile string, port uint16) contender {
 	if c.signed {
 		c.settings = "module-config \"validator iterator\", trust-anchor-file with the bench root's DS, trust-anchor-signaling no, key/neg cache 64m; otherwise as unsigned"
 	}
+	if threads > 1 {
+		c.settings = strings.Replace(c.settings, "1 thread", fmt.Sprintf("num-threads %d (so-reuseport: a socket per thread)", threads), 1)
+	}
 	if _, err := os.Stat(binary); err != nil {
 		c.unavailable = fmt.Sprintf("%s not installed", binary)
 	}
 	c.argv = func(dir string) ([]string, error) {
 		conf := filepath.Join(dir, "unbound.conf")
-		if err := os.WriteFile(conf, []byte(unboundConf(dir, hints, anchorFile, port)), 0o644); err != nil {
+		if err := os.WriteFile(conf, []byte(unboundConf(dir, hints, anchorFile, port, threads)), 0o644); err != nil {
 			return nil, err
 		}
 		if c.signed {
@@ -195,8 +206,9 @@ func recursorArgs(binary, hints string, port uint16, flags map[string]bool) ([]s
 }
 
 // newRecursor is recursor serve iterating from hints; validating from
-// anchorFile when one is given (the signed variant).
-func newRecursor(ctx context.Context, binary, buildErr, hints, anchorFile string, port uint16, extra []string) contender {
+// anchorFile when one is given (the signed variant); with --threads
+// threads when threads is not 0.
+func newRecursor(ctx context.Context, binary, buildErr, hints, anchorFile string, port uint16, threads int, extra []string) contender {
 	c := contender{name: "recursor", port: port, signed: anchorFile != ""}
 	if buildErr != "" {
 		c.unavailable = buildErr
@@ -224,6 +236,14 @@ func newRecursor(ctx context.Context, binary, buildErr, hints, anchorFile string
 		}
 		argv = append(argv, "--trust-anchor-file", anchorFile)
 		settings = "--trust-anchor-file with the bench root's DS; otherwise as unsigned"
+	}
+	if threads > 0 {
+		if !flags["--threads"] {
+			c.unavailable = "`recursor serve` has no --threads flag"
+			return c
+		}
+		argv = append(argv, "--threads", strconv.Itoa(threads))
+		settings = strings.Replace(settings, "GOMAXPROCS from the 1-CPU affinity", fmt.Sprintf("--threads %d (GOMAXPROCS %[1]d, a socket per thread)", threads), 1)
 	}
 	if len(extra) > 0 {
 		argv = append(argv, extra...)

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"syscall"
@@ -32,6 +33,7 @@ type serveFlags struct {
 	maxPerClient int
 	maxUDPSize   int
 	maxTCPConns  int
+	threads      int // 0: GOMAXPROCS
 	tcpIdle      time.Duration
 	grace        time.Duration
 
@@ -64,6 +66,7 @@ func (f *serveFlags) register(fs *pflag.FlagSet) {
 	fs.IntVar(&f.maxPerClient, "max-per-client", server.DefaultMaxPerClient, "queries one client address may have waiting for the engine")
 	fs.IntVar(&f.maxUDPSize, "max-udp-size", server.DefaultMaxUDPSize, "EDNS buffer size advertised and largest UDP answer sent")
 	fs.IntVar(&f.maxTCPConns, "max-tcp-conns", server.DefaultMaxTCPConns, "open TCP connections at most")
+	fs.IntVar(&f.threads, "threads", 0, "cores to serve with, as Unbound's num-threads: sets GOMAXPROCS and opens that many UDP sockets and TCP listeners on each --listen address (SO_REUSEPORT; one elsewhere than Linux); 0: GOMAXPROCS, one per core")
 	fs.DurationVar(&f.tcpIdle, "tcp-idle-timeout", server.DefaultTCPIdleTimeout, "close TCP connections idle this long")
 	fs.DurationVar(&f.grace, "shutdown-grace", server.DefaultShutdownGrace, "on SIGINT/SIGTERM, let in-flight queries finish this long")
 
@@ -145,6 +148,14 @@ func runServe(ctx context.Context, ef *engineFlags, sf *serveFlags, log *slog.Lo
 			return fmt.Errorf("%s %d: must be at least 1", v.name, v.n)
 		}
 	}
+	if sf.threads < 0 {
+		return fmt.Errorf("--threads %d: want 0 (one per core) or more", sf.threads)
+	}
+	if sf.threads > 0 {
+		// The cores the engine and the readers share: with fewer Ps
+		// than sockets, readers would wait for each other.
+		runtime.GOMAXPROCS(sf.threads)
+	}
 	if sf.maxUDPSize < 512 || sf.maxUDPSize > 65535 {
 		return fmt.Errorf("--max-udp-size %d: must be 512 to 65535", sf.maxUDPSize)
 	}
@@ -183,6 +194,7 @@ func runServe(ctx context.Context, ef *engineFlags, sf *serveFlags, log *slog.Lo
 		MaxUDPSize:     sf.maxUDPSize,
 		TCPIdleTimeout: sf.tcpIdle,
 		MaxTCPConns:    sf.maxTCPConns,
+		Threads:        sf.threads,
 		QueryTimeout:   ef.timeout, // a client never waits longer than the engine works
 		ShutdownGrace:  sf.grace,
 		Logger:         log,

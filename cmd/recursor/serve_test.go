@@ -282,6 +282,7 @@ func TestServeBindErrors(t *testing.T) {
 		{[]string{"serve", "--allow-root", "--listen", "localhost:53"}, `listen address "localhost:53": want IP:PORT`},
 		{[]string{"serve", "--allow", "10.0.0.0/40"}, `--allow "10.0.0.0/40"`},
 		{[]string{"serve", "--max-in-flight", "0"}, "--max-in-flight 0: must be at least 1"},
+		{[]string{"serve", "--threads", "-1"}, "--threads -1: want 0 (one per core) or more"},
 	} {
 		if _, err := runCommand(t, tc.args...); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: err = %v, want %q", tc.args, err, tc.want)
