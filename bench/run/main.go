@@ -58,6 +58,7 @@ const signedBlock = 10
 // settings size a run.
 type settings struct {
 	quick           bool
+	coldOnly        bool // -cold: the two cold phases only
 	rounds          int
 	domains         int           // second-level domains in the tree
 	delayNames      int           // of them, kept out of the cold list for the delay phase
@@ -132,6 +133,8 @@ func run() error {
 	flag.StringVar(&o.signer, "ldns-signzone", "/usr/bin/ldns-signzone", "ldns-signzone binary, to sign the signed tree")
 	flag.StringVar(&o.kdig, "kdig", "/usr/bin/kdig", "kdig binary, for the signed variant's AD and SERVFAIL spot checks")
 	delay := flag.Duration("delay", 10*time.Millisecond, "delay the proxy adds to every upstream round trip in the cold-latency phase (0 shows each resolver's own overhead)")
+	coldOnly := flag.Bool("cold", false, "measure the cold phases only (cold resolution at 100 in flight, then the unloaded cold latency); no signed variant")
+	delayNames := flag.Int("delay-names", 0, "names of the unloaded cold-latency phase (default 100, 20 with -quick, 400 with -cold: enough for a p99)")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", flag.Args())
@@ -141,6 +144,13 @@ func run() error {
 	}
 	s := settingsFor(*quick)
 	s.delay = *delay
+	if *coldOnly {
+		s.coldOnly, o.signed = true, false
+		s.delayNames = 400
+	}
+	if *delayNames > 0 {
+		s.delayNames = *delayNames
+	}
 
 	if err := checkIsolated(); err != nil {
 		return err
@@ -446,7 +456,7 @@ func (b *bench) round(ctx context.Context, r *report, round int, contenders, sig
 	}
 	// The resolvers still run, warmed: CPU per cache hit in alternating
 	// slices, so that all meet the same machine.
-	if ctx.Err() == nil && len(alive)+len(sigAlive) > 0 {
+	if ctx.Err() == nil && len(alive)+len(sigAlive) > 0 && !b.s.coldOnly {
 		fmt.Fprintf(os.Stderr, "bench: round %d/%d: CPU per cache hit, alternating\n", round+1, b.s.rounds)
 		hits := interleave(alive, sigAlive)
 		floor, err := b.startFloor(ctx)
@@ -601,6 +611,9 @@ func (b *bench) session(ctx context.Context, c contender, round int, warn func(s
 	answeredA := cold.Rcodes["NOERROR"]
 	if err := alive(); err != nil {
 		return m, nil, err
+	}
+	if b.s.coldOnly {
+		return m, p, nil
 	}
 
 	// Memory: AAAA for the same names (one upstream query each), then RSS.
@@ -838,6 +851,8 @@ func (b *bench) pairedDelay(ctx context.Context, alive []live, round int, warner
 		}
 		perName := ratio(float64(upstream[j]), float64(b.s.delayNames))
 		l.m["delay_p50_ms"] = 1000 * median(lat[j])
+		l.m["delay_mean_ms"] = 1000 * mean(lat[j])
+		l.m["delay_p99_ms"] = 1000 * percentile(lat[j], 99)
 		l.m["delay_upstream_per_name"] = perName
 		l.m["delay_floor_ms"] = perName * float64(b.s.delay) / float64(time.Millisecond)
 	}

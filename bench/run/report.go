@@ -25,7 +25,7 @@ type section struct {
 
 func sections(s settings) []section {
 	delay := s.delay.String()
-	return []section{
+	all := []section{
 		{"Cache hits", []row{
 			{"hit_qps", "throughput, QPS (max) ↑", "%.0f"},
 			{"hit_cpu_us", fmt.Sprintf("resolver CPU per query at %d QPS, µs ↓", s.cpuRate), "%.2f"},
@@ -42,6 +42,8 @@ func sections(s settings) []section {
 		}},
 		{fmt.Sprintf("Cold latency, unloaded, +%s per upstream round trip", delay), []row{
 			{"delay_p50_ms", fmt.Sprintf("median of %d names, ms ↓", s.delayNames), "%.1f"},
+			{"delay_mean_ms", "mean, ms ↓", "%.2f"},
+			{"delay_p99_ms", "p99, ms ↓", "%.2f"},
 			{"delay_floor_ms", fmt.Sprintf("floor: upstream queries × %s, ms", delay), "%.1f"},
 			{"delay_upstream_per_name", "upstream queries per name ↓", "%.2f"},
 			{"delay_failed", "names that failed (timeout, SERVFAIL)", "%.0f"},
@@ -58,6 +60,10 @@ func sections(s settings) []section {
 			{"fixed_qps", fmt.Sprintf("achieved QPS of the %d QPS run", s.cpuRate), "%.0f"},
 		}},
 	}
+	if s.coldOnly {
+		return all[1:3]
+	}
+	return all
 }
 
 type report struct {
@@ -112,6 +118,9 @@ func (r *report) markdown(env []string) string {
 	mode := "full"
 	if s.quick {
 		mode = "quick (BENCH_QUICK=1)"
+	}
+	if s.coldOnly {
+		mode += ", cold phases only (-cold)"
 	}
 	fmt.Fprintf(&b, "# recursor vs Unbound: make bench, %s\n\n", mode)
 	for _, line := range env {
