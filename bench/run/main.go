@@ -689,6 +689,10 @@ func (b *bench) coldPass(ctx context.Context, c contender, p *proc, list, prefix
 	if err != nil {
 		return perfResult{}, err
 	}
+	split0, err := readCPUSplit(p.pid())
+	if err != nil {
+		return perfResult{}, err
+	}
 	res, err := b.dnsperf(ctx, c, prefix, []string{"-d", b.listFor(c, list), "-n", "1", "-q", "100", "-l", secs(b.s.coldLimit), "-v"})
 	if err != nil {
 		return res, err
@@ -701,6 +705,13 @@ func (b *bench) coldPass(ctx context.Context, c contender, p *proc, list, prefix
 	if err != nil {
 		return res, err
 	}
+	split1, err := readCPUSplit(p.pid())
+	if err != nil {
+		return res, err
+	}
+	user, system := split1.user-split0.user, split1.system-split0.system
+	m[prefix+"_user_pct"] = 100 * ratio(float64(user), float64(user+system))
+	m[prefix+"_switches_per_name"] = ratio(float64(split1.switches-split0.switches), float64(res.Completed))
 	q1, err := upstreamQueries(ctx)
 	if err != nil {
 		return res, err

@@ -37,6 +37,8 @@ func sections(s settings) []section {
 			{"cold_p50_ms", "latency p50, ms ↓", "%.2f"},
 			{"cold_p99_ms", "latency p99, ms ↓", "%.2f"},
 			{"cold_cpu_us", "resolver CPU per name, µs ↓", "%.0f"},
+			{"cold_user_pct", "of which user time, % (ticks)", "%.0f"},
+			{"cold_switches_per_name", "context switches per name ↓", "%.2f"},
 			{"cold_upstream_per_name", "upstream queries per name ↓", "%.2f"},
 			{"cold_answered_pct", "answered NOERROR, %", "%.2f"},
 		}},
