@@ -39,6 +39,7 @@ type store struct {
 	bytes      int64    // sum of the entries' size()
 	maxEntries int
 	maxBytes   int64
+	types      typeSet // every type put, for Cache.MayHold
 }
 
 const (
@@ -224,6 +225,7 @@ func (s *store) put(e entry, now int64) bool {
 	if s.arena.full(len(e.data)) {
 		return false // unreachable within maxStoreBytes; a wrapped cell would corrupt another entry
 	}
+	s.types.add(e.typ)
 	i := s.alloc()
 	sl := s.at(i)
 	*sl = slot{
