@@ -712,6 +712,7 @@ func (b *bench) coldPass(ctx context.Context, c contender, p *proc, list, prefix
 	user, system := split1.user-split0.user, split1.system-split0.system
 	m[prefix+"_user_pct"] = 100 * ratio(float64(user), float64(user+system))
 	m[prefix+"_switches_per_name"] = ratio(float64(split1.switches-split0.switches), float64(res.Completed))
+	m[prefix+"_faults_per_name"] = ratio(float64(split1.faults-split0.faults), float64(res.Completed))
 	q1, err := upstreamQueries(ctx)
 	if err != nil {
 		return res, err

@@ -273,10 +273,12 @@ func parseStatusRSS(status string) (int64, error) {
 
 // cpuSplit is what /proc says of a process beyond its run time: user and
 // system ticks (sampled at the tick, so only shares over seconds mean
-// anything) and its threads' context switches, voluntary and not.
+// anything), its threads' context switches, voluntary and not, and its
+// minor page faults.
 type cpuSplit struct {
 	user, system int64 // clock ticks, all threads
 	switches     int64
+	faults       int64 // minor page faults, all threads
 }
 
 // readCPUSplit reads pid's user and system ticks from /proc/PID/stat and
@@ -288,11 +290,14 @@ func readCPUSplit(pid int) (cpuSplit, error) {
 		return s, err
 	}
 	// Fields after the command name, which may hold spaces: state is
-	// field 3, utime 14 and stime 15.
+	// field 3, minflt 10, utime 14 and stime 15.
 	i := strings.LastIndexByte(string(raw), ')')
 	f := strings.Fields(string(raw)[i+1:])
 	if i < 0 || len(f) < 13 {
 		return s, fmt.Errorf("/proc/%d/stat: too short", pid)
+	}
+	if s.faults, err = strconv.ParseInt(f[7], 10, 64); err != nil {
+		return s, err
 	}
 	if s.user, err = strconv.ParseInt(f[11], 10, 64); err != nil {
 		return s, err

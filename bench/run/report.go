@@ -39,6 +39,7 @@ func sections(s settings) []section {
 			{"cold_cpu_us", "resolver CPU per name, µs ↓", "%.0f"},
 			{"cold_user_pct", "of which user time, % (ticks)", "%.0f"},
 			{"cold_switches_per_name", "context switches per name ↓", "%.2f"},
+			{"cold_faults_per_name", "minor page faults per name ↓", "%.2f"},
 			{"cold_upstream_per_name", "upstream queries per name ↓", "%.2f"},
 			{"cold_answered_pct", "answered NOERROR, %", "%.2f"},
 		}},
