@@ -115,3 +115,17 @@ func TestManyUpstreamExchangesInFlight(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkOpenUDP is an upstream socket's life without its exchange:
+// socket, connect, the upstream epoll instance's epoll_ctl, close.
+func BenchmarkOpenUDP(b *testing.B) {
+	srv := udpServer(b, func(*dns.Msg) [][]byte { return nil })
+	b.ReportAllocs()
+	for b.Loop() {
+		conn, err := openUDP(srv)
+		if err != nil {
+			b.Fatal(err)
+		}
+		conn.Close()
+	}
+}
