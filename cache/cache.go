@@ -146,6 +146,7 @@ type Cache struct {
 	cfg    Config
 	seed   maphash.Seed
 	shards []shard // a power of two of them
+	types  typeSet // the types every shard has held, for MayHold
 }
 
 // shard is one store and its lock, padded so that two shards' locks never
@@ -208,6 +209,7 @@ func New(cfg Config) *Cache {
 	n := len(c.shards)
 	for i := range c.shards {
 		c.shards[i].s = newStore(cfg.MaxEntries/n, cfg.MaxBytes/int64(n), nil)
+		c.shards[i].s.types = &c.types
 	}
 	return c
 }

@@ -39,6 +39,7 @@ type store struct {
 	bytes      int64    // sum of the entries' size()
 	maxEntries int
 	maxBytes   int64
+	types      *typeSet // every type put, for Cache.MayHold; one set shared by a cache's shards
 }
 
 const (
@@ -164,6 +165,7 @@ func newStore(maxEntries int, maxBytes int64, hash func(name string, typ, class 
 		index:      make(map[uint64]uint32),
 		maxEntries: maxEntries,
 		maxBytes:   maxBytes,
+		types:      new(typeSet),
 	}
 }
 
@@ -224,6 +226,7 @@ func (s *store) put(e entry, now int64) bool {
 	if s.arena.full(len(e.data)) {
 		return false // unreachable within maxStoreBytes; a wrapped cell would corrupt another entry
 	}
+	s.types.add(e.typ)
 	i := s.alloc()
 	sl := s.at(i)
 	*sl = slot{

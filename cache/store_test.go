@@ -203,6 +203,7 @@ func TestSlotReuse(t *testing.T) {
 func collidingCache(cfg Config) *Cache {
 	c := New(cfg)
 	c.shards = []shard{{s: newStore(c.cfg.MaxEntries, c.cfg.MaxBytes, func(string, uint16, uint16) uint64 { return 42 })}}
+	c.shards[0].s.types = &c.types
 	return c
 }
 

@@ -125,6 +125,9 @@ func (l cachedLink) appendTo(chain []dns.RR) []dns.RR {
 // clients see the redirection rather than a lone CNAME. It asks the cache
 // once per ancestor of name, only when name's own data is not cached.
 func (r *Resolver) cachedDNAME(name string, minRank cache.Rank, stale bool, fr *freshness) (cachedLink, bool) {
+	if !r.cache.MayHold(dns.TypeDNAME) {
+		return cachedLink{}, false // most caches never see one: no lookup per ancestor
+	}
 	for off, end := dns.NextLabel(name, 0); !end; off, end = dns.NextLabel(name, off) {
 		owner := name[off:]
 		e, ok := r.cacheGet(owner, dns.TypeDNAME, stale, fr)

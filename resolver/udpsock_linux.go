@@ -5,6 +5,8 @@ package resolver
 import (
 	"net/netip"
 	"os"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -16,25 +18,37 @@ import (
 const rawUDP = true
 
 // udpSocket is a connected, non-blocking UDP socket opened with raw system
-// calls and registered with Go's network poller through os.NewFile. A cold
-// resolution opens one per upstream query (a fresh random source port each
-// time, for spoofing resistance), and net.Dialer spent a quarter of the
-// cold path's CPU on it: address parsing, SO_BROADCAST, getsockname and
-// getpeername, and their allocations. This opens, connects and closes with
-// the fewest calls the poller allows.
+// calls. A cold resolution opens one per upstream query (a fresh random
+// source port each time, for spoofing resistance), so what a socket costs
+// to open, watch and close is a large share of the cold path: net.Dialer
+// spent a quarter of it, and os.NewFile, which registers a socket with
+// Go's poller, still cost an fcntl, an epoll_ctl to add and another to
+// remove, a finalizer and a poll descriptor per socket. Instead, every
+// upstream socket is watched by one epoll instance of our own (upstream),
+// which Go's poller watches in turn: a socket costs socket, connect,
+// epoll_ctl, write, read and close, and the close drops it from the
+// instance by itself.
 //
-// Its system calls are raw, as the server's are, except the close: the
-// runtime's syscall entry wakes sysmon from the deep sleep it falls into
-// whenever the process idles, and sysmon then naps every 20 µs on our
-// CPU for a millisecond, in the middle of the resolution that woke it.
+// Every call is raw: the runtime's syscall entry wakes sysmon from the
+// deep sleep it falls into whenever the process idles, and sysmon then
+// naps every 20 µs on our CPU for a millisecond, in the middle of the
+// resolution that woke it.
 type udpSocket struct {
-	file *os.File
-	raw  syscall.RawConn
+	fd int
+	// wake gets a token when the socket may have become readable, and
+	// when the deadline moves: every wait reads again or checks it.
+	wake     chan struct{}
+	deadline atomic.Int64 // Unix nanoseconds, 0 for none
+	waiting  atomic.Bool  // a wait is in progress
 }
 
 // openUDP connects a new socket to server; the kernel binds it to a random
 // ephemeral port on connect.
 func openUDP(server netip.AddrPort) (exchangeConn, error) {
+	p, err := upstream.get()
+	if err != nil {
+		return nil, err
+	}
 	sa := sockaddr.From(server)
 	fd, err := syscall.Socket(sa.Family(), syscall.SOCK_DGRAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, syscall.IPPROTO_UDP)
 	if err != nil {
@@ -43,98 +57,256 @@ func openUDP(server netip.AddrPort) (exchangeConn, error) {
 	// A UDP connect only sets the peer (and binds a random port): it
 	// never blocks.
 	if _, _, errno := syscall.RawSyscall(syscall.SYS_CONNECT, uintptr(fd), uintptr(sa.Ptr()), sa.Len()); errno != 0 {
-		syscall.Close(fd)
+		rawClose(fd)
 		return nil, os.NewSyscallError("connect", errno)
 	}
-	file := os.NewFile(uintptr(fd), "udp")
-	raw, err := file.SyscallConn()
-	if err == nil {
-		// Fails when the poller did not take the socket: reads could
-		// then block past every deadline.
-		err = file.SetDeadline(time.Time{})
-	}
-	if err != nil {
-		file.Close()
+	s := &udpSocket{fd: fd, wake: make(chan struct{}, 1)}
+	if err := p.watch(s); err != nil {
+		rawClose(fd)
 		return nil, err
 	}
-	return &udpSocket{file: file, raw: raw}, nil
+	return s, nil
 }
 
-// SetDeadline bounds the reads and writes still to come.
-func (s *udpSocket) SetDeadline(t time.Time) error { return s.file.SetDeadline(t) }
-
-// Close closes the socket from a goroutine of its own, which runs once the
-// caller's goroutine next waits: the close's system call then wakes sysmon
-// as the process goes idle (it goes back to sleep at once) instead of in
-// the middle of the work that follows. Nothing is read from or written to
-// the socket after Close.
-func (s *udpSocket) Close() error {
-	go s.file.Close()
+// SetDeadline bounds the reads and writes still to come, and wakes a wait
+// in progress to look at the new deadline (a cancelled context sets a
+// past one). The wait sets waiting before it reads the deadline, and this
+// stores the deadline before it reads waiting: either the wait sees the
+// new deadline or it gets a token.
+func (s *udpSocket) SetDeadline(t time.Time) error {
+	var d int64
+	if !t.IsZero() {
+		d = t.UnixNano()
+	}
+	if old := s.deadline.Swap(d); old != d && s.waiting.Load() {
+		s.notify()
+	}
 	return nil
 }
 
-// Write sends one datagram.
-func (s *udpSocket) Write(b []byte) (int, error) {
-	var n int
-	var werr error
-	err := s.raw.Write(func(fd uintptr) bool {
-		n, werr = rawIO(syscall.SYS_WRITE, fd, b)
-		return werr != syscall.EAGAIN
-	})
-	if err == nil && werr != nil {
-		err = os.NewSyscallError("write", werr)
+// notify hands the socket's waiter a token, unless one is waiting already.
+func (s *udpSocket) notify() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
 	}
-	return n, err
+}
+
+// Close stops watching the socket and closes it. Nothing is read from or
+// written to the socket after Close.
+func (s *udpSocket) Close() error {
+	upstream.forget(s)
+	rawClose(s.fd)
+	return nil
+}
+
+// Write sends one datagram. A UDP send on a fresh socket does not wait
+// for room; EAGAIN is an error like any other.
+func (s *udpSocket) Write(b []byte) (int, error) {
+	if s.expired() {
+		return 0, os.ErrDeadlineExceeded
+	}
+	n, err := rawIO(syscall.SYS_WRITE, uintptr(s.fd), b)
+	if err != nil {
+		return n, os.NewSyscallError("write", err)
+	}
+	return n, nil
 }
 
 // Read waits for one datagram, a zero-length one included, until the
 // deadline. Errors queued on the socket, such as ECONNREFUSED after an
 // ICMP port unreachable, come back as they are.
 func (s *udpSocket) Read(b []byte) (int, error) {
-	var n int
-	var rerr error
-	err := s.raw.Read(func(fd uintptr) bool {
-		n, rerr = rawIO(syscall.SYS_READ, fd, b)
-		return rerr != syscall.EAGAIN
-	})
-	if err == nil && rerr != nil {
-		err = os.NewSyscallError("read", rerr)
+	for {
+		n, err := rawIO(syscall.SYS_READ, uintptr(s.fd), b)
+		if err != syscall.EAGAIN {
+			if err != nil {
+				return n, os.NewSyscallError("read", err)
+			}
+			return n, nil
+		}
+		if err := s.wait(); err != nil {
+			return 0, err
+		}
 	}
-	return n, err
 }
 
-// WriteRead sends query and waits for the first datagram back, in one
-// poller session: the read readiness is reset before the send, so the
-// reply's arrival is never missed, and no read is tried before the send
-// could have been answered. A Write then a Read costs one more system call
-// per upstream query: the Read's first try, which all but always finds
-// nothing yet (EAGAIN).
+// WriteRead sends query and waits for the first datagram back. The socket
+// is watched before the send, so the reply's arrival is never missed, and
+// no read is tried before the send could have been answered: a Write then
+// a Read would cost one more system call per upstream query, the Read's
+// first try, which all but always finds nothing yet (EAGAIN).
 func (s *udpSocket) WriteRead(query, b []byte) (int, error) {
-	var n int
-	var ioErr error
-	sent := false
-	err := s.raw.Read(func(fd uintptr) bool {
-		if !sent {
-			sent = true
-			if _, ioErr = rawIO(syscall.SYS_WRITE, fd, query); ioErr != nil {
-				ioErr = os.NewSyscallError("write", ioErr)
-				return true
-			}
-			return false // wait for the reply
-		}
-		n, ioErr = rawIO(syscall.SYS_READ, fd, b)
-		if ioErr == syscall.EAGAIN {
-			return false
-		}
-		if ioErr != nil {
-			ioErr = os.NewSyscallError("read", ioErr)
-		}
-		return true
-	})
-	if err == nil {
-		err = ioErr
+	if _, err := s.Write(query); err != nil {
+		return 0, err
 	}
-	return n, err
+	if err := s.wait(); err != nil {
+		return 0, err
+	}
+	return s.Read(b)
+}
+
+func (s *udpSocket) expired() bool {
+	d := s.deadline.Load()
+	return d != 0 && time.Now().UnixNano() >= d
+}
+
+// wait returns when the socket may have become readable (a token may be
+// stale: the caller reads again and waits again on EAGAIN), or with
+// os.ErrDeadlineExceeded once the deadline has passed.
+func (s *udpSocket) wait() error {
+	s.waiting.Store(true)
+	defer s.waiting.Store(false)
+	for {
+		d := s.deadline.Load()
+		if d == 0 {
+			<-s.wake
+			return nil
+		}
+		left := time.Duration(d - time.Now().UnixNano())
+		if left <= 0 {
+			return os.ErrDeadlineExceeded
+		}
+		timer := time.NewTimer(left)
+		select {
+		case <-s.wake:
+			// Readable, or the deadline moved: the caller reads, and
+			// on EAGAIN waits again, looking at the deadline anew.
+			timer.Stop()
+			return nil
+		case <-timer.C:
+		}
+	}
+}
+
+// upstream is the epoll instance that watches every upstream UDP socket of
+// the process, opened on first use.
+var upstream upstreamPoller
+
+// upstreamPoller owns an epoll instance of its own, registered with Go's
+// poller, and a goroutine that waits on it and wakes the exchanges whose
+// sockets became readable. The goroutine is the process's, like the
+// runtime's own poller: it starts with the first upstream exchange and
+// waits in the poller, costing nothing, whenever no reply is due.
+//
+// Sockets are added edge-triggered for input only (Go's poller adds every
+// descriptor for output too, and each send then queued a writable event
+// nobody waits for); an exchange reads until EAGAIN before it waits again.
+type upstreamPoller struct {
+	mu      sync.Mutex
+	ready   bool // epfd and file are open and run is running
+	epfd    int
+	file    *os.File
+	waiters map[int32]*udpSocket // by descriptor; guarded by mu
+}
+
+// get opens the instance and starts its goroutine on first use.
+func (p *upstreamPoller) get() (*upstreamPoller, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ready {
+		return p, nil
+	}
+	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, os.NewSyscallError("epoll_create1", err)
+	}
+	// Non-blocking, so that os.NewFile hands it to Go's poller.
+	if err := syscall.SetNonblock(epfd, true); err != nil {
+		syscall.Close(epfd)
+		return nil, os.NewSyscallError("fcntl", err)
+	}
+	file := os.NewFile(uintptr(epfd), "upstream-epoll")
+	raw, err := file.SyscallConn()
+	if err == nil {
+		// Fails when the poller did not take the descriptor.
+		err = file.SetDeadline(time.Time{})
+	}
+	if err != nil {
+		file.Close()
+		return nil, err
+	}
+	p.epfd, p.file, p.waiters, p.ready = epfd, file, map[int32]*udpSocket{}, true
+	go p.run(raw)
+	return p, nil
+}
+
+// watch adds s to the instance, edge-triggered for input.
+func (p *upstreamPoller) watch(s *udpSocket) error {
+	p.mu.Lock()
+	p.waiters[int32(s.fd)] = s
+	p.mu.Unlock()
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | epollET, Fd: int32(s.fd)}
+	if _, _, errno := syscall.RawSyscall6(syscall.SYS_EPOLL_CTL, uintptr(p.epfd), syscall.EPOLL_CTL_ADD,
+		uintptr(s.fd), uintptr(unsafe.Pointer(&ev)), 0, 0); errno != 0 {
+		p.forget(s)
+		return os.NewSyscallError("epoll_ctl", errno)
+	}
+	return nil
+}
+
+// epollET is syscall.EPOLLET as the uint32 of an event mask (the
+// constant is negative in package syscall).
+const epollET = 1 << 31
+
+// forget stops waking s. Its descriptor leaves the instance when closed.
+func (p *upstreamPoller) forget(s *udpSocket) {
+	p.mu.Lock()
+	if p.waiters[int32(s.fd)] == s {
+		delete(p.waiters, int32(s.fd))
+	}
+	p.mu.Unlock()
+}
+
+// run waits on the instance in Go's poller and wakes the owner of every
+// socket it reports, draining the instance each time: the instance is
+// itself edge-triggered in Go's poller, so it signals again only once its
+// ready list has been emptied.
+func (p *upstreamPoller) run(raw syscall.RawConn) {
+	var events [128]syscall.EpollEvent
+	raw.Read(func(uintptr) bool {
+		for {
+			n, errno := epollWaitNow(p.epfd, events[:])
+			if errno == syscall.EINTR {
+				continue
+			}
+			if errno != 0 || n == 0 {
+				return errno != 0 && errno != syscall.EAGAIN
+			}
+			p.mu.Lock()
+			for _, ev := range events[:n] {
+				if s := p.waiters[ev.Fd]; s != nil {
+					s.notify()
+				}
+			}
+			p.mu.Unlock()
+			if n < len(events) {
+				return false
+			}
+		}
+	})
+	// Only a broken instance gets here: exchanges then end at their
+	// deadlines, and the next ones open a new instance.
+	p.mu.Lock()
+	p.ready = false
+	p.file.Close()
+	for _, s := range p.waiters {
+		s.notify()
+	}
+	p.mu.Unlock()
+}
+
+// epollWaitNow collects the ready events of epfd without waiting.
+func epollWaitNow(epfd int, events []syscall.EpollEvent) (int, syscall.Errno) {
+	n, _, errno := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(unsafe.Pointer(&events[0])),
+		uintptr(len(events)), 0, 0, 0)
+	return int(n), errno
+}
+
+// rawClose closes fd with a raw system call: closing a UDP socket never
+// blocks.
+func rawClose(fd int) {
+	syscall.RawSyscall(syscall.SYS_CLOSE, uintptr(fd), 0, 0)
 }
 
 // rawIO reads or writes b on the non-blocking fd with a raw system call,

@@ -115,6 +115,18 @@ func percentile(values []float64, p float64) float64 {
 	return sorted[rank-1]
 }
 
+// mean of values, NaN when there are none.
+func mean(values []float64) float64 {
+	if len(values) == 0 {
+		return math.NaN()
+	}
+	var sum float64
+	for _, x := range values {
+		sum += x
+	}
+	return sum / float64(len(values))
+}
+
 // median of values, NaN when there are none; NaN values are ignored.
 func median(values []float64) float64 {
 	var v []float64

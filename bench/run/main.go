@@ -58,6 +58,7 @@ const signedBlock = 10
 // settings size a run.
 type settings struct {
 	quick           bool
+	coldOnly        bool // -cold: the two cold phases only
 	rounds          int
 	domains         int           // second-level domains in the tree
 	delayNames      int           // of them, kept out of the cold list for the delay phase
@@ -133,6 +134,8 @@ func run() error {
 	flag.StringVar(&o.kdig, "kdig", "/usr/bin/kdig", "kdig binary, for the signed variant's AD and SERVFAIL spot checks")
 	threads := flag.Bool("threads", os.Getenv("BENCH_THREADS") == "1", "threads mode instead of the usual run: both resolvers with 1 thread (on the resolver CPU) and with 2 (on both CPUs), CPU per cache hit and cold resolution side by side (default from BENCH_THREADS=1)")
 	delay := flag.Duration("delay", 10*time.Millisecond, "delay the proxy adds to every upstream round trip in the cold-latency phase (0 shows each resolver's own overhead)")
+	coldOnly := flag.Bool("cold", false, "measure the cold phases only (cold resolution at 100 in flight, then the unloaded cold latency); no signed variant")
+	delayNames := flag.Int("delay-names", 0, "names of the unloaded cold-latency phase (default 100, 20 with -quick, 400 with -cold: enough for a p99)")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", flag.Args())
@@ -142,6 +145,13 @@ func run() error {
 	}
 	s := settingsFor(*quick)
 	s.delay = *delay
+	if *coldOnly {
+		s.coldOnly, o.signed = true, false
+		s.delayNames = 400
+	}
+	if *delayNames > 0 {
+		s.delayNames = *delayNames
+	}
 
 	if err := checkIsolated(); err != nil {
 		return err
@@ -456,7 +466,7 @@ func (b *bench) round(ctx context.Context, r *report, round int, contenders, sig
 	}
 	// The resolvers still run, warmed: CPU per cache hit in alternating
 	// slices, so that all meet the same machine.
-	if ctx.Err() == nil && len(alive)+len(sigAlive) > 0 {
+	if ctx.Err() == nil && len(alive)+len(sigAlive) > 0 && !b.s.coldOnly {
 		fmt.Fprintf(os.Stderr, "bench: round %d/%d: CPU per cache hit, alternating\n", round+1, b.s.rounds)
 		hits := interleave(alive, sigAlive)
 		floor, err := b.startFloor(ctx)
@@ -612,6 +622,9 @@ func (b *bench) session(ctx context.Context, c contender, round int, warn func(s
 	if err := alive(); err != nil {
 		return m, nil, err
 	}
+	if b.s.coldOnly {
+		return m, p, nil
+	}
 
 	// Memory: AAAA for the same names (one upstream query each), then RSS.
 	aaaa, err := b.dnsperf(ctx, c, "aaaa", []string{"-d", b.lists["aaaa"], "-n", "1", "-q", "100", "-l", secs(b.s.coldLimit)})
@@ -691,6 +704,10 @@ func (b *bench) coldPass(ctx context.Context, c contender, p *proc, list, prefix
 	if err != nil {
 		return perfResult{}, err
 	}
+	split0, err := readCPUSplit(p.pid())
+	if err != nil {
+		return perfResult{}, err
+	}
 	res, err := b.dnsperf(ctx, c, prefix, []string{"-d", b.listFor(c, list), "-n", "1", "-q", "100", "-l", secs(b.s.coldLimit), "-v"})
 	if err != nil {
 		return res, err
@@ -703,6 +720,14 @@ func (b *bench) coldPass(ctx context.Context, c contender, p *proc, list, prefix
 	if err != nil {
 		return res, err
 	}
+	split1, err := readCPUSplit(p.pid())
+	if err != nil {
+		return res, err
+	}
+	user, system := split1.user-split0.user, split1.system-split0.system
+	m[prefix+"_user_pct"] = 100 * ratio(float64(user), float64(user+system))
+	m[prefix+"_switches_per_name"] = ratio(float64(split1.switches-split0.switches), float64(res.Completed))
+	m[prefix+"_faults_per_name"] = ratio(float64(split1.faults-split0.faults), float64(res.Completed))
 	q1, err := upstreamQueries(ctx)
 	if err != nil {
 		return res, err
@@ -853,6 +878,8 @@ func (b *bench) pairedDelay(ctx context.Context, alive []live, round int, warner
 		}
 		perName := ratio(float64(upstream[j]), float64(b.s.delayNames))
 		l.m["delay_p50_ms"] = 1000 * median(lat[j])
+		l.m["delay_mean_ms"] = 1000 * mean(lat[j])
+		l.m["delay_p99_ms"] = 1000 * percentile(lat[j], 99)
 		l.m["delay_upstream_per_name"] = perName
 		l.m["delay_floor_ms"] = perName * float64(b.s.delay) / float64(time.Millisecond)
 	}

@@ -25,7 +25,7 @@ type section struct {
 
 func sections(s settings) []section {
 	delay := s.delay.String()
-	return []section{
+	all := []section{
 		{"Cache hits", []row{
 			{"hit_qps", "throughput, QPS (max) ↑", "%.0f"},
 			{"hit_cpu_us", fmt.Sprintf("resolver CPU per query at %d QPS, µs ↓", s.cpuRate), "%.2f"},
@@ -37,11 +37,16 @@ func sections(s settings) []section {
 			{"cold_p50_ms", "latency p50, ms ↓", "%.2f"},
 			{"cold_p99_ms", "latency p99, ms ↓", "%.2f"},
 			{"cold_cpu_us", "resolver CPU per name, µs ↓", "%.0f"},
+			{"cold_user_pct", "of which user time, % (ticks)", "%.0f"},
+			{"cold_switches_per_name", "context switches per name ↓", "%.2f"},
+			{"cold_faults_per_name", "minor page faults per name ↓", "%.2f"},
 			{"cold_upstream_per_name", "upstream queries per name ↓", "%.2f"},
 			{"cold_answered_pct", "answered NOERROR, %", "%.2f"},
 		}},
 		{fmt.Sprintf("Cold latency, unloaded, +%s per upstream round trip", delay), []row{
 			{"delay_p50_ms", fmt.Sprintf("median of %d names, ms ↓", s.delayNames), "%.1f"},
+			{"delay_mean_ms", "mean, ms ↓", "%.2f"},
+			{"delay_p99_ms", "p99, ms ↓", "%.2f"},
 			{"delay_floor_ms", fmt.Sprintf("floor: upstream queries × %s, ms", delay), "%.1f"},
 			{"delay_upstream_per_name", "upstream queries per name ↓", "%.2f"},
 			{"delay_failed", "names that failed (timeout, SERVFAIL)", "%.0f"},
@@ -58,6 +63,10 @@ func sections(s settings) []section {
 			{"fixed_qps", fmt.Sprintf("achieved QPS of the %d QPS run", s.cpuRate), "%.0f"},
 		}},
 	}
+	if s.coldOnly {
+		return all[1:3]
+	}
+	return all
 }
 
 type report struct {
@@ -112,6 +121,9 @@ func (r *report) markdown(env []string) string {
 	mode := "full"
 	if s.quick {
 		mode = "quick (BENCH_QUICK=1)"
+	}
+	if s.coldOnly {
+		mode += ", cold phases only (-cold)"
 	}
 	fmt.Fprintf(&b, "# recursor vs Unbound: make bench, %s\n\n", mode)
 	for _, line := range env {
