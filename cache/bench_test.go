@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/recursor-dns/recursor/internal/cputime"
 )
 
 // BenchmarkPut stores RRsets of distinct names into a full cache, so every
@@ -113,8 +115,8 @@ func BenchmarkGetParallel(b *testing.B) {
 	}
 	var next atomic.Int64
 	b.ReportAllocs()
-	cpu := processCPU()
-	defer func() { b.ReportMetric(float64(processCPU()-cpu)/float64(b.N), "cpu-ns/op") }()
+	cpu := cputime.Process()
+	defer func() { b.ReportMetric(float64(cputime.Process()-cpu)/float64(b.N), "cpu-ns/op") }()
 	b.RunParallel(func(pb *testing.PB) {
 		i := int(next.Add(7919)) // each goroutine starts elsewhere
 		for pb.Next() {

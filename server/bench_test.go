@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/recursor-dns/recursor/internal/cputime"
 )
 
 // BenchmarkHandlePacketCacheHit is the hot path: bytes in, cache hit,
@@ -117,13 +119,13 @@ func BenchmarkHandlePacketCacheHitCookie(b *testing.B) {
 			buf := make([]byte, 0, 1232)
 			ctx := b.Context()
 			b.ReportAllocs()
-			cpu := processCPU()
+			cpu := cputime.Process()
 			for b.Loop() {
 				if out := s.HandlePacket(ctx, q.query, clientLoopback, false, buf); out == nil {
 					b.Fatal("no answer")
 				}
 			}
-			b.ReportMetric(float64(processCPU()-cpu)/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64(cputime.Process()-cpu)/float64(b.N), "cpu-ns/op")
 		})
 	}
 }
@@ -144,8 +146,8 @@ func BenchmarkUDPRoundTripCookie(b *testing.B) {
 			defer conn.Close()
 			resp := make([]byte, 1232)
 			b.ReportAllocs()
-			cpu := processCPU()
-			defer func() { b.ReportMetric(float64(processCPU()-cpu)/float64(b.N), "cpu-ns/op") }()
+			cpu := cputime.Process()
+			defer func() { b.ReportMetric(float64(cputime.Process()-cpu)/float64(b.N), "cpu-ns/op") }()
 			for b.Loop() {
 				if _, err := conn.Write(q.query); err != nil {
 					b.Fatal(err)
@@ -188,8 +190,8 @@ func BenchmarkAnswerFastParallel(b *testing.B) {
 		b.Run(fmt.Sprintf("questions=%d", n), func(b *testing.B) {
 			var next atomic.Int64
 			b.ReportAllocs()
-			cpu := processCPU()
-			defer func() { b.ReportMetric(float64(processCPU()-cpu)/float64(b.N), "cpu-ns/op") }()
+			cpu := cputime.Process()
+			defer func() { b.ReportMetric(float64(cputime.Process()-cpu)/float64(b.N), "cpu-ns/op") }()
 			b.RunParallel(func(pb *testing.PB) {
 				buf := make([]byte, 0, 1232)
 				i := int(next.Add(17))
