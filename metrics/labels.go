@@ -4,6 +4,8 @@ package metrics
 // turns their atomic arrays into samples at scrape time.
 
 import (
+	"sync/atomic"
+
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -152,13 +154,17 @@ var (
 		"Expired answers served (RFC 8767 serve-stale).", nil, nil)
 	prefetchDesc = prometheus.NewDesc(Namespace+"_cache_prefetches_total",
 		"Background refreshes of cached records near expiry.", nil, nil)
+	clientTimeDesc = prometheus.NewDesc(Namespace+"_client_query_duration_seconds",
+		"Time from reading a client query to its answer packed, by whether the cache answered.",
+		[]string{"cached"}, nil)
 )
 
-// queryCollector exports the atomic arrays of a Registry.
+// queryCollector exports the atomic arrays of a Registry, summing the
+// stripes of those that have them.
 type queryCollector Registry
 
 func (c *queryCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{queriesDesc, servfailDesc, upstreamDesc, tcpFallbackDesc, answersDesc, staleDesc, prefetchDesc} {
+	for _, d := range []*prometheus.Desc{queriesDesc, servfailDesc, upstreamDesc, tcpFallbackDesc, answersDesc, staleDesc, prefetchDesc, clientTimeDesc} {
 		ch <- d
 	}
 }
@@ -170,17 +176,18 @@ func (c *queryCollector) Collect(ch chan<- prometheus.Metric) {
 	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
 	}
+	r := (*Registry)(c)
 	for t := range server.NumTransports {
 		for q := range numQtypes {
 			for rc := range numRcodes {
-				if v := c.queries[t][q][rc].Load(); v > 0 {
+				if v := r.sum(func(s *queryStripe) *atomic.Uint64 { return &s.queries[t][q][rc] }); v > 0 {
 					counter(queriesDesc, v, server.Transport(t).String(), qtypeLabel(q), rcodeLabel(rc))
 				}
 			}
 		}
 	}
 	for i := range numEDE {
-		if v := c.servfailEDE[i].Load(); v > 0 {
+		if v := r.sum(func(s *queryStripe) *atomic.Uint64 { return &s.servfailEDE[i] }); v > 0 {
 			counter(servfailDesc, v, edeLabel(i))
 		}
 	}
@@ -189,8 +196,12 @@ func (c *queryCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	counter(tcpFallbackDesc, c.tcpFallbacks.Load())
 	for s, name := range statusLabels {
-		counter(answersDesc, c.answers[s].Load(), name)
+		counter(answersDesc, r.sum(func(st *queryStripe) *atomic.Uint64 { return &st.answers[s] }), name)
 	}
 	counter(staleDesc, c.stale.Load())
 	counter(prefetchDesc, c.prefetches.Load())
+	for cached, label := range []string{"false", "true"} {
+		count, sum, buckets := r.histogram(cached)
+		ch <- prometheus.MustNewConstHistogram(clientTimeDesc, count, sum, buckets, label)
+	}
 }

@@ -8,12 +8,15 @@
 // by small integers (transport, qtype, rcode, outcome) that a custom
 // collector turns into labelled samples at scrape time: a cache hit costs
 // a few atomic adds and a histogram observation, never a label lookup.
+// Those a client query adds to are striped by the client's port, so that
+// cores do not pass the same cache lines back and forth (stripes.go).
 package metrics
 
 import (
 	"context"
 	"errors"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"strconv"
@@ -40,14 +43,11 @@ const Namespace = "recursor"
 type Registry struct {
 	reg *prometheus.Registry
 
-	queries     [server.NumTransports][numQtypes][numRcodes]atomic.Uint64 // [transport][qtype][rcode]
-	servfailEDE [numEDE]atomic.Uint64
-	clientTime  [2]prometheus.Observer // [cached]
+	stripes [numStripes]queryStripe // what client queries count
 
 	upstream     [numOutcomes]atomic.Uint64
 	tcpFallbacks atomic.Uint64
 	upstreamTime prometheus.Observer
-	answers      [numStatuses]atomic.Uint64 // by dnssec.Status
 	stale        atomic.Uint64
 	prefetches   atomic.Uint64
 }
@@ -57,24 +57,14 @@ var (
 	_ resolver.Metrics = (*Registry)(nil)
 )
 
-// Latency buckets, in seconds: cache hits take microseconds, resolutions
-// milliseconds to the engine's 10 s deadline.
-var (
-	clientBuckets   = []float64{50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3, 250e-3, 500e-3, 1, 2.5, 5, 10}
-	upstreamBuckets = []float64{1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3, 250e-3, 500e-3, 1, 2.5, 5}
-)
+// upstreamBuckets are the upper bounds of the upstream round trip's
+// buckets, in seconds (clientBounds are the client queries').
+var upstreamBuckets = []float64{1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3, 250e-3, 500e-3, 1, 2.5, 5}
 
 // New returns a Registry with the query metrics and the Go runtime and
 // process collectors registered.
 func New() *Registry {
 	r := &Registry{reg: prometheus.NewRegistry()}
-	clientTime := prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Namespace: Namespace, Name: "client_query_duration_seconds",
-		Help:    "Time from reading a client query to its answer packed, by whether the cache answered.",
-		Buckets: clientBuckets,
-	}, []string{"cached"})
-	r.clientTime[0] = clientTime.WithLabelValues("false")
-	r.clientTime[1] = clientTime.WithLabelValues("true")
 	upstreamTime := prometheus.NewHistogram(prometheus.HistogramOpts{
 		Namespace: Namespace, Name: "upstream_query_duration_seconds",
 		Help:    "Round-trip time of upstream queries that got a reply.",
@@ -82,7 +72,7 @@ func New() *Registry {
 	})
 	r.upstreamTime = upstreamTime
 	r.reg.MustRegister(
-		clientTime, upstreamTime, (*queryCollector)(r),
+		upstreamTime, (*queryCollector)(r),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -98,17 +88,18 @@ func (r *Registry) Query(e server.QueryEvent) {
 	if int(t) >= server.NumTransports {
 		t = server.TransportTCP
 	}
-	r.queries[t][qtypeIndex(e.Qtype)][rcodeIndex(e.Rcode)].Add(1)
+	s := r.stripeOf(&e)
+	s.queries[t][qtypeIndex(e.Qtype)][rcodeIndex(e.Rcode)].Add(1)
 	if e.Rcode == dns.RcodeServerFailure {
-		r.servfailEDE[edeIndex(e.EDE)].Add(1)
+		s.servfailEDE[edeIndex(e.EDE)].Add(1)
 	}
 	c := 0
 	if e.Cached {
 		c = 1
 	}
-	r.clientTime[c].Observe(e.Duration.Seconds())
+	s.clientTime[c].observe(e.Duration)
 	if e.Security >= 0 {
-		r.Answer(dnssec.Status(e.Security))
+		s.answer(dnssec.Status(e.Security))
 	}
 }
 
@@ -126,10 +117,10 @@ func (r *Registry) Upstream(o resolver.Outcome, tcp bool, rtt time.Duration) {
 }
 
 // Answer implements resolver.Metrics.
+// The engine says no client, so the stripe is a random one: as unlikely
+// as the client's to be another core's at the moment.
 func (r *Registry) Answer(s dnssec.Status) {
-	if int(s) < numStatuses {
-		r.answers[s].Add(1)
-	}
+	r.stripes[rand.Uint32()%numStripes].answer(s)
 }
 
 // StaleAnswer implements resolver.Metrics.

@@ -345,7 +345,7 @@ func (s *Server) observeFast(query []byte, w wireQuery, out []byte, client netip
 	}
 	if s.metrics != nil {
 		qtype := binary.BigEndian.Uint16(query[w.questionEnd-4:])
-		s.metrics.Query(QueryEvent{TCP: via.Stream(), Transport: via, Cached: true, Qtype: qtype, Rcode: int(out[3] & 0x0f), EDE: -1, Security: int(sec), Duration: time.Since(now)})
+		s.metrics.Query(QueryEvent{TCP: via.Stream(), Transport: via, Cached: true, Qtype: qtype, Rcode: int(out[3] & 0x0f), EDE: -1, Security: int(sec), Duration: time.Since(now), Client: client})
 	}
 	s.tapClient(client, via, query, out, now)
 }

@@ -34,6 +34,9 @@ type QueryEvent struct {
 	// (resolver.Metrics.Answer).
 	Security int
 	Duration time.Duration // from reading the query to the answer packed
+	// Client is who asked. Metrics stripe their counters by its port: a
+	// client's queries come to one socket, read on one core.
+	Client netip.AddrPort
 }
 
 // Tap receives client queries and their answers in wire format, for
@@ -76,7 +79,7 @@ func (s *Server) countQuery(q *query, rcode int, cached bool) {
 	if s.metrics == nil {
 		return
 	}
-	e := QueryEvent{TCP: q.tcp, Transport: q.via, Cached: cached, Rcode: rcode, EDE: -1, Security: -1, Duration: time.Since(q.start)}
+	e := QueryEvent{TCP: q.tcp, Transport: q.via, Cached: cached, Rcode: rcode, EDE: -1, Security: -1, Duration: time.Since(q.start), Client: q.client}
 	if len(q.req.Question) == 1 {
 		e.Qtype = q.req.Question[0].Qtype
 	}

@@ -38,8 +38,8 @@ func (r *recorder) Client(client netip.AddrPort, via Transport, query, resp []by
 }
 
 // TestObserversSeeEveryPath: the metrics hear of every answered query, from
-// the answer cache, the engine's cache and the engine, with qtype, rcode
-// and EDE; the tap gets the wire bytes the client got.
+// the answer cache, the engine's cache and the engine, with qtype, rcode,
+// EDE and the client; the tap gets the wire bytes the client got.
 func TestObserversSeeEveryPath(t *testing.T) {
 	rec := &recorder{}
 	s, _ := newTestServer(t, Config{Metrics: rec, Tap: rec})
@@ -61,10 +61,10 @@ func TestObserversSeeEveryPath(t *testing.T) {
 		// The engine counts the verdicts of the answers it builds; the
 		// server, those of its ready-packed repeats (the fake backend's
 		// answers are indeterminate).
-		{Cached: true, Qtype: dns.TypeA, Rcode: dns.RcodeSuccess, EDE: -1, Security: -1},
-		{Cached: true, Qtype: dns.TypeA, Rcode: dns.RcodeSuccess, EDE: -1, Security: int(dnssec.Indeterminate)},
-		{TCP: true, Transport: TransportTCP, Qtype: dns.TypeA, Rcode: dns.RcodeSuccess, EDE: -1, Security: -1},
-		{Qtype: dns.TypeA, Rcode: dns.RcodeServerFailure, EDE: int(dns.ExtendedErrorCodeNoReachableAuthority), Security: -1},
+		{Cached: true, Qtype: dns.TypeA, Rcode: dns.RcodeSuccess, EDE: -1, Security: -1, Client: clientLoopback},
+		{Cached: true, Qtype: dns.TypeA, Rcode: dns.RcodeSuccess, EDE: -1, Security: int(dnssec.Indeterminate), Client: clientLoopback},
+		{TCP: true, Transport: TransportTCP, Qtype: dns.TypeA, Rcode: dns.RcodeSuccess, EDE: -1, Security: -1, Client: clientLoopback},
+		{Qtype: dns.TypeA, Rcode: dns.RcodeServerFailure, EDE: int(dns.ExtendedErrorCodeNoReachableAuthority), Security: -1, Client: clientLoopback},
 	}
 	if len(rec.events) != len(want) {
 		t.Fatalf("%d events, want %d: %+v", len(rec.events), len(want), rec.events)
