@@ -17,6 +17,7 @@ import (
 	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/miekg/dns"
 
+	"github.com/recursor-dns/recursor/cache"
 	"github.com/recursor-dns/recursor/dnssec"
 	"github.com/recursor-dns/recursor/internal/dnsname"
 )
@@ -350,4 +351,87 @@ func wildcardAt(name string) string {
 		return "*."
 	}
 	return "*." + name
+}
+
+// storeWildcard keeps a copy of set, a secure answer expanded from a
+// wildcard, under the wildcard's own name: with a cached NSEC that covers
+// another name below the same encloser, the answer for that name is
+// synthesised from it (RFC 8198 section 5.4). set's RRSIGs were made
+// over the wildcard owner, so they verify there as they are.
+func (r *Resolver) storeWildcard(set cache.Set) {
+	if r.val == nil || !r.val.aggressive || set.Security != cache.Secure || len(set.Proof) == 0 || len(set.RRs) == 0 {
+		return
+	}
+	owner := set.RRs[0].Header().Name
+	wild := ""
+	for _, rr := range set.Sigs {
+		if sig, ok := rr.(*dns.RRSIG); ok {
+			if wild = dnssec.WildcardOf(owner, sig); wild != "" {
+				break
+			}
+		}
+	}
+	if wild == "" {
+		return
+	}
+	w := set
+	w.RRs, w.Sigs, w.Proof = renamed(set.RRs, wild), renamed(set.Sigs, wild), nil
+	r.cache.PutSet(w)
+}
+
+// renamed returns copies of rrs owned by name.
+func renamed(rrs []dns.RR, name string) []dns.RR {
+	out := make([]dns.RR, len(rrs))
+	for i, rr := range rrs {
+		out[i] = dns.Copy(rr)
+		out[i].Header().Name = name
+	}
+	return out
+}
+
+// synthesiseWildcard answers qname and qtype from a cached secure wildcard
+// RRset, of qtype or a CNAME, when a cached NSEC covers qname and proves
+// that wildcard the one to expand (RFC 8198 section 5.4, RFC 4035 section
+// 5.3.4). next is the CNAME's target to go on at, "" when res answers.
+func (r *Resolver) synthesiseWildcard(ctx context.Context, q *query, qname string, qtype uint16) (res result, next string, ok bool) {
+	if r.val == nil || !r.val.aggressive || q.keyOf != "" || qtype == dns.TypeDS || r.val.nsecs.zones.Len() == 0 {
+		return result{}, "", false
+	}
+	var zone string
+	var z *nsecZone
+	for n := qname; ; n = parentZone(n) {
+		if found, ok := r.val.nsecs.zones.Get(n); ok {
+			zone, z = n, found
+			break
+		}
+		if n == "." {
+			return result{}, "", false
+		}
+	}
+	if r.val.anchors.negative(qname) {
+		return result{}, "", false
+	}
+	z.mu.Lock()
+	at, found := z.nsec.around(qname, r.now())
+	z.mu.Unlock()
+	if !found || at.key == dnsname.Lower(qname) {
+		return result{}, "", false
+	}
+	wild := wildcardAt(closestEncloser(qname, at.rec))
+	if v := dnssec.ProveWildcardAnswer(qname, wild, zone, []dns.RR{at.rec}, q.budget.sec); v.Status != dnssec.Secure {
+		return result{}, "", false
+	}
+	for _, t := range []uint16{qtype, dns.TypeCNAME} {
+		e, ok := r.cache.Get(wild, t, dns.ClassINET)
+		if !ok || e.Negative != cache.Positive || e.Security != cache.Secure || signerOfRecords(e.Sigs, "") != zone {
+			continue
+		}
+		res = result{answer: append(renamed(e.RRs, qname), renamed(e.Sigs, qname)...), proof: at.rrs, sec: secure}
+		r.traceCheck(ctx, q, qname, qtype, zone, check{Verdict: dnssec.Verdict{Status: dnssec.Secure, Why: nsecSynthesised}})
+		if t == dns.TypeCNAME && qtype != dns.TypeCNAME {
+			return res, cache.Canonical(e.RRs[0].(*dns.CNAME).Target), true
+		}
+		return res, "", true
+	}
+	return result{}, "", false
 }

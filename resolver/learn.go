@@ -179,6 +179,7 @@ func (r *Resolver) store(zone, qname string, qtype uint16, rep reply) {
 			set.Proof = r.clampSec(rep.sec, withSigs(rep.denial, rep.sigs))
 		}
 		r.cache.PutSet(set)
+		r.learnWildcard(rep, set, zone)
 	}
 	if len(rep.ds) > 0 {
 		// The parent's own data, as authoritative as its answer.
@@ -215,6 +216,7 @@ func (r *Resolver) store(zone, qname string, qtype uint16, rep reply) {
 				set.Proof = r.clampSec(rep.sec, withSigs(rep.denial, rep.sigs))
 			}
 			r.cache.PutSet(set)
+			r.learnWildcard(rep, set, zone)
 		}
 	case kindNXDomain, kindNoData:
 		if !inZone(rep.target, zone) {
@@ -241,6 +243,17 @@ func (r *Resolver) store(zone, qname string, qtype uint16, rep reply) {
 			r.learnDenial(rep, signerOfRecords(sigsRRs(sigsFor(rep.sigs, rep.soa.Hdr.Name, dns.TypeSOA)), zone))
 		}
 	}
+}
+
+// learnWildcard keeps, of set, an RRset of rep expanded from a wildcard
+// and secure, the wildcard RRset and the NSEC records that proved it, for
+// answers synthesised for other names (RFC 8198 section 5.4).
+func (r *Resolver) learnWildcard(rep reply, set cache.Set, zone string) {
+	if set.Proof == nil || set.Security != cache.Secure {
+		return
+	}
+	r.storeWildcard(set)
+	r.learnDenial(rep, signerOfRecords(set.Sigs, zone))
 }
 
 // setOf is an RRset of rep to cache, with its RRSIGs and the reply's

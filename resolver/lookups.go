@@ -3,9 +3,15 @@ package resolver
 import (
 	"context"
 	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/miekg/dns"
+
+	"github.com/recursor-dns/recursor/internal/dnsname"
 )
 
 // Glueless lookups, a part of server selection: the addresses of a
@@ -158,4 +164,109 @@ type glueLookups struct {
 type glueResult struct {
 	found []*candidate
 	err   error
+}
+
+// lookUpOtherFamilies looks up, once, the other address family of the
+// servers known by addresses of one family only, when every candidate
+// asked for a DS gave a bogus reply: the same server's other addresses
+// may give the good DS where one gave a forged or broken reply (Unbound,
+// out of good choices, looks up the missing addresses:
+// ds_wildcard_cname). Only for a DS, the parent's word on the child's
+// keys, which a bogus reply takes from the whole zone below; a DNSKEY or
+// data that fails to verify is the zone's own content, the same at
+// every address, and more lookups would only cost verifications.
+func (s *selection) lookUpOtherFamilies(ctx context.Context) {
+	s.familiesLookedUp = true
+	// A configured zone's servers are the addresses given.
+	if s.q.keyOf == "" || s.q.qtype != dns.TypeDS || s.d.conf != nil {
+		return
+	}
+	var wanted []nameType
+	var known []netip.Addr // asked already, whichever name led to them
+	for _, c := range s.cands {
+		known = append(known, c.addr)
+	}
+	for _, ns := range s.d.servers {
+		if t := missingFamily(ns.addrs, s.r.noIPv6); t != 0 && !s.q.asksOnTheWay(ns.name, t) {
+			wanted = append(wanted, nameType{ns.name, t})
+		}
+	}
+	if len(wanted) == 0 {
+		return
+	}
+	if s.lookups == nil {
+		s.lookups = &glueLookups{results: make(chan glueResult, 1)}
+		s.lookups.ctx, s.lookups.cancel = context.WithCancel(ctx)
+	}
+	s.pending++ // none was: every earlier result was taken, so the send below has room
+	g := s.lookups
+	g.wg.Go(func() {
+		found, err := s.r.lookupAddrs(g.ctx, s.q, wanted, known)
+		g.results <- glueResult{found, err}
+	})
+}
+
+type nameType struct {
+	name  string
+	qtype uint16
+}
+
+// lookupAddrs looks up the addresses of each name of the type given, one
+// after the other, as child queries of q sharing its budget, and returns
+// those not known already.
+func (r *Resolver) lookupAddrs(ctx context.Context, q *query, wanted []nameType, known []netip.Addr) ([]*candidate, error) {
+	b := q.budget
+	if q.depth+1 > b.limits.MaxDepth {
+		return nil, fmt.Errorf("%w: name server lookups nested deeper than %d", ErrLimit, b.limits.MaxDepth)
+	}
+	var found []*candidate
+	for _, w := range wanted {
+		if _, next := r.cachedChain(w.name, w.qtype, 0, false); next != "" && int(b.glueless.Add(1)) > b.limits.MaxGluelessLookups {
+			return found, fmt.Errorf("%w: more than %d name server lookups", ErrLimit, b.limits.MaxGluelessLookups)
+		}
+		res, err := r.lookup(ctx, q.lookup(w.name, w.qtype))
+		if err != nil {
+			continue // the other servers may still be found
+		}
+		for _, rr := range res.answer {
+			if a := appendAddr(nil, rr); rr.Header().Rrtype == w.qtype && len(a) == 1 && r.allowed(a[0]) && !slices.Contains(known, a[0]) {
+				known = append(known, a[0])
+				found = append(found, &candidate{ns: w.name, addr: a[0]})
+			}
+		}
+	}
+	return found, nil
+}
+
+// missingFamily is the address type that addrs, one server's, lack: 0
+// when they have both (or none: such a server is looked up anyway).
+func missingFamily(addrs []netip.Addr, noIPv6 bool) uint16 {
+	has4, has6 := false, false
+	for _, a := range addrs {
+		if a.Unmap().Is4() {
+			has4 = true
+		} else {
+			has6 = true
+		}
+	}
+	switch {
+	case has4 && !has6 && !noIPv6:
+		return dns.TypeAAAA
+	case has6 && !has4:
+		return dns.TypeA
+	}
+	return 0
+}
+
+// asksOnTheWay reports whether name and qtype are asked on the way to q,
+// by one of its walks or in a shared ask one of them leads: asking again
+// would wait for itself.
+func (q *query) asksOnTheWay(name string, qtype uint16) bool {
+	suffix := "\x00" + dnsname.Lower(name) + "\x00" + strconv.Itoa(int(qtype))
+	for c := q; c != nil; c = c.parent {
+		if c.qtype == qtype && sameName(c.qname, name) || strings.HasSuffix(c.leads, suffix) {
+			return true
+		}
+	}
+	return false
 }

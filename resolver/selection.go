@@ -219,6 +219,9 @@ type selection struct {
 	// bogus: the last reply that failed validation, and how many did.
 	bogus      *reply
 	bogusCount int
+	// familiesLookedUp: after bogus replies, the servers known by one
+	// address family only were queued for a lookup of the other.
+	familiesLookedUp bool
 	// lame: the last reply without any RRSIG from a signed zone's
 	// server, and how many came.
 	lame      *reply
@@ -288,6 +291,9 @@ func (s *selection) next(ctx context.Context) (*candidate, error) {
 		}
 		s.collect()
 		if s.i >= len(s.cands) {
+			if s.bogus != nil && s.pending == 0 && !s.familiesLookedUp {
+				s.lookUpOtherFamilies(ctx)
+			}
 			s.startLookups(ctx)
 			if s.pending > 0 {
 				if err := s.await(ctx); err != nil {

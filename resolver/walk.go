@@ -75,6 +75,16 @@ func (r *Resolver) lookup(ctx context.Context, q *query) (result, error) {
 				res.sec = worse(sec, res.sec)
 				return res, nil
 			}
+			if res, target, ok := r.synthesiseWildcard(ctx, q, name, q.qtype); ok {
+				res.answer = appendNew(chain, res.answer)
+				res.proof = concatProof(proof, res.proof)
+				if target == "" {
+					res.sec = worse(sec, res.sec)
+					return res, nil
+				}
+				chain, proof, name = res.answer, res.proof, target
+				continue // the CNAME's target, from the cache or upstream
+			}
 		}
 		rep, err := r.iterate(ctx, q, name)
 		if err != nil {
