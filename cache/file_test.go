@@ -103,6 +103,17 @@ func TestLoadRefusesDamagedFiles(t *testing.T) {
 	clk := newClock()
 	file := string(dump(t, filled(t, clk)))
 	lines := strings.SplitAfter(file, "\n")
+	// The entry whose records are damaged below must have records to
+	// damage: the longest line, the signed A set with its proof. The
+	// shards dump in an order of their own, so it is not always the first.
+	entryAt := 1
+	for i := 2; i < len(lines)-2; i++ {
+		if len(lines[i]) > len(lines[entryAt]) {
+			entryAt = i
+		}
+	}
+	lines[1], lines[entryAt] = lines[entryAt], lines[1]
+	file = strings.Join(lines, "")
 	entry := lines[1]
 	fields := strings.Fields(entry)
 	withField := func(i int, v string) string {
