@@ -84,6 +84,7 @@ func (s *Server) readUDPBatch(ctx context.Context, u *udpSocket) bool {
 			if n < mmsgBatch {
 				return false
 			}
+			s.admitBusy(ctx)
 			// Shutdown wakes readers with a read deadline, which only
 			// the poller's wait sees; under a flood the socket never
 			// drains and the wait never comes.
