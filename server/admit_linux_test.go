@@ -3,6 +3,7 @@
 package server
 
 import (
+	"context"
 	"net"
 	"net/netip"
 	"testing"
@@ -43,14 +44,17 @@ func TestAdmissionNextOldestFirst(t *testing.T) {
 	}
 }
 
-// TestAdmissionBurst sends more slow queries at once than a reader starts
-// itself: the rest wait in the queue, and every one is started and
-// answered.
+// TestAdmissionBurst has more slow queries waiting on the socket when the
+// server starts than a reader starts itself: the rest wait in the queue,
+// and every one is started and answered.
 func TestAdmissionBurst(t *testing.T) {
 	const burst = 40
 	s, fb := newTestServer(t, Config{})
-	addr := startServer(t, s)
-	conn, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(addr))
+	addrs, err := s.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(addrs[0]))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,6 +70,16 @@ func TestAdmissionBurst(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Serve from here, so that the first read finds the whole burst.
+	ctx, cancel := context.WithCancel(t.Context())
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-served; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
 	fb.waitStarted(t, burst)
 	close(fb.release)
 	seen := map[uint16]bool{}
