@@ -255,6 +255,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		// once: nothing waits for it.
 		readers.Go(func() { _ = b.Run(ctx) })
 	}
+	s.startAdmission(queryCtx, &readers)
 	for _, c := range s.udpConns {
 		for range udpReaders(s.cfg.Threads) {
 			readers.Go(func() { s.readUDP(queryCtx, c) })
@@ -276,9 +277,11 @@ func (s *Server) Serve(ctx context.Context) error {
 	for _, l := range s.listeners {
 		l.Close()
 	}
+	s.stopAdmission(now)
 	s.stopEncrypted()
 	s.tcp.stopReading()
 	readers.Wait()
+	s.flushAdmission(queryCtx)
 
 	if !waitTimeout(&s.work, s.cfg.ShutdownGrace) {
 		s.log.Warn("grace period over: cancelling queries", "in_flight", s.limiter.inFlight())

@@ -210,6 +210,7 @@ type Server struct {
 
 	stopping atomic.Bool
 	work     sync.WaitGroup // async queries and TCP connections
+	admit    *admission     // UDP queries waiting to start; set by Serve, nil when off
 }
 
 // New checks cfg and returns a Server. It binds nothing and starts no

@@ -84,6 +84,7 @@ func (s *Server) readUDPBatch(ctx context.Context, u *udpSocket) bool {
 			if n < mmsgBatch {
 				return false
 			}
+			s.admitBusy(ctx)
 			// Shutdown wakes readers with a read deadline, which only
 			// the poller's wait sees; under a flood the socket never
 			// drains and the wait never comes.
@@ -108,7 +109,7 @@ func (s *Server) readUDPBatch(ctx context.Context, u *udpSocket) bool {
 // answerBatch answers the n datagrams of b: cache hits and local answers
 // with one sendmmsg, the rest from goroutines once resolved.
 func (s *Server) answerBatch(ctx context.Context, u *udpSocket, raw syscall.RawConn, b *mmsgBuffers, n int) {
-	replies := 0
+	replies, started := 0, 0
 	for i := range n {
 		from, ok := sockaddr.ToAddrPort(&b.inAddr[i], b.in[i].Msghdr.Namelen)
 		if !ok {
@@ -129,7 +130,7 @@ func (s *Server) answerBatch(ctx context.Context, u *udpSocket, raw syscall.RawC
 		resp, pending, hit := s.servePacket(query, from, TransportUDP)
 		if pending != nil {
 			pending.wire = s.keepWire(query)
-			s.answerLater(ctx, u, pending, from, nil)
+			s.admitUDP(ctx, u, pending, from, &started)
 			continue
 		}
 		if resp == nil {
