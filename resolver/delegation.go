@@ -149,14 +149,12 @@ func (r *Resolver) closestIterated(ctx context.Context, q *query, qname string) 
 // delegationAt builds the delegation of zone from its NS records, with the
 // addresses of glue and of the cache.
 func (r *Resolver) delegationAt(zone string, ns []dns.RR, glue []dns.RR) delegation {
-	d := delegation{zone: cache.Canonical(zone)}
-	seen := map[string]bool{}
+	d := delegation{zone: cache.Canonical(zone), servers: make([]nameServer, 0, min(len(ns), MaxNSConsidered))}
 	for _, rr := range ns {
 		name := cache.Canonical(rr.(*dns.NS).Ns)
-		if seen[name] {
-			continue
+		if slices.ContainsFunc(d.servers, func(s nameServer) bool { return s.name == name }) {
+			continue // at most MaxNSConsidered to look through
 		}
-		seen[name] = true
 		// The cache first: it holds the best-ranked addresses learned,
 		// this referral's glue among them. The glue given is the fallback
 		// (uncacheable glue, or the root hints).

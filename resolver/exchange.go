@@ -101,7 +101,7 @@ func (r *Resolver) exchangeOnce(ctx context.Context, q *query, d delegation, c *
 	}
 	now := r.now()
 	server := r.serverOf(c)
-	quirks := r.infra.quirks(c.addr, now)
+	quirks, timeout := r.infra.forQuery(c.addr, now)
 	sendName := qname
 	if use0x20 {
 		sendName = randomizeCase(qname)
@@ -116,7 +116,6 @@ func (r *Resolver) exchangeOnce(ctx context.Context, q *query, d delegation, c *
 	if edns {
 		m.SetEdns0(EDNSBufferSize, r.val != nil) // DO when validating
 	}
-	timeout := r.infra.timeout(c.addr, now)
 	if left := c.deadline.Sub(now); !c.deadline.IsZero() && left < timeout {
 		timeout = max(left, MinServerTimeout)
 	}
