@@ -261,12 +261,25 @@ func (c *Cache) GetStale(name string, qtype, qclass uint16, maxStale time.Durati
 
 func (c *Cache) get(name string, qtype, qclass uint16, stale int64) (Entry, bool) {
 	name = Canonical(name)
-	now := c.cfg.Now()
 	sh := c.shardOf(name)
+	// The clock is read only once an entry is found: most lookups of a
+	// cold resolution miss.
+	var now time.Time
+	clocked := false
+	var e entry
+	ok := false
 	sh.mu.Lock()
-	e, ok := sh.s.get(name, qtype, qclass, now.UnixNano(), stale)
+	if i := sh.s.lookup(name, qtype, qclass); i != 0 {
+		now, clocked = c.cfg.Now(), true
+		e, ok = sh.s.getAt(i, now.UnixNano(), stale)
+	}
 	if !ok && qtype != dns.TypeNone {
-		e, ok = sh.s.get(name, dns.TypeNone, qclass, now.UnixNano(), stale)
+		if i := sh.s.lookup(name, dns.TypeNone, qclass); i != 0 {
+			if !clocked {
+				now = c.cfg.Now()
+			}
+			e, ok = sh.s.getAt(i, now.UnixNano(), stale)
+		}
 	}
 	sh.mu.Unlock()
 	if !ok {

@@ -189,6 +189,11 @@ func (s *store) get(name string, typ, class uint16, now, stale int64) (entry, bo
 	if i == 0 {
 		return entry{}, false
 	}
+	return s.getAt(i, now, stale)
+}
+
+// getAt is get for the slot i that lookup found.
+func (s *store) getAt(i uint32, now, stale int64) (entry, bool) {
 	sl := s.at(i)
 	if now >= sl.expires && (stale == 0 || now-sl.expires >= stale) {
 		return entry{}, false
