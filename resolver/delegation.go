@@ -23,7 +23,7 @@ import (
 // parent gave it (a removed domain stops resolving when the parent's TTL
 // runs out; the "ghost domain" attack).
 func (r *Resolver) capToParentTTL(zone string, ns []dns.RR, now time.Time) {
-	if parent, ok := r.cache.Get(zone, dns.TypeNS, dns.ClassINET); ok && parent.Rank == cache.RankReferral {
+	if parent, ok := r.cache.GetMeta(zone, dns.TypeNS, dns.ClassINET); ok && parent.Rank == cache.RankReferral {
 		capTTL(ns, parent.Expires.Sub(now))
 		return
 	}
@@ -59,7 +59,7 @@ func capBelowZone(c *cache.Cache, zone string, ns []dns.RR, now time.Time) {
 	if zone == "." || len(ns) == 0 || sameName(ns[0].Header().Name, zone) {
 		return
 	}
-	e, ok := c.Get(zone, dns.TypeNS, dns.ClassINET)
+	e, ok := c.GetMeta(zone, dns.TypeNS, dns.ClassINET)
 	if !ok || e.Negative != cache.Positive {
 		return
 	}
@@ -195,11 +195,7 @@ func (r *Resolver) cachedAddrs(name string) []netip.Addr {
 		types = types[:1]
 	}
 	for _, t := range types {
-		if e, ok := r.cache.Get(name, t, dns.ClassINET); ok {
-			for _, rr := range e.RRs {
-				out = appendAddr(out, rr)
-			}
-		}
+		out, _ = r.cache.AppendAddrs(out, name, t)
 	}
 	return out
 }
