@@ -18,6 +18,7 @@ package cache
 import (
 	"encoding/binary"
 	"hash/maphash"
+	"net/netip"
 	"runtime"
 	"sync"
 	"time"
@@ -261,18 +262,104 @@ func (c *Cache) GetStale(name string, qtype, qclass uint16, maxStale time.Durati
 
 func (c *Cache) get(name string, qtype, qclass uint16, stale int64) (Entry, bool) {
 	name = Canonical(name)
-	now := c.cfg.Now()
 	sh := c.shardOf(name)
 	sh.mu.Lock()
-	e, ok := sh.s.get(name, qtype, qclass, now.UnixNano(), stale)
-	if !ok && qtype != dns.TypeNone {
-		e, ok = sh.s.get(name, dns.TypeNone, qclass, now.UnixNano(), stale)
+	sl, now := c.findLocked(sh, name, qtype, qclass, stale)
+	var e entry
+	if sl != nil {
+		e = sh.s.entryAt(sl)
 	}
 	sh.mu.Unlock()
-	if !ok {
+	if sl == nil {
 		return Entry{}, false
 	}
 	return e.export(now) // e.data is immutable: no lock needed
+}
+
+// GetMeta is Get without the records: what the entry says of itself
+// (negative or not, rank, security, expiry) for callers that need no
+// more. It copies and unpacks nothing.
+func (c *Cache) GetMeta(name string, qtype, qclass uint16) (Meta, bool) {
+	name = Canonical(name)
+	sh := c.shardOf(name)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	sl, _ := c.findLocked(sh, name, qtype, qclass, 0)
+	if sl == nil {
+		return Meta{}, false
+	}
+	return Meta{
+		Key:      Key{Name: name, Type: sl.typ, Class: sl.class},
+		Negative: sl.negative, Rank: sl.rank, Security: sl.security, EDE: sl.ede,
+		Expires: time.Unix(0, sl.expires),
+	}, true
+}
+
+// AppendAddrs appends to dst the addresses of name's live A or AAAA
+// RRset (qtype) of class IN, read from the stored wire form: what a
+// delegation's servers need, with no copy of the entry and no records
+// made. It reports whether such an RRset is cached; an IPv4-mapped AAAA
+// is appended as IPv4.
+func (c *Cache) AppendAddrs(dst []netip.Addr, name string, qtype uint16) ([]netip.Addr, bool) {
+	size := 4
+	if qtype == dns.TypeAAAA {
+		size = 16
+	} else if qtype != dns.TypeA {
+		return dst, false
+	}
+	name = Canonical(name)
+	sh := c.shardOf(name)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	sl, _ := c.findLocked(sh, name, qtype, dns.ClassINET, 0)
+	if sl == nil || sl.negative != Positive || sl.typ != qtype {
+		return dst, false
+	}
+	data := sh.s.arena.bytes(sl.ref, int(sl.dataLen))
+	off, end := int(sl.nameLen)+int(sl.ownerLen), len(data)-int(sl.tailLen)
+	for off+2 <= end {
+		n := int(binary.BigEndian.Uint16(data[off:]))
+		off += 2
+		if off+n > end {
+			break
+		}
+		switch {
+		case n != size: // no address (an empty RDATA), as Get's records would have none
+		case size == 4:
+			dst = append(dst, netip.AddrFrom4([4]byte(data[off:off+4])))
+		default:
+			dst = append(dst, netip.AddrFrom16([16]byte(data[off:off+16])).Unmap())
+		}
+		off += n
+	}
+	return dst, true
+}
+
+// findLocked returns the slot of name's live entry for qtype, else of its
+// live NXDOMAIN entry, promoted, and the time it was read at; nil when
+// neither is cached. The clock is read only once a slot is found: most
+// lookups of a cold resolution miss. sh.mu is held.
+func (c *Cache) findLocked(sh *shard, name string, qtype, qclass uint16, stale int64) (*slot, time.Time) {
+	var now time.Time
+	clocked := false
+	types := [2]uint16{qtype, dns.TypeNone}
+	n := len(types)
+	if qtype == dns.TypeNone {
+		n = 1
+	}
+	for _, t := range types[:n] {
+		i := sh.s.lookup(name, t, qclass)
+		if i == 0 {
+			continue
+		}
+		if !clocked {
+			now, clocked = c.cfg.Now(), true
+		}
+		if sl, ok := sh.s.liveAt(i, now.UnixNano(), stale); ok {
+			return sl, now
+		}
+	}
+	return nil, now
 }
 
 // RemoveExpired drops the entries of name and qtype (and an NXDOMAIN

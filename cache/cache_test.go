@@ -3,6 +3,7 @@ package cache
 import (
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -357,5 +358,43 @@ func TestBytesEstimate(t *testing.T) {
 	c.Put(mustRRs(t, "www.example.com. 300 IN A 192.0.2.1"), RankAuthAnswer)
 	if got := c.Bytes(); got < 80 || got > 160 {
 		t.Errorf("Bytes = %d for one A record, want 80-160 (its heap cost is near 100)", got)
+	}
+}
+
+func TestAppendAddrsReadsWhatGetReturns(t *testing.T) {
+	clk := newClock()
+	c := New(Config{Now: clk.Now})
+	c.Put(mustRRs(t, "ns1.example.com. 300 IN A 192.0.2.1", "ns1.example.com. 300 IN A 192.0.2.2"), RankGlue)
+	c.Put(mustRRs(t, "NS1.example.com. 300 IN AAAA 2001:db8::1", "ns1.example.com. 300 IN AAAA ::ffff:192.0.2.3"), RankGlue)
+	c.PutSet(Set{RRs: mustRRs(t, "signed.example.com. 300 IN A 192.0.2.4"),
+		Sigs: mustRRs(t, "signed.example.com. 300 IN RRSIG A 13 3 300 20260201000000 20260101000000 1 example.com. AAAA"), Rank: RankGlue})
+	c.PutNegative("gone.example.com.", dns.TypeA, dns.ClassINET, NXDomain, soa(t, 300, 300), RankAuthAuthority)
+	c.Put(mustRRs(t, "short.example.com. 10 IN A 192.0.2.5"), RankGlue)
+	clk.Advance(20 * time.Second)
+	tests := []struct {
+		name   string
+		qtype  uint16
+		want   []string
+		cached bool
+	}{
+		{"ns1.example.com.", dns.TypeA, []string{"192.0.2.1", "192.0.2.2"}, true},
+		{"Ns1.Example.Com", dns.TypeAAAA, []string{"2001:db8::1", "192.0.2.3"}, true},
+		{"signed.example.com.", dns.TypeA, []string{"192.0.2.4"}, true},
+		{"gone.example.com.", dns.TypeA, nil, false},
+		{"short.example.com.", dns.TypeA, nil, false}, // expired
+		{"missing.example.com.", dns.TypeA, nil, false},
+		{"ns1.example.com.", dns.TypeTXT, nil, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name+"/"+dns.TypeToString[tc.qtype], func(t *testing.T) {
+			got, ok := c.AppendAddrs(nil, tc.name, tc.qtype)
+			var strs []string
+			for _, a := range got {
+				strs = append(strs, a.String())
+			}
+			if ok != tc.cached || !slices.Equal(strs, tc.want) {
+				t.Errorf("AppendAddrs = %v, %v; want %v, %v", strs, ok, tc.want, tc.cached)
+			}
+		})
 	}
 }

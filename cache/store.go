@@ -189,13 +189,27 @@ func (s *store) get(name string, typ, class uint16, now, stale int64) (entry, bo
 	if i == 0 {
 		return entry{}, false
 	}
+	return s.getAt(i, now, stale)
+}
+
+// getAt is get for the slot i that lookup found.
+func (s *store) getAt(i uint32, now, stale int64) (entry, bool) {
+	sl, ok := s.liveAt(i, now, stale)
+	if !ok {
+		return entry{}, false
+	}
+	return s.entryAt(sl), true
+}
+
+// liveAt is getAt without the copy of the entry: its slot, promoted.
+func (s *store) liveAt(i uint32, now, stale int64) (*slot, bool) {
 	sl := s.at(i)
 	if now >= sl.expires && (stale == 0 || now-sl.expires >= stale) {
-		return entry{}, false
+		return nil, false
 	}
 	s.unlink(sl)
 	s.pushFront(i, sl)
-	return s.entryAt(sl), true
+	return sl, true
 }
 
 // put stores e as the most recently used entry, unless live data that e

@@ -23,7 +23,7 @@ import (
 // parent gave it (a removed domain stops resolving when the parent's TTL
 // runs out; the "ghost domain" attack).
 func (r *Resolver) capToParentTTL(zone string, ns []dns.RR, now time.Time) {
-	if parent, ok := r.cache.Get(zone, dns.TypeNS, dns.ClassINET); ok && parent.Rank == cache.RankReferral {
+	if parent, ok := r.cache.GetMeta(zone, dns.TypeNS, dns.ClassINET); ok && parent.Rank == cache.RankReferral {
 		capTTL(ns, parent.Expires.Sub(now))
 		return
 	}
@@ -59,7 +59,7 @@ func capBelowZone(c *cache.Cache, zone string, ns []dns.RR, now time.Time) {
 	if zone == "." || len(ns) == 0 || sameName(ns[0].Header().Name, zone) {
 		return
 	}
-	e, ok := c.Get(zone, dns.TypeNS, dns.ClassINET)
+	e, ok := c.GetMeta(zone, dns.TypeNS, dns.ClassINET)
 	if !ok || e.Negative != cache.Positive {
 		return
 	}
@@ -149,14 +149,12 @@ func (r *Resolver) closestIterated(ctx context.Context, q *query, qname string) 
 // delegationAt builds the delegation of zone from its NS records, with the
 // addresses of glue and of the cache.
 func (r *Resolver) delegationAt(zone string, ns []dns.RR, glue []dns.RR) delegation {
-	d := delegation{zone: cache.Canonical(zone)}
-	seen := map[string]bool{}
+	d := delegation{zone: cache.Canonical(zone), servers: make([]nameServer, 0, min(len(ns), MaxNSConsidered))}
 	for _, rr := range ns {
 		name := cache.Canonical(rr.(*dns.NS).Ns)
-		if seen[name] {
-			continue
+		if slices.ContainsFunc(d.servers, func(s nameServer) bool { return s.name == name }) {
+			continue // at most MaxNSConsidered to look through
 		}
-		seen[name] = true
 		// The cache first: it holds the best-ranked addresses learned,
 		// this referral's glue among them. The glue given is the fallback
 		// (uncacheable glue, or the root hints).
@@ -197,11 +195,7 @@ func (r *Resolver) cachedAddrs(name string) []netip.Addr {
 		types = types[:1]
 	}
 	for _, t := range types {
-		if e, ok := r.cache.Get(name, t, dns.ClassINET); ok {
-			for _, rr := range e.RRs {
-				out = appendAddr(out, rr)
-			}
-		}
+		out, _ = r.cache.AppendAddrs(out, name, t)
 	}
 	return out
 }

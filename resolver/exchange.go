@@ -27,13 +27,12 @@ var errNoEDNS = errors.New("EDNS not understood")
 // a *ServerError when the server gave no usable reply, or wraps ErrLimit
 // when the budget ran out.
 func (r *Resolver) exchange(ctx context.Context, q *query, d delegation, c *candidate, qname string, qtype uint16) (reply, Outcome, error) {
-	use0x20 := !r.no0x20 && !d.overTLS() && r.infra.quirks(c.addr, r.now())&quirkNo0x20 == 0
-	rep, o, err := r.exchangeOnce(ctx, q, d, c, qname, qtype, use0x20)
+	rep, o, err := r.exchangeOnce(ctx, q, d, c, qname, qtype, caseByServer)
 	switch {
 	case errors.Is(err, errNoEDNS):
 		// A server that does not speak EDNS: it is remembered
 		// (exchangeOnce), and asked again plainly.
-		return r.exchangeOnce(ctx, q, d, c, qname, qtype, use0x20)
+		return r.exchangeOnce(ctx, q, d, c, qname, qtype, caseByServer)
 	case o == OutcomeCaseMismatch:
 		return r.afterCaseMismatch(ctx, q, d, c, qname, qtype)
 	}
@@ -50,16 +49,16 @@ func (r *Resolver) exchange(ctx context.Context, q *query, d delegation, c *cand
 // twice more without 0x20, each with a fresh ID and port; the reply is
 // used only when both agree.
 func (r *Resolver) afterCaseMismatch(ctx context.Context, q *query, d delegation, c *candidate, qname string, qtype uint16) (reply, Outcome, error) {
-	rep, o, err := r.exchangeOnce(ctx, q, d, c, qname, qtype, true)
+	rep, o, err := r.exchangeOnce(ctx, q, d, c, qname, qtype, caseRandom)
 	if o != OutcomeCaseMismatch {
 		return rep, o, err
 	}
 	r.infra.caseMismatch(c.addr, r.now())
-	first, o, err := r.exchangeOnce(ctx, q, d, c, qname, qtype, false)
+	first, o, err := r.exchangeOnce(ctx, q, d, c, qname, qtype, casePlain)
 	if o != OutcomeAnswered {
 		return first, o, err
 	}
-	second, o, err := r.exchangeOnce(ctx, q, d, c, qname, qtype, false)
+	second, o, err := r.exchangeOnce(ctx, q, d, c, qname, qtype, casePlain)
 	if o != OutcomeAnswered {
 		return second, o, err
 	}
@@ -89,9 +88,18 @@ func (r *Resolver) serverOf(c *candidate) netip.AddrPort {
 	return netip.AddrPortFrom(c.addr, r.port)
 }
 
-// exchangeOnce sends one query to c, with or without 0x20, and classifies
-// and reports what came of it.
-func (r *Resolver) exchangeOnce(ctx context.Context, q *query, d delegation, c *candidate, qname string, qtype uint16, use0x20 bool) (reply, Outcome, error) {
+// caseRule says whether a query's name goes out in random case (0x20).
+type caseRule uint8
+
+const (
+	caseByServer caseRule = iota // unless 0x20 is off, over TLS, or the server does not echo case
+	caseRandom
+	casePlain
+)
+
+// exchangeOnce sends one query to c, with or without 0x20 as rule says,
+// and classifies and reports what came of it.
+func (r *Resolver) exchangeOnce(ctx context.Context, q *query, d delegation, c *candidate, qname string, qtype uint16, rule caseRule) (reply, Outcome, error) {
 	b := q.budget
 	if int(b.sent.Add(1)) > b.limits.MaxUpstreamQueries {
 		return reply{}, 0, fmt.Errorf("%w: more than %d upstream queries", ErrLimit, b.limits.MaxUpstreamQueries)
@@ -101,7 +109,8 @@ func (r *Resolver) exchangeOnce(ctx context.Context, q *query, d delegation, c *
 	}
 	now := r.now()
 	server := r.serverOf(c)
-	quirks := r.infra.quirks(c.addr, now)
+	quirks, timeout := r.infra.forQuery(c.addr, now)
+	use0x20 := rule == caseRandom || rule == caseByServer && !r.no0x20 && !d.overTLS() && quirks&quirkNo0x20 == 0
 	sendName := qname
 	if use0x20 {
 		sendName = randomizeCase(qname)
@@ -116,7 +125,6 @@ func (r *Resolver) exchangeOnce(ctx context.Context, q *query, d delegation, c *
 	if edns {
 		m.SetEdns0(EDNSBufferSize, r.val != nil) // DO when validating
 	}
-	timeout := r.infra.timeout(c.addr, now)
 	if left := c.deadline.Sub(now); !c.deadline.IsZero() && left < timeout {
 		timeout = max(left, MinServerTimeout)
 	}

@@ -139,6 +139,21 @@ func (in *infra) held(a netip.Addr, now time.Time) bool {
 	return ok && now.Before(s.holdUntil)
 }
 
+// forQuery returns what a query to a needs: its quirks and how long to
+// wait for it, under one lock.
+func (in *infra) forQuery(a netip.Addr, now time.Time) (quirk, time.Duration) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	s, ok := in.peek(a, now)
+	switch {
+	case !ok:
+		return 0, UnknownServerTimeout
+	case s.rto == 0:
+		return s.quirks, UnknownServerTimeout
+	}
+	return s.quirks, s.rto
+}
+
 func (in *infra) quirks(a netip.Addr, now time.Time) quirk {
 	in.mu.Lock()
 	defer in.mu.Unlock()
@@ -190,9 +205,11 @@ func (in *infra) markedFor(a netip.Addr, zone string, now time.Time) bool {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	s, ok := in.peek(a, now)
-	if !ok {
-		return false
-	}
+	return ok && s.markedFor(zone, now)
+}
+
+// markedFor reports whether the address is passed over for zone at now.
+func (s *hostStats) markedFor(zone string, now time.Time) bool {
 	for _, m := range s.zoneMarks {
 		if m.zone == zone {
 			return now.Before(m.until)
@@ -274,33 +291,46 @@ func (in *infra) failure(a netip.Addr, timedOut bool, now time.Time) {
 // order sorts addrs best first: by SRTT (unknown servers count as
 // UnknownServerTimeout), shuffled within rttBand of each other.
 func (in *infra) order(addrs []netip.Addr, now time.Time) {
+	in.orderFor(addrs, "", now)
+}
+
+// orderFor is order with the addresses marked for zone (markZone) after
+// all the others. A delegation has a few addresses: the sort is an
+// insertion sort over keys computed under one lock, with no map.
+func (in *infra) orderFor(addrs []netip.Addr, zone string, now time.Time) {
+	rand.Shuffle(len(addrs), func(i, j int) { addrs[i], addrs[j] = addrs[j], addrs[i] })
+	var buf [16]int64
+	keys := buf[:0]
 	in.mu.Lock()
-	score := make(map[netip.Addr]time.Duration, len(addrs))
 	for _, a := range addrs {
-		s, ok := in.peek(a, now)
-		switch {
-		case !ok || s.srtt == 0:
-			score[a] = UnknownServerTimeout
-			if ok && s.rto > 0 {
-				score[a] = s.rto
-			}
-		default:
-			score[a] = s.srtt
-		}
-		if a.Is6() && in.v6Failures >= v6BrokenAfter {
-			score[a] += MaxServerTimeout
-		}
+		keys = append(keys, in.rankLocked(a, zone, now))
 	}
 	in.mu.Unlock()
-	rand.Shuffle(len(addrs), func(i, j int) { addrs[i], addrs[j] = addrs[j], addrs[i] })
-	slices.SortStableFunc(addrs, func(x, y netip.Addr) int {
-		bx, by := score[x]/rttBand, score[y]/rttBand
-		switch {
-		case bx < by:
-			return -1
-		case bx > by:
-			return 1
+	for i := 1; i < len(addrs); i++ {
+		for j := i; j > 0 && keys[j] < keys[j-1]; j-- {
+			keys[j], keys[j-1] = keys[j-1], keys[j]
+			addrs[j], addrs[j-1] = addrs[j-1], addrs[j]
 		}
-		return 0
-	})
+	}
+}
+
+// rankLocked is a's sort key for orderFor: its RTT band, after every band
+// when it is marked for zone. in.mu is held.
+func (in *infra) rankLocked(a netip.Addr, zone string, now time.Time) int64 {
+	score := UnknownServerTimeout
+	s, ok := in.peek(a, now)
+	switch {
+	case ok && s.srtt != 0:
+		score = s.srtt
+	case ok && s.rto > 0:
+		score = s.rto
+	}
+	if a.Is6() && in.v6Failures >= v6BrokenAfter {
+		score += MaxServerTimeout
+	}
+	key := int64(score / rttBand)
+	if ok && zone != "" && s.markedFor(zone, now) {
+		key += 1 << 40 // after any band
+	}
+	return key
 }

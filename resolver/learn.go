@@ -169,6 +169,7 @@ func (r *Resolver) cachedResult(chain []dns.RR, sec check, name string, qtype ui
 // store caches what rep teaches, ranked by where it came from. rep has
 // been scrubbed to the zone the server was asked for.
 func (r *Resolver) store(zone, qname string, qtype uint16, rep reply) {
+	now := r.now()
 	answerRank := cache.RankAnswer
 	if rep.aa {
 		answerRank = cache.RankAuthAnswer
@@ -186,9 +187,9 @@ func (r *Resolver) store(zone, qname string, qtype uint16, rep reply) {
 		r.cache.PutSet(r.setOf(rep, rep.ds, cache.RankAnswer))
 	}
 	if rep.ns != nil {
-		capBelowZone(r.cache, zone, rep.ns, r.now())
+		capBelowZone(r.cache, zone, rep.ns, now)
 		r.cache.Put(rep.ns, cache.RankReferral)
-		r.rememberDelegation(rep.ns, r.now())
+		r.rememberDelegation(rep.ns, now)
 	}
 	r.storeGlue(rep)
 	if rep.kind == kindReferral {
@@ -200,15 +201,15 @@ func (r *Resolver) store(zone, qname string, qtype uint16, rep reply) {
 		rank := cache.RankGlue
 		if rep.aa {
 			rank = cache.RankAuthAuthority
-			r.capToParentTTL(rep.authNS[0].Header().Name, rep.authNS, r.now())
+			r.capToParentTTL(rep.authNS[0].Header().Name, rep.authNS, now)
 		}
-		capBelowZone(r.cache, zone, rep.authNS, r.now())
+		capBelowZone(r.cache, zone, rep.authNS, now)
 		r.storeAuthNS(rep, rank)
 	}
 	switch rep.kind {
 	case kindAnswer:
 		if qtype == dns.TypeNS {
-			r.capToParentTTL(rep.target, rep.answer, r.now())
+			r.capToParentTTL(rep.target, rep.answer, now)
 		}
 		if !rep.sec.deferred {
 			set := r.setOf(rep, rep.answer, answerRank)

@@ -260,11 +260,19 @@ func (s *selection) retryBogus(c *candidate, rep reply) bool {
 
 func (r *Resolver) newSelection(ctx context.Context, q *query, d delegation) *selection {
 	s := &selection{r: r, q: q, d: d, now: r.now()}
+	n := 0
+	for _, ns := range d.servers {
+		n += len(ns.addrs)
+	}
+	// One allocation for the candidates a delegation brings.
+	backing := make([]candidate, 0, n)
+	s.cands = make([]*candidate, 0, n)
 	for _, ns := range d.servers {
 		usable := 0
 		for _, a := range ns.addrs {
 			if r.mayAsk(d, a) {
-				s.cands = append(s.cands, &candidate{ns: ns.name, addr: a, port: d.portOf(a)})
+				backing = append(backing, candidate{ns: ns.name, addr: a, port: d.portOf(a)})
+				s.cands = append(s.cands, &backing[len(backing)-1])
 				usable++
 			}
 		}
@@ -412,47 +420,26 @@ var errNoReply = errors.New("no server replied")
 // orderCandidates sorts cands best first: by the infra cache's order of
 // their addresses, and those marked lame, refusing or failing for zone
 // after all the others, so they are asked only when no other server
-// answers.
+// answers. Candidates that share an address stay together, in the order
+// they had.
 func (r *Resolver) orderCandidates(cands []*candidate, zone string, now time.Time) {
-	addrs := make([]netip.Addr, len(cands))
-	byAddr := make(map[netip.Addr][]*candidate, len(cands))
-	for i, c := range cands {
-		addrs[i] = c.addr
-		byAddr[c.addr] = append(byAddr[c.addr], c)
-	}
-	r.infra.order(addrs, now)
-	var marked map[netip.Addr]bool
-	for _, a := range addrs {
-		if r.infra.markedFor(a, zone, now) {
-			if marked == nil {
-				marked = map[netip.Addr]bool{}
-			}
-			marked[a] = true
+	var addrBuf [16]netip.Addr
+	addrs := addrBuf[:0]
+	for _, c := range cands {
+		if !slices.Contains(addrs, c.addr) {
+			addrs = append(addrs, c.addr)
 		}
 	}
-	if marked != nil {
-		slices.SortStableFunc(addrs, func(x, y netip.Addr) int { return cmpBool(marked[x], marked[y]) })
-	}
-	seen := map[netip.Addr]bool{}
+	r.infra.orderFor(addrs, zone, now)
+	var candBuf [16]*candidate
+	was := append(candBuf[:0], cands...)
 	i := 0
 	for _, a := range addrs {
-		if seen[a] {
-			continue
-		}
-		seen[a] = true
-		for _, c := range byAddr[a] {
-			cands[i] = c
-			i++
+		for _, c := range was {
+			if c.addr == a {
+				cands[i] = c
+				i++
+			}
 		}
 	}
-}
-
-func cmpBool(a, b bool) int {
-	switch {
-	case a == b:
-		return 0
-	case a:
-		return 1
-	}
-	return -1
 }
