@@ -259,22 +259,28 @@ func (z *nsecZone) add(fresh []denialEntry[*dns.NSEC], soa []dns.RR, now time.Ti
 	}
 }
 
+// closestNSECZone is the closest zone at or above qname whose NSEC records
+// are kept for aggressive use.
+func (r *Resolver) closestNSECZone(qname string) (zone string, z *nsecZone, ok bool) {
+	for n := qname; ; n = parentZone(n) {
+		if kept, hit := r.val.nsecs.zones.Get(n); hit {
+			return n, kept, true
+		}
+		if n == "." {
+			return "", nil, false
+		}
+	}
+}
+
 // synthesise answers qname and qtype from the NSEC records of the closest
 // signed zone above it, if they prove an NXDOMAIN or a NODATA.
 func (r *Resolver) synthesise(ctx context.Context, q *query, qname string, qtype uint16) (result, bool) {
 	if r.val == nil || !r.val.aggressive || q.keyOf != "" || r.val.nsecs.zones.Len() == 0 {
 		return result{}, false
 	}
-	var zone string
-	var z *nsecZone
-	for n := qname; ; n = parentZone(n) {
-		if found, ok := r.val.nsecs.zones.Get(n); ok {
-			zone, z = n, found
-			break
-		}
-		if n == "." {
-			return result{}, false
-		}
+	zone, z, found := r.closestNSECZone(qname)
+	if !found {
+		return result{}, false
 	}
 	if r.val.anchors.negative(qname) {
 		return result{}, false
@@ -397,16 +403,9 @@ func (r *Resolver) synthesiseWildcard(ctx context.Context, q *query, qname strin
 	if r.val == nil || !r.val.aggressive || q.keyOf != "" || qtype == dns.TypeDS || r.val.nsecs.zones.Len() == 0 {
 		return result{}, "", false
 	}
-	var zone string
-	var z *nsecZone
-	for n := qname; ; n = parentZone(n) {
-		if found, ok := r.val.nsecs.zones.Get(n); ok {
-			zone, z = n, found
-			break
-		}
-		if n == "." {
-			return result{}, "", false
-		}
+	zone, z, found := r.closestNSECZone(qname)
+	if !found {
+		return result{}, "", false
 	}
 	if r.val.anchors.negative(qname) {
 		return result{}, "", false
