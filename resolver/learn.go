@@ -168,7 +168,7 @@ func (r *Resolver) cachedResult(chain []dns.RR, sec check, name string, qtype ui
 
 // store caches what rep teaches, ranked by where it came from. rep has
 // been scrubbed to the zone the server was asked for.
-func (r *Resolver) store(zone, qname string, qtype uint16, rep reply) {
+func (r *Resolver) store(zone, qname string, qtype uint16, rep *reply) {
 	now := r.now()
 	answerRank := cache.RankAnswer
 	if rep.aa {
@@ -249,7 +249,7 @@ func (r *Resolver) store(zone, qname string, qtype uint16, rep reply) {
 // learnWildcard keeps, of set, an RRset of rep expanded from a wildcard
 // and secure, the wildcard RRset and the NSEC records that proved it, for
 // answers synthesised for other names (RFC 8198 section 5.4).
-func (r *Resolver) learnWildcard(rep reply, set cache.Set, zone string) {
+func (r *Resolver) learnWildcard(rep *reply, set cache.Set, zone string) {
 	if set.Proof == nil || set.Security != cache.Secure {
 		return
 	}
@@ -260,7 +260,7 @@ func (r *Resolver) learnWildcard(rep reply, set cache.Set, zone string) {
 // setOf is an RRset of rep to cache, with its RRSIGs and the reply's
 // verdict; its TTL ends when the signatures do (RFC 4035 section 5.3.3),
 // or after the bogus TTL.
-func (r *Resolver) setOf(rep reply, rrs []dns.RR, rank cache.Rank) cache.Set {
+func (r *Resolver) setOf(rep *reply, rrs []dns.RR, rank cache.Rank) cache.Set {
 	s := cache.Set{RRs: rrs, Rank: rank}
 	if r.val == nil || len(rrs) == 0 {
 		// Nothing to cache: a looped CNAME chain or an overflowing DNAME
@@ -313,7 +313,7 @@ func sameRecords(a, b []dns.RR) bool {
 // storeGlue caches rep's glue: verified sets as secure, the others
 // unchecked, with the RRSIGs that came with them when non-minimal answers
 // to DO clients may repeat them.
-func (r *Resolver) storeGlue(rep reply) {
+func (r *Resolver) storeGlue(rep *reply) {
 	for _, set := range splitRRsets(rep.glue) {
 		if r.keptOnRefresh(rep, set) {
 			continue
@@ -333,7 +333,7 @@ func (r *Resolver) storeGlue(rep reply) {
 // storeAuthNS caches the NS set of an answer's authority section at rank,
 // with its RRSIGs, for non-minimal answers to DO clients; its status is
 // unchecked unless checkSections verified it.
-func (r *Resolver) storeAuthNS(rep reply, rank cache.Rank) {
+func (r *Resolver) storeAuthNS(rep *reply, rank cache.Rank) {
 	if r.keptOnRefresh(rep, rep.authNS) {
 		return
 	}
@@ -348,7 +348,7 @@ func (r *Resolver) storeAuthNS(rep reply, rank cache.Rank) {
 // keptOnRefresh reports whether set, of a prefetch's reply, leaves the
 // live cached RRset of its name and type as it is: unless that one is
 // about to expire itself.
-func (r *Resolver) keptOnRefresh(rep reply, set []dns.RR) bool {
+func (r *Resolver) keptOnRefresh(rep *reply, set []dns.RR) bool {
 	if !rep.refresh || len(set) == 0 {
 		return false
 	}
@@ -359,7 +359,7 @@ func (r *Resolver) keptOnRefresh(rep reply, set []dns.RR) bool {
 
 // securedSet is rrs, an RRset of rep's authority or additional section
 // that verified as v, to cache as secure with its RRSIGs.
-func (r *Resolver) securedSet(rep reply, rrs []dns.RR, v check, rank cache.Rank) cache.Set {
+func (r *Resolver) securedSet(rep *reply, rrs []dns.RR, v check, rank cache.Rank) cache.Set {
 	h := rrs[0].Header()
 	sigs := sigsRRs(sigsFor(rep.sigs, h.Name, h.Rrtype))
 	return cache.Set{RRs: r.clampSec(v, rrs), Sigs: r.clampSec(v, sigs), Rank: rank, Security: cache.Secure}
@@ -367,7 +367,7 @@ func (r *Resolver) securedSet(rep reply, rrs []dns.RR, v check, rank cache.Rank)
 
 // negativeSetOf is rep's negative answer to cache, with the SOA's RRSIGs
 // and the denial proof.
-func (r *Resolver) negativeSetOf(rep reply, qtype uint16, neg cache.Negative, rank cache.Rank) cache.NegativeSet {
+func (r *Resolver) negativeSetOf(rep *reply, qtype uint16, neg cache.Negative, rank cache.Rank) cache.NegativeSet {
 	n := cache.NegativeSet{Name: rep.target, Qtype: qtype, Qclass: dns.ClassINET, Kind: neg, SOA: rep.soa, Rank: rank}
 	if r.val == nil {
 		return n
