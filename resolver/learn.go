@@ -44,28 +44,32 @@ func (r *Resolver) cachedChain(qname string, qtype uint16, minRank cache.Rank, s
 	sec := secure
 	name := qname
 	var fr freshness
-	final := func(e cache.Entry) result {
-		fr.note(name, &e, r.now)
-		res := r.cachedResult(chain, sec, name, qtype, e)
+	// final makes res the answer that ends at e, the cached RRset or
+	// negative entry of name.
+	final := func(e *cache.Entry) {
+		fr.note(name, e, r.now)
+		res = r.cachedResult(chain, sec, name, qtype, e)
 		if len(proof) > 0 {
 			res.proof = slices.Concat(proof, res.proof)
 		}
 		fr.set(&res)
-		return res
 	}
 	for hops := 0; hops <= r.limits.MaxCNAMEs; hops++ {
-		if e, ok := r.cacheGet(name, qtype, stale, &fr); ok && e.Rank >= minRank {
+		e, ok := r.cacheGet(name, qtype, stale, &fr)
+		if ok && e.Rank >= minRank {
 			if qtype == dns.TypeCNAME && e.Negative == cache.Positive {
 				// A CNAME asked for comes with the DNAME that made it.
 				if d, ok := r.cachedDNAME(name, minRank, stale, &fr); ok && sameName(d.synth.Target, e.RRs[0].(*dns.CNAME).Target) {
 					chain, sec = d.appendTo(chain), worse(sec, d.sec)
 				}
 			}
-			return final(e), ""
+			final(&e)
+			return res, ""
 		}
-		e, ok := r.cacheGet(name, dns.TypeCNAME, stale, &fr)
+		e, ok = r.cacheGet(name, dns.TypeCNAME, stale, &fr)
 		if ok && e.Negative != cache.Positive {
-			return final(e), ""
+			final(&e)
+			return res, ""
 		}
 		d, dok := r.cachedDNAME(name, minRank, stale, &fr)
 		var cname *dns.CNAME
@@ -78,7 +82,7 @@ func (r *Resolver) cachedChain(qname string, qtype uint16, minRank cache.Rank, s
 			}
 			chain = append(append(chain, cname), e.Sigs...)
 			proof = append(proof, e.Proof...)
-			sec = worse(sec, r.verdictOf(name, dns.TypeCNAME, e))
+			sec = worse(sec, r.verdictOf(name, dns.TypeCNAME, &e))
 		case dok && d.sec.Status == dnssec.Secure:
 			// No CNAME cached, but a validated DNAME above name makes
 			// one (RFC 6672 section 3.2; Unbound does it for secure
@@ -89,7 +93,7 @@ func (r *Resolver) cachedChain(qname string, qtype uint16, minRank cache.Rank, s
 			return result{answer: chain, sec: sec, proof: proof, stale: fr.stale}, name
 		}
 		if qtype == dns.TypeCNAME {
-			res := result{answer: chain, sec: sec, proof: proof}
+			res = result{answer: chain, sec: sec, proof: proof}
 			fr.set(&res)
 			return res, ""
 		}
@@ -139,12 +143,12 @@ func (r *Resolver) cachedDNAME(name string, minRank cache.Rank, stale bool, fr *
 			return cachedLink{}, false // the closest DNAME is the one that applies
 		}
 		fr.note("", &e, r.now) // a DNAME is refreshed with the names below it, not on its own
-		return cachedLink{dname: d, sigs: e.Sigs, synth: synth, sec: r.verdictOf(owner, dns.TypeDNAME, e)}, true
+		return cachedLink{dname: d, sigs: e.Sigs, synth: synth, sec: r.verdictOf(owner, dns.TypeDNAME, &e)}, true
 	}
 	return cachedLink{}, false
 }
 
-func (r *Resolver) cachedResult(chain []dns.RR, sec check, name string, qtype uint16, e cache.Entry) result {
+func (r *Resolver) cachedResult(chain []dns.RR, sec check, name string, qtype uint16, e *cache.Entry) result {
 	res := result{answer: append(chain, e.RRs...), sec: worse(sec, r.verdictOf(name, qtype, e))}
 	if e.Negative == cache.Positive {
 		res.answer = append(res.answer, e.Sigs...)

@@ -586,7 +586,7 @@ func securityOf(c check) cache.Security {
 }
 
 // verdictOf reads back the verdict of the cached entry for name and t.
-func (r *Resolver) verdictOf(name string, t uint16, e cache.Entry) check {
+func (r *Resolver) verdictOf(name string, t uint16, e *cache.Entry) check {
 	if e.Security == cache.Bogus && r.val != nil {
 		why, ok := r.val.whys.Get(bogusKey(name, t))
 		if !ok {
