@@ -54,12 +54,13 @@ func (r *Resolver) afterCaseMismatch(ctx context.Context, q *query, d delegation
 		return rep, o, err
 	}
 	r.infra.caseMismatch(c.addr, r.now())
+	// err too: a budget that ran out comes with no outcome of its own.
 	first, o, err := r.exchangeOnce(ctx, q, d, c, qname, qtype, casePlain)
-	if o != OutcomeAnswered {
+	if o != OutcomeAnswered || err != nil {
 		return first, o, err
 	}
 	second, o, err := r.exchangeOnce(ctx, q, d, c, qname, qtype, casePlain)
-	if o != OutcomeAnswered {
+	if o != OutcomeAnswered || err != nil {
 		return second, o, err
 	}
 	if !agree(first, second) {

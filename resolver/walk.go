@@ -361,6 +361,9 @@ func (r *Resolver) askMinimised(ctx context.Context, q *query, at *descent, qnam
 	}
 	switch {
 	case err != nil && errors.Is(err, ErrLimit), ctx.Err() != nil:
+		if err == nil {
+			err = ctx.Err() // the reply came, but the walk is over: no reply to return
+		}
 		return nil, true, err
 	case err == nil && rep.kind == kindReferral:
 		at.d, at.known = r.delegationFromReferral(rep), rep.child
