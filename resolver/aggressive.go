@@ -115,7 +115,7 @@ func newNSECCache() *nsecCache {
 // least of their TTL and the SOA's negative TTL (RFC 8198 section 5.4); a
 // referral has no SOA, and answers are synthesised only once a negative
 // answer has given the zone's SOA.
-func (r *Resolver) learnDenial(rep reply, signer string) {
+func (r *Resolver) learnDenial(rep *reply, signer string) {
 	if r.val == nil || !r.val.aggressive || rep.sec.Status != dnssec.Secure {
 		return
 	}
@@ -173,7 +173,7 @@ func (r *Resolver) learnDenial(rep reply, signer string) {
 
 // nsec3Entry is n3 as the NSEC3 memory keeps it, if it may be used:
 // owned one label below signer, with parameters a proof would accept.
-func (r *Resolver) nsec3Entry(n3 *dns.NSEC3, signer string, rep reply, negTTL time.Duration, now time.Time) (denialEntry[*dns.NSEC3], bool) {
+func (r *Resolver) nsec3Entry(n3 *dns.NSEC3, signer string, rep *reply, negTTL time.Duration, now time.Time) (denialEntry[*dns.NSEC3], bool) {
 	if n3.Hash != dns.SHA1 || n3.Flags > 1 || int(n3.Iterations) > r.val.limits.MaxNSEC3Iterations ||
 		!sameName(parentZone(n3.Hdr.Name), signer) {
 		return denialEntry[*dns.NSEC3]{}, false

@@ -30,7 +30,7 @@ func (r *Resolver) belowNXDomain(qname string) (result, bool) {
 		n = parentZone(n)
 		e, ok := r.cache.Get(n, dns.TypeNone, dns.ClassINET)
 		if ok && e.Negative == cache.NXDomain && e.Security == cache.Secure && e.Rank >= clientRank {
-			return r.cachedResult(nil, secure, n, dns.TypeNone, e), true
+			return r.cachedResult(nil, secure, n, dns.TypeNone, &e), true
 		}
 	}
 	return result{}, false

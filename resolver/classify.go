@@ -61,18 +61,19 @@ type reply struct {
 	refresh bool
 }
 
-// clone returns rep with slices of its own.
-func (rep reply) clone() reply {
-	rep.chain = slices.Clone(rep.chain)
-	rep.answer = slices.Clone(rep.answer)
-	rep.ns = slices.Clone(rep.ns)
-	rep.glue = slices.Clone(rep.glue)
-	rep.authNS = slices.Clone(rep.authNS)
-	rep.sigs = slices.Clone(rep.sigs)
-	rep.denial = slices.Clone(rep.denial)
-	rep.ds = slices.Clone(rep.ds)
-	rep.secured = slices.Clone(rep.secured)
-	return rep
+// clone returns a copy of rep with slices of its own.
+func (rep *reply) clone() *reply {
+	c := *rep
+	c.chain = slices.Clone(c.chain)
+	c.answer = slices.Clone(c.answer)
+	c.ns = slices.Clone(c.ns)
+	c.glue = slices.Clone(c.glue)
+	c.authNS = slices.Clone(c.authNS)
+	c.sigs = slices.Clone(c.sigs)
+	c.denial = slices.Clone(c.denial)
+	c.ds = slices.Clone(c.ds)
+	c.secured = slices.Clone(c.secured)
+	return &c
 }
 
 // classify labels resp, the reply of a server asked as authority for zone

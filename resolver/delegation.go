@@ -291,7 +291,7 @@ func (r *Resolver) queryableHints() (delegation, error) {
 }
 
 // delegationFromReferral builds the child delegation of a referral.
-func (r *Resolver) delegationFromReferral(rep reply) delegation {
+func (r *Resolver) delegationFromReferral(rep *reply) delegation {
 	return r.delegationAt(rep.child, rep.ns, rep.glue)
 }
 

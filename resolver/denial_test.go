@@ -39,7 +39,7 @@ func TestLearnDenialSkipsOverreachingNSEC(t *testing.T) {
 		},
 		sigs: []*dns.RRSIG{sig("example.com.", 2), sig("wab.example.com.", 3)},
 	}
-	r.learnDenial(rep, "example.com.")
+	r.learnDenial(&rep, "example.com.")
 	z, ok := r.val.nsecs.zones.Get("example.com.")
 	if !ok {
 		t.Fatal("nothing kept for example.com.")

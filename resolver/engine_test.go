@@ -635,6 +635,26 @@ func TestCaseMismatchOnceKeeps0x20(t *testing.T) {
 	}
 }
 
+// A budget that runs out during the plain retries after a case mismatch
+// ends the walk with ErrLimit, never with an empty reply taken as an
+// answer.
+func TestCaseMismatchOutOfBudget(t *testing.T) {
+	for limit := 1; limit <= 12; limit++ {
+		n := standardNet(t)
+		inner := n.handlers[netip.MustParseAddr("127.53.3.1")]
+		n.handle("127.53.3.1", func(q *dns.Msg) *dns.Msg {
+			m := inner(q)
+			m.Question[0].Name = strings.ToUpper(m.Question[0].Name)
+			return m
+		})
+		r := newTestResolver(t, n, func(c *Config) { c.Limits.MaxUpstreamQueries = limit })
+		m, err := r.Resolve(t.Context(), "www.shop.example.com.", dns.TypeA)
+		if err == nil && len(m.Answer) != 1 {
+			t.Errorf("MaxUpstreamQueries %d: answer %v without an error", limit, m.Answer)
+		}
+	}
+}
+
 func contextWithTimeout(t *testing.T, d time.Duration) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(t.Context(), d)
 }

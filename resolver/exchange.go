@@ -26,7 +26,7 @@ var errNoEDNS = errors.New("EDNS not understood")
 // the reply. The outcome has been told to server selection. The error is
 // a *ServerError when the server gave no usable reply, or wraps ErrLimit
 // when the budget ran out.
-func (r *Resolver) exchange(ctx context.Context, q *query, d delegation, c *candidate, qname string, qtype uint16) (reply, Outcome, error) {
+func (r *Resolver) exchange(ctx context.Context, q *query, d delegation, c *candidate, qname string, qtype uint16) (*reply, Outcome, error) {
 	rep, o, err := r.exchangeOnce(ctx, q, d, c, qname, qtype, caseByServer)
 	switch {
 	case errors.Is(err, errNoEDNS):
@@ -48,30 +48,31 @@ func (r *Resolver) exchange(ctx context.Context, q *query, d delegation, c *cand
 // asked plainly until its infra entry expires), and the question goes out
 // twice more without 0x20, each with a fresh ID and port; the reply is
 // used only when both agree.
-func (r *Resolver) afterCaseMismatch(ctx context.Context, q *query, d delegation, c *candidate, qname string, qtype uint16) (reply, Outcome, error) {
+func (r *Resolver) afterCaseMismatch(ctx context.Context, q *query, d delegation, c *candidate, qname string, qtype uint16) (*reply, Outcome, error) {
 	rep, o, err := r.exchangeOnce(ctx, q, d, c, qname, qtype, caseRandom)
 	if o != OutcomeCaseMismatch {
 		return rep, o, err
 	}
 	r.infra.caseMismatch(c.addr, r.now())
+	// err too: a budget that ran out comes with no outcome of its own.
 	first, o, err := r.exchangeOnce(ctx, q, d, c, qname, qtype, casePlain)
-	if o != OutcomeAnswered {
+	if o != OutcomeAnswered || err != nil {
 		return first, o, err
 	}
 	second, o, err := r.exchangeOnce(ctx, q, d, c, qname, qtype, casePlain)
-	if o != OutcomeAnswered {
+	if o != OutcomeAnswered || err != nil {
 		return second, o, err
 	}
 	if !agree(first, second) {
 		r.infra.report(c.addr, d.zone, OutcomeMalformed, 0, r.now())
-		return reply{}, OutcomeCaseMismatch, &ServerError{Outcome: OutcomeCaseMismatch, Server: r.serverOf(c), NSName: c.ns,
+		return nil, OutcomeCaseMismatch, &ServerError{Outcome: OutcomeCaseMismatch, Server: r.serverOf(c), NSName: c.ns,
 			Err: errors.New("the case was not echoed and two replies without 0x20 disagree")}
 	}
 	return first, OutcomeAnswered, nil
 }
 
 // agree reports whether two classified replies say the same thing.
-func agree(a, b reply) bool {
+func agree(a, b *reply) bool {
 	sameSet := func(x, y []dns.RR) bool {
 		return len(x) == len(y) && !slices.ContainsFunc(x, func(rr dns.RR) bool {
 			return !slices.ContainsFunc(y, func(o dns.RR) bool { return dns.IsDuplicate(rr, o) })
@@ -99,13 +100,13 @@ const (
 
 // exchangeOnce sends one query to c, with or without 0x20 as rule says,
 // and classifies and reports what came of it.
-func (r *Resolver) exchangeOnce(ctx context.Context, q *query, d delegation, c *candidate, qname string, qtype uint16, rule caseRule) (reply, Outcome, error) {
+func (r *Resolver) exchangeOnce(ctx context.Context, q *query, d delegation, c *candidate, qname string, qtype uint16, rule caseRule) (*reply, Outcome, error) {
 	b := q.budget
 	if int(b.sent.Add(1)) > b.limits.MaxUpstreamQueries {
-		return reply{}, 0, fmt.Errorf("%w: more than %d upstream queries", ErrLimit, b.limits.MaxUpstreamQueries)
+		return nil, 0, fmt.Errorf("%w: more than %d upstream queries", ErrLimit, b.limits.MaxUpstreamQueries)
 	}
 	if !b.spendOn(qname) {
-		return reply{}, 0, fmt.Errorf("%w: more than %d upstream queries about %s", ErrLimit, b.limits.MaxQueriesPerName, qname)
+		return nil, 0, fmt.Errorf("%w: more than %d upstream queries about %s", ErrLimit, b.limits.MaxQueriesPerName, qname)
 	}
 	now := r.now()
 	server := r.serverOf(c)
@@ -136,7 +137,7 @@ func (r *Resolver) exchangeOnce(ctx context.Context, q *query, d delegation, c *
 		// Before restoreCase: the reply as it came.
 		r.tap.Upstream(server, tcp, m, resp, time.Now().Add(-rtt), rtt)
 	}
-	var rep reply
+	var rep *reply // nil unless the reply was classified
 	var o Outcome
 	switch {
 	case err != nil:
@@ -149,10 +150,11 @@ func (r *Resolver) exchangeOnce(ctx context.Context, q *query, d delegation, c *
 		o, err = OutcomeEDNS, fmt.Errorf("%w: rcode %s", errNoEDNS, dns.RcodeToString[resp.Rcode])
 	default:
 		restoreCase(resp, sendName, qname)
-		rep = classify(resp, d.zone, qname, qtype, b.limits.MaxCNAMEs)
+		classified := classify(resp, d.zone, qname, qtype, b.limits.MaxCNAMEs)
 		if d.forwards() {
-			rep = fromForwarder(rep, resp, d.zone, qname, qtype, b.limits.MaxCNAMEs)
+			classified = fromForwarder(classified, resp, d.zone, qname, qtype, b.limits.MaxCNAMEs)
 		}
+		rep = &classified
 		if o = outcomeOf(rep); o != OutcomeAnswered {
 			err = errors.New(rep.why)
 		} else if !edns && quirks&quirkNoEDNS == 0 {
@@ -189,7 +191,7 @@ func transportOutcome(err error) Outcome {
 }
 
 // outcomeOf is the outcome of a classified reply.
-func outcomeOf(rep reply) Outcome {
+func outcomeOf(rep *reply) Outcome {
 	switch rep.kind {
 	case kindLame:
 		return OutcomeLame
@@ -228,7 +230,7 @@ func (r *Resolver) report(ctx context.Context, trace func(Step), s Step) {
 }
 
 // describe says what an exchange came to, for traces and logs.
-func describe(rep reply, o Outcome, err error) string {
+func describe(rep *reply, o Outcome, err error) string {
 	if o != OutcomeAnswered {
 		var se *ServerError
 		if errors.As(err, &se) {

@@ -43,7 +43,7 @@ func FuzzReply(f *testing.F) {
 			t.Fatal(err)
 		}
 		rep := classify(resp, zone, qname, resp.Question[0].Qtype, DefaultMaxCNAMEs)
-		r.store(zone, qname, resp.Question[0].Qtype, rep)
+		r.store(zone, qname, resp.Question[0].Qtype, &rep)
 		for _, k := range r.cache.Keys() {
 			if !inZone(k.Name, zone) {
 				t.Fatalf("cached %s %s outside zone %s (reply kind %v)", k.Name, dns.TypeToString[k.Type], zone, rep.kind)

@@ -44,28 +44,32 @@ func (r *Resolver) cachedChain(qname string, qtype uint16, minRank cache.Rank, s
 	sec := secure
 	name := qname
 	var fr freshness
-	final := func(e cache.Entry) result {
-		fr.note(name, &e, r.now)
-		res := r.cachedResult(chain, sec, name, qtype, e)
+	// final makes res the answer that ends at e, the cached RRset or
+	// negative entry of name.
+	final := func(e *cache.Entry) {
+		fr.note(name, e, r.now)
+		res = r.cachedResult(chain, sec, name, qtype, e)
 		if len(proof) > 0 {
 			res.proof = slices.Concat(proof, res.proof)
 		}
 		fr.set(&res)
-		return res
 	}
 	for hops := 0; hops <= r.limits.MaxCNAMEs; hops++ {
-		if e, ok := r.cacheGet(name, qtype, stale, &fr); ok && e.Rank >= minRank {
+		e, ok := r.cacheGet(name, qtype, stale, &fr)
+		if ok && e.Rank >= minRank {
 			if qtype == dns.TypeCNAME && e.Negative == cache.Positive {
 				// A CNAME asked for comes with the DNAME that made it.
 				if d, ok := r.cachedDNAME(name, minRank, stale, &fr); ok && sameName(d.synth.Target, e.RRs[0].(*dns.CNAME).Target) {
 					chain, sec = d.appendTo(chain), worse(sec, d.sec)
 				}
 			}
-			return final(e), ""
+			final(&e)
+			return res, ""
 		}
-		e, ok := r.cacheGet(name, dns.TypeCNAME, stale, &fr)
+		e, ok = r.cacheGet(name, dns.TypeCNAME, stale, &fr)
 		if ok && e.Negative != cache.Positive {
-			return final(e), ""
+			final(&e)
+			return res, ""
 		}
 		d, dok := r.cachedDNAME(name, minRank, stale, &fr)
 		var cname *dns.CNAME
@@ -78,7 +82,7 @@ func (r *Resolver) cachedChain(qname string, qtype uint16, minRank cache.Rank, s
 			}
 			chain = append(append(chain, cname), e.Sigs...)
 			proof = append(proof, e.Proof...)
-			sec = worse(sec, r.verdictOf(name, dns.TypeCNAME, e))
+			sec = worse(sec, r.verdictOf(name, dns.TypeCNAME, &e))
 		case dok && d.sec.Status == dnssec.Secure:
 			// No CNAME cached, but a validated DNAME above name makes
 			// one (RFC 6672 section 3.2; Unbound does it for secure
@@ -89,7 +93,7 @@ func (r *Resolver) cachedChain(qname string, qtype uint16, minRank cache.Rank, s
 			return result{answer: chain, sec: sec, proof: proof, stale: fr.stale}, name
 		}
 		if qtype == dns.TypeCNAME {
-			res := result{answer: chain, sec: sec, proof: proof}
+			res = result{answer: chain, sec: sec, proof: proof}
 			fr.set(&res)
 			return res, ""
 		}
@@ -139,12 +143,12 @@ func (r *Resolver) cachedDNAME(name string, minRank cache.Rank, stale bool, fr *
 			return cachedLink{}, false // the closest DNAME is the one that applies
 		}
 		fr.note("", &e, r.now) // a DNAME is refreshed with the names below it, not on its own
-		return cachedLink{dname: d, sigs: e.Sigs, synth: synth, sec: r.verdictOf(owner, dns.TypeDNAME, e)}, true
+		return cachedLink{dname: d, sigs: e.Sigs, synth: synth, sec: r.verdictOf(owner, dns.TypeDNAME, &e)}, true
 	}
 	return cachedLink{}, false
 }
 
-func (r *Resolver) cachedResult(chain []dns.RR, sec check, name string, qtype uint16, e cache.Entry) result {
+func (r *Resolver) cachedResult(chain []dns.RR, sec check, name string, qtype uint16, e *cache.Entry) result {
 	res := result{answer: append(chain, e.RRs...), sec: worse(sec, r.verdictOf(name, qtype, e))}
 	if e.Negative == cache.Positive {
 		res.answer = append(res.answer, e.Sigs...)
@@ -168,7 +172,7 @@ func (r *Resolver) cachedResult(chain []dns.RR, sec check, name string, qtype ui
 
 // store caches what rep teaches, ranked by where it came from. rep has
 // been scrubbed to the zone the server was asked for.
-func (r *Resolver) store(zone, qname string, qtype uint16, rep reply) {
+func (r *Resolver) store(zone, qname string, qtype uint16, rep *reply) {
 	now := r.now()
 	answerRank := cache.RankAnswer
 	if rep.aa {
@@ -249,7 +253,7 @@ func (r *Resolver) store(zone, qname string, qtype uint16, rep reply) {
 // learnWildcard keeps, of set, an RRset of rep expanded from a wildcard
 // and secure, the wildcard RRset and the NSEC records that proved it, for
 // answers synthesised for other names (RFC 8198 section 5.4).
-func (r *Resolver) learnWildcard(rep reply, set cache.Set, zone string) {
+func (r *Resolver) learnWildcard(rep *reply, set cache.Set, zone string) {
 	if set.Proof == nil || set.Security != cache.Secure {
 		return
 	}
@@ -260,7 +264,7 @@ func (r *Resolver) learnWildcard(rep reply, set cache.Set, zone string) {
 // setOf is an RRset of rep to cache, with its RRSIGs and the reply's
 // verdict; its TTL ends when the signatures do (RFC 4035 section 5.3.3),
 // or after the bogus TTL.
-func (r *Resolver) setOf(rep reply, rrs []dns.RR, rank cache.Rank) cache.Set {
+func (r *Resolver) setOf(rep *reply, rrs []dns.RR, rank cache.Rank) cache.Set {
 	s := cache.Set{RRs: rrs, Rank: rank}
 	if r.val == nil || len(rrs) == 0 {
 		// Nothing to cache: a looped CNAME chain or an overflowing DNAME
@@ -313,7 +317,7 @@ func sameRecords(a, b []dns.RR) bool {
 // storeGlue caches rep's glue: verified sets as secure, the others
 // unchecked, with the RRSIGs that came with them when non-minimal answers
 // to DO clients may repeat them.
-func (r *Resolver) storeGlue(rep reply) {
+func (r *Resolver) storeGlue(rep *reply) {
 	for _, set := range splitRRsets(rep.glue) {
 		if r.keptOnRefresh(rep, set) {
 			continue
@@ -333,7 +337,7 @@ func (r *Resolver) storeGlue(rep reply) {
 // storeAuthNS caches the NS set of an answer's authority section at rank,
 // with its RRSIGs, for non-minimal answers to DO clients; its status is
 // unchecked unless checkSections verified it.
-func (r *Resolver) storeAuthNS(rep reply, rank cache.Rank) {
+func (r *Resolver) storeAuthNS(rep *reply, rank cache.Rank) {
 	if r.keptOnRefresh(rep, rep.authNS) {
 		return
 	}
@@ -348,7 +352,7 @@ func (r *Resolver) storeAuthNS(rep reply, rank cache.Rank) {
 // keptOnRefresh reports whether set, of a prefetch's reply, leaves the
 // live cached RRset of its name and type as it is: unless that one is
 // about to expire itself.
-func (r *Resolver) keptOnRefresh(rep reply, set []dns.RR) bool {
+func (r *Resolver) keptOnRefresh(rep *reply, set []dns.RR) bool {
 	if !rep.refresh || len(set) == 0 {
 		return false
 	}
@@ -359,7 +363,7 @@ func (r *Resolver) keptOnRefresh(rep reply, set []dns.RR) bool {
 
 // securedSet is rrs, an RRset of rep's authority or additional section
 // that verified as v, to cache as secure with its RRSIGs.
-func (r *Resolver) securedSet(rep reply, rrs []dns.RR, v check, rank cache.Rank) cache.Set {
+func (r *Resolver) securedSet(rep *reply, rrs []dns.RR, v check, rank cache.Rank) cache.Set {
 	h := rrs[0].Header()
 	sigs := sigsRRs(sigsFor(rep.sigs, h.Name, h.Rrtype))
 	return cache.Set{RRs: r.clampSec(v, rrs), Sigs: r.clampSec(v, sigs), Rank: rank, Security: cache.Secure}
@@ -367,7 +371,7 @@ func (r *Resolver) securedSet(rep reply, rrs []dns.RR, v check, rank cache.Rank)
 
 // negativeSetOf is rep's negative answer to cache, with the SOA's RRSIGs
 // and the denial proof.
-func (r *Resolver) negativeSetOf(rep reply, qtype uint16, neg cache.Negative, rank cache.Rank) cache.NegativeSet {
+func (r *Resolver) negativeSetOf(rep *reply, qtype uint16, neg cache.Negative, rank cache.Rank) cache.NegativeSet {
 	n := cache.NegativeSet{Name: rep.target, Qtype: qtype, Qclass: dns.ClassINET, Kind: neg, SOA: rep.soa, Rank: rank}
 	if r.val == nil {
 		return n

@@ -257,7 +257,8 @@ func TestPrivateAddressHintsInSVCB(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.rr, func(t *testing.T) {
-			got := r.withoutPrivate(reply{kind: kindAnswer, answer: rrs(t, tc.rr)})
+			got := reply{kind: kindAnswer, answer: rrs(t, tc.rr)}
+			r.withoutPrivate(&got)
 			if kept := len(got.answer) == 1; kept != tc.kept {
 				t.Errorf("kept %v, want %v", kept, tc.kept)
 			}
@@ -304,7 +305,8 @@ func TestTrimNS(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := r.trimNS(tc.rep, tc.qtype)
+			got := tc.rep
+			r.trimNS(&got, tc.qtype)
 			if n := len(got.ns) + len(got.authNS) + len(got.answer); n != 2 {
 				t.Errorf("%d NS records kept, want 2", n)
 			}
@@ -432,7 +434,7 @@ func TestNoDataWithoutSOA(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newTestResolver(t, newFakeNet(t), func(c *Config) { c.AcceptAuthorityNS = true })
-			r.store("example.com.", "ns.example.com.", dns.TypeA, tc.rep)
+			r.store("example.com.", "ns.example.com.", dns.TypeA, &tc.rep)
 			e, ok := r.cache.Get("ns.example.com.", dns.TypeA, dns.ClassINET)
 			if cached := ok && e.Negative != cache.Positive; cached != tc.cached {
 				t.Errorf("negative entry cached %v, want %v", cached, tc.cached)

@@ -65,7 +65,7 @@ type sectionRefs struct {
 	glue    []string
 }
 
-func refsOf(rep reply) *sectionRefs {
+func refsOf(rep *reply) *sectionRefs {
 	if rep.authNS == nil {
 		return nil
 	}

@@ -180,8 +180,11 @@ func New(cfg Config) (*Resolver, error) {
 // Cache returns the resolver's cache.
 func (r *Resolver) Cache() *cache.Cache { return r.cache }
 
-// walkStack is about the stack a walk's goroutine grows to.
-const walkStack = 16 << 10
+// walkStack is growStack's pad: the runtime rounds the stack up to the
+// next power of two, 16 KB, which a walk without validation fits in
+// (replies go down and up the walk by pointer, keeping its frames small);
+// a 32 KB stack would not come from the per-P stack cache.
+const walkStack = 8 << 10
 
 // growStack makes the runtime grow the new walk goroutine's stack to
 // walkStack at once, while it is nearly empty and cheap to copy, instead

@@ -12,21 +12,23 @@ import (
 	"github.com/miekg/dns"
 )
 
-// scrubbed is rep, a reply to a question of type qtype, without what
+// scrub removes from rep, a reply to a question of type qtype, what
 // configuration keeps out: the authority NS set, NS records past the
 // limit, private addresses in public names, sibling glue.
-func (r *Resolver) scrubbed(rep reply, qtype uint16) reply {
-	rep = r.withoutPrivate(r.trimNS(r.withoutAuthorityNS(rep, qtype), qtype))
-	return r.withoutSiblingGlue(rep)
+func (r *Resolver) scrub(rep *reply, qtype uint16) {
+	r.withoutAuthorityNS(rep, qtype)
+	r.trimNS(rep, qtype)
+	r.withoutPrivate(rep)
+	r.withoutSiblingGlue(rep)
 }
 
 // withoutPrivate removes from an answer the addresses in the private
 // networks (and SVCB and HTTPS records hinting at them), unless the owner
 // lies in a private domain: a public name must not point into the local
 // network (DNS rebinding).
-func (r *Resolver) withoutPrivate(rep reply) reply {
+func (r *Resolver) withoutPrivate(rep *reply) {
 	if len(r.private) == 0 || rep.kind != kindAnswer {
-		return rep
+		return
 	}
 	var kept []dns.RR
 	for _, rr := range rep.answer {
@@ -36,15 +38,14 @@ func (r *Resolver) withoutPrivate(rep reply) reply {
 		kept = append(kept, rr)
 	}
 	rep.answer = kept
-	return rep
 }
 
 // trimNS keeps the first Limits.MaxNSRecords records of each NS set in
 // rep, and the addresses of those servers alone.
-func (r *Resolver) trimNS(rep reply, qtype uint16) reply {
+func (r *Resolver) trimNS(rep *reply, qtype uint16) {
 	max := r.limits.MaxNSRecords
 	if len(rep.ns) <= max && len(rep.authNS) <= max && (qtype != dns.TypeNS || len(rep.answer) <= max) {
-		return rep
+		return
 	}
 	rep.ns = rep.ns[:min(len(rep.ns), max)]
 	rep.authNS = rep.authNS[:min(len(rep.authNS), max)]
@@ -56,15 +57,14 @@ func (r *Resolver) trimNS(rep reply, qtype uint16) reply {
 		servers = append(servers, rep.answer...)
 	}
 	rep.glue = glueFor(rep.glue, servers)
-	return rep
 }
 
 // withoutSiblingGlue sets aside, with Config.VerifySiblingGlue, the glue
 // of a referral for servers outside the delegated zone: the addresses are
 // looked up, and the glue is kept only as the parent-side fallback.
-func (r *Resolver) withoutSiblingGlue(rep reply) reply {
+func (r *Resolver) withoutSiblingGlue(rep *reply) {
 	if !r.verifyGlue || rep.kind != kindReferral {
-		return rep
+		return
 	}
 	var inside, sibling []dns.RR
 	for _, g := range rep.glue {
@@ -76,15 +76,14 @@ func (r *Resolver) withoutSiblingGlue(rep reply) reply {
 	}
 	r.rememberParentGlue(sibling)
 	rep.glue = inside
-	return rep
 }
 
 // withoutAuthorityNS drops the NS set an answer carried in its authority
 // section, and the addresses given for it, unless Config.AcceptAuthorityNS
 // keeps them.
-func (r *Resolver) withoutAuthorityNS(rep reply, qtype uint16) reply {
+func (r *Resolver) withoutAuthorityNS(rep *reply, qtype uint16) {
 	if r.authNS || rep.authNS == nil {
-		return rep
+		return
 	}
 	rep.authNS = nil
 	var keep []dns.RR
@@ -92,7 +91,6 @@ func (r *Resolver) withoutAuthorityNS(rep reply, qtype uint16) reply {
 		keep = glueFor(rep.glue, rep.answer) // the answer's own servers
 	}
 	rep.glue = keep
-	return rep
 }
 
 // addrsIn returns the addresses a record gives: an A or AAAA record's,

@@ -60,9 +60,9 @@ const AskTimeBudget = 2 * time.Second
 // once this walk leads the ask: a walk that missed the cache, then came
 // to the shared ask just after another walk's ask stored the answer,
 // would ask the same question twice. The reply is then kindCached.
-func (r *Resolver) ask(ctx context.Context, q *query, d delegation, qname string, qtype uint16, cached func() bool) (reply, error) {
+func (r *Resolver) ask(ctx context.Context, q *query, d delegation, qname string, qtype uint16, cached func() bool) (*reply, error) {
 	if err := r.deadZones.zoneDown(d.zone, r.now()); err != nil {
-		return reply{}, err
+		return nil, err
 	}
 	if !r.addressed(d) {
 		return r.askAndLearn(ctx, q, d, qname, qtype)
@@ -72,7 +72,7 @@ func (r *Resolver) ask(ctx context.Context, q *query, d delegation, qname string
 		// The validation of this very ask's reply needs its reply: a
 		// reply signed by a zone whose keys it is to lead to. Waiting
 		// on the flight would wait for ever.
-		return reply{}, fmt.Errorf("%w: validating the reply of %s %s at %s needs that reply", ErrLoop, qname, dns.TypeToString[qtype], d.zone)
+		return nil, fmt.Errorf("%w: validating the reply of %s %s at %s needs that reply", ErrLoop, qname, dns.TypeToString[qtype], d.zone)
 	}
 	// Do, not DoChan: the leader asks on its own goroutine and context,
 	// with no timer of its own; a follower waits at most the leader's
@@ -81,7 +81,7 @@ func (r *Resolver) ask(ctx context.Context, q *query, d delegation, qname string
 	v, err, shared := r.asks.Do(key, func() (any, error) {
 		led = true
 		if cached != nil && cached() {
-			return reply{kind: kindCached, target: qname}, nil
+			return &reply{kind: kindCached, target: qname}, nil
 		}
 		if r.val != nil {
 			lq := *q // a copy that leads key, for the key lookups of its validation
@@ -90,7 +90,7 @@ func (r *Resolver) ask(ctx context.Context, q *query, d delegation, qname string
 		}
 		return r.askAndLearn(ctx, q, d, qname, qtype)
 	})
-	rep, _ := v.(reply)
+	rep, _ := v.(*reply)
 	if !shared {
 		return rep, err
 	}
@@ -100,18 +100,21 @@ func (r *Resolver) ask(ctx context.Context, q *query, d delegation, qname string
 	}
 	// Every walk that got the reply, the leader too, takes slices of its
 	// own: the walks go on to change them.
+	if rep == nil {
+		return nil, err
+	}
 	return rep.clone(), err
 }
 
 // askAndLearn is askServers, then the reply scrubbed and stored. Storing
 // inside the shared ask matters: a walk that missed the cache just before
 // the store, and the flight just after it ended, would ask again.
-func (r *Resolver) askAndLearn(ctx context.Context, q *query, d delegation, qname string, qtype uint16) (reply, error) {
+func (r *Resolver) askAndLearn(ctx context.Context, q *query, d delegation, qname string, qtype uint16) (*reply, error) {
 	rep, err := r.askServers(ctx, q, d, qname, qtype)
 	if err != nil {
 		return rep, err
 	}
-	rep = r.scrubbed(rep, qtype)
+	r.scrub(rep, qtype)
 	rep.refresh = q.refresh && q.parent == nil && sameName(qname, q.qname) && qtype == q.qtype
 	if q.unvalidated && r.val != nil {
 		r.storePrimed(rep)
@@ -126,7 +129,7 @@ func (r *Resolver) askAndLearn(ctx context.Context, q *query, d delegation, qnam
 // names), at the lowest rank: iteration starts from it, while a client
 // asking for the root's NS set is below what a client's answer may use,
 // so the question is asked again and validated.
-func (r *Resolver) storePrimed(rep reply) {
+func (r *Resolver) storePrimed(rep *reply) {
 	if rep.kind != kindAnswer {
 		return
 	}
@@ -147,27 +150,27 @@ func (r *Resolver) addressed(d delegation) bool {
 }
 
 // askServers is ask, unshared.
-func (r *Resolver) askServers(ctx context.Context, q *query, d delegation, qname string, qtype uint16) (reply, error) {
+func (r *Resolver) askServers(ctx context.Context, q *query, d delegation, qname string, qtype uint16) (*reply, error) {
 	s := r.newSelection(ctx, q, d)
 	defer s.close()
 	for {
 		c, err := s.next(ctx)
 		if err != nil {
-			return reply{}, s.fail(err)
+			return nil, s.fail(err)
 		}
 		if c == nil {
 			rep, err := s.exhausted()
 			if err == nil && s.bogus == nil {
-				r.validate(ctx, q, r.validationZone(d, qname), &rep) // the empty or unsigned reply kept
+				r.validate(ctx, q, r.validationZone(d, qname), rep) // the empty or unsigned reply kept
 			}
 			return rep, err
 		}
 		rep, o, err := r.exchange(ctx, q, d, c, qname, qtype)
 		switch {
 		case ctx.Err() != nil:
-			return reply{}, s.fail(ctx.Err())
+			return nil, s.fail(ctx.Err())
 		case errors.Is(err, ErrLimit):
-			return reply{}, s.fail(err)
+			return nil, s.fail(err)
 		case o == OutcomeAnswered && rep.empty:
 			s.keepEmpty(c, rep) // another server may say more
 			continue
@@ -178,18 +181,17 @@ func (r *Resolver) askServers(ctx context.Context, q *query, d delegation, qname
 			// (it may come from an unsigned child on the same servers).
 			c.done, s.heard = true, true
 			s.lameCount++
-			lame := rep // a copy: &rep would put every reply on the heap
-			s.lame = &lame
+			s.lame = rep
 			continue
 		case o == OutcomeAnswered:
-			r.validate(ctx, q, r.validationZone(d, qname), &rep)
+			r.validate(ctx, q, r.validationZone(d, qname), rep)
 			if s.retryBogus(c, rep) {
 				continue
 			}
 			return rep, nil
 		}
 		if err := s.failed(ctx, c, o, err); err != nil {
-			return reply{}, s.fail(err)
+			return nil, s.fail(err)
 		}
 	}
 }
@@ -230,7 +232,7 @@ type selection struct {
 
 // dnssecLame reports whether rep, a usable reply of zone's server, has no
 // RRSIG at all although zone is known to be signed.
-func (r *Resolver) dnssecLame(q *query, zone string, rep reply) bool {
+func (r *Resolver) dnssecLame(q *query, zone string, rep *reply) bool {
 	if r.val == nil || q.unvalidated || len(rep.sigs) > 0 || rep.kind == kindReferral || q.qtype == dns.TypeRRSIG {
 		return false
 	}
@@ -246,14 +248,13 @@ func (r *Resolver) dnssecLame(q *query, zone string, rep reply) bool {
 // signatures or proofs failed, so another server may have good data (a
 // spoofed reply, or one broken server among good ones). The last such
 // reply is kept for when every server has been asked.
-func (s *selection) retryBogus(c *candidate, rep reply) bool {
+func (s *selection) retryBogus(c *candidate, rep *reply) bool {
 	if rep.sec.Status != dnssec.Bogus || !rep.sec.fromReply || rep.sec.Exhausted || s.bogusCount >= MaxBogusRetries {
 		return false
 	}
 	c.done = true
 	s.bogusCount++
-	bogus := rep // a copy, made only here: &rep would put every reply on the heap
-	s.bogus = &bogus
+	s.bogus = rep
 	s.heard = true
 	return true
 }
@@ -364,11 +365,10 @@ func (s *selection) failed(ctx context.Context, c *candidate, o Outcome, err err
 	return nil
 }
 
-func (s *selection) keepEmpty(c *candidate, rep reply) {
+func (s *selection) keepEmpty(c *candidate, rep *reply) {
 	c.done = true
 	if s.empty == nil {
-		empty := rep
-		s.empty = &empty
+		s.empty = rep
 	}
 }
 
@@ -382,35 +382,35 @@ func (s *selection) fail(err error) error {
 }
 
 // exhausted ends an ask whose candidates are all used up.
-func (s *selection) exhausted() (reply, error) {
+func (s *selection) exhausted() (*reply, error) {
 	if s.bogus != nil {
-		return *s.bogus, nil
+		return s.bogus, nil
 	}
 	if s.lame != nil {
-		return *s.lame, nil
+		return s.lame, nil
 	}
 	if s.empty != nil {
-		return *s.empty, nil
+		return s.empty, nil
 	}
 	if len(s.cands) == 0 && s.lookupErr != nil && (errors.Is(s.lookupErr, ErrLimit) || errors.Is(s.lookupErr, ErrLoop)) {
-		return reply{}, s.fail(s.lookupErr)
+		return nil, s.fail(s.lookupErr)
 	}
 	if len(s.cands) == 0 && s.lastErr == nil {
 		if len(s.d.servers) > 0 && !s.d.reachable(s.q) {
-			return reply{}, s.fail(fmt.Errorf("%w: the name servers of %s depend on themselves", ErrLoop, s.d.zone))
+			return nil, s.fail(fmt.Errorf("%w: the name servers of %s depend on themselves", ErrLoop, s.d.zone))
 		}
 		if s.lookupErr != nil {
-			return reply{}, s.fail(fmt.Errorf("%w: name server addresses: %w", ErrNoReachableServer, s.lookupErr))
+			return nil, s.fail(fmt.Errorf("%w: name server addresses: %w", ErrNoReachableServer, s.lookupErr))
 		}
-		return reply{}, s.fail(fmt.Errorf("%w: no usable server address", ErrNoReachableServer))
+		return nil, s.fail(fmt.Errorf("%w: no usable server address", ErrNoReachableServer))
 	}
 	if s.lastErr == nil {
-		return reply{}, s.fail(fmt.Errorf("%w: every server failed", ErrNoReachableServer))
+		return nil, s.fail(fmt.Errorf("%w: every server failed", ErrNoReachableServer))
 	}
 	if !s.heard {
-		return reply{}, s.fail(fmt.Errorf("%w: %w: last: %w", ErrNoReachableServer, errNoReply, s.lastErr))
+		return nil, s.fail(fmt.Errorf("%w: %w: last: %w", ErrNoReachableServer, errNoReply, s.lastErr))
 	}
-	return reply{}, s.fail(fmt.Errorf("%w: last: %w", ErrNoReachableServer, s.lastErr))
+	return nil, s.fail(fmt.Errorf("%w: last: %w", ErrNoReachableServer, s.lastErr))
 }
 
 // errNoReply: every server of a delegation was silent or unreachable; no

@@ -156,7 +156,7 @@ func TestOutcomes(t *testing.T) {
 		{"wrong question", reply{}, errMismatch, OutcomeMalformed},
 		{"network", reply{}, os.ErrPermission, OutcomeNetError},
 	} {
-		got := outcomeOf(tc.rep)
+		got := outcomeOf(&tc.rep)
 		if tc.err != nil {
 			got = transportOutcome(tc.err)
 		}

@@ -100,7 +100,7 @@ func (r *Resolver) putShared(k cache.Key, e cache.Entry) bool {
 				rep.denial = append(rep.denial, rr)
 			}
 		}
-		r.learnDenial(rep, cache.Canonical(e.SOA.Hdr.Name))
+		r.learnDenial(&rep, cache.Canonical(e.SOA.Hdr.Name))
 	}
 	return true
 }

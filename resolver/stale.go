@@ -105,9 +105,9 @@ func (r *Resolver) servableStale(name string, e cache.Entry) bool {
 
 // staleFromCache is the answer that expired data gives qname and qtype,
 // as fromCache gives live data.
-func (r *Resolver) staleFromCache(qname string, qtype uint16) (result, bool) {
+func (r *Resolver) staleFromCache(qname string, qtype uint16) (res result, ok bool) {
 	if r.stale.Disable {
-		return result{}, false
+		return res, false
 	}
 	res, next := r.cachedChain(qname, qtype, clientRank, true)
 	return res, next == "" && !res.loop

@@ -55,10 +55,10 @@ func noteTCPFallback(ctx context.Context, udpErr error) {
 	}
 }
 
-// referralOf is what rep, a classified reply to resp, carried when it is
-// a referral; nil otherwise.
-func referralOf(rep reply, resp *dns.Msg) *Referral {
-	if rep.kind != kindReferral || resp == nil {
+// referralOf is what rep, a classified reply to resp (or nil), carried
+// when it is a referral; nil otherwise.
+func referralOf(rep *reply, resp *dns.Msg) *Referral {
+	if rep == nil || rep.kind != kindReferral || resp == nil {
 		return nil
 	}
 	ref := &Referral{Zone: rep.child}

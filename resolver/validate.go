@@ -440,7 +440,7 @@ func (r *Resolver) validateReferral(ctx context.Context, q *query, zone string, 
 		// The proof answers a DS question for the child too (RFC 8198).
 		proven := *rep
 		proven.sec = c
-		r.learnDenial(proven, signer)
+		r.learnDenial(&proven, signer)
 	}
 	return c
 }
@@ -586,7 +586,7 @@ func securityOf(c check) cache.Security {
 }
 
 // verdictOf reads back the verdict of the cached entry for name and t.
-func (r *Resolver) verdictOf(name string, t uint16, e cache.Entry) check {
+func (r *Resolver) verdictOf(name string, t uint16, e *cache.Entry) check {
 	if e.Security == cache.Bogus && r.val != nil {
 		why, ok := r.val.whys.Get(bogusKey(name, t))
 		if !ok {
@@ -638,7 +638,7 @@ func withSigs(rrs []dns.RR, sigs []*dns.RRSIG) []dns.RR {
 
 // negativeSection is the authority section of a fresh negative answer:
 // the SOA, its RRSIGs and the denial proof with its RRSIGs.
-func (r *Resolver) negativeSection(rep reply) []dns.RR {
+func (r *Resolver) negativeSection(rep *reply) []dns.RR {
 	ns := r.soaRRs(rep.soa)
 	if len(rep.sigs) == 0 {
 		return ns
@@ -751,7 +751,7 @@ func (r *Resolver) denialLife(rep *reply) time.Duration {
 
 // expanded reports whether set, an RRset of rep's answer section, was
 // expanded from a wildcard and came with denial records to prove it.
-func expanded(rep reply, set []dns.RR) bool {
+func expanded(rep *reply, set []dns.RR) bool {
 	if len(set) == 0 || len(rep.denial) == 0 {
 		return false
 	}

@@ -149,7 +149,7 @@ func concatProof(a, b []dns.RR) []dns.RR {
 
 // resultOf is the result of a final reply (an answer, NXDOMAIN or NODATA)
 // at the end of chain.
-func (r *Resolver) resultOf(rep reply, chain []dns.RR) result {
+func (r *Resolver) resultOf(rep *reply, chain []dns.RR) result {
 	switch rep.kind {
 	case kindAnswer:
 		res := result{answer: append(chain, withSigs(rep.answer, rep.sigs)...), refs: refsOf(rep), loop: rep.loop}
@@ -184,14 +184,14 @@ type descent struct {
 // reply (never a referral or a lame reply). With QNAME minimisation
 // (RFC 9156) each server is first asked only about the next label below
 // its zone.
-func (r *Resolver) iterate(ctx context.Context, q *query, qname string) (reply, error) {
+func (r *Resolver) iterate(ctx context.Context, q *query, qname string) (*reply, error) {
 	start := qname
 	if q.qtype == dns.TypeDS && qname != "." {
 		start = parentZone(qname) // the parent side of the cut answers for DS
 	}
 	d, err := r.closestDelegation(ctx, q, start)
 	if err != nil {
-		return reply{}, err
+		return nil, err
 	}
 	rep, err := r.descend(ctx, q, qname, d)
 	if err != nil && d.forwards() && d.conf.first && errors.Is(err, ErrNoReachableServer) && ctx.Err() == nil {
@@ -199,7 +199,7 @@ func (r *Resolver) iterate(ctx context.Context, q *query, qname string) (reply, 
 		// were not forwarded.
 		r.log.Debug("forwarders failed, iterating", "zone", d.zone, "qname", qname, "err", err)
 		if d, err = r.closestIterated(ctx, q, start); err != nil {
-			return reply{}, err
+			return nil, err
 		}
 		return r.descend(ctx, q, qname, d)
 	}
@@ -208,11 +208,11 @@ func (r *Resolver) iterate(ctx context.Context, q *query, qname string) (reply, 
 
 // descend walks from the delegation d down to a server that answers for
 // qname: the loop of iterate.
-func (r *Resolver) descend(ctx context.Context, q *query, qname string, d delegation) (reply, error) {
+func (r *Resolver) descend(ctx context.Context, q *query, qname string, d delegation) (*reply, error) {
 	at := &descent{d: d, known: d.zone, minimise: r.qmin != QminOff && !d.forwards()}
 	for {
 		if at.referrals > q.budget.limits.MaxReferrals {
-			return reply{}, &Error{Zone: at.d.zone, Err: fmt.Errorf("%w: more than %d referrals", ErrLimit, q.budget.limits.MaxReferrals)}
+			return nil, &Error{Zone: at.d.zone, Err: fmt.Errorf("%w: more than %d referrals", ErrLimit, q.budget.limits.MaxReferrals)}
 		}
 		askName, askType := qname, q.qtype
 		if at.minimise && at.minimised < MaxMinimisedQueries {
@@ -236,13 +236,13 @@ func (r *Resolver) descend(ctx context.Context, q *query, qname string, d delega
 // askFull puts the full question to at's servers. It reports done with
 // the final reply, or moves at down a referral (or up to the parent, when
 // every server of a cached delegation failed).
-func (r *Resolver) askFull(ctx context.Context, q *query, at *descent, qname string) (rep reply, done bool, err error) {
+func (r *Resolver) askFull(ctx context.Context, q *query, at *descent, qname string) (rep *reply, done bool, err error) {
 	if q.isLookup() {
 		// A lookup of a server's address may find it in the glue of a
 		// referral met on the way, its own or a parallel walk's (which
 		// may have come after this walk looked in the cache).
 		if _, next := r.cachedChain(qname, q.qtype, 0, false); next == "" {
-			return reply{kind: kindCached, target: qname}, true, nil
+			return &reply{kind: kindCached, target: qname}, true, nil
 		}
 	}
 	rep, err = r.ask(ctx, q, at.d, qname, q.qtype, nil)
@@ -252,24 +252,25 @@ func (r *Resolver) askFull(ctx context.Context, q *query, at *descent, qname str
 		// it names if any are new; else the zone is remembered as down.
 		if d, ok := r.refetch(ctx, q, at, qname, errors.Is(err, errNoReply)); ok {
 			at.d, at.known = d, d.zone
-			return reply{}, false, nil
+			return nil, false, nil
 		}
 		if errors.Is(err, errNoReply) {
 			r.deadZones.record(at.d.zone, err, r.now())
 		}
 	}
 	if err != nil {
-		return reply{}, true, err
+		return nil, true, err
 	}
 	if rep.kind == kindReferral && q.qtype == dns.TypeDS && sameName(rep.child, qname) {
-		return dsFromReferral(rep), true, nil
+		dsFromReferral(rep)
+		return rep, true, nil
 	}
 	if rep.kind != kindReferral {
 		return rep, true, nil
 	}
 	at.d, at.known = r.delegationFromReferral(rep), rep.child
 	at.referrals++
-	return reply{}, false, nil
+	return nil, false, nil
 }
 
 // zoneFailed reports whether err says that every server of zone failed
@@ -328,7 +329,7 @@ func (r *Resolver) refetch(ctx context.Context, q *query, at *descent, qname str
 // askMinimised asks at's servers about askName, a name on the way to
 // qname, and moves at down by what the reply says of it. What the cache
 // knows of askName saves the query.
-func (r *Resolver) askMinimised(ctx context.Context, q *query, at *descent, qname, askName string, askType uint16) (rep reply, done bool, err error) {
+func (r *Resolver) askMinimised(ctx context.Context, q *query, at *descent, qname, askName string, askType uint16) (rep *reply, done bool, err error) {
 	if e, ok := r.cache.Get(askName, askType, dns.ClassINET); ok {
 		switch {
 		case e.Negative == cache.Positive && askType == dns.TypeNS:
@@ -341,26 +342,29 @@ func (r *Resolver) askMinimised(ctx context.Context, q *query, at *descent, qnam
 		case e.Negative != cache.NXDomain:
 			at.known = askName
 		case r.qmin == QminStrict:
-			return reply{kind: kindNXDomain, target: qname, soa: e.SOA, aa: true}, true, nil
+			return &reply{kind: kindNXDomain, target: qname, soa: e.SOA, aa: true}, true, nil
 		default:
 			at.minimise = false
 		}
-		return reply{}, false, nil
+		return nil, false, nil
 	}
 	rep, err = r.ask(ctx, q, at.d, askName, askType, func() bool {
 		_, ok := r.cache.Get(askName, askType, dns.ClassINET)
 		return ok
 	})
 	if err == nil && rep.kind == kindCached {
-		return reply{}, false, nil // learned by another walk: look again
+		return nil, false, nil // learned by another walk: look again
 	}
 	at.minimised++
 	if err != nil && r.qmin == QminStrict {
-		return reply{}, true, err
+		return nil, true, err
 	}
 	switch {
 	case err != nil && errors.Is(err, ErrLimit), ctx.Err() != nil:
-		return reply{}, true, err
+		if err == nil {
+			err = ctx.Err() // the reply came, but the walk is over: no reply to return
+		}
+		return nil, true, err
 	case err == nil && rep.kind == kindReferral:
 		at.d, at.known = r.delegationFromReferral(rep), rep.child
 		at.referrals++
@@ -380,7 +384,7 @@ func (r *Resolver) askMinimised(ctx context.Context, q *query, at *descent, qnam
 		// the full question.
 		at.minimise = false
 	}
-	return reply{}, false, nil
+	return nil, false, nil
 }
 
 // isStub reports whether zone is a configured stub zone.
@@ -401,19 +405,19 @@ func childOf(qname, zone string) string {
 	return qname[idx[n]:]
 }
 
-// dsFromReferral is the answer to a DS question that the parent answered
-// with a referral to the child: the DS set the referral carried (checked
-// with it), or, without one, a NODATA whose verdict is the referral's
-// proof of no DS. A referral's verdict is never that of an empty answer
-// by itself (a DS that exists must not read as absent, with AD).
-func dsFromReferral(rep reply) reply {
+// dsFromReferral turns rep, a referral to the child, into the answer to a
+// DS question that the parent answered so: the DS set the referral
+// carried (checked with it), or, without one, a NODATA whose verdict is
+// the referral's proof of no DS. A referral's verdict is never that of an
+// empty answer by itself (a DS that exists must not read as absent, with
+// AD).
+func dsFromReferral(rep *reply) {
 	if len(rep.ds) > 0 {
 		rep.kind, rep.answer, rep.target = kindAnswer, rep.ds, rep.child
-		return rep
+		return
 	}
 	rep.kind, rep.target = kindNoData, rep.child
 	if len(rep.denial) == 0 && rep.sec.Status == dnssec.Secure {
 		rep.sec = check{} // nothing proven: not secure
 	}
-	return rep
 }
