@@ -190,12 +190,15 @@ func (r *Resolver) store(zone, qname string, qtype uint16, rep *reply) {
 		// The parent's own data, as authoritative as its answer.
 		r.cache.PutSet(r.setOf(rep, rep.ds, cache.RankAnswer))
 	}
+	// The glue goes in before the NS set it serves: a walk running beside
+	// this one that finds the NS set must find its addresses too, or it
+	// takes the cut for unreachable and asks the parent again.
+	r.storeGlue(rep)
 	if rep.ns != nil {
 		capBelowZone(r.cache, zone, rep.ns, now)
 		r.cache.Put(rep.ns, cache.RankReferral)
 		r.rememberDelegation(rep.ns, now)
 	}
-	r.storeGlue(rep)
 	if rep.kind == kindReferral {
 		r.rememberParentGlue(rep.glue)
 	}
