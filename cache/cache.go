@@ -406,23 +406,21 @@ func (c *Cache) Limits() (entries int, bytes int64) {
 
 // Len reports the number of entries, live or expired but not yet evicted.
 func (c *Cache) Len() int {
-	n := 0
-	for i := range c.shards {
-		sh := &c.shards[i]
-		sh.mu.Lock()
-		n += sh.s.count
-		sh.mu.Unlock()
-	}
-	return n
+	return int(c.sumShards(func(s *store) int64 { return int64(s.count) }))
 }
 
 // Bytes reports the estimated size of all entries.
 func (c *Cache) Bytes() int64 {
+	return c.sumShards(func(s *store) int64 { return s.bytes })
+}
+
+// sumShards adds up f over the shards' stores, each under its lock.
+func (c *Cache) sumShards(f func(*store) int64) int64 {
 	var n int64
 	for i := range c.shards {
 		sh := &c.shards[i]
 		sh.mu.Lock()
-		n += sh.s.bytes
+		n += f(sh.s)
 		sh.mu.Unlock()
 	}
 	return n
