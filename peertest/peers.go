@@ -7,6 +7,7 @@ package peertest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -15,11 +16,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
 
+	"github.com/recursor-dns/recursor/internal/ports"
 	"github.com/recursor-dns/recursor/roothints"
 )
 
@@ -39,11 +42,22 @@ func LookPath(name string) (string, bool) {
 }
 
 // FreePort returns a port free on 127.0.0.1 for both UDP and TCP, as far
-// as can be known without holding it.
+// as can be known without holding it. The port lies outside the kernel's
+// ephemeral range where it can: no port-0 bind or connect of another test
+// takes it before the daemon binds it, and a daemon with SO_REUSEPORT
+// (Unbound's default, recursor's threads) cannot be joined by a client
+// socket that asks for SO_REUSEPORT, as dig's does (see package ports).
 func FreePort(tb testing.TB) int {
 	tb.Helper()
 	for range 50 {
-		l, err := net.ListenPacket("udp", "127.0.0.1:0")
+		addr := "127.0.0.1:0"
+		if p, ok := ports.OutsideEphemeral(); ok {
+			addr = "127.0.0.1:" + strconv.Itoa(int(p))
+		}
+		l, err := net.ListenPacket("udp", addr)
+		if errors.Is(err, syscall.EADDRINUSE) {
+			continue
+		}
 		if err != nil {
 			tb.Fatal(err)
 		}

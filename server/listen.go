@@ -11,6 +11,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/recursor-dns/recursor/internal/ports"
 )
 
 // udpReaders is the number of goroutines reading each UDP socket, with
@@ -77,12 +79,30 @@ func (s *Server) Addrs() []netip.AddrPort {
 // listenPair binds threads UDP sockets and threads TCP listeners to the
 // same address and port (see listenThreads). With port 0 the kernel picks
 // the UDP port and TCP must get the same one, which may already be taken:
-// then try again with a new pick.
+// then try again with a new pick. With port 0 and SO_REUSEPORT (threads
+// above one), the pick is ours, outside the kernel's ephemeral range: a
+// port the kernel picked can be joined by any same-user socket that binds
+// port 0 with SO_REUSEPORT, as dig's client socket does (see package
+// ports).
 func listenPair(ap netip.AddrPort, threads int) ([]*udpSocket, []*net.TCPListener, netip.AddrPort, error) {
-	const attempts = 10
+	attempts := 10
+	pickOurs := ap.Port() == 0 && threads > 1
+	if pickOurs {
+		attempts = 50 // a port outside the range is more often in use
+	}
 	var lastErr error
 	for range attempts {
-		udp, err := listenUDP(ap, false)
+		want := ap
+		if pickOurs {
+			if p, ok := ports.OutsideEphemeral(); ok {
+				want = netip.AddrPortFrom(ap.Addr(), p)
+			}
+		}
+		udp, err := listenUDP(want, false)
+		if err != nil && want.Port() != ap.Port() && errors.Is(err, syscall.EADDRINUSE) {
+			lastErr = bindError("udp", want, err)
+			continue
+		}
 		if err != nil {
 			return nil, nil, netip.AddrPort{}, bindError("udp", ap, err)
 		}

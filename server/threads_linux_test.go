@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/recursor-dns/recursor/internal/ports"
 )
 
 // kernelSockets counts the sockets the kernel lists in /proc/net/FILE
@@ -146,5 +148,32 @@ func TestThreadsPortHeldElsewhere(t *testing.T) {
 		t.Fatalf("Listen on port %d, held by another SO_REUSEPORT socket, succeeded", port)
 	} else if !strings.Contains(err.Error(), "address already in use") {
 		t.Errorf("err = %v, want address already in use", err)
+	}
+}
+
+// With port 0 and SO_REUSEPORT the server picks its port outside the
+// kernel's ephemeral range. A port the kernel picked can be joined by any
+// same-user socket that binds port 0 with SO_REUSEPORT: dig's client
+// socket did, connected to the server from the server's own port, and
+// read its own query back as the answer (a make test failure in CI).
+func TestThreadsPortZeroOutsideEphemeralRange(t *testing.T) {
+	lo, hi, ok := ports.EphemeralRange()
+	if !ok {
+		t.Skip("no ephemeral port range on this system")
+	}
+	for range 5 {
+		udps, tcps, bound, err := listenPair(netip.MustParseAddrPort("127.0.0.1:0"), 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range udps {
+			u.conn.Close()
+		}
+		for _, l := range tcps {
+			l.Close()
+		}
+		if p := int(bound.Port()); p >= lo && p <= hi {
+			t.Fatalf("bound %v: inside the ephemeral range %d-%d, where a port-0 SO_REUSEPORT socket can join the group", bound, lo, hi)
+		}
 	}
 }
