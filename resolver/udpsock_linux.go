@@ -3,6 +3,7 @@
 package resolver
 
 import (
+	"context"
 	"net/netip"
 	"os"
 	"sync"
@@ -117,6 +118,13 @@ func (s *udpSocket) Write(b []byte) (int, error) {
 // deadline. Errors queued on the socket, such as ECONNREFUSED after an
 // ICMP port unreachable, come back as they are.
 func (s *udpSocket) Read(b []byte) (int, error) {
+	return s.ReadContext(context.Background(), b)
+}
+
+// ReadContext is Read, ended also when ctx is done
+// (os.ErrDeadlineExceeded, as a cancelled net.Conn read).
+func (s *udpSocket) ReadContext(ctx context.Context, b []byte) (int, error) {
+	done := ctx.Done()
 	for {
 		n, err := rawIO(syscall.SYS_READ, uintptr(s.fd), b)
 		if err != syscall.EAGAIN {
@@ -125,7 +133,7 @@ func (s *udpSocket) Read(b []byte) (int, error) {
 			}
 			return n, nil
 		}
-		if err := s.wait(); err != nil {
+		if err := s.wait(done); err != nil {
 			return 0, err
 		}
 	}
@@ -135,15 +143,17 @@ func (s *udpSocket) Read(b []byte) (int, error) {
 // is watched before the send, so the reply's arrival is never missed, and
 // no read is tried before the send could have been answered: a Write then
 // a Read would cost one more system call per upstream query, the Read's
-// first try, which all but always finds nothing yet (EAGAIN).
-func (s *udpSocket) WriteRead(query, b []byte) (int, error) {
+// first try, which all but always finds nothing yet (EAGAIN). The wait
+// ends also when ctx is done: the socket watches ctx.Done() itself, which
+// costs less than a context.AfterFunc per exchange to move its deadline.
+func (s *udpSocket) WriteRead(ctx context.Context, query, b []byte) (int, error) {
 	if _, err := s.Write(query); err != nil {
 		return 0, err
 	}
-	if err := s.wait(); err != nil {
+	if err := s.wait(ctx.Done()); err != nil {
 		return 0, err
 	}
-	return s.Read(b)
+	return s.ReadContext(ctx, b)
 }
 
 func (s *udpSocket) expired() bool {
@@ -153,15 +163,20 @@ func (s *udpSocket) expired() bool {
 
 // wait returns when the socket may have become readable (a token may be
 // stale: the caller reads again and waits again on EAGAIN), or with
-// os.ErrDeadlineExceeded once the deadline has passed.
-func (s *udpSocket) wait() error {
+// os.ErrDeadlineExceeded once the deadline has passed or done is closed
+// (a nil done never is).
+func (s *udpSocket) wait(done <-chan struct{}) error {
 	s.waiting.Store(true)
 	defer s.waiting.Store(false)
 	for {
 		d := s.deadline.Load()
 		if d == 0 {
-			<-s.wake
-			return nil
+			select {
+			case <-s.wake:
+				return nil
+			case <-done:
+				return os.ErrDeadlineExceeded
+			}
 		}
 		left := time.Duration(d - time.Now().UnixNano())
 		if left <= 0 {
@@ -174,6 +189,9 @@ func (s *udpSocket) wait() error {
 			// on EAGAIN waits again, looking at the deadline anew.
 			timer.Stop()
 			return nil
+		case <-done:
+			timer.Stop()
+			return os.ErrDeadlineExceeded
 		case <-timer.C:
 		}
 	}
