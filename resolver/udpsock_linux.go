@@ -41,7 +41,20 @@ type udpSocket struct {
 	wake     chan struct{}
 	deadline atomic.Int64 // Unix nanoseconds, 0 for none
 	waiting  atomic.Bool  // a wait is in progress
+	// timer ends a wait at the deadline; stopped between waits.
+	timer *time.Timer
 }
+
+// udpSockets keeps closed udpSockets for the next exchange, with their
+// wake channel and timer: making a channel and a timer for every socket
+// and every wait was 0.27 s of a cold bench's 19.65 s. Only the Go
+// object is reused; each exchange still opens a fresh descriptor, on a
+// fresh random port.
+var udpSockets = sync.Pool{New: func() any {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return &udpSocket{fd: -1, wake: make(chan struct{}, 1), timer: t}
+}}
 
 // openUDP connects a new socket to server; the kernel binds it to a random
 // ephemeral port on connect.
@@ -61,8 +74,11 @@ func openUDP(server netip.AddrPort) (exchangeConn, error) {
 		rawClose(fd)
 		return nil, os.NewSyscallError("connect", errno)
 	}
-	s := &udpSocket{fd: fd, wake: make(chan struct{}, 1)}
+	s := udpSockets.Get().(*udpSocket)
+	s.fd = fd
 	if err := p.watch(s); err != nil {
+		s.fd = -1
+		udpSockets.Put(s)
 		rawClose(fd)
 		return nil, err
 	}
@@ -93,11 +109,23 @@ func (s *udpSocket) notify() {
 	}
 }
 
-// Close stops watching the socket and closes it. Nothing is read from or
-// written to the socket after Close.
+// Close stops watching the socket, closes it, and gives s back to
+// udpSockets. Nothing may use s after Close: neither the caller, nor the
+// poller (forget returns once it can no longer wake s), nor a deadline
+// mover (the raw path has none, see dial). A second Close does nothing.
 func (s *udpSocket) Close() error {
+	if s.fd < 0 {
+		return nil
+	}
 	upstream.forget(s)
 	rawClose(s.fd)
+	s.fd = -1
+	s.deadline.Store(0)
+	select {
+	case <-s.wake: // a token for this socket's last life
+	default:
+	}
+	udpSockets.Put(s)
 	return nil
 }
 
@@ -182,17 +210,19 @@ func (s *udpSocket) wait(done <-chan struct{}) error {
 		if left <= 0 {
 			return os.ErrDeadlineExceeded
 		}
-		timer := time.NewTimer(left)
+		// Stopped timers deliver nothing stale since Go 1.23: Reset
+		// needs no drain.
+		s.timer.Reset(left)
 		select {
 		case <-s.wake:
 			// Readable, or the deadline moved: the caller reads, and
 			// on EAGAIN waits again, looking at the deadline anew.
-			timer.Stop()
+			s.timer.Stop()
 			return nil
 		case <-done:
-			timer.Stop()
+			s.timer.Stop()
 			return os.ErrDeadlineExceeded
-		case <-timer.C:
+		case <-s.timer.C:
 		}
 	}
 }

@@ -129,3 +129,35 @@ func BenchmarkOpenUDP(b *testing.B) {
 		conn.Close()
 	}
 }
+
+// A closed socket goes back to udpSockets without its last life's wake
+// token or deadline, and a second Close does not give it back twice,
+// which would hand one socket to two exchanges.
+func TestClosedSocketIsReusedClean(t *testing.T) {
+	srv := udpServer(t, func(*dns.Msg) [][]byte { return nil })
+	conn, err := openUDP(srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := conn.(*udpSocket)
+	s.SetDeadline(time.Now().Add(time.Hour))
+	s.notify()
+	conn.Close()
+	if len(s.wake) != 0 || s.fd != -1 || s.deadline.Load() != 0 {
+		t.Fatalf("closed socket: %d tokens, fd %d, deadline %d", len(s.wake), s.fd, s.deadline.Load())
+	}
+	conn.Close()
+	a, err := openUDP(srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := openUDP(srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if a == b {
+		t.Fatal("two open sockets share one udpSocket")
+	}
+}
