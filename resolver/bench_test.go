@@ -118,6 +118,24 @@ func BenchmarkExchangeUDP(b *testing.B) {
 	}
 }
 
+// BenchmarkExchangeUDPTimed is BenchmarkExchangeUDP as the engine makes
+// it: under a context with a deadline (Resolve's) and with a per-server
+// timeout, so that the socket's wait has a deadline to keep.
+func BenchmarkExchangeUDPTimed(b *testing.B) {
+	srv := udpServer(b, func(q *dns.Msg) [][]byte { return [][]byte{pack(b, answerFor(b, q))} })
+	q := new(dns.Msg)
+	q.SetQuestion("www.example.com.", dns.TypeA)
+	tr := &NetTransport{}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, _, err := tr.ExchangeTimed(ctx, q, srv, time.Second); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // ExchangeTimed makes coldNet a TimedTransport, as NetTransport is, so
 // that the engine derives no context per upstream query here either (once
 // its exchange goes through exchangeVia): the figures are then those of

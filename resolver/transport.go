@@ -127,58 +127,68 @@ type exchangeConn interface {
 }
 
 // writeReader is an exchangeConn that sends a query and reads the first
-// datagram back in one go (udpSocket), a system call fewer.
+// datagram back in one go (udpSocket), a system call fewer, and whose
+// reads end when ctx is done: it needs no context.AfterFunc to move its
+// deadline on cancellation.
 type writeReader interface {
-	WriteRead(query, reply []byte) (int, error)
+	WriteRead(ctx context.Context, query, reply []byte) (int, error)
+	ReadContext(ctx context.Context, b []byte) (int, error)
 }
 
 // dial connects to server; the connection ends at deadline (unless zero),
-// or at once when ctx is cancelled. done closes it. UDP without a Dialer
-// takes the raw-socket path (udpSocket).
-func (t *NetTransport) dial(ctx context.Context, deadline time.Time, network string, server netip.AddrPort) (conn exchangeConn, done func(), err error) {
+// or at once when ctx is cancelled. The caller closes conn, after calling
+// stop when it is not nil. UDP without a Dialer takes the raw-socket path
+// (udpSocket, a writeReader: it watches ctx itself, and stop is nil).
+func (t *NetTransport) dial(ctx context.Context, deadline time.Time, network string, server netip.AddrPort) (conn exchangeConn, stop func() bool, err error) {
 	if network == "udp" && t.Dialer == nil && rawUDP {
-		conn, err = openUDP(server)
-	} else {
-		var d net.Dialer // a copy: the deadline is this exchange's
-		if t.Dialer != nil {
-			d = *t.Dialer
+		if conn, err = openUDP(server); err != nil {
+			return nil, nil, err
 		}
-		if !deadline.IsZero() && (d.Deadline.IsZero() || deadline.Before(d.Deadline)) {
-			d.Deadline = deadline
+		if !deadline.IsZero() {
+			conn.SetDeadline(deadline)
 		}
-		conn, err = d.DialContext(ctx, network, server.String())
+		return conn, nil, nil
 	}
+	var d net.Dialer // a copy: the deadline is this exchange's
+	if t.Dialer != nil {
+		d = *t.Dialer
+	}
+	if !deadline.IsZero() && (d.Deadline.IsZero() || deadline.Before(d.Deadline)) {
+		d.Deadline = deadline
+	}
+	conn, err = d.DialContext(ctx, network, server.String())
 	if err != nil {
 		return nil, nil, err
 	}
 	if !deadline.IsZero() {
 		conn.SetDeadline(deadline)
 	}
-	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
-	return conn, func() {
-		stop()
-		conn.Close()
-	}, nil
+	stop = context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	return conn, stop, nil
 }
 
 func (t *NetTransport) exchangeUDP(ctx context.Context, deadline time.Time, m *dns.Msg, wire []byte, server netip.AddrPort) (*dns.Msg, error) {
-	conn, done, err := t.dial(ctx, deadline, "udp", server)
+	conn, stop, err := t.dial(ctx, deadline, "udp", server)
 	if err != nil {
 		return nil, err
 	}
-	defer done()
+	defer conn.Close()
+	if stop != nil {
+		defer stop()
+	}
 	bufp := udpBufPool.Get().(*[]byte)
 	defer udpBufPool.Put(bufp)
 	buf := *bufp
 	var n int
-	if wr, ok := conn.(writeReader); ok {
-		n, err = wr.WriteRead(wire, buf)
+	wr, raw := conn.(writeReader)
+	if raw {
+		n, err = wr.WriteRead(ctx, wire, buf)
 	} else if _, err = conn.Write(wire); err == nil {
 		n, err = conn.Read(buf)
 	}
 	// Keep reading until a reply matches or the deadline passes: a bad
 	// packet must neither end the wait nor count against the server.
-	for ; ; n, err = conn.Read(buf) {
+	for ; ; n, err = readNext(ctx, conn, wr, buf) {
 		if err != nil {
 			return nil, readError(ctx, err)
 		}
@@ -195,12 +205,24 @@ func (t *NetTransport) exchangeUDP(ctx context.Context, deadline time.Time, m *d
 	}
 }
 
+// readNext reads the next datagram from conn, through wr when it is not
+// nil (the same socket).
+func readNext(ctx context.Context, conn exchangeConn, wr writeReader, buf []byte) (int, error) {
+	if wr != nil {
+		return wr.ReadContext(ctx, buf)
+	}
+	return conn.Read(buf)
+}
+
 func (t *NetTransport) exchangeTCP(ctx context.Context, deadline time.Time, m *dns.Msg, wire []byte, server netip.AddrPort) (*dns.Msg, error) {
-	conn, done, err := t.dial(ctx, deadline, "tcp", server)
+	conn, stop, err := t.dial(ctx, deadline, "tcp", server)
 	if err != nil {
 		return nil, err
 	}
-	defer done()
+	defer conn.Close()
+	if stop != nil {
+		defer stop()
+	}
 	framed := make([]byte, 2+len(wire))
 	framed[0], framed[1] = byte(len(wire)>>8), byte(len(wire))
 	copy(framed[2:], wire)

@@ -29,7 +29,7 @@ func TestWriteReadCatchesImmediateReplies(t *testing.T) {
 		}
 		conn.SetDeadline(time.Now().Add(2 * time.Second))
 		q := new(dns.Msg).SetQuestion("www.example.com.", dns.TypeA)
-		n, err := conn.(writeReader).WriteRead(pack(t, q), buf)
+		n, err := conn.(writeReader).WriteRead(t.Context(), pack(t, q), buf)
 		conn.Close()
 		if err != nil {
 			t.Fatalf("exchange %d: %v", i, err)
@@ -56,7 +56,7 @@ func TestStaleWakeKeepsWaiting(t *testing.T) {
 	s.SetDeadline(time.Now().Add(100 * time.Millisecond))
 	s.notify()
 	q := new(dns.Msg).SetQuestion("www.example.com.", dns.TypeA)
-	_, err = s.WriteRead(pack(t, q), make([]byte, 512))
+	_, err = s.WriteRead(t.Context(), pack(t, q), make([]byte, 512))
 	if !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("WriteRead after a stale wake: %v, want the deadline", err)
 	}
@@ -127,5 +127,37 @@ func BenchmarkOpenUDP(b *testing.B) {
 			b.Fatal(err)
 		}
 		conn.Close()
+	}
+}
+
+// A closed socket goes back to udpSockets without its last life's wake
+// token or deadline, and a second Close does not give it back twice,
+// which would hand one socket to two exchanges.
+func TestClosedSocketIsReusedClean(t *testing.T) {
+	srv := udpServer(t, func(*dns.Msg) [][]byte { return nil })
+	conn, err := openUDP(srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := conn.(*udpSocket)
+	s.SetDeadline(time.Now().Add(time.Hour))
+	s.notify()
+	conn.Close()
+	if len(s.wake) != 0 || s.fd != -1 || s.deadline.Load() != 0 {
+		t.Fatalf("closed socket: %d tokens, fd %d, deadline %d", len(s.wake), s.fd, s.deadline.Load())
+	}
+	conn.Close()
+	a, err := openUDP(srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := openUDP(srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if a == b {
+		t.Fatal("two open sockets share one udpSocket")
 	}
 }
