@@ -17,7 +17,6 @@ package cache
 
 import (
 	"encoding/binary"
-	"hash/maphash"
 	"net/netip"
 	"runtime"
 	"sync"
@@ -145,9 +144,9 @@ func (e Entry) Expired(now time.Time) bool { return !now.Before(e.Expires) }
 // of a stale NXDOMAIN take one lock.
 type Cache struct {
 	cfg    Config
-	seed   maphash.Seed
-	shards []shard // a power of two of them
-	types  typeSet // the types every shard has held, for MayHold
+	hash   func(name string) uint64 // of a canonical name: its shard, and its chain in the shard's store
+	shards []shard                  // a power of two of them
+	types  typeSet                  // the types every shard has held, for MayHold
 }
 
 // shard is one store and its lock, padded so that two shards' locks never
@@ -181,12 +180,11 @@ func shardCount(maxEntries int, maxBytes int64) int {
 	return n
 }
 
-// shardOf returns the shard of name (canonical).
-func (c *Cache) shardOf(name string) *shard {
-	if len(c.shards) == 1 {
-		return &c.shards[0]
-	}
-	return &c.shards[maphash.String(c.seed, name)&uint64(len(c.shards)-1)]
+// shardOf returns the shard of name (canonical) and the name's hash, for
+// the shard's store.
+func (c *Cache) shardOf(name string) (*shard, uint64) {
+	h := c.hash(name)
+	return &c.shards[h&uint64(len(c.shards)-1)], h
 }
 
 // New returns an empty cache.
@@ -206,10 +204,10 @@ func New(cfg Config) *Cache {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	c := &Cache{cfg: cfg, seed: maphash.MakeSeed(), shards: make([]shard, shardCount(cfg.MaxEntries, cfg.MaxBytes))}
+	c := &Cache{cfg: cfg, hash: seededHash(), shards: make([]shard, shardCount(cfg.MaxEntries, cfg.MaxBytes))}
 	n := len(c.shards)
 	for i := range c.shards {
-		c.shards[i].s = newStore(cfg.MaxEntries/n, cfg.MaxBytes/int64(n), nil)
+		c.shards[i].s = newStore(cfg.MaxEntries/n, cfg.MaxBytes/int64(n), c.hash)
 		c.shards[i].s.types = &c.types
 	}
 	return c
@@ -262,9 +260,9 @@ func (c *Cache) GetStale(name string, qtype, qclass uint16, maxStale time.Durati
 
 func (c *Cache) get(name string, qtype, qclass uint16, stale int64) (Entry, bool) {
 	name = Canonical(name)
-	sh := c.shardOf(name)
+	sh, h := c.shardOf(name)
 	sh.mu.Lock()
-	sl, now := c.findLocked(sh, name, qtype, qclass, stale)
+	sl, now := c.findLocked(sh, h, name, qtype, qclass, stale)
 	var e entry
 	if sl != nil {
 		e = sh.s.entryAt(sl)
@@ -281,10 +279,10 @@ func (c *Cache) get(name string, qtype, qclass uint16, stale int64) (Entry, bool
 // more. It copies and unpacks nothing.
 func (c *Cache) GetMeta(name string, qtype, qclass uint16) (Meta, bool) {
 	name = Canonical(name)
-	sh := c.shardOf(name)
+	sh, h := c.shardOf(name)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	sl, _ := c.findLocked(sh, name, qtype, qclass, 0)
+	sl, _ := c.findLocked(sh, h, name, qtype, qclass, 0)
 	if sl == nil {
 		return Meta{}, false
 	}
@@ -308,10 +306,10 @@ func (c *Cache) AppendAddrs(dst []netip.Addr, name string, qtype uint16) ([]neti
 		return dst, false
 	}
 	name = Canonical(name)
-	sh := c.shardOf(name)
+	sh, h := c.shardOf(name)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	sl, _ := c.findLocked(sh, name, qtype, dns.ClassINET, 0)
+	sl, _ := c.findLocked(sh, h, name, qtype, dns.ClassINET, 0)
 	if sl == nil || sl.negative != Positive || sl.typ != qtype {
 		return dst, false
 	}
@@ -338,17 +336,18 @@ func (c *Cache) AppendAddrs(dst []netip.Addr, name string, qtype uint16) ([]neti
 // findLocked returns the slot of name's live entry for qtype, else of its
 // live NXDOMAIN entry, promoted, and the time it was read at; nil when
 // neither is cached. The clock is read only once a slot is found: most
-// lookups of a cold resolution miss. sh.mu is held.
-func (c *Cache) findLocked(sh *shard, name string, qtype, qclass uint16, stale int64) (*slot, time.Time) {
+// lookups of a cold resolution miss. sh.mu is held; h is the hash of
+// name.
+func (c *Cache) findLocked(sh *shard, h uint64, name string, qtype, qclass uint16, stale int64) (*slot, time.Time) {
 	var now time.Time
 	clocked := false
-	types := [2]uint16{qtype, dns.TypeNone}
-	n := len(types)
+	var found [2]uint32
 	if qtype == dns.TypeNone {
-		n = 1
+		found[0] = sh.s.lookup(h, name, qtype, qclass)
+	} else {
+		found[0], found[1] = sh.s.lookup2(h, name, qtype, dns.TypeNone, qclass)
 	}
-	for _, t := range types[:n] {
-		i := sh.s.lookup(name, t, qclass)
+	for _, i := range found {
 		if i == 0 {
 			continue
 		}
@@ -368,11 +367,15 @@ func (c *Cache) findLocked(sh *shard, name string, qtype, qclass uint16, stale i
 func (c *Cache) RemoveExpired(name string, qtype, qclass uint16) {
 	name = Canonical(name)
 	now := c.cfg.Now().UnixNano()
-	sh := c.shardOf(name)
+	sh, h := c.shardOf(name)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	for _, t := range []uint16{qtype, dns.TypeNone} {
-		if i := sh.s.lookup(name, t, qclass); i != 0 && now >= sh.s.at(i).expires {
+	i, j := sh.s.lookup2(h, name, qtype, dns.TypeNone, qclass)
+	if qtype == dns.TypeNone {
+		i, j = sh.s.lookup(h, name, qtype, qclass), 0
+	}
+	for _, i := range []uint32{i, j} {
+		if i != 0 && now >= sh.s.at(i).expires {
 			sh.s.drop(i)
 		}
 	}
@@ -380,10 +383,10 @@ func (c *Cache) RemoveExpired(name string, qtype, qclass uint16) {
 
 // Remove drops the entry for key, if any.
 func (c *Cache) Remove(k Key) {
-	sh := c.shardOf(k.Name)
+	sh, h := c.shardOf(k.Name)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	sh.s.remove(k.Name, k.Type, k.Class)
+	sh.s.remove(h, k.Name, k.Type, k.Class)
 }
 
 // Keys returns the keys of all entries, shard by shard, each shard's
