@@ -17,8 +17,10 @@ package cache
 
 import (
 	"encoding/binary"
+	"net"
 	"net/netip"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 	"unsafe"
@@ -534,6 +536,16 @@ func unpackRdata(wire []byte, off, limit int, h dns.RR_Header) (out []dns.RR, en
 // length, headers included. The string is the entry's one allocation, of
 // its exact size.
 func packEntry(name, owner string, head []dns.RR, whole bool, sigs, proof []dns.RR, size int) (data string, tail int, ok bool) {
+	if !whole && len(sigs) == 0 && len(proof) == 0 {
+		if data, ok := packPlain(name, owner, head); ok {
+			return data, 0, true
+		}
+	}
+	return packRecords(name, owner, head, whole, sigs, proof, size)
+}
+
+// packRecords is packEntry through dns.PackRR, for records of any type.
+func packRecords(name, owner string, head []dns.RR, whole bool, sigs, proof []dns.RR, size int) (data string, tail int, ok bool) {
 	scratch := make([]byte, size)
 	headEnd, headLen, ok1 := packRRs(head, scratch, 0)
 	sigEnd, sigLen, ok2 := packRRs(sigs, scratch, headEnd)
@@ -564,6 +576,85 @@ func packEntry(name, owner string, head []dns.RR, whole bool, sigs, proof []dns.
 		return "", 0, false
 	}
 	return unsafe.String(unsafe.SliceData(out), len(out)), tail, true // out is not written again
+}
+
+// packPlain is packEntry for an unsigned RRset of A, AAAA, NS or CNAME
+// records, which it writes itself: one allocation, where dns.PackRR
+// wanted a copy of each record (it sets Rdlength) and a scratch buffer.
+// It reports false, for packEntry to do it, for any other type and for
+// what it leaves to dns.PackRR: an address of another length, a name
+// with an escape, an owner that does not pack.
+func packPlain(name, owner string, rrs []dns.RR) (string, bool) {
+	if len(rrs) == 0 || !packs(rrs[0].Header().Name) {
+		return "", false
+	}
+	n := len(name) + len(owner)
+	for _, rr := range rrs {
+		k := 0
+		switch rr := rr.(type) {
+		case *dns.A:
+			if len(rr.A) == net.IPv4len || len(rr.A) == net.IPv6len && rr.A.To4() != nil {
+				k = net.IPv4len
+			}
+		case *dns.AAAA:
+			if len(rr.AAAA) == net.IPv6len {
+				k = net.IPv6len
+			}
+		case *dns.NS:
+			k = packedLen(rr.Ns)
+		case *dns.CNAME:
+			k = packedLen(rr.Target)
+		}
+		if k == 0 {
+			return "", false
+		}
+		n += 2 + k
+	}
+	out := make([]byte, n)
+	off := copy(out, name)
+	off += copy(out[off:], owner)
+	for _, rr := range rrs {
+		var end int
+		var err error
+		switch rr := rr.(type) {
+		case *dns.A:
+			end = off + 2 + copy(out[off+2:], rr.A.To4())
+		case *dns.AAAA:
+			end = off + 2 + copy(out[off+2:], rr.AAAA)
+		case *dns.NS:
+			end, err = dns.PackDomainName(rr.Ns, out, off+2, nil, false)
+		case *dns.CNAME:
+			end, err = dns.PackDomainName(rr.Target, out, off+2, nil, false)
+		}
+		if err != nil || end <= off+2 || end > n {
+			return "", false // a name that packLen got wrong: an escape, an empty label
+		}
+		binary.BigEndian.PutUint16(out[off:], uint16(end-off-2))
+		off = end
+	}
+	if off != n {
+		return "", false
+	}
+	return unsafe.String(unsafe.SliceData(out), len(out)), true // out is not written again
+}
+
+// packedLen is the length of name packed uncompressed, for a fully
+// qualified name without escapes; 0 for any other.
+func packedLen(name string) int {
+	if name == "." {
+		return 1
+	}
+	if len(name) == 0 || name[len(name)-1] != '.' || strings.IndexByte(name, '\\') >= 0 {
+		return 0
+	}
+	return len(name) + 1
+}
+
+// packs reports whether dns.PackRR would pack name, an owner.
+func packs(name string) bool {
+	var buf [256]byte
+	_, err := dns.PackDomainName(name, buf[:], 0, nil, false)
+	return err == nil
 }
 
 // packRRs packs rrs uncompressed into buf from off and returns where they
