@@ -372,9 +372,11 @@ func (c *Cache) RemoveExpired(name string, qtype, qclass uint16) {
 	sh, h := c.shardOf(name)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	i, j := sh.s.lookup2(h, name, qtype, dns.TypeNone, qclass)
+	var i, j uint32
 	if qtype == dns.TypeNone {
-		i, j = sh.s.lookup(h, name, qtype, qclass), 0
+		i = sh.s.lookup(h, name, qtype, qclass)
+	} else {
+		i, j = sh.s.lookup2(h, name, qtype, dns.TypeNone, qclass)
 	}
 	for _, i := range []uint32{i, j} {
 		if i != 0 && now >= sh.s.at(i).expires {
