@@ -127,3 +127,37 @@ func BenchmarkGetParallel(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkColdName is what a cold resolution asks of a cache of 500,000
+// RRsets (100,000 domains) for a never-seen domain, as BenchmarkResolveCold
+// does: the A, CNAME and NS of www, the NS of the domain (misses, each
+// also probing the name's NXDOMAIN), then the referral's glue and NS set
+// and the answer stored. Its figures are mostly the index's cache misses.
+func BenchmarkColdName(b *testing.B) {
+	const domains = 100_000
+	c := New(Config{MaxEntries: 1 << 22})
+	var sets [][][]dns.RR
+	for i := range 2 * domains {
+		sets = append(sets, domainRRsets(b, i))
+	}
+	for _, d := range sets[:domains] {
+		for _, rrs := range d {
+			c.Put(rrs, RankAuthAnswer)
+		}
+	}
+	b.ReportAllocs()
+	i := domains
+	for b.Loop() {
+		d := sets[i%len(sets)]
+		www, zone := d[3][0].Header().Name, d[0][0].Header().Name
+		c.Get(www, dns.TypeA, dns.ClassINET)
+		c.Get(www, dns.TypeCNAME, dns.ClassINET)
+		c.Get(www, dns.TypeNS, dns.ClassINET)
+		c.Get(zone, dns.TypeNS, dns.ClassINET)
+		c.Put(d[1], RankGlue)
+		c.Put(d[2], RankGlue)
+		c.Put(d[0], RankReferral)
+		c.Put(d[3], RankAuthAnswer)
+		i++
+	}
+}

@@ -17,9 +17,10 @@ package cache
 
 import (
 	"encoding/binary"
-	"hash/maphash"
+	"net"
 	"net/netip"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 	"unsafe"
@@ -145,9 +146,9 @@ func (e Entry) Expired(now time.Time) bool { return !now.Before(e.Expires) }
 // of a stale NXDOMAIN take one lock.
 type Cache struct {
 	cfg    Config
-	seed   maphash.Seed
-	shards []shard // a power of two of them
-	types  typeSet // the types every shard has held, for MayHold
+	hash   func(name string) uint64 // of a canonical name: its shard, and its chain in the shard's store
+	shards []shard                  // a power of two of them
+	types  typeSet                  // the types every shard has held, for MayHold
 }
 
 // shard is one store and its lock, padded so that two shards' locks never
@@ -181,12 +182,11 @@ func shardCount(maxEntries int, maxBytes int64) int {
 	return n
 }
 
-// shardOf returns the shard of name (canonical).
-func (c *Cache) shardOf(name string) *shard {
-	if len(c.shards) == 1 {
-		return &c.shards[0]
-	}
-	return &c.shards[maphash.String(c.seed, name)&uint64(len(c.shards)-1)]
+// shardOf returns the shard of name (canonical) and the name's hash, for
+// the shard's store.
+func (c *Cache) shardOf(name string) (*shard, uint64) {
+	h := c.hash(name)
+	return &c.shards[h&uint64(len(c.shards)-1)], h
 }
 
 // New returns an empty cache.
@@ -206,10 +206,10 @@ func New(cfg Config) *Cache {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	c := &Cache{cfg: cfg, seed: maphash.MakeSeed(), shards: make([]shard, shardCount(cfg.MaxEntries, cfg.MaxBytes))}
+	c := &Cache{cfg: cfg, hash: seededHash(), shards: make([]shard, shardCount(cfg.MaxEntries, cfg.MaxBytes))}
 	n := len(c.shards)
 	for i := range c.shards {
-		c.shards[i].s = newStore(cfg.MaxEntries/n, cfg.MaxBytes/int64(n), nil)
+		c.shards[i].s = newStore(cfg.MaxEntries/n, cfg.MaxBytes/int64(n), c.hash)
 		c.shards[i].s.types = &c.types
 	}
 	return c
@@ -262,9 +262,9 @@ func (c *Cache) GetStale(name string, qtype, qclass uint16, maxStale time.Durati
 
 func (c *Cache) get(name string, qtype, qclass uint16, stale int64) (Entry, bool) {
 	name = Canonical(name)
-	sh := c.shardOf(name)
+	sh, h := c.shardOf(name)
 	sh.mu.Lock()
-	sl, now := c.findLocked(sh, name, qtype, qclass, stale)
+	sl, now := c.findLocked(sh, h, name, qtype, qclass, stale)
 	var e entry
 	if sl != nil {
 		e = sh.s.entryAt(sl)
@@ -281,10 +281,10 @@ func (c *Cache) get(name string, qtype, qclass uint16, stale int64) (Entry, bool
 // more. It copies and unpacks nothing.
 func (c *Cache) GetMeta(name string, qtype, qclass uint16) (Meta, bool) {
 	name = Canonical(name)
-	sh := c.shardOf(name)
+	sh, h := c.shardOf(name)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	sl, _ := c.findLocked(sh, name, qtype, qclass, 0)
+	sl, _ := c.findLocked(sh, h, name, qtype, qclass, 0)
 	if sl == nil {
 		return Meta{}, false
 	}
@@ -308,10 +308,10 @@ func (c *Cache) AppendAddrs(dst []netip.Addr, name string, qtype uint16) ([]neti
 		return dst, false
 	}
 	name = Canonical(name)
-	sh := c.shardOf(name)
+	sh, h := c.shardOf(name)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	sl, _ := c.findLocked(sh, name, qtype, dns.ClassINET, 0)
+	sl, _ := c.findLocked(sh, h, name, qtype, dns.ClassINET, 0)
 	if sl == nil || sl.negative != Positive || sl.typ != qtype {
 		return dst, false
 	}
@@ -338,17 +338,18 @@ func (c *Cache) AppendAddrs(dst []netip.Addr, name string, qtype uint16) ([]neti
 // findLocked returns the slot of name's live entry for qtype, else of its
 // live NXDOMAIN entry, promoted, and the time it was read at; nil when
 // neither is cached. The clock is read only once a slot is found: most
-// lookups of a cold resolution miss. sh.mu is held.
-func (c *Cache) findLocked(sh *shard, name string, qtype, qclass uint16, stale int64) (*slot, time.Time) {
+// lookups of a cold resolution miss. sh.mu is held; h is the hash of
+// name.
+func (c *Cache) findLocked(sh *shard, h uint64, name string, qtype, qclass uint16, stale int64) (*slot, time.Time) {
 	var now time.Time
 	clocked := false
-	types := [2]uint16{qtype, dns.TypeNone}
-	n := len(types)
+	var found [2]uint32
 	if qtype == dns.TypeNone {
-		n = 1
+		found[0] = sh.s.lookup(h, name, qtype, qclass)
+	} else {
+		found[0], found[1] = sh.s.lookup2(h, name, qtype, dns.TypeNone, qclass)
 	}
-	for _, t := range types[:n] {
-		i := sh.s.lookup(name, t, qclass)
+	for _, i := range found {
 		if i == 0 {
 			continue
 		}
@@ -368,11 +369,17 @@ func (c *Cache) findLocked(sh *shard, name string, qtype, qclass uint16, stale i
 func (c *Cache) RemoveExpired(name string, qtype, qclass uint16) {
 	name = Canonical(name)
 	now := c.cfg.Now().UnixNano()
-	sh := c.shardOf(name)
+	sh, h := c.shardOf(name)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	for _, t := range []uint16{qtype, dns.TypeNone} {
-		if i := sh.s.lookup(name, t, qclass); i != 0 && now >= sh.s.at(i).expires {
+	var i, j uint32
+	if qtype == dns.TypeNone {
+		i = sh.s.lookup(h, name, qtype, qclass)
+	} else {
+		i, j = sh.s.lookup2(h, name, qtype, dns.TypeNone, qclass)
+	}
+	for _, i := range []uint32{i, j} {
+		if i != 0 && now >= sh.s.at(i).expires {
 			sh.s.drop(i)
 		}
 	}
@@ -380,10 +387,10 @@ func (c *Cache) RemoveExpired(name string, qtype, qclass uint16) {
 
 // Remove drops the entry for key, if any.
 func (c *Cache) Remove(k Key) {
-	sh := c.shardOf(k.Name)
+	sh, h := c.shardOf(k.Name)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	sh.s.remove(k.Name, k.Type, k.Class)
+	sh.s.remove(h, k.Name, k.Type, k.Class)
 }
 
 // Keys returns the keys of all entries, shard by shard, each shard's
@@ -531,6 +538,16 @@ func unpackRdata(wire []byte, off, limit int, h dns.RR_Header) (out []dns.RR, en
 // length, headers included. The string is the entry's one allocation, of
 // its exact size.
 func packEntry(name, owner string, head []dns.RR, whole bool, sigs, proof []dns.RR, size int) (data string, tail int, ok bool) {
+	if !whole && len(sigs) == 0 && len(proof) == 0 {
+		if data, ok := packPlain(name, owner, head); ok {
+			return data, 0, true
+		}
+	}
+	return packRecords(name, owner, head, whole, sigs, proof, size)
+}
+
+// packRecords is packEntry through dns.PackRR, for records of any type.
+func packRecords(name, owner string, head []dns.RR, whole bool, sigs, proof []dns.RR, size int) (data string, tail int, ok bool) {
 	scratch := make([]byte, size)
 	headEnd, headLen, ok1 := packRRs(head, scratch, 0)
 	sigEnd, sigLen, ok2 := packRRs(sigs, scratch, headEnd)
@@ -561,6 +578,85 @@ func packEntry(name, owner string, head []dns.RR, whole bool, sigs, proof []dns.
 		return "", 0, false
 	}
 	return unsafe.String(unsafe.SliceData(out), len(out)), tail, true // out is not written again
+}
+
+// packPlain is packEntry for an unsigned RRset of A, AAAA, NS or CNAME
+// records, which it writes itself: one allocation, where dns.PackRR
+// wanted a copy of each record (it sets Rdlength) and a scratch buffer.
+// It reports false, for packEntry to do it, for any other type and for
+// what it leaves to dns.PackRR: an address of another length, a name
+// with an escape, an owner that does not pack.
+func packPlain(name, owner string, rrs []dns.RR) (string, bool) {
+	if len(rrs) == 0 || !packs(rrs[0].Header().Name) {
+		return "", false
+	}
+	n := len(name) + len(owner)
+	for _, rr := range rrs {
+		k := 0
+		switch rr := rr.(type) {
+		case *dns.A:
+			if len(rr.A) == net.IPv4len || len(rr.A) == net.IPv6len && rr.A.To4() != nil {
+				k = net.IPv4len
+			}
+		case *dns.AAAA:
+			if len(rr.AAAA) == net.IPv6len {
+				k = net.IPv6len
+			}
+		case *dns.NS:
+			k = packedLen(rr.Ns)
+		case *dns.CNAME:
+			k = packedLen(rr.Target)
+		}
+		if k == 0 {
+			return "", false
+		}
+		n += 2 + k
+	}
+	out := make([]byte, n)
+	off := copy(out, name)
+	off += copy(out[off:], owner)
+	for _, rr := range rrs {
+		var end int
+		var err error
+		switch rr := rr.(type) {
+		case *dns.A:
+			end = off + 2 + copy(out[off+2:], rr.A.To4())
+		case *dns.AAAA:
+			end = off + 2 + copy(out[off+2:], rr.AAAA)
+		case *dns.NS:
+			end, err = dns.PackDomainName(rr.Ns, out, off+2, nil, false)
+		case *dns.CNAME:
+			end, err = dns.PackDomainName(rr.Target, out, off+2, nil, false)
+		}
+		if err != nil || end <= off+2 || end > n {
+			return "", false // a name that packLen got wrong: an escape, an empty label
+		}
+		binary.BigEndian.PutUint16(out[off:], uint16(end-off-2))
+		off = end
+	}
+	if off != n {
+		return "", false
+	}
+	return unsafe.String(unsafe.SliceData(out), len(out)), true // out is not written again
+}
+
+// packedLen is the length of name packed uncompressed, for a fully
+// qualified name without escapes; 0 for any other.
+func packedLen(name string) int {
+	if name == "." {
+		return 1
+	}
+	if len(name) == 0 || name[len(name)-1] != '.' || strings.IndexByte(name, '\\') >= 0 {
+		return 0
+	}
+	return len(name) + 1
+}
+
+// packs reports whether dns.PackRR would pack name, an owner.
+func packs(name string) bool {
+	var buf [256]byte
+	_, err := dns.PackDomainName(name, buf[:], 0, nil, false)
+	return err == nil
 }
 
 // packRRs packs rrs uncompressed into buf from off and returns where they

@@ -398,3 +398,49 @@ func TestAppendAddrsReadsWhatGetReturns(t *testing.T) {
 		})
 	}
 }
+
+// TestPackPlain: packPlain writes what dns.PackRR does (packRecords), in
+// one allocation, and leaves what it does not handle to it.
+func TestPackPlain(t *testing.T) {
+	for _, tc := range []struct {
+		rrs   []dns.RR
+		plain bool
+	}{
+		{mustRRs(t, "a.example. 300 IN A 192.0.2.1", "a.example. 300 IN A 192.0.2.2"), true},
+		{mustRRs(t, "A.Example. 300 IN AAAA 2001:db8::1"), true},
+		{mustRRs(t, "a.example. 300 IN AAAA ::ffff:192.0.2.1"), true},
+		{mustRRs(t, "example. 300 IN NS NS1.example.", "example. 300 IN NS ns2.other."), true},
+		{mustRRs(t, ". 300 IN NS a.root-servers.net."), true},
+		{mustRRs(t, "www.example. 300 IN CNAME ."), true},
+		{mustRRs(t, "www.example. 300 IN CNAME x\\.y.example."), false},
+		{mustRRs(t, "example. 300 IN MX 10 mail.example."), false},
+		{[]dns.RR{&dns.A{Hdr: dns.RR_Header{Name: "a.example.", Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 1}, A: net.ParseIP("192.0.2.9")}}, true}, // 16 bytes
+		{[]dns.RR{&dns.A{Hdr: dns.RR_Header{Name: "a.example.", Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 1}}}, false},
+		{[]dns.RR{&dns.NS{Hdr: dns.RR_Header{Name: "a.example.", Rrtype: dns.TypeNS, Class: dns.ClassINET, Ttl: 1}, Ns: "a..example."}}, false},
+		{[]dns.RR{&dns.NS{Hdr: dns.RR_Header{Name: "a..example.", Rrtype: dns.TypeNS, Class: dns.ClassINET, Ttl: 1}, Ns: "b.example."}}, false},
+	} {
+		h := tc.rrs[0].Header()
+		name, owner := Canonical(h.Name), ""
+		if name != h.Name {
+			owner = h.Name
+		}
+		size := 0
+		for _, rr := range tc.rrs {
+			size += dns.Len(rr)
+		}
+		got, ok := packPlain(name, owner, tc.rrs)
+		if ok != tc.plain {
+			t.Errorf("%v: packPlain ok %v, want %v", tc.rrs, ok, tc.plain)
+		}
+		if !ok {
+			continue
+		}
+		want, tail, wok := packRecords(name, owner, tc.rrs, false, nil, nil, size)
+		if !wok || tail != 0 || got != want {
+			t.Errorf("%v: packPlain %q, packRecords %q (%v)", tc.rrs, got, want, wok)
+		}
+		if n := testing.AllocsPerRun(10, func() { packPlain(name, owner, tc.rrs) }); n != 1 {
+			t.Errorf("%v: %v allocations, want 1", tc.rrs, n)
+		}
+	}
+}

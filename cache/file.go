@@ -103,9 +103,9 @@ func (c *Cache) Load(r io.Reader) (int, error) {
 	n := 0
 	nowNano := now.UnixNano()
 	for _, e := range entries {
-		sh := c.shardOf(e.name())
+		sh, h := c.shardOf(e.name())
 		sh.mu.Lock()
-		if sh.s.put(e, nowNano) {
+		if sh.s.put(h, e, nowNano) {
 			n++
 		}
 		sh.mu.Unlock()

@@ -52,7 +52,7 @@ func (sh *shard) removeFunc(drop func(Meta) bool) int {
 func (c *Cache) Entries(name string) []Entry {
 	name = Canonical(name)
 	now := c.cfg.Now()
-	sh := c.shardOf(name)
+	sh, _ := c.shardOf(name)
 	sh.mu.Lock()
 	var found []entry
 	for i := sh.s.at(0).next; i != 0; i = sh.s.at(i).next {

@@ -173,15 +173,16 @@ func (c *Cache) PutSet(s Set) bool {
 		keepStale: int64(s.KeepStale),
 	}
 
-	sh := c.shardOf(k.Name)
+	sh, h := c.shardOf(k.Name)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if !sh.s.put(e, now) {
+	if !sh.s.put(h, e, now) {
 		return false
 	}
 	// Data at the name proves it exists: an NXDOMAIN entry for it is stale,
-	// unless the data could not have replaced it.
-	sh.s.removeFor(k.Name, dns.TypeNone, k.Class, s.Security, now)
+	// unless the data could not have replaced it. It is in the chain put
+	// just walked.
+	sh.s.removeFor(h, k.Name, dns.TypeNone, k.Class, s.Security, now)
 	return true
 }
 
@@ -246,10 +247,10 @@ func (c *Cache) PutNegativeSet(n NegativeSet) bool {
 		nsigs:     uint8(len(n.Sigs)),
 		keepStale: int64(n.KeepStale),
 	}
-	sh := c.shardOf(name)
+	sh, h := c.shardOf(name)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	return sh.s.put(e, now)
+	return sh.s.put(h, e, now)
 }
 
 // negativeDuration is how long a negative answer with soa (or none) is

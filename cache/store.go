@@ -16,21 +16,33 @@ import (
 //   - data: each entry's bytes (see entry.data) in a cell of the arena,
 //     large byte chunks carved into cells of a few size classes, with a free
 //     list per class.
-//   - index: map from a 64-bit hash of the key to a slot number. Neither
-//     holds a pointer, so the collector never scans the map.
+//   - index: map from a 64-bit hash of a name to the first slot of the
+//     name's chain: its entries (every type and class, its NXDOMAIN entry
+//     too), linked through the slots' sib. Neither side holds a pointer,
+//     so the collector never scans the map.
 //
 // Nothing of the store holds a pointer but the few chunk headers, so the
 // collector's mark phase does not grow with the cache. With one string per
 // entry it did, and a cache of 250,000 RRsets stretched every mark phase
 // of a filling cache into a stall that the cold-resolution p99 showed.
 //
-// The slot keeps its key, and a lookup whose slot holds another key (a
-// hash collision) is a miss: a key is never answered with another key's
-// data. A write whose hash collides replaces the other entry.
+// One index entry per name, not per key: a cold resolution asks for a
+// name's type, its NXDOMAIN entry and its CNAME, and writes its data and
+// clears its NXDOMAIN, all through one probe of the map, whose misses
+// (a cache miss each, in a large map) were most of the store's time. A
+// chain holds at most maxChain entries: a name with ever more types (a
+// hostile zone's) loses its oldest ones rather than make every lookup of
+// it long.
 //
-// The store is not safe for concurrent use: Cache locks around it.
+// The slot keeps its key, and a lookup compares it: the names whose hashes
+// collide share a chain, and a key is never answered with another key's
+// data.
+//
+// The store is not safe for concurrent use: Cache locks around it. Its
+// methods take the hash of the name (hash(name)), which Cache computes
+// once for the shard and the index.
 type store struct {
-	hash       func(name string, typ, class uint16) uint64
+	hash       func(name string) uint64
 	index      map[uint64]uint32
 	arena      arena
 	chunks     [][]slot // slot i is chunks[i>>chunkBits][i&chunkMask]; slot 0 is the list's head
@@ -49,6 +61,9 @@ const (
 	// maxSlots bounds the entries, hence the slot numbers (uint32), so
 	// that they fit an int anywhere.
 	maxSlots = math.MaxInt32
+	// maxChain bounds the entries of a chain: a name's types (with a
+	// name of a colliding hash's, which 64 bits make rare).
+	maxChain = 32
 )
 
 // entry is one cached RRset or negative answer, in wire form: one dns.RR
@@ -83,9 +98,10 @@ type entry struct {
 }
 
 // slot is an entry without its data, which is in the arena's cell ref,
-// with the key's hash and its links in the LRU list (towards the head:
-// next is more recent); a free slot's next is the next free slot. Its
-// fields are ordered to leave no padding but 4 bytes at the end: 56 bytes.
+// with the hash of its name, its links in the LRU list (towards the head:
+// next is more recent) and the next slot of its chain (sib, 0 at the
+// end); a free slot's next is the next free slot. Its fields are ordered
+// to leave no padding: 56 bytes.
 type slot struct {
 	hash     uint64
 	expires  int64
@@ -93,6 +109,7 @@ type slot struct {
 	dataLen  uint32
 	prev     uint32
 	next     uint32
+	sib      uint32
 	ttl      uint32
 	nameLen  uint16
 	ownerLen uint16
@@ -108,7 +125,8 @@ type slot struct {
 
 // entryOverhead estimates the bytes an entry costs besides its data: its
 // slot (56) and its share of the index (a 16-byte map slot and control
-// byte at the map's load), plus the data's rounding up to its cell's
+// byte at the map's load, one per name: less when a name has more than
+// one entry), plus the data's rounding up to its cell's
 // size. BenchmarkMemoryPerRRset checks it against the heap.
 const entryOverhead = 88
 
@@ -117,12 +135,6 @@ func (e *entry) name() string { return e.data[:e.nameLen] }
 func (e *entry) size() int64 { return entryOverhead + int64(len(e.data)) }
 
 func (sl *slot) size() int64 { return entryOverhead + int64(sl.dataLen) }
-
-// is reports whether sl holds the key; name is compared in the arena.
-func (s *store) is(sl *slot, name string, typ, class uint16) bool {
-	return sl.typ == typ && sl.class == class && int(sl.nameLen) == len(name) &&
-		string(s.arena.bytes(sl.ref, int(sl.nameLen))) == name
-}
 
 // entryAt copies slot sl and its data out of the store.
 func (s *store) entryAt(sl *slot) entry {
@@ -145,15 +157,9 @@ func (s *store) entryAt(sl *slot) entry {
 
 // newStore returns an empty store. hash nil means maphash with a random
 // seed of the store's own.
-func newStore(maxEntries int, maxBytes int64, hash func(name string, typ, class uint16) uint64) *store {
+func newStore(maxEntries int, maxBytes int64, hash func(name string) uint64) *store {
 	if hash == nil {
-		seed := maphash.MakeSeed()
-		hash = func(name string, typ, class uint16) uint64 {
-			// Keys of one name differ in the low bits of their hashes;
-			// keys of two names collide with probability 2^-64 per pair,
-			// for a seed no one outside the process knows.
-			return maphash.String(seed, name) ^ uint64(typ)<<16 ^ uint64(class)
-		}
+		hash = seededHash()
 	}
 	maxEntries = min(max(maxEntries, 1), maxSlots)
 	maxBytes = min(maxBytes, maxStoreBytes)
@@ -169,23 +175,55 @@ func newStore(maxEntries int, maxBytes int64, hash func(name string, typ, class 
 	}
 }
 
+// seededHash returns maphash with a random seed: two names collide with
+// probability 2^-64 per pair, for a seed no one outside the process knows.
+func seededHash() func(name string) uint64 {
+	seed := maphash.MakeSeed()
+	return func(name string) uint64 { return maphash.String(seed, name) }
+}
+
 func (s *store) at(i uint32) *slot { return &s.chunks[i>>chunkBits][i&chunkMask] }
 
-// lookup returns the slot holding the key, or 0.
-func (s *store) lookup(name string, typ, class uint16) uint32 {
-	i, ok := s.index[s.hash(name, typ, class)]
-	if !ok || !s.is(s.at(i), name, typ, class) {
-		return 0
+// lookup returns the slot holding the key, or 0; h is hash(name).
+func (s *store) lookup(h uint64, name string, typ, class uint16) uint32 {
+	for i := s.index[h]; i != 0; {
+		sl := s.at(i)
+		if sl.typ == typ && sl.class == class && s.named(sl, name) {
+			return i
+		}
+		i = sl.sib
 	}
-	return i
+	return 0
+}
+
+// lookup2 returns the slots holding the keys of name and class with types
+// typ and alt (typ != alt), 0 for none: one probe of the index for both.
+func (s *store) lookup2(h uint64, name string, typ, alt, class uint16) (i, j uint32) {
+	for k := s.index[h]; k != 0 && (i == 0 || j == 0); {
+		sl := s.at(k)
+		if sl.class == class && (sl.typ == typ || sl.typ == alt) && s.named(sl, name) {
+			if sl.typ == typ {
+				i = k
+			} else {
+				j = k
+			}
+		}
+		k = sl.sib
+	}
+	return i, j
+}
+
+// named reports whether sl's name is name; it is compared in the arena.
+func (s *store) named(sl *slot, name string) bool {
+	return int(sl.nameLen) == len(name) && string(s.arena.bytes(sl.ref, int(sl.nameLen))) == name
 }
 
 // get returns the entry for the key that is live at now, in Unix
 // nanoseconds, and makes it the most recently used. Expired entries are
 // not promoted. An entry expired less than stale nanoseconds ago counts
-// as live (serve-stale reads); 0 for live entries only.
-func (s *store) get(name string, typ, class uint16, now, stale int64) (entry, bool) {
-	i := s.lookup(name, typ, class)
+// as live (serve-stale reads); 0 for live entries only. h is hash(name).
+func (s *store) get(h uint64, name string, typ, class uint16, now, stale int64) (entry, bool) {
+	i := s.lookup(h, name, typ, class)
 	if i == 0 {
 		return entry{}, false
 	}
@@ -215,21 +253,32 @@ func (s *store) liveAt(i uint32, now, stale int64) (*slot, bool) {
 // put stores e as the most recently used entry, unless live data that e
 // may not replace holds its key (see supersedes) or e is larger than an
 // arena cell can be. It evicts the least recently used entries to stay
-// within the bounds, the new one aside.
-func (s *store) put(e entry, now int64) bool {
+// within the bounds, the new one aside, and the oldest entry of its chain
+// when the chain is full. h is hash(e.name()).
+func (s *store) put(h uint64, e entry, now int64) bool {
 	if len(e.data) > arenaChunk {
 		return false // a name of up to 64 KB and a SOA (PutNegative)
 	}
-	h := s.hash(e.name(), e.typ, e.class)
-	if i, ok := s.index[h]; ok {
+	var i, last uint32
+	n := 0
+	for k := s.index[h]; k != 0; k = s.at(k).sib {
+		if sl := s.at(k); sl.typ == e.typ && sl.class == e.class && s.named(sl, e.name()) {
+			i = k
+		}
+		last = k
+		n++
+	}
+	if i != 0 {
 		old := s.at(i)
-		if s.is(old, e.name(), e.typ, e.class) && now < old.expires && !e.supersedes(old.rank, old.security) {
+		if now < old.expires && !e.supersedes(old.rank, old.security) {
 			return false
 		}
-		if s.is(old, e.name(), e.typ, e.class) && e.security == Bogus && old.security != Bogus && now-old.expires < e.keepStale {
+		if e.security == Bogus && old.security != Bogus && now-old.expires < e.keepStale {
 			return false // the stale data stays servable
 		}
-		s.drop(i) // the key's old entry, or another key's whose hash is the same
+		s.drop(i)
+	} else if n >= maxChain {
+		s.drop(last) // the chain's oldest
 	}
 	if s.count >= s.maxEntries {
 		s.drop(s.at(0).prev)
@@ -241,10 +290,12 @@ func (s *store) put(e entry, now int64) bool {
 		return false // unreachable within maxStoreBytes; a wrapped cell would corrupt another entry
 	}
 	s.types.add(e.typ)
-	i := s.alloc()
+	i = s.alloc()
 	sl := s.at(i)
+	head := s.index[h] // after the drops, which may have changed it
 	*sl = slot{
 		hash:     h,
+		sib:      head,
 		expires:  e.expires,
 		ttl:      e.ttl,
 		ref:      s.arena.alloc(len(e.data)),
@@ -271,17 +322,18 @@ func (s *store) put(e entry, now int64) bool {
 	return true
 }
 
-// remove drops the key's entry, if any.
-func (s *store) remove(name string, typ, class uint16) {
-	if i := s.lookup(name, typ, class); i != 0 {
+// remove drops the key's entry, if any; h is hash(name).
+func (s *store) remove(h uint64, name string, typ, class uint16) {
+	if i := s.lookup(h, name, typ, class); i != 0 {
 		s.drop(i)
 	}
 }
 
 // removeFor drops the key's entry unless it is live and of a security
-// that a set of security sec may not replace (rank aside).
-func (s *store) removeFor(name string, typ, class uint16, sec Security, now int64) {
-	if i := s.lookup(name, typ, class); i != 0 {
+// that a set of security sec may not replace (rank aside). h is
+// hash(name).
+func (s *store) removeFor(h uint64, name string, typ, class uint16, sec Security, now int64) {
+	if i := s.lookup(h, name, typ, class); i != 0 {
 		if sl := s.at(i); now >= sl.expires || replaces(sec, sl.security) {
 			s.drop(i)
 		}
@@ -299,11 +351,23 @@ func (s *store) keys() []Key {
 	return out
 }
 
-// drop unlinks slot i, deletes it from the index and frees it.
+// drop unlinks slot i from the list and its chain and frees it.
 func (s *store) drop(i uint32) {
 	sl := s.at(i)
 	s.unlink(sl)
-	delete(s.index, sl.hash)
+	if head := s.index[sl.hash]; head == i {
+		if sl.sib == 0 {
+			delete(s.index, sl.hash)
+		} else {
+			s.index[sl.hash] = sl.sib
+		}
+	} else {
+		prev := s.at(head)
+		for prev.sib != i {
+			prev = s.at(prev.sib)
+		}
+		prev.sib = sl.sib
+	}
 	s.count--
 	s.bytes -= sl.size()
 	s.arena.free(sl.ref, int(sl.dataLen))

@@ -25,8 +25,9 @@ func checkCache(tb testing.TB, c *Cache) {
 }
 
 // checkStore verifies the store's invariants: the list runs both ways over
-// count entries, each entry is indexed under its own hash, the index holds
-// nothing else, bytes is the sum of the sizes, and every slot ever taken is
+// count entries, each entry is in the chain of its name's hash once, the
+// chains hold nothing else and no key twice and are at most maxChain
+// long, bytes is the sum of the sizes, and every slot ever taken is
 // either in the list, free, or the head.
 func checkStore(tb testing.TB, s *store) {
 	tb.Helper()
@@ -45,18 +46,37 @@ func checkStore(tb testing.TB, s *store) {
 	if len(fwd) != s.count || !slices.Equal(fwd, back) {
 		tb.Fatalf("list forwards %v, backwards reversed %v, count %d", fwd, back, s.count)
 	}
-	if len(s.index) != s.count {
-		tb.Fatalf("index holds %d, list %d", len(s.index), s.count)
+	chained := map[uint32]bool{}
+	for h, head := range s.index {
+		keys := map[Key]bool{}
+		n := 0
+		for i := head; i != 0; i = s.at(i).sib {
+			sl := s.at(i)
+			k := Key{Name: string(s.arena.bytes(sl.ref, int(sl.nameLen))), Type: sl.typ, Class: sl.class}
+			if sl.hash != h || keys[k] || chained[i] {
+				tb.Fatalf("slot %d (%v, hash %#x) in the chain of %#x: another hash, or a key or slot met twice", i, k, sl.hash, h)
+			}
+			keys[k], chained[i] = true, true
+			if n++; n > maxChain {
+				tb.Fatalf("chain of %#x longer than %d", h, maxChain)
+			}
+		}
+		if head == 0 {
+			tb.Fatalf("empty chain of %#x indexed", h)
+		}
+	}
+	if len(chained) != s.count {
+		tb.Fatalf("chains hold %d entries, list %d", len(chained), s.count)
 	}
 	var bytes int64
 	for _, i := range fwd {
 		sl := s.at(i)
 		name := string(s.arena.bytes(sl.ref, int(sl.nameLen)))
-		if sl.hash != s.hash(name, sl.typ, sl.class) {
-			tb.Fatalf("slot %d (%q) keeps a hash not its key's", i, name)
+		if sl.hash != s.hash(name) {
+			tb.Fatalf("slot %d (%q) keeps a hash not its name's", i, name)
 		}
-		if j, ok := s.index[sl.hash]; !ok || j != i {
-			tb.Fatalf("slot %d (%q) indexed as %d, %v", i, name, j, ok)
+		if !chained[i] {
+			tb.Fatalf("slot %d (%q) in no chain", i, name)
 		}
 		bytes += sl.size()
 	}
@@ -101,6 +121,9 @@ func checkStore(tb testing.TB, s *store) {
 func slotsTaken(s *store) int {
 	return (len(s.chunks)-1)*chunkSize + len(s.chunks[len(s.chunks)-1])
 }
+
+// putEntry is put with the hash of e's name.
+func (s *store) putEntry(e entry, now int64) bool { return s.put(s.hash(e.name()), e, now) }
 
 // testEntry is an entry whose data is its name and then tag.
 func testEntry(name string, typ uint16, tag string, expires int64, rank Rank) entry {
@@ -170,7 +193,7 @@ func TestSlotReuse(t *testing.T) {
 	const maxEntries = 1000
 	s := newStore(maxEntries, DefaultMaxBytes, nil)
 	for i := range 200_000 {
-		if !s.put(testEntry(fmt.Sprintf("n%d.example.", i), dns.TypeA, "x", 1, RankAnswer), 0) {
+		if !s.putEntry(testEntry(fmt.Sprintf("n%d.example.", i), dns.TypeA, "x", 1, RankAnswer), 0) {
 			t.Fatalf("put %d refused", i)
 		}
 	}
@@ -185,7 +208,7 @@ func TestSlotReuse(t *testing.T) {
 	// A larger bound takes whole chunks, and reuses them too.
 	s = newStore(3*chunkSize, DefaultMaxBytes, nil)
 	for i := range 20 * chunkSize {
-		s.put(testEntry(fmt.Sprintf("n%d.example.", i), dns.TypeA, "x", 1, RankAnswer), 0)
+		s.putEntry(testEntry(fmt.Sprintf("n%d.example.", i), dns.TypeA, "x", 1, RankAnswer), 0)
 	}
 	if n := slotsTaken(s); n > 3*chunkSize+1 || len(s.chunks) != 4 {
 		t.Errorf("%d slots in %d chunks for %d entries", n, len(s.chunks), 3*chunkSize)
@@ -202,7 +225,8 @@ func TestSlotReuse(t *testing.T) {
 // same hash.
 func collidingCache(cfg Config) *Cache {
 	c := New(cfg)
-	c.shards = []shard{{s: newStore(c.cfg.MaxEntries, c.cfg.MaxBytes, func(string, uint16, uint16) uint64 { return 42 })}}
+	c.hash = func(string) uint64 { return 42 }
+	c.shards = []shard{{s: newStore(c.cfg.MaxEntries, c.cfg.MaxBytes, c.hash)}}
 	c.shards[0].s.types = &c.types
 	return c
 }
@@ -229,16 +253,18 @@ func TestCollisionsNeverMixKeys(t *testing.T) {
 		t.Fatalf("own key: %+v, %v", e, ok)
 	}
 
-	// A colliding write replaces the other key's entry, whatever its rank.
+	// A colliding write leaves the other key's entry alone, whatever its
+	// rank: both are in the chain of their hash.
 	if !c.Put(mustRRs(t, "b.example. 300 IN A 203.0.113.1"), RankGlue) {
 		t.Fatal("colliding Put refused")
 	}
-	if _, ok := c.Get("a.example.", dns.TypeA, in); ok {
-		t.Error("a.example. survived a colliding write")
+	if e, ok := c.Get("a.example.", dns.TypeA, in); !ok || e.RRs[0].(*dns.A).A.String() != "192.0.2.1" {
+		t.Errorf("a.example. after a colliding write: %+v, %v", e, ok)
 	}
 	if e, ok := c.Get("b.example.", dns.TypeA, in); !ok || e.RRs[0].Header().Name != "b.example." || e.RRs[0].(*dns.A).A.String() != "203.0.113.1" {
 		t.Errorf("b.example.: %+v, %v", e, ok)
 	}
+	c.Remove(Key{Name: "b.example.", Type: dns.TypeA, Class: in})
 
 	// Removing, or clearing the NXDOMAIN of, another key leaves it alone.
 	c.Remove(Key{Name: "a.example.", Type: dns.TypeA, Class: in})
@@ -254,14 +280,17 @@ func TestCollisionsNeverMixKeys(t *testing.T) {
 
 	// A negative entry at the same hash answers only its own name.
 	c.PutNegative("nx.example.", dns.TypeA, in, NXDomain, soa(t, 300, 300), RankAuthAuthority)
-	if e, ok := c.Get("c.example.", dns.TypeTXT, in); ok {
-		t.Errorf("c.example. answered by the NXDOMAIN of nx.example.: %+v", e)
+	if e, ok := c.Get("c.example.", dns.TypeMX, in); ok {
+		t.Errorf("c.example. MX answered by the NXDOMAIN of nx.example.: %+v", e)
+	}
+	if e, ok := c.Get("c.example.", dns.TypeTXT, in); !ok || e.Negative != Positive {
+		t.Errorf("c.example. TXT beside the NXDOMAIN of nx.example.: %+v, %v", e, ok)
 	}
 	if e, ok := c.Get("nx.example.", dns.TypeMX, in); !ok || e.Negative != NXDomain {
 		t.Errorf("nx.example.: %+v, %v", e, ok)
 	}
 	c.Remove(Key{Name: "c.example.", Type: dns.TypeNone, Class: in})
-	if c.Len() != 1 {
+	if c.Len() != 2 {
 		t.Error("Remove of c.example.'s NXDOMAIN dropped nx.example.'s")
 	}
 	checkCache(t, c)
@@ -334,10 +363,9 @@ type modelEntry struct {
 	security Security
 }
 
-// model is the store's specification: a map and a list, with at most one
-// entry per hash.
+// model is the store's specification: a map and a list. (Its chains are
+// never full: a store of at most maxChain entries.)
 type model struct {
-	hash       func(name string, typ, class uint16) uint64
 	ll         *list.List // of *modelEntry, most recent first
 	maxEntries int
 	maxBytes   int64
@@ -362,17 +390,11 @@ func (m *model) find(name string, typ uint16) *list.Element {
 }
 
 func (m *model) put(e *modelEntry, now int64) bool {
-	h := m.hash(e.name, e.typ, dns.ClassINET)
-	for el := m.ll.Front(); el != nil; el = el.Next() {
-		old := el.Value.(*modelEntry)
-		if m.hash(old.name, old.typ, dns.ClassINET) != h {
-			continue
-		}
-		if old.name == e.name && old.typ == e.typ && now < old.expires && refuses(e, old) {
+	if el := m.find(e.name, e.typ); el != nil {
+		if now < el.Value.(*modelEntry).expires && refuses(e, el.Value.(*modelEntry)) {
 			return false
 		}
 		m.ll.Remove(el)
-		break
 	}
 	m.ll.PushFront(e)
 	for m.ll.Len() > m.maxEntries || (m.bytes() > m.maxBytes && m.ll.Len() > 1) {
@@ -419,15 +441,15 @@ func FuzzStore(f *testing.F) {
 		}
 		ops = ops[:min(len(ops), 300)]      // long enough to fill and churn; fast to minimise
 		hashBits := uint64(ops[0] >> 4 & 3) // 0: every key collides
-		h := func(name string, typ, class uint16) uint64 {
+		h := func(name string) uint64 {
 			f := fnv.New64a()
-			fmt.Fprintf(f, "%s/%d/%d", name, typ, class)
+			f.Write([]byte(name))
 			return f.Sum64() & (1<<hashBits - 1)
 		}
-		maxEntries := 1 + int(ops[0]&7)
+		maxEntries := 1 + int(ops[0]&7) // at most maxChain: the chains never fill
 		maxBytes := entryOverhead + int64(ops[1])*2
 		s := newStore(maxEntries, maxBytes, h)
-		m := &model{hash: h, ll: list.New(), maxEntries: maxEntries, maxBytes: maxBytes}
+		m := &model{ll: list.New(), maxEntries: maxEntries, maxBytes: maxBytes}
 		var now int64
 		for step, op := range ops[2:] {
 			name, typ := names[int(op>>2&7)%len(names)], types[int(op>>5)%len(types)]
@@ -438,12 +460,12 @@ func FuzzStore(f *testing.F) {
 				e := &modelEntry{name: name, typ: typ, data: name + tag, expires: now + int64(1+step%4), rank: rank, security: sec}
 				se := testEntry(name, typ, tag, e.expires, rank)
 				se.security = sec
-				got := s.put(se, now)
+				got := s.put(h(name), se, now)
 				if want := m.put(e, now); got != want {
 					t.Fatalf("step %d: put(%s %d rank %d) = %v, model %v", step, name, typ, rank, got, want)
 				}
 			case 2: // get
-				got, ok := s.get(name, typ, dns.ClassINET, now, 0)
+				got, ok := s.get(h(name), name, typ, dns.ClassINET, now, 0)
 				want, wok := m.get(name, typ, now)
 				if ok != wok || ok && (got.data != want.data || got.name() != name || got.typ != typ || got.class != dns.ClassINET || got.expires != want.expires || got.rank != want.rank || got.security != want.security) {
 					t.Fatalf("step %d: get(%s %d) = %q %v, model %+v %v", step, name, typ, got.data, ok, want, wok)
@@ -453,7 +475,7 @@ func FuzzStore(f *testing.F) {
 					now++
 					continue
 				}
-				s.remove(name, typ, dns.ClassINET)
+				s.remove(h(name), name, typ, dns.ClassINET)
 				if el := m.find(name, typ); el != nil {
 					m.ll.Remove(el)
 				}
@@ -480,7 +502,7 @@ func TestArenaReusesCells(t *testing.T) {
 	s := newStore(1000, 1<<40, nil)
 	put := func(i int) {
 		name := fmt.Sprintf("n%07d.example.", i)
-		if !s.put(testEntry(name, dns.TypeA, strings.Repeat("x", 40), 1<<62, RankAnswer), 0) {
+		if !s.putEntry(testEntry(name, dns.TypeA, strings.Repeat("x", 40), 1<<62, RankAnswer), 0) {
 			t.Fatalf("put %s refused", name)
 		}
 	}
@@ -537,7 +559,7 @@ func TestArenaBoundedAcrossSizes(t *testing.T) {
 		for range maxBytes / 2 / (size + entryOverhead) {
 			name := fmt.Sprintf("n%07d.example.", len(tags))
 			tags = append(tags, tag)
-			if !s.put(testEntry(name, dns.TypeTXT, tag, 1<<62, RankAnswer), 0) {
+			if !s.putEntry(testEntry(name, dns.TypeTXT, tag, 1<<62, RankAnswer), 0) {
 				t.Fatalf("put %s refused", name)
 			}
 		}
@@ -545,7 +567,7 @@ func TestArenaBoundedAcrossSizes(t *testing.T) {
 		for _, k := range s.keys() {
 			var i int
 			fmt.Sscanf(k.Name, "n%07d.", &i)
-			if e, ok := s.get(k.Name, k.Type, k.Class, 0, 0); !ok || e.data != k.Name+tags[i] {
+			if e, ok := s.get(s.hash(k.Name), k.Name, k.Type, k.Class, 0, 0); !ok || e.data != k.Name+tags[i] {
 				t.Fatalf("size %d: %s: %.40q..., %v", size, k.Name, e.data, ok)
 			}
 		}
@@ -568,7 +590,7 @@ func TestArenaChunkLimit(t *testing.T) {
 	data := strings.Repeat("x", 4000)
 	stored := 0
 	for i := range 100 {
-		if s.put(testEntry(fmt.Sprintf("n%03d.example.", i), dns.TypeTXT, data, 1<<62, RankAnswer), 0) {
+		if s.putEntry(testEntry(fmt.Sprintf("n%03d.example.", i), dns.TypeTXT, data, 1<<62, RankAnswer), 0) {
 			stored++
 		}
 	}
@@ -581,8 +603,31 @@ func TestArenaChunkLimit(t *testing.T) {
 	checkStore(t, s)
 	for i := range stored {
 		name := fmt.Sprintf("n%03d.example.", i)
-		if e, ok := s.get(name, dns.TypeTXT, dns.ClassINET, 0, 0); !ok || !strings.HasSuffix(e.data, data) {
+		if e, ok := s.get(s.hash(name), name, dns.TypeTXT, dns.ClassINET, 0, 0); !ok || !strings.HasSuffix(e.data, data) {
 			t.Fatalf("%s: lost or changed after the arena filled", name)
 		}
+	}
+}
+
+// TestChainBound: a name of ever more types keeps its newest maxChain
+// entries, and other names theirs.
+func TestChainBound(t *testing.T) {
+	s := newStore(1000, 1<<40, nil)
+	s.putEntry(testEntry("other.example.", dns.TypeA, "x", 1<<62, RankAnswer), 0)
+	const n = maxChain + 8
+	for typ := uint16(1); typ <= n; typ++ {
+		if !s.putEntry(testEntry("many.example.", typ, "x", 1<<62, RankAnswer), 0) {
+			t.Fatalf("type %d refused", typ)
+		}
+		checkStore(t, s)
+	}
+	for typ := uint16(1); typ <= n; typ++ {
+		_, ok := s.get(s.hash("many.example."), "many.example.", typ, dns.ClassINET, 0, 0)
+		if want := typ > n-maxChain; ok != want {
+			t.Errorf("type %d cached %v, want %v", typ, ok, want)
+		}
+	}
+	if _, ok := s.get(s.hash("other.example."), "other.example.", dns.TypeA, dns.ClassINET, 0, 0); !ok || s.count != maxChain+1 {
+		t.Errorf("other.example. A cached %v, %d entries", ok, s.count)
 	}
 }
