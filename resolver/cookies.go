@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"net/netip"
 	"time"
+	"unsafe"
 
 	"github.com/miekg/dns"
 
@@ -51,7 +52,8 @@ func (r *Resolver) exchangeCookies(ctx context.Context, t Transport, m *dns.Msg,
 	}
 	for retried := false; ; retried = true {
 		var buf [cookie.ClientLen + cookie.MaxServerLen]byte
-		setCookie(opt, r.cookies.Option(buf[:0], server.Addr()))
+		sent := r.cookies.Option(buf[:0], server.Addr())
+		setCookie(opt, sent)
 		resp, rtt, tcp, err = exchangeVia(ctx, t, m, server, timeout)
 		if err != nil {
 			return resp, rtt, tcp, err
@@ -62,7 +64,11 @@ func (r *Resolver) exchangeCookies(ctx context.Context, t Transport, m *dns.Msg,
 		}
 		got, ok := cookieHex(resp)
 		if !ok {
-			r.cookies.Forget(server.Addr())
+			if len(sent) > cookie.ClientLen {
+				// It gave us one: it stopped. Sent none, there was
+				// none to forget (the jar's lock taken once).
+				r.cookies.Forget(server.Addr())
+			}
 			return resp, rtt, tcp, nil
 		}
 		if len(got) <= 2*len(buf) {
@@ -77,9 +83,31 @@ func (r *Resolver) exchangeCookies(ctx context.Context, t Transport, m *dns.Msg,
 	}
 }
 
+// cookieOption is a COOKIE option with its hex text and, for an OPT
+// without options, the one-element Option slice: one allocation where
+// there were three.
+type cookieOption struct {
+	c    dns.EDNS0_COOKIE
+	opts [1]dns.EDNS0
+	hex  [2 * (cookie.ClientLen + cookie.ServerLen)]byte // longer ones: EncodeToString
+}
+
 // setCookie puts data in opt as its COOKIE option, in place of any.
 func setCookie(opt *dns.OPT, data []byte) {
-	c := &dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: hex.EncodeToString(data)}
+	co := new(cookieOption)
+	c := &co.c
+	c.Code = dns.EDNS0COOKIE
+	if n := hex.EncodedLen(len(data)); n <= len(co.hex) {
+		hex.Encode(co.hex[:], data)
+		c.Cookie = unsafe.String(&co.hex[0], n) // never written again
+	} else {
+		c.Cookie = hex.EncodeToString(data)
+	}
+	if len(opt.Option) == 0 {
+		co.opts[0] = c
+		opt.Option = co.opts[:1:1]
+		return
+	}
 	for i, o := range opt.Option {
 		if o.Option() == dns.EDNS0COOKIE {
 			opt.Option[i] = c
