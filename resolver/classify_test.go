@@ -267,3 +267,34 @@ func FuzzInZone(f *testing.F) {
 		}
 	})
 }
+
+func TestSplitRRsets(t *testing.T) {
+	tests := []struct {
+		name string
+		rrs  []string
+		want [][]int // indexes into rrs, per set
+	}{
+		{"none", nil, nil},
+		{"runs", []string{"a.example. 1 IN A 192.0.2.1", "A.example. 1 IN A 192.0.2.2", "b.example. 1 IN A 192.0.2.3", "b.example. 1 IN AAAA 2001:db8::1"}, [][]int{{0, 1}, {2}, {3}}},
+		{"split set", []string{"a.example. 1 IN A 192.0.2.1", "b.example. 1 IN A 192.0.2.3", "a.example. 1 IN A 192.0.2.2"}, [][]int{{0, 2}, {1}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			in := rrs(t, tc.rrs...)
+			got := splitRRsets(in)
+			if len(got) != len(tc.want) {
+				t.Fatalf("%d sets %v, want %d", len(got), got, len(tc.want))
+			}
+			for i, set := range got {
+				if len(set) != len(tc.want[i]) || cap(set) != len(set) {
+					t.Fatalf("set %d: %v (cap %d), want %v", i, set, cap(set), tc.want[i])
+				}
+				for j, k := range tc.want[i] {
+					if set[j] != in[k] {
+						t.Errorf("set %d record %d: %v, want %v", i, j, set[j], in[k])
+					}
+				}
+			}
+		})
+	}
+}

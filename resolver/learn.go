@@ -422,8 +422,41 @@ func (r *Resolver) clampSec(c check, rrs []dns.RR) []dns.RR {
 	return clampedTTL(rrs, r.now().Add(left), r.now())
 }
 
-// splitRRsets groups records by owner and type.
+// splitRRsets groups records by owner and type. Sets whose records are
+// one run of rrs each (a reply's usual order) are slices of rrs, capped
+// so that an append copies: one allocation, where there was one per set
+// and the slice's growth. Callers never write a set's elements.
 func splitRRsets(rrs []dns.RR) [][]dns.RR {
+	const maxRuns = 16 // comparisons grow with the square of the runs
+	runs := 0
+	for i := 0; i < len(rrs); runs++ {
+		j := i + 1
+		for j < len(rrs) && sameSet(rrs[i], rrs[j]) {
+			j++
+		}
+		for k := 0; k < i; k++ {
+			if sameSet(rrs[k], rrs[i]) {
+				runs = maxRuns // a set in two runs: merged below
+				break
+			}
+		}
+		if runs >= maxRuns {
+			break
+		}
+		i = j
+	}
+	if runs < maxRuns {
+		sets := make([][]dns.RR, 0, runs)
+		for i := 0; i < len(rrs); {
+			j := i + 1
+			for j < len(rrs) && sameSet(rrs[i], rrs[j]) {
+				j++
+			}
+			sets = append(sets, rrs[i:j:j])
+			i = j
+		}
+		return sets
+	}
 	var sets [][]dns.RR
 	index := map[cache.Key]int{}
 	for _, rr := range rrs {
@@ -438,6 +471,13 @@ func splitRRsets(rrs []dns.RR) [][]dns.RR {
 		sets[i] = append(sets[i], rr)
 	}
 	return sets
+}
+
+// sameSet reports whether a and b belong to one RRset: owner (in any
+// case), type and class.
+func sameSet(a, b dns.RR) bool {
+	ha, hb := a.Header(), b.Header()
+	return ha.Rrtype == hb.Rrtype && ha.Class == hb.Class && sameName(ha.Name, hb.Name)
 }
 
 // rememberWhy keeps the reason of a bogus verdict for the cache's entry.
