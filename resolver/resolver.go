@@ -180,40 +180,6 @@ func New(cfg Config) (*Resolver, error) {
 // Cache returns the resolver's cache.
 func (r *Resolver) Cache() *cache.Cache { return r.cache }
 
-// walkStack is growStack's pad: the runtime rounds the stack up to the
-// next power of two, 16 KB, which a walk without validation fits in
-// (replies go down and up the walk by pointer, keeping its frames small);
-// a 32 KB stack would not come from the per-P stack cache.
-const walkStack = 8 << 10
-
-// growStack makes the runtime grow the new walk goroutine's stack to
-// walkStack at once, while it is nearly empty and cheap to copy, instead
-// of doubling it twice deep inside the walk, where each doubling copies
-// every frame: newstack and copystack took a sixth of a cold
-// resolution's CPU in BenchmarkResolveCold.
-//
-// The pad is declared in a branch never taken: the frame is sized for
-// it (the prologue's stack check is what grows the stack), but the
-// runtime never zeroes it, which took as long as the growth itself.
-//
-//go:noinline
-func growStack() {
-	if touchPad {
-		var pad [walkStack]byte
-		touchStack(&pad)
-	}
-}
-
-// touchPad is never set: growStack's pad is only there for the frame
-// size, and the compiler cannot drop a branch on a variable.
-var touchPad bool
-
-// touchStack keeps growStack's array real: the compiler cannot see
-// through a call it may not inline.
-//
-//go:noinline
-func touchStack(pad *[walkStack]byte) { pad[0] = 1 }
-
 // setUpValidation turns validation on, with the configured trust anchors
 // and, for the IANA root hints, the root's own.
 func (r *Resolver) setUpValidation(cfg Config) error {

@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	"github.com/miekg/dns"
+
+	"github.com/recursor-dns/recursor/internal/stackpad"
 )
 
 // mmsgQuerySize is the receive buffer of each slot of a batched read.
@@ -81,7 +83,9 @@ func (s *Server) readUDP(ctx context.Context, u *udpSocket) {
 // the client at to (from the address sess names, on a wildcard socket).
 func (s *Server) answerLater(ctx context.Context, u *udpSocket, q *query, to netip.AddrPort, sess *dns.SessionUDP) {
 	s.work.Go(func() {
-		growStack()
+		// The engine's cache lookup of a cold name, eight frames
+		// down, needs more than 4 KB; 8 KB holds the whole query.
+		stackpad.Grow8K()
 		resp := s.resolvePending(ctx, q)
 		if resp == nil { // dropped by the response policy
 			s.tapClient(to, TransportUDP, q.wire, nil, q.start)
@@ -94,37 +98,6 @@ func (s *Server) answerLater(ctx context.Context, u *udpSocket, q *query, to net
 		packBuffers.Put(bp)
 	})
 }
-
-// answerStack is growStack's pad: with it the goroutine of answerLater
-// needs more than a 4 KB stack from its start, as it does by the time the
-// engine looks in its cache for a cold name, and the runtime rounds it up
-// to 8 KB, which the rest of the query fits in. A goroutine that starts
-// with 8 KB (the runtime sizes new stacks by the average in use) does
-// not grow.
-const answerStack = 4 << 10
-
-// growStack makes the runtime grow answerLater's new goroutine's stack
-// at once, while it holds two frames, instead of deep inside the engine,
-// where the copy walks and adjusts every frame of the query. The pad is
-// declared in a branch never taken: the frame is sized for it (the
-// prologue's stack check is what grows the stack), but nothing zeroes it.
-//
-//go:noinline
-func growStack() {
-	if touchPad {
-		var pad [answerStack]byte
-		touchStack(&pad)
-	}
-}
-
-// touchPad is never set: the compiler cannot drop a branch on a variable.
-var touchPad bool
-
-// touchStack keeps growStack's array real: the compiler cannot see
-// through a call it may not inline.
-//
-//go:noinline
-func touchStack(pad *[answerStack]byte) { pad[0] = 1 }
 
 func (s *Server) writeUDP(u *udpSocket, b []byte, to netip.AddrPort, sess *dns.SessionUDP) {
 	if b == nil {
