@@ -343,13 +343,8 @@ func (c *Cache) AppendAddrs(dst []netip.Addr, name string, qtype uint16) ([]neti
 func (c *Cache) findLocked(sh *shard, h uint64, name string, qtype, qclass uint16, stale int64) (*slot, time.Time) {
 	var now time.Time
 	clocked := false
-	var found [2]uint32
-	if qtype == dns.TypeNone {
-		found[0] = sh.s.lookup(h, name, qtype, qclass)
-	} else {
-		found[0], found[1] = sh.s.lookup2(h, name, qtype, dns.TypeNone, qclass)
-	}
-	for _, i := range found {
+	i, nx := sh.s.lookupOrNX(h, name, qtype, qclass)
+	for _, i := range [2]uint32{i, nx} {
 		if i == 0 {
 			continue
 		}
@@ -372,13 +367,8 @@ func (c *Cache) RemoveExpired(name string, qtype, qclass uint16) {
 	sh, h := c.shardOf(name)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	var i, j uint32
-	if qtype == dns.TypeNone {
-		i = sh.s.lookup(h, name, qtype, qclass)
-	} else {
-		i, j = sh.s.lookup2(h, name, qtype, dns.TypeNone, qclass)
-	}
-	for _, i := range []uint32{i, j} {
+	i, nx := sh.s.lookupOrNX(h, name, qtype, qclass)
+	for _, i := range [2]uint32{i, nx} {
 		if i != 0 && now >= sh.s.at(i).expires {
 			sh.s.drop(i)
 		}

@@ -4,6 +4,8 @@ import (
 	"hash/maphash"
 	"math"
 	"sort"
+
+	"github.com/miekg/dns"
 )
 
 // The store keeps the cache's entries in few, mostly pointer-free objects,
@@ -211,6 +213,15 @@ func (s *store) lookup2(h uint64, name string, typ, alt, class uint16) (i, j uin
 		k = sl.sib
 	}
 	return i, j
+}
+
+// lookupOrNX returns the slots of the key and of its name's NXDOMAIN
+// entry (type None), 0 for none; with qtype None, that entry once.
+func (s *store) lookupOrNX(h uint64, name string, qtype, qclass uint16) (i, nx uint32) {
+	if qtype == dns.TypeNone {
+		return s.lookup(h, name, qtype, qclass), 0
+	}
+	return s.lookup2(h, name, qtype, dns.TypeNone, qclass)
 }
 
 // named reports whether sl's name is name; it is compared in the arena.
