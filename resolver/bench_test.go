@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -73,10 +74,8 @@ func (coldNet) Exchange(_ context.Context, q *dns.Msg, server netip.AddrPort) (*
 	return resp, 50 * time.Microsecond, err
 }
 
-// BenchmarkResolveCold resolves a never-seen www.dN.com. A per iteration
-// with com. cached, as make bench's cold phase does: two upstream queries,
-// the referral and the answer, through the in-memory coldNet.
-func BenchmarkResolveCold(b *testing.B) {
+// coldResolver is a resolver over coldNet.
+func coldResolver(b *testing.B) *Resolver {
 	r, err := New(Config{
 		RootHints:   testHints(),
 		Transport:   testnet.LoopbackOnly(b, coldNet{}),
@@ -86,6 +85,14 @@ func BenchmarkResolveCold(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	return r
+}
+
+// BenchmarkResolveCold resolves a never-seen www.dN.com. A per iteration
+// with com. cached, as make bench's cold phase does: two upstream queries,
+// the referral and the answer, through the in-memory coldNet.
+func BenchmarkResolveCold(b *testing.B) {
+	r := coldResolver(b)
 	ctx := context.Background()
 	if _, err := r.Resolve(ctx, "www.d0.com.", dns.TypeA); err != nil {
 		b.Fatal(err)
@@ -99,6 +106,30 @@ func BenchmarkResolveCold(b *testing.B) {
 			b.Fatalf("www.d%d.com.: %v, %v", i, resp, err)
 		}
 	}
+}
+
+// BenchmarkGCAfterColdNames times a forced collection once 30,000 cold
+// names have been resolved: what a mark phase finds of the engine's
+// per-name state (cache, infrastructure and delegation facts) when it is
+// full. The collector's work per cycle is what bunched the cold tail
+// (docs/architecture.md); run it with -cpu 1, as the bench pins us.
+func BenchmarkGCAfterColdNames(b *testing.B) {
+	r := coldResolver(b)
+	ctx := context.Background()
+	for i := range 30_000 {
+		if _, err := r.Resolve(ctx, fmt.Sprintf("www.d%d.com.", i), dns.TypeA); err != nil {
+			b.Fatal(err)
+		}
+	}
+	runtime.GC()
+	var total time.Duration
+	for b.Loop() {
+		start := time.Now()
+		runtime.GC()
+		total += time.Since(start)
+	}
+	b.ReportMetric(float64(total.Microseconds())/float64(b.N), "µs/gc")
+	runtime.KeepAlive(r)
 }
 
 // BenchmarkExchangeUDP is one upstream exchange over loopback UDP through

@@ -34,7 +34,7 @@ func (r *Resolver) capToParentTTL(zone string, ns []dns.RR, now time.Time) {
 	// Once the deadline has passed, the child cannot renew its own
 	// delegation (a reply that arrives just after it, iter_ghost_timewindow):
 	// TTL 0, and the parent is asked again.
-	if deadline, ok := r.delegationEnds.Get(cache.Canonical(zone)); ok {
+	if deadline, ok := r.delegationEnds.get(cache.Canonical(zone)); ok {
 		capTTL(ns, deadline.Sub(now))
 	}
 }
@@ -48,7 +48,7 @@ func (r *Resolver) rememberDelegation(ns []dns.RR, now time.Time) {
 	for _, rr := range ns {
 		ttl = min(ttl, rr.Header().Ttl)
 	}
-	r.delegationEnds.Add(cache.Canonical(ns[0].Header().Name), now.Add(time.Duration(ttl)*time.Second))
+	r.delegationEnds.add(cache.Canonical(ns[0].Header().Name), now.Add(time.Duration(ttl)*time.Second))
 }
 
 // capBelowZone lowers the TTLs of an NS set below zone, learned from
@@ -75,19 +75,6 @@ func capTTL(rrs []dns.RR, left time.Duration) {
 			cp.Header().Ttl = secs
 			rrs[i] = cp
 		}
-	}
-}
-
-// rememberParentGlue keeps the addresses a referral gave for its servers,
-// apart from the cache, where the child's own records may replace them.
-func (r *Resolver) rememberParentGlue(glue []dns.RR) {
-	byName := map[string][]netip.Addr{}
-	for _, g := range glue {
-		name := cache.Canonical(g.Header().Name)
-		byName[name] = appendAddr(byName[name], g)
-	}
-	for name, addrs := range byName {
-		r.parentGlue.Add(name, addrs)
 	}
 }
 
@@ -201,6 +188,14 @@ func (r *Resolver) cachedAddrs(name string) []netip.Addr {
 }
 
 func appendAddr(addrs []netip.Addr, rr dns.RR) []netip.Addr {
+	if a, ok := rrAddr(rr); ok {
+		return append(addrs, a)
+	}
+	return addrs
+}
+
+// rrAddr is the address of an A or AAAA record, unmapped.
+func rrAddr(rr dns.RR) (netip.Addr, bool) {
 	var a netip.Addr
 	switch rr := rr.(type) {
 	case *dns.A:
@@ -208,10 +203,7 @@ func appendAddr(addrs []netip.Addr, rr dns.RR) []netip.Addr {
 	case *dns.AAAA:
 		a, _ = netip.AddrFromSlice(rr.AAAA.To16())
 	}
-	if !a.IsValid() {
-		return addrs
-	}
-	return append(addrs, a.Unmap())
+	return a.Unmap(), a.IsValid()
 }
 
 // rootDelegation returns the root servers: the primed NS set from the cache,
@@ -304,14 +296,13 @@ func (r *Resolver) addParentGlue(d delegation, cands *[]*candidate) int {
 	}
 	added := 0
 	for _, s := range d.servers {
-		addrs, _ := r.parentGlue.Get(s.name)
-		for _, a := range addrs {
+		r.parentGlue.each(s.name, func(a netip.Addr) {
 			if !have[a] && r.allowed(a) {
 				have[a] = true
 				*cands = append(*cands, &candidate{ns: s.name, addr: a})
 				added++
 			}
-		}
+		})
 	}
 	return added
 }

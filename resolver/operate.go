@@ -50,8 +50,8 @@ func (r *Resolver) FlushZone(zone string) int {
 		return below(q)
 	})
 	r.deadZones.forgetIf(below)
-	removeKeysIf(r.parentGlue.Keys(), r.parentGlue.Remove, below)
-	removeKeysIf(r.delegationEnds.Keys(), r.delegationEnds.Remove, below)
+	r.parentGlue.m.RemoveIf(below)
+	r.delegationEnds.m.RemoveIf(below)
 	if r.msgRefs != nil {
 		r.msgRefs.Purge() // keyed by question, their records may be anywhere
 	}

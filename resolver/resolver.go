@@ -54,9 +54,9 @@ type Resolver struct {
 	// are failed at once, without a query, until the hold ends.
 	deadZones  *failCache
 	msgRefs    *lru.Cache[string, *sectionRefs] // non-minimal responses only
-	parentGlue *lru.Cache[string, []netip.Addr] // name server addresses as referrals gave them
+	parentGlue glueMap                          // name server addresses as referrals gave them
 	// delegationEnds: when the parent's delegation of each zone runs out
-	delegationEnds *lru.Cache[string, time.Time]
+	delegationEnds deadlineMap
 	flight         singleflight.Group            // client questions, and root priming
 	asks           singleflight.Group            // questions to a zone's servers (ask)
 	val            *validator                    // nil when not validating
@@ -144,8 +144,8 @@ func New(cfg Config) (*Resolver, error) {
 		r.msgRefs, _ = lru.New[string, *sectionRefs](cache.DefaultMaxEntries)
 	}
 	r.policy = cfg.Policy
-	r.parentGlue, _ = lru.New[string, []netip.Addr](InfraCacheHosts)
-	r.delegationEnds, _ = lru.New[string, time.Time](InfraCacheHosts)
+	r.parentGlue = newGlueMap(InfraCacheHosts)
+	r.delegationEnds = newDeadlineMap(InfraCacheHosts)
 	for _, st := range cfg.StubZones {
 		if r.stubs == nil {
 			r.stubs = map[string]delegation{}

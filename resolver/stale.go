@@ -94,7 +94,7 @@ func (r *Resolver) servableStale(name string, e cache.Entry) bool {
 		return false
 	}
 	for z := name; ; z = parentZone(z) {
-		if end, ok := r.delegationEnds.Peek(z); ok {
+		if end, ok := r.delegationEnds.peek(z); ok {
 			return !e.Expires.After(end)
 		}
 		if z == "." {
