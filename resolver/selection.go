@@ -228,7 +228,15 @@ type selection struct {
 	// server, and how many came.
 	lame      *reply
 	lameCount int
+	// candBuf and candPtrs hold the candidates of a delegation with at
+	// most inlineCands addresses (most have fewer): the selection is
+	// then one allocation.
+	candBuf  [inlineCands]candidate
+	candPtrs [inlineCands]*candidate
 }
+
+// inlineCands is how many candidates a selection holds in itself.
+const inlineCands = 4
 
 // dnssecLame reports whether rep, a usable reply of zone's server, has no
 // RRSIG at all although zone is known to be signed.
@@ -265,9 +273,13 @@ func (r *Resolver) newSelection(ctx context.Context, q *query, d delegation) *se
 	for _, ns := range d.servers {
 		n += len(ns.addrs)
 	}
-	// One allocation for the candidates a delegation brings.
-	backing := make([]candidate, 0, n)
-	s.cands = make([]*candidate, 0, n)
+	// Room for the candidates a delegation brings, in s if they fit.
+	// backing never grows: the candidates must not move.
+	backing := s.candBuf[:0]
+	s.cands = s.candPtrs[:0]
+	if n > inlineCands {
+		backing, s.cands = make([]candidate, 0, n), make([]*candidate, 0, n)
+	}
 	for _, ns := range d.servers {
 		usable := 0
 		for _, a := range ns.addrs {
