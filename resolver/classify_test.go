@@ -328,3 +328,22 @@ func TestScrub(t *testing.T) {
 		})
 	}
 }
+
+func TestChildOf(t *testing.T) {
+	tests := []struct{ qname, zone, want string }{
+		{"www.example.com.", ".", "com."},
+		{"www.example.com.", "com.", "example.com."},
+		{"www.example.com.", "example.com.", "www.example.com."},
+		{"example.com.", "example.com.", "example.com."},
+		{"com.", ".", "com."},
+		{".", ".", "."},
+		{`a\.b.example.com.`, "example.com.", `a\.b.example.com.`},
+		{`x.a\.b.example.com.`, "example.com.", `a\.b.example.com.`},
+		{`x.a\\.b.example.com.`, "example.com.", `b.example.com.`},
+	}
+	for _, tc := range tests {
+		if got := childOf(tc.qname, tc.zone); got != tc.want {
+			t.Errorf("childOf(%q, %q) = %q, want %q", tc.qname, tc.zone, got, tc.want)
+		}
+	}
+}

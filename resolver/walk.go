@@ -396,13 +396,10 @@ func (r *Resolver) isStub(zone string) bool {
 // childOf returns the name one label below zone on the way to qname, or
 // qname itself when it is that name.
 func childOf(qname, zone string) string {
-	labels := dns.CountLabel(zone)
-	idx := dns.Split(qname)
-	n := len(idx) - labels - 1
-	if n <= 0 {
-		return qname
-	}
-	return qname[idx[n]:]
+	// PrevLabel overshoots to 0, qname itself, when qname has no more
+	// labels than that.
+	i, _ := dns.PrevLabel(qname, dns.CountLabel(zone)+1)
+	return qname[i:]
 }
 
 // dsFromReferral turns rep, a referral to the child, into the answer to a
