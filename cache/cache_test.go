@@ -400,7 +400,8 @@ func TestAppendAddrsReadsWhatGetReturns(t *testing.T) {
 }
 
 // TestPackPlain: packPlain writes what dns.PackRR does (packRecords), in
-// one allocation, and leaves what it does not handle to it.
+// the room given or in one allocation, and leaves what it does not handle
+// to it.
 func TestPackPlain(t *testing.T) {
 	for _, tc := range []struct {
 		rrs   []dns.RR
@@ -428,19 +429,26 @@ func TestPackPlain(t *testing.T) {
 		for _, rr := range tc.rrs {
 			size += dns.Len(rr)
 		}
-		got, ok := packPlain(name, owner, tc.rrs)
+		got, ok := packPlain(nil, name, owner, tc.rrs)
 		if ok != tc.plain {
 			t.Errorf("%v: packPlain ok %v, want %v", tc.rrs, ok, tc.plain)
 		}
 		if !ok {
 			continue
 		}
-		want, tail, wok := packRecords(name, owner, tc.rrs, false, nil, nil, size)
+		want, tail, wok := packRecords(nil, name, owner, tc.rrs, false, nil, nil, size)
 		if !wok || tail != 0 || got != want {
 			t.Errorf("%v: packPlain %q, packRecords %q (%v)", tc.rrs, got, want, wok)
 		}
-		if n := testing.AllocsPerRun(10, func() { packPlain(name, owner, tc.rrs) }); n != 1 {
+		var buf [packBuf]byte
+		if inBuf, _ := packPlain(buf[:], name, owner, tc.rrs); inBuf != want {
+			t.Errorf("%v: packPlain in room %q, packRecords %q", tc.rrs, inBuf, want)
+		}
+		if n := testing.AllocsPerRun(10, func() { packPlain(nil, name, owner, tc.rrs) }); n != 1 {
 			t.Errorf("%v: %v allocations, want 1", tc.rrs, n)
+		}
+		if n := testing.AllocsPerRun(10, func() { packPlain(buf[:], name, owner, tc.rrs) }); n != 0 {
+			t.Errorf("%v: %v allocations in room, want 0", tc.rrs, n)
 		}
 	}
 }
