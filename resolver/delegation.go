@@ -136,7 +136,16 @@ func (r *Resolver) closestIterated(ctx context.Context, q *query, qname string) 
 // delegationAt builds the delegation of zone from its NS records, with the
 // addresses of glue and of the cache.
 func (r *Resolver) delegationAt(zone string, ns []dns.RR, glue []dns.RR) delegation {
-	d := delegation{zone: cache.Canonical(zone), servers: make([]nameServer, 0, min(len(ns), MaxNSConsidered))}
+	n := min(len(ns), MaxNSConsidered)
+	d := delegation{zone: cache.Canonical(zone), servers: make([]nameServer, 0, n)}
+	// The servers' addresses, one after the other in one array (an
+	// address of each family a server, to start with): each server's are
+	// a slice of it without room to append.
+	perNS := 2
+	if r.noIPv6 {
+		perNS = 1
+	}
+	addrs := make([]netip.Addr, 0, perNS*n)
 	for _, rr := range ns {
 		name := cache.Canonical(rr.(*dns.NS).Ns)
 		if slices.ContainsFunc(d.servers, func(s nameServer) bool { return s.name == name }) {
@@ -145,16 +154,19 @@ func (r *Resolver) delegationAt(zone string, ns []dns.RR, glue []dns.RR) delegat
 		// The cache first: it holds the best-ranked addresses learned,
 		// this referral's glue among them. The glue given is the fallback
 		// (uncacheable glue, or the root hints).
-		s := nameServer{name: name, addrs: r.cachedAddrs(name)}
-		if len(s.addrs) == 0 {
+		start := len(addrs)
+		addrs = r.appendCachedAddrs(addrs, name)
+		if len(addrs) == start {
 			for _, g := range glue {
 				if strings.EqualFold(g.Header().Name, name) && (!r.noIPv6 || g.Header().Rrtype == dns.TypeA) {
-					s.addrs = appendAddr(s.addrs, g)
+					addrs = appendAddr(addrs, g)
 				}
 			}
 		}
-		if len(s.addrs) > MaxAddrsPerNS {
-			s.addrs = s.addrs[:MaxAddrsPerNS]
+		addrs = addrs[:min(len(addrs), start+MaxAddrsPerNS)]
+		s := nameServer{name: name}
+		if len(addrs) > start {
+			s.addrs = addrs[start:len(addrs):len(addrs)]
 		}
 		d.servers = append(d.servers, s)
 		if len(d.servers) == MaxNSConsidered {
@@ -175,16 +187,14 @@ func (d delegation) reachable(q *query) bool {
 	return false
 }
 
-func (r *Resolver) cachedAddrs(name string) []netip.Addr {
-	var out []netip.Addr
-	types := []uint16{dns.TypeA, dns.TypeAAAA}
-	if r.noIPv6 {
-		types = types[:1]
+// appendCachedAddrs appends to addrs the addresses the cache holds for
+// name: its A records, then its AAAA records unless IPv6 is off.
+func (r *Resolver) appendCachedAddrs(addrs []netip.Addr, name string) []netip.Addr {
+	addrs, _ = r.cache.AppendAddrs(addrs, name, dns.TypeA)
+	if !r.noIPv6 {
+		addrs, _ = r.cache.AppendAddrs(addrs, name, dns.TypeAAAA)
 	}
-	for _, t := range types {
-		out, _ = r.cache.AppendAddrs(out, name, t)
-	}
-	return out
+	return addrs
 }
 
 func appendAddr(addrs []netip.Addr, rr dns.RR) []netip.Addr {
