@@ -335,6 +335,43 @@ func (c *Cache) AppendAddrs(dst []netip.Addr, name string, qtype uint16) ([]neti
 	return dst, true
 }
 
+// AppendNSNames appends to dst the name server names of name's live NS
+// RRset of class IN, read from the stored wire form, and returns the
+// entry without its records (RRs and Sigs nil): what a delegation needs,
+// with no copy of the entry and no records made, where a cold resolution
+// unpacked its closest zone cut's NS set (thirteen records for a TLD) to
+// read their names. ok is false when no such RRset is cached (a negative
+// entry included).
+func (c *Cache) AppendNSNames(dst []string, name string) (names []string, e Entry, ok bool) {
+	name = Canonical(name)
+	sh, h := c.shardOf(name)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	sl, now := c.findLocked(sh, h, name, dns.TypeNS, dns.ClassINET, 0)
+	if sl == nil || sl.negative != Positive || sl.typ != dns.TypeNS {
+		return dst, Entry{}, false
+	}
+	expires := time.Unix(0, sl.expires)
+	e = Entry{Rank: sl.rank, Security: sl.security, EDE: sl.ede, Expires: expires, OriginalTTL: sl.ttl,
+		TTL: uint32(max(0, expires.Sub(now)/time.Second))}
+	data := sh.s.arena.bytes(sl.ref, int(sl.dataLen))
+	off, end := int(sl.nameLen)+int(sl.ownerLen), len(data)-int(sl.tailLen)
+	for off+2 <= end {
+		n := int(binary.BigEndian.Uint16(data[off:]))
+		off += 2
+		if off+n > end {
+			break
+		}
+		// Each RDATA is a name, uncompressed (packEntry): copied out
+		// as a string before the lock is released.
+		if ns, next, err := dns.UnpackDomainName(data[:off+n], off); err == nil && next == off+n {
+			dst = append(dst, ns)
+		}
+		off += n
+	}
+	return dst, e, true
+}
+
 // findLocked returns the slot of name's live entry for qtype, else of its
 // live NXDOMAIN entry, promoted, and the time it was read at; nil when
 // neither is cached. The clock is read only once a slot is found: most

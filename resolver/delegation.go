@@ -119,13 +119,12 @@ func (r *Resolver) closestIterated(ctx context.Context, q *query, qname string) 
 		if stub, ok := r.stubs[z]; ok && !stub.forwards() {
 			return stub, nil
 		}
-		e, ok := r.cache.Get(z, dns.TypeNS, dns.ClassINET)
-		if !ok || e.Negative != cache.Positive || q.refresh && q.parent == nil && expiring(e) {
+		d, e, ok := r.cachedDelegation(z, nil)
+		if !ok || q.refresh && q.parent == nil && expiring(e) {
 			// A refresh treats a cut about to expire as gone, as
 			// Unbound's prefetch does: the parent renews it.
 			continue
 		}
-		d := r.delegationAt(z, e.RRs, nil)
 		if d.reachable(q) {
 			return d, nil
 		}
@@ -133,9 +132,32 @@ func (r *Resolver) closestIterated(ctx context.Context, q *query, qname string) 
 	return r.rootDelegation(ctx, q)
 }
 
+// cachedDelegation is the delegation of zone from its cached NS set (as
+// delegationAt, with glue), and the NS set's cache entry without its
+// records; ok is false when no NS set is cached. The names are read
+// without unpacking the records.
+func (r *Resolver) cachedDelegation(zone string, glue []dns.RR) (d delegation, e cache.Entry, ok bool) {
+	var buf [MaxNSConsidered]string
+	names, e, ok := r.cache.AppendNSNames(buf[:0], zone)
+	if !ok {
+		return delegation{}, e, false
+	}
+	return r.delegationOf(zone, names, glue), e, true
+}
+
 // delegationAt builds the delegation of zone from its NS records, with the
 // addresses of glue and of the cache.
 func (r *Resolver) delegationAt(zone string, ns []dns.RR, glue []dns.RR) delegation {
+	var buf [MaxNSConsidered]string
+	names := buf[:0]
+	for _, rr := range ns {
+		names = append(names, rr.(*dns.NS).Ns)
+	}
+	return r.delegationOf(zone, names, glue)
+}
+
+// delegationOf is delegationAt with the NS records' names.
+func (r *Resolver) delegationOf(zone string, ns []string, glue []dns.RR) delegation {
 	n := min(len(ns), MaxNSConsidered)
 	d := delegation{zone: cache.Canonical(zone), servers: make([]nameServer, 0, n)}
 	// The servers' addresses, one after the other in one array (an
@@ -146,8 +168,8 @@ func (r *Resolver) delegationAt(zone string, ns []dns.RR, glue []dns.RR) delegat
 		perNS = 1
 	}
 	addrs := make([]netip.Addr, 0, perNS*n)
-	for _, rr := range ns {
-		name := cache.Canonical(rr.(*dns.NS).Ns)
+	for _, ns := range ns {
+		name := cache.Canonical(ns)
 		if slices.ContainsFunc(d.servers, func(s nameServer) bool { return s.name == name }) {
 			continue // at most MaxNSConsidered to look through
 		}
@@ -220,10 +242,8 @@ func rrAddr(rr dns.RR) (netip.Addr, bool) {
 // priming it first when it is missing or expired (RFC 8109), and the hints
 // themselves when priming fails.
 func (r *Resolver) rootDelegation(ctx context.Context, q *query) (delegation, error) {
-	if e, ok := r.cache.Get(".", dns.TypeNS, dns.ClassINET); ok && e.Negative == cache.Positive {
-		if d := r.delegationAt(".", e.RRs, r.hints.Glue()); d.reachable(nil) {
-			return d, nil
-		}
+	if d, _, ok := r.cachedDelegation(".", r.hints.Glue()); ok && d.reachable(nil) {
+		return d, nil
 	}
 	hints, err := r.queryableHints()
 	if err != nil {
@@ -258,10 +278,8 @@ func (r *Resolver) rootDelegation(ctx context.Context, q *query) (delegation, er
 		r.log.Warn("root priming failed, using the hints", "question", ". NS", "err", err)
 		return hints, nil
 	}
-	if e, ok := r.cache.Get(".", dns.TypeNS, dns.ClassINET); ok && e.Negative == cache.Positive {
-		if d := r.delegationAt(".", e.RRs, r.hints.Glue()); d.reachable(nil) {
-			return d, nil
-		}
+	if d, _, ok := r.cachedDelegation(".", r.hints.Glue()); ok && d.reachable(nil) {
+		return d, nil
 	}
 	return hints, nil
 }
