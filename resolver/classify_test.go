@@ -281,7 +281,7 @@ func TestSplitRRsets(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			in := rrs(t, tc.rrs...)
-			got := splitRRsets(in)
+			got := splitRRsets(nil, in)
 			if len(got) != len(tc.want) {
 				t.Fatalf("%d sets %v, want %d", len(got), got, len(tc.want))
 			}

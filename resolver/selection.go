@@ -134,7 +134,7 @@ func (r *Resolver) storePrimed(rep *reply) {
 		return
 	}
 	r.cache.Put(rep.answer, cache.RankGlue)
-	for _, set := range splitRRsets(rep.glue) {
+	for _, set := range splitRRsets(nil, rep.glue) {
 		r.cache.Put(set, cache.RankGlue)
 	}
 }
