@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/miekg/dns"
@@ -152,7 +153,7 @@ func (r *Resolver) addressed(d delegation) bool {
 // askServers is ask, unshared.
 func (r *Resolver) askServers(ctx context.Context, q *query, d delegation, qname string, qtype uint16) (*reply, error) {
 	s := r.newSelection(ctx, q, d)
-	defer s.close()
+	defer s.release()
 	for {
 		c, err := s.next(ctx)
 		if err != nil {
@@ -267,8 +268,13 @@ func (s *selection) retryBogus(c *candidate, rep *reply) bool {
 	return true
 }
 
+// selections keeps the selections of finished asks for the next ones:
+// with their candidates, a fifth of a cold name's allocated bytes.
+var selections = sync.Pool{New: func() any { return new(selection) }}
+
 func (r *Resolver) newSelection(ctx context.Context, q *query, d delegation) *selection {
-	s := &selection{r: r, q: q, d: d, now: r.now()}
+	s := selections.Get().(*selection) // zero
+	s.r, s.q, s.d, s.now = r, q, d, r.now()
 	n := 0
 	for _, ns := range d.servers {
 		n += len(ns.addrs)
@@ -301,6 +307,15 @@ func (r *Resolver) newSelection(ctx context.Context, q *query, d delegation) *se
 	}
 	r.orderCandidates(s.cands, d.zone, s.now)
 	return s
+}
+
+// release ends the ask: its lookups are stopped and waited for (close),
+// and s, holding nothing any more, goes back to selections. No candidate
+// of it may be used after.
+func (s *selection) release() {
+	s.close()
+	*s = selection{}
+	selections.Put(s)
 }
 
 // next returns the candidate to ask next, nil when every one is used up.
