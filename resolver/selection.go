@@ -230,8 +230,8 @@ type selection struct {
 	lame      *reply
 	lameCount int
 	// candBuf and candPtrs hold the candidates of a delegation with at
-	// most inlineCands addresses (most have fewer): the selection is
-	// then one allocation.
+	// most inlineCands addresses (most have fewer): no allocation of
+	// their own then.
 	candBuf  [inlineCands]candidate
 	candPtrs [inlineCands]*candidate
 }
