@@ -335,6 +335,43 @@ func (c *Cache) AppendAddrs(dst []netip.Addr, name string, qtype uint16) ([]neti
 	return dst, true
 }
 
+// AppendNSNames appends to dst the name server names of name's live NS
+// RRset of class IN, read from the stored wire form, and returns the
+// entry without its records (RRs and Sigs nil): what a delegation needs,
+// with no copy of the entry and no records made, where a cold resolution
+// unpacked its closest zone cut's NS set (thirteen records for a TLD) to
+// read their names. ok is false when no such RRset is cached (a negative
+// entry included).
+func (c *Cache) AppendNSNames(dst []string, name string) (names []string, e Entry, ok bool) {
+	name = Canonical(name)
+	sh, h := c.shardOf(name)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	sl, now := c.findLocked(sh, h, name, dns.TypeNS, dns.ClassINET, 0)
+	if sl == nil || sl.negative != Positive || sl.typ != dns.TypeNS {
+		return dst, Entry{}, false
+	}
+	expires := time.Unix(0, sl.expires)
+	e = Entry{Rank: sl.rank, Security: sl.security, EDE: sl.ede, Expires: expires, OriginalTTL: sl.ttl,
+		TTL: uint32(max(0, expires.Sub(now)/time.Second))}
+	data := sh.s.arena.bytes(sl.ref, int(sl.dataLen))
+	off, end := int(sl.nameLen)+int(sl.ownerLen), len(data)-int(sl.tailLen)
+	for off+2 <= end {
+		n := int(binary.BigEndian.Uint16(data[off:]))
+		off += 2
+		if off+n > end {
+			break
+		}
+		// Each RDATA is a name, uncompressed (packEntry): copied out
+		// as a string before the lock is released.
+		if ns, next, err := dns.UnpackDomainName(data[:off+n], off); err == nil && next == off+n {
+			dst = append(dst, ns)
+		}
+		off += n
+	}
+	return dst, e, true
+}
+
 // findLocked returns the slot of name's live entry for qtype, else of its
 // live NXDOMAIN entry, promoted, and the time it was read at; nil when
 // neither is cached. The clock is read only once a slot is found: most
@@ -525,19 +562,33 @@ func unpackRdata(wire []byte, off, limit int, h dns.RR_Header) (out []dns.RR, en
 // RDATA after its length, or the whole packed records if whole), then the
 // tail: the RDATA of sigs after their lengths and the whole packed
 // records of proof. All are uncompressed; size is at least their packed
-// length, headers included. The string is the entry's one allocation, of
-// its exact size.
-func packEntry(name, owner string, head []dns.RR, whole bool, sigs, proof []dns.RR, size int) (data string, tail int, ok bool) {
+// length, headers included. The string is in buf when it fits (put
+// copies it into the arena: callers pass room on their stack, packBuf
+// long), else an allocation of its exact size; it is valid until buf is
+// written again.
+func packEntry(buf []byte, name, owner string, head []dns.RR, whole bool, sigs, proof []dns.RR, size int) (data string, tail int, ok bool) {
 	if !whole && len(sigs) == 0 && len(proof) == 0 {
-		if data, ok := packPlain(name, owner, head); ok {
+		if data, ok := packPlain(buf, name, owner, head); ok {
 			return data, 0, true
 		}
 	}
-	return packRecords(name, owner, head, whole, sigs, proof, size)
+	return packRecords(buf, name, owner, head, whole, sigs, proof, size)
+}
+
+// packBuf is the room for an entry's data that PutSet and PutNegativeSet
+// keep on their stacks: most RRsets fit.
+const packBuf = 512
+
+// room returns buf's first n bytes, or n new ones when buf is shorter.
+func room(buf []byte, n int) []byte {
+	if n <= cap(buf) {
+		return buf[:n]
+	}
+	return make([]byte, n)
 }
 
 // packRecords is packEntry through dns.PackRR, for records of any type.
-func packRecords(name, owner string, head []dns.RR, whole bool, sigs, proof []dns.RR, size int) (data string, tail int, ok bool) {
+func packRecords(buf []byte, name, owner string, head []dns.RR, whole bool, sigs, proof []dns.RR, size int) (data string, tail int, ok bool) {
 	scratch := make([]byte, size)
 	headEnd, headLen, ok1 := packRRs(head, scratch, 0)
 	sigEnd, sigLen, ok2 := packRRs(sigs, scratch, headEnd)
@@ -552,7 +603,7 @@ func packRecords(name, owner string, head []dns.RR, whole bool, sigs, proof []dn
 	if tail > 0xffff {
 		return "", 0, false
 	}
-	out := make([]byte, 0, len(name)+len(owner)+headLen+tail)
+	out := room(buf, len(name)+len(owner)+headLen+tail)[:0]
 	out = append(out, name...)
 	out = append(out, owner...)
 	if whole {
@@ -564,19 +615,19 @@ func packRecords(name, owner string, head []dns.RR, whole bool, sigs, proof []dn
 		return "", 0, false
 	}
 	out = append(out, scratch[sigEnd:proofEnd]...)
-	if len(out) != cap(out) {
+	if len(out) != len(name)+len(owner)+headLen+tail {
 		return "", 0, false
 	}
 	return unsafe.String(unsafe.SliceData(out), len(out)), tail, true // out is not written again
 }
 
 // packPlain is packEntry for an unsigned RRset of A, AAAA, NS or CNAME
-// records, which it writes itself: one allocation, where dns.PackRR
-// wanted a copy of each record (it sets Rdlength) and a scratch buffer.
-// It reports false, for packEntry to do it, for any other type and for
-// what it leaves to dns.PackRR: an address of another length, a name
-// with an escape, an owner that does not pack.
-func packPlain(name, owner string, rrs []dns.RR) (string, bool) {
+// records, which it writes itself, into buf when it fits: no allocation
+// then, where dns.PackRR wanted a copy of each record (it sets Rdlength)
+// and a scratch buffer. It reports false, for packEntry to do it, for
+// any other type and for what it leaves to dns.PackRR: an address of
+// another length, a name with an escape, an owner that does not pack.
+func packPlain(buf []byte, name, owner string, rrs []dns.RR) (string, bool) {
 	if len(rrs) == 0 || !packs(rrs[0].Header().Name) {
 		return "", false
 	}
@@ -602,7 +653,7 @@ func packPlain(name, owner string, rrs []dns.RR) (string, bool) {
 		}
 		n += 2 + k
 	}
-	out := make([]byte, n)
+	out := room(buf, n)
 	off := copy(out, name)
 	off += copy(out[off:], owner)
 	for _, rr := range rrs {

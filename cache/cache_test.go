@@ -3,6 +3,7 @@ package cache
 import (
 	"fmt"
 	"net"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -400,7 +401,8 @@ func TestAppendAddrsReadsWhatGetReturns(t *testing.T) {
 }
 
 // TestPackPlain: packPlain writes what dns.PackRR does (packRecords), in
-// one allocation, and leaves what it does not handle to it.
+// the room given or in one allocation, and leaves what it does not handle
+// to it.
 func TestPackPlain(t *testing.T) {
 	for _, tc := range []struct {
 		rrs   []dns.RR
@@ -428,19 +430,56 @@ func TestPackPlain(t *testing.T) {
 		for _, rr := range tc.rrs {
 			size += dns.Len(rr)
 		}
-		got, ok := packPlain(name, owner, tc.rrs)
+		got, ok := packPlain(nil, name, owner, tc.rrs)
 		if ok != tc.plain {
 			t.Errorf("%v: packPlain ok %v, want %v", tc.rrs, ok, tc.plain)
 		}
 		if !ok {
 			continue
 		}
-		want, tail, wok := packRecords(name, owner, tc.rrs, false, nil, nil, size)
+		want, tail, wok := packRecords(nil, name, owner, tc.rrs, false, nil, nil, size)
 		if !wok || tail != 0 || got != want {
 			t.Errorf("%v: packPlain %q, packRecords %q (%v)", tc.rrs, got, want, wok)
 		}
-		if n := testing.AllocsPerRun(10, func() { packPlain(name, owner, tc.rrs) }); n != 1 {
+		var buf [packBuf]byte
+		if inBuf, _ := packPlain(buf[:], name, owner, tc.rrs); inBuf != want {
+			t.Errorf("%v: packPlain in room %q, packRecords %q", tc.rrs, inBuf, want)
+		}
+		if n := testing.AllocsPerRun(10, func() { packPlain(nil, name, owner, tc.rrs) }); n != 1 {
 			t.Errorf("%v: %v allocations, want 1", tc.rrs, n)
 		}
+		if n := testing.AllocsPerRun(10, func() { packPlain(buf[:], name, owner, tc.rrs) }); n != 0 {
+			t.Errorf("%v: %v allocations in room, want 0", tc.rrs, n)
+		}
+	}
+}
+
+func TestAppendNSNamesReadsWhatGetReturns(t *testing.T) {
+	clk := newClock()
+	c := New(Config{Now: clk.Now})
+	c.Put(mustRRs(t, "example.com. 300 IN NS ns1.example.com.", "example.com. 300 IN NS NS2.Example.Net."), RankReferral)
+	c.PutSet(Set{RRs: mustRRs(t, "Signed.example. 300 IN NS ns.signed.example."),
+		Sigs: mustRRs(t, "signed.example. 300 IN RRSIG NS 13 2 300 20260201000000 20260101000000 1 signed.example. AAAA"), Rank: RankAuthAnswer, Security: Secure})
+	c.Put(mustRRs(t, "escaped.example. 300 IN NS a\\.b.escaped.example."), RankReferral)
+	c.PutNegative("gone.example.", dns.TypeNS, dns.ClassINET, NXDomain, soa(t, 300, 300), RankAuthAuthority)
+	c.Put(mustRRs(t, "short.example. 10 IN NS ns.short.example."), RankReferral)
+	clk.Advance(20 * time.Second)
+	for _, name := range []string{"example.com.", "EXAMPLE.com", "signed.example.", "escaped.example.", "gone.example.", "short.example.", "missing.example."} {
+		t.Run(name, func(t *testing.T) {
+			got, e, ok := c.AppendNSNames(nil, name)
+			want, wok := c.Get(name, dns.TypeNS, dns.ClassINET)
+			wok = wok && want.Negative == Positive
+			var names []string
+			for _, rr := range want.RRs {
+				names = append(names, rr.(*dns.NS).Ns)
+			}
+			if ok != wok || !slices.Equal(got, names) {
+				t.Fatalf("AppendNSNames = %q, %v; Get gives %q, %v", got, ok, names, wok)
+			}
+			want.RRs, want.Sigs = nil, nil
+			if !reflect.DeepEqual(e, want) && ok {
+				t.Errorf("AppendNSNames entry %+v, Get's %+v", e, want)
+			}
+		})
 	}
 }

@@ -152,7 +152,8 @@ func (c *Cache) PutSet(s Set) bool {
 	if h0.Name != k.Name && len(h0.Name) <= 0xffff {
 		owner = h0.Name
 	}
-	data, tail, ok := packEntry(k.Name, owner, rrs, false, s.Sigs, s.Proof, packedLen)
+	var buf [packBuf]byte
+	data, tail, ok := packEntry(buf[:], k.Name, owner, rrs, false, s.Sigs, s.Proof, packedLen)
 	if !ok {
 		return false
 	}
@@ -227,7 +228,8 @@ func (c *Cache) PutNegativeSet(n NegativeSet) bool {
 	if d <= 0 {
 		return false
 	}
-	data, tail, ok := packEntry(name, "", head, true, n.Sigs, n.Proof, size+proofLen)
+	var buf [packBuf]byte
+	data, tail, ok := packEntry(buf[:], name, "", head, true, n.Sigs, n.Proof, size+proofLen)
 	if !ok {
 		return false
 	}

@@ -281,7 +281,7 @@ func TestSplitRRsets(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			in := rrs(t, tc.rrs...)
-			got := splitRRsets(in)
+			got := splitRRsets(nil, in)
 			if len(got) != len(tc.want) {
 				t.Fatalf("%d sets %v, want %d", len(got), got, len(tc.want))
 			}
@@ -296,5 +296,54 @@ func TestSplitRRsets(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestScrub(t *testing.T) {
+	opt := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}}
+	tests := []struct {
+		name string
+		rrs  []dns.RR
+		want []int // indexes into rrs
+	}{
+		{"none", nil, nil},
+		{"all kept", rrs(t, "a.example. 1 IN A 192.0.2.1", "b.example. 1 IN A 192.0.2.2"), []int{0, 1}},
+		{"OPT last", append(rrs(t, "ns1.example. 1 IN A 192.0.2.1", "ns2.example. 1 IN A 192.0.2.2"), opt), []int{0, 1}},
+		{"outside first", rrs(t, "a.other. 1 IN A 192.0.2.1", "b.example. 1 IN A 192.0.2.2"), []int{1}},
+		{"outside between", rrs(t, "a.example. 1 IN A 192.0.2.1", "a.other. 1 IN A 192.0.2.2", "c.example. 1 IN A 192.0.2.3"), []int{0, 2}},
+		{"other class", rrs(t, "a.example. 1 CH A 192.0.2.1", "b.example. 1 IN A 192.0.2.2"), []int{1}},
+		{"nothing kept", rrs(t, "a.other. 1 IN A 192.0.2.1"), nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := scrub(tc.rrs, "example.")
+			if len(got) != len(tc.want) {
+				t.Fatalf("scrub kept %v, want records %v", got, tc.want)
+			}
+			for i, k := range tc.want {
+				if got[i] != tc.rrs[k] {
+					t.Errorf("record %d: %v, want %v", i, got[i], tc.rrs[k])
+				}
+			}
+		})
+	}
+}
+
+func TestChildOf(t *testing.T) {
+	tests := []struct{ qname, zone, want string }{
+		{"www.example.com.", ".", "com."},
+		{"www.example.com.", "com.", "example.com."},
+		{"www.example.com.", "example.com.", "www.example.com."},
+		{"example.com.", "example.com.", "example.com."},
+		{"com.", ".", "com."},
+		{".", ".", "."},
+		{`a\.b.example.com.`, "example.com.", `a\.b.example.com.`},
+		{`x.a\.b.example.com.`, "example.com.", `a\.b.example.com.`},
+		{`x.a\\.b.example.com.`, "example.com.", `b.example.com.`},
+	}
+	for _, tc := range tests {
+		if got := childOf(tc.qname, tc.zone); got != tc.want {
+			t.Errorf("childOf(%q, %q) = %q, want %q", tc.qname, tc.zone, got, tc.want)
+		}
 	}
 }

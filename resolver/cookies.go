@@ -42,10 +42,11 @@ func newCookieJar(cfg Config) *cookie.Jar {
 	return cookie.NewJar(cfg.Now, 0)
 }
 
-// exchangeCookies is exchangeVia with cookies: m, when it has EDNS, gets
-// our COOKIE option for server; the server cookie of the reply is kept;
-// BADCOOKIE is retried once with the cookie it brought.
-func (r *Resolver) exchangeCookies(ctx context.Context, t Transport, m *dns.Msg, server netip.AddrPort, timeout time.Duration) (resp *dns.Msg, rtt time.Duration, tcp bool, err error) {
+// exchangeCookies is exchangeVia with cookies: uq's message, when it has
+// EDNS, gets our COOKIE option for server; the server cookie of the reply
+// is kept; BADCOOKIE is retried once with the cookie it brought.
+func (r *Resolver) exchangeCookies(ctx context.Context, t Transport, uq *upstreamQuery, server netip.AddrPort, timeout time.Duration) (resp *dns.Msg, rtt time.Duration, tcp bool, err error) {
+	m := &uq.msg
 	opt := m.IsEdns0()
 	if r.cookies == nil || opt == nil {
 		return exchangeVia(ctx, t, m, server, timeout)
@@ -53,7 +54,11 @@ func (r *Resolver) exchangeCookies(ctx context.Context, t Transport, m *dns.Msg,
 	for retried := false; ; retried = true {
 		var buf [cookie.ClientLen + cookie.MaxServerLen]byte
 		sent := r.cookies.Option(buf[:0], server.Addr())
-		setCookie(opt, sent)
+		co := &uq.cookie
+		if retried {
+			co = new(cookieOption) // the first one's text is never written again
+		}
+		setCookie(opt, co, sent)
 		resp, rtt, tcp, err = exchangeVia(ctx, t, m, server, timeout)
 		if err != nil {
 			return resp, rtt, tcp, err
@@ -85,16 +90,16 @@ func (r *Resolver) exchangeCookies(ctx context.Context, t Transport, m *dns.Msg,
 
 // cookieOption is a COOKIE option with its hex text and, for an OPT
 // without options, the one-element Option slice: one allocation where
-// there were three.
+// there were three (none of its own in an upstreamQuery).
 type cookieOption struct {
 	c    dns.EDNS0_COOKIE
 	opts [1]dns.EDNS0
 	hex  [2 * (cookie.ClientLen + cookie.ServerLen)]byte // longer ones: EncodeToString
 }
 
-// setCookie puts data in opt as its COOKIE option, in place of any.
-func setCookie(opt *dns.OPT, data []byte) {
-	co := new(cookieOption)
+// setCookie puts data in opt as its COOKIE option, in place of any. co,
+// zero and used for nothing else, holds the option.
+func setCookie(opt *dns.OPT, co *cookieOption, data []byte) {
 	c := &co.c
 	c.Code = dns.EDNS0COOKIE
 	if n := hex.EncodedLen(len(data)); n <= len(co.hex) {

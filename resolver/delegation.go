@@ -119,13 +119,12 @@ func (r *Resolver) closestIterated(ctx context.Context, q *query, qname string) 
 		if stub, ok := r.stubs[z]; ok && !stub.forwards() {
 			return stub, nil
 		}
-		e, ok := r.cache.Get(z, dns.TypeNS, dns.ClassINET)
-		if !ok || e.Negative != cache.Positive || q.refresh && q.parent == nil && expiring(e) {
+		d, e, ok := r.cachedDelegation(z, nil)
+		if !ok || q.refresh && q.parent == nil && expiring(e) {
 			// A refresh treats a cut about to expire as gone, as
 			// Unbound's prefetch does: the parent renews it.
 			continue
 		}
-		d := r.delegationAt(z, e.RRs, nil)
 		if d.reachable(q) {
 			return d, nil
 		}
@@ -133,28 +132,63 @@ func (r *Resolver) closestIterated(ctx context.Context, q *query, qname string) 
 	return r.rootDelegation(ctx, q)
 }
 
+// cachedDelegation is the delegation of zone from its cached NS set (as
+// delegationAt, with glue), and the NS set's cache entry without its
+// records; ok is false when no NS set is cached. The names are read
+// without unpacking the records.
+func (r *Resolver) cachedDelegation(zone string, glue []dns.RR) (d delegation, e cache.Entry, ok bool) {
+	var buf [MaxNSConsidered]string
+	names, e, ok := r.cache.AppendNSNames(buf[:0], zone)
+	if !ok {
+		return delegation{}, e, false
+	}
+	return r.delegationOf(zone, names, glue), e, true
+}
+
 // delegationAt builds the delegation of zone from its NS records, with the
 // addresses of glue and of the cache.
 func (r *Resolver) delegationAt(zone string, ns []dns.RR, glue []dns.RR) delegation {
-	d := delegation{zone: cache.Canonical(zone), servers: make([]nameServer, 0, min(len(ns), MaxNSConsidered))}
+	var buf [MaxNSConsidered]string
+	names := buf[:0]
 	for _, rr := range ns {
-		name := cache.Canonical(rr.(*dns.NS).Ns)
+		names = append(names, rr.(*dns.NS).Ns)
+	}
+	return r.delegationOf(zone, names, glue)
+}
+
+// delegationOf is delegationAt with the NS records' names.
+func (r *Resolver) delegationOf(zone string, ns []string, glue []dns.RR) delegation {
+	n := min(len(ns), MaxNSConsidered)
+	d := delegation{zone: cache.Canonical(zone), servers: make([]nameServer, 0, n)}
+	// The servers' addresses, one after the other in one array (an
+	// address of each family a server, to start with): each server's are
+	// a slice of it without room to append.
+	perNS := 2
+	if r.noIPv6 {
+		perNS = 1
+	}
+	addrs := make([]netip.Addr, 0, perNS*n)
+	for _, ns := range ns {
+		name := cache.Canonical(ns)
 		if slices.ContainsFunc(d.servers, func(s nameServer) bool { return s.name == name }) {
 			continue // at most MaxNSConsidered to look through
 		}
 		// The cache first: it holds the best-ranked addresses learned,
 		// this referral's glue among them. The glue given is the fallback
 		// (uncacheable glue, or the root hints).
-		s := nameServer{name: name, addrs: r.cachedAddrs(name)}
-		if len(s.addrs) == 0 {
+		start := len(addrs)
+		addrs = r.appendCachedAddrs(addrs, name)
+		if len(addrs) == start {
 			for _, g := range glue {
 				if strings.EqualFold(g.Header().Name, name) && (!r.noIPv6 || g.Header().Rrtype == dns.TypeA) {
-					s.addrs = appendAddr(s.addrs, g)
+					addrs = appendAddr(addrs, g)
 				}
 			}
 		}
-		if len(s.addrs) > MaxAddrsPerNS {
-			s.addrs = s.addrs[:MaxAddrsPerNS]
+		addrs = addrs[:min(len(addrs), start+MaxAddrsPerNS)]
+		s := nameServer{name: name}
+		if len(addrs) > start {
+			s.addrs = addrs[start:len(addrs):len(addrs)]
 		}
 		d.servers = append(d.servers, s)
 		if len(d.servers) == MaxNSConsidered {
@@ -175,16 +209,14 @@ func (d delegation) reachable(q *query) bool {
 	return false
 }
 
-func (r *Resolver) cachedAddrs(name string) []netip.Addr {
-	var out []netip.Addr
-	types := []uint16{dns.TypeA, dns.TypeAAAA}
-	if r.noIPv6 {
-		types = types[:1]
+// appendCachedAddrs appends to addrs the addresses the cache holds for
+// name: its A records, then its AAAA records unless IPv6 is off.
+func (r *Resolver) appendCachedAddrs(addrs []netip.Addr, name string) []netip.Addr {
+	addrs, _ = r.cache.AppendAddrs(addrs, name, dns.TypeA)
+	if !r.noIPv6 {
+		addrs, _ = r.cache.AppendAddrs(addrs, name, dns.TypeAAAA)
 	}
-	for _, t := range types {
-		out, _ = r.cache.AppendAddrs(out, name, t)
-	}
-	return out
+	return addrs
 }
 
 func appendAddr(addrs []netip.Addr, rr dns.RR) []netip.Addr {
@@ -210,10 +242,8 @@ func rrAddr(rr dns.RR) (netip.Addr, bool) {
 // priming it first when it is missing or expired (RFC 8109), and the hints
 // themselves when priming fails.
 func (r *Resolver) rootDelegation(ctx context.Context, q *query) (delegation, error) {
-	if e, ok := r.cache.Get(".", dns.TypeNS, dns.ClassINET); ok && e.Negative == cache.Positive {
-		if d := r.delegationAt(".", e.RRs, r.hints.Glue()); d.reachable(nil) {
-			return d, nil
-		}
+	if d, _, ok := r.cachedDelegation(".", r.hints.Glue()); ok && d.reachable(nil) {
+		return d, nil
 	}
 	hints, err := r.queryableHints()
 	if err != nil {
@@ -248,10 +278,8 @@ func (r *Resolver) rootDelegation(ctx context.Context, q *query) (delegation, er
 		r.log.Warn("root priming failed, using the hints", "question", ". NS", "err", err)
 		return hints, nil
 	}
-	if e, ok := r.cache.Get(".", dns.TypeNS, dns.ClassINET); ok && e.Negative == cache.Positive {
-		if d := r.delegationAt(".", e.RRs, r.hints.Glue()); d.reachable(nil) {
-			return d, nil
-		}
+	if d, _, ok := r.cachedDelegation(".", r.hints.Glue()); ok && d.reachable(nil) {
+		return d, nil
 	}
 	return hints, nil
 }

@@ -116,23 +116,18 @@ func (r *Resolver) exchangeOnce(ctx context.Context, q *query, d delegation, c *
 	if use0x20 {
 		sendName = randomizeCase(qname)
 	}
-	m := new(dns.Msg)
-	m.Id = dns.Id()
-	m.Question = []dns.Question{{Name: sendName, Qtype: qtype, Qclass: dns.ClassINET}}
-	m.RecursionDesired = d.forwards()
 	// After two silent tries, the last one goes without EDNS: some
 	// middleboxes and old servers drop what they do not understand.
 	edns := quirks&quirkNoEDNS == 0 && c.timeouts < 2
-	if edns {
-		m.SetEdns0(EDNSBufferSize, r.val != nil) // DO when validating
-	}
+	uq := newUpstreamQuery(sendName, qtype, d.forwards(), edns, r.val != nil) // DO when validating
+	m := &uq.msg
 	if left := c.deadline.Sub(now); !c.deadline.IsZero() && left < timeout {
 		timeout = max(left, MinServerTimeout)
 	}
 	trace := traceFrom(ctx)
 	reporting := r.reporting(ctx, trace)
 	sendCtx, note := noting(ctx, reporting)
-	resp, rtt, tcp, err := r.exchangeCookies(sendCtx, r.transportFor(d), m, server, timeout)
+	resp, rtt, tcp, err := r.exchangeCookies(sendCtx, r.transportFor(d), uq, server, timeout)
 	if r.tap != nil {
 		// Before restoreCase: the reply as it came.
 		r.tap.Upstream(server, tcp, m, resp, time.Now().Add(-rtt), rtt)
@@ -175,6 +170,39 @@ func (r *Resolver) exchangeOnce(ctx context.Context, q *query, d delegation, c *
 			Referral: referralOf(rep, resp), RTT: rtt, Outcome: o, Detail: describe(rep, o, err), Err: err})
 	}
 	return rep, o, err
+}
+
+// upstreamQuery is a query to send upstream and what it points to, in one
+// allocation where there were five: the message, its question, its OPT
+// record and the COOKIE option that exchangeCookies puts in it.
+type upstreamQuery struct {
+	msg      dns.Msg
+	question [1]dns.Question
+	extra    [1]dns.RR
+	opt      dns.OPT
+	cookie   cookieOption
+}
+
+// newUpstreamQuery is the query for name and qtype, with RD when rd, and
+// with EDNS (our buffer size, and DO when do) when edns, as SetEdns0 would
+// add it.
+func newUpstreamQuery(name string, qtype uint16, rd, edns, do bool) *upstreamQuery {
+	uq := new(upstreamQuery)
+	m := &uq.msg
+	m.Id = dns.Id()
+	m.RecursionDesired = rd
+	uq.question[0] = dns.Question{Name: name, Qtype: qtype, Qclass: dns.ClassINET}
+	m.Question = uq.question[:]
+	if edns {
+		uq.opt.Hdr = dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}
+		uq.opt.SetUDPSize(EDNSBufferSize)
+		if do {
+			uq.opt.SetDo()
+		}
+		uq.extra[0] = &uq.opt
+		m.Extra = uq.extra[:]
+	}
+	return uq
 }
 
 // transportOutcome is the outcome of an exchange the transport failed.

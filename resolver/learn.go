@@ -321,7 +321,8 @@ func sameRecords(a, b []dns.RR) bool {
 // unchecked, with the RRSIGs that came with them when non-minimal answers
 // to DO clients may repeat them.
 func (r *Resolver) storeGlue(rep *reply) {
-	for _, set := range splitRRsets(rep.glue) {
+	var buf [8][]dns.RR
+	for _, set := range splitRRsets(buf[:0], rep.glue) {
 		if r.keptOnRefresh(rep, set) {
 			continue
 		}
@@ -422,11 +423,13 @@ func (r *Resolver) clampSec(c check, rrs []dns.RR) []dns.RR {
 	return clampedTTL(rrs, r.now().Add(left), r.now())
 }
 
-// splitRRsets groups records by owner and type. Sets whose records are
-// one run of rrs each (a reply's usual order) are slices of rrs, capped
-// so that an append copies: one allocation, where there was one per set
-// and the slice's growth. Callers never write a set's elements.
-func splitRRsets(rrs []dns.RR) [][]dns.RR {
+// splitRRsets groups records by owner and type, appending the sets to
+// dst (room on the caller's stack: then no allocation). Sets whose
+// records are one run of rrs each (a reply's usual order) are slices of
+// rrs, capped so that an append copies: no allocation of their own, where
+// there was one per set and the slice's growth. Callers never write a
+// set's elements.
+func splitRRsets(dst [][]dns.RR, rrs []dns.RR) [][]dns.RR {
 	const maxRuns = 16 // comparisons grow with the square of the runs
 	runs := 0
 	for i := 0; i < len(rrs); runs++ {
@@ -446,7 +449,7 @@ func splitRRsets(rrs []dns.RR) [][]dns.RR {
 		i = j
 	}
 	if runs < maxRuns {
-		sets := make([][]dns.RR, 0, runs)
+		sets := slices.Grow(dst, runs)
 		for i := 0; i < len(rrs); {
 			j := i + 1
 			for j < len(rrs) && sameSet(rrs[i], rrs[j]) {
@@ -457,7 +460,7 @@ func splitRRsets(rrs []dns.RR) [][]dns.RR {
 		}
 		return sets
 	}
-	var sets [][]dns.RR
+	sets := dst
 	index := map[cache.Key]int{}
 	for _, rr := range rrs {
 		h := rr.Header()

@@ -37,12 +37,6 @@ type nameCount struct {
 	n    int
 }
 
-func newBudget(l Limits) *budget {
-	b := &budget{limits: l}
-	b.perName = b.names[:0]
-	return b
-}
-
 // spendOn counts an upstream query about name and reports whether it stays
 // within Limits.MaxQueriesPerName.
 func (b *budget) spendOn(name string) bool {
@@ -91,9 +85,16 @@ type keyTrust struct {
 	keys []*dns.DNSKEY
 }
 
-// newQuery is a client's question, with a fresh budget.
+// newQuery is a client's question, with a fresh budget: one allocation
+// for both.
 func newQuery(qname string, qtype uint16, l Limits) *query {
-	return &query{qname: qname, qtype: qtype, budget: newBudget(l)}
+	qb := &struct {
+		q query
+		b budget
+	}{q: query{qname: qname, qtype: qtype}, b: budget{limits: l}}
+	qb.b.perName = qb.b.names[:0]
+	qb.q.budget = &qb.b
+	return &qb.q
 }
 
 // lookup is the query for a name server's address that q needs.

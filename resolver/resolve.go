@@ -349,8 +349,7 @@ func withoutDNSSEC(rrs []dns.RR, qtype uint16) []dns.RR {
 // responses, a positive answer also carries the NS set of the zone it came
 // from and the addresses of those servers, as the cache knows them.
 func (r *Resolver) respond(res result, name string, qtype uint16) *dns.Msg {
-	m := new(dns.Msg)
-	m.Question = []dns.Question{{Name: dns.Fqdn(name), Qtype: qtype, Qclass: dns.ClassINET}}
+	m := msgWithQuestion(dns.Fqdn(name), qtype)
 	m.Response, m.RecursionAvailable = true, true
 	m.Rcode = res.rcode
 	m.Answer, m.Ns = res.answer, res.ns
@@ -391,6 +390,17 @@ func (r *Resolver) respond(res result, name string, qtype uint16) *dns.Msg {
 		})
 	}
 	return m
+}
+
+// msgWithQuestion returns a message whose question is name, qtype, class
+// IN: one allocation for the message and its question section.
+func msgWithQuestion(name string, qtype uint16) *dns.Msg {
+	mq := &struct {
+		msg dns.Msg
+		q   [1]dns.Question
+	}{q: [1]dns.Question{{Name: name, Qtype: qtype, Qclass: dns.ClassINET}}}
+	mq.msg.Question = mq.q[:]
+	return &mq.msg
 }
 
 // sections reads the records refs names from the cache; beside a secure

@@ -141,15 +141,25 @@ func (r *Resolver) inPrivateDomain(name string) bool {
 	return false
 }
 
-// scrub keeps the records owned by names at or below zone.
+// scrub keeps the records owned by names at or below zone. Its callers
+// only read what it returns: when the records kept come first, before
+// any dropped (the common case, with at most an OPT record after them),
+// that is rrs itself, cut short, and nothing is copied.
 func scrub(rrs []dns.RR, zone string) []dns.RR {
-	var out []dns.RR
-	for _, rr := range rrs {
+	keep := func(rr dns.RR) bool {
 		h := rr.Header()
-		if h.Class != dns.ClassINET || h.Rrtype == dns.TypeOPT {
-			continue
-		}
-		if inZone(h.Name, zone) {
+		return h.Class == dns.ClassINET && h.Rrtype != dns.TypeOPT && inZone(h.Name, zone)
+	}
+	n := 0
+	for n < len(rrs) && keep(rrs[n]) {
+		n++
+	}
+	if !slices.ContainsFunc(rrs[n:], keep) {
+		return rrs[:n:n]
+	}
+	out := slices.Clone(rrs[:n])
+	for _, rr := range rrs[n:] {
+		if keep(rr) {
 			out = append(out, rr)
 		}
 	}

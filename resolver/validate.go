@@ -185,7 +185,7 @@ func (rep *reply) securedAs(rrs []dns.RR) (check, bool) {
 // query's verifications, which the answer's own chain may still need.
 func (r *Resolver) checkSections(q *query, zone string, rep *reply) []securedSet {
 	var out []securedSet
-	sets := splitRRsets(rep.glue)
+	sets := splitRRsets(nil, rep.glue)
 	if rep.authNS != nil {
 		sets = append([][]dns.RR{rep.authNS}, sets...)
 	}
@@ -390,7 +390,7 @@ func (r *Resolver) secureDenial(ctx context.Context, q *query, zone string, rep 
 		return provenRecords{check: bogus(dns.ExtendedErrorCodeNSECMissing, true, "no NSEC or NSEC3 records to prove %s", rep.target)}
 	}
 	out := provenRecords{check: secure}
-	for _, set := range splitRRsets(rep.denial) {
+	for _, set := range splitRRsets(nil, rep.denial) {
 		c := r.checkSet(ctx, q, zone, rep, set)
 		if c.Status == dnssec.Insecure {
 			// An unsigned denial record below an insecure cut says

@@ -135,6 +135,16 @@ func appendNew(chain, rrs []dns.RR) []dns.RR {
 	return chain
 }
 
+// appendRRs is append(chain, rrs...), but for an empty chain rrs itself,
+// without room to append: the reply's slices are the walk's own (ask
+// clones a shared one) and are not changed after it ends.
+func appendRRs(chain, rrs []dns.RR) []dns.RR {
+	if len(chain) == 0 {
+		return slices.Clip(rrs)
+	}
+	return append(chain, rrs...)
+}
+
 // concatProof joins the proofs of a chain's parts, copying only when
 // both have records (results share their slices).
 func concatProof(a, b []dns.RR) []dns.RR {
@@ -152,7 +162,7 @@ func concatProof(a, b []dns.RR) []dns.RR {
 func (r *Resolver) resultOf(rep *reply, chain []dns.RR) result {
 	switch rep.kind {
 	case kindAnswer:
-		res := result{answer: append(chain, withSigs(rep.answer, rep.sigs)...), refs: refsOf(rep), loop: rep.loop}
+		res := result{answer: appendRRs(chain, withSigs(rep.answer, rep.sigs)), refs: refsOf(rep), loop: rep.loop}
 		if expanded(rep, rep.answer) {
 			// A wildcard answer's proof that the name itself does not
 			// exist goes to DO clients with it (RFC 4035 3.1.3.3).
@@ -396,13 +406,10 @@ func (r *Resolver) isStub(zone string) bool {
 // childOf returns the name one label below zone on the way to qname, or
 // qname itself when it is that name.
 func childOf(qname, zone string) string {
-	labels := dns.CountLabel(zone)
-	idx := dns.Split(qname)
-	n := len(idx) - labels - 1
-	if n <= 0 {
-		return qname
-	}
-	return qname[idx[n]:]
+	// PrevLabel overshoots to 0, qname itself, when qname has no more
+	// labels than that.
+	i, _ := dns.PrevLabel(qname, dns.CountLabel(zone)+1)
+	return qname[i:]
 }
 
 // dsFromReferral turns rep, a referral to the child, into the answer to a
