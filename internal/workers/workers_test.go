@@ -8,6 +8,9 @@ import (
 	"sync"
 	"testing"
 	"testing/synctest"
+	"unsafe"
+
+	"github.com/recursor-dns/recursor/internal/stackpad"
 )
 
 // goid is the calling goroutine's id, from its stack trace's first line.
@@ -136,5 +139,31 @@ func TestPoolPanicEndsProgram(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "panic: boom from a worker") {
 		t.Fatalf("child: %v, output:\n%s\nwant it to die of the panic", err, out)
+	}
+}
+
+// A parked worker keeps its grown stack through collections: a local
+// variable of the next function is where the previous one's was, not on
+// a stack the collector halved and moved.
+func TestPoolKeepsStackThroughGC(t *testing.T) {
+	var p Pool
+	defer p.Keep(1)()
+	where := func() uintptr {
+		var local byte
+		return uintptr(unsafe.Pointer(&local))
+	}
+	addr := make(chan uintptr)
+	p.Go(func() { stackpad.Grow16K(); addr <- 0 })
+	<-addr
+	p.Go(func() { addr <- where() })
+	before := <-addr
+	for p.Idle() == 0 {
+		runtime.Gosched() // the worker parks after the send
+	}
+	runtime.GC()
+	runtime.GC()
+	p.Go(func() { addr <- where() })
+	if after := <-addr; after != before {
+		t.Errorf("a local of the next function at %#x, the previous one's at %#x: the parked worker's stack moved", after, before)
 	}
 }
