@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -90,10 +91,15 @@ func coldResolver(b *testing.B) *Resolver {
 
 // BenchmarkResolveCold resolves a never-seen www.dN.com. A per iteration
 // with com. cached, as make bench's cold phase does: two upstream queries,
-// the referral and the answer, through the in-memory coldNet.
+// the referral and the answer, through the in-memory coldNet. Run runs,
+// as under server.Serve.
 func BenchmarkResolveCold(b *testing.B) {
 	r := coldResolver(b)
 	ctx := context.Background()
+	runCtx, stop := context.WithCancel(ctx)
+	var run sync.WaitGroup
+	run.Go(func() { _ = r.Run(runCtx) })
+	b.Cleanup(func() { stop(); run.Wait() })
 	if _, err := r.Resolve(ctx, "www.d0.com.", dns.TypeA); err != nil {
 		b.Fatal(err)
 	}

@@ -251,25 +251,25 @@ func (r *Resolver) rootDelegation(ctx context.Context, q *query) (delegation, er
 	}
 	// Only hints with addresses are asked: the priming query never looks
 	// a server up, which would lead back here and wait on its own flight.
-	ch := r.flight.DoChan("\x00prime", func() (any, error) {
+	f := r.priming.do(&r.walkers, "", func() (struct{}, error) {
 		// Not validated: the root's keys are fetched from the servers this
 		// finds, so checking it would wait on itself. Only iteration uses
 		// the primed set; answers are validated on their own.
 		prime := &query{qname: ".", qtype: dns.TypeNS, budget: q.budget, unvalidated: true}
 		rep, err := r.ask(ctx, prime, hints, ".", dns.TypeNS, nil)
 		if err != nil {
-			return nil, err
+			return struct{}{}, err
 		}
 		if rep.kind != kindAnswer {
-			return nil, fmt.Errorf("priming: %s reply", rep.kind)
+			return struct{}{}, fmt.Errorf("priming: %s reply", rep.kind)
 		}
-		return nil, nil
+		return struct{}{}, nil
 	})
 	select {
 	case <-ctx.Done():
 		return delegation{}, &Error{Zone: ".", Err: ctx.Err()}
-	case res := <-ch:
-		err = res.Err
+	case <-f.Done():
+		_, err = f.Result()
 	}
 	if err != nil {
 		if ctx.Err() != nil {

@@ -12,7 +12,6 @@ import (
 	"sync"
 
 	"github.com/miekg/dns"
-	"golang.org/x/sync/singleflight"
 
 	"github.com/recursor-dns/recursor/dnssec"
 	"github.com/recursor-dns/recursor/internal/stackpad"
@@ -39,7 +38,9 @@ var ErrRunning = errors.New("resolver: Run is already running")
 // and one that Query gives at once (a negative Stale.ClientTimeout) by a
 // walk of that query's own, as a client's. server.Serve runs Run for its
 // backend. A Config.Policy with a Run method of its own (package rpz's
-// zone transfers) runs as long.
+// zone transfers) runs as long. While Run runs, the goroutines of
+// finished walks wait for the next ones (idleWalkers of them at most),
+// their stacks grown already; when it returns they exit.
 func (r *Resolver) Run(ctx context.Context) error {
 	b := &r.bg
 	b.mu.Lock()
@@ -49,6 +50,7 @@ func (r *Resolver) Run(ctx context.Context) error {
 	}
 	b.ctx = ctx
 	b.mu.Unlock()
+	defer r.walkers.Keep(idleWalkers)()
 	r.runPolicy(ctx, &b.wg)
 	if r.shared != nil {
 		b.wg.Go(func() { _ = r.shared.Run(ctx) })
@@ -60,6 +62,11 @@ func (r *Resolver) Run(ctx context.Context) error {
 	b.wg.Wait()
 	return nil
 }
+
+// idleWalkers is how many goroutines of finished walks Run keeps for the
+// next walks: more than make bench's 100 cold names in flight, each
+// with a 16 KB stack at most.
+const idleWalkers = 128
 
 // start runs fn for key on a goroutine of its own, unless Run does not
 // run, key is being refreshed or the bound is reached. It reports whether
@@ -93,7 +100,7 @@ func (r *Resolver) refreshLater(qname string, qtype uint16) bool {
 	key := flightKey(qname, qtype)
 	return r.bg.start(key, func(ctx context.Context) {
 		select {
-		case <-r.walk(ctx, key, qname, qtype, true):
+		case <-r.walk(ctx, key, qname, qtype, true).Done():
 		case <-ctx.Done():
 		}
 	})
@@ -114,8 +121,8 @@ func flightKey(qname string, qtype uint16) string { return qname + "/" + dns.Typ
 // question. refresh asks upstream whatever the cache holds. A failure is
 // remembered (failed, and the hold of stale answers); a success drops
 // the expired entries it did not replace.
-func (r *Resolver) walk(base context.Context, key, qname string, qtype uint16, refresh bool) <-chan singleflight.Result {
-	return r.flight.DoChan(key, func() (any, error) {
+func (r *Resolver) walk(base context.Context, key, qname string, qtype uint16, refresh bool) *flight[result] {
+	return r.flight.do(&r.walkers, key, func() (result, error) {
 		// A walk without validation fits in 16 KB (replies go down
 		// and up it by pointer, keeping its frames small); grown at
 		// once, not twice deep inside it, where newstack and copystack

@@ -200,7 +200,7 @@ func (r *Resolver) query(ctx context.Context, qname, name string, qtype uint16, 
 	}
 	// The walk belongs to every waiter: it is not cancelled when the
 	// first caller gives up.
-	ch := r.walk(context.WithoutCancel(ctx), key, qname, qtype, false)
+	f := r.walk(context.WithoutCancel(ctx), key, qname, qtype, false)
 	var timeout <-chan time.Time
 	if hasStale {
 		timeout = r.after(r.stale.ClientTimeout)
@@ -210,14 +210,14 @@ func (r *Resolver) query(ctx context.Context, qname, name string, qtype uint16, 
 		return Answer{}, &Error{Qname: qname, Qtype: qtype, Err: ctx.Err()}
 	case <-timeout:
 		return r.answer(stale, name, qtype, opts)
-	case res := <-ch:
-		if res.Err != nil {
+	case <-f.Done():
+		fresh, err := f.Result()
+		if err != nil {
 			if hasStale {
 				return r.answer(stale, name, qtype, opts)
 			}
-			return Answer{}, res.Err
+			return Answer{}, err
 		}
-		fresh := res.Val.(result)
 		if hasStale && r.val != nil && fresh.sec.Status == dnssec.Bogus {
 			return r.answer(stale, name, qtype, opts) // a bogus refresh is a failed one
 		}

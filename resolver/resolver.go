@@ -21,6 +21,7 @@ import (
 	"github.com/recursor-dns/recursor/cookie"
 	"github.com/recursor-dns/recursor/dnssec"
 	"github.com/recursor-dns/recursor/internal/dnsname"
+	"github.com/recursor-dns/recursor/internal/workers"
 	"github.com/recursor-dns/recursor/localdata"
 	"github.com/recursor-dns/recursor/roothints"
 )
@@ -57,7 +58,9 @@ type Resolver struct {
 	parentGlue glueMap                          // name server addresses as referrals gave them
 	// delegationEnds: when the parent's delegation of each zone runs out
 	delegationEnds deadlineMap
-	flight         singleflight.Group            // client questions, and root priming
+	flight         flightGroup[result]           // client questions (walk)
+	priming        flightGroup[struct{}]         // the root's NS set (rootDelegation)
+	walkers        workers.Pool                  // where walks run; kept while Run runs
 	asks           singleflight.Group            // questions to a zone's servers (ask)
 	val            *validator                    // nil when not validating
 	metrics        Metrics                       // never nil: noMetrics when off

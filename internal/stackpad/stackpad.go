@@ -34,6 +34,22 @@ func Grow16K() {
 	}
 }
 
+// Recv4K receives from ch in a frame of more than 4 KB. A goroutine parked
+// in it keeps over a quarter of a 16 KB stack in use, which the collector
+// does not halve (it shrinks the stacks of goroutines that use less): a
+// pooled worker waiting for its next function keeps the stack the last
+// one grew. A 32 KB stack is halved to 16 KB, and kept there.
+//
+//go:noinline
+func Recv4K[T any](ch <-chan T) (T, bool) {
+	if touchPad {
+		var pad [4 << 10]byte
+		touch(pad[:])
+	}
+	v, ok := <-ch
+	return v, ok
+}
+
 // touchPad is never set: the compiler cannot drop a branch on a variable.
 var touchPad bool
 
