@@ -146,6 +146,9 @@ func TestPoolPanicEndsProgram(t *testing.T) {
 // variable of the next function is where the previous one's was, not on
 // a stack the collector halved and moved.
 func TestPoolKeepsStackThroughGC(t *testing.T) {
+	if raceEnabled {
+		t.Skip("under -race, frames are larger and the collector may shrink the parked stack: a figure of the plain build")
+	}
 	var p Pool
 	defer p.Keep(1)()
 	where := func() uintptr {
