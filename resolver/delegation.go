@@ -168,6 +168,7 @@ func (r *Resolver) delegationOf(zone string, ns []string, glue []dns.RR) delegat
 		perNS = 1
 	}
 	addrs := make([]netip.Addr, 0, perNS*n)
+	var now time.Time // one reading of the cache's clock for every server's lookups
 	for _, ns := range ns {
 		name := cache.Canonical(ns)
 		if slices.ContainsFunc(d.servers, func(s nameServer) bool { return s.name == name }) {
@@ -177,7 +178,7 @@ func (r *Resolver) delegationOf(zone string, ns []string, glue []dns.RR) delegat
 		// this referral's glue among them. The glue given is the fallback
 		// (uncacheable glue, or the root hints).
 		start := len(addrs)
-		addrs = r.appendCachedAddrs(addrs, name)
+		addrs = r.appendCachedAddrs(addrs, name, &now)
 		if len(addrs) == start {
 			for _, g := range glue {
 				if strings.EqualFold(g.Header().Name, name) && (!r.noIPv6 || g.Header().Rrtype == dns.TypeA) {
@@ -210,11 +211,12 @@ func (d delegation) reachable(q *query) bool {
 }
 
 // appendCachedAddrs appends to addrs the addresses the cache holds for
-// name: its A records, then its AAAA records unless IPv6 is off.
-func (r *Resolver) appendCachedAddrs(addrs []netip.Addr, name string) []netip.Addr {
-	addrs, _ = r.cache.AppendAddrs(addrs, name, dns.TypeA)
+// name: its A records, then its AAAA records unless IPv6 is off, live at
+// *now (cache.AppendAddrsAt: read when zero).
+func (r *Resolver) appendCachedAddrs(addrs []netip.Addr, name string, now *time.Time) []netip.Addr {
+	addrs, _ = r.cache.AppendAddrsAt(addrs, name, dns.TypeA, now)
 	if !r.noIPv6 {
-		addrs, _ = r.cache.AppendAddrs(addrs, name, dns.TypeAAAA)
+		addrs, _ = r.cache.AppendAddrsAt(addrs, name, dns.TypeAAAA, now)
 	}
 	return addrs
 }
