@@ -512,3 +512,18 @@ func TestAppendAddrsAtSharesOneReading(t *testing.T) {
 		t.Error("an expired entry served by a later reading")
 	}
 }
+
+// TestPutSetAtUsesTheReading: a set put at a reading expires its TTL after
+// it, without reading the clock.
+func TestPutSetAtUsesTheReading(t *testing.T) {
+	clk := newClock()
+	reads := 0
+	c := New(Config{Now: func() time.Time { reads++; return clk.Now() }})
+	at := clk.Now().Add(-100 * time.Second)
+	if !c.PutSetAt(Set{RRs: mustRRs(t, "www.example.com. 300 IN A 192.0.2.1"), Rank: RankAnswer}, at) || reads != 0 {
+		t.Fatalf("PutSetAt read the clock %d times", reads)
+	}
+	if e, ok := c.Get("www.example.com.", dns.TypeA, dns.ClassINET); !ok || e.TTL != 200 {
+		t.Errorf("TTL %d, %v; want 200 left of 300 put 100 s ago", e.TTL, ok)
+	}
+}
