@@ -280,11 +280,17 @@ func (c *Cache) get(name string, qtype, qclass uint16, stale int64) (Entry, bool
 // (negative or not, rank, security, expiry) for callers that need no
 // more. It copies and unpacks nothing.
 func (c *Cache) GetMeta(name string, qtype, qclass uint16) (Meta, bool) {
+	return c.GetMetaAt(name, qtype, qclass, time.Time{})
+}
+
+// GetMetaAt is GetMeta at at, a reading of the cache's clock the caller
+// has taken; when zero, the clock is read (once an entry is found).
+func (c *Cache) GetMetaAt(name string, qtype, qclass uint16, at time.Time) (Meta, bool) {
 	name = Canonical(name)
 	sh, h := c.shardOf(name)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	sl, _ := c.findLocked(sh, h, name, qtype, qclass, 0, time.Time{})
+	sl, _ := c.findLocked(sh, h, name, qtype, qclass, 0, at)
 	if sl == nil {
 		return Meta{}, false
 	}

@@ -54,12 +54,13 @@ func (r *Resolver) rememberDelegation(ns []dns.RR, now time.Time) {
 // capBelowZone lowers the TTLs of an NS set below zone, learned from
 // zone's servers, to what is left of zone's own delegation: a cut below a
 // zone lives no longer than the zone (a subdomain of a removed domain
-// must not keep it alive, iter_ghost_sub).
-func capBelowZone(c *cache.Cache, zone string, ns []dns.RR, now time.Time) {
+// must not keep it alive, iter_ghost_sub). at is a reading of c's clock
+// for its lookup (zero: c reads it).
+func capBelowZone(c *cache.Cache, zone string, ns []dns.RR, now, at time.Time) {
 	if zone == "." || len(ns) == 0 || sameName(ns[0].Header().Name, zone) {
 		return
 	}
-	e, ok := c.GetMeta(zone, dns.TypeNS, dns.ClassINET)
+	e, ok := c.GetMetaAt(zone, dns.TypeNS, dns.ClassINET, at)
 	if !ok || e.Negative != cache.Positive {
 		return
 	}

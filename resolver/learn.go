@@ -196,7 +196,7 @@ func (r *Resolver) store(zone, qname string, qtype uint16, rep *reply) {
 	// takes the cut for unreachable and asks the parent again.
 	r.storeGlue(rep, at)
 	if rep.ns != nil {
-		capBelowZone(r.cache, zone, rep.ns, now)
+		capBelowZone(r.cache, zone, rep.ns, now, at)
 		r.cache.PutSetAt(cache.Set{RRs: rep.ns, Rank: cache.RankReferral}, at)
 		r.rememberDelegation(rep.ns, now)
 	}
@@ -211,7 +211,7 @@ func (r *Resolver) store(zone, qname string, qtype uint16, rep *reply) {
 			rank = cache.RankAuthAuthority
 			r.capToParentTTL(rep.authNS[0].Header().Name, rep.authNS, now)
 		}
-		capBelowZone(r.cache, zone, rep.authNS, now)
+		capBelowZone(r.cache, zone, rep.authNS, now, at)
 		r.storeAuthNS(rep, rank, at)
 	}
 	switch rep.kind {
