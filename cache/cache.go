@@ -359,11 +359,20 @@ func (c *Cache) AppendAddrsAt(dst []netip.Addr, name string, qtype uint16, now *
 // read their names. ok is false when no such RRset is cached (a negative
 // entry included).
 func (c *Cache) AppendNSNames(dst []string, name string) (names []string, e Entry, ok bool) {
+	var now time.Time
+	return c.AppendNSNamesAt(dst, name, &now)
+}
+
+// AppendNSNamesAt is AppendNSNames by *at, a reading of the cache's clock
+// shared as AppendAddrsAt's is: when zero, the clock is read (only once
+// an entry is found) into it.
+func (c *Cache) AppendNSNamesAt(dst []string, name string, at *time.Time) (names []string, e Entry, ok bool) {
 	name = Canonical(name)
 	sh, h := c.shardOf(name)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	sl, now := c.findLocked(sh, h, name, dns.TypeNS, dns.ClassINET, 0, time.Time{})
+	sl, now := c.findLocked(sh, h, name, dns.TypeNS, dns.ClassINET, 0, *at)
+	*at = now
 	if sl == nil || sl.negative != Positive || sl.typ != dns.TypeNS {
 		return dst, Entry{}, false
 	}

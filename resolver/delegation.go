@@ -139,11 +139,12 @@ func (r *Resolver) closestIterated(ctx context.Context, q *query, qname string) 
 // without unpacking the records.
 func (r *Resolver) cachedDelegation(zone string, glue []dns.RR) (d delegation, e cache.Entry, ok bool) {
 	var buf [MaxNSConsidered]string
-	names, e, ok := r.cache.AppendNSNames(buf[:0], zone)
+	var now time.Time // one reading of the cache's clock, for the addresses too
+	names, e, ok := r.cache.AppendNSNamesAt(buf[:0], zone, &now)
 	if !ok {
 		return delegation{}, e, false
 	}
-	return r.delegationOf(zone, names, glue), e, true
+	return r.delegationOf(zone, names, glue, &now), e, true
 }
 
 // delegationAt builds the delegation of zone from its NS records, with the
@@ -154,11 +155,13 @@ func (r *Resolver) delegationAt(zone string, ns []dns.RR, glue []dns.RR) delegat
 	for _, rr := range ns {
 		names = append(names, rr.(*dns.NS).Ns)
 	}
-	return r.delegationOf(zone, names, glue)
+	var now time.Time
+	return r.delegationOf(zone, names, glue, &now)
 }
 
-// delegationOf is delegationAt with the NS records' names.
-func (r *Resolver) delegationOf(zone string, ns []string, glue []dns.RR) delegation {
+// delegationOf is delegationAt with the NS records' names, looking their
+// addresses up in the cache by *now (cache.AppendAddrsAt: read when zero).
+func (r *Resolver) delegationOf(zone string, ns []string, glue []dns.RR, now *time.Time) delegation {
 	n := min(len(ns), MaxNSConsidered)
 	d := delegation{zone: cache.Canonical(zone), servers: make([]nameServer, 0, n)}
 	// The servers' addresses, one after the other in one array (an
@@ -169,7 +172,6 @@ func (r *Resolver) delegationOf(zone string, ns []string, glue []dns.RR) delegat
 		perNS = 1
 	}
 	addrs := make([]netip.Addr, 0, perNS*n)
-	var now time.Time // one reading of the cache's clock for every server's lookups
 	for _, ns := range ns {
 		name := cache.Canonical(ns)
 		if slices.ContainsFunc(d.servers, func(s nameServer) bool { return s.name == name }) {
@@ -179,7 +181,7 @@ func (r *Resolver) delegationOf(zone string, ns []string, glue []dns.RR) delegat
 		// this referral's glue among them. The glue given is the fallback
 		// (uncacheable glue, or the root hints).
 		start := len(addrs)
-		addrs = r.appendCachedAddrs(addrs, name, &now)
+		addrs = r.appendCachedAddrs(addrs, name, now)
 		if len(addrs) == start {
 			for _, g := range glue {
 				if strings.EqualFold(g.Header().Name, name) && (!r.noIPv6 || g.Header().Rrtype == dns.TypeA) {
