@@ -180,11 +180,15 @@ func (s *udpSocket) ReadContext(ctx context.Context, b []byte) (int, error) {
 // ends also when ctx is done: the socket watches ctx.Done() itself, which
 // costs less than a context.AfterFunc per exchange to move its deadline.
 //
-// The clock is read once for the send and the wait's first timer (a
-// vDSO call, slow on a KVM guest): that timer may fire as much later as
-// the send took, microseconds on a timeout of milliseconds.
-func (s *udpSocket) WriteRead(ctx context.Context, query, b []byte) (int, error) {
-	now := time.Now().UnixNano()
+// start, a reading of the clock taken just before (zero: read here),
+// serves the send's deadline check and the wait's first timer (time.Now
+// is a vDSO call, slow on a KVM guest): that timer may fire as much later
+// as passed since start, microseconds on a timeout of milliseconds.
+func (s *udpSocket) WriteRead(ctx context.Context, start time.Time, query, b []byte) (int, error) {
+	if start.IsZero() {
+		start = time.Now()
+	}
+	now := start.UnixNano()
 	if _, err := s.write(query, now); err != nil {
 		return 0, err
 	}
