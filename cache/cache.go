@@ -264,7 +264,7 @@ func (c *Cache) get(name string, qtype, qclass uint16, stale int64) (Entry, bool
 	name = Canonical(name)
 	sh, h := c.shardOf(name)
 	sh.mu.Lock()
-	sl, now := c.findLocked(sh, h, name, qtype, qclass, stale)
+	sl, now := c.findLocked(sh, h, name, qtype, qclass, stale, time.Time{})
 	var e entry
 	if sl != nil {
 		e = sh.s.entryAt(sl)
@@ -280,11 +280,17 @@ func (c *Cache) get(name string, qtype, qclass uint16, stale int64) (Entry, bool
 // (negative or not, rank, security, expiry) for callers that need no
 // more. It copies and unpacks nothing.
 func (c *Cache) GetMeta(name string, qtype, qclass uint16) (Meta, bool) {
+	return c.GetMetaAt(name, qtype, qclass, time.Time{})
+}
+
+// GetMetaAt is GetMeta at at, a reading of the cache's clock the caller
+// has taken; when zero, the clock is read (once an entry is found).
+func (c *Cache) GetMetaAt(name string, qtype, qclass uint16, at time.Time) (Meta, bool) {
 	name = Canonical(name)
 	sh, h := c.shardOf(name)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	sl, _ := c.findLocked(sh, h, name, qtype, qclass, 0)
+	sl, _ := c.findLocked(sh, h, name, qtype, qclass, 0, at)
 	if sl == nil {
 		return Meta{}, false
 	}
@@ -301,6 +307,15 @@ func (c *Cache) GetMeta(name string, qtype, qclass uint16) (Meta, bool) {
 // made. It reports whether such an RRset is cached; an IPv4-mapped AAAA
 // is appended as IPv4.
 func (c *Cache) AppendAddrs(dst []netip.Addr, name string, qtype uint16) ([]netip.Addr, bool) {
+	var now time.Time
+	return c.AppendAddrsAt(dst, name, qtype, &now)
+}
+
+// AppendAddrsAt is AppendAddrs by *now, a reading of the cache's clock
+// that a caller's lookups share: when zero, the clock is read (only once
+// an entry is found) into it. time.Now is a vDSO call, slow on a KVM
+// guest, and a delegation looks up the addresses of each of its servers.
+func (c *Cache) AppendAddrsAt(dst []netip.Addr, name string, qtype uint16, now *time.Time) ([]netip.Addr, bool) {
 	size := 4
 	if qtype == dns.TypeAAAA {
 		size = 16
@@ -311,7 +326,8 @@ func (c *Cache) AppendAddrs(dst []netip.Addr, name string, qtype uint16) ([]neti
 	sh, h := c.shardOf(name)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	sl, _ := c.findLocked(sh, h, name, qtype, dns.ClassINET, 0)
+	sl, at := c.findLocked(sh, h, name, qtype, dns.ClassINET, 0, *now)
+	*now = at
 	if sl == nil || sl.negative != Positive || sl.typ != qtype {
 		return dst, false
 	}
@@ -343,11 +359,20 @@ func (c *Cache) AppendAddrs(dst []netip.Addr, name string, qtype uint16) ([]neti
 // read their names. ok is false when no such RRset is cached (a negative
 // entry included).
 func (c *Cache) AppendNSNames(dst []string, name string) (names []string, e Entry, ok bool) {
+	var now time.Time
+	return c.AppendNSNamesAt(dst, name, &now)
+}
+
+// AppendNSNamesAt is AppendNSNames by *at, a reading of the cache's clock
+// shared as AppendAddrsAt's is: when zero, the clock is read (only once
+// an entry is found) into it.
+func (c *Cache) AppendNSNamesAt(dst []string, name string, at *time.Time) (names []string, e Entry, ok bool) {
 	name = Canonical(name)
 	sh, h := c.shardOf(name)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	sl, now := c.findLocked(sh, h, name, dns.TypeNS, dns.ClassINET, 0)
+	sl, now := c.findLocked(sh, h, name, dns.TypeNS, dns.ClassINET, 0, *at)
+	*at = now
 	if sl == nil || sl.negative != Positive || sl.typ != dns.TypeNS {
 		return dst, Entry{}, false
 	}
@@ -375,11 +400,10 @@ func (c *Cache) AppendNSNames(dst []string, name string) (names []string, e Entr
 // findLocked returns the slot of name's live entry for qtype, else of its
 // live NXDOMAIN entry, promoted, and the time it was read at; nil when
 // neither is cached. The clock is read only once a slot is found: most
-// lookups of a cold resolution miss. sh.mu is held; h is the hash of
-// name.
-func (c *Cache) findLocked(sh *shard, h uint64, name string, qtype, qclass uint16, stale int64) (*slot, time.Time) {
-	var now time.Time
-	clocked := false
+// lookups of a cold resolution miss; at, unless zero, is a reading of it
+// to use instead. sh.mu is held; h is the hash of name.
+func (c *Cache) findLocked(sh *shard, h uint64, name string, qtype, qclass uint16, stale int64, at time.Time) (*slot, time.Time) {
+	now, clocked := at, !at.IsZero()
 	i, nx := sh.s.lookupOrNX(h, name, qtype, qclass)
 	for _, i := range [2]uint32{i, nx} {
 		if i == 0 {

@@ -483,3 +483,47 @@ func TestAppendNSNamesReadsWhatGetReturns(t *testing.T) {
 		})
 	}
 }
+
+// TestAppendAddrsAtSharesOneReading: lookups sharing a reading read the
+// clock once, on the first entry found, and judge liveness by it.
+func TestAppendAddrsAtSharesOneReading(t *testing.T) {
+	clk := newClock()
+	reads := 0
+	c := New(Config{Now: func() time.Time { reads++; return clk.Now() }})
+	c.Put(mustRRs(t, "ns1.example.com. 300 IN A 192.0.2.1"), RankGlue)
+	c.Put(mustRRs(t, "ns2.example.com. 300 IN A 192.0.2.2"), RankGlue)
+	reads = 0
+	var now time.Time
+	got, _ := c.AppendAddrsAt(nil, "ns0.example.com.", dns.TypeA, &now)
+	if reads != 0 || !now.IsZero() {
+		t.Fatalf("a miss read the clock %d times (now %v)", reads, now)
+	}
+	got, _ = c.AppendAddrsAt(got, "ns1.example.com.", dns.TypeA, &now)
+	got, _ = c.AppendAddrsAt(got, "ns2.example.com.", dns.TypeA, &now)
+	if reads != 1 || len(got) != 2 {
+		t.Errorf("%d clock reads, %v; want 1 and both addresses", reads, got)
+	}
+	clk.Advance(time.Hour) // the reading taken stays the one used
+	if got, ok := c.AppendAddrsAt(nil, "ns1.example.com.", dns.TypeA, &now); !ok || len(got) != 1 {
+		t.Errorf("by the shared reading: %v, %v; want the live address", got, ok)
+	}
+	later := clk.Now()
+	if _, ok := c.AppendAddrsAt(nil, "ns1.example.com.", dns.TypeA, &later); ok {
+		t.Error("an expired entry served by a later reading")
+	}
+}
+
+// TestPutSetAtUsesTheReading: a set put at a reading expires its TTL after
+// it, without reading the clock.
+func TestPutSetAtUsesTheReading(t *testing.T) {
+	clk := newClock()
+	reads := 0
+	c := New(Config{Now: func() time.Time { reads++; return clk.Now() }})
+	at := clk.Now().Add(-100 * time.Second)
+	if !c.PutSetAt(Set{RRs: mustRRs(t, "www.example.com. 300 IN A 192.0.2.1"), Rank: RankAnswer}, at) || reads != 0 {
+		t.Fatalf("PutSetAt read the clock %d times", reads)
+	}
+	if e, ok := c.Get("www.example.com.", dns.TypeA, dns.ClassINET); !ok || e.TTL != 200 {
+		t.Errorf("TTL %d, %v; want 200 left of 300 put 100 s ago", e.TTL, ok)
+	}
+}

@@ -122,6 +122,13 @@ type NegativeSet struct {
 // a Bogus entry, and a lower rank never replaces a higher one unless the
 // new data is Secure and the old is not.
 func (c *Cache) PutSet(s Set) bool {
+	return c.PutSetAt(s, time.Time{})
+}
+
+// PutSetAt is PutSet at at, a reading of the cache's clock the caller
+// has taken (time.Now is a vDSO call, slow on a KVM guest, and a reply
+// stores several sets); when zero, the clock is read.
+func (c *Cache) PutSetAt(s Set, at time.Time) bool {
 	rrs := s.RRs
 	if len(rrs) == 0 || len(rrs) > MaxRRsetRecords || !validSecurity(s.Security) {
 		return false
@@ -157,7 +164,10 @@ func (c *Cache) PutSet(s Set) bool {
 	if !ok {
 		return false
 	}
-	now := c.cfg.Now().UnixNano()
+	if at.IsZero() {
+		at = c.cfg.Now()
+	}
+	now := at.UnixNano()
 	e := entry{
 		data:      data,
 		expires:   now + int64(d),

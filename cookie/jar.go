@@ -55,9 +55,14 @@ func NewJar(now func() time.Time, lifetime time.Duration) *Jar {
 }
 
 // rotateLocked replaces an expired client secret, and forgets the server
-// cookies learnt for the old client cookies. j.mu is held.
-func (j *Jar) rotateLocked() {
-	now := j.now()
+// cookies learnt for the old client cookies, by now, a reading of j's
+// clock. A reading older than the secret (taken before another caller
+// rotated it) is replaced by a fresh one: only a clock that went back
+// makes a new secret early. j.mu is held.
+func (j *Jar) rotateLocked(now time.Time) {
+	if j.servers != nil && now.Before(j.since) {
+		now = j.now()
+	}
 	if j.servers != nil && now.Sub(j.since) < j.lifetime && !now.Before(j.since) {
 		return
 	}
@@ -68,10 +73,16 @@ func (j *Jar) rotateLocked() {
 // Option appends to dst the COOKIE option data to send to server: our
 // client cookie for it and, when it gave one, its last server cookie.
 func (j *Jar) Option(dst []byte, server netip.Addr) []byte {
+	return j.OptionAt(dst, server, j.now())
+}
+
+// OptionAt is Option with now, a reading of the jar's clock the caller
+// has already taken (within the exchange the option is for).
+func (j *Jar) OptionAt(dst []byte, server netip.Addr, now time.Time) []byte {
 	server = server.Unmap()
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	j.rotateLocked()
+	j.rotateLocked(now)
 	dst = j.appendClient(dst, server)
 	if s, ok := j.servers[server]; ok {
 		dst = append(dst, s.cookie[:s.n]...)
@@ -83,7 +94,7 @@ func (j *Jar) Option(dst []byte, server netip.Addr) []byte {
 func (j *Jar) Client(server netip.Addr) [ClientLen]byte {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	j.rotateLocked()
+	j.rotateLocked(j.now())
 	var c [ClientLen]byte
 	j.appendClient(c[:0], server.Unmap())
 	return c
@@ -105,7 +116,13 @@ func (j *Jar) Learn(server netip.Addr, data []byte) bool {
 	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	j.rotateLocked()
+	if j.servers == nil {
+		j.rotateLocked(j.now())
+	}
+	// No rotation here, nor its clock read: a reply to a client cookie
+	// of an expired secret is learnt and dropped with it by the next
+	// Option or Client, which rotate; one to a secret since replaced
+	// does not match.
 	var want [ClientLen]byte
 	if string(j.appendClient(want[:0], server)) != string(client) {
 		return false

@@ -69,3 +69,19 @@ func TestJarCap(t *testing.T) {
 		t.Errorf("jar holds %d server cookies, want its cap 3", n)
 	}
 }
+
+// TestJarOptionAtStale: a reading taken before another caller rotated the
+// secret (older than it) makes no new secret; a later one past the
+// lifetime does.
+func TestJarOptionAtStale(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	j := NewJar(func() time.Time { return now }, time.Hour)
+	a := netip.MustParseAddr("192.0.2.1")
+	first := j.OptionAt(nil, a, now)
+	if got := j.OptionAt(nil, a, now.Add(-time.Millisecond)); string(got) != string(first) {
+		t.Error("a reading older than the secret rotated it")
+	}
+	if got := j.OptionAt(nil, a, now.Add(time.Hour)); string(got) == string(first) {
+		t.Error("a reading past the lifetime kept the secret")
+	}
+}

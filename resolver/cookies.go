@@ -44,8 +44,9 @@ func newCookieJar(cfg Config) *cookie.Jar {
 
 // exchangeCookies is exchangeVia with cookies: uq's message, when it has
 // EDNS, gets our COOKIE option for server; the server cookie of the reply
-// is kept; BADCOOKIE is retried once with the cookie it brought.
-func (r *Resolver) exchangeCookies(ctx context.Context, t Transport, uq *upstreamQuery, server netip.AddrPort, timeout time.Duration) (resp *dns.Msg, rtt time.Duration, tcp bool, err error) {
+// is kept; BADCOOKIE is retried once with the cookie it brought. now is
+// r.now() read for this exchange: the jar's clock is r's.
+func (r *Resolver) exchangeCookies(ctx context.Context, t Transport, uq *upstreamQuery, server netip.AddrPort, timeout time.Duration, now time.Time) (resp *dns.Msg, rtt time.Duration, tcp bool, err error) {
 	m := &uq.msg
 	opt := m.IsEdns0()
 	if r.cookies == nil || opt == nil {
@@ -53,7 +54,12 @@ func (r *Resolver) exchangeCookies(ctx context.Context, t Transport, uq *upstrea
 	}
 	for retried := false; ; retried = true {
 		var buf [cookie.ClientLen + cookie.MaxServerLen]byte
-		sent := r.cookies.Option(buf[:0], server.Addr())
+		var sent []byte
+		if retried {
+			sent = r.cookies.Option(buf[:0], server.Addr())
+		} else {
+			sent = r.cookies.OptionAt(buf[:0], server.Addr(), now)
+		}
 		co := &uq.cookie
 		if retried {
 			co = new(cookieOption) // the first one's text is never written again

@@ -54,12 +54,13 @@ func (r *Resolver) rememberDelegation(ns []dns.RR, now time.Time) {
 // capBelowZone lowers the TTLs of an NS set below zone, learned from
 // zone's servers, to what is left of zone's own delegation: a cut below a
 // zone lives no longer than the zone (a subdomain of a removed domain
-// must not keep it alive, iter_ghost_sub).
-func capBelowZone(c *cache.Cache, zone string, ns []dns.RR, now time.Time) {
+// must not keep it alive, iter_ghost_sub). at is a reading of c's clock
+// for its lookup (zero: c reads it).
+func capBelowZone(c *cache.Cache, zone string, ns []dns.RR, now, at time.Time) {
 	if zone == "." || len(ns) == 0 || sameName(ns[0].Header().Name, zone) {
 		return
 	}
-	e, ok := c.GetMeta(zone, dns.TypeNS, dns.ClassINET)
+	e, ok := c.GetMetaAt(zone, dns.TypeNS, dns.ClassINET, at)
 	if !ok || e.Negative != cache.Positive {
 		return
 	}
@@ -138,11 +139,12 @@ func (r *Resolver) closestIterated(ctx context.Context, q *query, qname string) 
 // without unpacking the records.
 func (r *Resolver) cachedDelegation(zone string, glue []dns.RR) (d delegation, e cache.Entry, ok bool) {
 	var buf [MaxNSConsidered]string
-	names, e, ok := r.cache.AppendNSNames(buf[:0], zone)
+	var now time.Time // one reading of the cache's clock, for the addresses too
+	names, e, ok := r.cache.AppendNSNamesAt(buf[:0], zone, &now)
 	if !ok {
 		return delegation{}, e, false
 	}
-	return r.delegationOf(zone, names, glue), e, true
+	return r.delegationOf(zone, names, glue, &now), e, true
 }
 
 // delegationAt builds the delegation of zone from its NS records, with the
@@ -153,11 +155,13 @@ func (r *Resolver) delegationAt(zone string, ns []dns.RR, glue []dns.RR) delegat
 	for _, rr := range ns {
 		names = append(names, rr.(*dns.NS).Ns)
 	}
-	return r.delegationOf(zone, names, glue)
+	var now time.Time
+	return r.delegationOf(zone, names, glue, &now)
 }
 
-// delegationOf is delegationAt with the NS records' names.
-func (r *Resolver) delegationOf(zone string, ns []string, glue []dns.RR) delegation {
+// delegationOf is delegationAt with the NS records' names, looking their
+// addresses up in the cache by *now (cache.AppendAddrsAt: read when zero).
+func (r *Resolver) delegationOf(zone string, ns []string, glue []dns.RR, now *time.Time) delegation {
 	n := min(len(ns), MaxNSConsidered)
 	d := delegation{zone: cache.Canonical(zone), servers: make([]nameServer, 0, n)}
 	// The servers' addresses, one after the other in one array (an
@@ -177,7 +181,7 @@ func (r *Resolver) delegationOf(zone string, ns []string, glue []dns.RR) delegat
 		// this referral's glue among them. The glue given is the fallback
 		// (uncacheable glue, or the root hints).
 		start := len(addrs)
-		addrs = r.appendCachedAddrs(addrs, name)
+		addrs = r.appendCachedAddrs(addrs, name, now)
 		if len(addrs) == start {
 			for _, g := range glue {
 				if strings.EqualFold(g.Header().Name, name) && (!r.noIPv6 || g.Header().Rrtype == dns.TypeA) {
@@ -210,11 +214,12 @@ func (d delegation) reachable(q *query) bool {
 }
 
 // appendCachedAddrs appends to addrs the addresses the cache holds for
-// name: its A records, then its AAAA records unless IPv6 is off.
-func (r *Resolver) appendCachedAddrs(addrs []netip.Addr, name string) []netip.Addr {
-	addrs, _ = r.cache.AppendAddrs(addrs, name, dns.TypeA)
+// name: its A records, then its AAAA records unless IPv6 is off, live at
+// *now (cache.AppendAddrsAt: read when zero).
+func (r *Resolver) appendCachedAddrs(addrs []netip.Addr, name string, now *time.Time) []netip.Addr {
+	addrs, _ = r.cache.AppendAddrsAt(addrs, name, dns.TypeA, now)
 	if !r.noIPv6 {
-		addrs, _ = r.cache.AppendAddrs(addrs, name, dns.TypeAAAA)
+		addrs, _ = r.cache.AppendAddrsAt(addrs, name, dns.TypeAAAA, now)
 	}
 	return addrs
 }

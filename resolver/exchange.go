@@ -127,7 +127,7 @@ func (r *Resolver) exchangeOnce(ctx context.Context, q *query, d delegation, c *
 	trace := traceFrom(ctx)
 	reporting := r.reporting(ctx, trace)
 	sendCtx, note := noting(ctx, reporting)
-	resp, rtt, tcp, err := r.exchangeCookies(sendCtx, r.transportFor(d), uq, server, timeout)
+	resp, rtt, tcp, err := r.exchangeCookies(sendCtx, r.transportFor(d), uq, server, timeout, now)
 	if r.tap != nil {
 		// Before restoreCase: the reply as it came.
 		r.tap.Upstream(server, tcp, m, resp, time.Now().Add(-rtt), rtt)

@@ -174,6 +174,7 @@ func (r *Resolver) cachedResult(chain []dns.RR, sec check, name string, qtype ui
 // been scrubbed to the zone the server was asked for.
 func (r *Resolver) store(zone, qname string, qtype uint16, rep *reply) {
 	now := r.now()
+	at := r.cacheReading(now) // one reading for the cache's puts
 	answerRank := cache.RankAnswer
 	if rep.aa {
 		answerRank = cache.RankAuthAnswer
@@ -183,20 +184,20 @@ func (r *Resolver) store(zone, qname string, qtype uint16, rep *reply) {
 		if r.val != nil && expanded(rep, set.RRs) {
 			set.Proof = r.clampSec(rep.sec, withSigs(rep.denial, rep.sigs))
 		}
-		r.cache.PutSet(set)
+		r.cache.PutSetAt(set, at)
 		r.learnWildcard(rep, set, zone)
 	}
 	if len(rep.ds) > 0 {
 		// The parent's own data, as authoritative as its answer.
-		r.cache.PutSet(r.setOf(rep, rep.ds, cache.RankAnswer))
+		r.cache.PutSetAt(r.setOf(rep, rep.ds, cache.RankAnswer), at)
 	}
 	// The glue goes in before the NS set it serves: a walk running beside
 	// this one that finds the NS set must find its addresses too, or it
 	// takes the cut for unreachable and asks the parent again.
-	r.storeGlue(rep)
+	r.storeGlue(rep, at)
 	if rep.ns != nil {
-		capBelowZone(r.cache, zone, rep.ns, now)
-		r.cache.Put(rep.ns, cache.RankReferral)
+		capBelowZone(r.cache, zone, rep.ns, now, at)
+		r.cache.PutSetAt(cache.Set{RRs: rep.ns, Rank: cache.RankReferral}, at)
 		r.rememberDelegation(rep.ns, now)
 	}
 	if rep.kind == kindReferral {
@@ -210,8 +211,8 @@ func (r *Resolver) store(zone, qname string, qtype uint16, rep *reply) {
 			rank = cache.RankAuthAuthority
 			r.capToParentTTL(rep.authNS[0].Header().Name, rep.authNS, now)
 		}
-		capBelowZone(r.cache, zone, rep.authNS, now)
-		r.storeAuthNS(rep, rank)
+		capBelowZone(r.cache, zone, rep.authNS, now, at)
+		r.storeAuthNS(rep, rank, at)
 	}
 	switch rep.kind {
 	case kindAnswer:
@@ -223,7 +224,7 @@ func (r *Resolver) store(zone, qname string, qtype uint16, rep *reply) {
 			if r.val != nil && expanded(rep, rep.answer) {
 				set.Proof = r.clampSec(rep.sec, withSigs(rep.denial, rep.sigs))
 			}
-			r.cache.PutSet(set)
+			r.cache.PutSetAt(set, at)
 			r.learnWildcard(rep, set, zone)
 		}
 	case kindNXDomain, kindNoData:
@@ -319,38 +320,38 @@ func sameRecords(a, b []dns.RR) bool {
 
 // storeGlue caches rep's glue: verified sets as secure, the others
 // unchecked, with the RRSIGs that came with them when non-minimal answers
-// to DO clients may repeat them.
-func (r *Resolver) storeGlue(rep *reply) {
+// to DO clients may repeat them; at is for cache.PutSetAt.
+func (r *Resolver) storeGlue(rep *reply, at time.Time) {
 	var buf [8][]dns.RR
 	for _, set := range splitRRsets(buf[:0], rep.glue) {
 		if r.keptOnRefresh(rep, set) {
 			continue
 		}
 		if v, ok := rep.securedAs(set); ok {
-			r.cache.PutSet(r.securedSet(rep, set, v, cache.RankGlue))
+			r.cache.PutSetAt(r.securedSet(rep, set, v, cache.RankGlue), at)
 			continue
 		}
 		g := cache.Set{RRs: set, Rank: cache.RankGlue}
 		if r.nonMinimal && r.val != nil {
 			g.Sigs = sigsRRs(sigsFor(rep.sigs, set[0].Header().Name, set[0].Header().Rrtype))
 		}
-		r.cache.PutSet(g)
+		r.cache.PutSetAt(g, at)
 	}
 }
 
 // storeAuthNS caches the NS set of an answer's authority section at rank,
 // with its RRSIGs, for non-minimal answers to DO clients; its status is
-// unchecked unless checkSections verified it.
-func (r *Resolver) storeAuthNS(rep *reply, rank cache.Rank) {
+// unchecked unless checkSections verified it; at is for cache.PutSetAt.
+func (r *Resolver) storeAuthNS(rep *reply, rank cache.Rank, at time.Time) {
 	if r.keptOnRefresh(rep, rep.authNS) {
 		return
 	}
 	if v, ok := rep.securedAs(rep.authNS); ok {
-		r.cache.PutSet(r.securedSet(rep, rep.authNS, v, rank))
+		r.cache.PutSetAt(r.securedSet(rep, rep.authNS, v, rank), at)
 		return
 	}
 	sigs := sigsRRs(sigsFor(rep.sigs, rep.authNS[0].Header().Name, dns.TypeNS))
-	r.cache.PutSet(r.signing(cache.Set{RRs: rep.authNS, Sigs: sigs, Rank: rank}))
+	r.cache.PutSetAt(r.signing(cache.Set{RRs: rep.authNS, Sigs: sigs, Rank: rank}), at)
 }
 
 // keptOnRefresh reports whether set, of a prefetch's reply, leaves the
@@ -488,4 +489,14 @@ func (r *Resolver) rememberWhy(name string, t uint16, c check) {
 	if c.Status == dnssec.Bogus {
 		r.val.whys.Add(bogusKey(name, t), c.Why)
 	}
+}
+
+// cacheReading is now, a reading of r.now, for the cache's ...At methods
+// when the cache reads that clock; zero (the cache reads its own) when
+// Config gave a cache with a clock of its own.
+func (r *Resolver) cacheReading(now time.Time) time.Time {
+	if r.cacheOnNow {
+		return now
+	}
+	return time.Time{}
 }

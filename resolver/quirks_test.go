@@ -122,7 +122,7 @@ func TestCutBelowZoneLivesNoLongerThanZone(t *testing.T) {
 				c.Put(rrs(t, fmt.Sprintf("example.com. %d IN NS ns.example.com.", tc.zoneTTL)), cache.RankReferral)
 			}
 			ns := rrs(t, tc.ns)
-			capBelowZone(c, "example.com.", ns, now)
+			capBelowZone(c, "example.com.", ns, now, time.Time{})
 			if got := ns[0].Header().Ttl; got != tc.wantTTL {
 				t.Errorf("TTL %d, want %d", got, tc.wantTTL)
 			}

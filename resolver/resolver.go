@@ -45,6 +45,7 @@ type Resolver struct {
 	localZones []string
 	transport  Transport
 	cache      *cache.Cache
+	cacheOnNow bool // cache reads r.now: a reading of r.now is one of its clock
 	now        func() time.Time
 	log        *slog.Logger
 	limits     Limits
@@ -136,6 +137,7 @@ func New(cfg Config) (*Resolver, error) {
 	}
 	if r.cache == nil {
 		r.cache = cache.New(cache.Config{Now: r.now})
+		r.cacheOnNow = true
 	}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)

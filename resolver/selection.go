@@ -62,7 +62,7 @@ const AskTimeBudget = 2 * time.Second
 // to the shared ask just after another walk's ask stored the answer,
 // would ask the same question twice. The reply is then kindCached.
 func (r *Resolver) ask(ctx context.Context, q *query, d delegation, qname string, qtype uint16, cached func() bool) (*reply, error) {
-	if err := r.deadZones.zoneDown(d.zone, r.now()); err != nil {
+	if err := r.deadZones.zoneDown(d.zone, r.now); err != nil {
 		return nil, err
 	}
 	if !r.addressed(d) {

@@ -108,7 +108,7 @@ func (t *NetTransport) ExchangeTimed(ctx context.Context, m *dns.Msg, server net
 	if err != nil {
 		return nil, 0, false, fmt.Errorf("pack query: %w", err)
 	}
-	resp, err = t.exchangeUDP(ctx, deadline, m, wire, server)
+	resp, err = t.exchangeUDP(ctx, start, deadline, m, wire, server)
 	if err == nil && resp.Truncated || errors.Is(err, errSpoofSuspect) || errors.Is(err, errOversized) {
 		tcp = true
 		noteTCPFallback(ctx, err)
@@ -131,7 +131,7 @@ type exchangeConn interface {
 // reads end when ctx is done: it needs no context.AfterFunc to move its
 // deadline on cancellation.
 type writeReader interface {
-	WriteRead(ctx context.Context, query, reply []byte) (int, error)
+	WriteRead(ctx context.Context, start time.Time, query, reply []byte) (int, error)
 	ReadContext(ctx context.Context, b []byte) (int, error)
 }
 
@@ -167,7 +167,11 @@ func (t *NetTransport) dial(ctx context.Context, deadline time.Time, network str
 	return conn, stop, nil
 }
 
-func (t *NetTransport) exchangeUDP(ctx context.Context, deadline time.Time, m *dns.Msg, wire []byte, server netip.AddrPort) (*dns.Msg, error) {
+// exchangeUDP is the exchange over UDP of ExchangeTimed, which read the
+// clock at start: the send's deadline check and the first wait use that
+// reading, so the wait may end as much after deadline as the query took
+// to pack and its socket to open (microseconds).
+func (t *NetTransport) exchangeUDP(ctx context.Context, start, deadline time.Time, m *dns.Msg, wire []byte, server netip.AddrPort) (*dns.Msg, error) {
 	conn, stop, err := t.dial(ctx, deadline, "udp", server)
 	if err != nil {
 		return nil, err
@@ -182,7 +186,7 @@ func (t *NetTransport) exchangeUDP(ctx context.Context, deadline time.Time, m *d
 	var n int
 	wr, raw := conn.(writeReader)
 	if raw {
-		n, err = wr.WriteRead(ctx, wire, buf)
+		n, err = wr.WriteRead(ctx, start, wire, buf)
 	} else if _, err = conn.Write(wire); err == nil {
 		n, err = conn.Read(buf)
 	}

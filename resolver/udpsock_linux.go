@@ -132,7 +132,12 @@ func (s *udpSocket) Close() error {
 // Write sends one datagram. A UDP send on a fresh socket does not wait
 // for room; EAGAIN is an error like any other.
 func (s *udpSocket) Write(b []byte) (int, error) {
-	if s.expired() {
+	return s.write(b, time.Now().UnixNano())
+}
+
+// write is Write with the clock read at now (UnixNano).
+func (s *udpSocket) write(b []byte, now int64) (int, error) {
+	if s.expired(now) {
 		return 0, os.ErrDeadlineExceeded
 	}
 	n, err := rawIO(syscall.SYS_WRITE, uintptr(s.fd), b)
@@ -161,7 +166,7 @@ func (s *udpSocket) ReadContext(ctx context.Context, b []byte) (int, error) {
 			}
 			return n, nil
 		}
-		if err := s.wait(done); err != nil {
+		if err := s.wait(done, 0); err != nil {
 			return 0, err
 		}
 	}
@@ -174,26 +179,37 @@ func (s *udpSocket) ReadContext(ctx context.Context, b []byte) (int, error) {
 // first try, which all but always finds nothing yet (EAGAIN). The wait
 // ends also when ctx is done: the socket watches ctx.Done() itself, which
 // costs less than a context.AfterFunc per exchange to move its deadline.
-func (s *udpSocket) WriteRead(ctx context.Context, query, b []byte) (int, error) {
-	if _, err := s.Write(query); err != nil {
+//
+// start, a reading of the clock taken just before (zero: read here),
+// serves the send's deadline check and the wait's first timer (time.Now
+// is a vDSO call, slow on a KVM guest): that timer may fire as much later
+// as passed since start, microseconds on a timeout of milliseconds.
+func (s *udpSocket) WriteRead(ctx context.Context, start time.Time, query, b []byte) (int, error) {
+	if start.IsZero() {
+		start = time.Now()
+	}
+	now := start.UnixNano()
+	if _, err := s.write(query, now); err != nil {
 		return 0, err
 	}
-	if err := s.wait(ctx.Done()); err != nil {
+	if err := s.wait(ctx.Done(), now); err != nil {
 		return 0, err
 	}
 	return s.ReadContext(ctx, b)
 }
 
-func (s *udpSocket) expired() bool {
+// expired says whether the deadline has passed at now (UnixNano).
+func (s *udpSocket) expired(now int64) bool {
 	d := s.deadline.Load()
-	return d != 0 && time.Now().UnixNano() >= d
+	return d != 0 && now >= d
 }
 
 // wait returns when the socket may have become readable (a token may be
 // stale: the caller reads again and waits again on EAGAIN), or with
 // os.ErrDeadlineExceeded once the deadline has passed or done is closed
-// (a nil done never is).
-func (s *udpSocket) wait(done <-chan struct{}) error {
+// (a nil done never is). now, unless zero, is a reading of the clock
+// (UnixNano) that its first look at the deadline uses.
+func (s *udpSocket) wait(done <-chan struct{}, now int64) error {
 	s.waiting.Store(true)
 	defer s.waiting.Store(false)
 	for {
@@ -206,7 +222,11 @@ func (s *udpSocket) wait(done <-chan struct{}) error {
 				return os.ErrDeadlineExceeded
 			}
 		}
-		left := time.Duration(d - time.Now().UnixNano())
+		if now == 0 {
+			now = time.Now().UnixNano()
+		}
+		left := time.Duration(d - now)
+		now = 0 // a later look reads the clock anew
 		if left <= 0 {
 			return os.ErrDeadlineExceeded
 		}

@@ -29,7 +29,7 @@ func TestWriteReadCatchesImmediateReplies(t *testing.T) {
 		}
 		conn.SetDeadline(time.Now().Add(2 * time.Second))
 		q := new(dns.Msg).SetQuestion("www.example.com.", dns.TypeA)
-		n, err := conn.(writeReader).WriteRead(t.Context(), pack(t, q), buf)
+		n, err := conn.(writeReader).WriteRead(t.Context(), time.Time{}, pack(t, q), buf)
 		conn.Close()
 		if err != nil {
 			t.Fatalf("exchange %d: %v", i, err)
@@ -56,7 +56,7 @@ func TestStaleWakeKeepsWaiting(t *testing.T) {
 	s.SetDeadline(time.Now().Add(100 * time.Millisecond))
 	s.notify()
 	q := new(dns.Msg).SetQuestion("www.example.com.", dns.TypeA)
-	_, err = s.WriteRead(t.Context(), pack(t, q), make([]byte, 512))
+	_, err = s.WriteRead(t.Context(), time.Time{}, pack(t, q), make([]byte, 512))
 	if !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("WriteRead after a stale wake: %v, want the deadline", err)
 	}

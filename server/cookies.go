@@ -73,11 +73,12 @@ func (s *Server) checkCookie(q *query, opt *dns.OPT) (resp *dns.Msg) {
 			}
 		}
 	}
-	now := s.now()
+	// The clock (a vDSO call, slow on a KVM guest) is read only when a
+	// cookie or the limit needs it: not for a query without a cookie.
 	addr := q.client.Addr()
 	limited := !q.tcp && s.udpLimit != nil
 	if !found || s.cookies == nil {
-		if limited && !s.udpLimit.allow(addr, now.UnixNano()) {
+		if limited && !s.udpLimit.allow(addr, s.now().UnixNano()) {
 			s.stats.cookieLimited.Add(1)
 			q.truncate = true
 			return new(dns.Msg)
@@ -88,6 +89,7 @@ func (s *Server) checkCookie(q *query, opt *dns.OPT) (resp *dns.Msg) {
 	if !ok {
 		return s.errorReply(dns.RcodeFormatError) // RFC 7873 5.2.2
 	}
+	now := s.now()
 	v := s.cookies.Check(client, server, addr, uint32(now.Unix()))
 	reply := s.cookies.Reply(make([]byte, 0, cookie.ClientLen+cookie.MaxServerLen), client, server, v, addr, uint32(now.Unix()))
 	q.cookie = &dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: hex.EncodeToString(reply)}
