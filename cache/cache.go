@@ -17,6 +17,7 @@ package cache
 
 import (
 	"encoding/binary"
+	"iter"
 	"net"
 	"net/netip"
 	"runtime"
@@ -332,13 +333,7 @@ func (c *Cache) AppendAddrsAt(dst []netip.Addr, name string, qtype uint16, now *
 		return dst, false
 	}
 	data := sh.s.arena.bytes(sl.ref, int(sl.dataLen))
-	off, end := int(sl.nameLen)+int(sl.ownerLen), len(data)-int(sl.tailLen)
-	for off+2 <= end {
-		n := int(binary.BigEndian.Uint16(data[off:]))
-		off += 2
-		if off+n > end {
-			break
-		}
+	for off, n := range rdatas(data, sl) {
 		switch {
 		case n != size: // no address (an empty RDATA), as Get's records would have none
 		case size == 4:
@@ -346,9 +341,25 @@ func (c *Cache) AppendAddrsAt(dst []netip.Addr, name string, qtype uint16, now *
 		default:
 			dst = append(dst, netip.AddrFrom16([16]byte(data[off:off+16])).Unmap())
 		}
-		off += n
 	}
 	return dst, true
+}
+
+// rdatas yields the offset in data and the length of each RDATA of sl, a
+// positive entry whose bytes are data, in their stored wire form (each
+// after its 2-byte length); it stops at a length that overruns them.
+func rdatas(data []byte, sl *slot) iter.Seq2[int, int] {
+	return func(yield func(off, n int) bool) {
+		off, end := int(sl.nameLen)+int(sl.ownerLen), len(data)-int(sl.tailLen)
+		for off+2 <= end {
+			n := int(binary.BigEndian.Uint16(data[off:]))
+			off += 2
+			if off+n > end || !yield(off, n) {
+				return
+			}
+			off += n
+		}
+	}
 }
 
 // AppendNSNames appends to dst the name server names of name's live NS
@@ -380,19 +391,12 @@ func (c *Cache) AppendNSNamesAt(dst []string, name string, at *time.Time) (names
 	e = Entry{Rank: sl.rank, Security: sl.security, EDE: sl.ede, Expires: expires, OriginalTTL: sl.ttl,
 		TTL: uint32(max(0, expires.Sub(now)/time.Second))}
 	data := sh.s.arena.bytes(sl.ref, int(sl.dataLen))
-	off, end := int(sl.nameLen)+int(sl.ownerLen), len(data)-int(sl.tailLen)
-	for off+2 <= end {
-		n := int(binary.BigEndian.Uint16(data[off:]))
-		off += 2
-		if off+n > end {
-			break
-		}
+	for off, n := range rdatas(data, sl) {
 		// Each RDATA is a name, uncompressed (packEntry): copied out
 		// as a string before the lock is released.
 		if ns, next, err := dns.UnpackDomainName(data[:off+n], off); err == nil && next == off+n {
 			dst = append(dst, ns)
 		}
-		off += n
 	}
 	return dst, e, true
 }
