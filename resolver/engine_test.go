@@ -719,28 +719,31 @@ func TestBrokenIPv6PrefersIPv4(t *testing.T) {
 	}
 }
 
+// clockAt is a clock that reads t.
+func clockAt(t time.Time) func() time.Time { return func() time.Time { return t } }
+
 func TestFailureCacheBacksOff(t *testing.T) {
 	f := newFailCache()
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	err := &Error{Err: ErrNoReachableServer}
 	f.record("k", err, now)
-	if f.get("k", now.Add(999*time.Millisecond)) == nil || f.get("k", now.Add(time.Second)) != nil {
+	if f.get("k", clockAt(now.Add(999*time.Millisecond))) == nil || f.get("k", clockAt(now.Add(time.Second))) != nil {
 		t.Fatal("first failure not held for exactly 1 s")
 	}
 	now = now.Add(time.Second)
 	f.record("k", err, now)
-	if f.get("k", now.Add(1500*time.Millisecond)) == nil {
+	if f.get("k", clockAt(now.Add(1500*time.Millisecond))) == nil {
 		t.Error("a repeated failure was not held longer")
 	}
 	for range 20 {
 		now = now.Add(time.Second)
 		f.record("k", err, now)
 	}
-	if f.get("k", now.Add(MaxFailureCache)) != nil {
+	if f.get("k", clockAt(now.Add(MaxFailureCache))) != nil {
 		t.Error("hold grew past MaxFailureCache")
 	}
 	f.record("ctx", context.Canceled, now)
-	if f.get("ctx", now) != nil {
+	if f.get("ctx", clockAt(now)) != nil {
 		t.Error("a caller's cancellation was cached as a server failure")
 	}
 }

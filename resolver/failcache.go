@@ -35,16 +35,11 @@ func newFailCache() *failCache {
 	return &failCache{entries: c}
 }
 
-// get returns the error of a live failure for key at now. It may be
-// shared: do not change it.
-func (f *failCache) get(key string, now time.Time) error {
-	return f.getBy(key, func() time.Time { return now })
-}
-
-// getBy is get with the clock read only for a failure found: time.Now
-// is a vDSO call, slow on a KVM guest, and a cold name's every ask looks
-// here and all but always finds none.
-func (f *failCache) getBy(key string, clock func() time.Time) error {
+// get returns the error of a live failure for key, reading clock only
+// when it holds one: time.Now is a vDSO call, slow on a KVM guest, and a
+// cold name's every ask looks here and all but always finds none. The
+// error may be shared: do not change it.
+func (f *failCache) get(key string, clock func() time.Time) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if e, ok := f.entries.Peek(key); ok && clock().Before(e.until) {
@@ -78,7 +73,7 @@ func (f *failCache) forget(key string) {
 // (Resolver.deadZones) by clock, the error that says so. Each call makes a new
 // *Error: callers fill in their question.
 func (f *failCache) zoneDown(zone string, clock func() time.Time) error {
-	err := f.getBy(zone, clock)
+	err := f.get(zone, clock)
 	if err == nil {
 		return nil
 	}

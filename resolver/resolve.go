@@ -192,7 +192,7 @@ func (r *Resolver) query(ctx context.Context, qname, name string, qtype uint16, 
 		}
 		return r.answer(stale, name, qtype, opts)
 	}
-	if err := r.failed.getBy(key, r.now); err != nil {
+	if err := r.failed.get(key, r.now); err != nil {
 		if hasStale {
 			return r.answer(stale, name, qtype, opts)
 		}

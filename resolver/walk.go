@@ -298,7 +298,7 @@ func (r *Resolver) zoneFailed(ctx context.Context, zone string, err error) bool 
 // was not tried, or when the servers replied, if unusably.
 func (r *Resolver) refetch(ctx context.Context, q *query, at *descent, qname string, silent bool) (delegation, bool) {
 	zone := at.d.zone
-	if at.refetched[zone] || r.deadZones.getBy(zone, r.now) != nil {
+	if at.refetched[zone] || r.deadZones.get(zone, r.now) != nil {
 		return delegation{}, false
 	}
 	if at.refetched == nil {
