@@ -55,14 +55,13 @@ func (r *Resolver) exchangeCookies(ctx context.Context, t Transport, uq *upstrea
 	for retried := false; ; retried = true {
 		var buf [cookie.ClientLen + cookie.MaxServerLen]byte
 		var sent []byte
-		if retried {
-			sent = r.cookies.Option(buf[:0], server.Addr())
-		} else {
-			sent = r.cookies.OptionAt(buf[:0], server.Addr(), now)
-		}
 		co := &uq.cookie
-		if retried {
-			co = new(cookieOption) // the first one's text is never written again
+		if !retried {
+			sent = r.cookies.OptionAt(buf[:0], server.Addr(), now)
+		} else {
+			// A fresh reading, and a fresh option: the first one's
+			// text is never written again.
+			sent, co = r.cookies.Option(buf[:0], server.Addr()), new(cookieOption)
 		}
 		setCookie(opt, co, sent)
 		resp, rtt, tcp, err = exchangeVia(ctx, t, m, server, timeout)
